@@ -1,0 +1,345 @@
+"""From a folder of MIDI files to arrays a model can learn from.
+
+The folder is laid out as ``<root>/<genre>/**/*.mid`` (or ``.midi``): the genre is the
+name of the top folder, compared case-insensitively. ``load_dataset`` returns a
+:class:`Dataset` holding ``X`` (files x notes x features), integer labels, the genre
+names, the file paths and the report of every file it skipped and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .midi_io import DRUM, FEATURES, MidiError, parse_midi_bytes
+
+#: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
+MAX_NOTES = 100
+
+#: Bump when the note table or the cache layout changes, so old caches are not read.
+CACHE_VERSION = 1
+
+MIDI_SUFFIXES = (".mid", ".midi")
+
+
+class DataError(ValueError):
+    """A data folder or genre selection that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was left out, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class Dataset:
+    """Note sequences of a folder of MIDI files, ready for a model.
+
+    Attributes:
+        X: float32 array (files, max_notes, features): the first ``max_notes`` notes of
+            each used file, columns named by ``features``.
+        y: int array (files,): index into ``genres`` of each file's genre.
+        genres: genre names, sorted; ``y`` indexes this tuple.
+        paths: each used file's path relative to ``root`` (POSIX separators).
+        groups: each used file's group (artist or sequencer, see :func:`group_of`).
+        root: the data folder.
+        features: names of the last axis of ``X``.
+        found: number of MIDI files found for the selected genres.
+        skipped: files found but not used, with the reason.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    genres: tuple[str, ...]
+    paths: list[str]
+    groups: list[str]
+    root: Path
+    features: tuple[str, ...] = FEATURES
+    found: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """The files at ``index`` (a list or array of positions), as a new Dataset."""
+        index = np.asarray(index, dtype=int)
+        return Dataset(
+            X=self.X[index],
+            y=self.y[index],
+            genres=self.genres,
+            paths=[self.paths[i] for i in index],
+            groups=[self.groups[i] for i in index],
+            root=self.root,
+            features=self.features,
+            found=len(index),
+            skipped=[],
+        )
+
+    def report(self) -> dict:
+        """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
+        reasons: dict[str, int] = {}
+        for s in self.skipped:
+            key = s.reason.split(":")[0]
+            reasons[key] = reasons.get(key, 0) + 1
+        return {
+            "root": str(self.root),
+            "genres": list(self.genres),
+            "max_notes": int(self.X.shape[1]),
+            "found": self.found,
+            "used": len(self),
+            "skipped": len(self.skipped),
+            "used_per_genre": {g: int((self.y == i).sum()) for i, g in enumerate(self.genres)},
+            "skip_reasons": dict(sorted(reasons.items())),
+            "skipped_files": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+        }
+
+
+def group_of(path: str | Path) -> str:
+    """The artist or sequencer a file belongs to, for group-aware splits.
+
+    The rule, taken from the file name (without its suffix), first match wins:
+
+    1. ``Artist - Title`` -> ``artist`` (the text before the first `` - ``);
+    2. ``title_xx`` -> ``_xx`` (the sequencer's initials after the last underscore);
+    3. otherwise the whole name (each file is its own group).
+
+    The group is lower-cased so ``ATB`` and ``Atb`` are one artist.
+    """
+    stem = Path(path).stem
+    if " - " in stem:
+        return stem.split(" - ", 1)[0].strip().lower()
+    match = re.search(r"_([A-Za-z0-9]+)$", stem)
+    if match:
+        return "_" + match.group(1).lower()
+    return stem.lower()
+
+
+def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None = None) -> dict[str, list[Path]]:
+    """Map each genre to its MIDI files under ``root/<genre>/`` (any depth), sorted.
+
+    Args:
+        root: data folder with one sub-folder per genre.
+        genres: genre names to select (case-insensitive); ``None`` selects every
+            sub-folder that holds at least one MIDI file.
+
+    Raises:
+        DataError: ``root`` is missing or not a folder, a requested genre has no
+            folder, or no MIDI file is found.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"{root}: data folder not found (expected <root>/<genre>/*.mid)")
+    folders = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
+    if genres is None:
+        selected = list(folders)
+    else:
+        selected = [g.lower() for g in genres]
+        unknown = [g for g in selected if g not in folders]
+        if unknown:
+            raise DataError(
+                f"{root}: no folder for genre(s) {', '.join(unknown)}; "
+                f"available: {', '.join(sorted(folders)) or 'none'}"
+            )
+    files = {}
+    for genre in sorted(set(selected)):
+        found = sorted(
+            p for p in folders[genre].rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+        )
+        if found or genres is not None:
+            files[genre] = found
+    if not any(files.values()):
+        raise DataError(f"{root}: no .mid or .midi files found under {', '.join(sorted(files)) or 'any genre folder'}")
+    return files
+
+
+def truncate(table: np.ndarray, max_notes: int = MAX_NOTES) -> np.ndarray:
+    """The first ``max_notes`` notes of a note table.
+
+    Raises:
+        MidiError-compatible ``ValueError`` via :func:`check_usable` is the caller's job;
+        this only slices (a shorter table is returned whole).
+    """
+    return table[:max_notes]
+
+
+def check_usable(table: np.ndarray, path: str | Path, max_notes: int = MAX_NOTES) -> None:
+    """Raise :class:`MidiError` if a note table cannot be used: drums only, or fewer
+    than ``max_notes`` notes."""
+    if len(table) and (table[:, DRUM] >= 0.5).all():
+        raise MidiError(path, f"drums only ({len(table)} drum notes, no pitched instrument)")
+    if len(table) < max_notes:
+        raise MidiError(path, f"too short: {len(table)} notes < {max_notes}")
+
+
+def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
+    """Read one MIDI file into its first ``max_notes`` notes, shape (max_notes, features).
+
+    This is the single preprocessing path: datasets, prediction and saliency all use it.
+
+    Raises:
+        MidiError: the file is unusable (unreadable, empty, drums only, too short).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise MidiError(path, f"cannot read file: {exc.strerror or exc}") from None
+    table = parse_midi_bytes(data, path)
+    check_usable(table, path, max_notes)
+    return truncate(table, max_notes)
+
+
+def default_cache_dir() -> Path:
+    """Where preprocessed arrays are cached: ``$GENRE_CACHE`` if set, else the
+    project's ``data/cache/`` (next to the ``genre_lib`` folder)."""
+    env = os.environ.get("GENRE_CACHE")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1] / "data" / "cache"
+
+
+def _cache_key(entries: list[tuple[str, str, str]], max_notes: int) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"v": CACHE_VERSION, "max_notes": max_notes, "features": FEATURES}).encode())
+    for entry in entries:
+        h.update("\0".join(entry).encode())
+        h.update(b"\n")
+    return h.hexdigest()[:24]
+
+
+def _read_cache(path: Path) -> dict | None:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:  # a damaged or foreign cache file is simply rebuilt
+        return None
+
+
+def _write_cache(path: Path, arrays: dict) -> None:
+    # Write to a temporary file in the same folder, then rename: a reader sees either
+    # the old file, no file, or the complete new one, never a half-written cache.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_dataset(
+    root: str | Path,
+    genres: list[str] | tuple[str, ...] | None = None,
+    max_notes: int = MAX_NOTES,
+    cache_dir: str | Path | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+) -> Dataset:
+    """Read every MIDI file of the selected genres into a :class:`Dataset`.
+
+    Each file's notes (all tracks merged, see :mod:`genre_lib.midi_io`) are cut to the
+    first ``max_notes``; files with fewer notes, drum-only, empty, corrupt or non-MIDI
+    files are skipped with a reason, and a file whose bytes equal an earlier file's is
+    skipped as a duplicate. The run never stops on one bad file.
+
+    Results are cached in ``cache_dir`` (default :func:`default_cache_dir`), keyed by
+    the files' paths and contents and by ``max_notes``, so a second run only hashes the
+    files.
+
+    Args:
+        root: data folder laid out as ``<root>/<genre>/**/*.mid``.
+        genres: genres to load (case-insensitive); ``None`` loads every genre folder.
+        max_notes: notes kept per file (the study used 100).
+        cache_dir: cache folder; ``use_cache=False`` neither reads nor writes it.
+        progress: show a progress bar while parsing.
+
+    Raises:
+        DataError: the folder or a genre is missing, or no file is usable.
+    """
+    root = Path(root)
+    by_genre = find_midi_files(root, genres)
+    genre_names = tuple(sorted(by_genre))
+    blobs: list[tuple[str, str, bytes | None, str]] = []  # genre, relpath, bytes, digest
+    for genre in genre_names:
+        for path in by_genre[genre]:
+            rel = path.relative_to(root).as_posix()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                blobs.append((genre, rel, None, f"cannot read file: {exc.strerror or exc}"))
+                continue
+            blobs.append((genre, rel, data, hashlib.sha1(data).hexdigest()))
+    key = _cache_key([(g, r, d) for g, r, _, d in blobs], max_notes)
+    cache_path = Path(cache_dir or default_cache_dir()) / f"dataset-{key}.npz"
+    cached = _read_cache(cache_path) if use_cache else None
+    if cached is not None:
+        return _from_arrays(cached, root, genre_names, len(blobs))
+
+    X, y, paths, skipped = [], [], [], []
+    seen: dict[str, str] = {}
+    iterator = blobs
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(blobs, desc="reading MIDI", unit="file", leave=False)
+    for genre, rel, data, digest in iterator:
+        if data is None:
+            skipped.append(Skipped(rel, digest))
+            continue
+        if digest in seen:
+            skipped.append(Skipped(rel, f"duplicate: same bytes as {seen[digest]}"))
+            continue
+        seen[digest] = rel
+        try:
+            table = parse_midi_bytes(data, rel)
+            check_usable(table, rel, max_notes)
+        except MidiError as exc:
+            skipped.append(Skipped(rel, exc.reason))
+            continue
+        X.append(truncate(table, max_notes))
+        y.append(genre_names.index(genre))
+        paths.append(rel)
+    if not X:
+        raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(skipped)} skipped)")
+    arrays = {
+        "X": np.stack(X).astype(np.float32),
+        "y": np.asarray(y, dtype=np.int64),
+        "paths": np.asarray(paths),
+        "skipped_paths": np.asarray([s.path for s in skipped], dtype=str),
+        "skipped_reasons": np.asarray([s.reason for s in skipped], dtype=str),
+    }
+    if use_cache:
+        try:
+            _write_cache(cache_path, arrays)
+        except OSError as exc:  # a read-only cache folder must not stop the run
+            import warnings
+
+            warnings.warn(f"{cache_path}: could not write cache ({exc})", stacklevel=2)
+    return _from_arrays(arrays, root, genre_names, len(blobs))
+
+
+def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int) -> Dataset:
+    paths = [str(p) for p in arrays["paths"]]
+    return Dataset(
+        X=arrays["X"],
+        y=arrays["y"],
+        genres=genres,
+        paths=paths,
+        groups=[group_of(p) for p in paths],
+        root=root,
+        found=found,
+        skipped=[Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])],
+    )
