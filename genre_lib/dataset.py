@@ -164,16 +164,6 @@ def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None
     return files
 
 
-def truncate(table: np.ndarray, max_notes: int = MAX_NOTES) -> np.ndarray:
-    """The first ``max_notes`` notes of a note table.
-
-    Raises:
-        MidiError-compatible ``ValueError`` via :func:`check_usable` is the caller's job;
-        this only slices (a shorter table is returned whole).
-    """
-    return table[:max_notes]
-
-
 def check_usable(table: np.ndarray, path: str | Path, max_notes: int = MAX_NOTES) -> None:
     """Raise :class:`MidiError` if a note table cannot be used: drums only, or fewer
     than ``max_notes`` notes."""
@@ -197,7 +187,7 @@ def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
         raise MidiError(path, f"cannot read file: {exc.strerror or exc}") from None
     table = parse_midi_bytes(data, path)
     check_usable(table, path, max_notes)
-    return truncate(table, max_notes)
+    return table[:max_notes]
 
 
 def default_cache_dir() -> Path:
@@ -309,7 +299,7 @@ def load_dataset(
         except MidiError as exc:
             skipped.append(Skipped(rel, exc.reason))
             continue
-        X.append(truncate(table, max_notes))
+        X.append(table[:max_notes])
         y.append(genre_names.index(genre))
         paths.append(rel)
     if not X:

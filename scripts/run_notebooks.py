@@ -1,0 +1,71 @@
+"""Execute the notebooks in order, headless, and save them with their outputs.
+
+    python scripts/run_notebooks.py --out reports/demo   # executed copies + HTML
+    python scripts/run_notebooks.py --in-place           # refresh the committed outputs
+
+The data folder comes from the environment variable ``GENRE_DATA`` (default: the
+generated demo corpus). Prints how long each notebook took.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
+    """Run one notebook top to bottom in its own folder and return it with outputs."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,  # no per-cell timestamps: they would churn in git
+        store_widget_state=True,  # widgets render on a static page too
+    )
+    client.execute()
+    return nb
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="folder for the executed notebooks and their HTML")
+    where.add_argument("--in-place", action="store_true", help="overwrite the notebooks with their new outputs")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb in order")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}")
+    total = 0.0
+    for path in paths:
+        start = time.perf_counter()
+        nb = execute(path)
+        seconds = time.perf_counter() - start
+        total += seconds
+        if args.in_place:
+            nbformat.write(nb, path)
+        else:
+            from nbconvert import HTMLExporter
+
+            nbformat.write(nb, args.out / path.name)
+            html, _ = HTMLExporter().from_notebook_node(nb)
+            (args.out / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
+        print(f"{seconds:7.1f} s  {path.name}", flush=True)
+    print(f"{total:7.1f} s  total")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

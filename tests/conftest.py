@@ -1,0 +1,67 @@
+"""Shared fixtures: the demo corpus and the real data beside the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHARED_MIDI = PROJECT.parent / "shared" / "midi"
+
+needs_shared = pytest.mark.skipif(
+    not SHARED_MIDI.is_dir(), reason=f"real data not found at {SHARED_MIDI} (see README: Real data)"
+)
+
+
+def _table(n: int, seed: int, drum_only: bool = False):
+    import numpy as np
+
+    from genre_lib.midi_io import notes_from_events
+
+    rng = np.random.default_rng(seed)
+    start = np.sort(rng.uniform(0, 30, n))
+    return notes_from_events(
+        start,
+        start + rng.uniform(0.05, 0.8, n),
+        rng.integers(36, 90, n),
+        rng.integers(30, 120, n),
+        np.ones(n) if drum_only else (rng.random(n) < 0.2).astype(float),
+        rng.integers(0, 100, n),
+    )
+
+
+@pytest.fixture
+def broken_folder(tmp_path: Path) -> Path:
+    """A data folder with two good files per genre and one of each kind of bad file."""
+    import pretty_midi
+
+    from genre_lib.midi_io import write_midi
+
+    root = tmp_path / "data"
+    for g, genre in enumerate(("Jazz", "electronic")):
+        for i in range(2):
+            write_midi(_table(150, seed=10 * g + i), root / genre / f"good_{i}_x{g}.mid")
+    jazz = root / "Jazz"
+    (jazz / "corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\xff\xff")
+    (jazz / "notes.mid").write_text("this is a text file, not MIDI\n")
+    (jazz / "empty.mid").write_bytes(b"")
+    silent = pretty_midi.PrettyMIDI()
+    silent.instruments.append(pretty_midi.Instrument(program=0))
+    silent.write(str(jazz / "zero_notes.mid"))
+    write_midi(_table(150, seed=99, drum_only=True), jazz / "drums_only.mid")
+    write_midi(_table(20, seed=98), root / "electronic" / "sub" / "twenty_notes.mid")
+    (root / "electronic" / "copy_of_good_0.mid").write_bytes((root / "electronic" / "good_0_x1.mid").read_bytes())
+    (root / "electronic" / "readme.txt").write_text("not a MIDI file name, ignored\n")
+    return root
+
+
+BROKEN_REASONS = {
+    "Jazz/corrupt.mid": "unreadable MIDI",
+    "Jazz/notes.mid": "not a MIDI file",
+    "Jazz/empty.mid": "empty file",
+    "Jazz/zero_notes.mid": "no notes",
+    "Jazz/drums_only.mid": "drums only",
+    "electronic/sub/twenty_notes.mid": "too short: 20 notes < 100",
+    "electronic/good_0_x1.mid": "duplicate",
+}
