@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .midi_io import DRUM, FEATURES, MidiError, parse_midi_bytes
+from .midi_io import DRUM, DURATION, FEATURES, MidiError, onsets, parse_midi_bytes
 
 #: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
 MAX_NOTES = 100
 
 #: Bump when the note table or the cache layout changes, so old caches are not read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -57,6 +57,8 @@ class Dataset:
         features: names of the last axis of ``X``.
         found: number of MIDI files found for the selected genres.
         skipped: files found but not used, with the reason.
+        n_notes: each used file's full number of notes, before truncation.
+        seconds: each used file's length in seconds (first onset to last note-off).
     """
 
     X: np.ndarray
@@ -68,6 +70,8 @@ class Dataset:
     features: tuple[str, ...] = FEATURES
     found: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    n_notes: np.ndarray | None = None
+    seconds: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -85,6 +89,8 @@ class Dataset:
             features=self.features,
             found=len(index),
             skipped=[],
+            n_notes=None if self.n_notes is None else self.n_notes[index],
+            seconds=None if self.seconds is None else self.seconds[index],
         )
 
     def report(self) -> dict:
@@ -278,7 +284,7 @@ def load_dataset(
     if cached is not None:
         return _from_arrays(cached, root, genre_names, len(blobs))
 
-    X, y, paths, skipped = [], [], [], []
+    X, y, paths, skipped, n_notes, seconds = [], [], [], [], [], []
     seen: dict[str, str] = {}
     iterator = blobs
     if progress:
@@ -300,6 +306,8 @@ def load_dataset(
             skipped.append(Skipped(rel, exc.reason))
             continue
         X.append(table[:max_notes])
+        n_notes.append(len(table))
+        seconds.append(float((onsets(table) + table[:, DURATION]).max()))
         y.append(genre_names.index(genre))
         paths.append(rel)
     if not X:
@@ -308,6 +316,8 @@ def load_dataset(
         "X": np.stack(X).astype(np.float32),
         "y": np.asarray(y, dtype=np.int64),
         "paths": np.asarray(paths),
+        "n_notes": np.asarray(n_notes, dtype=np.int64),
+        "seconds": np.asarray(seconds, dtype=np.float64),
         "skipped_paths": np.asarray([s.path for s in skipped], dtype=str),
         "skipped_reasons": np.asarray([s.reason for s in skipped], dtype=str),
     }
@@ -332,4 +342,6 @@ def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int) 
         root=root,
         found=found,
         skipped=[Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])],
+        n_notes=arrays["n_notes"],
+        seconds=arrays["seconds"],
     )

@@ -108,3 +108,13 @@ def test_real_collection_loads_with_a_skip_report(tmp_path: Path):
     assert report["found"] == report["used"] + report["skipped"]
     assert report["used"] > 900
     assert all(s.reason for s in data.skipped)
+
+
+def test_full_note_counts_and_lengths_are_kept(broken_folder: Path, tmp_path: Path):
+    data = load_dataset(broken_folder, cache_dir=tmp_path / "cache", progress=False)
+    for rel, n, sec in zip(data.paths, data.n_notes, data.seconds):
+        table = read_midi(broken_folder / rel)
+        assert n == len(table) == 150
+        assert sec == pytest.approx(float(np.max(np.cumsum(table[:, 1]) + table[:, 2])), abs=1e-5)
+    sub = data.subset([0, 2])
+    assert list(sub.n_notes) == [data.n_notes[0], data.n_notes[2]] and sub.paths == [data.paths[0], data.paths[2]]
