@@ -97,7 +97,8 @@ class Dataset:
         """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
         reasons: dict[str, int] = {}
         for s in self.skipped:
-            key = s.reason.split(":")[0]
+            # group by the kind of problem, not its particulars ("drums only (57 drum notes)")
+            key = re.split(r"[:(]", s.reason, maxsplit=1)[0].strip()
             reasons[key] = reasons.get(key, 0) + 1
         return {
             "root": str(self.root),

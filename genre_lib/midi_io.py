@@ -182,7 +182,7 @@ def onsets(table: np.ndarray) -> np.ndarray:
 def to_pretty_midi(table: np.ndarray):
     """Turn a note table into a ``pretty_midi.PrettyMIDI`` object (one instrument per
     program, one drum instrument), at 120 bpm. Values are rounded and clipped to what
-    MIDI can hold; see ``genre_lib.features.project_to_midi`` for the full projection."""
+    MIDI can hold; see ``genre_lib.flip.project_to_midi`` for the full projection."""
     import pretty_midi
 
     table = np.asarray(table, dtype=np.float64)
