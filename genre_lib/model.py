@@ -1,0 +1,215 @@
+"""The RNN genre classifier: raw note tables in, genre probabilities out.
+
+The model reads the note table exactly as :func:`genre_lib.midi_io.read_midi` makes it,
+``(files, notes, features)`` in MIDI units (semitones, seconds, velocity 0-127, drum
+flag, program 0-127). Everything that turns those units into numbers a recurrent layer
+likes lives *inside* the model, so a saved ``.keras`` file scores a new file with nothing
+else at hand, and gradients (saliency, the delta optimizer) are taken with respect to
+the real MIDI values:
+
+1. :class:`NoteEncoding` takes ``log1p`` of the step and the duration (seconds are
+   heavy-tailed: most steps are a fraction of a second, a few rests last many seconds)
+   and keeps the other columns as they are;
+2. a Keras ``Normalization`` layer, adapted to the training notes, centres and scales
+   every column;
+3. ``layers`` recurrent layers (GRU or LSTM) of ``units`` each read the 100 notes in
+   order; the last one returns its final state;
+4. ``dense_layers`` dense layers of ``dense_units`` with dropout;
+5. a dense layer named ``"logits"`` with one output per genre, then a softmax named
+   ``"probabilities"``. Saliency differentiates the logits (:func:`logits_model`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from .midi_io import DURATION, FEATURES, STEP
+
+#: the columns NoteEncoding takes the logarithm of (seconds)
+LOG_COLUMNS = (STEP, DURATION)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The named hyperparameters of one iteration (what the iterations table lists).
+
+    Attributes:
+        cell: ``"gru"`` or ``"lstm"``.
+        units: recurrent units ("nodes") per recurrent layer.
+        layers: number of stacked recurrent layers.
+        dense_layers: dense layers between the recurrent part and the logits.
+        dense_units: nodes per dense layer.
+        dropout: dropout rate after the recurrent part and each dense layer.
+        epochs: maximum number of epochs (early stopping usually ends sooner).
+        learning_rate: Adam's learning rate.
+        batch_size: files per gradient step.
+        patience: epochs without a better validation loss before training stops.
+    """
+
+    cell: str = "gru"
+    units: int = 32
+    layers: int = 1
+    dense_layers: int = 1
+    dense_units: int = 32
+    dropout: float = 0.2
+    epochs: int = 40
+    learning_rate: float = 2e-3
+    batch_size: int = 32
+    patience: int = 8
+
+    def __post_init__(self) -> None:
+        if self.cell not in ("gru", "lstm"):
+            raise ValueError(f"cell must be 'gru' or 'lstm', not {self.cell!r}")
+        for name in ("units", "layers", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+
+    def to_dict(self) -> dict:
+        """The settings as a JSON-able dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        """Settings from :meth:`to_dict`; unknown keys are an error (a typo, or a newer
+        version's setting this code would silently ignore)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model settings {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _note_encoding_class():
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class NoteEncoding(keras.layers.Layer):
+        """``log1p`` of the time columns (step, duration), other columns unchanged.
+
+        Differentiable everywhere the input is valid (seconds >= 0); negative times are
+        clipped to 0 first, so an optimizer that pushes a step below zero sees the same
+        value MIDI would (a step cannot be negative).
+        """
+
+        def __init__(self, log_columns=LOG_COLUMNS, n_features=len(FEATURES), **kwargs):
+            super().__init__(**kwargs)
+            self.log_columns = tuple(int(c) for c in log_columns)
+            self.n_features = int(n_features)
+            mask = np.zeros(self.n_features, dtype="float32")
+            mask[list(self.log_columns)] = 1.0
+            self._mask = mask
+
+        def call(self, x):
+            ops = keras.ops
+            mask = ops.convert_to_tensor(self._mask, dtype=x.dtype)
+            logged = ops.log1p(ops.maximum(x, 0.0))
+            return mask * logged + (1.0 - mask) * x
+
+        def get_config(self):
+            return {**super().get_config(), "log_columns": list(self.log_columns), "n_features": self.n_features}
+
+    return NoteEncoding
+
+
+_NOTE_ENCODING = None
+
+
+def note_encoding(**kwargs):
+    """A new :class:`NoteEncoding` layer (the class is made on first use so that
+    importing this module does not import TensorFlow)."""
+    global _NOTE_ENCODING
+    if _NOTE_ENCODING is None:
+        _NOTE_ENCODING = _note_encoding_class()
+    return _NOTE_ENCODING(**kwargs)
+
+
+def encode_notes(X: np.ndarray) -> np.ndarray:
+    """The numpy twin of :class:`NoteEncoding` (what the Normalization layer is adapted to)."""
+    Z = np.array(X, dtype=np.float32, copy=True)
+    Z[..., list(LOG_COLUMNS)] = np.log1p(np.maximum(Z[..., list(LOG_COLUMNS)], 0.0))
+    return Z
+
+
+def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: int = 0):
+    """A compiled, untrained classifier whose normalization is adapted to ``X_train``.
+
+    Args:
+        config: the hyperparameters.
+        X_train: training note tables ``(files, notes, features)`` in MIDI units; only
+            their per-feature statistics are used here.
+        n_genres: number of output classes.
+        seed: seeds Keras' weight initialisation (and Python/numpy/TF generators).
+
+    Returns:
+        A ``keras.Model`` mapping ``(batch, notes, features)`` to genre probabilities.
+    """
+    keras = _keras()
+    keras.utils.set_random_seed(seed)
+    X_train = np.asarray(X_train, dtype=np.float32)
+    n_notes, n_features = X_train.shape[1:]
+
+    norm = keras.layers.Normalization(axis=-1, name="normalization")
+    norm.adapt(encode_notes(X_train).reshape(-1, n_features))
+
+    inputs = keras.Input((n_notes, n_features), name="notes")
+    h = norm(note_encoding(n_features=n_features, name="note_encoding")(inputs))
+    cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
+    for i in range(config.layers):
+        last = i == config.layers - 1
+        h = cell(config.units, return_sequences=not last, name=f"{config.cell}_{i + 1}")(h)
+    for i in range(config.dense_layers):
+        if config.dropout:
+            h = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(h)
+        h = keras.layers.Dense(config.dense_units, activation="relu", name=f"dense_{i + 1}")(h)
+    if config.dropout:
+        h = keras.layers.Dropout(config.dropout, name="dropout_out")(h)
+    logits = keras.layers.Dense(n_genres, name="logits")(h)
+    probs = keras.layers.Softmax(name="probabilities")(logits)
+    model = keras.Model(inputs, probs, name=f"{config.cell}_classifier")
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def logits_model(model):
+    """The same network cut before its softmax: note tables in, one logit per genre out.
+
+    Shares the weights of ``model`` (no copy). Saliency and the delta optimizer use it,
+    because the probability of a confident prediction barely moves (see
+    :mod:`genre_lib.saliency`).
+    """
+    keras = _keras()
+    return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
+
+
+def raw_feature_stats(model) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of each input feature over the training notes, in
+    MIDI units, recovered from the model's Normalization layer.
+
+    For the log-encoded columns (step, duration) the Normalization layer holds the
+    statistics of ``log1p(seconds)``; the raw-unit scale returned for them is the
+    first-order (delta-method) one at the mean: ``std_raw ≈ std_log * exp(mean_log)``
+    and ``mean_raw ≈ expm1(mean_log)``. It is used only to put feature columns on a
+    comparable scale and as a neutral value, where this precision is plenty.
+    """
+    keras = _keras()
+    norm = model.get_layer("normalization")
+    mean = np.asarray(keras.ops.convert_to_numpy(norm.mean), dtype=np.float64).reshape(-1)
+    std = np.sqrt(np.maximum(np.asarray(keras.ops.convert_to_numpy(norm.variance), dtype=np.float64).reshape(-1), 0))
+    cols = list(LOG_COLUMNS)
+    std[cols] = std[cols] * np.exp(mean[cols])
+    mean[cols] = np.expm1(mean[cols])
+    return mean, std

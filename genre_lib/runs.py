@@ -1,0 +1,205 @@
+"""Run folders: one trained model with everything needed to use and judge it.
+
+A run folder holds::
+
+    model.keras     the Keras model (normalization inside: raw note tables in)
+    run.json        format version, genres, input spec (features, max notes), settings,
+                    seed, split, data summary and training time
+    history.json    loss and accuracy per epoch (training and validation)
+    metrics.json    test metrics (see genre_lib.evaluate.classification_metrics), the
+                    baseline's, and the misclassified test files
+
+:func:`iterations_table` lines up every run of a folder: the study's table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: bump when the run folder layout or the model's input contract changes
+FORMAT_VERSION = 1
+RUN_FILES = ("model.keras", "run.json", "history.json", "metrics.json")
+
+
+class RunError(ValueError):
+    """A run folder that cannot be used: missing, incomplete, or from another version."""
+
+
+@dataclass
+class Run:
+    """A loaded run folder.
+
+    Attributes:
+        path: the folder.
+        model: the Keras model (note tables in MIDI units in, genre probabilities out).
+        genres: genre names in the model's output order.
+        features: the note-table columns the model reads, in order.
+        max_notes: notes per file the model reads.
+        meta: everything in ``run.json`` (settings, seed, split, data, timing).
+        history: per-epoch training curves.
+        metrics: test metrics.
+    """
+
+    path: Path
+    model: object
+    genres: tuple[str, ...]
+    features: tuple[str, ...]
+    max_notes: int
+    meta: dict
+    history: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+    @property
+    def config(self):
+        """The run's :class:`genre_lib.model.ModelConfig`."""
+        from .model import ModelConfig
+
+        return ModelConfig.from_dict(self.meta["config"])
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
+
+
+def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False) -> Path:
+    """Write a run folder atomically: everything goes to a temporary folder beside
+    ``out`` that is renamed into place at the end, so a crash never leaves a folder
+    that looks complete.
+
+    Raises:
+        FileExistsError: ``out`` exists and ``overwrite`` is false.
+    """
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: run folder exists; choose another --out or pass --overwrite")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save(tmp / "model.keras")
+        _write_json(tmp / "run.json", {"format_version": FORMAT_VERSION, **meta})
+        _write_json(tmp / "history.json", history)
+        _write_json(tmp / "metrics.json", metrics)
+        if out.exists():
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_run_meta(run_dir: str | Path) -> dict:
+    """``run.json`` of a run folder, checked for this version's format (no model load).
+
+    Raises:
+        RunError: the folder or one of its files is missing, or it was written by an
+            incompatible version.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run folder")
+    missing = [f for f in RUN_FILES if not (run_dir / f).is_file()]
+    if missing:
+        raise RunError(f"{run_dir}: not a complete run folder (missing {', '.join(missing)})")
+    try:
+        meta = json.loads((run_dir / "run.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"{run_dir / 'run.json'}: unreadable ({exc})") from exc
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise RunError(
+            f"{run_dir}: run format version {version!r}, this genre_lib reads version {FORMAT_VERSION}; "
+            "retrain it with this version (genre-lib train)"
+        )
+    for key in ("genres", "features", "max_notes", "config"):
+        if key not in meta:
+            raise RunError(f"{run_dir / 'run.json'}: missing {key!r}")
+    return meta
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Load a run folder written by :func:`genre_lib.train.train_run`.
+
+    Raises:
+        RunError: see :func:`read_run_meta`; also a model file Keras cannot read or whose
+            input or output shape disagrees with ``run.json``.
+    """
+    import keras
+
+    from . import model as _model  # registers the NoteEncoding layer
+
+    run_dir = Path(run_dir)
+    meta = read_run_meta(run_dir)
+    _model.note_encoding()  # make sure the custom layer class exists before loading
+    try:
+        model = keras.models.load_model(run_dir / "model.keras")
+    except Exception as exc:  # Keras raises many types for a foreign or damaged file
+        raise RunError(f"{run_dir / 'model.keras'}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+    genres = tuple(meta["genres"])
+    features = tuple(meta["features"])
+    expected = (int(meta["max_notes"]), len(features))
+    if tuple(model.inputs[0].shape[1:]) != expected or model.outputs[0].shape[-1] != len(genres):
+        raise RunError(
+            f"{run_dir}: model shape {tuple(model.inputs[0].shape[1:])} -> {model.outputs[0].shape[-1]} "
+            f"disagrees with run.json ({expected} -> {len(genres)} genres)"
+        )
+    history = json.loads((run_dir / "history.json").read_text())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return Run(run_dir, model, genres, features, int(meta["max_notes"]), meta, history, metrics)
+
+
+def find_runs(runs_dir: str | Path) -> list[Path]:
+    """Run folders (holding a ``run.json``) at or below ``runs_dir``, sorted by path."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise RunError(f"{runs_dir}: no such folder")
+    return sorted(p.parent for p in runs_dir.rglob("run.json") if not p.parent.name.startswith("."))
+
+
+def iterations_table(runs_dir: str | Path):
+    """One row per run folder below ``runs_dir``: the study's iterations table.
+
+    Columns: run, model, nodes, layers, dense, epochs (trained / maximum), accuracy,
+    loss (test), baseline accuracy, split, test files, seed, train seconds. A folder
+    that cannot be read is listed with its problem in ``note`` instead of being
+    silently left out.
+
+    Returns:
+        A ``pandas.DataFrame`` sorted by run path.
+    """
+    import pandas as pd
+
+    rows = []
+    for path in find_runs(runs_dir):
+        name = str(path.relative_to(runs_dir)) if path != Path(runs_dir) else path.name
+        try:
+            meta = read_run_meta(path)
+            metrics = json.loads((path / "metrics.json").read_text())
+            history = json.loads((path / "history.json").read_text())
+        except (RunError, OSError, json.JSONDecodeError) as exc:
+            rows.append({"run": name, "note": str(exc)})
+            continue
+        cfg = meta["config"]
+        test = metrics.get("test", {})
+        rows.append({
+            "run": name,
+            "model": cfg["cell"].upper(),
+            "nodes": cfg["units"],
+            "layers": cfg["layers"],
+            "dense": f"{cfg['dense_layers']}x{cfg['dense_units']}",
+            "epochs": f"{len(history.get('loss', []))}/{cfg['epochs']}",
+            "accuracy": test.get("accuracy"),
+            "loss": test.get("loss"),
+            "baseline accuracy": metrics.get("baseline", {}).get("accuracy"),
+            "split": meta.get("split", {}).get("kind"),
+            "test files": test.get("n"),
+            "seed": meta.get("seed"),
+            "train s": meta.get("train_seconds"),
+            "note": "",
+        })
+    return pd.DataFrame(rows)
