@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 
 from .dataset import MAX_NOTES, DataError, load_dataset
+from .evaluate import GenreMismatchError
 from .midi_io import MidiError
+from .runs import RunError
+
+# the flip defaults live in genre_lib.flip, which imports no TensorFlow at import time
+from .flip import DEFAULTS as DEFAULT_FLIP
+
+#: saliency methods, listed here so the parser does not import TensorFlow
+SALIENCY_METHODS = ("gradient", "gradxinput", "smoothgrad", "ig")
 
 
 def _print_json(obj: dict) -> None:
@@ -43,6 +51,303 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .model import ModelConfig
+    from .train import train_run
+
+    try:
+        config = ModelConfig(
+            cell=args.cell, units=args.units, layers=args.layers, dense_layers=args.dense_layers,
+            dense_units=args.dense_units, dropout=args.dropout, epochs=args.epochs,
+            learning_rate=args.learning_rate, batch_size=args.batch_size, patience=args.patience,
+        )
+    except ValueError as exc:
+        print(f"genre-lib train: error: {exc}", file=sys.stderr)
+        return 2
+    run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
+                    max_notes=args.max_notes, overwrite=args.overwrite, progress=True, verbose=2 if args.verbose else 0)
+    test, base = run.metrics["test"], run.metrics["baseline"]
+    print(f"{args.out}: {run.meta['epochs_trained']} epochs in {run.meta['train_seconds']:.0f} s; "
+          f"{args.split}-split test accuracy {test['accuracy']:.3f} (loss {test['loss']:.3f}, {test['n']} files), "
+          f"baseline {base['accuracy']:.3f}")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .evaluate import align_labels, classification_metrics, misclassified, predict_proba
+    from .runs import load_run
+
+    run = load_run(args.run_dir)
+    data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
+    y = align_labels(data, run.genres)
+    probs = predict_proba(run.model, data.X)
+    result = classification_metrics(probs, y, run.genres)
+    result["misclassified"] = misclassified(probs, y, data.paths, run.genres)
+    result["skipped"] = [{"path": s.path, "reason": s.reason} for s in data.skipped]
+    if args.json:
+        _print_json(result)
+        return 0
+    print(f"{args.data_dir}: accuracy {result['accuracy']:.3f}, loss {result['loss']:.3f} on {result['n']} files "
+          f"({len(data.skipped)} skipped)")
+    for genre, m in result["per_genre"].items():
+        print(f"  {genre:12} n={m['n']:4}  precision {m['precision']:.3f}  recall {m['recall']:.3f}")
+    print("  confusion (rows true, columns predicted):", result["confusion"])
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from .dataset import load_file
+    from .evaluate import predict_proba
+    from .runs import load_run
+
+    run = load_run(args.run_dir)
+    rows, status = [], 0
+    for path in args.files:
+        try:
+            table = load_file(path, run.max_notes)
+        except (MidiError, OSError) as exc:
+            print(f"genre-lib predict: {path}: skipped: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+            status = 2
+            continue
+        p = predict_proba(run.model, table)[0]
+        rows.append({"path": str(path), "predicted": run.genres[int(p.argmax())],
+                     "probabilities": {g: round(float(v), 4) for g, v in zip(run.genres, p)}})
+    if args.json:
+        _print_json({"genres": list(run.genres), "files": rows})
+    else:
+        for r in rows:
+            probs = "  ".join(f"{g} {v:.3f}" for g, v in r["probabilities"].items())
+            print(f"{r['path']}: {r['predicted']}  ({probs})")
+    return status
+
+
+def _cmd_iterations(args: argparse.Namespace) -> int:
+    from .runs import iterations_table
+
+    table = iterations_table(args.runs_dir)
+    if args.json:
+        _print_json({"runs": json.loads(table.to_json(orient="records"))})
+    elif table.empty:
+        print(f"{args.runs_dir}: no run folders")
+    else:
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    return 0
+
+
+def _cmd_flip(args: argparse.Namespace) -> int:
+    def fail(message: str) -> int:
+        print(f"genre-lib flip: error: {message}", file=sys.stderr)
+        return 2
+
+    src, out = Path(args.file), Path(args.out)
+    if out.resolve() == src.resolve():
+        return fail(f"{out}: --out is the input file; the input is never overwritten, choose another path")
+    if out.exists() and not args.overwrite:
+        return fail(f"{out}: already exists (pass --overwrite to replace it)")
+
+    import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
+
+    from . import runs
+    from .dataset import load_file
+    from .flip import classify, optimize_delta
+    run_error = getattr(runs, "RunError", FileNotFoundError)
+    try:
+        run = runs.load_run(args.run_dir)
+    except (run_error, FileNotFoundError, OSError) as exc:
+        return fail(f"{args.run_dir}: cannot load run: {exc}")
+    genres = [str(g) for g in run.genres]
+    lowered = [g.lower() for g in genres]
+    if args.target.lower() not in lowered:
+        return fail(f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
+    target = lowered.index(args.target.lower())
+    features = tuple(getattr(run, "features", None) or ())
+    kwargs = {} if not features else {"features": features}
+    table = load_file(src, getattr(run, "max_notes", MAX_NOTES))  # MidiError -> one line, exit 2
+    probs = classify(run.model, table, **kwargs)
+    if int(probs.argmax()) == target:
+        return fail(f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")
+    result = optimize_delta(
+        run.model, table, target, l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin,
+        max_steps=args.max_steps, genres=genres, seed=args.seed, **kwargs,
+    )
+    summary = result.summary()
+    summary.update({"file": str(src), "out": str(out) if result.flipped else None, "seconds": round(result.seconds, 3)})
+    if args.json:
+        _print_json(summary)
+    if not result.flipped:
+        p = result.probs_reparsed if result.probs_reparsed is not None else result.probs_after
+        return fail(
+            f"{src}: no flip to {genres[target]} within {args.max_steps} steps "
+            f"(p={p[target]:.2f} after the MIDI round trip); nothing written"
+        )
+    from .midi_io import write_midi
+
+    write_midi(result.modified, out, overwrite=args.overwrite)
+    if not args.json:
+        before, after = result.probs_before, result.probs_reparsed
+        print(
+            f"{src.name}: {genres[int(before.argmax())]} (p={before.max():.2f}) -> {genres[target]} "
+            f"(p={after[target]:.2f} re-reading {out.name}); {result.notes_changed} of {len(table)} notes "
+            f"changed, l1 {result.l1:.2f}, l2 {result.l2:.2f} (scaled units), {result.steps} steps"
+        )
+        for c in result.changes[:20]:
+            print(f"  note {c['note']:3d}: {c['text']}")
+        if len(result.changes) > 20:
+            print(f"  ... {len(result.changes) - 20} more changes (see --json)")
+    return 0
+
+
+def _load_run_for(run_dir: Path):
+    """``(run, None)`` for a loadable trained run, else ``(None, one-line message)``."""
+    from . import runs
+
+    run_error = getattr(runs, "RunError", FileNotFoundError)
+    try:
+        return runs.load_run(run_dir), None
+    except (run_error, FileNotFoundError, OSError) as exc:
+        return None, f"{run_dir}: cannot load run: {exc}"
+
+
+def _run_columns(run) -> tuple[list[int], tuple[str, ...]]:
+    """Columns of the full note table the run's model reads, and their names."""
+    from .midi_io import FEATURES
+
+    features = tuple(getattr(run, "features", None) or FEATURES)
+    return [FEATURES.index(f) for f in features], features
+
+
+def _cmd_saliency(args: argparse.Namespace) -> int:
+    def fail(message: str) -> int:
+        print(f"genre-lib saliency: error: {message}", file=sys.stderr)
+        return 2
+
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        return fail(f"{args.out}: already exists (pass --overwrite to replace it)")
+    import numpy as np
+    import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
+
+    from . import saliency as S
+    from .dataset import load_file
+
+    run, error = _load_run_for(args.run_dir)
+    if error:
+        return fail(error)
+    cols, features = _run_columns(run)
+    genres = [str(g) for g in run.genres]
+    table = load_file(args.file, getattr(run, "max_notes", MAX_NOTES))  # MidiError -> one line, exit 2
+    x = table[:, cols]
+    probs = S.probabilities(run.model, x)
+    predicted = int(probs.argmax())
+    if args.target is None:
+        target = predicted
+    elif args.target.lower() in [g.lower() for g in genres]:
+        target = [g.lower() for g in genres].index(args.target.lower())
+    else:
+        return fail(f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
+    std = S.feature_std(run.model)
+    baseline = S.model_baseline(run.model, len(x)) if args.method == "ig" else None
+    attr = S.attribute(run.model, x, target, method=args.method, baseline=baseline, seed=args.seed)
+    shown, unit = S.comparable(attr, args.method, std)
+    if args.out is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from .plots import plot_saliency_heatmap, plot_saliency_roll
+
+        fig, axes = plt.subplots(2, 1, figsize=(12, 7), gridspec_kw={"height_ratios": [1, 1.6]})
+        name = Path(args.file).name
+        plot_saliency_heatmap(shown, features, ax=axes[0], unit=unit,
+                              title=f"{name}: {args.method} map for {genres[target]} (p={probs[target]:.2f})")
+        plot_saliency_roll(table, shown, ax=axes[1], top=10, title="notes by importance (sum of |map| over features)")
+        fig.tight_layout()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(args.out, dpi=110)
+        plt.close(fig)
+    if args.json:
+        _print_json({
+            "file": str(args.file),
+            "predicted": genres[predicted],
+            "target": genres[target],
+            "probabilities": {g: round(float(p), 6) for g, p in zip(genres, probs)},
+            "method": args.method,
+            "features": list(features),
+            "map": np.round(attr.astype(np.float64), 6).tolist(),
+            "map_units": "logit per feature unit" if args.method in ("gradient", "smoothgrad") else "logit",
+            "feature_std": [round(float(s), 6) for s in std],
+            "map_scaled": np.round(shown.astype(np.float64), 6).tolist(),
+            "map_scaled_units": unit,
+            "baseline": "training mean note (model normalization)" if baseline is not None else None,
+            "out": str(args.out) if args.out is not None else None,
+        })
+        return 0
+    print(f"{Path(args.file).name}: predicted {genres[predicted]} "
+          + ", ".join(f"p({g})={p:.3f}" for g, p in zip(genres, probs)))
+    print(f"{args.method} map of the {genres[target]} logit; most important notes ({unit}):")
+    for row in S.top_notes(shown, k=10, features=features):
+        print(f"  note {row['note']:3d}: |sum| {row['importance']:.4f}, signed {row['signed']:+.4f}, mostly {row['feature']}")
+    if args.out is not None:
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _cmd_saliency_check(args: argparse.Namespace) -> int:
+    def fail(message: str) -> int:
+        print(f"genre-lib saliency-check: error: {message}", file=sys.stderr)
+        return 2
+
+    import numpy as np
+    import tensorflow  # noqa: F401
+
+    from . import saliency as S
+    from .saliency_checks import deletion_curve, randomization_check
+
+    run, error = _load_run_for(args.run_dir)
+    if error:
+        return fail(error)
+    cols, features = _run_columns(run)
+    genres = [str(g) for g in run.genres]
+    data = load_dataset(args.data_dir, genres, max_notes=getattr(run, "max_notes", MAX_NOTES), progress=False)
+    index = np.arange(len(data))
+    if args.max_files and len(index) > args.max_files:
+        index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
+    X, y = data.X[index][..., cols], data.y[index]
+    std = S.feature_std(run.model)
+    baseline = S.model_baseline(run.model, X.shape[1])
+    kwargs = {"baseline": baseline} if args.method == "ig" else {}
+    attr = S.attribute(run.model, X, y, method=args.method, seed=args.seed, **kwargs)
+    shown = S.comparable(attr, args.method, std)[0]
+    rand = randomization_check(run.model, X, y, method=args.method, seed=args.seed, feature_scale=std, **kwargs)
+    deletion = deletion_curve(run.model, X, y, shown, baseline, n_steps=args.n_steps, seed=args.seed)
+    accuracy = float((S.probabilities(run.model, X).argmax(-1) == y).mean())
+    report = {
+        "run": str(args.run_dir),
+        "data": str(args.data_dir),
+        "method": args.method,
+        "explained": "each file's own (labelled) genre",
+        "n": int(len(X)),
+        "skipped": len(data.skipped),
+        "accuracy": round(accuracy, 4),
+        "randomization_spearman": round(rand.fully_randomized, 4),
+        "randomization_spearman_signed": round(float(np.nanmean(rand.spearman_signed[-1])), 4),
+        "randomization_stages": rand.summary()["stages"],
+        **deletion.summary(),
+        "deletion_baseline": "training mean note (model normalization)",
+        "seed": args.seed,
+    }
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{args.data_dir}: {len(X)} files ({len(data.skipped)} skipped), accuracy {accuracy:.3f}, method {args.method}")
+    for stage in report["randomization_stages"]:
+        print(f"  randomized {' + '.join(stage['randomized'])}: Spearman vs trained |map| {stage['spearman_mean']:.3f}, "
+              f"signed {stage['spearman_signed_mean']:.3f}")
+    print(f"  deletion AUC: salient first {report['deletion_auc']:.3f}, random {report['random_deletion_auc']:.3f}, "
+          f"last notes first {report.get('recency_deletion_auc', float('nan')):.3f} (lower = falls faster)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="genre-lib", description=__doc__.splitlines()[0])
@@ -61,6 +366,85 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_preprocess)
 
+    p = sub.add_parser("train", help="train an RNN on a data folder and write a run folder")
+    p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
+    p.add_argument("--out", required=True, type=Path, help="run folder to create")
+    p.add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the batches")
+    p.add_argument("--split", choices=("group", "stratified"), default="group",
+                   help="group: no artist/sequencer on two sides (default); stratified: random files")
+    p.add_argument("--max-notes", type=int, default=MAX_NOTES)
+    from .model import ModelConfig
+
+    d = ModelConfig()
+    p.add_argument("--cell", choices=("gru", "lstm"), default=d.cell)
+    p.add_argument("--units", type=int, default=d.units, help="recurrent nodes per layer (default %(default)s)")
+    p.add_argument("--layers", type=int, default=d.layers, help="recurrent layers (default %(default)s)")
+    p.add_argument("--dense-layers", type=int, default=d.dense_layers)
+    p.add_argument("--dense-units", type=int, default=d.dense_units)
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (default %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--verbose", action="store_true", help="print every epoch")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a run folder's model on a labelled data folder")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
+    p.add_argument("--genres", nargs="+", help="genres to score (default: every genre folder)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="genre probabilities of MIDI files")
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("iterations", help="the iterations table of every run folder below RUNS_DIR")
+    p.add_argument("runs_dir", type=Path)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_iterations)
+
+    p = sub.add_parser("flip", help="change a file as little as possible so the model calls it another genre")
+    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    p.add_argument("file", type=Path, help="MIDI file to flip (never modified)")
+    p.add_argument("--target", required=True, help="genre to flip to")
+    p.add_argument("--out", required=True, type=Path, help="where to write the flipped MIDI file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--l1", type=float, default=DEFAULT_FLIP["l1"], help="L1 weight (sparsity), default %(default)s")
+    p.add_argument("--l2", type=float, default=DEFAULT_FLIP["l2"], help="L2 weight, default %(default)s")
+    p.add_argument("--lr", type=float, default=DEFAULT_FLIP["lr"], help="step size (scaled units), default %(default)s")
+    p.add_argument("--margin", type=float, default=DEFAULT_FLIP["margin"], help="logit margin, default %(default)s")
+    p.add_argument("--max-steps", type=int, default=DEFAULT_FLIP["max_steps"], help="step budget, default %(default)s")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.set_defaults(func=_cmd_flip)
+
+    p = sub.add_parser("saliency", help="saliency map of one file: which notes and features the genre rests on")
+    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    p.add_argument("file", type=Path, help="MIDI file to explain")
+    p.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="attribution method (default gradient)")
+    p.add_argument("--target", help="genre to explain (default: the predicted one)")
+    p.add_argument("--out", type=Path, help="write a PNG (heat map and piano roll)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--seed", type=int, default=0, help="SmoothGrad noise seed")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_saliency)
+
+    p = sub.add_parser("saliency-check", help="sanity (weight randomization) and faithfulness (deletion) of saliency maps")
+    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid (held out from training)")
+    p.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="attribution method (default gradient)")
+    p.add_argument("--max-files", type=int, default=200, help="files used, a seeded sample (default 200; 0 = all)")
+    p.add_argument("--n-steps", type=int, default=20, help="points of the deletion curve after the first")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_saliency_check)
+
     return parser
 
 
@@ -69,6 +453,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (DataError, MidiError, FileExistsError, FileNotFoundError) as exc:
+    except (DataError, MidiError, RunError, GenreMismatchError, FileExistsError, FileNotFoundError) as exc:
         print(f"genre-lib {args.command}: error: {exc}", file=sys.stderr)
         return 2

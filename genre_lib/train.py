@@ -120,3 +120,50 @@ def train_run(
     }
     save_run(out, model, meta, history, metrics, overwrite=overwrite)
     return load_run(out)
+
+
+#: The iterations of the study, smallest first: what notebook 03 and
+#: ``scripts/train_iterations.py`` train, so the table always has the same rows.
+ITERATIONS: dict[str, ModelConfig] = {
+    "1-gru16": ModelConfig(cell="gru", units=16, dense_units=16),
+    "2-gru32": ModelConfig(cell="gru", units=32),
+    "3-lstm32": ModelConfig(cell="lstm", units=32),
+    "4-gru64": ModelConfig(cell="gru", units=64),
+    "5-gru32x2": ModelConfig(cell="gru", units=32, layers=2),
+}
+
+#: the configuration of the committed real-data model (models/jazz-electronic)
+MAIN_CONFIG: ModelConfig = ITERATIONS["2-gru32"]
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+#: run folders the notebooks make on the demo corpus (not committed)
+DEMO_RUNS_DIR = PROJECT_DIR / "runs" / "demo"
+#: the committed model trained on ../shared/midi (see models/README.md)
+REAL_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic"
+
+
+def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig | None = None, seed: int = 0) -> Run:
+    """Load the run folder ``out`` if it holds a usable run, else train it on ``data``.
+
+    A folder from an incompatible version is not replaced silently: the
+    :class:`~genre_lib.runs.RunError` is raised so the user decides what to do with it.
+    """
+    out = Path(out)
+    if out.exists():
+        return load_run(out)
+    return train_run(data, out, config=config, seed=seed)
+
+
+def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
+    """The model notebooks 04 and 05 explain.
+
+    On the demo corpus (``data_dir`` None or the demo folder) a model with the main
+    configuration trained on it (made once under ``runs/demo/``, a few seconds; fewer
+    epochs when ``quick``); on any other folder the committed real-data model.
+    """
+    from .demo import DEFAULT_DEMO_DIR, ensure_demo_data
+
+    if data_dir is None or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve():
+        demo = ensure_demo_data()
+        config = MAIN_CONFIG if not quick else ModelConfig(**{**MAIN_CONFIG.to_dict(), "epochs": 8})
+        return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick else "main"), demo, config, seed=0)
+    return load_run(REAL_RUN_DIR)

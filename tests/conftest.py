@@ -65,3 +65,45 @@ BROKEN_REASONS = {
     "electronic/sub/twenty_notes.mid": "too short: 20 notes < 100",
     "electronic/good_0_x1.mid": "duplicate",
 }
+
+
+#: the committed model trained on the real data (see models/README.md)
+REAL_RUN = PROJECT / "models" / "jazz-electronic"
+#: a tiny but real training configuration: a few seconds on the demo corpus
+TINY_CONFIG = dict(units=16, dense_units=16, epochs=6, patience=3)
+
+
+@pytest.fixture(scope="session")
+def demo_dir() -> Path:
+    """The generated demo corpus (made on first use under data/demo)."""
+    from genre_lib.demo import ensure_demo_data
+
+    return ensure_demo_data()
+
+
+@pytest.fixture(scope="session")
+def demo_data(demo_dir):
+    """The demo corpus as a Dataset."""
+    from genre_lib.dataset import load_dataset
+
+    return load_dataset(demo_dir, progress=False)
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_data, tmp_path_factory):
+    """A small GRU trained for real (seeded) on the demo corpus, as a loaded run folder."""
+    from genre_lib.model import ModelConfig
+    from genre_lib.train import train_run
+
+    out = tmp_path_factory.mktemp("runs") / "demo-tiny"
+    return train_run(demo_data, out, config=ModelConfig(**TINY_CONFIG), seed=0)
+
+
+@pytest.fixture(scope="session")
+def real_run():
+    """The committed real-data run; skipped when it is not there."""
+    from genre_lib.runs import load_run
+
+    if not (REAL_RUN / "run.json").is_file():
+        pytest.skip(f"no committed real model at {REAL_RUN}")
+    return load_run(REAL_RUN)
