@@ -115,3 +115,153 @@ def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FE
         ax.set_visible(False)
     plt.tight_layout()
     return axes
+
+
+def plot_flip(
+    original: np.ndarray,
+    modified: np.ndarray,
+    axes=None,
+    values: np.ndarray | None = None,
+    titles: tuple[str, str] = ("original", "flipped"),
+    vmax: float | None = None,
+):
+    """Note map of a genre flip: piano rolls of the original and the modified table side
+    by side (same axis limits), the changed notes outlined in black on both.
+
+    Args:
+        original, modified: note tables of the same notes (rows matched by position),
+            e.g. ``FlipResult.base`` and ``FlipResult.modified``.
+        axes: two axes to draw on (a new 1 x 2 figure if None).
+        values: optional per-note numbers (e.g. saliency of the original) colouring
+            the original's notes.
+        titles: titles of the two panels.
+        vmax: colour scale limit for ``values``.
+
+    Returns:
+        The two axes.
+    """
+    original = np.asarray(original)
+    modified = np.asarray(modified)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(13, 4), sharex=True, sharey=True)
+    changed = (np.abs(modified.astype(float) - original.astype(float)) > 1e-6).any(axis=1)
+    plot_piano_roll(original, ax=axes[0], values=values, highlight=changed, title=titles[0], vmax=vmax)
+    plot_piano_roll(modified, ax=axes[1], highlight=changed, title=f"{titles[1]} ({int(changed.sum())} notes changed)")
+    # one frame for both panels so a moved note is seen to move
+    lo = min(axes[0].get_ylim()[0], axes[1].get_ylim()[0])
+    hi = max(axes[0].get_ylim()[1], axes[1].get_ylim()[1])
+    right = max(axes[0].get_xlim()[1], axes[1].get_xlim()[1])
+    for ax in axes[:2]:
+        ax.set_ylim(lo, hi)
+        ax.set_xlim(0, right)
+    axes[1].set_ylabel("")
+    return axes
+
+
+def plot_saliency_heatmap(
+    attr: np.ndarray,
+    features=FEATURES,
+    ax=None,
+    title: str | None = None,
+    vmax: float | None = None,
+    cmap: str = "RdBu_r",
+    unit: str | None = None,
+):
+    """Heat map of one signed saliency map: note position across, one row per feature,
+    a diverging colour map centred on 0 (red: raises the genre's logit, blue: lowers it).
+
+    Pass a map whose features are comparable (``genre_lib.saliency.comparable``, e.g.
+    the gradient times each feature's std): raw gradients mix semitones and seconds.
+
+    Args:
+        attr: (notes, features) signed map.
+        features: feature names (row labels).
+        ax: axes to draw on (new figure if None).
+        title: axes title.
+        vmax: colour limit (default: the largest |value|); use one limit to compare maps.
+        cmap: diverging colour map.
+        unit: colour bar label.
+
+    Returns:
+        The axes.
+    """
+    ax = _new_ax(ax, figsize=(12, 2.8))
+    attr = np.asarray(attr, dtype=float)
+    limit = vmax or float(np.abs(attr).max()) or 1.0
+    image = ax.imshow(attr.T, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
+    ax.set_yticks(range(len(features)), list(features))
+    ax.set_xlabel("note position")
+    ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label=unit)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_saliency_roll(
+    table: np.ndarray,
+    attr: np.ndarray,
+    ax=None,
+    signed: bool = False,
+    title: str | None = None,
+    top: int = 0,
+    vmax: float | None = None,
+):
+    """A piano roll whose notes are coloured by their importance in a saliency map.
+
+    Importance per note is the sum over features of |attr| (``signed=False``: how much
+    the note matters either way) or the plain sum (``signed=True``: red for, blue
+    against the genre); see ``genre_lib.saliency.note_importance``. Pass a comparable
+    map. ``top`` > 0 outlines the ``top`` most important notes.
+
+    Returns:
+        The axes.
+    """
+    attr = np.asarray(attr, dtype=float)
+    values = attr.sum(axis=-1) if signed else np.abs(attr).sum(axis=-1)
+    highlight = None
+    if top:
+        highlight = np.zeros(len(values), dtype=bool)
+        highlight[np.argsort(-np.abs(values), kind="stable")[:top]] = True
+    return plot_piano_roll(
+        np.asarray(table)[: len(values)], ax=ax, values=values, highlight=highlight,
+        cmap="coolwarm", title=title, vmax=vmax,
+    )
+
+
+def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None):
+    """Where the model looks, per genre: mean |attribution| per feature (left) and per
+    note position (right, log scale: recurrent networks' gradients fade roughly
+    exponentially with the distance from the last note), over the files of each genre.
+
+    Args:
+        attrs: comparable maps (files, notes, features), e.g. the gradient times each
+            feature's std, each file explained for its own genre.
+        y: genre index of each file.
+        genres: genre names.
+        features: feature names.
+        axes: two axes (a new 1 x 2 figure if None).
+
+    Returns:
+        The two axes.
+    """
+    attrs = np.abs(np.asarray(attrs, dtype=float))
+    y = np.asarray(y)
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 2]})
+    present = [g for g in range(len(genres)) if (y == g).any()]
+    width = 0.8 / max(1, len(present))
+    positions = np.arange(attrs.shape[1])
+    for k, g in enumerate(present):
+        mine = attrs[y == g]
+        axes[0].bar(np.arange(len(features)) + (k - (len(present) - 1) / 2) * width,
+                    mine.mean(axis=(0, 1)), width, label=f"{genres[g]} ({len(mine)} files)")
+        axes[1].plot(positions, mine.mean(axis=(0, 2)), label=genres[g])
+    axes[0].set_xticks(range(len(features)), list(features))
+    axes[0].set_ylabel("mean |attribution|")
+    axes[0].set_title("which features")
+    axes[0].legend(fontsize=8)
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("note position")
+    axes[1].set_title("which notes")
+    axes[1].legend(fontsize=8)
+    return axes

@@ -1,0 +1,241 @@
+"""Interactive views (ipywidgets) for the notebooks.
+
+Each view is a pure rendering function (tested with pytest, no browser) plus thin
+widget wiring around it:
+
+* :func:`render_flip_step` draws one step of a genre flip (note map + probabilities);
+  :func:`flip_explorer` lets the reader pick a file and a target genre and step through
+  the flip with a slider (needs a running kernel);
+  :func:`flip_stack` pre-renders the frames of one flip into an ipywidgets 8 ``Stack``
+  whose slider is ``jslink``-ed in the browser, so it also works on a static page.
+
+Figures are shown as PNG ``Image`` widgets rather than in an ``Output`` widget: the
+images live in the widget state, so they survive ``nbconvert --execute`` and static
+HTML, and tests can read them without a kernel.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .flip import FlipResult, change_size
+
+#: Figure size and resolution of the flip views.
+FLIP_FIGSIZE = (13, 3.6)
+FLIP_DPI = 72
+
+
+def _genre_names(result: FlipResult, genres: Sequence[str] | None) -> list[str]:
+    if genres is not None:
+        return list(genres)
+    if result.genres is not None:
+        return list(result.genres)
+    return [str(i) for i in range(len(result.probs_before))]
+
+
+def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None = None, values=None):
+    """Draw frame ``step`` of a flip's trajectory.
+
+    Args:
+        result: a :class:`~genre_lib.flip.FlipResult`.
+        step: index into the recorded frames (0 = start, ``len(result.trajectory_steps) - 1``
+            = the final, pruned table); negative indices count from the end.
+        genres: genre names (default: ``result.genres``).
+        values: optional per-note values (e.g. saliency) colouring the original notes.
+
+    Returns:
+        ``(figure, text)``: a matplotlib ``Figure`` (not registered with pyplot, so it
+        never piles up) with the note map (original vs. this frame, changed notes
+        outlined) and the genre probabilities at this frame, and a one-line summary
+        such as ``"step 12 (optimize): electronic 0.31, jazz 0.69 | 5 notes changed, l1 3.20"``.
+    """
+    from matplotlib.figure import Figure
+
+    from .plots import plot_flip
+
+    n_frames = len(result.trajectory_steps)
+    if not -n_frames <= step < n_frames:
+        raise IndexError(f"step {step} out of range: the flip has {n_frames} frames")
+    step = step % n_frames
+    names = _genre_names(result, genres)
+    table = result.trajectory_tables[step]
+    probs = result.trajectory_probs[step]
+    size = change_size(result.base, table)
+    opt_step = int(result.trajectory_steps[step])
+    phase = result.trajectory_phase[step]
+
+    fig = Figure(figsize=FLIP_FIGSIZE, dpi=FLIP_DPI, layout="constrained")
+    gs = fig.add_gridspec(1, 3, width_ratios=(5, 5, 1.4))
+    ax0 = fig.add_subplot(gs[0])
+    ax1 = fig.add_subplot(gs[1], sharex=ax0, sharey=ax0)
+    ax2 = fig.add_subplot(gs[2])
+    plot_flip(result.base, table, axes=[ax0, ax1], values=values, titles=("original", f"step {opt_step} ({phase})"))
+    colors = ["tab:orange" if i == result.target else "tab:gray" for i in range(len(names))]
+    ax2.bar(range(len(names)), probs, color=colors)
+    ax2.scatter(range(len(names)), result.probs_before, marker="_", s=300, color="k", label="before", zorder=3)
+    ax2.set_xticks(range(len(names)), names, rotation=30)
+    ax2.set_ylim(0, 1)
+    ax2.set_title("probability")
+    ax2.legend(loc="upper right", fontsize=8, frameon=False)
+    probs_text = ", ".join(f"{g} {p:.2f}" for g, p in zip(names, probs))
+    text = (
+        f"step {opt_step} ({phase}): {probs_text} | "
+        f"{size['notes_changed']} notes changed, l1 {size['l1']:.2f}"
+    )
+    return fig, text
+
+
+def figure_png(fig) -> bytes:
+    """PNG bytes of a matplotlib figure (for an ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _frame_indices(n_frames: int, max_frames: int) -> np.ndarray:
+    if n_frames <= max_frames:
+        return np.arange(n_frames)
+    return np.unique(np.round(np.linspace(0, n_frames - 1, max_frames)).astype(int))
+
+
+def flip_explorer(
+    model,
+    genres: Sequence[str],
+    files: Sequence[str | Path],
+    *,
+    root: str | Path | None = None,
+    features: Sequence[str] | None = None,
+    max_notes: int = 100,
+    flip_kwargs: dict | None = None,
+):
+    """A widget to flip a file's genre and step through the flip (needs a kernel).
+
+    Controls: a dropdown of ``files``, a dropdown of target genres, and a slider over
+    the recorded steps; the note map, probability bars and a summary line are redrawn
+    with :func:`render_flip_step`. Flips are computed on first use and cached.
+
+    Args:
+        model: the classifier (raw note tables in, probabilities out).
+        genres: genre names, in the model's output order.
+        files: MIDI files to choose from.
+        root: folder the file labels are shown relative to (default: none).
+        features: the model's input columns (default: all of ``FEATURES``).
+        max_notes: notes per file the model reads.
+        flip_kwargs: extra keyword arguments for :func:`~genre_lib.flip.optimize_delta`.
+
+    Returns:
+        An ``ipywidgets.VBox``. Its controls are also attributes, so code (and tests)
+        can drive it: ``.file``, ``.target``, ``.slider`` (set ``.value``), and read
+        ``.image`` (PNG), ``.text`` (HTML summary), ``.result`` (the current flip) and
+        ``.summary`` (the current summary line).
+    """
+    import html
+
+    import ipywidgets as w
+
+    from .dataset import load_file
+    from .flip import FEATURES, classify, optimize_delta
+    from .midi_io import MidiError
+
+    features = tuple(features or FEATURES)
+    files = [Path(f) for f in files]
+    labels = [(str(f.relative_to(root)) if root else f.name, str(f)) for f in files]
+    file_dd = w.Dropdown(options=labels, description="file")
+    target_dd = w.Dropdown(options=list(genres), description="target")
+    slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
+    image = w.Image(format="png")
+    text = w.HTML()
+    box = w.VBox([w.HBox([file_dd, target_dd]), slider, image, text])
+    cache: dict[tuple[str, str], FlipResult | str] = {}
+    box.result = None
+    box.summary = ""
+
+    def compute(path: str, target: str) -> FlipResult | str:
+        key = (path, target)
+        if key not in cache:
+            try:
+                table = load_file(path, max_notes)
+            except MidiError as exc:
+                cache[key] = f"cannot use this file: {exc.reason}"
+                return cache[key]
+            kwargs = dict(flip_kwargs or {})
+            kwargs.setdefault("genres", tuple(genres))
+            cache[key] = optimize_delta(model, table, list(genres).index(target), features=features, **kwargs)
+        return cache[key]
+
+    def redraw(*_):
+        res = box.result
+        if not isinstance(res, FlipResult):
+            return
+        fig, line = render_flip_step(res, slider.value, genres)
+        image.value = figure_png(fig)
+        verdict = (
+            f"re-read file: {genres[int(np.argmax(res.probs_reparsed))]} "
+            f"({'flipped' if res.flipped else 'not flipped'})"
+            if res.probs_reparsed is not None
+            else "round trip failed"
+        )
+        box.summary = line
+        text.value = f"<code>{html.escape(line)}</code><br>{html.escape(verdict)}"
+
+    def refresh(*_):
+        res = compute(file_dd.value, target_dd.value)
+        if isinstance(res, str):
+            box.result, box.summary = None, res
+            image.value = b""
+            text.value = f"<b>{html.escape(res)}</b>"
+            slider.max, slider.value = 0, 0
+            return
+        box.result = res
+        last = len(res.trajectory_steps) - 1
+        with slider.hold_trait_notifications():
+            slider.max = last
+            slider.value = last
+        redraw()
+        if int(np.argmax(res.probs_before)) == res.target:
+            text.value += "<br>already classified as the target: nothing to flip"
+
+    file_dd.observe(refresh, names="value")
+    target_dd.observe(refresh, names="value")
+    slider.observe(redraw, names="value")
+    box.file, box.target, box.slider, box.image, box.text = file_dd, target_dd, slider, image, text
+    box.classify = lambda table: classify(model, table, features)
+    refresh()
+    return box
+
+
+def flip_stack(result: FlipResult, genres: Sequence[str] | None = None, max_frames: int = 12):
+    """Pre-render a flip's frames into an ipywidgets 8 ``Stack`` driven by a slider
+    linked in the browser (``jslink``), for pages without a kernel (static HTML).
+
+    Args:
+        result: the flip to show.
+        genres: genre names (default: ``result.genres``).
+        max_frames: frames kept, evenly spaced, first and last included (each is a PNG
+            stored in the notebook, so keep it small).
+
+    Returns:
+        An ``ipywidgets.VBox`` of the slider and the stack; ``.stack``, ``.slider`` and
+        ``.frames`` (the trajectory indices shown) and ``.link`` are attributes. The
+        link acts in the browser only: in Python, setting the slider does not move the
+        stack.
+    """
+    import html
+
+    import ipywidgets as w
+
+    frames = _frame_indices(len(result.trajectory_steps), max_frames)
+    pages = []
+    for k in frames:
+        fig, line = render_flip_step(result, int(k), genres)
+        pages.append(w.VBox([w.Image(value=figure_png(fig), format="png"), w.HTML(f"<code>{html.escape(line)}</code>")]))
+    stack = w.Stack(pages, selected_index=len(pages) - 1)
+    slider = w.IntSlider(min=0, max=len(pages) - 1, value=len(pages) - 1, description="frame")
+    link = w.jslink((slider, "value"), (stack, "selected_index"))
+    box = w.VBox([slider, stack])
+    box.stack, box.slider, box.frames, box.link = stack, slider, frames, link
+    return box
