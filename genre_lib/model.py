@@ -7,15 +7,21 @@ likes lives *inside* the model, so a saved ``.keras`` file scores a new file wit
 else at hand, and gradients (saliency, the delta optimizer) are taken with respect to
 the real MIDI values:
 
+0. while training only, :class:`MusicAugment` changes tempo, key and loudness at random
+   (genre-preserving changes, so the model cannot lean on one sequencer's habits);
 1. :class:`NoteEncoding` takes ``log1p`` of the step and the duration (seconds are
    heavy-tailed: most steps are a fraction of a second, a few rests last many seconds)
    and keeps the other columns as they are;
 2. a Keras ``Normalization`` layer, adapted to the training notes, centres and scales
-   every column;
+   every column; :class:`ProgramFamily` adds each note's instrument family as a
+   one-hot (a program number is a category, not a quantity);
 3. ``layers`` recurrent layers (GRU or LSTM) of ``units`` each read the 100 notes in
    order; the last one returns its final state;
-4. ``dense_layers`` dense layers of ``dense_units`` with dropout;
-5. a dense layer named ``"logits"`` with one output per genre, then a softmax named
+4. :class:`NoteSummary` adds per-file statistics of the notes (mean, std, max, min of
+   every channel) beside that state: on the real data, these summaries carry much of
+   the signal (see the baseline in notebook 03), and the recurrent state adds the order;
+5. ``dense_layers`` dense layers of ``dense_units`` with dropout;
+6. a dense layer named ``"logits"`` with one output per genre, then a softmax named
    ``"probabilities"``. Saliency differentiates the logits (:func:`logits_model`).
 """
 
@@ -25,7 +31,7 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from .midi_io import DURATION, FEATURES, STEP
+from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
 
 #: the columns NoteEncoding takes the logarithm of (seconds)
 LOG_COLUMNS = (STEP, DURATION)
@@ -46,6 +52,11 @@ class ModelConfig:
         learning_rate: Adam's learning rate.
         batch_size: files per gradient step.
         patience: epochs without a better validation loss before training stops.
+        families: add the one-hot program family of each note (:class:`ProgramFamily`).
+        summary: give the dense layers per-file statistics of the notes beside the
+            recurrent state (:class:`NoteSummary`).
+        augment: random tempo, transposition and velocity changes while training
+            (:class:`MusicAugment`).
     """
 
     cell: str = "gru"
@@ -58,6 +69,9 @@ class ModelConfig:
     learning_rate: float = 2e-3
     batch_size: int = 32
     patience: int = 8
+    families: bool = True
+    summary: bool = True
+    augment: bool = True
 
     def __post_init__(self) -> None:
         if self.cell not in ("gru", "lstm"):
@@ -89,16 +103,23 @@ def _keras():
     return keras
 
 
-def _note_encoding_class():
+_LAYERS: dict = {}
+
+
+def _custom_layers() -> dict:
+    """The project's Keras layers, made (and registered for saving) on first use so that
+    importing this module does not import TensorFlow."""
+    if _LAYERS:
+        return _LAYERS
     keras = _keras()
+    ops = keras.ops
 
     @keras.saving.register_keras_serializable(package="genre_lib")
     class NoteEncoding(keras.layers.Layer):
         """``log1p`` of the time columns (step, duration), other columns unchanged.
 
-        Differentiable everywhere the input is valid (seconds >= 0); negative times are
-        clipped to 0 first, so an optimizer that pushes a step below zero sees the same
-        value MIDI would (a step cannot be negative).
+        Negative times are clipped to 0 first, so an optimizer that pushes a step below
+        zero sees the value MIDI would hold (a step cannot be negative).
         """
 
         def __init__(self, log_columns=LOG_COLUMNS, n_features=len(FEATURES), **kwargs):
@@ -110,27 +131,80 @@ def _note_encoding_class():
             self._mask = mask
 
         def call(self, x):
-            ops = keras.ops
             mask = ops.convert_to_tensor(self._mask, dtype=x.dtype)
-            logged = ops.log1p(ops.maximum(x, 0.0))
-            return mask * logged + (1.0 - mask) * x
+            return mask * ops.log1p(ops.maximum(x, 0.0)) + (1.0 - mask) * x
 
         def get_config(self):
             return {**super().get_config(), "log_columns": list(self.log_columns), "n_features": self.n_features}
 
-    return NoteEncoding
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class ProgramFamily(keras.layers.Layer):
+        """One-hot General MIDI program family (16 families of 8 programs: pianos,
+        chromatic percussion, organs, guitars, basses, strings, ..., synth leads, synth
+        pads, ...) of every pitched note; all zeros for drum notes.
 
+        A program number is a category: 80 (square lead) is not "more" than 79
+        (ocarina). The family one-hot lets the network treat it as one. It has no
+        gradient with respect to the program (a category cannot be nudged); the raw
+        program column still reaches the network through the normalized features.
+        """
 
-_NOTE_ENCODING = None
+        def call(self, x):
+            family = ops.cast(ops.clip(ops.floor(x[..., PROGRAM] / 8.0), 0, 15), "int32")
+            pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
+            return ops.one_hot(family, 16, dtype=x.dtype) * pitched
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class NoteSummary(keras.layers.Layer):
+        """Mean, standard deviation, maximum and minimum of every input channel over the
+        notes: the per-file statistics a non-neural baseline sees, given to the dense
+        layers beside the recurrent state."""
+
+        def call(self, x):
+            return ops.concatenate([ops.mean(x, 1), ops.std(x, 1), ops.max(x, 1), ops.min(x, 1)], axis=-1)
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class MusicAugment(keras.layers.Layer):
+        """Training-time augmentation, one random draw per file (inactive at inference):
+        tempo scaled by up to ``exp(±tempo)`` (steps and durations), pitched notes
+        transposed by up to ``±transpose`` semitones, velocities shifted by up to
+        ``±velocity``. These are changes that do not change a piece's genre, so the
+        model is pushed away from one sequencer's tempo, key or velocity habits."""
+
+        def __init__(self, tempo=0.25, transpose=6, velocity=15.0, seed=0, **kwargs):
+            super().__init__(**kwargs)
+            self.tempo, self.transpose, self.velocity, self.seed = float(tempo), int(transpose), float(velocity), int(seed)
+            self._gen = keras.random.SeedGenerator(self.seed)
+
+        def call(self, x, training=None):
+            if not training:
+                return x
+            b = ops.shape(x)[0]
+            scale = ops.exp(keras.random.uniform((b, 1), -self.tempo, self.tempo, seed=self._gen))
+            shift = ops.round(keras.random.uniform((b, 1), -self.transpose, self.transpose, seed=self._gen))
+            vel = keras.random.uniform((b, 1), -self.velocity, self.velocity, seed=self._gen)
+            drum = x[..., DRUM]
+            return ops.stack([
+                x[..., PITCH] + shift * (1.0 - drum),
+                x[..., STEP] * scale,
+                x[..., DURATION] * scale,
+                ops.clip(x[..., VELOCITY] + vel, 1.0, 127.0),
+                drum,
+                x[..., PROGRAM],
+            ], axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "tempo": self.tempo, "transpose": self.transpose,
+                    "velocity": self.velocity, "seed": self.seed}
+
+    _LAYERS.update(NoteEncoding=NoteEncoding, ProgramFamily=ProgramFamily, NoteSummary=NoteSummary,
+                   MusicAugment=MusicAugment)
+    return _LAYERS
 
 
 def note_encoding(**kwargs):
-    """A new :class:`NoteEncoding` layer (the class is made on first use so that
-    importing this module does not import TensorFlow)."""
-    global _NOTE_ENCODING
-    if _NOTE_ENCODING is None:
-        _NOTE_ENCODING = _note_encoding_class()
-    return _NOTE_ENCODING(**kwargs)
+    """A new :class:`NoteEncoding` layer (registers the project's layers for loading)."""
+    return _custom_layers()["NoteEncoding"](**kwargs)
 
 
 def encode_notes(X: np.ndarray) -> np.ndarray:
@@ -161,12 +235,19 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     norm = keras.layers.Normalization(axis=-1, name="normalization")
     norm.adapt(encode_notes(X_train).reshape(-1, n_features))
 
+    L = _custom_layers()
     inputs = keras.Input((n_notes, n_features), name="notes")
-    h = norm(note_encoding(n_features=n_features, name="note_encoding")(inputs))
+    x = L["MusicAugment"](seed=seed, name="augment")(inputs) if config.augment else inputs
+    h = norm(L["NoteEncoding"](n_features=n_features, name="note_encoding")(x))
+    if config.families:
+        h = keras.layers.Concatenate(name="with_families")([h, L["ProgramFamily"](name="program_family")(x)])
+    notes = h
     cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
     for i in range(config.layers):
         last = i == config.layers - 1
         h = cell(config.units, return_sequences=not last, name=f"{config.cell}_{i + 1}")(h)
+    if config.summary:
+        h = keras.layers.Concatenate(name="state_and_summary")([h, L["NoteSummary"](name="note_summary")(notes)])
     for i in range(config.dense_layers):
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(h)

@@ -164,7 +164,8 @@ def find_runs(runs_dir: str | Path) -> list[Path]:
 def iterations_table(runs_dir: str | Path):
     """One row per run folder below ``runs_dir``: the study's iterations table.
 
-    Columns: run, model, nodes, layers, dense, epochs (trained / maximum), accuracy,
+    Columns: run, model, nodes, layers, dense, additions (the optional model parts of
+    :class:`genre_lib.model.ModelConfig` switched on), epochs (trained / maximum), accuracy,
     loss (test), baseline accuracy, split, test files, seed, train seconds. A folder
     that cannot be read is listed with its problem in ``note`` instead of being
     silently left out.
@@ -192,6 +193,7 @@ def iterations_table(runs_dir: str | Path):
             "nodes": cfg["units"],
             "layers": cfg["layers"],
             "dense": f"{cfg['dense_layers']}x{cfg['dense_units']}",
+            "additions": ", ".join(k for k in ("families", "summary", "augment") if cfg.get(k)) or "-",
             "epochs": f"{len(history.get('loss', []))}/{cfg['epochs']}",
             "accuracy": test.get("accuracy"),
             "loss": test.get("loss"),
