@@ -60,6 +60,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             cell=args.cell, units=args.units, layers=args.layers, dense_layers=args.dense_layers,
             dense_units=args.dense_units, dropout=args.dropout, epochs=args.epochs,
             learning_rate=args.learning_rate, batch_size=args.batch_size, patience=args.patience,
+            families=args.families, summary=args.summary, augment=args.augment,
         )
     except ValueError as exc:
         print(f"genre-lib train: error: {exc}", file=sys.stderr)
@@ -387,6 +388,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
+    p.add_argument("--no-families", dest="families", action="store_false", help="no program-family one-hot")
+    p.add_argument("--no-summary", dest="summary", action="store_false", help="no per-file note summary")
+    p.add_argument("--no-augment", dest="augment", action="store_false", help="no training-time augmentation")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     p.set_defaults(func=_cmd_train)

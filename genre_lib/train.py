@@ -156,6 +156,16 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
     return train_run(data, out, config=config, seed=seed)
 
 
+def study_runs_dir(data_dir: str | Path | None = None) -> Path:
+    """Where notebook 03 keeps the run folders it trains on ``data_dir``:
+    ``runs/demo`` for the demo corpus, ``runs/<folder name>`` for another folder."""
+    from .demo import DEFAULT_DEMO_DIR
+
+    if data_dir is None or str(data_dir) == "" or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve():
+        return DEMO_RUNS_DIR
+    return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
+
+
 def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
     """The model notebooks 04 and 05 explain.
 
