@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit nbval lab notebooks report bench clean
+.PHONY: install demo test unit nbval series-real browser-deps lab notebooks report bench clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -20,14 +20,28 @@ install: $(STAMP)
 demo: install
 	$(PY) scripts/run_notebooks.py --out reports/demo
 
-## test: unit tests, then every notebook under nbval
-test: install unit nbval
+## test: unit tests (with the browser tests of the widgets), every notebook under nbval,
+## and the whole series once on the real data beside the project (executed, not compared)
+test: install browser-deps unit nbval series-real
+
+browser-deps:
+	@bash scripts/ensure_chromium.sh
 
 unit: install
 	$(PY) -m pytest tests
 
 nbval: install
 	$(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks
+
+REAL_DATA ?= ../shared/midi
+series-real: install
+	@if [ -d "$(REAL_DATA)" ]; then \
+		GENRE_DATA=$(REAL_DATA) GENRE_QUICK=1 $(PY) scripts/run_notebooks.py --out reports/ci-real; \
+	else echo "series-real: $(REAL_DATA) not found, real-data run skipped"; fi
+
+## report: the mentor's report under reports/ (GENRE_DATA=DIR make report for real data)
+report: install
+	$(PY) scripts/make_report.py
 
 ## lab: JupyterLab on the notebooks
 lab: install
@@ -37,8 +51,9 @@ lab: install
 notebooks: install
 	$(PY) scripts/run_notebooks.py --in-place
 
+## bench: every benchmark (prints figures; needs ../shared/midi)
 bench: install
-	$(PY) benchmarks/bench_preprocess.py
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf reports data/cache

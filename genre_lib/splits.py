@@ -74,6 +74,28 @@ def group_split(
     return Split(np.sort(train), np.sort(val), np.sort(test))
 
 
+def group_folds(y: np.ndarray, groups: list[str] | np.ndarray, n_folds: int = 5, val_size: float = 0.1, seed: int = 0) -> list[Split]:
+    """Group k-fold cross-validation: every file is a test file exactly once, no group on
+    two sides of any fold, and each fold's validation part is held out by group from
+    its training part (as in :func:`group_split`).
+
+    Args:
+        y: genre label of each file.
+        groups: group of each file.
+        n_folds: number of folds (each tests about ``1 / n_folds`` of the files).
+        val_size: approximate fraction of all files used for validation in each fold.
+        seed: random seed.
+    """
+    y = np.asarray(y)
+    groups = np.asarray(groups)
+    folds = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    out = []
+    for k, (rest, test) in enumerate(folds.split(np.zeros(len(y)), y, groups)):
+        train, val = _hold_out_groups(rest, y, groups, val_size / (1 - 1 / n_folds), seed + 1 + k)
+        out.append(Split(np.sort(train), np.sort(val), np.sort(test)))
+    return out
+
+
 def make_split(kind: str, y: np.ndarray, groups, test_size: float = 0.2, val_size: float = 0.1, seed: int = 0) -> Split:
     """Dispatch on ``kind`` (``"group"`` or ``"stratified"``); see the two functions."""
     if kind == "group":

@@ -10,6 +10,7 @@ generated demo corpus). Prints how long each notebook took.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -48,12 +50,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}")
-    total = 0.0
+    total, failed, timings = 0.0, [], {}
     for path in paths:
         start = time.perf_counter()
-        nb = execute(path)
-        seconds = time.perf_counter() - start
-        total += seconds
+        try:
+            nb = execute(path)
+        except CellExecutionError as exc:
+            # report and go on: the later notebooks make what they need themselves
+            failed.append(path.name)
+            print(f"FAILED {path.name}: {str(exc).strip().splitlines()[-1][:300]}", flush=True)
+            continue
+        finally:
+            seconds = time.perf_counter() - start
+            total += seconds
+            timings[path.name] = round(seconds, 1)
         if args.in_place:
             nbformat.write(nb, path)
         else:
@@ -64,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
             (args.out / path.with_suffix(".html").name).write_text(html, encoding="utf-8")
         print(f"{seconds:7.1f} s  {path.name}", flush=True)
     print(f"{total:7.1f} s  total")
+    if args.out:
+        (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}")
+        return 1
     return 0
 
 

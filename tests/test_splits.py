@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from genre_lib.splits import group_split, make_split, stratified_split
+from genre_lib.splits import group_folds, group_split, make_split, stratified_split
 
 
 def _labels_and_groups(n_groups: int = 40, seed: int = 0):
@@ -45,3 +45,18 @@ def test_stratified_split_keeps_genre_shares():
 def test_unknown_split_kind():
     with pytest.raises(ValueError, match="unknown split kind 'random'"):
         make_split("random", np.zeros(4), ["a"] * 4)
+
+
+def test_group_folds_test_every_file_once_and_keep_groups_apart():
+    y, groups = _labels_and_groups()
+    folds = group_folds(y, groups, n_folds=5, seed=0)
+    assert len(folds) == 5
+    tested = np.concatenate([f.test for f in folds])
+    assert sorted(tested) == list(range(len(y))), "every file is a test file exactly once"
+    for f in folds:
+        sides = [set(groups[s]) for s in f]
+        assert not (sides[0] & sides[1]) and not (sides[0] & sides[2]) and not (sides[1] & sides[2])
+        assert sorted(np.concatenate(f)) == list(range(len(y)))
+        assert 0.04 < len(f.val) / len(y) < 0.2
+    again = group_folds(y, groups, n_folds=5, seed=0)
+    assert all(np.array_equal(a.test, b.test) and np.array_equal(a.val, b.val) for a, b in zip(folds, again))

@@ -1,0 +1,191 @@
+"""The notebooks' widgets in a real browser: JupyterLab on localhost, driven by Playwright
+with Debian's Chromium.
+
+nbval proves a widget cell runs, not that the widget works (it ignores widget messages),
+so these tests open copies of notebooks 04 and 05 in JupyterLab, run all cells, move a
+slider / pick another dropdown entry, and check that what is drawn changes.
+
+Needs the ``playwright`` Python package and a Chromium binary (``/usr/bin/chromium``;
+``make test`` installs it where it can). Without them the tests are skipped with the
+reason printed in the summary (``pytest -rs``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .conftest import PROJECT
+
+CHROMIUM = os.environ.get("GENRE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+NOTEBOOKS = PROJECT / "notebooks"
+#: running a notebook in quick mode takes a minute or two on 2 cores
+RUN_ALL_TIMEOUT_MS = 420_000
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    if not Path(CHROMIUM).is_file():
+        pytest.skip(f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM} (apt-get install chromium, or set GENRE_CHROMIUM)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, browser):
+    """A JupyterLab server on a copy of the notebooks (the committed ones stay untouched)."""
+    root = tmp_path_factory.mktemp("lab")
+    for nb in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy(nb, root / nb.name)
+    port, token = _free_port(), secrets.token_hex(16)
+    env = {**os.environ, "GENRE_QUICK": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "GENRE_DATA": ""}
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+           f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+           "--ServerApp.disable_check_xsrf=False"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail(f"JupyterLab exited: {(root / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start within 60 s")
+        yield url, token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _open_and_run_all(browser, lab, name: str):
+    url, token = lab
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
+    # wait for the kernel before running: Lab shows "Idle" in the status bar once it is up
+    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelStatus, .jp-Notebook", timeout=60_000)
+    page.locator(".jp-Notebook").first.click()
+    page.keyboard.press("Escape")
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    return page
+
+
+def _wait_idle(page, timeout_ms: int = RUN_ALL_TIMEOUT_MS) -> None:
+    """Wait until no cell is queued or running (execution prompt ``[*]``)."""
+    page.wait_for_function(
+        """() => {
+            const prompts = [...document.querySelectorAll('.jp-InputArea-prompt')].map(p => p.textContent);
+            return prompts.length > 0 && !prompts.some(t => t.includes('*'))
+                && prompts.some(t => /\\[\\d+\\]/.test(t));
+        }""",
+        timeout=timeout_ms,
+    )
+
+
+def _cell_of(locator):
+    return locator.locator("xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' jp-Cell ')][1]")
+
+
+def _drawn(cell) -> tuple[str, tuple[str, ...]]:
+    """What a cell's outputs show: their text, and the images (by content)."""
+    text = cell.locator(".jp-OutputArea").inner_text()
+    images = tuple(src[-200:] for src in cell.locator(".jp-OutputArea img").evaluate_all("els => els.map(e => e.src)"))
+    return text, images
+
+
+def _wait_changed(cell, before, timeout_s: float = 60.0):
+    end = time.time() + timeout_s
+    while time.time() < end:
+        now = _drawn(cell)
+        if now != before:
+            return now
+        time.sleep(0.5)
+    return _drawn(cell)
+
+
+def _no_errors(page) -> None:
+    errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
+    tracebacks = [t for t in errors.all_inner_texts() if "Traceback" in t]
+    assert not tracebacks, tracebacks[:1]
+
+
+@pytest.mark.skipif(not (NOTEBOOKS / "05_input_optimization.ipynb").exists(), reason="notebook 05 not present")
+def test_flip_slider_redraws_the_note_map(browser, lab):
+    page = _open_and_run_all(browser, lab, "05_input_optimization.ipynb")
+    _wait_idle(page)
+    _no_errors(page)
+    sliders = page.locator(".widget-slider")
+    assert sliders.count() >= 1, "no slider rendered"
+    for i in range(sliders.count()):
+        slider = sliders.nth(i)
+        slider.scroll_into_view_if_needed()
+        cell = _cell_of(slider)
+        before = _drawn(cell)
+        assert before[1], "the widget shows no figure"
+        readout = slider.locator("xpath=ancestor::div[contains(@class,'widget-hslider')][1]//div[contains(@class,'widget-readout')]")
+        value_before = readout.inner_text()
+        handle = slider.locator(".noUi-handle")
+        handle.click()
+        # go to the other end of the slider: the first step if it shows the last, else the last
+        page.keyboard.press("Home" if value_before != "0" else "End")
+        after = _wait_changed(cell, before)
+        assert readout.inner_text() != value_before, "the slider did not move"
+        assert after[1] != before[1], f"slider {i}: the note map was not redrawn"
+    page.close()
+
+
+@pytest.mark.skipif(not (NOTEBOOKS / "04_saliency.ipynb").exists(), reason="notebook 04 not present")
+def test_saliency_dropdown_redraws_the_map(browser, lab):
+    page = _open_and_run_all(browser, lab, "04_saliency.ipynb")
+    _wait_idle(page)
+    _no_errors(page)
+    selects = page.locator(".widget-dropdown select")
+    assert selects.count() >= 1, "no dropdown rendered"
+    select = selects.last
+    select.scroll_into_view_if_needed()
+    cell = _cell_of(select)
+    before = _drawn(cell)
+    assert before[1], "the widget shows no figure"
+    options = select.locator("option").all_inner_texts()
+    current = select.evaluate("s => s.options[s.selectedIndex].text")
+    other = next(o for o in options if o != current)
+    select.select_option(label=other)
+    after = _wait_changed(cell, before)
+    assert after[1] != before[1], f"choosing {other!r} did not redraw the map"
+    page.close()
