@@ -158,10 +158,19 @@ def _custom_layers() -> dict:
     class NoteSummary(keras.layers.Layer):
         """Mean, standard deviation, maximum and minimum of every input channel over the
         notes: the per-file statistics a non-neural baseline sees, given to the dense
-        layers beside the recurrent state."""
+        layers beside the recurrent state.
+
+        The standard deviation of a constant channel (a program family a file never
+        uses, a file without drums) is 0, where ``sqrt`` has an infinite slope: plain
+        ``ops.std`` then gives a NaN input gradient (saliency, the delta optimizer). The
+        double ``where`` gives the same values and a zero gradient there instead.
+        """
 
         def call(self, x):
-            return ops.concatenate([ops.mean(x, 1), ops.std(x, 1), ops.max(x, 1), ops.min(x, 1)], axis=-1)
+            var = ops.var(x, 1)
+            spread = var > 0
+            std = ops.where(spread, ops.sqrt(ops.where(spread, var, ops.ones_like(var))), ops.zeros_like(var))
+            return ops.concatenate([ops.mean(x, 1), std, ops.max(x, 1), ops.min(x, 1)], axis=-1)
 
     @keras.saving.register_keras_serializable(package="genre_lib")
     class MusicAugment(keras.layers.Layer):

@@ -1,0 +1,200 @@
+"""The classifier's layers and model: encoding inside the model, checked against numpy."""
+
+import numpy as np
+import pytest
+
+from genre_lib.midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
+from genre_lib.model import (
+    LOG_COLUMNS,
+    ModelConfig,
+    _custom_layers,
+    build_model,
+    encode_notes,
+    logits_model,
+    note_encoding,
+    raw_feature_stats,
+)
+
+
+@pytest.fixture(scope="module")
+def sample(demo_data):
+    """40 demo files, both genres, as float32 note tables."""
+    index = np.concatenate([np.flatnonzero(demo_data.y == g)[:20] for g in (0, 1)])
+    return demo_data.X[index].astype(np.float32), demo_data.y[index]
+
+
+@pytest.fixture(scope="module")
+def untrained(sample):
+    """The default model, normalization adapted to the sample, random weights (seed 0)."""
+    return build_model(ModelConfig(), sample[0], n_genres=2, seed=0)
+
+
+# --- ModelConfig -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(cell="rnn"), "cell must be 'gru' or 'lstm'"),
+    (dict(units=0), "units must be at least 1"),
+    (dict(layers=0), "layers must be at least 1"),
+    (dict(epochs=0), "epochs must be at least 1"),
+    (dict(dropout=1.0), "dropout must be in"),
+    (dict(dropout=-0.1), "dropout must be in"),
+])
+def test_config_rejects_bad_settings(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ModelConfig(**bad)
+
+
+def test_config_round_trips_and_rejects_unknown_keys():
+    config = ModelConfig(cell="lstm", units=8, augment=False)
+    assert ModelConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match=r"unknown model settings \['unitz'\]"):
+        ModelConfig.from_dict({**config.to_dict(), "unitz": 3})
+
+
+# --- the encoding ------------------------------------------------------------------------
+
+
+def test_encode_notes_logs_only_the_time_columns(demo_data):
+    X = demo_data.X[:5].copy()
+    before = X.copy()
+    Z = encode_notes(X)
+    assert np.array_equal(X, before), "the input is not modified"
+    assert LOG_COLUMNS == (STEP, DURATION)
+    for c in range(len(FEATURES)):
+        expected = np.log1p(X[..., c]) if c in LOG_COLUMNS else X[..., c]
+        np.testing.assert_allclose(Z[..., c], expected, rtol=1e-6)
+    # a negative time (as an optimizer might produce) counts as zero
+    X[0, 0, STEP] = -0.5
+    assert encode_notes(X)[0, 0, STEP] == 0.0
+
+
+def test_note_encoding_layer_matches_its_numpy_twin(demo_data):
+    X = demo_data.X[:16].astype(np.float32)
+    X[0, :5, STEP] = -1.0  # clipped in both
+    layer = note_encoding()
+    out = np.asarray(layer(X))
+    np.testing.assert_allclose(out, encode_notes(X), rtol=1e-6, atol=1e-7)
+    # and it survives serialization with its settings
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.log_columns == LOG_COLUMNS and clone.n_features == len(FEATURES)
+
+
+def test_normalization_is_adapted_to_the_encoded_training_notes(untrained, sample):
+    X = sample[0]
+    flat = encode_notes(X).reshape(-1, X.shape[-1]).astype(np.float64)
+    norm = untrained.get_layer("normalization")
+    np.testing.assert_allclose(np.ravel(norm.mean), flat.mean(0), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.ravel(norm.variance), flat.var(0), rtol=1e-3, atol=1e-5)
+    # raw_feature_stats undoes the log for step and duration, the rest are raw statistics
+    mean, std = raw_feature_stats(untrained)
+    raw = X.reshape(-1, X.shape[-1]).astype(np.float64)
+    for c in (PITCH, VELOCITY, DRUM, PROGRAM):
+        assert mean[c] == pytest.approx(raw[:, c].mean(), rel=1e-4, abs=1e-5)
+        assert std[c] == pytest.approx(raw[:, c].std(), rel=1e-3, abs=1e-5)
+    for c in LOG_COLUMNS:
+        assert mean[c] == pytest.approx(np.expm1(flat[:, c].mean()), rel=1e-4)
+        assert std[c] == pytest.approx(flat[:, c].std() * np.exp(flat[:, c].mean()), rel=1e-3)
+
+
+def test_program_family_one_hot_and_silent_for_drums():
+    layer = _custom_layers()["ProgramFamily"]()
+    programs = np.array([0, 7, 8, 33, 81, 127, 40], dtype=np.float32)
+    x = np.zeros((1, len(programs), len(FEATURES)), dtype=np.float32)
+    x[0, :, PROGRAM] = programs
+    x[0, -1, DRUM] = 1.0
+    out = np.asarray(layer(x))[0]
+    assert out.shape == (len(programs), 16)
+    expected = np.eye(16)[(programs // 8).astype(int)]
+    expected[-1] = 0.0
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_note_summary_is_mean_std_max_min(demo_data):
+    X = encode_notes(demo_data.X[:3])
+    out = np.asarray(_custom_layers()["NoteSummary"]()(X))
+    expected = np.concatenate([X.mean(1), X.std(1), X.max(1), X.min(1)], axis=-1)
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_augmentation_changes_tempo_key_and_velocity_only_while_training(demo_data):
+    X = demo_data.X[:32].astype(np.float32)
+    aug = _custom_layers()["MusicAugment"](seed=1)
+    assert np.array_equal(np.asarray(aug(X, training=False)), X)
+    A = np.asarray(aug(X, training=True))
+    np.testing.assert_array_equal(A[..., DRUM], X[..., DRUM])
+    np.testing.assert_array_equal(A[..., PROGRAM], X[..., PROGRAM])
+    drum = X[..., DRUM] > 0.5
+    shift = A[..., PITCH] - X[..., PITCH]
+    np.testing.assert_array_equal(shift[drum], 0.0)  # a drum "pitch" names a drum, not a key
+    scales, shifts = [], []
+    for f in range(len(X)):
+        s = shift[f][~drum[f]]
+        assert np.all(s == s[0]) and s[0] == np.round(s[0]) and abs(s[0]) <= 6, "one whole-semitone transposition per file"
+        shifts.append(s[0])
+        moving = X[f, :, STEP] > 0
+        ratio = A[f, moving, STEP] / X[f, moving, STEP]
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-5)
+        np.testing.assert_allclose(A[f, :, DURATION], X[f, :, DURATION] * ratio[0], rtol=1e-5)
+        assert np.exp(-0.25) - 1e-6 <= ratio[0] <= np.exp(0.25) + 1e-6
+        scales.append(ratio[0])
+    assert A[..., VELOCITY].min() >= 1 and A[..., VELOCITY].max() <= 127
+    assert len(set(np.round(scales, 5))) > 10 and len(set(shifts)) > 3, "a new draw for every file"
+
+
+# --- the model ---------------------------------------------------------------------------
+
+
+def test_model_outputs_probabilities_and_its_logits_model_shares_the_weights(untrained, sample):
+    X = sample[0][:8]
+    probs = np.asarray(untrained.predict(X, verbose=0))
+    assert probs.shape == (8, 2)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-6)
+    logits_net = logits_model(untrained)
+    logits = np.asarray(logits_net.predict(X, verbose=0), dtype=np.float64)
+    softmax = np.exp(logits - logits.max(1, keepdims=True))
+    softmax /= softmax.sum(1, keepdims=True)
+    np.testing.assert_allclose(softmax, probs, atol=1e-6)
+    assert {id(v) for v in logits_net.weights} <= {id(v) for v in untrained.weights}, "no copy of the weights"
+
+
+def test_the_model_reads_raw_midi_units_with_real_gradients(untrained, sample):
+    import tensorflow as tf
+
+    X = sample[0][:3].copy()
+    X[2, :, VELOCITY] = 90.0  # constant channels (one velocity, no drums, unused program
+    X[2, :, DRUM] = 0.0       # families) have std 0, where sqrt's slope is infinite
+    x = tf.constant(X)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logit = logits_model(untrained)(x)[:, 0]
+    grad = tape.gradient(logit, x).numpy()
+    assert np.all(np.isfinite(grad)), f"NaN gradient in {[FEATURES[c] for c in np.flatnonzero(~np.isfinite(grad).all((0, 1)))]}"
+    for c in (PITCH, STEP, DURATION, VELOCITY, DRUM):
+        assert np.abs(grad[:2, :, c]).max() > 0, f"no gradient reaches {FEATURES[c]}"
+
+
+@pytest.mark.parametrize("config, present, absent", [
+    (ModelConfig(families=False, summary=False, augment=False), ["gru_1"],
+     ["program_family", "note_summary", "augment"]),
+    (ModelConfig(), ["augment", "note_encoding", "program_family", "note_summary", "gru_1"], ["gru_2"]),
+    (ModelConfig(cell="lstm", layers=2, units=8), ["lstm_1", "lstm_2"], ["gru_1"]),
+    (ModelConfig(dropout=0.0, dense_layers=2), ["dense_1", "dense_2"], ["dropout_out", "dropout_1"]),
+])
+def test_config_switches_build_the_named_parts(config, present, absent, sample):
+    model = build_model(config, sample[0], n_genres=3, seed=0)
+    names = {layer.name for layer in model.layers}
+    assert set(present) <= names and not (set(absent) & names)
+    assert model.outputs[0].shape[-1] == 3
+    recurrent = [layer for layer in model.layers if layer.name.startswith(config.cell)]
+    assert len(recurrent) == config.layers and all(r.units == config.units for r in recurrent)
+    # only the last recurrent layer returns its final state
+    assert [r.return_sequences for r in recurrent] == [True] * (config.layers - 1) + [False]
+
+
+def test_same_seed_same_initial_weights(sample):
+    a = build_model(ModelConfig(units=8), sample[0], 2, seed=3).get_weights()
+    b = build_model(ModelConfig(units=8), sample[0], 2, seed=3).get_weights()
+    c = build_model(ModelConfig(units=8), sample[0], 2, seed=4).get_weights()
+    assert all(np.array_equal(p, q) for p, q in zip(a, b))
+    assert not all(np.array_equal(p, q) for p, q in zip(a, c))
