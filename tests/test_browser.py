@@ -12,6 +12,7 @@ reason printed in the summary (``pytest -rs``).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -27,7 +28,7 @@ import pytest
 from .conftest import PROJECT
 
 CHROMIUM = os.environ.get("GENRE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-NOTEBOOKS = PROJECT / "notebooks"
+NOTEBOOKS = Path(os.environ.get("GENRE_BROWSER_NOTEBOOKS", PROJECT / "notebooks"))
 #: running a notebook in quick mode takes a minute or two on 2 cores
 RUN_ALL_TIMEOUT_MS = 420_000
 
@@ -95,15 +96,27 @@ def lab(tmp_path_factory, browser):
 def _open_and_run_all(browser, lab, name: str):
     url, token = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    # a workspace of its own per notebook, so Lab does not restore the other one's tabs
+    workspace = Path(name).stem.replace("_", "-")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/{name}?token={token}&reset")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
-    # wait for the kernel before running: Lab shows "Idle" in the status bar once it is up
-    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Toolbar-kernelStatus, .jp-Notebook", timeout=60_000)
+    _accept_dialogs(page)
     page.locator(".jp-Notebook").first.click()
     page.keyboard.press("Escape")
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     return page
+
+
+def _accept_dialogs(page, wait_ms: int = 3000) -> None:
+    """Accept the dialogs Lab may open on a first start (kernel choice and the like)."""
+    end = time.time() + wait_ms / 1000
+    while time.time() < end:
+        button = page.locator(".jp-Dialog .jp-mod-accept")
+        if button.count():
+            button.first.click()
+            end = time.time() + wait_ms / 1000
+        page.wait_for_timeout(250)
 
 
 def _wait_idle(page, timeout_ms: int = RUN_ALL_TIMEOUT_MS) -> None:
@@ -124,19 +137,26 @@ def _cell_of(locator):
 
 def _drawn(cell) -> tuple[str, tuple[str, ...]]:
     """What a cell's outputs show: their text, and the images (by content)."""
-    text = cell.locator(".jp-OutputArea").inner_text()
-    images = tuple(src[-200:] for src in cell.locator(".jp-OutputArea img").evaluate_all("els => els.map(e => e.src)"))
+    text = cell.locator(".jp-Cell-outputArea").first.inner_text()
+    srcs = cell.locator(".jp-Cell-outputArea img").evaluate_all("els => els.map(e => e.src)")
+    images = tuple(hashlib.sha1(src.encode()).hexdigest()[:12] for src in srcs)
     return text, images
 
 
 def _wait_changed(cell, before, timeout_s: float = 60.0):
+    """What the cell shows once its figures differ from ``before`` (or after the timeout)."""
     end = time.time() + timeout_s
     while time.time() < end:
         now = _drawn(cell)
-        if now != before:
+        if now[1] and now[1] != before[1]:
             return now
         time.sleep(0.5)
     return _drawn(cell)
+
+
+def _readout(readout) -> str:
+    """The value a slider shows (an input element in some ipywidgets versions)."""
+    return readout.evaluate("e => e.value !== undefined ? String(e.value) : e.textContent").strip()
 
 
 def _no_errors(page) -> None:
@@ -158,14 +178,14 @@ def test_flip_slider_redraws_the_note_map(browser, lab):
         cell = _cell_of(slider)
         before = _drawn(cell)
         assert before[1], "the widget shows no figure"
-        readout = slider.locator("xpath=ancestor::div[contains(@class,'widget-hslider')][1]//div[contains(@class,'widget-readout')]")
-        value_before = readout.inner_text()
+        readout = slider.locator(".widget-readout")
+        value_before = _readout(readout)
         handle = slider.locator(".noUi-handle")
         handle.click()
         # go to the other end of the slider: the first step if it shows the last, else the last
         page.keyboard.press("Home" if value_before != "0" else "End")
         after = _wait_changed(cell, before)
-        assert readout.inner_text() != value_before, "the slider did not move"
+        assert _readout(readout) != value_before, "the slider did not move"
         assert after[1] != before[1], f"slider {i}: the note map was not redrawn"
     page.close()
 
