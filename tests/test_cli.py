@@ -1,9 +1,13 @@
-"""The command line: preprocess and demo-data (subprocess, as a user runs it)."""
+"""The command line, as a user runs it (subprocess), and in-process for the error paths."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 from .conftest import BROKEN_REASONS
 
@@ -42,3 +46,142 @@ def test_preprocess_errors_are_one_clear_line(broken_folder: Path, tmp_path: Pat
     assert "no folder for genre(s) polka" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("preprocess", str(tmp_path / "absent"), env_cache=tmp_path / "cache")
     assert result.returncode == 2 and "data folder not found" in result.stderr
+
+
+# --- train / evaluate / predict / iterations ------------------------------------------------
+
+
+def _one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    # stderr may also hold TensorFlow's start-up log and a progress bar; the error is one line
+    lines = [line for line in result.stderr.splitlines() if line.startswith("genre-lib")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_train_writes_a_run_folder_and_never_overwrites_it(demo_dir: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    args = ("train", str(demo_dir), "--out", str(out), "--units", "8", "--dense-units", "8", "--epochs", "2",
+            "--patience", "1", "--no-augment", "--seed", "3")
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["config"]["units"] == 8 and meta["config"]["augment"] is False and meta["seed"] == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert f"group-split test accuracy {metrics['test']['accuracy']:.3f}" in result.stdout
+    assert f"{metrics['test']['n']} files" in result.stdout
+    before = (out / "model.keras").read_bytes()
+    _one_line_error(run_cli(*args), str(out), "run folder exists", "--overwrite")
+    assert (out / "model.keras").read_bytes() == before
+
+
+def test_train_rejects_a_bad_setting_in_one_line(demo_dir: Path, tmp_path: Path):
+    from genre_lib.cli import main
+
+    with pytest.raises(SystemExit):  # argparse: not a number
+        main(["train", str(demo_dir), "--out", str(tmp_path / "r"), "--units", "many"])
+    assert main(["train", str(demo_dir), "--out", str(tmp_path / "r"), "--units", "0"]) == 2
+    assert not (tmp_path / "r").exists()
+
+
+def test_evaluate_json_matches_an_in_process_evaluation(demo_run, demo_dir: Path, demo_data):
+    from sklearn.metrics import accuracy_score
+
+    from genre_lib.evaluate import predict_proba
+
+    result = run_cli("evaluate", str(demo_run.path), str(demo_dir), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {"accuracy", "loss", "n", "per_genre", "confusion", "skipped", "misclassified"} <= set(report)
+    assert report["n"] == len(demo_data) == sum(m["n"] for m in report["per_genre"].values())
+    assert set(report["per_genre"]) == {"electronic", "jazz"}
+    for m in report["per_genre"].values():
+        assert set(m) == {"n", "precision", "recall"} and 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1
+    assert sum(map(sum, report["confusion"])) == report["n"]
+    assert sorted(s["path"] for s in report["skipped"]) == sorted(s.path for s in demo_data.skipped)
+    assert all(s["reason"] for s in report["skipped"]) and len(report["skipped"]) == 3
+    probs = predict_proba(demo_run.model, demo_data.X)
+    assert report["accuracy"] == accuracy_score(demo_data.y, probs.argmax(1))
+    assert len(report["misclassified"]) == report["n"] - sum(report["confusion"][g][g] for g in range(2))
+
+
+def test_evaluate_on_a_genre_the_model_does_not_know(demo_run, demo_dir: Path, demo_data, tmp_path: Path, monkeypatch, capsys):
+    from genre_lib.cli import main
+
+    data = tmp_path / "data"
+    for genre, source in (("jazz", "jazz"), ("polka", "electronic")):
+        (data / genre).mkdir(parents=True)
+        for path in [p for p in demo_data.paths if p.startswith(source + "/")][:3]:
+            shutil.copy(demo_dir / path, data / genre)
+    result = run_cli("evaluate", str(demo_run.path), str(data), env_cache=tmp_path / "cache")
+    _one_line_error(result, "['polka'] unknown to the model", "--genres")
+    # choosing the genres the model knows works
+    monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "cache"))
+    assert main(["evaluate", str(demo_run.path), str(data), "--genres", "jazz", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 3
+
+
+def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
+    from genre_lib.cli import main
+
+    assert main(["evaluate", str(demo_run.path), str(demo_dir)]) == 0
+    out = capsys.readouterr().out
+    assert f"on {demo_run.meta['data']['files_used']} files (3 skipped)" in out
+    assert "confusion (rows true, columns predicted)" in out
+    assert "electronic" in out and "jazz" in out and "precision" in out and "recall" in out
+
+
+def test_predict_json_probabilities_and_a_skipped_file(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
+    from genre_lib.dataset import load_file
+    from genre_lib.evaluate import predict_proba
+
+    good = [demo_dir / demo_data.paths[0], demo_dir / demo_data.paths[-1]]
+    fake = tmp_path / "not_midi.mid"
+    fake.write_text("hello, not MIDI\n")
+    result = run_cli("predict", str(demo_run.path), str(good[0]), str(fake), str(good[1]), "--json")
+    assert result.returncode == 2, "a skipped file makes the exit status 2"
+    assert "not_midi.mid: skipped" in result.stderr and "Traceback" not in result.stderr
+    report = json.loads(result.stdout)
+    assert report["genres"] == ["electronic", "jazz"]
+    assert [r["path"] for r in report["files"]] == [str(p) for p in good]
+    for row, path in zip(report["files"], good):
+        probs = row["probabilities"]
+        assert abs(sum(probs.values()) - 1) < 2e-4
+        assert row["predicted"] == max(probs, key=probs.get)
+        expected = predict_proba(demo_run.model, load_file(path))[0]
+        np.testing.assert_allclose([probs[g] for g in report["genres"]], expected, atol=1e-4)
+
+
+def test_predict_and_evaluate_on_a_missing_or_broken_run(demo_dir: Path, tmp_path: Path, capsys):
+    from genre_lib.cli import main
+
+    assert main(["predict", str(tmp_path / "absent"), str(demo_dir / "jazz" / "x.mid")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "run.json").write_text("{}")
+    assert main(["evaluate", str(tmp_path / "half"), str(demo_dir)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not a complete run folder" in err
+
+
+def test_iterations_lists_a_damaged_run_with_its_note(demo_run, tmp_path: Path, capsys):
+    from genre_lib.cli import main
+
+    root = tmp_path / "runs"
+    shutil.copytree(demo_run.path, root / "1-good")
+    shutil.copytree(demo_run.path, root / "2-broken")
+    (root / "2-broken" / "history.json").unlink()
+    assert main(["iterations", str(root), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["run"] for r in rows] == ["1-good", "2-broken"]
+    assert rows[0]["accuracy"] == demo_run.metrics["test"]["accuracy"] and rows[0]["note"] == ""
+    assert "missing history.json" in rows[1]["note"] and rows[1]["accuracy"] is None
+    assert main(["iterations", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert "1-good" in text and "2-broken" in text and "missing history.json" in text
+    (tmp_path / "none").mkdir()
+    assert main(["iterations", str(tmp_path / "none")]) == 0
+    assert "no run folders" in capsys.readouterr().out
+    assert main(["iterations", str(tmp_path / "absent")]) == 2
+    assert "no such folder" in capsys.readouterr().err
