@@ -10,6 +10,7 @@ generated demo corpus). Prints how long each notebook took.
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import os
 import sys
@@ -21,6 +22,32 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+# TensorFlow's C++ start-up lines (absl logging) carry timestamps and thread ids and
+# ignore TF_CPP_MIN_LOG_LEVEL; they would churn in git and say nothing to a student.
+_TF_LOG = re.compile(
+    r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+\] .*"
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|To enable the following instructions: .*rebuild TensorFlow.*)$"
+)
+
+
+def scrub_tf_logs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Drop TensorFlow's timestamped C++ log lines from the stderr outputs."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [ln for ln in output["text"].splitlines(keepends=True) if not _TF_LOG.match(ln.rstrip("\n"))]
+                if not "".join(lines).strip():
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        cell["outputs"] = kept
+    return nb
 
 
 def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
@@ -35,7 +62,7 @@ def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
         store_widget_state=True,  # widgets render on a static page too
     )
     client.execute()
-    return nb
+    return scrub_tf_logs(nb)
 
 
 def main(argv: list[str] | None = None) -> int:
