@@ -27,7 +27,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # TensorFlow's C++ start-up lines (absl logging) carry timestamps and thread ids and
 # ignore TF_CPP_MIN_LOG_LEVEL; they would churn in git and say nothing to a student.
 _TF_LOG = re.compile(
-    r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+\] .*"
+    r"^([IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+\] .*"
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|To enable the following instructions: .*rebuild TensorFlow.*)$"
 )
