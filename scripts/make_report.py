@@ -50,15 +50,21 @@ def _commit() -> str:
 
 
 def _figures(out: Path) -> list[tuple[str, str, str]]:
-    """(notebook, caption, base64 PNG) of every cell tagged ``report``, in notebook order."""
+    """(notebook, caption, base64 PNG) of every cell tagged ``report``, in notebook order;
+    the caption is the heading of the section the cell stands in."""
     found = []
     for path in sorted(out.glob("[0-9]*.ipynb")):
         nb = nbformat.read(path, as_version=4)
+        heading = path.stem
         for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                # the caption of a figure is the section heading above it
+                titles = [ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")]
+                heading = titles[-1] if titles else heading
+                continue
             if cell.cell_type != "code" or "report" not in cell.metadata.get("tags", []):
                 continue
-            first = cell.source.strip().splitlines()[0] if cell.source.strip() else ""
-            caption = first.lstrip("# ").strip() if first.startswith("#") else path.stem
+            caption = heading
             for output in cell.get("outputs", []):
                 png = output.get("data", {}).get("image/png")
                 if png:
