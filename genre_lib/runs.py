@@ -161,6 +161,19 @@ def find_runs(runs_dir: str | Path) -> list[Path]:
     return sorted(p.parent for p in runs_dir.rglob("run.json") if not p.parent.name.startswith("."))
 
 
+def best_by_validation(runs_dir: str | Path) -> Path | None:
+    """The run folder below ``runs_dir`` with the best validation accuracy, ties going to
+    the lower validation loss (the test files are never used to choose); None if none."""
+    scored = []
+    for path in find_runs(runs_dir):
+        try:
+            val = json.loads((path / "metrics.json").read_text())["val"]
+        except (OSError, json.JSONDecodeError, KeyError):
+            continue
+        scored.append((-val["accuracy"], val["loss"], str(path), path))
+    return min(scored)[3] if scored else None
+
+
 def iterations_table(runs_dir: str | Path):
     """One row per run folder below ``runs_dir``: the study's iterations table.
 

@@ -29,7 +29,7 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 
 import run_notebooks  # noqa: E402
 
-from genre_lib.runs import iterations_table, read_run_meta  # noqa: E402
+from genre_lib.runs import best_by_validation, iterations_table, read_run_meta  # noqa: E402
 from genre_lib.train import REAL_RUN_DIR, study_runs_dir  # noqa: E402
 
 CSS = """
@@ -72,20 +72,6 @@ def _figures(out: Path) -> list[tuple[str, str, str]]:
     return found
 
 
-def _best_run(runs_dir: Path, table):
-    """The run with the best validation accuracy (the test set is not used to choose)."""
-    best, best_val = None, -1.0
-    for run in table["run"]:
-        try:
-            metrics = json.loads((runs_dir / run / "metrics.json").read_text())
-        except (OSError, json.JSONDecodeError):
-            continue
-        val = metrics.get("val", {}).get("accuracy", -1.0)
-        if val > best_val:
-            best, best_val = (run, metrics), val
-    return best
-
-
 def _confusion_html(metrics: dict) -> str:
     genres = metrics["genres"]
     head = "".join(f"<th>predicted {html.escape(g)}</th>" for g in genres)
@@ -113,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if not args.no_run:
         status = run_notebooks.main(["--out", str(out)])
-    runs_dir = study_runs_dir(data_dir)
+    # the iterations notebook 03 trained (quick mode keeps its runs apart)
+    quick = os.environ.get("GENRE_QUICK") == "1" or bool(os.environ.get("CI"))
+    runs_dir = study_runs_dir(data_dir) / ("iterations-quick" if quick else "iterations")
 
     parts = [f"<h1>genre-rnn report: {html.escape(label)} data</h1>"]
     parts.append(
@@ -139,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         parts.append(f"<h2>Iterations</h2><p>Every run trained in <code>{html.escape(str(runs_dir.relative_to(PROJECT)))}</code>; "
                      "accuracy and loss on the held-out test files of each run's split.</p>")
         parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
-        best = _best_run(runs_dir, table)
+        best = best_by_validation(runs_dir)
         if best:
-            name, metrics = best
+            name, metrics = best.relative_to(runs_dir), json.loads((best / "metrics.json").read_text())
             t = metrics["test"]
-            parts.append(f"<h2>Best run by validation accuracy: {html.escape(name)}</h2>"
+            parts.append(f"<h2>Best run by validation accuracy: {html.escape(str(name))}</h2>"
                          f"<p>Test accuracy <b>{t['accuracy']:.3f}</b>, loss {t['loss']:.3f} on {t['n']} held-out files; "
                          f"baseline (gradient boosting on per-file statistics) {metrics['baseline']['accuracy']:.3f}.</p>")
             parts.append(_confusion_html(t))

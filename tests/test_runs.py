@@ -162,3 +162,20 @@ def test_run_config_property(demo_run):
     from genre_lib.model import ModelConfig
 
     assert demo_run.config == ModelConfig.from_dict(demo_run.meta["config"])
+
+
+def test_best_by_validation_prefers_accuracy_then_loss(demo_run, tmp_path):
+    import json
+    import shutil
+
+    from genre_lib.runs import best_by_validation
+
+    for name, acc, loss in (("a", 0.9, 0.1), ("b", 1.0, 0.3), ("c", 1.0, 0.2)):
+        shutil.copytree(demo_run.path, tmp_path / name)
+        metrics = json.loads((tmp_path / name / "metrics.json").read_text())
+        metrics["val"].update(accuracy=acc, loss=loss)
+        (tmp_path / name / "metrics.json").write_text(json.dumps(metrics))
+    assert best_by_validation(tmp_path) == tmp_path / "c"
+    assert best_by_validation(tmp_path / "a") == tmp_path / "a"
+    (tmp_path / "empty").mkdir()
+    assert best_by_validation(tmp_path / "empty") is None
