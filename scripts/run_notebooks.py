@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/[0-9]*.ipynb in order")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if os.environ.get("GENRE_DATA"):
+        # the notebooks run in notebooks/: a path relative to where we were called would break
+        os.environ["GENRE_DATA"] = str(Path(os.environ["GENRE_DATA"]).expanduser().resolve())
     paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
