@@ -6,9 +6,15 @@ It sees the same first 100 notes as the RNN, but only as a bag of per-file summa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .midi_io import DRUM, FEATURES, PROGRAM
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
 
 _STATS = ("mean", "std", "p10", "p90")
 
@@ -40,7 +46,7 @@ def file_statistics(X: np.ndarray) -> np.ndarray:
     return np.concatenate([per_feature, families, counts], axis=1)
 
 
-def fit_baseline(X: np.ndarray, y: np.ndarray, seed: int = 0):
+def fit_baseline(X: np.ndarray, y: np.ndarray, seed: int = 0) -> "HistGradientBoostingClassifier":
     """A scikit-learn ``HistGradientBoostingClassifier`` fitted on
     :func:`file_statistics` of ``X``, with balanced class weights."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -49,6 +55,6 @@ def fit_baseline(X: np.ndarray, y: np.ndarray, seed: int = 0):
     return clf.fit(file_statistics(X), np.asarray(y))
 
 
-def baseline_proba(clf, X: np.ndarray) -> np.ndarray:
+def baseline_proba(clf: "HistGradientBoostingClassifier", X: np.ndarray) -> np.ndarray:
     """Genre probabilities ``(files, genres)`` of a fitted baseline."""
     return clf.predict_proba(file_statistics(X))

@@ -6,16 +6,21 @@ and the baseline (:mod:`genre_lib.baseline`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .dataset import Dataset
+
+if TYPE_CHECKING:
+    import keras
 
 
 class GenreMismatchError(ValueError):
     """A data folder holds genres the model was not trained on."""
 
 
-def predict_proba(model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Genre probabilities ``(files, genres)`` of a Keras model for note tables ``X``
     (one table ``(notes, features)`` or a batch)."""
     X = np.asarray(X, dtype=np.float32)

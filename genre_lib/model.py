@@ -28,10 +28,15 @@ the real MIDI values:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
+
+if TYPE_CHECKING:  # keras is imported on first use, not with the package
+    import keras
+
 
 #: the columns NoteEncoding takes the logarithm of (seconds)
 LOG_COLUMNS = (STEP, DURATION)
@@ -211,7 +216,7 @@ def _custom_layers() -> dict:
     return _LAYERS
 
 
-def note_encoding(**kwargs):
+def note_encoding(**kwargs) -> "keras.layers.Layer":
     """A new :class:`NoteEncoding` layer (registers the project's layers for loading)."""
     return _custom_layers()["NoteEncoding"](**kwargs)
 
@@ -223,7 +228,7 @@ def encode_notes(X: np.ndarray) -> np.ndarray:
     return Z
 
 
-def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: int = 0):
+def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: int = 0) -> "keras.Model":
     """A compiled, untrained classifier whose normalization is adapted to ``X_train``.
 
     Args:
@@ -274,7 +279,7 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     return model
 
 
-def logits_model(model):
+def logits_model(model: "keras.Model") -> "keras.Model":
     """The same network cut before its softmax: note tables in, one logit per genre out.
 
     Shares the weights of ``model`` (no copy). Saliency and the delta optimizer use it,
@@ -285,7 +290,7 @@ def logits_model(model):
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
-def raw_feature_stats(model) -> tuple[np.ndarray, np.ndarray]:
+def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each input feature over the training notes, in
     MIDI units, recovered from the model's Normalization layer.
 

@@ -20,6 +20,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas
+
+    from .model import ModelConfig
+
 
 #: bump when the run folder layout or the model's input contract changes
 FORMAT_VERSION = 1
@@ -55,7 +62,7 @@ class Run:
     metrics: dict = field(default_factory=dict)
 
     @property
-    def config(self):
+    def config(self) -> "ModelConfig":
         """The run's :class:`genre_lib.model.ModelConfig`."""
         from .model import ModelConfig
 
@@ -174,7 +181,7 @@ def best_by_validation(runs_dir: str | Path) -> Path | None:
     return min(scored)[3] if scored else None
 
 
-def iterations_table(runs_dir: str | Path):
+def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
     """One row per run folder below ``runs_dir``: the study's iterations table.
 
     Columns: run, model, nodes, layers, dense, additions (the optional model parts of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from .model import ModelConfig, build_model
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
 
+if TYPE_CHECKING:
+    import keras
+
 
 def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
     """Balanced class weights ``n / (k * count)``: every genre weighs the same in the
@@ -22,7 +26,10 @@ def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
     return {g: float(len(y) / (n_genres * c)) if c else 0.0 for g, c in enumerate(counts)}
 
 
-def fit(config: ModelConfig, X_train, y_train, X_val, y_val, n_genres: int, seed: int = 0, verbose: int = 0):
+def fit(
+    config: ModelConfig, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+    n_genres: int, seed: int = 0, verbose: int = 0,
+) -> "tuple[keras.Model, dict]":
     """Train a new model; stop when the validation loss has not improved for
     ``config.patience`` epochs and keep the best epoch's weights.
 
