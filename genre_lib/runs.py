@@ -92,6 +92,8 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
         _write_json(tmp / "history.json", history)
         _write_json(tmp / "metrics.json", metrics)
         if out.exists():
+            if not overwrite:  # appeared while we were writing (another process)
+                raise FileExistsError(f"{out}: run folder appeared while saving; not replaced")
             shutil.rmtree(out)
         os.replace(tmp, out)
     except BaseException:

@@ -160,7 +160,13 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
     out = Path(out)
     if out.exists():
         return load_run(out)
-    return train_run(data, out, config=config, seed=seed)
+    try:
+        return train_run(data, out, config=config, seed=seed)
+    except (FileExistsError, OSError):
+        # another process (a second notebook, a test) finished the same run first
+        if (out / "run.json").is_file():
+            return load_run(out)
+        raise
 
 
 def study_runs_dir(data_dir: str | Path | None = None) -> Path:
