@@ -317,6 +317,12 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
     genres = [str(g) for g in run.genres]
     data = load_dataset(args.data_dir, genres, max_notes=getattr(run, "max_notes", MAX_NOTES), progress=False)
     index = np.arange(len(data))
+    if args.split == "test":
+        # only the files the run held out: explaining training files flatters the maps
+        held_out = set(run.meta["split"]["test_files"])
+        index = np.array([i for i, p in enumerate(data.paths) if p in held_out], dtype=int)
+        if not len(index):
+            return fail(f"none of the run's {len(held_out)} held-out test files is in {args.data_dir}")
     if args.max_files and len(index) > args.max_files:
         index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
     X, y = data.X[index][..., cols], data.y[index]
@@ -334,6 +340,7 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
         "method": args.method,
         "explained": "each file's own (labelled) genre",
         "n": int(len(X)),
+        "files": args.split,
         "skipped": len(data.skipped),
         "accuracy": round(accuracy, 4),
         "randomization_spearman": round(rand.fully_randomized, 4),
@@ -450,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid (held out from training)")
     p.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="attribution method (default gradient)")
     p.add_argument("--max-files", type=int, default=200, help="files used, a seeded sample (default 200; 0 = all)")
+    p.add_argument("--split", choices=("all", "test"), default="all",
+                   help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
     p.add_argument("--n-steps", type=int, default=20, help="points of the deletion curve after the first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")

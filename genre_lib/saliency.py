@@ -66,7 +66,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .midi_io import FEATURES
+from .midi_io import FEATURES, PROGRAM
 
 METHODS: tuple[str, ...] = ("gradient", "gradxinput", "smoothgrad", "ig")
 """Names accepted by :func:`attribute`."""
@@ -186,24 +186,15 @@ def probabilities(model, X: np.ndarray) -> np.ndarray:
 
 
 def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
-    """Mean and std per feature of the first adapted Keras ``Normalization`` layer in the
-    model whose statistics have one value per input feature, if any."""
-    import keras
+    """Mean and std per input feature over the training notes, in MIDI units, as the
+    model stores them (:func:`genre_lib.model.raw_feature_stats`); None for a model
+    without the project's ``normalization`` layer."""
+    from .model import raw_feature_stats
 
-    n_feat = model.inputs[0].shape[-1]
-    stack = list(model.layers)
-    while stack:
-        layer = stack.pop(0)
-        if isinstance(layer, keras.layers.Normalization):
-            try:
-                mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype=np.float64).reshape(-1)
-                var = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype=np.float64).reshape(-1)
-            except Exception:
-                continue
-            if mean.size == n_feat and var.size == n_feat:
-                return mean, np.sqrt(np.maximum(var, 0.0))
-        stack.extend(getattr(layer, "layers", []))  # nested models
-    return None
+    try:
+        return raw_feature_stats(model)
+    except ValueError:  # keras: no layer of that name
+        return None
 
 
 def feature_std(source, eps: float = 1e-6) -> np.ndarray:
@@ -377,7 +368,7 @@ def attribute(
             )
         if steps < 1:
             raise SaliencyError("ig needs steps >= 1")
-        b = np.broadcast_to(np.asarray(baseline, dtype=dtype), x.shape)
+        b = ig_baseline(baseline, x).astype(dtype)
         # Gauss-Legendre nodes and weights on [0, 1]
         nodes, weights = np.polynomial.legendre.leggauss(steps)
         alphas, w = (nodes + 1) / 2, weights / 2
@@ -386,6 +377,23 @@ def attribute(
         avg = np.tensordot(w, g.reshape(n, steps, n_notes, n_feat).astype(np.float64), axes=([0], [1]))
         attr = ((x - b) * avg).astype(dtype)
     return attr[0] if single else attr
+
+
+def ig_baseline(baseline: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """The per-file IG baseline actually used: ``baseline`` broadcast to ``X``'s shape,
+    with each note's **program taken from the file itself**.
+
+    The model reads the program as an instrument family (a one-hot, i.e. a step
+    function of the number): a straight path from a mean program of ~21 to a file's
+    program 0 would jump across families, where the gradient is zero and the logit
+    jumps, and IG's sums would no longer add up to the logit difference. Keeping each
+    note's instrument fixed keeps the path continuous; IG then attributes nothing to
+    instruments (see the gradient and deletion views for those).
+    """
+    x = np.asarray(X)
+    b = np.array(np.broadcast_to(np.asarray(baseline, dtype=x.dtype), x.shape))
+    b[..., PROGRAM] = x[..., PROGRAM]
+    return b
 
 
 def ig_completeness_gap(model, X: np.ndarray, target, attr: np.ndarray, baseline: np.ndarray) -> np.ndarray:
@@ -397,7 +405,7 @@ def ig_completeness_gap(model, X: np.ndarray, target, attr: np.ndarray, baseline
     x, single = _as_batch(X, _dtype_of(model))
     a = np.asarray(attr, dtype=np.float64).reshape(x.shape)
     t = _targets(target, len(x), _n_genres(model))
-    b = np.broadcast_to(np.asarray(baseline, dtype=x.dtype), x.shape)
+    b = ig_baseline(baseline, x).astype(x.dtype)
     zx, zb = logits(model, x)[np.arange(len(x)), t], logits(model, b)[np.arange(len(x)), t]
     diff = zx.astype(np.float64) - zb
     gap = (a.sum(axis=(1, 2)) - diff) / np.maximum(np.abs(diff), 1e-12)
