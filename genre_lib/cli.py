@@ -16,11 +16,12 @@ import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
 from .evaluate import GenreMismatchError
-from .midi_io import MidiError
+from .midi_io import FEATURES, MidiError
 from .runs import RunError
 
 # the flip defaults live in genre_lib.flip, which imports no TensorFlow at import time
 from .flip import DEFAULTS as DEFAULT_FLIP
+from .flip import FROZEN
 
 #: saliency methods, listed here so the parser does not import TensorFlow
 SALIENCY_METHODS = ("gradient", "gradxinput", "smoothgrad", "ig")
@@ -175,7 +176,7 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         return fail(f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")
     result = optimize_delta(
         run.model, table, target, l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin,
-        max_steps=args.max_steps, genres=genres, seed=args.seed, **kwargs,
+        max_steps=args.max_steps, frozen=tuple(args.freeze), genres=genres, seed=args.seed, **kwargs,
     )
     summary = result.summary()
     summary.update({"file": str(src), "out": str(out) if result.flipped else None, "seconds": round(result.seconds, 3)})
@@ -437,6 +438,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=DEFAULT_FLIP["lr"], help="step size (scaled units), default %(default)s")
     p.add_argument("--margin", type=float, default=DEFAULT_FLIP["margin"], help="logit margin, default %(default)s")
     p.add_argument("--max-steps", type=int, default=DEFAULT_FLIP["max_steps"], help="step budget, default %(default)s")
+    p.add_argument("--freeze", nargs="*", choices=FEATURES, default=list(FROZEN),
+                   help="features never changed (default: %(default)s; e.g. --freeze drum program keeps instruments)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=_cmd_flip)

@@ -145,7 +145,7 @@ def flip_explorer(
     files = [Path(f) for f in files]
     labels = [(str(f.relative_to(root)) if root else f.name, str(f)) for f in files]
     file_dd = w.Dropdown(options=labels, description="file")
-    target_dd = w.Dropdown(options=list(genres), description="target")
+    target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
     image = w.Image(format="png")
     text = w.HTML()
@@ -199,11 +199,28 @@ def flip_explorer(
         if int(np.argmax(res.probs_before)) == res.target:
             text.value += "<br>already classified as the target: nothing to flip"
 
-    file_dd.observe(refresh, names="value")
+    def other_genre(path: str) -> str | None:
+        """The first genre the model does not already give this file (a flip's target)."""
+        try:
+            predicted = int(np.argmax(classify(model, load_file(path, max_notes), features)))
+        except MidiError:
+            return None
+        return next(g for k, g in enumerate(genres) if k != predicted)
+
+    def new_file(*_):
+        # aim at a genre the file can flip to; setting the target redraws, else redraw here
+        target = other_genre(file_dd.value)
+        if target is not None and target != target_dd.value:
+            target_dd.value = target
+        else:
+            refresh()
+
+    file_dd.observe(new_file, names="value")
     target_dd.observe(refresh, names="value")
     slider.observe(redraw, names="value")
     box.file, box.target, box.slider, box.image, box.text = file_dd, target_dd, slider, image, text
     box.classify = lambda table: classify(model, table, features)
+    target_dd.value = other_genre(file_dd.value) or genres[0]
     refresh()
     return box
 
