@@ -256,3 +256,92 @@ def flip_stack(result: FlipResult, genres: Sequence[str] | None = None, max_fram
     box = w.VBox([slider, stack])
     box.stack, box.slider, box.frames, box.link = stack, slider, frames, link
     return box
+
+
+def render_saliency(
+    model,
+    table: np.ndarray,
+    method: str,
+    genres: Sequence[str],
+    baseline: np.ndarray | None = None,
+    feature_std: np.ndarray | None = None,
+    title: str = "",
+):
+    """One file's saliency map for the genre the model predicts: the heat map (notes x
+    features, comparable units) above the piano roll coloured by note importance.
+
+    Args:
+        model: the classifier (raw note tables in).
+        table: one note table (notes, features).
+        method: a :data:`genre_lib.saliency.METHODS` name.
+        genres: genre names in the model's order.
+        baseline: IG's baseline (required for ``"ig"``).
+        feature_std: per-feature std (default: from the model).
+        title: prefix of the figure title (e.g. the file name).
+
+    Returns:
+        ``(figure, summary line)``; the line names the prediction and the top note.
+    """
+    import matplotlib.pyplot as plt
+
+    from . import saliency as S
+    from .plots import plot_saliency_heatmap, plot_saliency_roll
+
+    std = S.feature_std(model) if feature_std is None else feature_std
+    probs = S.probabilities(model, table)
+    target = int(np.argmax(probs))
+    kwargs = {"baseline": baseline} if method == "ig" else {}
+    shown, unit = S.comparable(S.attribute(model, table, target, method=method, **kwargs), method, std)
+    fig, axes = plt.subplots(2, 1, figsize=(12, 6), gridspec_kw={"height_ratios": [1, 2]})
+    plot_saliency_heatmap(shown, ax=axes[0], unit=unit, title=f"{title} {method}: why {genres[target]} (p={probs[target]:.2f})".strip())
+    plot_saliency_roll(table, shown, ax=axes[1], top=5)
+    fig.tight_layout()
+    top = S.top_notes(shown, k=1)[0]
+    line = (f"{method}: predicted {genres[target]} (p={probs[target]:.2f}); most important note "
+            f"{top['note']} ({top['feature']})")
+    return fig, line
+
+
+def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str], baseline: np.ndarray,
+                      root: str | Path | None = None, max_notes: int = 100):
+    """A dropdown of files and one of saliency methods; the map of the chosen pair is
+    drawn below (needs a running kernel).
+
+    Returns:
+        The widget box, with ``.file``, ``.method`` (set ``.value`` to drive it),
+        ``.image`` and ``.text``; ``.summary`` holds the line shown.
+    """
+    import html
+
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    from . import saliency as S
+    from .dataset import load_file
+    from .midi_io import MidiError
+
+    files = [Path(f) for f in files]
+    labels = [(str(f.relative_to(root)) if root else f.name, str(f)) for f in files]
+    file_dd = w.Dropdown(options=labels, description="file")
+    method_dd = w.Dropdown(options=list(S.METHODS), value="gradient", description="method")
+    image, text = w.Image(format="png"), w.HTML()
+    box = w.VBox([w.HBox([file_dd, method_dd]), image, text])
+    std = S.feature_std(model)
+
+    def redraw(*_):
+        try:
+            table = load_file(file_dd.value, max_notes)
+        except MidiError as exc:
+            box.summary = f"cannot use this file: {exc.reason}"
+            image.value, text.value = b"", f"<b>{html.escape(box.summary)}</b>"
+            return
+        fig, box.summary = render_saliency(model, table, method_dd.value, genres, baseline, std, Path(file_dd.value).name)
+        image.value = figure_png(fig)
+        plt.close(fig)
+        text.value = f"<code>{html.escape(box.summary)}</code>"
+
+    file_dd.observe(redraw, names="value")
+    method_dd.observe(redraw, names="value")
+    box.file, box.method, box.image, box.text = file_dd, method_dd, image, text
+    redraw()
+    return box

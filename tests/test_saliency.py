@@ -388,3 +388,19 @@ def test_planted_cues_get_more_than_their_share_on_the_demo_corpus(trained, demo
     out = C.planted_cue_share(attr, X, planted_cue_mask)
     assert out["n"] > 0 and 0 < out["mean_chance"] < 1
     assert out["mean_share"] > out["mean_chance"]
+
+
+def test_saliency_explorer_redraws_for_the_chosen_file_and_method(trained, baseline):
+    from genre_lib.dataset import load_file
+    from genre_lib.widgets import render_saliency, saliency_explorer
+
+    box = saliency_explorer(trained.model, trained.files[:3], trained.genres, baseline)
+    first_png, first_line = box.image.value, box.summary
+    assert bytes(first_png[:4]) == b"\x89PNG" and first_line.startswith("gradient: predicted")
+    box.method.value = "ig"
+    assert box.summary.startswith("ig: predicted") and box.image.value != first_png
+    _, expected = render_saliency(trained.model, load_file(trained.files[0]), "ig", trained.genres, baseline)
+    assert box.summary == expected
+    box.file.value = str(trained.files[2])
+    _, expected = render_saliency(trained.model, load_file(trained.files[2]), "ig", trained.genres, baseline)
+    assert box.summary == expected and box.summary in box.text.value

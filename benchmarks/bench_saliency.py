@@ -1,0 +1,87 @@
+"""Benchmark: time to compute saliency maps, per method.
+
+    python benchmarks/bench_saliency.py [--run models/jazz-electronic] [--model m.keras] [--repeats 5]
+
+For each method (gradient, gradxinput, smoothgrad with its default samples, ig with its
+default steps): the time for one file after a warm-up call (median of ``--repeats``),
+and the time per file when 64 files are explained in one call. The model: ``--model``
+(a .keras file) if given, else the committed run ``models/jazz-electronic`` if present,
+else a small model trained on the demo corpus (``genre_lib.train``). Files: the first 64
+usable files of ``--data`` (default ../shared/midi, else the demo corpus). Prints figures
+only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_RUN = PROJECT / "models" / "jazz-electronic"
+SHARED = PROJECT.parent / "shared" / "midi"
+
+
+def _model_and_data(args):
+    from genre_lib.dataset import load_dataset
+    from genre_lib.runs import load_run
+    from genre_lib.train import study_run
+
+    if args.model:
+        import keras
+
+        model, label = keras.models.load_model(args.model), str(args.model)
+        data_dir = args.data or SHARED
+    elif args.run.is_dir() and (args.data or SHARED).is_dir():
+        model, label = load_run(args.run).model, str(args.run.relative_to(PROJECT) if args.run.is_relative_to(PROJECT) else args.run)
+        data_dir = args.data or SHARED
+    else:
+        # no real data here: the model notebooks 04 and 05 use on the demo corpus
+        model, label = study_run(None).model, "the demo-corpus model (runs/demo/main)"
+        from genre_lib.demo import ensure_demo_data
+
+        data_dir = ensure_demo_data()
+    data = load_dataset(data_dir, progress=False)
+    index = np.arange(min(64, len(data)))
+    return model, label, data.X[index], data.y[index], data
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", type=Path, default=DEFAULT_RUN)
+    ap.add_argument("--model", type=Path, help="a .keras model instead of a run")
+    ap.add_argument("--data", type=Path)
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+
+    from genre_lib import saliency as S
+
+    model, label, X, y, data = _model_and_data(args)
+    baseline = S.model_baseline(model, X.shape[1])
+    print(f"model: {label}; {len(X)} files x {X.shape[1]} notes; "
+          f"smoothgrad n_samples={S.DEFAULTS['n_samples']}, ig steps={S.DEFAULTS['steps']}")
+    print(f"{'method':<11} {'1 file (ms)':>12} {'per file in 64 (ms)':>20}")
+    for method in S.METHODS:
+        kwargs = {"baseline": baseline} if method == "ig" else {}
+        S.attribute(model, X[:1], y[:1], method=method, **kwargs)  # warm-up: tracing
+        S.attribute(model, X, y, method=method, **kwargs)
+        single = []
+        for r in range(args.repeats):
+            t0 = time.perf_counter()
+            S.attribute(model, X[r % len(X)], int(y[r % len(X)]), method=method, **kwargs)
+            single.append(time.perf_counter() - t0)
+        batch = []
+        for _ in range(max(1, args.repeats // 2)):
+            t0 = time.perf_counter()
+            S.attribute(model, X, y, method=method, **kwargs)
+            batch.append(time.perf_counter() - t0)
+        print(f"{method:<11} {1000 * np.median(single):12.1f} {1000 * np.median(batch) / len(X):20.2f}")
+
+
+if __name__ == "__main__":
+    main()
