@@ -138,7 +138,9 @@ def _cell_of(locator):
 def _drawn(cell) -> tuple[str, tuple[str, ...]]:
     """What a cell's outputs show: their text, and the images (by content)."""
     text = cell.locator(".jp-Cell-outputArea").first.inner_text()
-    srcs = cell.locator(".jp-Cell-outputArea img").evaluate_all("els => els.map(e => e.src)")
+    # only what is on screen: a Stack keeps its hidden pages' images in the page too
+    srcs = cell.locator(".jp-Cell-outputArea img").evaluate_all(
+        "els => els.filter(e => e.offsetParent !== null && e.offsetWidth > 0).map(e => e.src)")
     images = tuple(hashlib.sha1(src.encode()).hexdigest()[:12] for src in srcs)
     return text, images
 
