@@ -5,7 +5,6 @@ the ``saliency`` / ``saliency-check`` commands."""
 from __future__ import annotations
 
 import json
-import sys
 import types
 from pathlib import Path
 
@@ -25,9 +24,16 @@ class Trained(types.SimpleNamespace):
 
 
 def _held_out(run, data, n_per_genre: int = 8) -> Trained:
-    """A run's model with its training files and a few of its held-out test files."""
+    """A run's model with its training files and a few of the test files its split held
+    out (``meta["split"]["test_files"]``)."""
+    held_out = set(run.meta["split"]["test_files"])
+    is_test = np.array([p in held_out for p in data.paths])
+    assert is_test.sum() == len(held_out), "some of the run's test files are missing from the data folder"
+    # the training files (for the baseline and the feature scales) come from the same
+    # seeded split; it must give back exactly the stored test files
     split = make_split(run.meta["split"]["kind"], data.y, data.groups, seed=run.meta["split"]["seed"])
-    test = np.concatenate([split.test[data.y[split.test] == g][:n_per_genre] for g in range(len(data.genres))])
+    assert set(split.test.tolist()) == set(np.flatnonzero(is_test).tolist())
+    test = np.concatenate([np.flatnonzero(is_test & (data.y == g))[:n_per_genre] for g in range(len(data.genres))])
     return Trained(model=run.model, genres=run.genres, X_train=data.X[split.train], y_train=data.y[split.train],
                    X=data.X[test], y=data.y[test], run_dir=run.path, files=[data.root / data.paths[i] for i in test])
 
@@ -244,6 +250,17 @@ def test_randomization_check_leaves_the_model_alone_and_decorrelates(trained):
     assert np.nanmean(result.spearman_signed[-1]) < 0.5
 
 
+def test_randomization_check_can_compare_raw_maps(trained):
+    """``scaled=False`` compares the gradients in their own units, i.e. with every
+    feature scale 1."""
+    X, y = trained.X[:6], trained.y[:6]
+    raw = C.randomization_check(trained.model, X, y, seed=3, scaled=False)
+    ones = C.randomization_check(trained.model, X, y, seed=3, feature_scale=np.ones(X.shape[-1]))
+    np.testing.assert_allclose(raw.spearman, ones.spearman, rtol=1e-6)
+    shown = C.randomization_check(trained.model, X, y, seed=3)
+    assert not np.allclose(raw.spearman, shown.spearman)
+
+
 def test_clone_model_copies_weights_and_normalization(trained):
     copy = C.clone_model(trained.model)
     np.testing.assert_allclose(S.logits(copy, trained.X[:3]), S.logits(trained.model, trained.X[:3]), rtol=1e-5)
@@ -275,6 +292,10 @@ def test_real_model_maps_depend_on_its_weights_and_find_deletable_notes(real):
     std = S.feature_std(real.model)
     rand = C.randomization_check(real.model, real.X, real.y, seed=0, feature_scale=std)
     assert rand.fully_randomized < 0.5
+    # SmoothGrad passes too; gradient x input and IG do not (about 0.8 and 0.7: the
+    # input factor both models share, see randomization_check), so they are not asserted
+    smooth = C.randomization_check(real.model, real.X, real.y, method="smoothgrad", seed=0, feature_scale=std, n_samples=8)
+    assert smooth.fully_randomized < 0.5
     attr = S.comparable(S.attribute(real.model, real.X, real.y), "gradient", std)[0]
     curve = C.deletion_curve(real.model, real.X, real.y, attr, S.model_baseline(real.model, real.X.shape[1]), seed=0)
     summary = curve.summary()
@@ -351,6 +372,28 @@ def test_cli_saliency_check_json_keys(trained, run_dir, tmp_path, capsys):
     for key in ("randomization_spearman", "deletion_auc", "random_deletion_auc", "n"):
         assert key in out
     assert out["n"] == 6
+
+
+@needs_shared
+def test_cli_saliency_check_on_the_real_runs_held_out_files(real_run, capsys):
+    from genre_lib.cli import main
+
+    from .conftest import REAL_RUN
+
+    assert main(["saliency-check", str(REAL_RUN), str(SHARED_MIDI), "--split", "test", "--max-files", "6", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 6 and out["files"] == "test"
+    assert 0 <= out["deletion_auc"] <= 1 and 0 <= out["random_deletion_auc"] <= 1
+    assert [s["randomized"][-1] for s in out["randomization_stages"]] == [l.name for l in C._learned_layers(real_run.model)]
+
+
+def test_cli_saliency_check_split_test_needs_the_runs_files(real_run, demo_dir, capsys):
+    from genre_lib.cli import main
+
+    from .conftest import REAL_RUN
+
+    assert main(["saliency-check", str(REAL_RUN), str(demo_dir), "--split", "test", "--json"]) == 2
+    assert "held-out test files" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------
