@@ -1,6 +1,6 @@
 """Benchmark: time to compute saliency maps, per method.
 
-    python benchmarks/bench_saliency.py [--run models/jazz-electronic] [--model m.keras] [--repeats 5]
+    python benchmarks/bench_saliency.py [--run models/jazz-electronic] [--model m.keras] [--repeats 21]
 
 For each method (gradient, gradxinput, smoothgrad with its default samples, ig with its
 default steps): the time for one file after a warm-up call (median of ``--repeats``),
@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--run", type=Path, default=DEFAULT_RUN)
     ap.add_argument("--model", type=Path, help="a .keras model instead of a run")
     ap.add_argument("--data", type=Path)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=21, help="timed calls per method; the median is printed (the machine is shared, so single calls jitter)")
     args = ap.parse_args()
 
     from genre_lib import saliency as S
