@@ -109,7 +109,9 @@ def project_to_midi(table: np.ndarray) -> np.ndarray:
     * step: onsets (the running sum of steps) are rounded to the tick grid
       (:data:`~genre_lib.midi_io.TIME_RESOLUTION` s), steps below 0 become 0 and the
       first note's step is 0 (a file read back starts at its first note);
-    * duration: rounded to the tick grid, at least one tick.
+    * duration: rounded to the tick grid, at least one tick, and cut where the next
+      note of the same key (instrument and pitch) starts: MIDI cannot hold two
+      overlapping notes of one key unambiguously (see :func:`_no_same_key_overlap`).
 
     Rounding *onsets* rather than each step keeps the timing error below half a tick
     however long the file, exactly as writing the file does. The function is idempotent:
@@ -131,8 +133,40 @@ def project_to_midi(table: np.ndarray) -> np.ndarray:
     ticks = np.round(np.cumsum(step) / TIME_RESOLUTION)
     # np.round of a running sum is non-decreasing, so steps stay >= 0
     t[:, STEP] = np.diff(ticks, prepend=ticks[:1]) * TIME_RESOLUTION
-    t[:, DURATION] = np.maximum(np.round(t[:, DURATION] / TIME_RESOLUTION), 1.0) * TIME_RESOLUTION
+    dur = np.maximum(np.round(t[:, DURATION] / TIME_RESOLUTION), 1.0)
+    t[:, DURATION] = _no_same_key_overlap(ticks, dur, t[:, DRUM], t[:, PROGRAM], t[:, PITCH]) * TIME_RESOLUTION
     return t.astype(np.float32)
+
+
+def _no_same_key_overlap(onset, dur, drum, program, pitch) -> np.ndarray:
+    """Durations (ticks) cut so that no two notes of one key (same instrument, same
+    pitch) overlap: a note ends at the latest where the next note of its key starts, and
+    notes of one key starting together end together (at the earliest of their ends).
+
+    MIDI pairs note-offs with note-ons by key alone, so overlapping notes of one key are
+    ambiguous: readers pair them differently (pretty_midi ends every open note of the
+    key at the first note-off, symusic the oldest one), and the flipped file would not
+    hold the table the model was shown.
+    """
+    n = len(onset)
+    if n < 2:
+        return dur
+    order = np.lexsort((onset, pitch, program, drum))
+    o, d = onset[order], dur[order].copy()
+    key = np.stack([drum[order], program[order], pitch[order]], axis=1)
+    same_key = np.r_[False, (key[1:] == key[:-1]).all(axis=1)]
+    new_cluster = ~(same_key & np.r_[False, o[1:] == o[:-1]])  # (key, onset) changes
+    starts = np.nonzero(new_cluster)[0]
+    cluster = np.cumsum(new_cluster) - 1
+    # onset of the next cluster of the same key (inf where the key ends)
+    nxt = np.full(len(starts), np.inf)
+    follows = same_key[starts[1:]]
+    nxt[:-1][follows] = o[starts[1:]][follows]
+    d = np.minimum(d, nxt[cluster] - o)
+    d = np.minimum.reduceat(d, starts)[cluster]
+    out = np.empty_like(dur)
+    out[order] = d
+    return out
 
 
 def canonical_order(table: np.ndarray) -> np.ndarray:
@@ -264,8 +298,9 @@ class FlipResult:
     Attributes:
         original: the input table (as read, first 100 notes).
         base: ``project_to_midi(original)``: the input as a written MIDI file holds it;
-            changes are measured from here (it differs from ``original`` only by
-            sub-tick timing, below 0.5 ms).
+            changes are measured from here (it differs from ``original`` by sub-tick
+            timing, below 0.5 ms, and where notes of one key overlapped in the input,
+            by the shortened durations).
         modified: the flipped table, MIDI-legal, rows matched to ``original``.
         target: index of the target genre.
         steps: optimiser steps taken (pruning not counted).
@@ -625,9 +660,12 @@ def _prune(scorer, base, modified, target, margin, step, record):
         trials = np.repeat(current[None], len(changed), axis=0)
         trials[np.arange(len(changed)), changed] = base[changed]
         trials = np.stack([project_to_midi(t) for t in trials])  # restored steps shift onsets
+        # a restored pitch or onset can shorten another note of its key (projection):
+        # only trials with fewer changed notes count, so pruning always ends
+        fewer = (np.abs(trials - base) > 1e-6).any(axis=2).sum(axis=1) < len(changed)
         ordered = np.stack([read_back_order(t) for t in trials])
         lg = scorer.logits(ordered)
-        gaps = _gap(lg, target)
+        gaps = np.where(fewer, _gap(lg, target), -np.inf)
         best = int(np.argmax(gaps))
         if gaps[best] < margin:
             break
