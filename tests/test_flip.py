@@ -1,67 +1,132 @@
-"""Genre flips: projection to legal MIDI, the delta optimiser on a real trained model,
-the MIDI round trip, the change report, audio and the ``flip`` command."""
+"""Genre flips: projection to legal MIDI, the delta optimiser on real trained models (the
+small GRU trained on the demo corpus, and the committed real model on real held-out
+files), the MIDI round trip checked with an independent reader (pretty_midi), the
+change report, audio and the ``flip`` command against real run folders."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from genre_lib.flip import SCALES, FlipResult, change_size, describe_changes, project_to_midi, read_back_order
+from genre_lib.flip import (
+    FROZEN,
+    SCALES,
+    FlipError,
+    FlipResult,
+    change_size,
+    classify,
+    describe_changes,
+    optimize_delta,
+    project_to_midi,
+    read_back_order,
+)
 from genre_lib.midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, TIME_RESOLUTION, VELOCITY, read_midi, write_midi
 
-from .conftest import SHARED_MIDI, needs_shared
+from .conftest import SHARED_MIDI
+
+
+class Held(types.SimpleNamespace):
+    """run (a loaded run folder), model, genres, root (data folder), files (held-out
+    MIDI paths, the first ones of each genre) and predicted (the model's genre index of
+    each)."""
+
+
+def held_out(run, root: Path, per_genre: int) -> Held:
+    """The first ``per_genre`` held-out test files of each genre of ``run`` (its own
+    split, never files it was trained on) with the model's prediction for each."""
+    test = run.meta["split"]["test_files"]
+    files = [root / p for g in run.genres for p in [p for p in test if Path(p).parts[0] == g][:per_genre]]
+    from genre_lib.dataset import load_file
+
+    predicted = [int(np.argmax(classify(run.model, load_file(f, run.max_notes)))) for f in files]
+    return Held(run=run, model=run.model, genres=tuple(run.genres), root=root, files=files, predicted=predicted)
+
 
 @pytest.fixture(scope="module")
-def trained(real_run):
-    """The committed real-data model and six real files it never saw (three held-out
-    test files of each genre): (model, genres, files)."""
+def demo(demo_run, demo_dir) -> Held:
+    """The small GRU trained on the demo corpus, with two held-out files per genre."""
+    return held_out(demo_run, demo_dir, 2)
+
+
+@pytest.fixture(scope="module")
+def real(real_run) -> Held:
+    """The committed real-data model with two of its held-out test files per genre."""
     if not SHARED_MIDI.is_dir():
         pytest.skip(f"real data not found at {SHARED_MIDI}")
-    test_files = real_run.meta["split"]["test_files"]
-    files = []
-    for genre in real_run.genres:
-        files += [SHARED_MIDI / p for p in test_files if p.split("/")[0] == genre][:3]
-    return real_run.model, tuple(real_run.genres), files
+    return held_out(real_run, SHARED_MIDI, 2)
 
 
-def predict(model, table: np.ndarray) -> np.ndarray:
+def model_probs(model, table: np.ndarray) -> np.ndarray:
+    """Probabilities straight from the Keras model (no genre_lib code in between)."""
     return np.asarray(model(np.asarray(table, np.float32)[None], training=False))[0]
 
 
-@pytest.fixture(scope="module")
-def flipped(trained, tmp_path_factory):
-    """One real flip, written to disk: (result, path of the written file, model)."""
-    from genre_lib.dataset import load_file
-    from genre_lib.flip import optimize_delta
+def pretty_midi_notes(path: Path) -> list[tuple[int, ...]]:
+    """Every note of a MIDI file as read by pretty_midi, as sorted (onset tick, duration
+    tick, pitch, velocity, drum, program) tuples: an independent reader of what was
+    written."""
+    import pretty_midi
 
-    model, genres, files = trained
-    table = load_file(files[0])
-    target = 1 - int(np.argmax(predict(model, table)))
-    result = optimize_delta(model, table, target, genres=genres)
-    out = tmp_path_factory.mktemp("flip") / "flipped.mid"
-    write_midi(result.modified, out)
-    return result, out, model
+    pm = pretty_midi.PrettyMIDI(str(path))
+    return sorted(
+        (round(n.start / TIME_RESOLUTION), round((n.end - n.start) / TIME_RESOLUTION), n.pitch, n.velocity,
+         int(inst.is_drum), inst.program)
+        for inst in pm.instruments for n in inst.notes
+    )
+
+
+def table_notes(table: np.ndarray) -> list[tuple[int, ...]]:
+    """The same tuples computed by hand from a (projected) note table."""
+    t = np.asarray(table, np.float64)
+    onset = np.round(np.cumsum(t[:, STEP]) / TIME_RESOLUTION).astype(int)
+    dur = np.round(t[:, DURATION] / TIME_RESOLUTION).astype(int)
+    return sorted(zip(onset.tolist(), dur.tolist(), *(t[:, k].astype(int).tolist() for k in (PITCH, VELOCITY, DRUM, PROGRAM))))
+
+
+def flip_file(held: Held, k: int, tmp: Path, **kwargs) -> types.SimpleNamespace:
+    """Flip held-out file ``k`` to the genre the model does not choose and write it."""
+    from genre_lib.dataset import load_file
+
+    table = load_file(held.files[k], held.run.max_notes)
+    target = 1 - held.predicted[k]
+    result = optimize_delta(held.model, table, target, genres=held.genres, **kwargs)
+    out = write_midi(result.modified, tmp / f"flipped_{k}.mid")
+    return types.SimpleNamespace(result=result, out=out, table=table, target=target)
+
+
+def check_written_flip(model, flip) -> None:
+    """The written file holds exactly the projected table (pretty_midi's reading), the
+    model reads it back as the target genre, and the result reports those numbers."""
+    r = flip.result
+    assert isinstance(r, FlipResult) and r.success and r.flipped
+    assert pretty_midi_notes(flip.out) == table_notes(r.modified)
+    reparsed = read_midi(flip.out)[: len(r.modified)]
+    np.testing.assert_allclose(reparsed, read_back_order(r.modified), atol=1e-5)
+    probs = model_probs(model, reparsed)
+    assert int(np.argmax(probs)) == flip.target != int(np.argmax(model_probs(model, flip.table)))
+    np.testing.assert_allclose(probs, r.probs_reparsed, atol=1e-5)
+    np.testing.assert_allclose(r.probs_before, model_probs(model, flip.table), atol=1e-5)
+    assert 0 < r.notes_changed < len(r.modified) // 2
+
+
+@pytest.fixture(scope="module")
+def demo_flip(demo, tmp_path_factory):
+    """One flip of a held-out demo file on the demo run, written to disk."""
+    return flip_file(demo, 0, tmp_path_factory.mktemp("flip"))
 
 
 def messy_table(seed: int = 0) -> np.ndarray:
     """A note table with every kind of illegal value a continuous delta can produce."""
     rng = np.random.default_rng(seed)
     n = 60
-    t = np.stack(
-        [
-            rng.uniform(-10, 140, n),
-            rng.uniform(-0.2, 0.6, n),
-            rng.uniform(-0.1, 1.0, n),
-            rng.uniform(-20, 150, n),
-            rng.uniform(-0.5, 1.5, n),
-            rng.uniform(-5, 135, n),
-        ],
-        axis=1,
-    )
-    return t.astype(np.float32)
+    cols = [(-10, 140), (-0.2, 0.6), (-0.1, 1.0), (-20, 150), (-0.5, 1.5), (-5, 135)]
+    return np.stack([rng.uniform(lo, hi, n) for lo, hi in cols], axis=1).astype(np.float32)
 
 
 # --- projection -----------------------------------------------------------------------
@@ -80,68 +145,66 @@ def test_projection_gives_legal_midi_values_and_is_idempotent():
     np.testing.assert_allclose(dur, np.round(dur), atol=1e-3)
     assert p[:, DURATION].min() >= np.float32(TIME_RESOLUTION)
     np.testing.assert_array_equal(project_to_midi(p), p)
+    with pytest.raises(FlipError, match="shape"):
+        project_to_midi(np.zeros((10, 5)))
 
 
-@needs_shared
-def test_projected_table_survives_midi_round_trip_in_read_back_order(tmp_path: Path):
-    from genre_lib.dataset import find_midi_files, load_file
+def test_projected_noisy_file_is_what_pretty_midi_reads_back(demo, tmp_path: Path):
+    from genre_lib.dataset import load_file
 
-    table = load_file(find_midi_files(SHARED_MIDI)["jazz"][0])
+    table = load_file(demo.files[0])
     rng = np.random.default_rng(1)
-    noisy = table + rng.normal(0, 1, table.shape).astype(np.float32) * np.array([2, 0.02, 0.05, 5, 0, 0], np.float32)
-    p = project_to_midi(noisy)
+    noise = rng.normal(0, 1, table.shape) * np.array([2, 0.02, 0.05, 5, 0, 20])
+    p = project_to_midi(table + noise.astype(np.float32))
     write_midi(p, tmp_path / "p.mid")
-    back = read_midi(tmp_path / "p.mid")
-    np.testing.assert_allclose(back, read_back_order(p), atol=1e-5)
+    assert pretty_midi_notes(tmp_path / "p.mid") == table_notes(p)
+    np.testing.assert_allclose(read_midi(tmp_path / "p.mid"), read_back_order(p), atol=1e-5)
 
 
-# --- the optimiser on a real model ------------------------------------------------------
+# --- the optimiser on the demo run -----------------------------------------------------
 
 
-def test_flip_succeeds_and_survives_the_midi_round_trip(flipped):
-    result, out, model = flipped
-    assert isinstance(result, FlipResult)
-    assert result.success and result.flipped
-    assert int(np.argmax(result.probs_before)) != result.target
-    # independent re-parse and re-classification of the written file
-    reparsed = read_midi(out)[: len(result.modified)]
-    probs = predict(model, reparsed)
-    assert int(np.argmax(probs)) == result.target
-    np.testing.assert_allclose(probs, result.probs_reparsed, atol=1e-4)
-    assert 0 < result.notes_changed < len(result.modified)
+def test_demo_flip_survives_writing_and_rereading(demo, demo_flip):
+    check_written_flip(demo.model, demo_flip)
+    assert demo_flip.result.summary()["after_reparsed"].keys() == set(demo.genres)
 
 
-def test_frozen_features_never_change(flipped, trained):
-    from genre_lib.flip import optimize_delta
-
-    from genre_lib.flip import FROZEN
-
-    result, _, model = flipped
+def test_frozen_features_never_change(demo, demo_flip):
+    result = demo_flip.result
     assert FROZEN == ("drum",)
-    for k in (DRUM,):
-        np.testing.assert_array_equal(result.trajectory_tables[:, :, k], np.broadcast_to(result.base[:, k], result.trajectory_tables.shape[:2]))
-    frozen = optimize_delta(model, result.original, result.target, frozen=("pitch", "drum", "program"), max_steps=30, round_trip=False)
+    frames = result.trajectory_tables
+    np.testing.assert_array_equal(frames[:, :, DRUM], np.broadcast_to(result.base[:, DRUM], frames.shape[:2]))
+    frozen = optimize_delta(demo.model, result.original, result.target, frozen=("pitch", "drum", "program"),
+                            max_steps=30, round_trip=False)
+    changed = {c["feature"] for c in frozen.changes}
+    assert changed and not changed & {"pitch", "drum", "program"}
     for k in (PITCH, DRUM, PROGRAM):
         assert np.all(frozen.trajectory_tables[:, :, k] == frozen.base[:, k])
 
 
-def test_trajectory_probabilities_match_the_model_on_each_projected_table(flipped):
-    result, _, model = flipped
-    assert len(result.trajectory_steps) == len(result.trajectory_tables) == len(result.trajectory_probs)
+def test_trajectory_probabilities_are_the_models_on_each_written_frame(demo, demo_flip, tmp_path: Path):
+    result = demo_flip.result
+    n = len(result.trajectory_steps)
+    assert n == len(result.trajectory_tables) == len(result.trajectory_probs) == len(result.trajectory_phase)
     assert result.trajectory_steps[0] == 0 and result.trajectory_steps[-1] == result.steps
-    for k in sorted({0, len(result.trajectory_steps) // 2, len(result.trajectory_steps) - 1}):
+    assert np.all(np.diff(result.trajectory_steps) >= 0)
+    for k in sorted({0, n // 2, n - 1}):
         table = result.trajectory_tables[k]
         np.testing.assert_array_equal(project_to_midi(table), table)
-        np.testing.assert_allclose(predict(model, read_back_order(table)), result.trajectory_probs[k], atol=1e-4)
+        path = write_midi(table, tmp_path / f"frame_{k}.mid")
+        np.testing.assert_allclose(model_probs(demo.model, read_midi(path)[:100]), result.trajectory_probs[k], atol=1e-5)
+    np.testing.assert_array_equal(result.trajectory_tables[0], result.base)
     np.testing.assert_array_equal(result.trajectory_tables[-1], result.modified)
+    # the target's probability ends higher than it started, and wins
+    assert result.trajectory_probs[-1, result.target] > 0.5 > result.trajectory_probs[0, result.target]
 
 
-def test_change_report_and_size_match_a_direct_diff(flipped):
-    result, _, _ = flipped
+def test_change_report_and_size_match_a_direct_diff(demo_flip):
+    result = demo_flip.result
     a, b = result.base.astype(np.float64), result.modified.astype(np.float64)
     where = {(int(i), FEATURES[k]) for i, k in zip(*np.nonzero(a != b))}
     changes = describe_changes(result.base, result.modified)
-    assert {(c["note"], c["feature"]) for c in changes} == where
+    assert {(c["note"], c["feature"]) for c in changes} == where == {(c["note"], c["feature"]) for c in result.changes}
     for c in changes:
         k = FEATURES.index(c["feature"])
         assert c["before"] == pytest.approx(a[c["note"], k], abs=1e-6)
@@ -160,89 +223,189 @@ def test_change_texts_read_as_music():
     texts = [c["text"] for c in describe_changes(a, b)]
     assert texts[0].startswith("pitch +3 semitones")
     assert texts[1].startswith("duration x1.8")
-    assert change_size(a, b) | {"units": ""} == {"l1": pytest.approx(3 + 0.4 / 0.125), "l2": pytest.approx(np.hypot(3, 3.2)), "notes_changed": 2, "units": ""}
+    size = change_size(a, b)
+    assert (size["l1"], size["l2"], size["notes_changed"]) == (pytest.approx(3 + 0.4 / 0.125), pytest.approx(np.hypot(3, 3.2)), 2)
+
+
+def test_l1_weight_makes_the_change_sparser(demo, demo_flip):
+    """Without pruning or annealing, the L1 weight alone decides how many notes move."""
+    r = demo_flip.result
+    dense = optimize_delta(demo.model, r.original, r.target, l1=0.0, prune=False, anneal=False, round_trip=False)
+    sparse = optimize_delta(demo.model, r.original, r.target, l1=0.5, prune=False, anneal=False, round_trip=False)
+    assert dense.success and sparse.success
+    assert sparse.notes_changed < dense.notes_changed
+
+
+def test_same_seed_same_flip(demo, demo_flip):
+    r = demo_flip.result
+    again = optimize_delta(demo.model, r.original, r.target, genres=demo.genres, round_trip=False)
+    np.testing.assert_array_equal(again.modified, r.modified)
+    assert again.steps == r.steps
+
+
+def test_out_of_budget_is_reported_not_claimed(demo, demo_flip):
+    r = demo_flip.result
+    out = optimize_delta(demo.model, r.original, r.target, max_steps=0)
+    assert not out.success and not out.flipped and out.steps == 0
+    assert int(np.argmax(out.probs_reparsed)) != r.target
+
+
+def test_bad_arguments_raise_clear_errors(demo, demo_flip):
+    table = demo_flip.table
+    for kwargs, words in (
+        (dict(target=5), "out of range for 2 genres"),
+        (dict(target=0, frozen=("tempo",)), "unknown feature"),
+        (dict(target=0, loss="hinge"), "loss must be"),
+    ):
+        with pytest.raises(FlipError, match=words):
+            optimize_delta(demo.model, table, **kwargs)
+    with pytest.raises(FlipError, match="shape"):
+        optimize_delta(demo.model, table[:, :5], 0)
+
+
+# --- the committed real model on real held-out files -------------------------------------
+
+
+def test_real_held_out_files_of_both_genres_flip_and_survive_the_round_trip(real, tmp_path: Path):
+    genres_flipped = set()
+    for k in range(len(real.files)):
+        flip = flip_file(real, k, tmp_path)
+        check_written_flip(real.model, flip)
+        genres_flipped.add(Path(real.files[k]).parts[-2])
+    assert genres_flipped == set(real.genres)
+
+
+def test_real_flip_with_instruments_frozen_keeps_every_instrument(real, tmp_path: Path):
+    flip = flip_file(real, len(real.files) - 1, tmp_path, frozen=("drum", "program"))
+    r = flip.result
+    np.testing.assert_array_equal(r.modified[:, [DRUM, PROGRAM]], r.base[:, [DRUM, PROGRAM]])
+    if r.flipped:
+        check_written_flip(real.model, flip)
 
 
 # --- audio -----------------------------------------------------------------------------
 
 
-def test_audio_has_expected_length_and_is_finite(flipped):
+def test_audio_has_expected_length_and_is_finite(demo_flip):
     from genre_lib.audio import TAIL, audio_length, render_audio
 
-    result, _, _ = flipped
+    modified = demo_flip.result.modified
     fs = 8000
-    wave = render_audio(result.modified, fs=fs)
-    end = float((np.cumsum(result.modified[:, STEP].astype(np.float64)) + result.modified[:, DURATION]).max())
-    assert len(wave) == audio_length(result.modified, fs) == int(round((end + TAIL) * fs))
-    assert wave.dtype == np.float32 and np.all(np.isfinite(wave)) and np.abs(wave).max() <= 1
-    drums = result.modified.copy()
+    wave = render_audio(modified, fs=fs)
+    end = float((np.cumsum(modified[:, STEP].astype(np.float64)) + modified[:, DURATION]).max())
+    assert len(wave) == audio_length(modified, fs) == int(round((end + TAIL) * fs))
+    assert wave.dtype == np.float32 and np.all(np.isfinite(wave)) and 0.5 < np.abs(wave).max() <= 1
+    drums = modified.copy()
     drums[:, DRUM] = 1
     assert np.abs(render_audio(drums, fs=fs)).max() > 0.1  # drums are heard, not skipped
+    np.testing.assert_array_equal(render_audio(modified, fs=fs), wave)
 
 
-# --- the command line ------------------------------------------------------------------
+# --- the command line, against real run folders ---------------------------------------
+
+
+def flip_cli(capsys, run_dir: Path, *args) -> tuple[int, str, str]:
+    """``genre-lib flip RUN_DIR ARGS...`` in-process: (exit code, stdout, stderr)."""
+    from genre_lib import cli
+
+    code = cli.main(["flip", str(run_dir), *map(str, args)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("genre-lib flip: error:"), err
+    for word in words:
+        assert word in err, err
 
 
 @pytest.fixture
-def cli(trained, real_run):
-    """Run ``genre-lib flip`` in-process on the committed run folder."""
-    from genre_lib import cli as cli_mod
-
-    model, genres, files = trained
-
-    def call(capsys, *args):
-        code = cli_mod.main(["flip", str(real_run.path), *map(str, args)])
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return call, model, genres, files
+def demo_src(demo, tmp_path: Path) -> tuple[Path, str, str]:
+    """A copy of a held-out demo file (so a bug could not damage the corpus), the genre
+    the model gives it, and the other genre."""
+    src = tmp_path / "in" / Path(demo.files[0]).name
+    src.parent.mkdir()
+    src.write_bytes(Path(demo.files[0]).read_bytes())
+    own = demo.genres[demo.predicted[0]]
+    return src, own, next(g for g in demo.genres if g != own)
 
 
-def test_cli_flip_json_writes_flipped_file_and_leaves_input_alone(cli, capsys, tmp_path):
-    call, model, genres, files = cli
-    src = files[1]
-    before_bytes = Path(src).read_bytes()
-    from genre_lib.dataset import load_file
-
-    target = genres[1 - int(np.argmax(predict(model, load_file(src))))]
+def test_cli_flip_json_and_the_written_file(demo, demo_src, capsys, tmp_path: Path):
+    src, own, other = demo_src
+    before = src.read_bytes()
     out = tmp_path / "out.mid"
-    code, stdout, stderr = call(capsys, src, "--target", target, "--out", out, "--json")
+    code, stdout, stderr = flip_cli(capsys, demo.run.path, src, "--target", other.upper(), "--out", out, "--json")
     assert code == 0, stderr
     report = json.loads(stdout)
     for key in ("before", "after_reparsed", "flipped", "steps", "l1", "l2", "notes_changed", "changes"):
         assert key in report
-    assert report["flipped"] is True and set(report["after_reparsed"]) == set(genres)
-    assert max(report["after_reparsed"], key=report["after_reparsed"].get) == target
-    assert Path(src).read_bytes() == before_bytes
-    assert int(np.argmax(predict(model, read_midi(out)[:100]))) == genres.index(target)
-    # an existing --out needs --overwrite; the input itself is refused outright
-    code, _, err = call(capsys, src, "--target", target, "--out", out)
-    assert code == 2 and "--overwrite" in err and len(err.strip().splitlines()) == 1
-    code, _, err = call(capsys, src, "--target", target, "--out", src, "--overwrite")
-    assert code == 2 and "input" in err
-    assert Path(src).read_bytes() == before_bytes
-
-
-def test_cli_flip_errors_are_one_clear_line(cli, capsys, tmp_path):
-    call, model, genres, files = cli
+    assert report["flipped"] is True and report["target"] == other and report["out"] == str(out)
+    assert set(report["before"]) == set(report["after_reparsed"]) == set(demo.genres)
+    assert max(report["before"], key=report["before"].get) == own
+    assert max(report["after_reparsed"], key=report["after_reparsed"].get) == other
+    assert report["notes_changed"] == len({c["note"] for c in report["changes"]}) > 0
+    assert src.read_bytes() == before
+    # the written file, read independently, is the original plus exactly the reported changes
     from genre_lib.dataset import load_file
 
-    src = files[1]
-    own = genres[int(np.argmax(predict(model, load_file(src))))]
-    other = genres[1 - genres.index(own)]
+    expected = project_to_midi(load_file(src))
+    for c in report["changes"]:
+        expected[c["note"], FEATURES.index(c["feature"])] = c["after"]
+    assert pretty_midi_notes(out) == table_notes(expected)
+    probs = model_probs(demo.model, read_midi(out)[:100])
+    np.testing.assert_allclose(probs, [report["after_reparsed"][g] for g in demo.genres], atol=1e-5)
+
+
+def test_cli_flip_never_overwrites(demo, demo_src, capsys, tmp_path: Path):
+    src, own, other = demo_src
+    before = src.read_bytes()
     out = tmp_path / "out.mid"
-    cases = [
-        ((src, "--target", "polka", "--out", out), ["polka", *genres]),
-        ((src, "--target", own, "--out", out), ["already classified as " + own]),
-        ((src, "--target", other, "--out", out, "--max-steps", "0"), ["nothing written"]),
-    ]
+    out.write_bytes(b"mine")
+    code, _, err = flip_cli(capsys, demo.run.path, src, "--target", other, "--out", out)
+    one_line_error(code, err, "already exists", "--overwrite")
+    assert out.read_bytes() == b"mine"
+    for same in (src, src.parent / ".." / src.parent.name / src.name):
+        code, _, err = flip_cli(capsys, demo.run.path, src, "--target", other, "--out", same, "--overwrite")
+        one_line_error(code, err, "input")
+    assert src.read_bytes() == before
+    code, stdout, err = flip_cli(capsys, demo.run.path, src, "--target", other, "--out", out, "--overwrite")
+    assert code == 0, err
+    assert f"-> {other}" in stdout and out.read_bytes()[:4] == b"MThd"
+    assert src.read_bytes() == before
+
+
+def test_cli_flip_errors_are_one_clear_line(demo, demo_src, capsys, tmp_path: Path):
+    src, own, other = demo_src
+    out = tmp_path / "out.mid"
     bad = tmp_path / "notes.mid"
     bad.write_text("not a MIDI file\n")
-    cases.append(((bad, "--target", other, "--out", out), ["not a MIDI file"]))
+    cases = [
+        ((src, "--target", "polka", "--out", out), ["unknown target genre 'polka'", *demo.genres]),
+        ((src, "--target", own, "--out", out), ["already classified as " + own, "nothing to flip"]),
+        ((src, "--target", other, "--out", out, "--max-steps", "0"), [f"no flip to {other} within 0 steps", "nothing written"]),
+        ((bad, "--target", other, "--out", out), ["notes.mid", "not a MIDI file"]),
+    ]
     for args, words in cases:
-        code, _, err = call(capsys, *args)
-        assert code == 2, args
-        assert len(err.strip().splitlines()) == 1 and err.startswith("genre-lib flip: error:")
-        for word in words:
-            assert word in err
+        one_line_error(*flip_cli(capsys, demo.run.path, *args)[::2], *words)
         assert not out.exists()
+    code, _, err = flip_cli(capsys, tmp_path / "no-run", src, "--target", other, "--out", out)
+    one_line_error(code, err, "cannot load run")
+
+
+def test_cli_flip_as_a_user_runs_it_on_the_committed_model(real, tmp_path: Path):
+    """The installed command in a subprocess, on a real held-out file and the committed run."""
+    k = len(real.files) - 1
+    target = real.genres[1 - real.predicted[k]]
+    out = tmp_path / "flipped.mid"
+    proc = subprocess.run(
+        [sys.executable, "-m", "genre_lib", "flip", str(real.run.path), str(real.files[k]), "--target", target,
+         "--out", str(out), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["flipped"] is True and report["notes_changed"] < 50
+    probs = model_probs(real.model, read_midi(out)[:100])
+    assert real.genres[int(np.argmax(probs))] == target
+    np.testing.assert_allclose(probs, [report["after_reparsed"][g] for g in real.genres], atol=1e-5)
