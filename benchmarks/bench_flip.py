@@ -1,18 +1,23 @@
 """Benchmark: flip real held-out files of both genres to the other genre.
 
-    python benchmarks/bench_flip.py [--run models/jazz-electronic] [--n 40] [--data ../shared/midi]
-    python benchmarks/bench_flip.py --model scratch.keras --files held_out.json   # any model
+    python benchmarks/bench_flip.py [--run models/jazz-electronic] [--data ../shared/midi] [--n 0]
+    python benchmarks/bench_flip.py --n 40 --seed 0 --freeze drum program
 
-For each file: read the first 100 notes, flip to the genre the model does *not*
-choose (``genre_lib.flip.optimize_delta`` with its defaults unless overridden), write
-the result to MIDI, read it back and classify it again. Prints the success rate after
-the round trip, the median notes changed (of 100), the median l1 (scaled units, see
-``genre_lib.flip.SCALES``) and seconds per flip (median, max).
+Files: the run's own held-out test files (``run.json`` -> ``split.test_files``, paths
+relative to the data folder), never files the model was trained or validated on. With
+``--n N`` a seeded sample of N of them, half from each genre as far as the split allows;
+``--n 0`` (the default) takes them all.
 
-Files: the run's recorded test split when ``run.json`` lists it (keys ``test_paths``,
-``test_files`` or ``split.test``), else a seeded sample of the data folder (and the
-script says so: those files may have been seen in training). Half the files from each
-genre, as far as the data allow.
+For each file: read the first 100 notes, flip to the genre the model does *not* choose
+(:func:`genre_lib.flip.optimize_delta` with its defaults unless overridden), write the
+result to MIDI, read it back and classify it again (the flip counts only if that
+re-read file is the target genre). Prints the success rate after the round trip (all
+and per source genre), the median notes changed (of 100), the median l1 (scaled units,
+see ``genre_lib.flip.SCALES``), seconds per flip (median, max), which features the
+optimizer moved (share of all change in scaled units), and the files that did not flip.
+
+Bars (issue 5): success after the round trip >= 95 %, median notes changed a minority
+of the 100, a few seconds per flip at most. Exit status 1 if the success bar is missed.
 """
 
 from __future__ import annotations
@@ -32,99 +37,110 @@ PROJECT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = PROJECT.parent / "shared" / "midi"
 
 
-def _recorded_test_files(run_dir: Path, data: Path) -> list[Path] | None:
-    meta = run_dir / "run.json"
-    if not meta.is_file():
-        return None
-    info = json.loads(meta.read_text())
-    for getter in (
-        lambda d: d["test_paths"],
-        lambda d: d["test_files"],
-        lambda d: d["split"]["test"],
-        lambda d: d["splits"]["test"],
-    ):
-        try:
-            paths = getter(info)
-        except (KeyError, TypeError):
-            continue
-        if paths and isinstance(paths[0], str):
-            return [Path(p) if Path(p).is_absolute() else data / p for p in paths]
-    return None
+def held_out_files(run, data: Path, n: int, seed: int) -> list[Path]:
+    """The run's test files (all when ``n`` is 0, else a seeded, genre-balanced sample)."""
+    test = list(run.meta["split"]["test_files"])
+    by = {g: [p for p in test if Path(p).parts[0].lower() == g.lower()] for g in run.genres}
+    if n:
+        rng = np.random.default_rng(seed)
+        want = {g: min(len(by[g]), n // len(by)) for g in by}
+        left = n - sum(want.values())  # what one genre lacks, the others give
+        for g in by:
+            extra = min(left, len(by[g]) - want[g])
+            want[g], left = want[g] + extra, left - extra
+        by = {g: sorted(rng.permutation(by[g])[: want[g]].tolist()) for g in by}
+    return [data / p for g in run.genres for p in by[g]]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=PROJECT / "models" / "jazz-electronic")
-    ap.add_argument("--model", type=Path, help="a .keras model instead of a run (development)")
-    ap.add_argument("--files", type=Path, help="JSON with 'paths' (relative to --data) and 'genres'")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--n", type=int, default=40)
-    ap.add_argument("--params", default="{}", help="JSON of optimize_delta keyword arguments")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the data folder the run was trained on")
+    ap.add_argument("--n", type=int, default=0, help="files (0: every held-out test file)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the sample when --n is set")
+    ap.add_argument("--freeze", nargs="*", help="features never changed (default: genre_lib.flip.FROZEN)")
+    ap.add_argument("--params", default="{}", help="JSON of other optimize_delta keyword arguments")
+    ap.add_argument("--json", type=Path, help="also write per-file rows and the summary here")
     args = ap.parse_args()
 
-    from genre_lib.dataset import MidiError, find_midi_files, load_file
-    from genre_lib.flip import DEFAULTS, classify, optimize_delta
+    from genre_lib.dataset import MidiError, load_file
+    from genre_lib.flip import DEFAULTS, FROZEN, SCALES, classify, optimize_delta
+    from genre_lib.midi_io import FEATURES
+    from genre_lib.runs import load_run
 
-    features = None
-    if args.model:
-        import keras
-
-        model = keras.models.load_model(args.model)
-        info = json.loads(args.files.read_text()) if args.files else {}
-        genres = tuple(info.get("genres") or sorted(find_midi_files(args.data)))
-        files = [args.data / p for p in info.get("paths", [])] or None
-        source = f"{args.files}" if files else None
-    else:
-        from genre_lib.runs import load_run
-
-        run = load_run(args.run)
-        model, genres = run.model, tuple(run.genres)
-        features = tuple(run.features)
-        files = _recorded_test_files(args.run, args.data)
-        source = f"{args.run}/run.json test split" if files else None
-    if files is None:
-        by_genre = find_midi_files(args.data, list(genres))
-        rng = np.random.default_rng(args.seed)
-        files = [p for g in genres for p in rng.permutation(by_genre[g])[: args.n]]
-        source = f"seeded sample of {args.data} (NOT a recorded held-out split)"
-    # balance the genres
-    by = {g: [f for f in files if Path(f).relative_to(args.data).parts[0].lower() == g.lower()] for g in genres}
-    half = -(-args.n // len(genres))
-    chosen = [f for g in genres for f in by[g][:half]][: args.n]
-    params = json.loads(args.params)
-    print(f"model: {args.model or args.run}; genres {genres}; files: {source}")
+    if not args.data.is_dir():
+        sys.exit(f"bench_flip: data folder {args.data} not found (the run's test files are relative to it)")
+    run = load_run(args.run)
+    model, genres, features = run.model, tuple(run.genres), tuple(run.features)
+    files = held_out_files(run, args.data, args.n, args.seed)
+    params = dict(json.loads(args.params))
+    params["frozen"] = tuple(args.freeze) if args.freeze is not None else FROZEN
+    n_test = len(run.meta["split"]["test_files"])
+    print(f"model: {args.run.name}; genres {genres}")
+    print(f"files: {len(files)} of the run's {n_test} held-out test files"
+          + (f" (seeded sample, seed {args.seed})" if args.n else ""))
     print(f"params: {dict(DEFAULTS, **params)}")
 
-    rows = []
-    for path in chosen:
+    scale = np.array([SCALES[f] for f in FEATURES])
+    rows, moved = [], np.zeros(len(FEATURES))
+    for path in files:
+        rel = str(Path(path).relative_to(args.data))
         try:
-            table = load_file(path)
+            table = load_file(path, run.max_notes)
         except MidiError as exc:
-            print(f"  skip {exc}")
+            print(f"  skip {rel}: {exc.reason}")
             continue
-        kw = {"features": features} if features else {}
-        p = classify(model, table, **kw)
+        p = classify(model, table, features)
         target = 1 - int(np.argmax(p)) if len(genres) == 2 else int(np.argsort(p)[-2])
         t0 = time.perf_counter()
-        r = optimize_delta(model, table, target, genres=genres, **kw, **params)
+        r = optimize_delta(model, table, target, genres=genres, features=features, **params)
         sec = time.perf_counter() - t0
-        rows.append((r.flipped, r.success, r.notes_changed, r.l1, r.steps, sec))
-        rel = Path(path).relative_to(args.data)
-        print(
-            f"  {str(rel)[:48]:48s} -> {genres[target]:10s} flipped={int(r.flipped)} notes={r.notes_changed:3d} "
-            f"l1={r.l1:7.2f} steps={r.steps:3d} {sec:5.2f}s p_target {p[target]:.2f}->"
-            f"{(r.probs_reparsed[target] if r.probs_reparsed is not None else float('nan')):.2f}",
-            flush=True,
-        )
-    a = np.array(rows, dtype=float)
+        p_after = float(r.probs_reparsed[target]) if r.probs_reparsed is not None else float("nan")
+        moved += np.abs((r.modified.astype(np.float64) - r.base) / scale).sum(axis=0)
+        rows.append({"file": rel, "genre": Path(rel).parts[0], "to": genres[target], "flipped": bool(r.flipped),
+                     "success_before_round_trip": bool(r.success), "notes_changed": int(r.notes_changed),
+                     "l1": float(r.l1), "steps": int(r.steps), "seconds": sec,
+                     "p_target_before": float(p[target]), "p_target_after": p_after})
+        print(f"  {rel[:50]:50s} -> {genres[target]:10s} flipped={int(r.flipped)} notes={r.notes_changed:3d} "
+              f"l1={r.l1:7.2f} steps={r.steps:3d} {sec:5.2f}s p_target {p[target]:.2f}->{p_after:.2f}", flush=True)
+
+    ok = np.array([r["flipped"] for r in rows])
+    notes = np.array([r["notes_changed"] for r in rows])
+    secs = np.array([r["seconds"] for r in rows])
+    summary = {
+        "n": len(rows),
+        "success_after_round_trip": float(ok.mean()),
+        "success_before_round_trip": float(np.mean([r["success_before_round_trip"] for r in rows])),
+        "success_by_genre": {g: float(np.mean([r["flipped"] for r in rows if r["genre"] == g]))
+                             for g in sorted({r["genre"] for r in rows})},
+        "n_by_genre": {g: sum(r["genre"] == g for r in rows) for g in sorted({r["genre"] for r in rows})},
+        "median_notes_changed": float(np.median(notes)),
+        "max_notes_changed": int(notes.max()),
+        "median_l1": float(np.median([r["l1"] for r in rows])),
+        "median_steps": float(np.median([r["steps"] for r in rows])),
+        "seconds_median": float(np.median(secs)),
+        "seconds_max": float(secs.max()),
+        "share_of_change": dict(zip(FEATURES, (moved / (moved.sum() or 1)).round(3).tolist())),
+        "not_flipped": [r["file"] for r in rows if not r["flipped"]],
+    }
+    by_genre = ", ".join(f"{g} {summary['success_by_genre'][g]:.1%} of {summary['n_by_genre'][g]}"
+                         for g in summary["success_by_genre"])
     print(
-        f"\n{len(a)} files: success after round trip {a[:, 0].mean():.1%} "
-        f"(before round trip {a[:, 1].mean():.1%}); median notes changed {np.median(a[:, 2]):.0f}/100 "
-        f"(max {a[:, 2].max():.0f}); median l1 {np.median(a[:, 3]):.2f}; median steps {np.median(a[:, 4]):.0f}; "
-        f"seconds per flip median {np.median(a[:, 5]):.2f}, max {a[:, 5].max():.2f}"
+        f"\n{summary['n']} files: success after round trip {summary['success_after_round_trip']:.1%} ({by_genre}; "
+        f"before round trip {summary['success_before_round_trip']:.1%})\n"
+        f"median notes changed {summary['median_notes_changed']:.0f}/100 (max {summary['max_notes_changed']}); "
+        f"median l1 {summary['median_l1']:.2f}; median steps {summary['median_steps']:.0f}\n"
+        f"seconds per flip: median {summary['seconds_median']:.2f}, max {summary['seconds_max']:.2f}\n"
+        f"share of all change (scaled units): "
+        + ", ".join(f"{f} {v:.0%}" for f, v in summary["share_of_change"].items())
     )
-    if a[:, 0].mean() < 0.95:
+    if summary["not_flipped"]:
+        print("not flipped: " + "; ".join(summary["not_flipped"]))
+    if args.json:
+        args.json.write_text(json.dumps({"summary": summary, "params": {k: list(v) if isinstance(v, tuple) else v
+                                                                         for k, v in params.items()},
+                                         "rows": rows}, indent=1))
+    if summary["success_after_round_trip"] < 0.95:
         sys.exit(1)
 
 
