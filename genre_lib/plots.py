@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import PatchCollection
+from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, onsets
@@ -13,6 +14,8 @@ from .midi_io import DRUM, DURATION, FEATURES, PITCH, onsets
 #: Drum notes are drawn in a lane below the pitched notes, one row per drum sound,
 #: because a drum's "pitch" names a sound (36 = kick, 42 = hi-hat), not a height.
 DRUM_LANE_GAP = 4
+#: Colour of the changed notes in a flip's note map.
+FLIP_COLOR = "tab:orange"
 
 
 def _new_ax(ax, figsize=(10, 4)):
@@ -126,7 +129,8 @@ def plot_flip(
     vmax: float | None = None,
 ):
     """Note map of a genre flip: piano rolls of the original and the modified table side
-    by side (same axis limits), the changed notes outlined in black on both.
+    by side (same axis limits, covering both), the changed notes outlined in orange on
+    the original and filled in orange on the modified table.
 
     Args:
         original, modified: note tables of the same notes (rows matched by position),
@@ -145,15 +149,26 @@ def plot_flip(
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(13, 4), sharex=True, sharey=True)
     changed = (np.abs(modified.astype(float) - original.astype(float)) > 1e-6).any(axis=1)
-    plot_piano_roll(original, ax=axes[0], values=values, highlight=changed, title=titles[0], vmax=vmax)
-    plot_piano_roll(modified, ax=axes[1], highlight=changed, title=f"{titles[1]} ({int(changed.sum())} notes changed)")
+    limits = []
+    for ax, table, kwargs, title in (
+        (axes[0], original, {"values": values, "vmax": vmax}, titles[0]),
+        (axes[1], modified, {}, f"{titles[1]} ({int(changed.sum())} notes changed)"),
+    ):
+        plot_piano_roll(table, ax=ax, highlight=changed, title=title, **kwargs)
+        # read the limits now: with shared axes the second panel would overwrite them
+        limits.append((*ax.get_xlim(), *ax.get_ylim()))
+        notes = ax.collections[-1]
+        edges = notes.get_edgecolors().copy()
+        edges[changed] = to_rgba(FLIP_COLOR)
+        notes.set_edgecolors(edges)
+    faces = axes[1].collections[-1].get_facecolors().copy()
+    faces[changed] = to_rgba(FLIP_COLOR, 0.9)
+    axes[1].collections[-1].set_facecolors(faces)
     # one frame for both panels so a moved note is seen to move
-    lo = min(axes[0].get_ylim()[0], axes[1].get_ylim()[0])
-    hi = max(axes[0].get_ylim()[1], axes[1].get_ylim()[1])
-    right = max(axes[0].get_xlim()[1], axes[1].get_xlim()[1])
+    limits = np.array(limits)
     for ax in axes[:2]:
-        ax.set_ylim(lo, hi)
-        ax.set_xlim(0, right)
+        ax.set_xlim(0, limits[:, 1].max())
+        ax.set_ylim(limits[:, 2].min(), limits[:, 3].max())
     axes[1].set_ylabel("")
     return axes
 

@@ -73,7 +73,7 @@ def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None
     ax0 = fig.add_subplot(gs[0])
     ax1 = fig.add_subplot(gs[1], sharex=ax0, sharey=ax0)
     ax2 = fig.add_subplot(gs[2])
-    plot_flip(result.base, table, axes=[ax0, ax1], values=values, titles=("original", f"step {opt_step} ({phase})"))
+    plot_flip(result.base, table, axes=[ax0, ax1], values=values, titles=("original", f"step {opt_step}" + (", pruning" if phase == "prune" else "")))
     colors = ["tab:orange" if i == result.target else "tab:gray" for i in range(len(names))]
     ax2.bar(range(len(names)), probs, color=colors)
     ax2.scatter(range(len(names)), result.probs_before, marker="_", s=300, color="k", label="before", zorder=3)
@@ -94,6 +94,25 @@ def figure_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+_VIEW_CLASS: list = []
+
+
+def _view(children, label: str):
+    """A ``VBox`` whose text form is ``label``: a notebook stores a widget's ``repr`` as
+    its plain-text output, and the default one lists the dropdown's values (full paths)."""
+    if not _VIEW_CLASS:
+        import ipywidgets as w
+
+        class FlipView(w.VBox):
+            def __repr__(self) -> str:
+                return self._label
+
+        _VIEW_CLASS.append(FlipView)
+    box = _VIEW_CLASS[0](children)
+    box._label = label
+    return box
 
 
 def _frame_indices(n_frames: int, max_frames: int) -> np.ndarray:
@@ -128,7 +147,7 @@ def flip_explorer(
         flip_kwargs: extra keyword arguments for :func:`~genre_lib.flip.optimize_delta`.
 
     Returns:
-        An ``ipywidgets.VBox``. Its controls are also attributes, so code (and tests)
+        An ``ipywidgets.VBox`` (its text form names no paths). Its controls are also attributes, so code (and tests)
         can drive it: ``.file``, ``.target``, ``.slider`` (set ``.value``), and read
         ``.image`` (PNG), ``.text`` (HTML summary), ``.result`` (the current flip) and
         ``.summary`` (the current summary line).
@@ -149,7 +168,8 @@ def flip_explorer(
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
     image = w.Image(format="png")
     text = w.HTML()
-    box = w.VBox([w.HBox([file_dd, target_dd]), slider, image, text])
+    box = _view([w.HBox([file_dd, target_dd]), slider, image, text],
+                f"flip explorer: {len(files)} files, target genres {', '.join(genres)}")
     cache: dict[tuple[str, str], FlipResult | str] = {}
     box.result = None
     box.summary = ""
@@ -253,7 +273,7 @@ def flip_stack(result: FlipResult, genres: Sequence[str] | None = None, max_fram
     stack = w.Stack(pages, selected_index=len(pages) - 1)
     slider = w.IntSlider(min=0, max=len(pages) - 1, value=len(pages) - 1, description="frame")
     link = w.jslink((slider, "value"), (stack, "selected_index"))
-    box = w.VBox([slider, stack])
+    box = _view([slider, stack], f"flip of {len(result.trajectory_steps)} frames, {len(pages)} pre-rendered")
     box.stack, box.slider, box.frames, box.link = stack, slider, frames, link
     return box
 

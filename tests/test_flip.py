@@ -283,6 +283,37 @@ def test_real_flip_with_instruments_frozen_keeps_every_instrument(real, tmp_path
         check_written_flip(real.model, flip)
 
 
+# --- note map ----------------------------------------------------------------------------
+
+
+def test_note_map_frames_both_tables_and_marks_exactly_the_changed_notes():
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import to_rgba
+
+    from genre_lib.plots import FLIP_COLOR, plot_flip
+
+    original = np.array([[60 + k % 5, 0.5 * (k > 0), 0.4, 80, 0, 0] for k in range(20)], np.float32)
+    modified = original.copy()
+    modified[1:, STEP] = 0.05  # everything squeezed into one second
+    modified[3, PITCH] = 90
+    fig, axes = plt.subplots(1, 2, sharex=True, sharey=True)
+    try:
+        plot_flip(original, modified, axes=axes, values=np.linspace(-1, 1, 20))
+        end = 19 * 0.5 + 0.4
+        for ax in axes:
+            assert ax.get_xlim()[1] >= end and ax.get_ylim()[1] > 90 and ax.get_ylim()[0] < 60
+        orange = np.array(to_rgba(FLIP_COLOR))
+        changed = np.arange(20) >= 1
+        for ax in axes:
+            edges = ax.collections[-1].get_edgecolors()
+            assert np.all((np.abs(edges - orange).max(axis=1) < 1e-6) == changed)
+        faces = axes[1].collections[-1].get_facecolors()
+        assert np.all((np.abs(faces[:, :3] - orange[:3]).max(axis=1) < 1e-6) == changed)
+        assert "19 notes changed" in axes[1].get_title()
+    finally:
+        plt.close(fig)
+
+
 # --- audio -----------------------------------------------------------------------------
 
 

@@ -54,7 +54,7 @@ def test_render_flip_step_draws_that_frame(explorer, tmp_path: Path):
         np.testing.assert_allclose([b.get_height() for b in bars], probs, atol=1e-5)
         changed = int((np.abs(table - result.base) > 1e-6).any(axis=1).sum())
         assert f"{changed} notes changed" in text
-        assert f"step {result.trajectory_steps[k]} " in fig.axes[1].get_title()
+        assert re.match(rf"step {result.trajectory_steps[k]}\b", fig.axes[1].get_title())
         # the changed notes, and only they, are outlined on the modified panel
         outlined = (np.asarray(fig.axes[1].collections[0].get_linewidths()) > 0).sum()
         assert outlined == changed
@@ -71,6 +71,7 @@ def test_explorer_controls_redraw_the_right_frame_and_flip(explorer, tmp_path: P
     genres = demo.genres
     # it opens on the first file, aimed at the genre the model does not give it, last frame
     assert box.file.value == str(files[0])
+    assert repr(box).startswith("flip explorer") and str(demo.root) not in repr(box)  # stored as the cell's text
     assert box.target.value == genres[1 - demo.predicted[0]]
     result = box.result
     assert result.target == genres.index(box.target.value)
