@@ -155,22 +155,21 @@ def _cmd_flip(args: argparse.Namespace) -> int:
 
     import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
 
-    from . import runs
     from .dataset import load_file
     from .flip import classify, optimize_delta
-    run_error = getattr(runs, "RunError", FileNotFoundError)
+    from .runs import RunError, load_run
+
     try:
-        run = runs.load_run(args.run_dir)
-    except (run_error, FileNotFoundError, OSError) as exc:
+        run = load_run(args.run_dir)
+    except (RunError, OSError) as exc:
         return fail(f"{args.run_dir}: cannot load run: {exc}")
     genres = [str(g) for g in run.genres]
     lowered = [g.lower() for g in genres]
     if args.target.lower() not in lowered:
         return fail(f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
     target = lowered.index(args.target.lower())
-    features = tuple(getattr(run, "features", None) or ())
-    kwargs = {} if not features else {"features": features}
-    table = load_file(src, getattr(run, "max_notes", MAX_NOTES))  # MidiError -> one line, exit 2
+    kwargs = {"features": tuple(run.features)}
+    table = load_file(src, run.max_notes)  # MidiError -> one line, exit 2
     probs = classify(run.model, table, **kwargs)
     if int(probs.argmax()) == target:
         return fail(f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")

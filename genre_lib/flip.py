@@ -373,13 +373,9 @@ class FlipResult:
 
 
 def _logits_model(model):
-    """The model cut before its softmax (the project's ``logits_model`` when present)."""
-    try:
-        from .model import logits_model
-    except ImportError:  # pragma: no cover - only while model.py is being written
-        import keras
+    """The model cut before its softmax (see :func:`genre_lib.model.logits_model`)."""
+    from .model import logits_model
 
-        return keras.Model(model.inputs, model.get_layer("logits").output)
     return logits_model(model)
 
 
