@@ -51,6 +51,7 @@ from .midi_io import (
     read_midi,
     write_midi,
 )
+from .model import logits_model
 
 #: Size of one "unit" of change per feature, so semitones and seconds are comparable:
 #: a semitone, a 1/16 note at 120 bpm, 8 velocity steps (about half a dynamic level),
@@ -372,13 +373,6 @@ class FlipResult:
         }
 
 
-def _logits_model(model):
-    """The model cut before its softmax (see :func:`genre_lib.model.logits_model`)."""
-    from .model import logits_model
-
-    return logits_model(model)
-
-
 class _Scorer:
     """Compiled logits and gradients of one model, reused across flips of that model."""
 
@@ -388,7 +382,7 @@ class _Scorer:
         import tensorflow as tf
 
         self.model = model
-        self.lm = _logits_model(model)
+        self.lm = logits_model(model)
         self.cols = tf.constant(cols, dtype=tf.int32)
         n_feat = len(FEATURES)
         lm, cols_t = self.lm, self.cols

@@ -67,6 +67,7 @@ from typing import Sequence
 import numpy as np
 
 from .midi_io import FEATURES, PROGRAM
+from .model import logits_model
 
 METHODS: tuple[str, ...] = ("gradient", "gradxinput", "smoothgrad", "ig")
 """Names accepted by :func:`attribute`."""
@@ -89,20 +90,6 @@ class SaliencyError(ValueError):
 # ---------------------------------------------------------------------------------------
 # The model, cut before its softmax
 # ---------------------------------------------------------------------------------------
-
-
-def logits_model(model):
-    """The model cut before its softmax: the project's :func:`genre_lib.model.logits_model`
-    when it exists, else the output of the layer named ``"logits"``."""
-    try:
-        from .model import logits_model as project_logits_model
-    except ImportError:  # pragma: no cover - only without genre_lib.model
-        project_logits_model = None
-    if project_logits_model is not None:
-        return project_logits_model(model)
-    import keras
-
-    return keras.Model(model.inputs, model.get_layer("logits").output)
 
 
 class _Compiled:
