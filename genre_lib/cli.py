@@ -27,6 +27,12 @@ from .flip import FROZEN
 SALIENCY_METHODS = ("gradient", "gradxinput", "smoothgrad", "ig")
 
 
+def _fail(args: argparse.Namespace, message: str) -> int:
+    """Print the one-line error of a subcommand; returns the exit status 2."""
+    print(f"genre-lib {args.command}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def _print_json(obj: dict) -> None:
     json.dump(obj, sys.stdout, indent=2)
     sys.stdout.write("\n")
@@ -66,8 +72,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             families=args.families, summary=args.summary, augment=args.augment,
         )
     except ValueError as exc:
-        print(f"genre-lib train: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, str(exc))
     run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
                     max_notes=args.max_notes, overwrite=args.overwrite, progress=True, verbose=2 if args.verbose else 0)
     test, base = run.metrics["test"], run.metrics["baseline"]
@@ -79,9 +84,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import align_labels, classification_metrics, misclassified, predict_proba
-    from .runs import load_run
 
-    run = load_run(args.run_dir)
+    run, error = _load_run_for(args.run_dir)
+    if error:
+        return _fail(args, error)
     data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
     y = align_labels(data, run.genres)
     probs = predict_proba(run.model, data.X)
@@ -102,9 +108,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .dataset import load_file
     from .evaluate import predict_proba
-    from .runs import load_run
 
-    run = load_run(args.run_dir)
+    run, error = _load_run_for(args.run_dir)
+    if error:
+        return _fail(args, error)
     paths, tables, status = [], [], 0
     for path in args.files:
         try:
@@ -143,36 +150,29 @@ def _cmd_iterations(args: argparse.Namespace) -> int:
 
 
 def _cmd_flip(args: argparse.Namespace) -> int:
-    def fail(message: str) -> int:
-        print(f"genre-lib flip: error: {message}", file=sys.stderr)
-        return 2
-
     src, out = Path(args.file), Path(args.out)
     if out.resolve() == src.resolve():
-        return fail(f"{out}: --out is the input file; the input is never overwritten, choose another path")
+        return _fail(args, f"{out}: --out is the input file; the input is never overwritten, choose another path")
     if out.exists() and not args.overwrite:
-        return fail(f"{out}: already exists (pass --overwrite to replace it)")
+        return _fail(args, f"{out}: already exists (pass --overwrite to replace it)")
 
     import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
 
     from .dataset import load_file
     from .flip import classify, optimize_delta
-    from .runs import RunError, load_run
 
-    try:
-        run = load_run(args.run_dir)
-    except (RunError, OSError) as exc:
-        return fail(f"{args.run_dir}: cannot load run: {exc}")
+    run, error = _load_run_for(args.run_dir)
+    if error:
+        return _fail(args, error)
     genres = [str(g) for g in run.genres]
-    lowered = [g.lower() for g in genres]
-    if args.target.lower() not in lowered:
-        return fail(f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
-    target = lowered.index(args.target.lower())
+    target = _genre_index(genres, args.target)
+    if target is None:
+        return _fail(args, f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
     kwargs = {"features": tuple(run.features)}
     table = load_file(src, run.max_notes)  # MidiError -> one line, exit 2
     probs = classify(run.model, table, **kwargs)
     if int(probs.argmax()) == target:
-        return fail(f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")
+        return _fail(args, f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")
     result = optimize_delta(
         run.model, table, target, l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin,
         max_steps=args.max_steps, frozen=tuple(args.freeze), genres=genres, seed=args.seed, **kwargs,
@@ -183,7 +183,8 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         _print_json(summary)
     if not result.flipped:
         p = result.probs_reparsed if result.probs_reparsed is not None else result.probs_after
-        return fail(
+        return _fail(
+            args,
             f"{src}: no flip to {genres[target]} within {args.max_steps} steps "
             f"(p={p[target]:.2f} after the MIDI round trip); nothing written"
         )
@@ -206,31 +207,29 @@ def _cmd_flip(args: argparse.Namespace) -> int:
 
 def _load_run_for(run_dir: Path):
     """``(run, None)`` for a loadable trained run, else ``(None, one-line message)``."""
-    from . import runs
+    from .runs import load_run
 
-    run_error = getattr(runs, "RunError", FileNotFoundError)
     try:
-        return runs.load_run(run_dir), None
-    except (run_error, FileNotFoundError, OSError) as exc:
+        return load_run(run_dir), None
+    except (RunError, OSError) as exc:
         return None, f"{run_dir}: cannot load run: {exc}"
+
+
+def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int | None:
+    """Index of ``name`` among the run's genres (case-insensitive), None if unknown."""
+    lowered = [g.lower() for g in genres]
+    return lowered.index(name.lower()) if name.lower() in lowered else None
 
 
 def _run_columns(run) -> tuple[list[int], tuple[str, ...]]:
     """Columns of the full note table the run's model reads, and their names."""
-    from .midi_io import FEATURES
-
-    features = tuple(getattr(run, "features", None) or FEATURES)
+    features = tuple(run.features)
     return [FEATURES.index(f) for f in features], features
 
 
 def _cmd_saliency(args: argparse.Namespace) -> int:
-    def fail(message: str) -> int:
-        print(f"genre-lib saliency: error: {message}", file=sys.stderr)
-        return 2
-
     if args.out is not None and args.out.exists() and not args.overwrite:
-        return fail(f"{args.out}: already exists (pass --overwrite to replace it)")
-    import numpy as np
+        return _fail(args, f"{args.out}: already exists (pass --overwrite to replace it)")
     import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
 
     from . import saliency as S
@@ -238,19 +237,16 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
 
     run, error = _load_run_for(args.run_dir)
     if error:
-        return fail(error)
+        return _fail(args, error)
     cols, features = _run_columns(run)
     genres = [str(g) for g in run.genres]
-    table = load_file(args.file, getattr(run, "max_notes", MAX_NOTES))  # MidiError -> one line, exit 2
+    table = load_file(args.file, run.max_notes)  # MidiError -> one line, exit 2
     x = table[:, cols]
     probs = S.probabilities(run.model, x)
     predicted = int(probs.argmax())
-    if args.target is None:
-        target = predicted
-    elif args.target.lower() in [g.lower() for g in genres]:
-        target = [g.lower() for g in genres].index(args.target.lower())
-    else:
-        return fail(f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
+    target = predicted if args.target is None else _genre_index(genres, args.target)
+    if target is None:
+        return _fail(args, f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
     std = S.feature_std(run.model)
     baseline = S.model_baseline(run.model, len(x)) if args.method == "ig" else None
     attr = S.attribute(run.model, x, target, method=args.method, baseline=baseline, seed=args.seed)
@@ -300,11 +296,6 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
 
 
 def _cmd_saliency_check(args: argparse.Namespace) -> int:
-    def fail(message: str) -> int:
-        print(f"genre-lib saliency-check: error: {message}", file=sys.stderr)
-        return 2
-
-    import numpy as np
     import tensorflow  # noqa: F401
 
     from . import saliency as S
@@ -312,17 +303,17 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
 
     run, error = _load_run_for(args.run_dir)
     if error:
-        return fail(error)
+        return _fail(args, error)
     cols, features = _run_columns(run)
     genres = [str(g) for g in run.genres]
-    data = load_dataset(args.data_dir, genres, max_notes=getattr(run, "max_notes", MAX_NOTES), progress=False)
+    data = load_dataset(args.data_dir, genres, max_notes=run.max_notes, progress=False)
     index = np.arange(len(data))
     if args.split == "test":
         # only the files the run held out: explaining training files flatters the maps
         held_out = set(run.meta["split"]["test_files"])
         index = np.array([i for i, p in enumerate(data.paths) if p in held_out], dtype=int)
         if not len(index):
-            return fail(f"none of the run's {len(held_out)} held-out test files is in {args.data_dir}")
+            return _fail(args, f"none of the run's {len(held_out)} held-out test files is in {args.data_dir}")
     if args.max_files and len(index) > args.max_files:
         index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
     X, y = data.X[index][..., cols], data.y[index]
@@ -475,5 +466,4 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (DataError, MidiError, RunError, GenreMismatchError, FileExistsError, FileNotFoundError) as exc:
-        print(f"genre-lib {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(args, str(exc))
