@@ -105,14 +105,22 @@ def _view(children, label: str):
     if not _VIEW_CLASS:
         import ipywidgets as w
 
-        class FlipView(w.VBox):
+        class LabelledView(w.VBox):
             def __repr__(self) -> str:
                 return self._label
 
-        _VIEW_CLASS.append(FlipView)
+        _VIEW_CLASS.append(LabelledView)
     box = _VIEW_CLASS[0](children)
     box._label = label
     return box
+
+
+def _file_dropdown(files: Sequence[str | Path], root: str | Path | None):
+    """A dropdown of MIDI files shown relative to ``root`` (or by name), valued by path."""
+    import ipywidgets as w
+
+    labels = [(str(Path(f).relative_to(root)) if root else Path(f).name, str(f)) for f in files]
+    return w.Dropdown(options=labels, description="file")
 
 
 def _frame_indices(n_frames: int, max_frames: int) -> np.ndarray:
@@ -161,9 +169,7 @@ def flip_explorer(
     from .midi_io import MidiError
 
     features = tuple(features or FEATURES)
-    files = [Path(f) for f in files]
-    labels = [(str(f.relative_to(root)) if root else f.name, str(f)) for f in files]
-    file_dd = w.Dropdown(options=labels, description="file")
+    file_dd = _file_dropdown(files, root)
     target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
     image = w.Image(format="png")
@@ -340,12 +346,11 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
     from .dataset import load_file
     from .midi_io import MidiError
 
-    files = [Path(f) for f in files]
-    labels = [(str(f.relative_to(root)) if root else f.name, str(f)) for f in files]
-    file_dd = w.Dropdown(options=labels, description="file")
+    file_dd = _file_dropdown(files, root)
     method_dd = w.Dropdown(options=list(S.METHODS), value="gradient", description="method")
     image, text = w.Image(format="png"), w.HTML()
-    box = w.VBox([w.HBox([file_dd, method_dd]), image, text])
+    box = _view([w.HBox([file_dd, method_dd]), image, text],
+                f"saliency explorer: {len(files)} files, methods {', '.join(S.METHODS)}")
     std = S.feature_std(model)
 
     def redraw(*_):
