@@ -169,12 +169,18 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
         raise
 
 
+def _is_demo(data_dir: str | Path | None) -> bool:
+    """Whether ``data_dir`` means the demo corpus: unset, empty (the notebooks'
+    ``DATA_DIR = ""``) or the demo folder itself."""
+    from .demo import DEFAULT_DEMO_DIR
+
+    return not data_dir or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve()
+
+
 def study_runs_dir(data_dir: str | Path | None = None) -> Path:
     """Where notebook 03 keeps the run folders it trains on ``data_dir``:
     ``runs/demo`` for the demo corpus, ``runs/<folder name>`` for another folder."""
-    from .demo import DEFAULT_DEMO_DIR
-
-    if data_dir is None or str(data_dir) == "" or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve():
+    if _is_demo(data_dir):
         return DEMO_RUNS_DIR
     return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
 
@@ -182,13 +188,13 @@ def study_runs_dir(data_dir: str | Path | None = None) -> Path:
 def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
     """The model notebooks 04 and 05 explain.
 
-    On the demo corpus (``data_dir`` None or the demo folder) a model with the main
+    On the demo corpus (``data_dir`` unset, empty or the demo folder) a model with the main
     configuration trained on it (made once under ``runs/demo/``, a few seconds; fewer
     epochs when ``quick``); on any other folder the committed real-data model.
     """
-    from .demo import DEFAULT_DEMO_DIR, ensure_demo_data
+    from .demo import ensure_demo_data
 
-    if data_dir is None or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve():
+    if _is_demo(data_dir):
         demo = ensure_demo_data()
         config = MAIN_CONFIG if not quick else ModelConfig(**{**MAIN_CONFIG.to_dict(), "epochs": 8})
         return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick else "main"), demo, config, seed=0)
