@@ -310,10 +310,10 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
     index = np.arange(len(data))
     if args.split == "test":
         # only the files the run held out: explaining training files flatters the maps
-        held_out = set(run.meta["split"]["test_files"])
-        index = np.array([i for i, p in enumerate(data.paths) if p in held_out], dtype=int)
+        index = run.held_out(data.paths)
         if not len(index):
-            return _fail(args, f"none of the run's {len(held_out)} held-out test files is in {args.data_dir}")
+            n_test = len(run.meta["split"]["test_files"])
+            return _fail(args, f"none of the run's {n_test} held-out test files is in {args.data_dir}")
     if args.max_files and len(index) > args.max_files:
         index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
     X, y = data.X[index][..., cols], data.y[index]

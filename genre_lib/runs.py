@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas
 
     from .model import ModelConfig
@@ -60,6 +61,15 @@ class Run:
     meta: dict
     history: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+
+    def held_out(self, paths: list[str]) -> "np.ndarray":
+        """Indices of the run's held-out test files (``meta["split"]["test_files"]``)
+        among ``paths`` (file paths relative to the data folder, e.g. ``Dataset.paths``),
+        in the order of ``paths``: the files to explain or flip without flattering."""
+        import numpy as np
+
+        test = set(self.meta["split"]["test_files"])
+        return np.array([i for i, p in enumerate(paths) if p in test], dtype=int)
 
     @property
     def config(self) -> "ModelConfig":

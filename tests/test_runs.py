@@ -179,3 +179,10 @@ def test_best_by_validation_prefers_accuracy_then_loss(demo_run, tmp_path):
     assert best_by_validation(tmp_path / "a") == tmp_path / "a"
     (tmp_path / "empty").mkdir()
     assert best_by_validation(tmp_path / "empty") is None
+
+
+def test_held_out_finds_the_runs_test_files_among_a_folders_paths(demo_run, demo_data):
+    test = demo_run.held_out(demo_data.paths)
+    assert [demo_data.paths[i] for i in test] == sorted(demo_run.meta["split"]["test_files"], key=demo_data.paths.index)
+    assert len(test) == demo_run.meta["split"]["n_test"] and np.all(np.diff(test) > 0)
+    assert len(demo_run.held_out(["no/such.mid"])) == 0

@@ -26,9 +26,9 @@ class Trained(types.SimpleNamespace):
 def _held_out(run, data, n_per_genre: int = 8) -> Trained:
     """A run's model with its training files and a few of the test files its split held
     out (``meta["split"]["test_files"]``)."""
-    held_out = set(run.meta["split"]["test_files"])
-    is_test = np.array([p in held_out for p in data.paths])
-    assert is_test.sum() == len(held_out), "some of the run's test files are missing from the data folder"
+    is_test = np.zeros(len(data), dtype=bool)
+    is_test[run.held_out(data.paths)] = True
+    assert is_test.sum() == len(run.meta["split"]["test_files"]), "some of the run's test files are missing from the data folder"
     # the training files (for the baseline and the feature scales) come from the same
     # seeded split; it must give back exactly the stored test files
     split = make_split(run.meta["split"]["kind"], data.y, data.groups, seed=run.meta["split"]["seed"])
