@@ -51,7 +51,7 @@ from .midi_io import (
     read_midi,
     write_midi,
 )
-from .model import logits_model
+from .model import CompiledCache, logits_model
 
 #: Size of one "unit" of change per feature, so semitones and seconds are comparable:
 #: a semitone, a 1/16 note at 120 bpm, 8 velocity steps (about half a dynamic level),
@@ -376,7 +376,7 @@ class FlipResult:
 class _Scorer:
     """Compiled logits and gradients of one model, reused across flips of that model."""
 
-    _cache: dict[int, "_Scorer"] = {}
+    _cache = CompiledCache(size=4)
 
     def __init__(self, model, cols: np.ndarray, n_notes: int) -> None:
         import tensorflow as tf
@@ -421,11 +421,7 @@ class _Scorer:
 
     @classmethod
     def get(cls, model, cols: np.ndarray, n_notes: int) -> "_Scorer":
-        key = (id(model), tuple(cols), n_notes)
-        hit = cls._cache.get(key)
-        if hit is None or hit.model is not model:
-            hit = cls._cache[key] = _Scorer(model, cols, n_notes)
-        return hit
+        return cls._cache.get(model, lambda: cls(model, cols, n_notes), tuple(cols), n_notes)
 
     def logits(self, tables: np.ndarray) -> np.ndarray:
         """Logits of full-column tables (n, notes, 6), rows taken as given."""

@@ -61,13 +61,12 @@ that relies on instrumentation shows it.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 
 from .midi_io import FEATURES, PROGRAM
-from .model import logits_model
+from .model import CompiledCache, logits_model
 
 METHODS: tuple[str, ...] = ("gradient", "gradxinput", "smoothgrad", "ig")
 """Names accepted by :func:`attribute`."""
@@ -96,10 +95,8 @@ class _Compiled:
     """The logits model of one Keras model with its compiled gradient and forward
     functions, built once per model (tracing costs about a second)."""
 
-    # the compiled functions hold the model, so a weak-keyed cache would never free it:
-    # keep the few most recent models (a notebook's model and the checks' copies)
-    _cache: "OrderedDict[int, _Compiled]" = OrderedDict()
-    _CACHE_SIZE = 4
+    # a notebook's model and the checks' copies
+    _cache = CompiledCache(size=4)
 
     def __init__(self, model) -> None:
         import tensorflow as tf
@@ -132,15 +129,7 @@ class _Compiled:
 
     @classmethod
     def get(cls, model) -> "_Compiled":
-        hit = cls._cache.get(id(model))
-        if hit is None or hit.model is not model:
-            hit = cls(model)
-            hit.model = model
-            cls._cache[id(model)] = hit
-            while len(cls._cache) > cls._CACHE_SIZE:
-                cls._cache.popitem(last=False)
-        cls._cache.move_to_end(id(model))
-        return hit
+        return cls._cache.get(model, lambda: cls(model))
 
 
 def _dtype_of(model) -> np.dtype:
