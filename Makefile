@@ -57,3 +57,9 @@ bench: install
 
 clean:
 	rm -rf reports data/cache
+
+## data: download the real MIDI files listed in data/sources/midi.csv into data/real
+## (~88 MB, SHA-1 checked, resumable; the files carry no licence: never commit them)
+.PHONY: data
+data: install
+	$(PY) -m genre_lib download --dest data/real

@@ -353,6 +353,23 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .download import LICENCE_NOTE, ManifestError, UnreachableError, download, read_manifest, select_genres
+
+    try:
+        entries = select_genres(read_manifest(args.manifest), args.genres)
+        print(f"Licence: {LICENCE_NOTE}", flush=True)
+        report = download(entries, args.dest, base_url=args.base_url, retries=args.retries,
+                          backoff=args.backoff, progress=True)
+    except (ManifestError, UnreachableError, ValueError) as exc:
+        return _fail(args, str(exc))
+    except OSError as exc:  # the destination, not the network: permissions, disk full
+        return _fail(args, f"{getattr(exc, 'filename', None) or args.dest}: cannot write: {exc.strerror or exc}")
+    print(report.summary())
+    # 1, not 2: the command ran; some files are missing and a rerun may fetch them
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="genre-lib", description=__doc__.splitlines()[0])
@@ -456,6 +473,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_saliency_check)
+
+    from .download import DEFAULT_BASE_URL, DEFAULT_DEST, DEFAULT_MANIFEST
+
+    p = sub.add_parser("download", help="fetch the real MIDI files listed in data/sources/midi.csv (SHA-1 checked, resumable)")
+    p.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="destination folder, DEST/<genre>/*.mid (default: data/real)")
+    p.add_argument("--genres", nargs="+", help="genres to fetch (default: every genre of the manifest)")
+    p.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, help="the list of files (default: data/sources/midi.csv)")
+    p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the repositories are served (default %(default)s)")
+    p.add_argument("--retries", type=int, default=2, help="further attempts per failed file (default %(default)s)")
+    p.add_argument("--backoff", type=float, default=0.5, help="seconds before the first retry, doubled after (default %(default)s)")
+    p.set_defaults(func=_cmd_download)
 
     return parser
 
