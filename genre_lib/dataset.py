@@ -2,14 +2,15 @@
 
 The folder is laid out as ``<root>/<genre>/**/*.mid`` (or ``.midi``): the genre is the
 name of the top folder, compared case-insensitively. ``load_dataset`` returns a
-:class:`Dataset` holding ``X`` (files x notes x features), integer labels, the genre
-names, the file paths and the report of every file it skipped and why.
+:class:`Dataset` holding every used file's whole note table, ``X`` (each file's first
+100 notes, the study's input: files x notes x features), integer labels, the genre
+names, the file paths and the report of every file it skipped and why. Windows of the
+whole tables (:mod:`genre_lib.windows`) are cut on demand.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -20,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from .midi_io import DRUM, DURATION, FEATURES, MidiError, onsets, parse_midi_bytes
+from .windows import even_windows, random_windows
 
 #: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
 MAX_NOTES = 100
 
 #: Bump when the note table or the cache layout changes, so old caches are not read.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 MIDI_SUFFIXES = (".mid", ".midi")
 
@@ -48,7 +50,7 @@ class Dataset:
 
     Attributes:
         X: float32 array (files, max_notes, features): the first ``max_notes`` notes of
-            each used file, columns named by ``features``.
+            each used file (the study's input), columns named by ``features``.
         y: int array (files,): index into ``genres`` of each file's genre.
         genres: genre names, sorted; ``y`` indexes this tuple.
         paths: each used file's path relative to ``root`` (POSIX separators).
@@ -59,6 +61,10 @@ class Dataset:
         skipped: files found but not used, with the reason.
         n_notes: each used file's full number of notes, before truncation.
         seconds: each used file's length in seconds (first onset to last note-off).
+        notes: float32 array (all notes, features): the whole note tables of the used
+            files, one after the other; :meth:`table` cuts out one file's.
+        offsets: int array (files + 1,): file ``i``'s notes are
+            ``notes[offsets[i]:offsets[i + 1]]``.
     """
 
     X: np.ndarray
@@ -72,13 +78,55 @@ class Dataset:
     skipped: list[Skipped] = field(default_factory=list)
     n_notes: np.ndarray | None = None
     seconds: np.ndarray | None = None
+    notes: np.ndarray | None = None
+    offsets: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
 
+    def table(self, i: int) -> np.ndarray:
+        """File ``i``'s whole note table (all its notes, not only the first ``max_notes``)."""
+        if self.notes is None or self.offsets is None:
+            raise DataError(f"{self.root}: this dataset holds only the first {self.X.shape[1]} notes of each file")
+        return self.notes[self.offsets[i]:self.offsets[i + 1]]
+
+    def tables(self, index: np.ndarray | None = None) -> list[np.ndarray]:
+        """The whole note tables of every file (or of the files at ``index``)."""
+        index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
+        return [self.table(i) for i in index]
+
+    def even_windows(self, k: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` evenly spaced windows of every file (or of the files at ``index``), the
+        windows a file is judged by (:func:`genre_lib.windows.even_windows`).
+
+        Returns:
+            ``(W, owner)``: windows ``(files * k, max_notes, features)``, file by file,
+            and the dataset position of each window's file.
+        """
+        index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
+        W, owner = even_windows(self.tables(index), k, self.X.shape[1])
+        return W, index[owner]
+
+    def random_windows(self, k: int, seed: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` windows of every file (or of the files at ``index``) for training: the
+        first 100 notes and ``k - 1`` seeded random windows
+        (:func:`genre_lib.windows.random_windows`); same seed, same windows.
+
+        Returns:
+            ``(W, owner)`` as :meth:`even_windows`.
+        """
+        index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
+        W, owner = random_windows(self.tables(index), k, np.random.default_rng(seed), self.X.shape[1])
+        return W, index[owner]
+
     def subset(self, index: np.ndarray) -> "Dataset":
         """The files at ``index`` (a list or array of positions), as a new Dataset."""
         index = np.asarray(index, dtype=int)
+        notes = offsets = None
+        if self.notes is not None:
+            tables = [self.table(i) for i in index]
+            notes = np.concatenate(tables) if tables else self.notes[:0]
+            offsets = np.concatenate([[0], np.cumsum([len(t) for t in tables], dtype=np.int64)])
         return Dataset(
             X=self.X[index],
             y=self.y[index],
@@ -91,6 +139,8 @@ class Dataset:
             skipped=[],
             n_notes=None if self.n_notes is None else self.n_notes[index],
             seconds=None if self.seconds is None else self.seconds[index],
+            notes=notes,
+            offsets=offsets,
         )
 
     def report(self) -> dict:
@@ -247,8 +297,9 @@ def load_dataset(
 ) -> Dataset:
     """Read every MIDI file of the selected genres into a :class:`Dataset`.
 
-    Each file's notes (all tracks merged, see :mod:`genre_lib.midi_io`) are cut to the
-    first ``max_notes``; files with fewer notes, drum-only, empty, corrupt or non-MIDI
+    Each file's whole note table is kept (all tracks merged, see
+    :mod:`genre_lib.midi_io`), and ``X`` holds its first ``max_notes`` notes, the
+    study's input (windows are ``max_notes`` long too); files with fewer notes, drum-only, empty, corrupt or non-MIDI
     files are skipped with a reason, and a file whose bytes equal an earlier file's is
     skipped as a duplicate. The run never stops on one bad file.
 
@@ -259,7 +310,8 @@ def load_dataset(
     Args:
         root: data folder laid out as ``<root>/<genre>/**/*.mid``.
         genres: genres to load (case-insensitive); ``None`` loads every genre folder.
-        max_notes: notes kept per file (the study used 100).
+        max_notes: notes per sequence the model reads (the study used 100); shorter
+            files are skipped.
         cache_dir: cache folder; ``use_cache=False`` neither reads nor writes it.
         progress: show a progress bar while parsing.
 
@@ -283,7 +335,7 @@ def load_dataset(
     cache_path = Path(cache_dir or default_cache_dir()) / f"dataset-{key}.npz"
     cached = _read_cache(cache_path) if use_cache else None
     if cached is not None:
-        return _from_arrays(cached, root, genre_names, len(blobs))
+        return _from_arrays(cached, root, genre_names, len(blobs), max_notes)
 
     X, y, paths, skipped, n_notes, seconds = [], [], [], [], [], []
     seen: dict[str, str] = {}
@@ -306,7 +358,7 @@ def load_dataset(
         except MidiError as exc:
             skipped.append(Skipped(rel, exc.reason))
             continue
-        X.append(table[:max_notes])
+        X.append(table)
         n_notes.append(len(table))
         seconds.append(float((onsets(table) + table[:, DURATION]).max()))
         y.append(genre_names.index(genre))
@@ -314,7 +366,8 @@ def load_dataset(
     if not X:
         raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(skipped)} skipped)")
     arrays = {
-        "X": np.stack(X).astype(np.float32),
+        "notes": np.concatenate(X).astype(np.float32),
+        "offsets": np.concatenate([[0], np.cumsum(n_notes)]).astype(np.int64),
         "y": np.asarray(y, dtype=np.int64),
         "paths": np.asarray(paths),
         "n_notes": np.asarray(n_notes, dtype=np.int64),
@@ -329,13 +382,14 @@ def load_dataset(
             import warnings
 
             warnings.warn(f"{cache_path}: could not write cache ({exc})", stacklevel=2)
-    return _from_arrays(arrays, root, genre_names, len(blobs))
+    return _from_arrays(arrays, root, genre_names, len(blobs), max_notes)
 
 
-def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int) -> Dataset:
+def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int, max_notes: int) -> Dataset:
     paths = [str(p) for p in arrays["paths"]]
+    notes, offsets = arrays["notes"], arrays["offsets"]
     return Dataset(
-        X=arrays["X"],
+        X=notes[offsets[:-1, None] + np.arange(max_notes)[None, :]],
         y=arrays["y"],
         genres=genres,
         paths=paths,
@@ -345,4 +399,6 @@ def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int) 
         skipped=[Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])],
         n_notes=arrays["n_notes"],
         seconds=arrays["seconds"],
+        notes=notes,
+        offsets=offsets,
     )
