@@ -13,13 +13,17 @@ the real MIDI values:
    heavy-tailed: most steps are a fraction of a second, a few rests last many seconds)
    and keeps the other columns as they are;
 2. a Keras ``Normalization`` layer, adapted to the training notes, centres and scales
-   every column; :class:`ProgramFamily` adds each note's instrument family as a
-   one-hot (a program number is a category, not a quantity);
+   every column, and ``columns`` picks the ones the model may read (the study read
+   pitch, step and duration only); :class:`ProgramFamily` adds each note's instrument
+   family as a one-hot (a program number is a category, not a quantity),
+   :class:`PitchClass` its pitch class (C, C#, ...: the octave-free note name) and
+   :class:`DrumSound` which drum it is (kick, snare, hi-hat, ...);
 3. ``layers`` recurrent layers (GRU or LSTM) of ``units`` each read the 100 notes in
    order; the last one returns its final state;
-4. :class:`NoteSummary` adds per-file statistics of the notes (mean, std, max, min of
-   every channel) beside that state: on the real data, these summaries carry much of
-   the signal (see the baseline in notebook 03), and the recurrent state adds the order;
+4. :class:`NoteSummary` adds statistics of the sequence's notes (mean, std, max, min of
+   every channel, and with pitch classes the key-free :class:`PitchClassProfile`)
+   beside that state: on the real data, these summaries carry much of the signal (see
+   the baseline in notebook 03), and the recurrent state adds the order;
 5. ``dense_layers`` dense layers of ``dense_units`` with dropout;
 6. a dense layer named ``"logits"`` with one output per genre, then a softmax named
    ``"probabilities"``. Saliency differentiates the logits (:func:`logits_model`).
@@ -32,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
 
 if TYPE_CHECKING:  # keras is imported on first use, not with the package
@@ -62,6 +67,20 @@ class ModelConfig:
             recurrent state (:class:`NoteSummary`).
         augment: random tempo, transposition and velocity changes while training
             (:class:`MusicAugment`).
+        columns: the note-table columns the recurrent layers read (after encoding and
+            normalization); the input is always the whole note table.
+        pitch_classes: add the one-hot pitch class of each pitched note
+            (:class:`PitchClass`) and, with ``summary``, the sorted pitch-class
+            profile (:class:`PitchClassProfile`).
+        drum_sounds: add the one-hot drum sound of each drum note (:class:`DrumSound`).
+        windows: 100-note windows per training file and epoch: 1 is the study's (the
+            first 100 notes only); more adds seeded random windows of the whole file
+            (see :mod:`genre_lib.windows`).
+        cosine: lower the learning rate from ``learning_rate`` towards 0 along a half
+            cosine over ``epochs`` and keep the last epoch's weights (late epochs take
+            small steps, so the weights settle instead of jumping between the views of
+            the files the windows give; no early stopping, whose choice on a hundred
+            validation files is mostly noise).
     """
 
     cell: str = "gru"
@@ -77,11 +96,20 @@ class ModelConfig:
     families: bool = True
     summary: bool = True
     augment: bool = True
+    columns: tuple[str, ...] = FEATURES
+    pitch_classes: bool = False
+    drum_sounds: bool = False
+    windows: int = 1
+    cosine: bool = False
 
     def __post_init__(self) -> None:
         if self.cell not in ("gru", "lstm"):
             raise ValueError(f"cell must be 'gru' or 'lstm', not {self.cell!r}")
-        for name in ("units", "layers", "epochs", "batch_size"):
+        object.__setattr__(self, "columns", tuple(self.columns))  # JSON gives a list
+        unknown = [c for c in self.columns if c not in FEATURES]
+        if unknown or not self.columns:
+            raise ValueError(f"columns must be a non-empty subset of {FEATURES}, not {self.columns}")
+        for name in ("units", "layers", "epochs", "batch_size", "windows"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
@@ -89,7 +117,11 @@ class ModelConfig:
 
     def to_dict(self) -> dict:
         """The settings as a JSON-able dict."""
-        return asdict(self)
+        return {**asdict(self), "columns": list(self.columns)}
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with some settings changed (e.g. fewer epochs for a quick run)."""
+        return ModelConfig.from_dict({**self.to_dict(), **changes})
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
@@ -160,6 +192,59 @@ def _custom_layers() -> dict:
             return ops.one_hot(family, 16, dtype=x.dtype) * pitched
 
     @keras.saving.register_keras_serializable(package="genre_lib")
+    class SelectColumns(keras.layers.Layer):
+        """The note-table columns a model may read, by index (the others are dropped,
+        so they get no weight and no gradient)."""
+
+        def __init__(self, columns=tuple(range(len(FEATURES))), **kwargs):
+            super().__init__(**kwargs)
+            self.columns = tuple(int(c) for c in columns)
+
+        def call(self, x):
+            return ops.take(x, list(self.columns), axis=-1)
+
+        def get_config(self):
+            return {**super().get_config(), "columns": list(self.columns)}
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class PitchClass(keras.layers.Layer):
+        """One-hot pitch class (pitch mod 12: C, C#, ..., B) of every pitched note; all
+        zeros for drum notes, whose pitch names a drum, not a note. Two notes an octave
+        apart share it, which a plain pitch number hides from the network. Like
+        :class:`ProgramFamily` it is a step function of the pitch, without gradient."""
+
+        def call(self, x):
+            pitch_class = ops.cast(ops.mod(ops.round(x[..., PITCH]), 12.0), "int32")
+            pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
+            return ops.one_hot(pitch_class, 12, dtype=x.dtype) * pitched
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class DrumSound(keras.layers.Layer):
+        """One-hot drum sound (kick, snare, clap, hi-hat, ride, crash, tom; see
+        :data:`genre_lib.general_midi.DRUM_SOUNDS`) of every drum note; all zeros for
+        pitched notes and for other percussion."""
+
+        def call(self, x):
+            lookup = ops.convert_to_tensor(DRUM_SOUND_OF_PITCH.astype("int32"))
+            key = ops.cast(ops.clip(ops.round(x[..., PITCH]), 0, 127), "int32")
+            sound = ops.take(lookup, key)
+            drum = ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
+            # one_hot of -1 (other percussion) is all zeros
+            return ops.one_hot(sound, len(DRUM_SOUNDS), dtype=x.dtype) * drum
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class PitchClassProfile(keras.layers.Layer):
+        """How the pitched notes of a sequence spread over the 12 pitch classes, sorted
+        from the most used to the least: a key-free profile (a blues in F and one in
+        B-flat give the same profile) of how many pitch classes the music uses, from
+        the one-hot pitch classes of :class:`PitchClass`."""
+
+        def call(self, pitch_classes):
+            counts = ops.sum(pitch_classes, axis=1)
+            shares = counts / ops.maximum(ops.sum(counts, axis=-1, keepdims=True), 1.0)
+            return ops.flip(ops.sort(shares, axis=-1), axis=-1)
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
     class NoteSummary(keras.layers.Layer):
         """Mean, standard deviation, maximum and minimum of every input channel over the
         notes: the per-file statistics a non-neural baseline sees, given to the dense
@@ -212,7 +297,8 @@ def _custom_layers() -> dict:
                     "velocity": self.velocity, "seed": self.seed}
 
     _LAYERS.update(NoteEncoding=NoteEncoding, ProgramFamily=ProgramFamily, NoteSummary=NoteSummary,
-                   MusicAugment=MusicAugment)
+                   MusicAugment=MusicAugment, SelectColumns=SelectColumns, PitchClass=PitchClass,
+                   DrumSound=DrumSound, PitchClassProfile=PitchClassProfile)
     return _LAYERS
 
 
@@ -253,15 +339,28 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     inputs = keras.Input((n_notes, n_features), name="notes")
     x = L["MusicAugment"](seed=seed, name="augment")(inputs) if config.augment else inputs
     h = norm(L["NoteEncoding"](n_features=n_features, name="note_encoding")(x))
+    if tuple(config.columns) != FEATURES:
+        h = L["SelectColumns"]([FEATURES.index(c) for c in config.columns], name="columns")(h)
+    categories = []
     if config.families:
-        h = keras.layers.Concatenate(name="with_families")([h, L["ProgramFamily"](name="program_family")(x)])
+        categories.append(L["ProgramFamily"](name="program_family")(x))
+    if config.pitch_classes:
+        pitch_classes = L["PitchClass"](name="pitch_class")(x)
+        categories.append(pitch_classes)
+    if config.drum_sounds:
+        categories.append(L["DrumSound"](name="drum_sound")(x))
+    if categories:
+        h = keras.layers.Concatenate(name="with_categories")([h, *categories])
     notes = h
     cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
     for i in range(config.layers):
         last = i == config.layers - 1
         h = cell(config.units, return_sequences=not last, name=f"{config.cell}_{i + 1}")(h)
     if config.summary:
-        h = keras.layers.Concatenate(name="state_and_summary")([h, L["NoteSummary"](name="note_summary")(notes)])
+        summaries = [L["NoteSummary"](name="note_summary")(notes)]
+        if config.pitch_classes:
+            summaries.append(L["PitchClassProfile"](name="pitch_class_profile")(pitch_classes))
+        h = keras.layers.Concatenate(name="state_and_summary")([h, *summaries])
     for i in range(config.dense_layers):
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(h)
@@ -288,6 +387,40 @@ def logits_model(model: "keras.Model") -> "keras.Model":
     """
     keras = _keras()
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
+
+
+def file_model(model: "keras.Model") -> "keras.Model":
+    """The same network judging a whole file from ``(batch, windows, notes, features)``:
+    the logits of every window, averaged over the windows, then the softmax.
+
+    Shares the weights of ``model``; built once per model. Averaging logits is a vote
+    of the windows: the probabilities are ``softmax(mean(log p))``, the normalised
+    geometric mean of the windows' (a window's log-softmax differs from its logits by
+    one number per window), so one confident window cannot outvote the rest.
+    """
+    return _FILE_MODELS.get(model, lambda: _build_file_model(model))
+
+
+def _build_file_model(model: "keras.Model") -> "keras.Model":
+    keras = _keras()
+    ops = keras.ops
+    logits = logits_model(model)
+
+    class MeanOverWindows(keras.layers.Layer):
+        """The logits of every window of ``(batch, windows, notes, features)`` (one
+        batched call), averaged over the windows."""
+
+        def call(self, x):
+            shape = ops.shape(x)
+            flat = logits(ops.reshape(x, (-1, shape[2], shape[3])))
+            return ops.mean(ops.reshape(flat, (shape[0], shape[1], -1)), axis=1)
+
+        def compute_output_shape(self, input_shape):
+            return (input_shape[0], logits.outputs[0].shape[-1])
+
+    files = keras.Input((None, *model.inputs[0].shape[1:]), name="windows")
+    probs = keras.layers.Softmax(name="probabilities")(MeanOverWindows(name="mean_logits")(files))
+    return keras.Model(files, probs, name=f"{model.name}_files")
 
 
 def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
@@ -334,3 +467,7 @@ class CompiledCache:
         self._items.move_to_end(k)
         return hit[1]
 
+
+
+#: the file models of the last few models (building and tracing one takes a second)
+_FILE_MODELS = CompiledCache(size=4)

@@ -218,3 +218,65 @@ def test_compiled_cache_builds_once_per_model_and_keeps_only_the_last_few():
     assert cache.get(a, make("a3")) == "a3"
     cache.get(c, make("c"))
     assert built == ["a", "a-k", "b", "a3", "c"]
+
+
+# --- categories, column choice and the file model ---------------------------------------------
+
+
+def test_category_one_hots_match_general_midi_by_hand():
+    from genre_lib.general_midi import DRUM_SOUNDS, drum_sound
+
+    L = _custom_layers()
+    rows = np.array([
+        # pitch step duration velocity drum program
+        [60, 0, 0.5, 80, 0, 0],    # C, piano
+        [73, 0.1, 0.5, 80, 0, 33],  # C#, bass
+        [36, 0.1, 0.1, 100, 1, 0],  # kick
+        [42, 0.1, 0.1, 90, 1, 0],   # closed hi-hat
+        [62, 0.1, 0.1, 90, 1, 0],   # a conga: other percussion
+    ], dtype=np.float32)[None]
+    pc = np.asarray(L["PitchClass"]()(rows))[0]
+    assert pc.shape == (5, 12)
+    assert pc[0].argmax() == 0 and pc[1].argmax() == 1 and pc[:2].sum() == 2
+    assert pc[2:].sum() == 0, "drum notes have no pitch class"
+    ds = np.asarray(L["DrumSound"]()(rows))[0]
+    names = list(DRUM_SOUNDS)
+    assert ds.shape == (5, len(DRUM_SOUNDS)) and ds[:2].sum() == 0
+    assert ds[2].argmax() == names.index("kick") and ds[3].argmax() == names.index("hi-hat")
+    assert ds[4].sum() == 0 and drum_sound(np.array([62])).tolist() == [-1]
+    profile = np.asarray(L["PitchClassProfile"]()(pc[None]))[0]
+    np.testing.assert_allclose(profile, [0.5, 0.5] + [0] * 10)
+
+
+def test_the_study_columns_get_no_weight_and_no_gradient(sample):
+    import tensorflow as tf
+
+    config = ModelConfig(units=8, families=False, summary=False, augment=False, columns=("pitch", "step", "duration"))
+    model = build_model(config, sample[0], n_genres=2, seed=0)
+    x = tf.constant(sample[0][:3])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logit = logits_model(model)(x)[:, 0]
+    grad = tape.gradient(logit, x).numpy()
+    assert np.abs(grad[..., [PITCH, STEP, DURATION]]).max() > 0
+    assert np.abs(grad[..., [VELOCITY, DRUM, PROGRAM]]).max() == 0, "columns the study did not read stay unread"
+    with pytest.raises(ValueError, match="columns must be"):
+        ModelConfig(columns=("pitch", "tempo"))
+
+
+def test_file_model_is_the_vote_of_the_windows_and_round_trips(sample, tmp_path):
+    import keras
+
+    from genre_lib.model import file_model
+
+    config = ModelConfig(units=8, pitch_classes=True, drum_sounds=True)
+    model = build_model(config, sample[0], n_genres=2, seed=0)
+    windows = sample[0][:12].reshape(3, 4, 100, 6)  # three "files" of four windows
+    files = np.asarray(file_model(model).predict(windows, verbose=0))
+    p = np.asarray(model.predict(sample[0][:12], verbose=0)).reshape(3, 4, 2)
+    g = np.exp(np.log(p).mean(1))
+    np.testing.assert_allclose(files, g / g.sum(1, keepdims=True), atol=1e-5)
+    assert file_model(model) is file_model(model), "built once per model"
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(loaded.predict(sample[0][:5], verbose=0), model.predict(sample[0][:5], verbose=0), atol=1e-6)
