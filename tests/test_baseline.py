@@ -1,15 +1,15 @@
-"""The gradient-boosting baseline: per-file statistics by hand, no order, seeded fit."""
+"""The gradient-boosting baseline: 48 statistics by hand, no order, both protocols, seeded fit."""
 
 import numpy as np
 import pytest
 
-from genre_lib.baseline import baseline_proba, file_statistics, fit_baseline, statistic_names
-from genre_lib.midi_io import DRUM, FEATURES, PROGRAM, STEP, VELOCITY
+from genre_lib.baseline import baseline_scores, fit_baseline, note_statistics, protocol_statistics, statistic_names
+from genre_lib.evaluate import classification_metrics
 from genre_lib.splits import make_split
 
 
 def _table():
-    """Eight hand-made notes: two pianos, a bass, a synth lead, four drums."""
+    """Eight hand-made notes over 2 seconds: two pianos, a bass, a synth lead, four drums."""
     rows = [
         # pitch step duration velocity drum program
         (60, 0.0, 0.5, 80, 0, 0),
@@ -24,68 +24,99 @@ def _table():
     return np.array(rows, dtype=np.float32)
 
 
-def test_names_describe_the_columns():
+def test_names_describe_the_48_columns():
     names = statistic_names()
-    X = np.stack([_table(), _table()[::-1]])
-    assert file_statistics(X).shape == (2, len(names)) == (2, len(FEATURES) * 4 + 16 + 3)
-    assert len(set(names)) == len(names)
+    assert len(names) == len(set(names)) == 48 == len(note_statistics(_table()))
 
 
 def test_statistics_computed_by_hand():
     t = _table()
-    stats = dict(zip(statistic_names(), file_statistics(t[None])[0]))
-    for c, f in enumerate(FEATURES):
-        assert stats[f"{f} mean"] == pytest.approx(t[:, c].mean())
-        assert stats[f"{f} std"] == pytest.approx(t[:, c].std())
-        assert stats[f"{f} p10"] == pytest.approx(np.percentile(t[:, c], 10))
-        assert stats[f"{f} p90"] == pytest.approx(np.percentile(t[:, c], 90))
-    # program families count pitched notes only (the drums' program 0 is not a piano)
-    assert stats["share of program family 0"] == pytest.approx(2 / 8)  # pianos 0 and 1
-    assert stats["share of program family 4"] == pytest.approx(1 / 8)  # bass 33
-    assert stats["share of program family 10"] == pytest.approx(1 / 8)  # lead 81
-    assert sum(stats[f"share of program family {k}"] for k in range(16)) == pytest.approx(4 / 8)
-    assert stats["distinct programs"] == 4  # 0, 1, 33, 81
-    assert stats["distinct velocities"] == 5  # 60, 80, 90, 100, 110
-    assert stats["share of simultaneous onsets"] == pytest.approx(4 / 8)
-    assert t[:, DRUM].sum() == 4 and t[:, PROGRAM].max() == 81 and t[:, VELOCITY].min() == 60 and t[:, STEP].max() == 0.5
+    s = dict(zip(statistic_names(), note_statistics(t)))
+    # onsets 0, 0, .5, .75, .75, 1, 1.25, 1.25; the bass (onset .5, 1 s long) ends last, at 1.5 s
+    assert s["notes per second"] == pytest.approx(8 / 1.5)
+    assert s["drum share"] == pytest.approx(0.5)
+    assert s["pitch mean"] == pytest.approx(np.mean([60, 64, 36, 72]))  # pitched notes only
+    assert s["pitch std"] == pytest.approx(np.std([60, 64, 36, 72]))
+    assert s["log step mean"] == pytest.approx(np.log1p(t[:, 1]).mean())
+    assert s["log duration std"] == pytest.approx(np.log1p(t[:, 2]).std())
+    assert s["velocity mean"] == pytest.approx(t[:, 3].mean())
+    assert s["share of simultaneous onsets"] == pytest.approx(3 / 7)  # steps after the first note
+    assert s["distinct programs"] == 4  # 0, 1, 33, 81 (the drums' program 0 is no piano)
+    assert s["notes"] == 8
+    assert s["share of piano notes"] == pytest.approx(2 / 8)
+    assert s["share of bass notes"] == pytest.approx(1 / 8)
+    assert s["share of synth lead notes"] == pytest.approx(1 / 8)
+    assert s["share of kick hits"] == pytest.approx(1 / 8)
+    assert s["share of hi-hat hits"] == pytest.approx(2 / 8)
+    assert s["share of snare hits"] == pytest.approx(1 / 8)
+    assert s["share of ride hits"] == 0
+    # pitch classes of 60 (C), 64 (E), 36 (C), 72 (C): C 3/4, E 1/4, largest first
+    profile = [s[f"pitch-class share, rank {r}"] for r in range(1, 13)]
+    assert profile == pytest.approx([0.75, 0.25] + [0] * 10)
+
+
+def test_the_pitch_class_profile_does_not_depend_on_the_key():
+    t = _table()
+    up = t.copy()
+    up[up[:, 4] == 0, 0] += 5  # transpose the pitched notes, not the drums
+    names = statistic_names()
+    a, b = note_statistics(t), note_statistics(up)
+    for k, name in enumerate(names):
+        if name.startswith("pitch-class") or "hits" in name:
+            assert a[k] == pytest.approx(b[k]), name
 
 
 def test_the_baseline_sees_no_order(demo_data):
-    X = demo_data.X[:20]
     rng = np.random.default_rng(0)
-    shuffled = np.stack([x[rng.permutation(len(x))] for x in X])
-    np.testing.assert_allclose(file_statistics(shuffled), file_statistics(X), rtol=1e-9, atol=1e-9)
+    for i in range(10):
+        x = demo_data.X[i]
+        shuffled = x[rng.permutation(len(x))]
+        # simultaneous onsets and notes per second depend on the steps' order; the rest must not
+        keep = [k for k, n in enumerate(statistic_names()) if n not in ("share of simultaneous onsets", "notes per second")]
+        np.testing.assert_allclose(note_statistics(shuffled)[keep], note_statistics(x)[keep], rtol=1e-9, atol=1e-9)
+
+
+def test_protocols_read_the_first_100_notes_or_the_whole_file(demo_data):
+    index = np.array([0, 5, 9])
+    first = protocol_statistics(demo_data, index, "first100")
+    whole = protocol_statistics(demo_data, index, "file")
+    notes = statistic_names().index("notes")
+    assert first[:, notes].tolist() == [100] * 3
+    assert whole[:, notes].tolist() == demo_data.n_notes[index].tolist()
+    np.testing.assert_allclose(whole[1], note_statistics(demo_data.table(5)))
+    with pytest.raises(ValueError, match="unknown protocol"):
+        protocol_statistics(demo_data, index, "all")
 
 
 def test_baseline_is_seeded_and_finds_the_demo_cues(demo_data):
     split = make_split("group", demo_data.y, demo_data.groups, seed=0)
-    train, test = split.train, split.test
-    a = fit_baseline(demo_data.X[train], demo_data.y[train], seed=0)
-    b = fit_baseline(demo_data.X[train], demo_data.y[train], seed=0)
-    pa, pb = baseline_proba(a, demo_data.X[test]), baseline_proba(b, demo_data.X[test])
-    assert pa.shape == (len(test), 2)
-    np.testing.assert_allclose(pa.sum(1), 1.0)
-    assert np.array_equal(pa, pb)
-    # held-out groups, chance 0.5: the planted cues are in the per-file statistics
-    assert (pa.argmax(1) == demo_data.y[test]).mean() >= 0.8
+    a = baseline_scores(demo_data, split.train, split.test, seed=0)
+    b = baseline_scores(demo_data, split.train, split.test, seed=0)
+    assert a == b and set(a) == {"first100", "file"}
+    for protocol in a:
+        assert a[protocol]["n"] == len(split.test)
+        # held-out groups, chance 0.5: the planted cues are in the per-file statistics
+        assert a[protocol]["accuracy"] >= 0.8
+    # the same figures, recomputed by hand
+    clf = fit_baseline(protocol_statistics(demo_data, split.train, "file"), demo_data.y[split.train], seed=0)
+    probs = clf.predict_proba(protocol_statistics(demo_data, split.test, "file"))
+    assert classification_metrics(probs, demo_data.y[split.test], demo_data.genres) == a["file"]
 
 
 def test_balanced_weights_keep_a_small_genre_from_being_drowned_out():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    # one genre in ten, told apart by a noisy velocity offset: an unweighted model
-    # mostly predicts the big genre, the balanced one finds more of the small one
+    # one genre in ten, told apart by a noisy offset: an unweighted model mostly
+    # predicts the big genre, the balanced one finds more of the small one
     rng = np.random.default_rng(0)
     n = 600
-    X = rng.normal(60, 5, (n, 100, len(FEATURES))).astype(np.float32)
+    S = rng.normal(0, 1, (n, 48))
     y = (rng.random(n) < 0.1).astype(int)
-    X[:, :, VELOCITY] += rng.normal(0, 1.0, (n, 1)) + 2.0 * y[:, None]
+    S[:, 8] += 0.8 * y
     train, test = np.arange(400), np.arange(400, n)
-    clf = fit_baseline(X[train], y[train], seed=0)
+    clf = fit_baseline(S[train], y[train], seed=0)
     assert clf.get_params()["class_weight"] == "balanced"
-    balanced = baseline_proba(clf, X[test]).argmax(1)
-    plain = HistGradientBoostingClassifier(random_state=0).fit(file_statistics(X[train]), y[train])
-    unweighted = plain.predict(file_statistics(X[test]))
+    balanced = clf.predict(S[test])
+    unweighted = HistGradientBoostingClassifier(random_state=0).fit(S[train], y[train]).predict(S[test])
     small = y[test] == 1
     assert (balanced[small] == 1).mean() > (unweighted[small] == 1).mean()
-    assert balanced.sum() > unweighted.sum()
