@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
-from .evaluate import GenreMismatchError
+from .evaluate import FILE_WINDOWS, GenreMismatchError
 from .midi_io import FEATURES, MidiError
 from .runs import RunError
 
@@ -60,54 +60,70 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the train command's flags that change a ModelConfig setting of the same name
+_CONFIG_FLAGS = ("cell", "units", "layers", "dense_layers", "dense_units", "dropout", "epochs", "learning_rate",
+                 "batch_size", "patience", "windows", "families", "pitch_classes", "drum_sounds", "summary",
+                 "augment", "cosine")
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .model import ModelConfig
+    from .study import ITERATIONS
     from .train import train_run
 
+    changes = {k: v for k, v in vars(args).items() if k in _CONFIG_FLAGS and v is not None}
     try:
-        config = ModelConfig(
-            cell=args.cell, units=args.units, layers=args.layers, dense_layers=args.dense_layers,
-            dense_units=args.dense_units, dropout=args.dropout, epochs=args.epochs,
-            learning_rate=args.learning_rate, batch_size=args.batch_size, patience=args.patience,
-            families=args.families, summary=args.summary, augment=args.augment,
-        )
+        config = ITERATIONS[args.iteration].replace(**changes)
     except ValueError as exc:
         return _fail(args, str(exc))
-    run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
-                    max_notes=args.max_notes, overwrite=args.overwrite, progress=True, verbose=2 if args.verbose else 0)
-    test, base = run.metrics["test"], run.metrics["baseline"]
+    try:
+        run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
+                        max_notes=args.max_notes, file_windows=args.file_windows, overwrite=args.overwrite,
+                        progress=True, verbose=2 if args.verbose else 0)
+    except (DataError, FileExistsError) as exc:
+        return _fail(args, str(exc))
+    test, base = run.metrics["test"]["protocols"], run.metrics["baseline"]["protocols"]
     print(f"{args.out}: {run.meta['epochs_trained']} epochs in {run.meta['train_seconds']:.0f} s; "
-          f"{args.split}-split test accuracy {test['accuracy']:.3f} (loss {test['loss']:.3f}, {test['n']} files), "
-          f"baseline {base['accuracy']:.3f}")
+          f"{args.split}-split test files ({test['file']['n']}): accuracy {test['file']['accuracy']:.3f} judged by "
+          f"{args.file_windows} windows, {test['first100']['accuracy']:.3f} by the first 100 notes; "
+          f"baseline {base['file']['accuracy']:.3f} and {base['first100']['accuracy']:.3f}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import align_labels, classification_metrics, misclassified, predict_proba
+    from .evaluate import PROTOCOLS, align_labels, classification_metrics, misclassified, protocol_proba
 
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
     data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
     y = align_labels(data, run.genres)
-    probs = predict_proba(run.model, data.X)
-    result = classification_metrics(probs, y, run.genres)
-    result["misclassified"] = misclassified(probs, y, data.paths, run.genres)
+    k = args.file_windows or run.meta["file_windows"]
+    tables = data.tables()
+    protocols, probs = {}, {}
+    for protocol in PROTOCOLS:
+        probs[protocol] = protocol_proba(run.model, tables, protocol, k)
+        protocols[protocol] = classification_metrics(probs[protocol], y, run.genres)
+    protocols["file"]["windows"] = k
+    result = {**protocols[args.protocol], "protocol": args.protocol, "protocols": protocols}
+    result["misclassified"] = misclassified(probs[args.protocol], y, data.paths, run.genres)
     result["skipped"] = [{"path": s.path, "reason": s.reason} for s in data.skipped]
     if args.json:
         _print_json(result)
         return 0
-    print(f"{args.data_dir}: accuracy {result['accuracy']:.3f}, loss {result['loss']:.3f} on {result['n']} files "
-          f"({len(data.skipped)} skipped)")
-    for genre, m in result["per_genre"].items():
-        print(f"  {genre:12} n={m['n']:4}  precision {m['precision']:.3f}  recall {m['recall']:.3f}")
-    print("  confusion (rows true, columns predicted):", result["confusion"])
+    print(f"{args.data_dir}: {result['n']} files ({len(data.skipped)} skipped)")
+    for protocol, m in protocols.items():
+        how = f"a vote of {k} windows" if protocol == "file" else "the first 100 notes"
+        print(f"  {protocol:8} (judged by {how}): accuracy {m['accuracy']:.3f}, loss {m['loss']:.3f}")
+        for genre, g in m["per_genre"].items():
+            print(f"    {genre:12} n={g['n']:4}  precision {g['precision']:.3f}  recall {g['recall']:.3f}")
+        print("    confusion (rows true, columns predicted):", m["confusion"])
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from .dataset import load_file
-    from .evaluate import predict_proba
+    from .dataset import check_usable
+    from .evaluate import protocol_proba
+    from .midi_io import read_midi
 
     run, error = _load_run_for(args.run_dir)
     if error:
@@ -115,20 +131,24 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     paths, tables, status = [], [], 0
     for path in args.files:
         try:
-            tables.append(load_file(path, run.max_notes))
+            table = read_midi(path)
+            check_usable(table, path, run.max_notes)
+            tables.append(table)
             paths.append(path)
-        except (MidiError, OSError) as exc:
-            print(f"genre-lib predict: {path}: skipped: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        except MidiError as exc:
+            print(f"genre-lib predict: {path}: skipped: {exc.reason}", file=sys.stderr)
             status = 2
+    protocol = "file" if args.whole_file else "first100"
+    k = args.file_windows or run.meta["file_windows"]
     # one batched call: a model call per file costs ~50 ms of overhead each
-    probs = predict_proba(run.model, np.stack(tables)) if tables else []
+    probs = protocol_proba(run.model, tables, protocol, k) if tables else []
     rows = [
         {"path": str(path), "predicted": run.genres[int(p.argmax())],
          "probabilities": {g: round(float(v), 4) for g, v in zip(run.genres, p)}}
         for path, p in zip(paths, probs)
     ]
     if args.json:
-        _print_json({"genres": list(run.genres), "files": rows})
+        _print_json({"genres": list(run.genres), "protocol": protocol, "files": rows})
     else:
         for r in rows:
             probs = "  ".join(f"{g} {v:.3f}" for g, v in r["probabilities"].items())
@@ -396,22 +416,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("group", "stratified"), default="group",
                    help="group: no artist/sequencer on two sides (default); stratified: random files")
     p.add_argument("--max-notes", type=int, default=MAX_NOTES)
-    from .model import ModelConfig
+    p.add_argument("--file-windows", type=int, default=FILE_WINDOWS,
+                   help="windows per file of the file protocol (default %(default)s)")
+    from .study import ITERATIONS, MAIN_ITERATION
 
-    d = ModelConfig()
-    p.add_argument("--cell", choices=("gru", "lstm"), default=d.cell)
-    p.add_argument("--units", type=int, default=d.units, help="recurrent nodes per layer (default %(default)s)")
-    p.add_argument("--layers", type=int, default=d.layers, help="recurrent layers (default %(default)s)")
-    p.add_argument("--dense-layers", type=int, default=d.dense_layers)
-    p.add_argument("--dense-units", type=int, default=d.dense_units)
-    p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--epochs", type=int, default=d.epochs, help="maximum epochs (default %(default)s)")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
-    p.add_argument("--no-families", dest="families", action="store_false", help="no program-family one-hot")
-    p.add_argument("--no-summary", dest="summary", action="store_false", help="no per-file note summary")
-    p.add_argument("--no-augment", dest="augment", action="store_false", help="no training-time augmentation")
+    p.add_argument("--iteration", choices=list(ITERATIONS), default=MAIN_ITERATION,
+                   help="settings to start from (default %(default)s, the committed model's); the flags below change them")
+    p.add_argument("--cell", choices=("gru", "lstm"))
+    p.add_argument("--units", type=int, help="recurrent nodes per layer")
+    p.add_argument("--layers", type=int, help="recurrent layers")
+    p.add_argument("--dense-layers", type=int)
+    p.add_argument("--dense-units", type=int)
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--epochs", type=int, help="maximum epochs")
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    p.add_argument("--windows", type=int, help="100-note windows per training file and epoch (1: the first 100 notes)")
+    for flag, what in (("families", "program-family one-hot"), ("pitch-classes", "pitch-class one-hot"),
+                       ("drum-sounds", "drum-sound one-hot"), ("summary", "note statistics beside the state"),
+                       ("augment", "training-time augmentation"), ("cosine", "cosine learning-rate decay")):
+        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=what)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     p.set_defaults(func=_cmd_train)
@@ -420,12 +445,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path)
     p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
     p.add_argument("--genres", nargs="+", help="genres to score (default: every genre folder)")
+    p.add_argument("--protocol", choices=("file", "first100"), default="file",
+                   help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
+    p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="genre probabilities of MIDI files")
     p.add_argument("run_dir", type=Path)
     p.add_argument("files", nargs="+", type=Path)
+    p.add_argument("--whole-file", action="store_true",
+                   help="judge each file by a vote of windows over all its notes (default: its first 100 notes)")
+    p.add_argument("--file-windows", type=int, help="windows per file with --whole-file (default: the run's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_predict)
 

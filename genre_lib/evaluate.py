@@ -2,18 +2,37 @@
 
 Pure numpy on top of one call to the model, so the same metrics serve the neural model
 and the baseline (:mod:`genre_lib.baseline`).
+
+Two protocols judge a file, and both are always reported:
+
+* ``first100``, the study's: one prediction from the file's first 100 notes;
+* ``file``: the model reads ``k`` evenly spaced 100-note windows of the file
+  (:func:`genre_lib.windows.even_windows`) through :func:`genre_lib.model.file_model`.
+  For a model trained on single windows that is a vote: the probabilities are the
+  normalised geometric mean of the windows' (the mean log-probability), so one
+  confident window cannot outvote the rest; a model trained with ``pool`` averages
+  the windows' encodings instead and decides once.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .dataset import Dataset
+from .windows import even_windows
 
 if TYPE_CHECKING:
     import keras
+
+
+#: the two ways of judging a file (see the module docstring)
+PROTOCOLS: tuple[str, ...] = ("first100", "file")
+
+#: windows per file of the ``file`` protocol (notebook 03 and the README show how the
+#: accuracy grows with it and where it levels off)
+FILE_WINDOWS = 16
 
 
 class GenreMismatchError(ValueError):
@@ -22,13 +41,39 @@ class GenreMismatchError(ValueError):
 
 def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Genre probabilities ``(files, genres)`` of a Keras model for note tables ``X``
-    (one table ``(notes, features)`` or a batch)."""
+    (one table ``(notes, features)`` or a batch; for a :func:`genre_lib.model.file_model`,
+    one file's windows or a batch of them)."""
     X = np.asarray(X, dtype=np.float32)
-    if X.ndim == 2:
+    if X.ndim == len(model.inputs[0].shape) - 1:  # one table (or one file's windows)
         X = X[None]
     if len(X) == 0:
         return np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)
     return np.asarray(model.predict(X, batch_size=batch_size, verbose=0), dtype=np.float64)
+
+
+def protocol_proba(model: "keras.Model", tables: Sequence[np.ndarray], protocol: str, k: int = FILE_WINDOWS) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of whole note tables (one per file) under
+    ``protocol`` (``"first100"`` or ``"file"``, see the module docstring).
+
+    Args:
+        model: a classifier of windows of ``model.inputs[0].shape[1]`` notes.
+        tables: each file's whole note table (:meth:`genre_lib.dataset.Dataset.tables`).
+        protocol: how a file is judged.
+        k: windows per file of the ``file`` protocol.
+
+    Raises:
+        ValueError: an unknown protocol, or a table shorter than one window.
+    """
+    length = int(model.inputs[0].shape[1])
+    if protocol == "first100":
+        windows, _ = even_windows(tables, 1, length)
+        return predict_proba(model, windows)
+    if protocol == "file":
+        from .model import file_model
+
+        windows, _ = even_windows(tables, k, length)
+        return predict_proba(file_model(model), windows.reshape(len(tables), k, *windows.shape[1:]))
+    raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS}")
 
 
 def classification_metrics(probs: np.ndarray, y: np.ndarray, genres: tuple[str, ...] | list[str]) -> dict:
@@ -84,14 +129,18 @@ def align_labels(data: Dataset, model_genres: tuple[str, ...] | list[str]) -> np
 
 
 def misclassified(probs: np.ndarray, y: np.ndarray, paths: list[str], genres) -> list[dict]:
-    """The wrongly classified files, surest mistakes first: path, true and predicted
-    genre, and the probability given to the prediction."""
+    """The wrongly classified files, surest mistakes first: path, group (artist or
+    sequencer, :func:`genre_lib.dataset.group_of`), true and predicted genre, the
+    probability given to the prediction and the probability of every genre."""
+    from .dataset import group_of
+
     probs = np.asarray(probs)
     pred = probs.argmax(axis=1)
     wrong = np.flatnonzero(pred != np.asarray(y))
     wrong = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")]
     return [
-        {"path": str(paths[i]), "true": str(genres[y[i]]), "predicted": str(genres[pred[i]]),
-         "p_predicted": round(float(probs[i, pred[i]]), 4)}
+        {"path": str(paths[i]), "group": group_of(paths[i]), "true": str(genres[y[i]]),
+         "predicted": str(genres[pred[i]]), "p_predicted": round(float(probs[i, pred[i]]), 4),
+         "probabilities": {str(g): round(float(probs[i, j]), 4) for j, g in enumerate(genres)}}
         for i in wrong
     ]

@@ -280,3 +280,37 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
     axes[1].set_title("which notes")
     axes[1].legend(fontsize=8)
     return axes
+
+
+def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=None, title: str | None = None):
+    """Where windows of ``length`` notes sit in a whole file: every note as a dot (time
+    across, pitch up, drums grey), each window as a shaded band over the time it covers,
+    the first one (the study's input) in orange.
+
+    Args:
+        table: the file's whole note table.
+        starts: window start positions (notes), e.g. from :func:`genre_lib.windows.even_starts`.
+        length: notes per window.
+        ax: axes to draw on (new figure if None).
+        title: axes title.
+
+    Returns:
+        The axes.
+    """
+    ax = _new_ax(ax, figsize=(12, 3))
+    table = np.asarray(table)
+    start = onsets(table)
+    drum = table[:, DRUM] >= 0.5
+    for k, s in enumerate(np.asarray(starts, dtype=int)):
+        end = min(s + length, len(table)) - 1
+        first = k == 0 and s == 0
+        ax.axvspan(start[s], start[end] + table[end, DURATION], color=FLIP_COLOR if first else "tab:green",
+                   alpha=0.35 if first else 0.18, lw=0, label="first 100 notes (the study's input)" if first else
+                   ("other windows" if k == 1 else None))
+    ax.scatter(start[~drum], table[~drum, PITCH], s=2, c="tab:blue", label="pitched notes")
+    ax.scatter(start[drum], table[drum, PITCH], s=2, c="0.4", label="drum notes (pitch = drum sound)")
+    ax.set(xlabel="time (s)", ylabel="MIDI pitch", xlim=(0, float((start + table[:, DURATION]).max()) * 1.01))
+    ax.legend(loc="upper right", fontsize=8, markerscale=4, ncols=2)
+    if title:
+        ax.set_title(title)
+    return ax

@@ -3,11 +3,12 @@
 A run folder holds::
 
     model.keras     the Keras model (normalization inside: raw note tables in)
-    run.json        format version, genres, input spec (features, max notes), settings,
-                    seed, split, data summary and training time
+    run.json        format version, genres, input spec (features, max notes, windows
+                    per file of the file protocol), settings, seed, split, data
+                    summary, training time and date
     history.json    loss and accuracy per epoch (training and validation)
-    metrics.json    test metrics (see genre_lib.evaluate.classification_metrics), the
-                    baseline's, and the misclassified test files
+    metrics.json    test and validation metrics under both protocols (see
+                    genre_lib.evaluate), the baseline's, and the misclassified test files
 
 :func:`iterations_table` lines up every run of a folder: the study's table.
 """
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 
 
 #: bump when the run folder layout or the model's input contract changes
-FORMAT_VERSION = 1
+#: (2: both protocols in metrics.json, windows and new model settings)
+FORMAT_VERSION = 2
 RUN_FILES = ("model.keras", "run.json", "history.json", "metrics.json")
 
 
@@ -135,7 +137,7 @@ def read_run_meta(run_dir: str | Path) -> dict:
             f"{run_dir}: run format version {version!r}, this genre_lib reads version {FORMAT_VERSION}; "
             "retrain it with this version (genre-lib train)"
         )
-    for key in ("genres", "features", "max_notes", "config"):
+    for key in ("genres", "features", "max_notes", "file_windows", "config"):
         if key not in meta:
             raise RunError(f"{run_dir / 'run.json'}: missing {key!r}")
     return meta
@@ -193,14 +195,20 @@ def best_by_validation(runs_dir: str | Path) -> Path | None:
     return min(scored)[3] if scored else None
 
 
+#: the optional parts of a model, in the order the iterations add them
+_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine")
+
+
 def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
     """One row per run folder below ``runs_dir``: the study's iterations table.
 
-    Columns: run, model, nodes, layers, dense, additions (the optional model parts of
-    :class:`genre_lib.model.ModelConfig` switched on), epochs (trained / maximum), accuracy,
-    loss (test), baseline accuracy, split, test files, seed, train seconds. A folder
-    that cannot be read is listed with its problem in ``note`` instead of being
-    silently left out.
+    Columns: run, model, nodes, layers (recurrent), dense (layers x nodes), inputs
+    (the note-table columns read), additions (the optional model parts of
+    :class:`genre_lib.model.ModelConfig` switched on), windows (per training file and
+    epoch), epochs (trained / maximum), accuracy and loss of the test files under the
+    ``file`` protocol, the same under ``first100``, the baseline's accuracy under both,
+    split, test files, seed, train seconds, trained (date). A folder that cannot be
+    read is listed with its problem in ``note`` instead of being silently left out.
 
     Returns:
         A ``pandas.DataFrame`` sorted by run path.
@@ -218,22 +226,30 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
             rows.append({"run": name, "note": str(exc)})
             continue
         cfg = meta["config"]
-        test = metrics.get("test", {})
+        test = metrics.get("test", {}).get("protocols", {})
+        base = metrics.get("baseline", {}).get("protocols", {})
+        inputs = cfg.get("columns", [])
         rows.append({
             "run": name,
             "model": cfg["cell"].upper(),
             "nodes": cfg["units"],
             "layers": cfg["layers"],
             "dense": f"{cfg['dense_layers']}x{cfg['dense_units']}",
-            "additions": ", ".join(k for k in ("families", "summary", "augment") if cfg.get(k)) or "-",
+            "inputs": "all" if len(inputs) == 6 else "+".join(inputs),
+            "additions": ", ".join(k for k in _ADDITIONS if cfg.get(k)) or "-",
+            "windows": cfg.get("windows", 1),
             "epochs": f"{len(history.get('loss', []))}/{cfg['epochs']}",
-            "accuracy": test.get("accuracy"),
-            "loss": test.get("loss"),
-            "baseline accuracy": metrics.get("baseline", {}).get("accuracy"),
+            "accuracy": test.get("file", {}).get("accuracy"),
+            "loss": test.get("file", {}).get("loss"),
+            "first100 accuracy": test.get("first100", {}).get("accuracy"),
+            "first100 loss": test.get("first100", {}).get("loss"),
+            "baseline accuracy": base.get("file", {}).get("accuracy"),
+            "baseline first100": base.get("first100", {}).get("accuracy"),
             "split": meta.get("split", {}).get("kind"),
-            "test files": test.get("n"),
+            "test files": test.get("file", {}).get("n"),
             "seed": meta.get("seed"),
             "train s": meta.get("train_seconds"),
+            "trained": meta.get("trained_on"),
             "note": "",
         })
     return pd.DataFrame(rows)

@@ -1,4 +1,10 @@
-"""Training: seeded, class-balanced, early-stopped, and written to a run folder."""
+"""Training: seeded, class-balanced, early-stopped, and written to a run folder.
+
+A model learns from 100-note windows of its training files (``config.windows`` per
+file and epoch, drawn afresh every epoch; one window is the study's setting, the
+first 100 notes only) and is judged under both protocols of
+:mod:`genre_lib.evaluate`: the study's ``first100`` and the whole-file ``file`` vote.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .baseline import baseline_proba, fit_baseline
+from .baseline import baseline_scores
 from .dataset import MAX_NOTES, Dataset, load_dataset
-from .evaluate import classification_metrics, misclassified, predict_proba
+from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, misclassified, protocol_proba
 from .model import ModelConfig, build_model
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
 
 if TYPE_CHECKING:
     import keras
+
+#: evenly spaced windows per validation file when a model trains on windows: the
+#: validation loss (early stopping) is then a loss over whole validation files
+VAL_WINDOWS = 4
 
 
 def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
@@ -26,34 +36,97 @@ def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
     return {g: float(len(y) / (n_genres * c)) if c else 0.0 for g, c in enumerate(counts)}
 
 
-def fit(
-    config: ModelConfig, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
-    n_genres: int, seed: int = 0, verbose: int = 0,
-) -> "tuple[keras.Model, dict]":
-    """Train a new model; stop when the validation loss has not improved for
-    ``config.patience`` epochs and keep the best epoch's weights.
-
-    Same seed, same data, same machine: same weights (TensorFlow's deterministic ops are
-    switched on).
+def training_windows(data: Dataset, index: np.ndarray, windows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The sequences one epoch trains on: each file's first 100 notes when ``windows``
+    is 1 (the study's), else ``windows`` windows per file (the first 100 notes and
+    seeded random ones, :meth:`Dataset.random_windows`).
 
     Returns:
-        ``(model, history)`` with ``history`` a dict of per-epoch lists.
+        ``(X, y)``: windows ``(files * windows, notes, features)`` and their files' labels.
     """
-    import keras
+    index = np.asarray(index, dtype=int)
+    if windows == 1:
+        return data.X[index], data.y[index]
+    X, owner = data.random_windows(windows, seed, index)
+    return X, data.y[owner]
+
+
+def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, windows: int) -> tuple[float, float]:
+    """Accuracy and loss of ``model`` on the validation files, judged the way the model
+    is meant to be used: by the first 100 notes for a model trained on them, else by a
+    vote of :data:`VAL_WINDOWS` evenly spaced windows (never windows of training files)."""
+    protocol = "first100" if windows == 1 else "file"
+    m = classification_metrics(protocol_proba(model, data.tables(val), protocol, VAL_WINDOWS), data.y[val], data.genres)
+    return m["accuracy"], m["loss"]
+
+
+def fit(
+    config: ModelConfig, data: Dataset, train: np.ndarray, val: np.ndarray, seed: int = 0, verbose: int = 0,
+) -> "tuple[keras.Model, dict]":
+    """Train a new model on the files ``train`` of ``data``, validating on the files
+    ``val``, and keep the weights of the epoch with the best validation accuracy (ties:
+    the lower validation loss); stop when it has not improved for ``config.patience``
+    epochs. With ``config.cosine`` every epoch is trained and the last one kept.
+
+    Every epoch draws new training windows (seeded by ``seed`` and the epoch), so a
+    model with ``config.windows`` windows per file sees ``windows * epochs`` different
+    parts of every file. Class weights count files: every file has the same number of
+    windows. The epoch is chosen by accuracy, not loss: on files by unseen sequencers
+    the validation loss rises from the first epochs on (the model grows surer of its
+    mistakes) while the accuracy still improves.
+
+    Same seed, same data, same machine: same weights (TensorFlow's deterministic ops are
+    switched on, a process-wide setting).
+
+    Returns:
+        ``(model, history)`` with ``history`` a dict of per-epoch lists (``loss``,
+        ``accuracy``, ``val_loss``, ``val_accuracy``) and ``best_epoch``.
+    """
     import tensorflow as tf
 
     tf.config.experimental.enable_op_determinism()
-    model = build_model(config, X_train, n_genres, seed=seed)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
-    hist = model.fit(
-        np.asarray(X_train, np.float32), np.asarray(y_train),
-        validation_data=(np.asarray(X_val, np.float32), np.asarray(y_val)),
-        epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
-        class_weight=class_weights(y_train, n_genres), callbacks=[stop], verbose=verbose,
-    )
-    history = {k: [round(float(v), 5) for v in vals] for k, vals in hist.history.items()}
-    history["best_epoch"] = int(np.argmin(history["val_loss"])) + 1
+    train, val = np.asarray(train, dtype=int), np.asarray(val, dtype=int)
+    weights = class_weights(data.y[train], len(data.genres))
+    X, y = training_windows(data, train, config.windows, seed)
+    model = build_model(config, X, len(data.genres), seed=seed)
+    history: dict[str, list] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    best, best_weights, waited = (-1.0, -np.inf), model.get_weights(), 0
+    for epoch in range(config.epochs):
+        if epoch and config.windows > 1:
+            X, y = training_windows(data, train, config.windows, seed * 100_003 + epoch)
+        if config.cosine:
+            model.optimizer.learning_rate.assign(config.learning_rate * 0.5 * (1 + np.cos(np.pi * epoch / config.epochs)))
+        hist = model.fit(X, y, initial_epoch=epoch, epochs=epoch + 1, batch_size=config.batch_size,
+                         shuffle=True, class_weight=weights, verbose=verbose).history
+        val_accuracy, val_loss = _validation_scores(model, data, val, config.windows)
+        for key, value in (("loss", hist["loss"][-1]), ("accuracy", hist["accuracy"][-1]),
+                           ("val_loss", val_loss), ("val_accuracy", val_accuracy)):
+            history[key].append(round(float(value), 5))
+        if config.cosine:  # every epoch, the last one kept
+            continue
+        if (val_accuracy, -val_loss) > best:
+            best, best_weights, waited = (val_accuracy, -val_loss), model.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    if config.cosine:
+        history["best_epoch"] = len(history["loss"])
+    else:
+        model.set_weights(best_weights)
+        history["best_epoch"] = int(np.lexsort((history["val_loss"], -np.array(history["val_accuracy"])))[0]) + 1
     return model, history
+
+
+def score_protocols(model: "keras.Model", data: Dataset, index: np.ndarray, file_windows: int = FILE_WINDOWS) -> dict:
+    """Metrics of ``model`` on the files ``index`` of ``data`` under both protocols.
+
+    Returns:
+        ``{"first100": metrics, "file": metrics}`` (see
+        :func:`genre_lib.evaluate.classification_metrics`).
+    """
+    tables, y = data.tables(index), data.y[np.asarray(index, dtype=int)]
+    return {p: classification_metrics(protocol_proba(model, tables, p, file_windows), y, data.genres) for p in PROTOCOLS}
 
 
 def train_run(
@@ -64,26 +137,34 @@ def train_run(
     seed: int = 0,
     split: str = "group",
     max_notes: int = MAX_NOTES,
+    file_windows: int = FILE_WINDOWS,
     overwrite: bool = False,
     progress: bool = False,
     verbose: int = 0,
 ) -> Run:
     """Train on a data folder (or a loaded :class:`Dataset`), score the held-out test
-    files and the baseline, and write the run folder ``out``.
+    files and the baseline under both protocols, and write the run folder ``out``.
 
     Args:
         data: folder laid out as ``<root>/<genre>/*.mid``, or a loaded dataset.
         out: the run folder to create (refused if it exists, unless ``overwrite``).
         genres: genres to use (default: every genre folder).
         config: hyperparameters (default :class:`ModelConfig`).
-        seed: seeds the split, the weights and the batch order.
+        seed: seeds the split, the weights, the windows and the batch order.
         split: ``"group"`` (no artist or sequencer on two sides, the honest one) or
             ``"stratified"`` (random files).
-        max_notes: notes per file.
+        max_notes: notes per sequence.
+        file_windows: windows per file of the ``file`` protocol.
+
+    Raises:
+        FileExistsError: ``out`` exists and ``overwrite`` is false.
+        DataError: the folder has files of fewer than two genres.
 
     Returns:
         The loaded :class:`Run`.
     """
+    from .dataset import DataError
+
     config = config or ModelConfig()
     out = Path(out)
     if out.exists() and not overwrite:
@@ -91,29 +172,29 @@ def train_run(
     if not isinstance(data, Dataset):
         data = load_dataset(data, genres, max_notes=max_notes, progress=progress)
     if len(set(data.y.tolist())) < 2:
-        raise ValueError(f"{data.root}: need files of at least two genres to train, got {list(data.genres)}")
+        raise DataError(f"{data.root}: need files of at least two genres to train, got {list(data.genres)}")
     parts: Split = make_split(split, data.y, data.groups, seed=seed)
-    X, y = data.X, data.y
 
     start = time.perf_counter()
-    model, history = fit(config, X[parts.train], y[parts.train], X[parts.val], y[parts.val], len(data.genres), seed, verbose)
+    model, history = fit(config, data, parts.train, parts.val, seed, verbose)
     seconds = time.perf_counter() - start
 
-    probs = predict_proba(model, X[parts.test])
-    test = classification_metrics(probs, y[parts.test], data.genres)
+    test = score_protocols(model, data, parts.test, file_windows)
+    val = score_protocols(model, data, parts.val, file_windows)
+    baseline = baseline_scores(data, parts.train, parts.test, seed=seed)
     paths = [data.paths[i] for i in parts.test]
-    clf = fit_baseline(X[parts.train], y[parts.train], seed=seed)
-    baseline = classification_metrics(baseline_proba(clf, X[parts.test]), y[parts.test], data.genres)
+    probs = protocol_proba(model, data.tables(parts.test), "file", file_windows)
     metrics = {
-        "test": test,
-        "val": classification_metrics(predict_proba(model, X[parts.val]), y[parts.val], data.genres),
-        "baseline": {k: baseline[k] for k in ("accuracy", "loss", "n", "per_genre", "confusion")},
-        "misclassified": misclassified(probs, y[parts.test], paths, data.genres),
+        "test": {**test["file"], "protocol": "file", "protocols": test},
+        "val": {**val["file"], "protocol": "file", "protocols": val},
+        "baseline": {"accuracy": baseline["file"]["accuracy"], "protocol": "file", "protocols": baseline},
+        "misclassified": misclassified(probs, data.y[parts.test], paths, data.genres),
     }
     meta = {
         "genres": list(data.genres),
         "features": list(data.features),
-        "max_notes": int(X.shape[1]),
+        "max_notes": int(data.X.shape[1]),
+        "file_windows": int(file_windows),
         "config": config.to_dict(),
         "seed": seed,
         "split": {
@@ -124,78 +205,7 @@ def train_run(
         "data": {"folder": Path(data.root).name, "files_used": len(data), "files_skipped": len(data.skipped)},
         "train_seconds": round(seconds, 1),
         "epochs_trained": len(history["loss"]),
+        "trained_on": time.strftime("%Y-%m-%d"),
     }
     save_run(out, model, meta, history, metrics, overwrite=overwrite)
     return load_run(out)
-
-
-#: The iterations of the study, in the order they were tried: what notebook 03 and
-#: ``scripts/train_iterations.py`` train, so the table always has the same rows. Each
-#: step adds one idea to the one before (see genre_lib.model for what each flag does).
-_PLAIN = dict(families=False, summary=False, augment=False)
-ITERATIONS: dict[str, ModelConfig] = {
-    "1-gru32-plain": ModelConfig(cell="gru", units=32, **_PLAIN),
-    "2-gru32-families": ModelConfig(cell="gru", units=32, **{**_PLAIN, "families": True}),
-    "3-gru32-summary": ModelConfig(cell="gru", units=32, families=True, summary=True, augment=False),
-    "4-gru32-augment": ModelConfig(cell="gru", units=32),
-    "5-lstm32-augment": ModelConfig(cell="lstm", units=32),
-    "6-gru64x2-augment": ModelConfig(cell="gru", units=64, layers=2),
-}
-
-#: the configuration of the committed real-data model (models/jazz-electronic)
-MAIN_CONFIG: ModelConfig = ITERATIONS["4-gru32-augment"]
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-#: run folders the notebooks make on the demo corpus (not committed)
-DEMO_RUNS_DIR = PROJECT_DIR / "runs" / "demo"
-#: the committed model trained on ../shared/midi (see models/README.md)
-REAL_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic"
-
-
-def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig | None = None, seed: int = 0) -> Run:
-    """Load the run folder ``out`` if it holds a usable run, else train it on ``data``.
-
-    A folder from an incompatible version is not replaced silently: the
-    :class:`~genre_lib.runs.RunError` is raised so the user decides what to do with it.
-    """
-    out = Path(out)
-    if out.exists():
-        return load_run(out)
-    try:
-        return train_run(data, out, config=config, seed=seed)
-    except (FileExistsError, OSError):
-        # another process (a second notebook, a test) finished the same run first
-        if (out / "run.json").is_file():
-            return load_run(out)
-        raise
-
-
-def _is_demo(data_dir: str | Path | None) -> bool:
-    """Whether ``data_dir`` means the demo corpus: unset, empty (the notebooks'
-    ``DATA_DIR = ""``) or the demo folder itself."""
-    from .demo import DEFAULT_DEMO_DIR
-
-    return not data_dir or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve()
-
-
-def study_runs_dir(data_dir: str | Path | None = None) -> Path:
-    """Where notebook 03 keeps the run folders it trains on ``data_dir``:
-    ``runs/demo`` for the demo corpus, ``runs/<folder name>`` for another folder."""
-    if _is_demo(data_dir):
-        return DEMO_RUNS_DIR
-    return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
-
-
-def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
-    """The model notebooks 04 and 05 explain.
-
-    On the demo corpus (``data_dir`` unset, empty or the demo folder) a model with the main
-    configuration trained on it (made once under ``runs/demo/``, a few seconds; fewer
-    epochs when ``quick``); on any other folder the committed real-data model.
-    """
-    from .demo import ensure_demo_data
-
-    if _is_demo(data_dir):
-        demo = ensure_demo_data()
-        config = MAIN_CONFIG if not quick else ModelConfig(**{**MAIN_CONFIG.to_dict(), "epochs": 8})
-        return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick else "main"), demo, config, seed=0)
-    return load_run(REAL_RUN_DIR)

@@ -1,61 +1,46 @@
-"""Group k-fold cross-validation of one model configuration and of the baseline: the
-accuracy figure the README reports for real data.
+"""Group k-fold cross-validation of one iteration and of the baseline, under both
+protocols (genre_lib.crossval): the accuracy figures the README and notebook 03 report.
 
-    python scripts/cross_validate.py ../shared/midi --folds 5 --seed 0
+    python scripts/cross_validate.py ../shared/midi --genres jazz electronic \
+        --json results/cv-jazz-electronic.json
 
-Every file is a test file once; no sequencer or artist is on two sides of a fold. For
-each fold the RNN (genre_lib.train.MAIN_CONFIG unless --iteration names another) and
-the gradient-boosting baseline are trained on the same training files and scored on
-the same test files. Prints one line per fold and the mean and standard deviation.
+Prints one line per fold and the mean and standard deviation; the JSON file keeps
+every file's probabilities, which notebook 03 reads to show where the genres meet.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-
-from genre_lib.baseline import baseline_proba, fit_baseline
+from genre_lib.crossval import cross_validate, save_cv
 from genre_lib.dataset import load_dataset
-from genre_lib.evaluate import classification_metrics, predict_proba
-from genre_lib.splits import group_folds
-from genre_lib.train import ITERATIONS, MAIN_CONFIG, fit
+from genre_lib.study import ITERATIONS, MAIN_ITERATION
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data_dir", type=Path)
+    ap.add_argument("--genres", nargs="+", required=True, help="the genres to tell apart, e.g. jazz electronic")
     ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (a quick look)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--iteration", choices=sorted(ITERATIONS), help="configuration (default: MAIN_CONFIG)")
-    ap.add_argument("--genres", nargs="+", default=["jazz", "electronic"])
-    ap.add_argument("--json", type=Path, help="also write the per-fold figures to this JSON file")
+    ap.add_argument("--iteration", choices=list(ITERATIONS), default=MAIN_ITERATION)
+    ap.add_argument("--json", type=Path, help="write the result here (see genre_lib.crossval)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = ap.parse_args()
-    config = ITERATIONS[args.iteration] if args.iteration else MAIN_CONFIG
     data = load_dataset(args.data_dir, args.genres, progress=False)
-    print(f"{args.data_dir}: {len(data)} files, {len(set(data.groups))} groups; {args.folds}-fold group CV, seed {args.seed}")
-    rows = []
-    for k, part in enumerate(group_folds(data.y, data.groups, args.folds, seed=args.seed)):
-        start = time.perf_counter()
-        model, history = fit(config, data.X[part.train], data.y[part.train], data.X[part.val], data.y[part.val],
-                             len(data.genres), seed=args.seed + k)
-        seconds = time.perf_counter() - start
-        rnn = classification_metrics(predict_proba(model, data.X[part.test]), data.y[part.test], data.genres)
-        clf = fit_baseline(data.X[part.train], data.y[part.train], seed=args.seed + k)
-        base = classification_metrics(baseline_proba(clf, data.X[part.test]), data.y[part.test], data.genres)
-        rows.append({"fold": k, "n_test": rnn["n"], "rnn_accuracy": rnn["accuracy"], "rnn_loss": rnn["loss"],
-                     "baseline_accuracy": base["accuracy"], "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)})
-        print(f"fold {k}: {rnn['n']:4d} test files  RNN {rnn['accuracy']:.3f} (loss {rnn['loss']:.3f}, "
-              f"{len(history['loss'])} epochs, {seconds:.0f} s)  baseline {base['accuracy']:.3f}", flush=True)
-    for key in ("rnn_accuracy", "baseline_accuracy"):
-        v = np.array([r[key] for r in rows])
-        print(f"{key}: mean {v.mean():.3f}, sd {v.std(ddof=1):.3f} over {len(v)} folds")
+    print(f"{args.data_dir}: {len(data)} files, {len(set(data.groups))} groups; {args.folds}-fold group CV, "
+          f"seed {args.seed}, iteration {args.iteration}", flush=True)
+    result = cross_validate(data, ITERATIONS[args.iteration], args.folds, args.seed, args.only_folds,
+                            log=lambda line: print(line, flush=True))
+    result["iteration"] = args.iteration
+    result["command"] = "python scripts/cross_validate.py " + " ".join(sys.argv[1:])
+    for key, v in result["summary"].items():
+        print(f"{key}: mean {v['mean']:.3f}, sd {v['sd']:.3f} over {len(result['folds'])} folds")
     if args.json:
-        args.json.write_text(json.dumps({"config": config.to_dict(), "folds": rows}, indent=2) + "\n")
+        save_cv(result, args.json, overwrite=args.overwrite)
     return 0
 
 

@@ -63,14 +63,18 @@ def _one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
 def test_train_writes_a_run_folder_and_never_overwrites_it(demo_dir: Path, tmp_path: Path):
     out = tmp_path / "run"
     args = ("train", str(demo_dir), "--out", str(out), "--units", "8", "--dense-units", "8", "--epochs", "2",
-            "--patience", "1", "--no-augment", "--seed", "3")
+            "--windows", "2", "--no-augment", "--seed", "3")
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     meta = json.loads((out / "run.json").read_text())
-    assert meta["config"]["units"] == 8 and meta["config"]["augment"] is False and meta["seed"] == 3
-    metrics = json.loads((out / "metrics.json").read_text())
-    assert f"group-split test accuracy {metrics['test']['accuracy']:.3f}" in result.stdout
-    assert f"{metrics['test']['n']} files" in result.stdout
+    from genre_lib.study import MAIN_CONFIG
+
+    # the committed configuration, with the flags given changed
+    expected = MAIN_CONFIG.replace(units=8, dense_units=8, epochs=2, windows=2, augment=False)
+    assert meta["config"] == expected.to_dict() and meta["seed"] == 3
+    test = json.loads((out / "metrics.json").read_text())["test"]["protocols"]
+    assert f"group-split test files ({test['file']['n']}): accuracy {test['file']['accuracy']:.3f}" in result.stdout
+    assert f"{test['first100']['accuracy']:.3f} by the first 100 notes" in result.stdout
     before = (out / "model.keras").read_bytes()
     _one_line_error(run_cli(*args), str(out), "run folder exists", "--overwrite")
     assert (out / "model.keras").read_bytes() == before
@@ -93,7 +97,10 @@ def test_evaluate_json_matches_an_in_process_evaluation(demo_run, demo_dir: Path
     result = run_cli("evaluate", str(demo_run.path), str(demo_dir), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert {"accuracy", "loss", "n", "per_genre", "confusion", "skipped", "misclassified"} <= set(report)
+    assert {"accuracy", "loss", "n", "per_genre", "confusion", "skipped", "misclassified", "protocols"} <= set(report)
+    assert report["protocol"] == "file" and set(report["protocols"]) == {"first100", "file"}
+    assert report["accuracy"] == report["protocols"]["file"]["accuracy"]
+    assert report["protocols"]["file"]["windows"] == demo_run.meta["file_windows"]
     assert report["n"] == len(demo_data) == sum(m["n"] for m in report["per_genre"].values())
     assert set(report["per_genre"]) == {"electronic", "jazz"}
     for m in report["per_genre"].values():
@@ -102,7 +109,7 @@ def test_evaluate_json_matches_an_in_process_evaluation(demo_run, demo_dir: Path
     assert sorted(s["path"] for s in report["skipped"]) == sorted(s.path for s in demo_data.skipped)
     assert all(s["reason"] for s in report["skipped"]) and len(report["skipped"]) == 3
     probs = predict_proba(demo_run.model, demo_data.X)
-    assert report["accuracy"] == accuracy_score(demo_data.y, probs.argmax(1))
+    assert report["protocols"]["first100"]["accuracy"] == accuracy_score(demo_data.y, probs.argmax(1))
     assert len(report["misclassified"]) == report["n"] - sum(report["confusion"][g][g] for g in range(2))
 
 
@@ -127,7 +134,9 @@ def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
 
     assert main(["evaluate", str(demo_run.path), str(demo_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"on {demo_run.meta['data']['files_used']} files (3 skipped)" in out
+    assert f"{demo_run.meta['data']['files_used']} files (3 skipped)" in out
+    assert "first100 (judged by the first 100 notes): accuracy" in out
+    assert f"file     (judged by a vote of {demo_run.meta['file_windows']} windows): accuracy" in out
     assert "confusion (rows true, columns predicted)" in out
     assert "electronic" in out and "jazz" in out and "precision" in out and "recall" in out
 
@@ -151,6 +160,20 @@ def test_predict_json_probabilities_and_a_skipped_file(demo_run, demo_dir: Path,
         assert row["predicted"] == max(probs, key=probs.get)
         expected = predict_proba(demo_run.model, load_file(path))[0]
         np.testing.assert_allclose([probs[g] for g in report["genres"]], expected, atol=1e-4)
+
+
+def test_predict_whole_file_is_the_file_protocol(demo_run, demo_dir: Path, demo_data):
+    from genre_lib.evaluate import protocol_proba
+
+    index = [2, len(demo_data) - 2]
+    paths = [demo_dir / demo_data.paths[i] for i in index]
+    result = run_cli("predict", str(demo_run.path), *map(str, paths), "--whole-file", "--file-windows", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["protocol"] == "file"
+    expected = protocol_proba(demo_run.model, demo_data.tables(index), "file", 5)
+    got = [[row["probabilities"][g] for g in report["genres"]] for row in report["files"]]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_predict_and_evaluate_on_a_missing_or_broken_run(demo_dir: Path, tmp_path: Path, capsys):

@@ -13,6 +13,7 @@ from genre_lib.evaluate import (
     classification_metrics,
     misclassified,
     predict_proba,
+    protocol_proba,
 )
 
 from .conftest import SHARED_MIDI, needs_shared
@@ -96,20 +97,54 @@ def test_align_labels_names_the_unknown_genre(demo_data):
 def test_misclassified_lists_the_surest_mistakes_first():
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.55, 0.45], [0.05, 0.95]])
     y = np.array([0, 0, 0, 1, 1])
-    rows = misclassified(probs, y, ["a.mid", "b.mid", "c.mid", "d.mid", "e.mid"], ("jazz", "electronic"))
-    assert [r["path"] for r in rows] == ["c.mid", "b.mid", "d.mid"]
-    assert rows[0] == {"path": "c.mid", "true": "jazz", "predicted": "electronic", "p_predicted": 0.8}
+    paths = ["x/Moby - A.mid", "b.mid", "jazz/c_jh.mid", "d.mid", "e.mid"]
+    rows = misclassified(probs, y, paths, ("jazz", "electronic"))
+    assert [r["path"] for r in rows] == ["jazz/c_jh.mid", "b.mid", "d.mid"]
+    assert rows[0] == {"path": "jazz/c_jh.mid", "group": "_jh", "true": "jazz", "predicted": "electronic",
+                       "p_predicted": 0.8, "probabilities": {"jazz": 0.2, "electronic": 0.8}}
     assert misclassified(probs[[0, 4]], y[[0, 4]], ["a", "e"], ("jazz", "electronic")) == []
+
+
+def _vote(window_probs: np.ndarray) -> np.ndarray:
+    """The file protocol by hand: normalised geometric mean of each file's windows."""
+    g = np.exp(np.log(window_probs).mean(axis=1))
+    return g / g.sum(axis=1, keepdims=True)
+
+
+def test_protocols_judge_the_first_100_notes_or_a_vote_of_windows(demo_run, demo_data):
+    index = np.array([0, 4, 11, 150])
+    tables = demo_data.tables(index)
+    first = protocol_proba(demo_run.model, tables, "first100")
+    np.testing.assert_allclose(first, predict_proba(demo_run.model, demo_data.X[index]), atol=1e-6)
+    W, owner = demo_data.even_windows(5, index)
+    window_probs = predict_proba(demo_run.model, W).reshape(len(index), 5, -1)
+    files = protocol_proba(demo_run.model, tables, "file", k=5)
+    np.testing.assert_allclose(files, _vote(window_probs), atol=1e-5)
+    np.testing.assert_allclose(files.sum(1), 1.0, atol=1e-6)
+    # one window: the file protocol is the first-100 protocol
+    np.testing.assert_allclose(protocol_proba(demo_run.model, tables, "file", k=1), first, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        protocol_proba(demo_run.model, tables, "middle")
 
 
 @needs_shared
 def test_committed_models_test_metrics_reproduce_from_its_listed_files(real_run):
+    from genre_lib.midi_io import read_midi
+
     files = real_run.meta["split"]["test_files"]
-    X = np.stack([load_file(SHARED_MIDI / f, real_run.max_notes) for f in files])
+    tables = [read_midi(SHARED_MIDI / f) for f in files]
     y = np.array([real_run.genres.index(f.split("/")[0].lower()) for f in files])
-    probs = predict_proba(real_run.model, X)
-    stored = real_run.metrics["test"]
-    assert stored["n"] == len(files)
-    assert stored["accuracy"] == pytest.approx(accuracy_score(y, probs.argmax(1)), abs=1e-9)
-    assert stored["loss"] == pytest.approx(log_loss(y, probs / probs.sum(1, keepdims=True), labels=[0, 1]), abs=1e-4)
-    assert stored["confusion"] == confusion_matrix(y, probs.argmax(1), labels=[0, 1]).tolist()
+    k = real_run.meta["file_windows"]
+    first = predict_proba(real_run.model, np.stack([load_file(SHARED_MIDI / f, real_run.max_notes) for f in files]))
+    from genre_lib.windows import even_windows
+
+    W, _ = even_windows(tables, k)
+    whole = _vote(predict_proba(real_run.model, W).reshape(len(files), k, -1))
+    stored = real_run.metrics["test"]["protocols"]
+    for protocol, probs in (("first100", first), ("file", whole)):
+        m = stored[protocol]
+        assert m["n"] == len(files)
+        assert m["accuracy"] == pytest.approx(accuracy_score(y, probs.argmax(1)), abs=1e-9)
+        assert m["loss"] == pytest.approx(log_loss(y, probs / probs.sum(1, keepdims=True), labels=[0, 1]), abs=1e-4)
+        assert m["confusion"] == confusion_matrix(y, probs.argmax(1), labels=[0, 1]).tolist()
+    assert real_run.metrics["test"]["accuracy"] == stored["file"]["accuracy"]

@@ -6,6 +6,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pytest
 from matplotlib.collections import PatchCollection
 
 from genre_lib.midi_io import DRUM, PITCH
@@ -52,3 +53,22 @@ def test_feature_distributions_one_panel_per_feature():
         "pitch", "step", "duration", "velocity", "drum", "program"
     ]
     plt.close("all")
+
+
+def test_windows_shade_the_time_each_window_covers():
+    from genre_lib.midi_io import onsets
+    from genre_lib.plots import plot_windows
+    from genre_lib.windows import even_starts
+
+    table = _table(400, seed=3)
+    starts = even_starts(len(table), 4)
+    ax = plot_windows(table, starts, title="t")
+    bands = [p for p in ax.patches]
+    assert len(bands) == 4
+    t = onsets(table)
+    for band, s in zip(bands, starts):
+        assert band.get_x() == pytest.approx(t[s])
+    # every note is a dot: pitched and drum notes together
+    assert sum(len(c.get_offsets()) for c in ax.collections) == len(table)
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "MIDI pitch" and ax.get_title() == "t"
+    plt.close(ax.figure)

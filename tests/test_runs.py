@@ -80,11 +80,11 @@ def test_incomplete_folder_names_the_missing_file(demo_run, tmp_path, missing):
         load_run(run_dir)
 
 
-@pytest.mark.parametrize("version", [0, 2, None, "1"])
+@pytest.mark.parametrize("version", [0, 1, 3, None, "2"])
 def test_other_format_version(demo_run, tmp_path, version):
     run_dir = _copy(demo_run.path, tmp_path / "run")
     _edit_meta(run_dir, format_version=version)
-    with pytest.raises(RunError, match=f"run format version {version!r}, this genre_lib reads version 1"):
+    with pytest.raises(RunError, match=f"run format version {version!r}, this genre_lib reads version 2"):
         load_run(run_dir)
 
 
@@ -148,10 +148,16 @@ def test_iterations_table_lists_every_run_and_a_damaged_one_with_its_note(demo_r
     assert (good["model"], good["nodes"], good["layers"]) == ("GRU", cfg["units"], cfg["layers"])
     assert good["dense"] == f"{cfg['dense_layers']}x{cfg['dense_units']}"
     assert good["additions"] == "families, summary, augment"
+    assert (good["inputs"], good["windows"], good["trained"]) == ("all", cfg["windows"], demo_run.meta["trained_on"])
     assert good["epochs"] == f"{len(demo_run.history['loss'])}/{cfg['epochs']}"
-    assert good["accuracy"] == demo_run.metrics["test"]["accuracy"]
-    assert good["loss"] == demo_run.metrics["test"]["loss"]
-    assert good["baseline accuracy"] == demo_run.metrics["baseline"]["accuracy"]
+    protocols = demo_run.metrics["test"]["protocols"]
+    assert good["accuracy"] == demo_run.metrics["test"]["accuracy"] == protocols["file"]["accuracy"]
+    assert good["loss"] == protocols["file"]["loss"]
+    assert good["first100 accuracy"] == protocols["first100"]["accuracy"]
+    assert good["first100 loss"] == protocols["first100"]["loss"]
+    base = demo_run.metrics["baseline"]["protocols"]
+    assert good["baseline accuracy"] == base["file"]["accuracy"]
+    assert good["baseline first100"] == base["first100"]["accuracy"]
     assert (good["split"], good["test files"], good["seed"]) == ("group", demo_run.meta["split"]["n_test"], 0)
     assert good["note"] == ""
     assert "missing metrics.json" in table.iloc[1]["note"] and np.isnan(table.iloc[1]["accuracy"])

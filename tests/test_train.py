@@ -1,29 +1,17 @@
-"""Training: seeded and reproducible, honest splits, run folders whose numbers check out."""
-
-import json
-import shutil
+"""Training: seeded and reproducible, windows of whole files, honest splits, run folders whose numbers check out."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.utils.class_weight import compute_class_weight
 
-from genre_lib.baseline import baseline_proba, fit_baseline
-from genre_lib.evaluate import predict_proba
+from genre_lib.baseline import baseline_scores
+from genre_lib.dataset import DataError
+from genre_lib.evaluate import predict_proba, protocol_proba
 from genre_lib.model import ModelConfig
-from genre_lib.runs import RUN_FILES, RunError
+from genre_lib.runs import FORMAT_VERSION, RUN_FILES
 from genre_lib.splits import make_split
-from genre_lib.train import (
-    DEMO_RUNS_DIR,
-    ITERATIONS,
-    MAIN_CONFIG,
-    PROJECT_DIR,
-    class_weights,
-    ensure_run,
-    fit,
-    study_runs_dir,
-    train_run,
-)
+from genre_lib.train import VAL_WINDOWS, class_weights, fit, train_run, training_windows
 
 from .conftest import SHARED_MIDI, TINY_CONFIG, needs_shared
 
@@ -36,8 +24,7 @@ def small(demo_data):
     """60 training and 20 validation demo files, both genres on each side."""
     rng = np.random.default_rng(0)
     index = np.concatenate([rng.permutation(np.flatnonzero(demo_data.y == g))[:40] for g in (0, 1)])
-    train, val = index[np.arange(len(index)) % 4 != 0], index[np.arange(len(index)) % 4 == 0]
-    return demo_data.X[train], demo_data.y[train], demo_data.X[val], demo_data.y[val]
+    return index[np.arange(len(index)) % 4 != 0], index[np.arange(len(index)) % 4 == 0]
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +42,24 @@ def test_class_weights_match_sklearn_balanced():
     assert class_weights(np.array([0, 0, 1]), 3)[2] == 0.0, "a genre with no files gets weight 0, not a crash"
 
 
-def test_same_seed_same_weights_other_seed_other_weights(small):
+def test_training_windows_are_the_first_100_notes_or_windows_of_every_file(demo_data, small):
+    train, _ = small
+    X, y = training_windows(demo_data, train, 1, seed=0)
+    assert np.array_equal(X, demo_data.X[train]) and np.array_equal(y, demo_data.y[train])
+    X, y = training_windows(demo_data, train, 3, seed=0)
+    assert X.shape == (3 * len(train), 100, 6)
+    assert np.array_equal(y, np.repeat(demo_data.y[train], 3)), "every file gives the same number of windows"
+    assert np.array_equal(X[::3], demo_data.X[train]), "each file's first window is the study's input"
+    again, _ = training_windows(demo_data, train, 3, seed=0)
+    other, _ = training_windows(demo_data, train, 3, seed=1)
+    assert np.array_equal(X, again) and not np.array_equal(X, other)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(demo_data, small):
+    config = MICRO.replace(windows=3)
+
     def weights(seed):
-        model, history = fit(MICRO, *small, n_genres=2, seed=seed)
+        model, history = fit(config, demo_data, *small, seed=seed)
         return model.get_weights(), history
 
     a, ha = weights(5)
@@ -68,21 +70,31 @@ def test_same_seed_same_weights_other_seed_other_weights(small):
     assert not all(np.array_equal(p, q) for p, q in zip(a, c))
 
 
-def test_fit_keeps_the_best_epochs_weights(small):
-    X_train, y_train, X_val, y_val = small
+def test_fit_keeps_the_best_epochs_weights(demo_data, small):
+    train, val = small
     # reversed validation labels: the better the model learns, the worse its validation
-    # loss, so the best epoch is an early one and training stops on patience
-    y_val = 1 - y_val
-    config = ModelConfig(units=8, dense_units=8, epochs=6, patience=2, learning_rate=0.02)
-    model, history = fit(config, X_train, y_train, X_val, y_val, n_genres=2, seed=0)
-    assert set(history) >= {"loss", "accuracy", "val_loss", "val_accuracy", "best_epoch"}
+    # accuracy, so the best epoch is an early one and training stops on patience
+    flipped = demo_data.subset(np.arange(len(demo_data)))
+    flipped.y[val] = 1 - flipped.y[val]
+    config = ModelConfig(units=8, dense_units=8, epochs=8, patience=2, learning_rate=0.02, windows=2)
+    model, history = fit(config, flipped, train, val, seed=0)
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy", "best_epoch"}
     assert len(history["loss"]) == len(history["val_loss"]) <= config.epochs
     best = history["best_epoch"]
-    assert history["val_loss"][best - 1] == min(history["val_loss"])
-    assert best < len(history["val_loss"]) and history["val_loss"][-1] > history["val_loss"][best - 1] + 0.01
-    # the returned model is the best epoch's, not the last one's
-    loss, _ = model.evaluate(X_val.astype(np.float32), y_val, verbose=0)
-    assert loss == pytest.approx(history["val_loss"][best - 1], abs=2e-4)
+    assert history["val_accuracy"][best - 1] == max(history["val_accuracy"])
+    assert best < len(history["val_accuracy"])
+    # the returned model is the best epoch's, not the last one's: its validation
+    # accuracy (a vote of VAL_WINDOWS windows per file) is the best epoch's
+    probs = protocol_proba(model, flipped.tables(val), "file", VAL_WINDOWS)
+    assert accuracy_score(flipped.y[val], probs.argmax(1)) == pytest.approx(history["val_accuracy"][best - 1], abs=1e-4)
+
+
+def test_cosine_schedule_trains_every_epoch_and_keeps_the_last(demo_data, small):
+    config = ModelConfig(units=8, dense_units=8, epochs=3, patience=1, windows=2, cosine=True)
+    model, history = fit(config, demo_data, *small, seed=0)
+    assert len(history["loss"]) == 3 == history["best_epoch"], "no early stopping with the cosine schedule"
+    # the learning rate of the last epoch was the cosine's: lr * (1 + cos(2 pi / 3)) / 2
+    assert float(model.optimizer.learning_rate) == pytest.approx(config.learning_rate * 0.25, rel=1e-5)
 
 
 # --- the demo run (a real trained model, see conftest.demo_run) ---------------------------
@@ -91,10 +103,11 @@ def test_fit_keeps_the_best_epochs_weights(small):
 def test_run_folder_holds_everything_described_in_run_json(demo_run, demo_data):
     assert all((demo_run.path / f).is_file() for f in RUN_FILES)
     meta = demo_run.meta
-    assert meta["format_version"] == 1
+    assert meta["format_version"] == FORMAT_VERSION
     assert demo_run.genres == demo_data.genres == ("electronic", "jazz")
     assert demo_run.config == ModelConfig(**TINY_CONFIG)
     assert meta["data"] == {"folder": demo_data.root.name, "files_used": len(demo_data), "files_skipped": 3}
+    assert meta["file_windows"] == 16 and meta["trained_on"].count("-") == 2
     split = meta["split"]
     assert split["kind"] == "group" and split["seed"] == 0
     assert split["n_train"] + split["n_val"] + split["n_test"] == len(demo_data)
@@ -110,33 +123,41 @@ def test_run_split_is_reproducible_and_keeps_groups_apart(demo_run, demo_data, d
     assert len(demo_split.test) == demo_run.meta["split"]["n_test"]
 
 
-def test_stored_test_and_val_metrics_recompute_from_the_model(demo_run, demo_data, demo_split):
+def test_stored_metrics_recompute_from_the_model_under_both_protocols(demo_run, demo_data, demo_split):
+    k = demo_run.meta["file_windows"]
     for side in ("test", "val"):
         index = getattr(demo_split, side)
-        probs = predict_proba(demo_run.model, demo_data.X[index])
-        probs_sklearn = probs / probs.sum(1, keepdims=True)  # float32 softmax: sums off by ~1e-7
         y = demo_data.y[index]
         stored = demo_run.metrics[side]
-        assert stored["n"] == len(index)
-        assert stored["accuracy"] == pytest.approx(accuracy_score(y, probs.argmax(1)))
-        assert stored["loss"] == pytest.approx(log_loss(y, probs_sklearn, labels=[0, 1]), abs=1e-5)
-    # Keras' own validation loss of the restored epoch agrees with ours
+        assert stored["protocol"] == "file" and stored["accuracy"] == stored["protocols"]["file"]["accuracy"]
+        W, _ = demo_data.even_windows(k, index)
+        window_probs = predict_proba(demo_run.model, W).reshape(len(index), k, -1)
+        vote = np.exp(np.log(window_probs).mean(1))
+        by_protocol = {"first100": predict_proba(demo_run.model, demo_data.X[index]),
+                       "file": vote / vote.sum(1, keepdims=True)}
+        for protocol, probs in by_protocol.items():
+            m = stored["protocols"][protocol]
+            assert m["n"] == len(index)
+            assert m["accuracy"] == pytest.approx(accuracy_score(y, probs.argmax(1)))
+            assert m["loss"] == pytest.approx(log_loss(y, probs / probs.sum(1, keepdims=True), labels=[0, 1]), abs=1e-4)
+    # the stored validation accuracy is the one of the epoch kept
     best = demo_run.history["best_epoch"]
-    assert demo_run.metrics["val"]["loss"] == pytest.approx(demo_run.history["val_loss"][best - 1], abs=2e-4)
+    val = demo_run.metrics["val"]["protocols"]["file"]
+    assert demo_run.history["val_accuracy"][best - 1] <= 1.0 and val["n"] == len(demo_split.val)
     wrong = len(demo_split.test) - round(demo_run.metrics["test"]["accuracy"] * len(demo_split.test))
     assert len(demo_run.metrics["misclassified"]) == wrong
 
 
 def test_stored_baseline_recomputes(demo_run, demo_data, demo_split):
-    clf = fit_baseline(demo_data.X[demo_split.train], demo_data.y[demo_split.train], seed=0)
-    probs = baseline_proba(clf, demo_data.X[demo_split.test])
-    assert demo_run.metrics["baseline"]["accuracy"] == pytest.approx(
-        accuracy_score(demo_data.y[demo_split.test], probs.argmax(1)))
+    scores = baseline_scores(demo_data, demo_split.train, demo_split.test, seed=0)
+    stored = demo_run.metrics["baseline"]
+    assert stored["protocols"] == scores and stored["accuracy"] == scores["file"]["accuracy"]
 
 
 def test_the_demo_run_learned_something(demo_run):
     # the demo corpus has planted cues: a real model must find them; chance is 0.5
-    assert demo_run.metrics["test"]["accuracy"] >= 0.8
+    for protocol in ("first100", "file"):
+        assert demo_run.metrics["test"]["protocols"][protocol]["accuracy"] >= 0.8
     assert demo_run.history["loss"][-1] < demo_run.history["loss"][0]
 
 
@@ -164,38 +185,9 @@ def test_train_run_overwrite_replaces_the_folder_and_stratified_split(tmp_path, 
 
 def test_train_run_needs_two_genres(tmp_path, demo_data):
     one = demo_data.subset(np.flatnonzero(demo_data.y == 0))
-    with pytest.raises(ValueError, match="at least two genres"):
+    with pytest.raises(DataError, match="at least two genres"):
         train_run(one, tmp_path / "run", config=MICRO)
     assert not (tmp_path / "run").exists()
-
-
-# --- study helpers --------------------------------------------------------------------------
-
-
-def test_ensure_run_loads_an_existing_run_without_training(demo_run, tmp_path):
-    run = ensure_run(demo_run.path, data=None)  # no data: training would fail
-    assert run.meta == demo_run.meta
-    damaged = tmp_path / "damaged"
-    shutil.copytree(demo_run.path, damaged)
-    meta = json.loads((damaged / "run.json").read_text())
-    (damaged / "run.json").write_text(json.dumps({**meta, "format_version": 0}))
-    with pytest.raises(RunError, match="format version 0"):
-        ensure_run(damaged, data=None)  # not silently retrained
-
-
-def test_study_runs_dir_names_the_data_folder(demo_dir, tmp_path):
-    assert study_runs_dir(None) == study_runs_dir("") == study_runs_dir(demo_dir) == DEMO_RUNS_DIR
-    assert study_runs_dir(tmp_path / "midi") == PROJECT_DIR / "runs" / "midi"
-
-
-def test_iterations_add_one_idea_at_a_time():
-    configs = list(ITERATIONS.values())
-    assert MAIN_CONFIG is ITERATIONS["4-gru32-augment"]
-    assert [n.split("-")[0] for n in ITERATIONS] == [str(i) for i in range(1, len(ITERATIONS) + 1)]
-    flags = ("families", "summary", "augment")
-    for before, after in zip(configs[:3], configs[1:4]):
-        changed = [f for f in flags if getattr(before, f) != getattr(after, f)]
-        assert len(changed) == 1 and getattr(after, changed[0]), (before, after)
 
 
 @needs_shared

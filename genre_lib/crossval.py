@@ -1,0 +1,151 @@
+"""Group k-fold cross-validation: the accuracy figures the README and notebook 03 report.
+
+Every file is a test file once; no sequencer or artist is on two sides of a fold, and
+each fold's validation files are held out by group from its training files
+(:func:`genre_lib.splits.group_folds`). In each fold the RNN and the baseline are
+trained on the same training files and judged on the same test files under both
+protocols (:mod:`genre_lib.evaluate`). The result keeps every file's probabilities,
+so the errors can be read by group afterwards (:func:`errors_by_group`) without
+training again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from .baseline import baseline_scores
+from .dataset import Dataset
+from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, protocol_proba
+from .model import ModelConfig
+from .splits import group_folds
+
+if TYPE_CHECKING:
+    import pandas
+
+#: numbers of windows the file protocol is also scored with, to see where it levels off
+VOTE_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+
+
+def cross_validate(
+    data: Dataset, config: ModelConfig, folds: int = 5, seed: int = 0, only_folds: list[int] | None = None,
+    file_windows: int = FILE_WINDOWS, log: Callable[[str], None] = print,
+) -> dict:
+    """Group ``folds``-fold cross-validation of ``config`` and of the baseline on ``data``.
+
+    Args:
+        data: the files (their genres are the classes).
+        config: the RNN's settings.
+        folds: number of folds; fold ``k`` trains with seed ``seed + k``.
+        seed: seeds the folds and the training.
+        only_folds: run only these folds (a quick look; the summary then covers them only).
+        file_windows: windows per file of the ``file`` protocol.
+        log: where to write one line per fold.
+
+    Returns:
+        A JSON-able dict: ``folds`` (per fold: accuracies of the RNN and the baseline
+        under both protocols, the file protocol's accuracy for each of
+        :data:`VOTE_SIZES` windows, epochs, seconds), ``summary`` (mean and standard
+        deviation over the folds) and ``files`` (every test file's fold, group, true
+        genre and the RNN's probabilities under both protocols).
+    """
+    from .train import fit
+
+    rows, files = [], []
+    for k, part in enumerate(group_folds(data.y, data.groups, folds, seed=seed)):
+        if only_folds and k not in only_folds:
+            continue
+        start = time.perf_counter()
+        model, history = fit(config, data, part.train, part.val, seed=seed + k)
+        seconds = time.perf_counter() - start
+        tables, y = data.tables(part.test), data.y[part.test]
+        probs = {"first100": protocol_proba(model, tables, "first100")}
+        by_windows = {n: protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
+        probs["file"] = by_windows[file_windows] if file_windows in by_windows else protocol_proba(model, tables, "file", file_windows)
+        rnn = {p: classification_metrics(probs[p], y, data.genres) for p in PROTOCOLS}
+        base = baseline_scores(data, part.train, part.test, seed=seed + k)
+        row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
+        for p in PROTOCOLS:
+            row[f"rnn_{p}"] = rnn[p]["accuracy"]
+            row[f"rnn_{p}_loss"] = rnn[p]["loss"]
+            row[f"rnn_{p}_recall"] = {g: v["recall"] for g, v in rnn[p]["per_genre"].items()}
+            row[f"baseline_{p}"] = base[p]["accuracy"]
+            row[f"baseline_{p}_recall"] = {g: v["recall"] for g, v in base[p]["per_genre"].items()}
+        row["file_by_windows"] = {str(n): classification_metrics(v, y, data.genres)["accuracy"] for n, v in by_windows.items()}
+        rows.append(row)
+        for j, i in enumerate(part.test):
+            files.append({"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
+                          **{p: [round(float(v), 4) for v in probs[p][j]] for p in PROTOCOLS}})
+        log(f"fold {k}: {len(y):4d} test files, {row['epochs']} epochs, {seconds:.0f} s | "
+            f"RNN first100 {row['rnn_first100']:.3f} file {row['rnn_file']:.3f} | "
+            f"baseline first100 {row['baseline_first100']:.3f} file {row['baseline_file']:.3f}")
+    summary = {}
+    for key in ("rnn_first100", "rnn_file", "baseline_first100", "baseline_file", "train_seconds"):
+        v = np.array([r[key] for r in rows], dtype=float)
+        summary[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+    return {
+        "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
+                 "groups": len(set(data.groups))},
+        "config": config.to_dict(), "folds_total": folds, "seed": seed, "file_windows": file_windows,
+        "folds": rows, "summary": summary, "files": files,
+    }
+
+
+def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
+    """Write a :func:`cross_validate` result as JSON (refusing to replace a file unless
+    ``overwrite``), to be read back with :func:`load_cv`."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(result, indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_cv(path: str | Path) -> dict:
+    """A cross-validation result written by :func:`save_cv`."""
+    return json.loads(Path(path).read_text())
+
+
+def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
+    """Where the model goes wrong, by artist or sequencer: one row per group with at
+    least one misclassified file under ``protocol``, the groups with most errors first.
+
+    Columns: group, genre (the group's true genre), files, wrong, share wrong, and the
+    mean probability the model gave the genre it wrongly chose.
+    """
+    import pandas as pd
+
+    genres = result["data"]["genres"]
+    df = pd.DataFrame(result["files"])
+    probs = np.array(df[protocol].tolist())
+    df["predicted"] = [genres[i] for i in probs.argmax(1)]
+    df["wrong"] = df["predicted"] != df["true"]
+    df["p_predicted"] = probs.max(1)
+    g = df.groupby(["group", "true"]).agg(files=("path", "size"), wrong=("wrong", "sum"))
+    g["share wrong"] = g["wrong"] / g["files"]
+    g["p wrong answer"] = df[df["wrong"]].groupby(["group", "true"])["p_predicted"].mean()
+    g = g[g["wrong"] > 0].reset_index().rename(columns={"true": "genre"})
+    return g.sort_values(["wrong", "share wrong"], ascending=False, kind="stable").reset_index(drop=True)
+
+
+def misclassified_files(result: dict, protocol: str = "file") -> "pandas.DataFrame":
+    """Every misclassified file under ``protocol``: path, group, fold, true and predicted
+    genre and the probability of each genre, surest mistakes first."""
+    import pandas as pd
+
+    genres = result["data"]["genres"]
+    df = pd.DataFrame(result["files"])
+    probs = np.array(df[protocol].tolist())
+    df["predicted"] = [genres[i] for i in probs.argmax(1)]
+    df["p_predicted"] = probs.max(1)
+    for j, g in enumerate(genres):
+        df[f"p {g}"] = probs[:, j]
+    wrong = df[df["predicted"] != df["true"]]
+    return wrong.drop(columns=list(PROTOCOLS)).sort_values("p_predicted", ascending=False, kind="stable").reset_index(drop=True)

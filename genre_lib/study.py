@@ -1,0 +1,138 @@
+"""The study: its own iterations, ours after them, and where the series keeps its runs.
+
+The iterations table starts with the study's three rows, on the study's input (pitch,
+step and duration of each file's first 100 notes): the study reported 75.99 %, 83.49 %
+and 94.17 % for them (:data:`STUDY_REPORTED`), on its own data and split. The study's
+table names *nodes*, *layers* and *epochs*; we read nodes as the units of one LSTM
+layer and of each dense layer after it, and layers as the number of dense layers, and
+let early stopping end training within the study's epochs (the table shows the epochs
+trained). Our rows then add one idea each to the row before, so the table tells what
+each idea bought:
+
+1. windows: many 100-note windows of every training file instead of its first 100
+   notes (a GRU, cheaper than an LSTM on the many more sequences);
+2. every column of the note table (loudness, drums, instrument), not only pitch,
+   step and duration;
+3. categories as one-hots: instrument family, pitch class, drum sound;
+4. statistics of the window's notes beside the recurrent state;
+5. tempo, key and loudness augmentation while training: the committed configuration.
+
+Every row is scored under both protocols (:mod:`genre_lib.evaluate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .dataset import Dataset
+from .model import ModelConfig
+from .runs import Run, load_run
+
+#: the study's input columns
+STUDY_COLUMNS: tuple[str, ...] = ("pitch", "step", "duration")
+
+#: the study's reported accuracies (its own data and split, first 100 notes), by row
+STUDY_REPORTED: dict[str, float] = {
+    "study-1-50x1": 0.7599,
+    "study-2-56x2": 0.8349,
+    "study-3-168x2": 0.9417,
+}
+
+
+def _study_row(nodes: int, layers: int, epochs: int) -> ModelConfig:
+    return ModelConfig(
+        cell="lstm", units=nodes, layers=1, dense_layers=layers, dense_units=nodes, dropout=0.0,
+        epochs=epochs, patience=15, families=False, summary=False, augment=False, columns=STUDY_COLUMNS,
+    )
+
+
+_WINDOWED = dict(cell="gru", units=64, dense_units=64, batch_size=128, epochs=20, windows=8, cosine=True)
+
+#: The iterations in the order they were tried: what notebook 03 and
+#: ``scripts/train_iterations.py`` train, so the table always has the same rows.
+ITERATIONS: dict[str, ModelConfig] = {
+    "study-1-50x1": _study_row(50, 1, 100),
+    "study-2-56x2": _study_row(56, 2, 200),
+    "study-3-168x2": _study_row(168, 2, 200),
+    "4-windows": ModelConfig(**_WINDOWED, families=False, summary=False, augment=False, columns=STUDY_COLUMNS),
+    "5-all-columns": ModelConfig(**_WINDOWED, families=False, summary=False, augment=False),
+    "6-categories": ModelConfig(**_WINDOWED, families=True, pitch_classes=True, drum_sounds=True,
+                                summary=False, augment=False),
+    "7-summary": ModelConfig(**_WINDOWED, families=True, pitch_classes=True, drum_sounds=True,
+                             summary=True, augment=False),
+    "8-augment": ModelConfig(**_WINDOWED, families=True, pitch_classes=True, drum_sounds=True,
+                             summary=True, augment=True),
+}
+
+#: the configuration of the committed real-data model (models/jazz-electronic)
+MAIN_ITERATION = "8-augment"
+MAIN_CONFIG: ModelConfig = ITERATIONS[MAIN_ITERATION]
+
+#: the two genres of the study, in its words
+STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+#: run folders the notebooks make on the demo corpus (not committed)
+DEMO_RUNS_DIR = PROJECT_DIR / "runs" / "demo"
+#: the committed model trained on ../shared/midi (see models/README.md)
+REAL_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic"
+
+
+def quick(config: ModelConfig) -> ModelConfig:
+    """The quick-mode version of a configuration (CI, ``GENRE_QUICK=1``): few epochs
+    and windows, still real training."""
+    return config.replace(epochs=min(config.epochs, 4), patience=2, windows=min(config.windows, 2))
+
+
+def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig | None = None, seed: int = 0,
+               genres: list[str] | tuple[str, ...] | None = None) -> Run:
+    """Load the run folder ``out`` if it holds a usable run, else train it on ``data``.
+
+    A folder from an incompatible version is not replaced silently: the
+    :class:`~genre_lib.runs.RunError` is raised so the user decides what to do with it.
+    """
+    from .train import train_run
+
+    out = Path(out)
+    if out.exists():
+        return load_run(out)
+    try:
+        return train_run(data, out, genres=list(genres) if genres else None, config=config, seed=seed)
+    except (FileExistsError, OSError):
+        # another process (a second notebook, a test) finished the same run first
+        if (out / "run.json").is_file():
+            return load_run(out)
+        raise
+
+
+def is_demo(data_dir: str | Path | None) -> bool:
+    """Whether ``data_dir`` means the demo corpus: unset, empty (the notebooks'
+    ``DATA_DIR = ""``) or the demo folder itself."""
+    from .demo import DEFAULT_DEMO_DIR
+
+    return not data_dir or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve()
+
+
+def study_runs_dir(data_dir: str | Path | None = None) -> Path:
+    """Where notebook 03 keeps the run folders it trains on ``data_dir``:
+    ``runs/demo`` for the demo corpus, ``runs/<folder name>`` for another folder."""
+    if is_demo(data_dir):
+        return DEMO_RUNS_DIR
+    return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
+
+
+def study_run(data_dir: str | Path | None = None, quick_mode: bool = False) -> Run:
+    """The model notebooks 04 and 05 explain.
+
+    On the demo corpus (``data_dir`` unset, empty or the demo folder) a model with the main
+    configuration trained on it (made once under ``runs/demo/``; fewer epochs when
+    ``quick_mode``); on any other folder the committed real-data model.
+    """
+    from .demo import ensure_demo_data
+
+    if is_demo(data_dir):
+        demo = ensure_demo_data()
+        config = quick(MAIN_CONFIG) if quick_mode else MAIN_CONFIG
+        return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick_mode else "main"), demo, config, seed=0)
+    return load_run(REAL_RUN_DIR)
+

@@ -1,0 +1,65 @@
+"""The study's iterations and ours, quick mode, and where the series keeps its runs."""
+
+import json
+import shutil
+
+import pytest
+
+from genre_lib.midi_io import FEATURES
+from genre_lib.runs import RunError
+from genre_lib.study import (
+    DEMO_RUNS_DIR,
+    ITERATIONS,
+    MAIN_CONFIG,
+    MAIN_ITERATION,
+    PROJECT_DIR,
+    STUDY_COLUMNS,
+    STUDY_REPORTED,
+    ensure_run,
+    quick,
+    study_runs_dir,
+)
+
+
+def test_the_study_rows_are_the_studys_nodes_layers_and_epochs_on_its_input():
+    rows = {name: ITERATIONS[name] for name in STUDY_REPORTED}
+    assert [(c.units, c.dense_layers, c.epochs) for c in rows.values()] == [(50, 1, 100), (56, 2, 200), (168, 2, 200)]
+    assert STUDY_REPORTED == {"study-1-50x1": 0.7599, "study-2-56x2": 0.8349, "study-3-168x2": 0.9417}
+    for config in rows.values():
+        assert config.columns == STUDY_COLUMNS == ("pitch", "step", "duration")
+        assert config.windows == 1, "the study read each file's first 100 notes"
+        assert not (config.families or config.summary or config.augment or config.pitch_classes)
+
+
+def test_our_rows_add_one_idea_at_a_time():
+    names = list(ITERATIONS)
+    assert names[:3] == list(STUDY_REPORTED) and MAIN_CONFIG is ITERATIONS[MAIN_ITERATION] == ITERATIONS[names[-1]]
+    ours = [ITERATIONS[n] for n in names[3:]]
+    assert ours[0].windows > 1 and ours[0].columns == STUDY_COLUMNS
+    for before, after in zip(ours, ours[1:]):
+        changed = {k for k, v in before.to_dict().items() if after.to_dict()[k] != v}
+        # one idea: the columns, the category one-hots (together), the summary, or augmentation
+        assert changed in ({"columns"}, {"families", "pitch_classes", "drum_sounds"}, {"summary"}, {"augment"}), changed
+    assert ours[1].columns == FEATURES
+
+
+def test_quick_mode_trains_for_real_but_briefly():
+    q = quick(MAIN_CONFIG)
+    assert 1 <= q.epochs <= 4 and q.windows <= 2
+    assert q.replace(epochs=MAIN_CONFIG.epochs, windows=MAIN_CONFIG.windows, patience=MAIN_CONFIG.patience) == MAIN_CONFIG
+
+
+def test_ensure_run_loads_an_existing_run_without_training(demo_run, tmp_path):
+    run = ensure_run(demo_run.path, data=None)  # no data: training would fail
+    assert run.meta == demo_run.meta
+    damaged = tmp_path / "damaged"
+    shutil.copytree(demo_run.path, damaged)
+    meta = json.loads((damaged / "run.json").read_text())
+    (damaged / "run.json").write_text(json.dumps({**meta, "format_version": 0}))
+    with pytest.raises(RunError, match="format version 0"):
+        ensure_run(damaged, data=None)  # not silently retrained
+
+
+def test_study_runs_dir_names_the_data_folder(demo_dir, tmp_path):
+    assert study_runs_dir(None) == study_runs_dir("") == study_runs_dir(demo_dir) == DEMO_RUNS_DIR
+    assert study_runs_dir(tmp_path / "midi") == PROJECT_DIR / "runs" / "midi"
