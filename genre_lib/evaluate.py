@@ -1,34 +1,19 @@
 """Scoring a trained model: probabilities, accuracy, loss, per-genre metrics, confusion.
 
-Pure numpy on top of one call to the model, so the same metrics serve the neural model
-and the baseline (:mod:`genre_lib.baseline`).
+Pure numpy on top of one call to the model (:func:`genre_lib.inference.predict_proba`),
+so the same metrics serve the neural model and the baseline (:mod:`genre_lib.baseline`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from .dataset import Dataset
-
-if TYPE_CHECKING:
-    import keras
+from .inference import predict_proba  # noqa: F401  (where callers have always found it)
 
 
 class GenreMismatchError(ValueError):
     """A data folder holds genres the model was not trained on."""
-
-
-def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of a Keras model for note tables ``X``
-    (one table ``(notes, features)`` or a batch)."""
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim == 2:
-        X = X[None]
-    if len(X) == 0:
-        return np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)
-    return np.asarray(model.predict(X, batch_size=batch_size, verbose=0), dtype=np.float64)
 
 
 def classification_metrics(probs: np.ndarray, y: np.ndarray, genres: tuple[str, ...] | list[str]) -> dict:

@@ -308,29 +308,3 @@ def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
     std[cols] = std[cols] * np.exp(mean[cols])
     mean[cols] = np.expm1(mean[cols])
     return mean, std
-
-
-class CompiledCache:
-    """The compiled (traced) functions of the last few models, least recently used
-    dropped first. Tracing a model's gradient takes about a second, so saliency and the
-    delta optimizer build them once per model. The functions hold the model, so a
-    weak-keyed cache would never free it: a small bound does.
-    """
-
-    def __init__(self, size: int = 4) -> None:
-        from collections import OrderedDict
-
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, model, make, *key):
-        """``make()``'s result for this very ``model`` (and ``key``), built on first use."""
-        k = (id(model), *key)
-        hit = self._items.get(k)
-        if hit is None or hit[0] is not model:  # an id can be reused by a new model
-            hit = self._items[k] = (model, make())
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        self._items.move_to_end(k)
-        return hit[1]
-
