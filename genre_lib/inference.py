@@ -57,7 +57,8 @@ class CompiledCache:
 
 class _Compiled:
     """The logits model of one Keras model with its compiled forward and gradient
-    functions (one trace each: any number of files)."""
+    functions, each traced twice: for one file (the flip's steps, one file's map; a
+    static batch of one runs about a third faster) and for any number of files."""
 
     def __init__(self, model: "keras.Model") -> None:
         import tensorflow as tf
@@ -66,13 +67,10 @@ class _Compiled:
 
         lm = logits_model(model)
         k = int(lm.outputs[0].shape[-1])
-        spec = tf.TensorSpec([None, *lm.inputs[0].shape[1:]], lm.inputs[0].dtype)
 
-        @tf.function(input_signature=[spec])
         def forward(x):
             return lm(x, training=False)
 
-        @tf.function(input_signature=[spec, tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.int32)])
         def grad(x, target, objective):
             with tf.GradientTape() as tape:
                 tape.watch(x)
@@ -88,12 +86,22 @@ class _Compiled:
                 total = tf.reduce_sum(value)
             return z, tape.gradient(total, x)
 
-        self.forward = forward
-        self.grad = grad
+        self._forward, self._grad = {}, {}
+        for single, batch in ((True, 1), (False, None)):  # traced on first use
+            table = tf.TensorSpec([batch, *lm.inputs[0].shape[1:]], lm.inputs[0].dtype)
+            self._forward[single] = tf.function(forward, input_signature=[table])
+            self._grad[single] = tf.function(
+                grad, input_signature=[table, tf.TensorSpec([batch], tf.int32), tf.TensorSpec([], tf.int32)])
 
     @classmethod
     def of(cls, model: "keras.Model") -> "_Compiled":
         return _CACHE.get(model, lambda: cls(model))
+
+    def forward(self, x: np.ndarray):
+        return self._forward[len(x) == 1](x)
+
+    def grad(self, x: np.ndarray, target: np.ndarray, objective: np.int32):
+        return self._grad[len(x) == 1](x, target, objective)
 
 
 # a notebook's model, a run loaded by the CLI and the saliency checks' copies
