@@ -2,11 +2,20 @@
 
 Modules, one job each:
 
-* :mod:`genre_lib.midi_io`: MIDI file <-> note table (pitch, step, duration, ...).
+* :mod:`genre_lib.midi_io`: MIDI file <-> note table, and what MIDI can hold (note order, same-key overlaps, projection).
 * :mod:`genre_lib.dataset`: a folder of MIDI files -> arrays, with a skip report and a cache.
 * :mod:`genre_lib.splits`: seeded stratified and group (artist/sequencer) splits.
 * :mod:`genre_lib.demo`: the generated demo corpus (not real music).
-* :mod:`genre_lib.cli`: the ``genre-lib`` command line.
+* :mod:`genre_lib.model`: the classifier's layers and configuration.
+* :mod:`genre_lib.inference`: running a model: one cache of compiled functions, logits, probabilities, gradients.
+* :mod:`genre_lib.evaluate`: accuracy, loss, per-genre metrics and confusion of predicted probabilities.
+* :mod:`genre_lib.saliency`: attribution methods and the map as shown (:func:`~genre_lib.saliency.saliency_map`).
+* :mod:`genre_lib.saliency_checks`: randomization, deletion and planted-cue checks, and their report.
+* :mod:`genre_lib.flip`: the genre-flip optimiser (settings, frozen result, pruning, round trip).
+* :mod:`genre_lib.changes`: the size of a change to a note table and its description in words.
+* :mod:`genre_lib.plots`: every figure.
+* :mod:`genre_lib.widgets`, :mod:`genre_lib.audio`: the notebooks' interactive views and sound.
+* :mod:`genre_lib.cli`: the ``genre-lib`` command line (parse, call, print; every error one line).
 """
 
 __version__ = "0.1.0"

@@ -6,6 +6,9 @@ missing folder, an unknown genre, a bad file) print one line on stderr naming th
 and exit with status 2; TensorFlow's start-up log is kept off stderr
 (:func:`_import_tensorflow_quietly`), and so are progress bars when stderr is not a
 terminal.
+
+The module is a little over 450 lines because it holds the parser of all nine
+subcommands and their printing; the work is in the modules they call.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from .flip import FlipError, FlipSettings
 from .midi_io import FEATURES, MidiError
 from .runs import RunError
 from .saliency import METHODS as SALIENCY_METHODS  # no TensorFlow at import time
+
+
+class UnknownGenreError(ValueError):
+    """A target genre the run was not trained on."""
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
@@ -199,8 +206,6 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         return _fail(args, error)
     genres = [str(g) for g in run.genres]
     target = _genre_index(genres, args.target)
-    if target is None:
-        return _fail(args, f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
     table = load_file(src, run.max_notes)  # MidiError -> one line, exit 2
     probs = predict_proba(run.model, table)[0]
     if int(probs.argmax()) == target:
@@ -244,10 +249,16 @@ def _load_run_for(run_dir: Path):
         return None, f"{run_dir}: cannot load run: {exc}"
 
 
-def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int | None:
-    """Index of ``name`` among the run's genres (case-insensitive), None if unknown."""
+def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int:
+    """Index of the target genre ``name`` among the run's genres (case-insensitive).
+
+    Raises:
+        UnknownGenreError: the run does not know it.
+    """
     lowered = [g.lower() for g in genres]
-    return lowered.index(name.lower()) if name.lower() in lowered else None
+    if name.lower() not in lowered:
+        raise UnknownGenreError(f"unknown target genre {name!r}; this run knows: {', '.join(genres)}")
+    return lowered.index(name.lower())
 
 
 def _cmd_saliency(args: argparse.Namespace) -> int:
@@ -261,8 +272,6 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
         return _fail(args, error)
     genres = [str(g) for g in run.genres]
     target = None if args.target is None else _genre_index(genres, args.target)
-    if args.target is not None and target is None:
-        return _fail(args, f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
     table = load_file(args.file, run.max_notes)  # MidiError -> one line, exit 2
     baseline = S.model_baseline(run.model, len(table)) if args.method == "ig" else None
     smap = S.saliency_map(run.model, table, target, args.method, baseline=baseline, seed=args.seed)
@@ -446,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: errors a user can fix, each printed as one line naming the file and the cause
-_USER_ERRORS = (DataError, MidiError, RunError, GenreMismatchError, FlipError, FileExistsError, FileNotFoundError)
+_USER_ERRORS = (DataError, MidiError, RunError, GenreMismatchError, UnknownGenreError, FlipError, FileExistsError,
+                FileNotFoundError)
 
 
 def main(argv: list[str] | None = None) -> int:

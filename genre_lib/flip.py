@@ -172,6 +172,11 @@ class FlipResult:
     genres: tuple[str, ...] | None = None
 
     @property
+    def genre_names(self) -> list[str]:
+        """The genre names, or the genre indices as text when none were given."""
+        return list(self.genres) if self.genres is not None else [str(i) for i in range(len(self.probs_before))]
+
+    @property
     def flipped(self) -> bool:
         """The re-read file is classified as the target genre."""
         return self.probs_reparsed is not None and int(np.argmax(self.probs_reparsed)) == self.target
@@ -204,10 +209,7 @@ class FlipResult:
         """A JSON-able summary (probabilities keyed by genre name when known)."""
 
         def named(p):
-            if p is None:
-                return None
-            names = self.genres or tuple(str(i) for i in range(len(p)))
-            return {g: round(float(v), 6) for g, v in zip(names, p)}
+            return None if p is None else {g: round(float(v), 6) for g, v in zip(self.genre_names, p)}
 
         return {
             "target": self.genres[self.target] if self.genres else self.target,

@@ -237,8 +237,9 @@ def plot_saliency_roll(
     Returns:
         The axes.
     """
-    attr = np.asarray(attr, dtype=float)
-    values = attr.sum(axis=-1) if signed else np.abs(attr).sum(axis=-1)
+    from .saliency import note_importance
+
+    values = note_importance(attr, signed)
     highlight = None
     if top:
         highlight = np.zeros(len(values), dtype=bool)

@@ -16,6 +16,9 @@
 
 :func:`check_report` runs the first two on a set of files and gives the report that
 ``genre-lib saliency-check`` prints (:func:`report_lines`) and a notebook can show.
+
+Why one module of more than 450 lines: the checks and their report are one job (is a
+map to be trusted?), and the report needs both checks.
 """
 
 from __future__ import annotations

@@ -26,14 +26,6 @@ from .changes import change_size
 from .flip import FlipResult, FlipSettings
 
 
-def _genre_names(result: FlipResult, genres: Sequence[str] | None) -> list[str]:
-    if genres is not None:
-        return list(genres)
-    if result.genres is not None:
-        return list(result.genres)
-    return [str(i) for i in range(len(result.probs_before))]
-
-
 def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None = None, values=None):
     """Draw frame ``step`` of a flip's trajectory.
 
@@ -56,7 +48,7 @@ def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None
     if not -n_frames <= step < n_frames:
         raise IndexError(f"step {step} out of range: the flip has {n_frames} frames")
     step = step % n_frames
-    names = _genre_names(result, genres)
+    names = list(genres) if genres is not None else result.genre_names
     table = result.trajectory_tables[step]
     probs = result.trajectory_probs[step]
     size = change_size(result.base, table)
