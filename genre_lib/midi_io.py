@@ -64,7 +64,8 @@ class MidiError(ValueError):
         super().__init__(f"{path}: {reason}")
 
 
-def note_order(onset, pitch, drum, program, duration, velocity) -> np.ndarray:
+def note_order(onset: np.ndarray, pitch: np.ndarray, drum: np.ndarray, program: np.ndarray, duration: np.ndarray,
+               velocity: np.ndarray) -> np.ndarray:
     """The order of the notes of a note table: by onset, then pitch, drum flag, program,
     duration and velocity, so it never depends on how a file's tracks were laid out.
 
@@ -74,7 +75,8 @@ def note_order(onset, pitch, drum, program, duration, velocity) -> np.ndarray:
     return np.lexsort((velocity, duration, program, drum, pitch, onset))
 
 
-def same_key_ends(start, end, drum, program, pitch, gap: float = 0.0, min_length: float = 0.0) -> np.ndarray:
+def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program: np.ndarray, pitch: np.ndarray,
+                  gap: float = 0.0, min_length: float = 0.0) -> np.ndarray:
     """Note ends cut so that no two notes of one key (same drum flag, program and pitch)
     overlap: a note ends at the latest ``gap`` before the next note of its key starts,
     notes of one key starting together end together (at the earliest of their ends), and

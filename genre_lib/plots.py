@@ -6,6 +6,8 @@ or a command."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import PatchCollection
@@ -13,6 +15,11 @@ from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, onsets
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .saliency import SaliencyMap
 
 #: Drum notes are drawn in a lane below the pitched notes, one row per drum sound,
 #: because a drum's "pitch" names a sound (36 = kick, 42 = hi-hat), not a height.
@@ -289,7 +296,7 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
     return axes
 
 
-def saliency_figure(table: np.ndarray, smap, genres, name: str = "", top: int = 5):
+def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str], name: str = "", top: int = 5) -> "Figure":
     """One file's saliency map: the heat map (notes x features, comparable units) above
     the piano roll coloured by note importance, the ``top`` notes outlined.
 
@@ -315,7 +322,7 @@ def saliency_figure(table: np.ndarray, smap, genres, name: str = "", top: int = 
 
 
 def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, probs_before: np.ndarray, target: int,
-                      genres, title: str, values: np.ndarray | None = None):
+                      genres: Sequence[str], title: str, values: np.ndarray | None = None) -> "Figure":
     """One frame of a genre flip: the note map (:func:`plot_flip`, ``base`` against
     ``table``) beside the genre probabilities at this frame (bars, the target's orange)
     and before the flip (black ticks).

@@ -405,7 +405,7 @@ class SaliencyMap:
 def saliency_map(
     model,
     X: np.ndarray,
-    target=None,
+    target: int | np.ndarray | None = None,
     method: str = "gradient",
     *,
     baseline: np.ndarray | None = None,

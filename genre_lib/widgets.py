@@ -1,13 +1,15 @@
 """Interactive views (ipywidgets) for the notebooks.
 
-Each view is a pure rendering function (tested with pytest, no browser) plus thin
-widget wiring around it:
+Each view is a pure rendering function (tested with pytest, no browser; the figures
+themselves come from :mod:`genre_lib.plots`) plus thin widget wiring around it:
 
 * :func:`render_flip_step` draws one step of a genre flip (note map + probabilities);
   :func:`flip_explorer` lets the reader pick a file and a target genre and step through
   the flip with a slider (needs a running kernel);
   :func:`flip_stack` pre-renders the frames of one flip into an ipywidgets 8 ``Stack``
-  whose slider is ``jslink``-ed in the browser, so it also works on a static page.
+  whose slider is ``jslink``-ed in the browser, so it also works on a static page;
+* :func:`render_saliency` draws one file's saliency map; :func:`saliency_explorer` picks
+  the file and the method.
 
 Figures are shown as PNG ``Image`` widgets rather than in an ``Output`` widget: the
 images live in the widget state, so they survive ``nbconvert --execute`` and static
