@@ -9,11 +9,11 @@ relative to the data folder), never files the model was trained or validated on.
 ``--n 0`` (the default) takes them all.
 
 For each file: read the first 100 notes, flip to the genre the model does *not* choose
-(:func:`genre_lib.flip.optimize_delta` with its defaults unless overridden), write the
+(:func:`genre_lib.flip.optimize_delta` with its default settings unless overridden), write the
 result to MIDI, read it back and classify it again (the flip counts only if that
 re-read file is the target genre). Prints the success rate after the round trip (all
 and per source genre), the median notes changed (of 100), the median l1 (scaled units,
-see ``genre_lib.flip.SCALES``), seconds per flip (median, max), which features the
+see ``genre_lib.changes.SCALES``), seconds per flip (median, max), which features the
 optimizer moved (share of all change in scaled units), where the changed notes are (the
 share among the last 10 and the last 2 of the table), and the files that did not flip.
 
@@ -60,27 +60,30 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=0, help="files (0: every held-out test file)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample when --n is set")
     ap.add_argument("--freeze", nargs="*", help="features never changed (default: genre_lib.flip.FROZEN)")
-    ap.add_argument("--params", default="{}", help="JSON of other optimize_delta keyword arguments")
+    ap.add_argument("--params", default="{}", help="JSON of other genre_lib.flip.FlipSettings fields")
     ap.add_argument("--json", type=Path, help="also write per-file rows and the summary here")
     args = ap.parse_args()
 
     from genre_lib.dataset import MidiError, load_file
-    from genre_lib.flip import DEFAULTS, FROZEN, SCALES, classify, optimize_delta
+    from genre_lib.changes import SCALES
+    from genre_lib.flip import FROZEN, FlipSettings, optimize_delta
+    from genre_lib.inference import predict_proba
     from genre_lib.midi_io import FEATURES
     from genre_lib.runs import load_run
 
     if not args.data.is_dir():
         sys.exit(f"bench_flip: data folder {args.data} not found (the run's test files are relative to it)")
     run = load_run(args.run)
-    model, genres, features = run.model, tuple(run.genres), tuple(run.features)
+    model, genres = run.model, tuple(run.genres)
     files = held_out_files(run, args.data, args.n, args.seed)
     params = dict(json.loads(args.params))
     params["frozen"] = tuple(args.freeze) if args.freeze is not None else FROZEN
+    settings = FlipSettings(**params)
     n_test = len(run.meta["split"]["test_files"])
     print(f"model: {args.run.name}; genres {genres}")
     print(f"files: {len(files)} of the run's {n_test} held-out test files"
           + (f" (seeded sample, seed {args.seed})" if args.n else ""))
-    print(f"params: {dict(DEFAULTS, **params)}")
+    print(f"params: {settings.to_dict()}")
 
     scale = np.array([SCALES[f] for f in FEATURES])
     rows, moved, positions = [], np.zeros(len(FEATURES)), []
@@ -91,10 +94,10 @@ def main() -> None:
         except MidiError as exc:
             print(f"  skip {rel}: {exc.reason}")
             continue
-        p = classify(model, table, features)
+        p = predict_proba(model, table)[0]
         target = 1 - int(np.argmax(p)) if len(genres) == 2 else int(np.argsort(p)[-2])
         t0 = time.perf_counter()
-        r = optimize_delta(model, table, target, genres=genres, features=features, **params)
+        r = optimize_delta(model, table, target, settings, genres=genres)
         sec = time.perf_counter() - t0
         p_after = float(r.probs_reparsed[target]) if r.probs_reparsed is not None else float("nan")
         moved += np.abs((r.modified.astype(np.float64) - r.base) / scale).sum(axis=0)
@@ -144,9 +147,7 @@ def main() -> None:
     if summary["not_flipped"]:
         print("not flipped: " + "; ".join(summary["not_flipped"]))
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "params": {k: list(v) if isinstance(v, tuple) else v
-                                                                         for k, v in params.items()},
-                                         "rows": rows}, indent=1))
+        args.json.write_text(json.dumps({"summary": summary, "params": settings.to_dict(), "rows": rows}, indent=1))
     if summary["success_after_round_trip"] < 0.95:
         sys.exit(1)
 

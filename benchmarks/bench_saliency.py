@@ -30,7 +30,7 @@ SHARED = PROJECT.parent / "shared" / "midi"
 def _model_and_data(args):
     from genre_lib.dataset import load_dataset
     from genre_lib.runs import load_run
-    from genre_lib.train import study_run
+    from genre_lib.study import study_run
 
     if args.model:
         import keras
@@ -64,7 +64,7 @@ def main() -> None:
     model, label, X, y, data = _model_and_data(args)
     baseline = S.model_baseline(model, X.shape[1])
     print(f"model: {label}; {len(X)} files x {X.shape[1]} notes; "
-          f"smoothgrad n_samples={S.DEFAULTS['n_samples']}, ig steps={S.DEFAULTS['steps']}")
+          f"smoothgrad n_samples={S.N_SAMPLES}, ig steps={S.IG_STEPS}")
     print(f"{'method':<11} {'1 file (ms)':>12} {'per file in 64 (ms)':>20}")
     for method in S.METHODS:
         kwargs = {"baseline": baseline} if method == "ig" else {}

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .midi_io import DRUM, DURATION, PITCH, VELOCITY, onsets, to_pretty_midi
+from .midi_io import DRUM, DURATION, PITCH, VELOCITY, onsets, project_to_midi, to_pretty_midi
 
 #: Silence kept after the last note-off, seconds (room for a drum's decay).
 TAIL = 0.25
@@ -94,8 +94,6 @@ def render_audio(table: np.ndarray, fs: int = 16000, sf2_path: str | Path | None
         float32 array of :func:`audio_length` samples in [-1, 1], silent (zeros) if the
         table has no sound. Play it with ``IPython.display.Audio(wave, rate=fs)``.
     """
-    from .flip import project_to_midi
-
     table = project_to_midi(table)
     n = audio_length(table, fs)
     pm = to_pretty_midi(table)

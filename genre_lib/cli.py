@@ -1,14 +1,21 @@
 """The ``genre-lib`` command line (also ``python -m genre_lib``).
 
 Each subcommand is a small function ``_cmd_<name>(args) -> int`` registered in
-:func:`build_parser`. Errors the user can fix (a missing folder, an unknown genre, a
-bad file) print one line naming the cause and exit with status 2.
+:func:`build_parser`: it parses, calls genre_lib and prints. Errors the user can fix (a
+missing folder, an unknown genre, a bad file) print one line on stderr naming the cause
+and exit with status 2; TensorFlow's start-up log is kept off stderr
+(:func:`_import_tensorflow_quietly`), and so are progress bars when stderr is not a
+terminal.
+
+The module is a little over 450 lines because it holds the parser of all nine
+subcommands and their printing; the work is in the modules they call.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -16,21 +23,51 @@ import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
 from .evaluate import FILE_WINDOWS, GenreMismatchError
+from .flip import FlipError, FlipSettings
 from .midi_io import FEATURES, MidiError
 from .runs import RunError
+from .saliency import METHODS as SALIENCY_METHODS  # no TensorFlow at import time
 
-# the flip defaults live in genre_lib.flip, which imports no TensorFlow at import time
-from .flip import DEFAULTS as DEFAULT_FLIP
-from .flip import FROZEN
 
-#: saliency methods, listed here so the parser does not import TensorFlow
-SALIENCY_METHODS = ("gradient", "gradxinput", "smoothgrad", "ig")
+class UnknownGenreError(ValueError):
+    """A target genre the run was not trained on."""
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
     """Print the one-line error of a subcommand; returns the exit status 2."""
-    print(f"genre-lib {args.command}: error: {message}", file=sys.stderr)
+    one_line = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+    print(f"genre-lib {args.command}: error: {one_line}", file=sys.stderr)
     return 2
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its start-up log kept off stderr.
+
+    ``TF_CPP_MIN_LOG_LEVEL`` silences most of TensorFlow's C++ log, but while its
+    libraries load, absl's "before InitializeLog" notice and the oneDNN note are written
+    straight to file descriptor 2, so that descriptor points at /dev/null during the
+    import. Python-side warnings go through the ``tensorflow`` and absl loggers, set to
+    errors only. A user's own ``TF_CPP_MIN_LOG_LEVEL`` is kept.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        try:
+            with open(os.devnull, "w") as null:
+                os.dup2(null.fileno(), 2)
+                try:
+                    import tensorflow  # noqa: F401  (the import is the point)
+                finally:
+                    os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+    import logging
+
+    from absl import logging as absl_logging
+
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _print_json(obj: dict) -> None:
@@ -170,33 +207,28 @@ def _cmd_iterations(args: argparse.Namespace) -> int:
 
 
 def _cmd_flip(args: argparse.Namespace) -> int:
+    from .dataset import load_file
+    from .flip import optimize_delta
+    from .inference import predict_proba
+    from .midi_io import write_midi
+
     src, out = Path(args.file), Path(args.out)
     if out.resolve() == src.resolve():
         return _fail(args, f"{out}: --out is the input file; the input is never overwritten, choose another path")
     if out.exists() and not args.overwrite:
         return _fail(args, f"{out}: already exists (pass --overwrite to replace it)")
-
-    import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
-
-    from .dataset import load_file
-    from .flip import classify, optimize_delta
-
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
     genres = [str(g) for g in run.genres]
     target = _genre_index(genres, args.target)
-    if target is None:
-        return _fail(args, f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
-    kwargs = {"features": tuple(run.features)}
     table = load_file(src, run.max_notes)  # MidiError -> one line, exit 2
-    probs = classify(run.model, table, **kwargs)
+    probs = predict_proba(run.model, table)[0]
     if int(probs.argmax()) == target:
         return _fail(args, f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")
-    result = optimize_delta(
-        run.model, table, target, l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin,
-        max_steps=args.max_steps, frozen=tuple(args.freeze), genres=genres, seed=args.seed, **kwargs,
-    )
+    settings = FlipSettings(l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin, max_steps=args.max_steps,
+                            frozen=tuple(args.freeze), seed=args.seed)
+    result = optimize_delta(run.model, table, target, settings, genres=genres)
     summary = result.summary()
     summary.update({"file": str(src), "out": str(out) if result.flipped else None, "seconds": round(result.seconds, 3)})
     if args.json:
@@ -208,8 +240,6 @@ def _cmd_flip(args: argparse.Namespace) -> int:
             f"{src}: no flip to {genres[target]} within {args.max_steps} steps "
             f"(p={p[target]:.2f} after the MIDI round trip); nothing written"
         )
-    from .midi_io import write_midi
-
     write_midi(result.modified, out, overwrite=args.overwrite)
     if not args.json:
         before, after = result.probs_before, result.probs_reparsed
@@ -235,80 +265,59 @@ def _load_run_for(run_dir: Path):
         return None, f"{run_dir}: cannot load run: {exc}"
 
 
-def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int | None:
-    """Index of ``name`` among the run's genres (case-insensitive), None if unknown."""
+def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int:
+    """Index of the target genre ``name`` among the run's genres (case-insensitive).
+
+    Raises:
+        UnknownGenreError: the run does not know it.
+    """
     lowered = [g.lower() for g in genres]
-    return lowered.index(name.lower()) if name.lower() in lowered else None
-
-
-def _run_columns(run) -> tuple[list[int], tuple[str, ...]]:
-    """Columns of the full note table the run's model reads, and their names."""
-    features = tuple(run.features)
-    return [FEATURES.index(f) for f in features], features
+    if name.lower() not in lowered:
+        raise UnknownGenreError(f"unknown target genre {name!r}; this run knows: {', '.join(genres)}")
+    return lowered.index(name.lower())
 
 
 def _cmd_saliency(args: argparse.Namespace) -> int:
-    if args.out is not None and args.out.exists() and not args.overwrite:
-        return _fail(args, f"{args.out}: already exists (pass --overwrite to replace it)")
-    import tensorflow  # noqa: F401  (imported here: the other commands stay fast)
-
     from . import saliency as S
     from .dataset import load_file
 
+    if args.out is not None and args.out.exists() and not args.overwrite:
+        return _fail(args, f"{args.out}: already exists (pass --overwrite to replace it)")
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    cols, features = _run_columns(run)
     genres = [str(g) for g in run.genres]
+    target = None if args.target is None else _genre_index(genres, args.target)
     table = load_file(args.file, run.max_notes)  # MidiError -> one line, exit 2
-    x = table[:, cols]
-    probs = S.probabilities(run.model, x)
-    predicted = int(probs.argmax())
-    target = predicted if args.target is None else _genre_index(genres, args.target)
-    if target is None:
-        return _fail(args, f"unknown target genre {args.target!r}; this run knows: {', '.join(genres)}")
-    std = S.feature_std(run.model)
-    baseline = S.model_baseline(run.model, len(x)) if args.method == "ig" else None
-    attr = S.attribute(run.model, x, target, method=args.method, baseline=baseline, seed=args.seed)
-    shown, unit = S.comparable(attr, args.method, std)
+    baseline = S.model_baseline(run.model, len(table)) if args.method == "ig" else None
+    smap = S.saliency_map(run.model, table, target, args.method, baseline=baseline, seed=args.seed)
+    predicted = int(smap.probs.argmax())
     if args.out is not None:
-        import matplotlib
+        from .plots import saliency_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        from .plots import plot_saliency_heatmap, plot_saliency_roll
-
-        fig, axes = plt.subplots(2, 1, figsize=(12, 7), gridspec_kw={"height_ratios": [1, 1.6]})
-        name = Path(args.file).name
-        plot_saliency_heatmap(shown, features, ax=axes[0], unit=unit,
-                              title=f"{name}: {args.method} map for {genres[target]} (p={probs[target]:.2f})")
-        plot_saliency_roll(table, shown, ax=axes[1], top=10, title="notes by importance (sum of |map| over features)")
-        fig.tight_layout()
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.out, dpi=110)
-        plt.close(fig)
+        saliency_figure(table, smap, genres, Path(args.file).name, top=10).savefig(args.out, dpi=110)
     if args.json:
         _print_json({
             "file": str(args.file),
             "predicted": genres[predicted],
-            "target": genres[target],
-            "probabilities": {g: round(float(p), 6) for g, p in zip(genres, probs)},
+            "target": genres[smap.target],
+            "probabilities": {g: round(float(p), 6) for g, p in zip(genres, smap.probs)},
             "method": args.method,
-            "features": list(features),
-            "map": np.round(attr.astype(np.float64), 6).tolist(),
-            "map_units": "logit per feature unit" if args.method in ("gradient", "smoothgrad") else "logit",
-            "feature_std": [round(float(s), 6) for s in std],
-            "map_scaled": np.round(shown.astype(np.float64), 6).tolist(),
-            "map_scaled_units": unit,
+            "features": list(FEATURES),
+            "map": np.round(smap.raw.astype(np.float64), 6).tolist(),
+            "map_units": smap.raw_unit,
+            "feature_std": [round(float(s), 6) for s in smap.feature_scale],
+            "map_scaled": np.round(smap.values.astype(np.float64), 6).tolist(),
+            "map_scaled_units": smap.unit,
             "baseline": "training mean note (model normalization)" if baseline is not None else None,
             "out": str(args.out) if args.out is not None else None,
         })
         return 0
     print(f"{Path(args.file).name}: predicted {genres[predicted]} "
-          + ", ".join(f"p({g})={p:.3f}" for g, p in zip(genres, probs)))
-    print(f"{args.method} map of the {genres[target]} logit; most important notes ({unit}):")
-    for row in S.top_notes(shown, k=10, features=features):
+          + ", ".join(f"p({g})={p:.3f}" for g, p in zip(genres, smap.probs)))
+    print(f"{args.method} map of the {genres[smap.target]} logit; most important notes ({smap.unit}):")
+    for row in smap.top_notes(10):
         print(f"  note {row['note']:3d}: |sum| {row['importance']:.4f}, signed {row['signed']:+.4f}, mostly {row['feature']}")
     if args.out is not None:
         print(f"wrote {args.out}")
@@ -316,17 +325,12 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
 
 
 def _cmd_saliency_check(args: argparse.Namespace) -> int:
-    import tensorflow  # noqa: F401
-
-    from . import saliency as S
-    from .saliency_checks import deletion_curve, randomization_check
+    from .saliency_checks import check_report, report_lines
 
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    cols, features = _run_columns(run)
-    genres = [str(g) for g in run.genres]
-    data = load_dataset(args.data_dir, genres, max_notes=run.max_notes, progress=False)
+    data = load_dataset(args.data_dir, list(run.genres), max_notes=run.max_notes, progress=False)
     index = np.arange(len(data))
     if args.split == "test":
         # only the files the run held out: explaining training files flatters the maps
@@ -336,40 +340,25 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
             return _fail(args, f"none of the run's {n_test} held-out test files is in {args.data_dir}")
     if args.max_files and len(index) > args.max_files:
         index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
-    X, y = data.X[index][..., cols], data.y[index]
-    std = S.feature_std(run.model)
-    baseline = S.model_baseline(run.model, X.shape[1])
-    kwargs = {"baseline": baseline} if args.method == "ig" else {}
-    attr = S.attribute(run.model, X, y, method=args.method, seed=args.seed, **kwargs)
-    shown = S.comparable(attr, args.method, std)[0]
-    rand = randomization_check(run.model, X, y, method=args.method, seed=args.seed, feature_scale=std, **kwargs)
-    deletion = deletion_curve(run.model, X, y, shown, baseline, n_steps=args.n_steps, seed=args.seed)
-    accuracy = float((S.probabilities(run.model, X).argmax(-1) == y).mean())
+    X, y = data.X[index], data.y[index]
+    checks = check_report(run.model, X, y, method=args.method, n_steps=args.n_steps, seed=args.seed)
     report = {
         "run": str(args.run_dir),
         "data": str(args.data_dir),
-        "method": args.method,
         "explained": "each file's own (labelled) genre",
-        "n": int(len(X)),
         "files": args.split,
         "skipped": len(data.skipped),
-        "accuracy": round(accuracy, 4),
-        "randomization_spearman": round(rand.fully_randomized, 4),
-        "randomization_spearman_signed": round(float(np.nanmean(rand.spearman_signed[-1])), 4),
-        "randomization_stages": rand.summary()["stages"],
-        **deletion.summary(),
+        **checks,
         "deletion_baseline": "training mean note (model normalization)",
         "seed": args.seed,
     }
     if args.json:
         _print_json(report)
         return 0
-    print(f"{args.data_dir}: {len(X)} files ({len(data.skipped)} skipped), accuracy {accuracy:.3f}, method {args.method}")
-    for stage in report["randomization_stages"]:
-        print(f"  randomized {' + '.join(stage['randomized'])}: Spearman vs trained |map| {stage['spearman_mean']:.3f}, "
-              f"signed {stage['spearman_signed_mean']:.3f}")
-    print(f"  deletion AUC: salient first {report['deletion_auc']:.3f}, random {report['random_deletion_auc']:.3f}, "
-          f"last notes first {report.get('recency_deletion_auc', float('nan')):.3f} (lower = falls faster)")
+    print(f"{args.data_dir}: {len(X)} files ({len(data.skipped)} skipped), accuracy {checks['accuracy']:.3f}, "
+          f"method {args.method}")
+    for line in report_lines(checks):
+        print(line)
     return 0
 
 
@@ -439,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=what)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, tensorflow=True)
 
     p = sub.add_parser("evaluate", help="score a run folder's model on a labelled data folder")
     p.add_argument("run_dir", type=Path)
@@ -449,7 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
     p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_evaluate)
+    p.set_defaults(func=_cmd_evaluate, tensorflow=True)
 
     p = sub.add_parser("predict", help="genre probabilities of MIDI files")
     p.add_argument("run_dir", type=Path)
@@ -458,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="judge each file by a vote of windows over all its notes (default: its first 100 notes)")
     p.add_argument("--file-windows", type=int, help="windows per file with --whole-file (default: the run's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_predict)
+    p.set_defaults(func=_cmd_predict, tensorflow=True)
 
     p = sub.add_parser("iterations", help="the iterations table of every run folder below RUNS_DIR")
     p.add_argument("runs_dir", type=Path)
@@ -471,16 +460,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", required=True, help="genre to flip to")
     p.add_argument("--out", required=True, type=Path, help="where to write the flipped MIDI file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--l1", type=float, default=DEFAULT_FLIP["l1"], help="L1 weight (sparsity), default %(default)s")
-    p.add_argument("--l2", type=float, default=DEFAULT_FLIP["l2"], help="L2 weight, default %(default)s")
-    p.add_argument("--lr", type=float, default=DEFAULT_FLIP["lr"], help="step size (scaled units), default %(default)s")
-    p.add_argument("--margin", type=float, default=DEFAULT_FLIP["margin"], help="logit margin, default %(default)s")
-    p.add_argument("--max-steps", type=int, default=DEFAULT_FLIP["max_steps"], help="step budget, default %(default)s")
-    p.add_argument("--freeze", nargs="*", choices=FEATURES, default=list(FROZEN),
+    flip = FlipSettings()
+    p.add_argument("--l1", type=float, default=flip.l1, help="L1 weight (sparsity), default %(default)s")
+    p.add_argument("--l2", type=float, default=flip.l2, help="L2 weight, default %(default)s")
+    p.add_argument("--lr", type=float, default=flip.lr, help="step size (scaled units), default %(default)s")
+    p.add_argument("--margin", type=float, default=flip.margin, help="logit margin, default %(default)s")
+    p.add_argument("--max-steps", type=int, default=flip.max_steps, help="step budget, default %(default)s")
+    p.add_argument("--freeze", nargs="*", choices=FEATURES, default=list(flip.frozen),
                    help="features never changed (default: %(default)s; e.g. --freeze drum program keeps instruments)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.set_defaults(func=_cmd_flip)
+    p.set_defaults(func=_cmd_flip, tensorflow=True)
 
     p = sub.add_parser("saliency", help="saliency map of one file: which notes and features the genre rests on")
     p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
@@ -491,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.add_argument("--seed", type=int, default=0, help="SmoothGrad noise seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_saliency)
+    p.set_defaults(func=_cmd_saliency, tensorflow=True)
 
     p = sub.add_parser("saliency-check", help="sanity (weight randomization) and faithfulness (deletion) of saliency maps")
     p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
@@ -503,7 +493,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-steps", type=int, default=20, help="points of the deletion curve after the first")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_saliency_check)
+    p.set_defaults(func=_cmd_saliency_check, tensorflow=True)
 
     from .download import DEFAULT_BASE_URL, DEFAULT_DEST, DEFAULT_MANIFEST
 
@@ -519,10 +509,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: errors a user can fix, each printed as one line naming the file and the cause
+_USER_ERRORS = (DataError, MidiError, RunError, GenreMismatchError, UnknownGenreError, FlipError, FileExistsError,
+                FileNotFoundError)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # a progress bar in a log is noise
+    if getattr(args, "tensorflow", False):
+        _import_tensorflow_quietly()
     try:
         return args.func(args)
-    except (DataError, MidiError, RunError, GenreMismatchError, FileExistsError, FileNotFoundError) as exc:
+    except _USER_ERRORS as exc:
         return _fail(args, str(exc))

@@ -1,17 +1,16 @@
 """Scoring a trained model: probabilities, accuracy, loss, per-genre metrics, confusion.
 
-Pure numpy on top of one call to the model, so the same metrics serve the neural model
-and the baseline (:mod:`genre_lib.baseline`).
+Pure numpy on top of the model's logits (:mod:`genre_lib.inference`), so the same
+metrics serve the neural model and the baseline (:mod:`genre_lib.baseline`).
 
 Two protocols judge a file, and both are always reported:
 
 * ``first100``, the study's: one prediction from the file's first 100 notes;
-* ``file``: the model reads ``k`` evenly spaced 100-note windows of the file
-  (:func:`genre_lib.windows.even_windows`) through :func:`genre_lib.model.file_model`.
-  For a model trained on single windows that is a vote: the probabilities are the
-  normalised geometric mean of the windows' (the mean log-probability), so one
-  confident window cannot outvote the rest; a model trained with ``pool`` averages
-  the windows' encodings instead and decides once.
+* ``file``: ``k`` evenly spaced 100-note windows of the file
+  (:func:`genre_lib.windows.even_windows`) vote: their logits are averaged before the
+  softmax, so the probabilities are the normalised geometric mean of the windows' (a
+  window's log-probabilities differ from its logits by one number per window), and one
+  confident window cannot outvote the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .dataset import Dataset
+from .inference import logits, n_notes, predict_proba, softmax
 from .windows import even_windows
 
 if TYPE_CHECKING:
@@ -39,18 +39,6 @@ class GenreMismatchError(ValueError):
     """A data folder holds genres the model was not trained on."""
 
 
-def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of a Keras model for note tables ``X``
-    (one table ``(notes, features)`` or a batch; for a :func:`genre_lib.model.file_model`,
-    one file's windows or a batch of them)."""
-    X = np.asarray(X, dtype=np.float32)
-    if X.ndim == len(model.inputs[0].shape) - 1:  # one table (or one file's windows)
-        X = X[None]
-    if len(X) == 0:
-        return np.zeros((0, model.outputs[0].shape[-1]), dtype=np.float32)
-    return np.asarray(model.predict(X, batch_size=batch_size, verbose=0), dtype=np.float64)
-
-
 def protocol_proba(model: "keras.Model", tables: Sequence[np.ndarray], protocol: str, k: int = FILE_WINDOWS) -> np.ndarray:
     """Genre probabilities ``(files, genres)`` of whole note tables (one per file) under
     ``protocol`` (``"first100"`` or ``"file"``, see the module docstring).
@@ -64,15 +52,13 @@ def protocol_proba(model: "keras.Model", tables: Sequence[np.ndarray], protocol:
     Raises:
         ValueError: an unknown protocol, or a table shorter than one window.
     """
-    length = int(model.inputs[0].shape[1])
     if protocol == "first100":
-        windows, _ = even_windows(tables, 1, length)
+        windows, _ = even_windows(tables, 1, n_notes(model))
         return predict_proba(model, windows)
     if protocol == "file":
-        from .model import file_model
-
-        windows, _ = even_windows(tables, k, length)
-        return predict_proba(file_model(model), windows.reshape(len(tables), k, *windows.shape[1:]))
+        windows, _ = even_windows(tables, k, n_notes(model))
+        z = logits(model, windows)
+        return softmax(z.reshape(len(tables), k, -1).mean(axis=1))
     raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS}")
 
 

@@ -20,6 +20,11 @@ music; the ``drum`` and ``program`` columns keep which instrument played each no
 Reading uses symusic (a C++ parser, about 100x faster than pretty_midi); writing uses
 pretty_midi, whose data model is the readable one. ``tests/test_midi_io.py`` checks
 that both readers give the same note tables.
+
+What a MIDI file can hold is defined here and only here: the order of notes in a table
+(:func:`note_order`), the rule for overlapping notes of one key (:func:`same_key_ends`),
+and the projection of any table onto values a written file holds exactly
+(:func:`project_to_midi`), with the order it is read back in (:func:`read_back_order`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,16 @@ WRITE_RESOLUTION = 480
 TIME_RESOLUTION = 60.0 / WRITE_TEMPO / WRITE_RESOLUTION
 
 
+#: The lowest and highest value of each column a MIDI file holds: pitch 0-127, step >= 0,
+#: duration at least one tick, velocity 1-127, drum 0/1, program 0-127.
+MIDI_MIN = np.array([0.0, 0.0, TIME_RESOLUTION, 1.0, 0.0, 0.0])
+MIDI_MAX = np.array([127.0, np.inf, np.inf, 127.0, 1.0, 127.0])
+
+
+class NoteTableError(ValueError):
+    """An array that is not a note table (wrong shape)."""
+
+
 class MidiError(ValueError):
     """A MIDI file that cannot be used, with the file and the reason."""
 
@@ -47,6 +62,59 @@ class MidiError(ValueError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+def note_order(onset: np.ndarray, pitch: np.ndarray, drum: np.ndarray, program: np.ndarray, duration: np.ndarray,
+               velocity: np.ndarray) -> np.ndarray:
+    """The order of the notes of a note table: by onset, then pitch, drum flag, program,
+    duration and velocity, so it never depends on how a file's tracks were laid out.
+
+    Returns:
+        An index array (``np.lexsort`` of the per-note arrays).
+    """
+    return np.lexsort((velocity, duration, program, drum, pitch, onset))
+
+
+def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program: np.ndarray, pitch: np.ndarray,
+                  gap: float = 0.0, min_length: float = 0.0) -> np.ndarray:
+    """Note ends cut so that no two notes of one key (same drum flag, program and pitch)
+    overlap: a note ends at the latest ``gap`` before the next note of its key starts,
+    notes of one key starting together end together (at the earliest of their ends), and
+    every note lasts at least ``min_length``.
+
+    MIDI pairs note-offs with note-ons by key alone, so overlapping notes of one key are
+    ambiguous: readers pair them differently (pretty_midi ends every open note of the
+    key at the first note-off, symusic the oldest one), and a written file would not
+    hold the table it was written from.
+
+    Args:
+        start, end: onset and offset of each note (any time unit, e.g. seconds or ticks).
+        drum, program, pitch: the key of each note.
+        gap: silence left before the next note of the key.
+        min_length: shortest note kept.
+
+    Returns:
+        The new ends, float64, in the input's note order.
+    """
+    start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
+    order = np.lexsort((start, pitch, program, drum))
+    s, e = start[order], end[order]
+    key = np.stack([np.asarray(c)[order] for c in (drum, program, pitch)], axis=1)
+    same_key = np.r_[False, (key[1:] == key[:-1]).all(axis=1)]
+    new_cluster = ~(same_key & np.r_[False, s[1:] == s[:-1]])  # (key, onset) changes
+    starts = np.nonzero(new_cluster)[0]
+    cluster = np.cumsum(new_cluster) - 1
+    # onset of the next cluster of the same key (inf where the key ends)
+    nxt = np.full(len(starts), np.inf)
+    follows = same_key[starts[1:]]
+    nxt[:-1][follows] = s[starts[1:]][follows]
+    e = np.minimum(e, nxt[cluster] - gap)
+    if len(e):
+        e = np.minimum.reduceat(e, starts)[cluster]
+    e = np.maximum(e, s + min_length)
+    out = np.empty_like(e)
+    out[order] = e
+    return out
 
 
 def notes_from_events(
@@ -59,9 +127,8 @@ def notes_from_events(
 ) -> np.ndarray:
     """Build a note table from per-note absolute times and attributes.
 
-    Notes are sorted by onset, then pitch, drum flag, program, duration and velocity,
-    so the order never depends on how the file's tracks were laid out. Notes with a
-    duration of zero or less are dropped: they make no sound.
+    Notes are sorted by :func:`note_order`. Notes with a duration of zero or less are
+    dropped: they make no sound.
 
     Args:
         start, end: onset and offset of each note in seconds.
@@ -78,7 +145,7 @@ def notes_from_events(
     keep = duration > 0
     start, duration = start[keep], duration[keep]
     pitch, velocity, drum, program = (c[keep] for c in (pitch, velocity, drum, program))
-    order = np.lexsort((velocity, duration, program, drum, pitch, start))
+    order = note_order(start, pitch, drum, program, duration, velocity)
     start = start[order]
     step = np.diff(start, prepend=start[:1]) if len(start) else start
     table = np.stack(
@@ -182,7 +249,7 @@ def onsets(table: np.ndarray) -> np.ndarray:
 def to_pretty_midi(table: np.ndarray):
     """Turn a note table into a ``pretty_midi.PrettyMIDI`` object (one instrument per
     program, one drum instrument), at 120 bpm. Values are rounded and clipped to what
-    MIDI can hold; see ``genre_lib.flip.project_to_midi`` for the full projection."""
+    MIDI can hold; see :func:`project_to_midi` for the full projection."""
     import pretty_midi
 
     table = np.asarray(table, dtype=np.float64)
@@ -229,3 +296,73 @@ def write_midi(table: np.ndarray, path: str | Path, *, overwrite: bool = False) 
     to_pretty_midi(table).write(str(tmp))
     tmp.replace(path)
     return path
+
+
+def project_to_midi(table: np.ndarray) -> np.ndarray:
+    """Round and clip a note table to values a MIDI file written by :func:`write_midi`
+    holds exactly, keeping the row order.
+
+    * pitch, velocity, program: integers, pitch and program 0-127, velocity 1-127;
+    * drum: 0 or 1 (threshold 0.5); drum notes get program 0, as when read back;
+    * step: onsets (the running sum of steps) are rounded to the tick grid
+      (:data:`TIME_RESOLUTION` s), steps below 0 become 0 and the first note's step is 0
+      (a file read back starts at its first note);
+    * duration: rounded to the tick grid, at least one tick, and cut where the next
+      note of the same key starts (:func:`same_key_ends`).
+
+    Rounding *onsets* rather than each step keeps the timing error below half a tick
+    however long the file, exactly as writing the file does. The function is idempotent:
+    ``project_to_midi(project_to_midi(t))`` equals ``project_to_midi(t)``.
+
+    Returns:
+        A new float32 table of the same shape.
+
+    Raises:
+        NoteTableError: not a ``(notes, 6)`` table.
+    """
+    t = np.array(table, dtype=np.float64, copy=True)
+    if t.ndim != 2 or t.shape[1] != len(FEATURES):
+        raise NoteTableError(f"note table must have shape (notes, {len(FEATURES)}), got {t.shape}")
+    t[:, DRUM] = (t[:, DRUM] >= 0.5).astype(np.float64)
+    for col in (PITCH, VELOCITY, PROGRAM):
+        t[:, col] = np.clip(np.round(t[:, col]), MIDI_MIN[col], MIDI_MAX[col])
+    t[t[:, DRUM] == 1.0, PROGRAM] = 0.0
+    step = np.maximum(t[:, STEP], 0.0)
+    if len(step):
+        step[0] = 0.0
+    ticks = np.round(np.cumsum(step) / TIME_RESOLUTION)
+    # np.round of a running sum is non-decreasing, so steps stay >= 0
+    t[:, STEP] = np.diff(ticks, prepend=ticks[:1]) * TIME_RESOLUTION
+    dur = np.maximum(np.round(t[:, DURATION] / TIME_RESOLUTION), 1.0)
+    ends = same_key_ends(ticks, ticks + dur, t[:, DRUM], t[:, PROGRAM], t[:, PITCH])
+    t[:, DURATION] = (ends - ticks) * TIME_RESOLUTION
+    return t.astype(np.float32)
+
+
+def canonical_order(table: np.ndarray) -> np.ndarray:
+    """Row order in which :func:`read_midi` returns the notes of a (projected) table once
+    written: :func:`note_order` on the tick grid. Notes only swap places inside chords
+    (same onset).
+
+    Returns:
+        An index array; ``table[canonical_order(table)]`` has the rows in the order read
+        back (see :func:`read_back_order` for the steps).
+    """
+    t = np.asarray(table, dtype=np.float64)
+    ticks = np.round(np.cumsum(np.maximum(t[:, STEP], 0.0)) / TIME_RESOLUTION)
+    dur_ticks = np.round(t[:, DURATION] / TIME_RESOLUTION)
+    return note_order(ticks, t[:, PITCH], t[:, DRUM], t[:, PROGRAM], dur_ticks, t[:, VELOCITY])
+
+
+def read_back_order(table: np.ndarray) -> np.ndarray:
+    """The table as :func:`read_midi` returns it once written: rows in
+    :func:`canonical_order`, steps recomputed from the onsets (a note moved inside a
+    chord takes the chord's step). For a projected table this equals writing and
+    reading the file, without touching the disk; it is what a model is shown.
+    """
+    t = np.asarray(table, dtype=np.float32)
+    order = canonical_order(t)
+    ticks = np.round(np.cumsum(np.maximum(t[:, STEP].astype(np.float64), 0.0)) / TIME_RESOLUTION)[order]
+    out = t[order].copy()
+    out[:, STEP] = (np.diff(ticks, prepend=ticks[:1]) * TIME_RESOLUTION).astype(np.float32)
+    return out

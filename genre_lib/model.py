@@ -389,40 +389,6 @@ def logits_model(model: "keras.Model") -> "keras.Model":
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
-def file_model(model: "keras.Model") -> "keras.Model":
-    """The same network judging a whole file from ``(batch, windows, notes, features)``:
-    the logits of every window, averaged over the windows, then the softmax.
-
-    Shares the weights of ``model``; built once per model. Averaging logits is a vote
-    of the windows: the probabilities are ``softmax(mean(log p))``, the normalised
-    geometric mean of the windows' (a window's log-softmax differs from its logits by
-    one number per window), so one confident window cannot outvote the rest.
-    """
-    return _FILE_MODELS.get(model, lambda: _build_file_model(model))
-
-
-def _build_file_model(model: "keras.Model") -> "keras.Model":
-    keras = _keras()
-    ops = keras.ops
-    logits = logits_model(model)
-
-    class MeanOverWindows(keras.layers.Layer):
-        """The logits of every window of ``(batch, windows, notes, features)`` (one
-        batched call), averaged over the windows."""
-
-        def call(self, x):
-            shape = ops.shape(x)
-            flat = logits(ops.reshape(x, (-1, shape[2], shape[3])))
-            return ops.mean(ops.reshape(flat, (shape[0], shape[1], -1)), axis=1)
-
-        def compute_output_shape(self, input_shape):
-            return (input_shape[0], logits.outputs[0].shape[-1])
-
-    files = keras.Input((None, *model.inputs[0].shape[1:]), name="windows")
-    probs = keras.layers.Softmax(name="probabilities")(MeanOverWindows(name="mean_logits")(files))
-    return keras.Model(files, probs, name=f"{model.name}_files")
-
-
 def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of each input feature over the training notes, in
     MIDI units, recovered from the model's Normalization layer.
@@ -441,33 +407,3 @@ def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
     std[cols] = std[cols] * np.exp(mean[cols])
     mean[cols] = np.expm1(mean[cols])
     return mean, std
-
-
-class CompiledCache:
-    """The compiled (traced) functions of the last few models, least recently used
-    dropped first. Tracing a model's gradient takes about a second, so saliency and the
-    delta optimizer build them once per model. The functions hold the model, so a
-    weak-keyed cache would never free it: a small bound does.
-    """
-
-    def __init__(self, size: int = 4) -> None:
-        from collections import OrderedDict
-
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
-
-    def get(self, model, make, *key):
-        """``make()``'s result for this very ``model`` (and ``key``), built on first use."""
-        k = (id(model), *key)
-        hit = self._items.get(k)
-        if hit is None or hit[0] is not model:  # an id can be reused by a new model
-            hit = self._items[k] = (model, make())
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        self._items.move_to_end(k)
-        return hit[1]
-
-
-
-#: the file models of the last few models (building and tracing one takes a second)
-_FILE_MODELS = CompiledCache(size=4)

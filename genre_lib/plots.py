@@ -1,7 +1,12 @@
-"""Figures of the series (matplotlib and seaborn). Each function draws on an ``ax`` it
-is given (or a new one) and returns it, so notebooks can place figures side by side."""
+"""Figures of the series (matplotlib and seaborn). Each ``plot_*`` function draws on an
+``ax`` it is given (or a new one) and returns it, so notebooks can place figures side by
+side; the two whole-figure views (:func:`saliency_figure`, :func:`flip_frame_figure`)
+return a new ``Figure`` not registered with pyplot, so they never pile up in a widget
+or a command."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -11,11 +16,19 @@ from matplotlib.patches import Rectangle
 
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, onsets
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from .saliency import SaliencyMap
+
 #: Drum notes are drawn in a lane below the pitched notes, one row per drum sound,
 #: because a drum's "pitch" names a sound (36 = kick, 42 = hi-hat), not a height.
 DRUM_LANE_GAP = 4
 #: Colour of the changed notes in a flip's note map.
 FLIP_COLOR = "tab:orange"
+#: Figure size and resolution of one frame of a flip (:func:`flip_frame_figure`).
+FLIP_FIGSIZE = (13, 3.6)
+FLIP_DPI = 72
 
 
 def _new_ax(ax, figsize=(10, 4)):
@@ -231,8 +244,9 @@ def plot_saliency_roll(
     Returns:
         The axes.
     """
-    attr = np.asarray(attr, dtype=float)
-    values = attr.sum(axis=-1) if signed else np.abs(attr).sum(axis=-1)
+    from .saliency import note_importance
+
+    values = note_importance(attr, signed)
     highlight = None
     if top:
         highlight = np.zeros(len(values), dtype=bool)
@@ -314,3 +328,61 @@ def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=No
     if title:
         ax.set_title(title)
     return ax
+def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str], name: str = "", top: int = 5) -> "Figure":
+    """One file's saliency map: the heat map (notes x features, comparable units) above
+    the piano roll coloured by note importance, the ``top`` notes outlined.
+
+    Args:
+        table: the note table the map explains (notes, features).
+        smap: its one-file :class:`genre_lib.saliency.SaliencyMap`.
+        genres: genre names in the model's order.
+        name: what the title calls the file (e.g. its name).
+
+    Returns:
+        A new matplotlib ``Figure``.
+    """
+    from matplotlib.figure import Figure
+
+    t = int(smap.target)
+    fig = Figure(figsize=(12, 6.5), layout="constrained")
+    top_ax, roll_ax = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 2]})
+    title = f"{name}: {smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})" if name else \
+        f"{smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})"
+    plot_saliency_heatmap(smap.values, ax=top_ax, unit=smap.unit, title=title)
+    plot_saliency_roll(table, smap.values, ax=roll_ax, top=top, title="notes by importance (sum of |map| over features)")
+    return fig
+
+
+def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, probs_before: np.ndarray, target: int,
+                      genres: Sequence[str], title: str, values: np.ndarray | None = None) -> "Figure":
+    """One frame of a genre flip: the note map (:func:`plot_flip`, ``base`` against
+    ``table``) beside the genre probabilities at this frame (bars, the target's orange)
+    and before the flip (black ticks).
+
+    Args:
+        base, table: the unchanged and this frame's note tables.
+        probs, probs_before: genre probabilities at this frame and before the flip.
+        target: the target genre's index.
+        genres: genre names.
+        title: the title of the frame's panel.
+        values: optional per-note values colouring the original notes.
+
+    Returns:
+        A new matplotlib ``Figure``.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=FLIP_FIGSIZE, dpi=FLIP_DPI, layout="constrained")
+    gs = fig.add_gridspec(1, 3, width_ratios=(5, 5, 1.4))
+    ax0 = fig.add_subplot(gs[0])
+    ax1 = fig.add_subplot(gs[1], sharex=ax0, sharey=ax0)
+    ax2 = fig.add_subplot(gs[2])
+    plot_flip(base, table, axes=[ax0, ax1], values=values, titles=("original", title))
+    colors = [FLIP_COLOR if i == target else "tab:gray" for i in range(len(genres))]
+    ax2.bar(range(len(genres)), probs, color=colors)
+    ax2.scatter(range(len(genres)), probs_before, marker="_", s=300, color="k", label="before", zorder=3)
+    ax2.set_xticks(range(len(genres)), genres, rotation=30)
+    ax2.set_ylim(0, 1)
+    ax2.set_title("probability")
+    ax2.legend(loc="upper right", fontsize=8, frameon=False)
+    return fig

@@ -4,8 +4,13 @@ Every method answers for one file and one genre with a **signed (notes x feature
 map** of the same shape as the note table, and accepts a batch of files
 ``(files, notes, features)`` with one target genre per file:
 
->>> attr = attribute(model, X, target=y, method="gradient")          # (files, 100, 6)
->>> heat = scale_by_feature_std(attr, feature_std(model))           # comparable features
+>>> m = saliency_map(model, X, target=y, method="gradient")   # one call: the map as shown
+>>> m.values, m.unit                                             # (files, 100, 6), its unit
+>>> m.importance()                                               # one number per note
+
+:func:`saliency_map` is :func:`attribute` (the signed map in the method's own units)
+made comparable across features (:func:`comparable`), with the model's probabilities
+and, unless given, the predicted genre as the target.
 
 Methods (``method=``):
 
@@ -36,7 +41,7 @@ Methods (``method=``):
     attributions would mostly explain "why is this not a zero table".
 
 Why logits: every method differentiates the **pre-softmax logit** of the target genre
-(:func:`logits_model`), not its probability. A confidently classified file has
+(:func:`genre_lib.model.logits_model`), not its probability. A confidently classified file has
 p ≈ 1, where the softmax is flat and d p / d x ≈ p (1 - p) d logit / d x ≈ 0: the map
 would shrink towards zero exactly for the files the model is surest about, and with
 two genres the probability gradient is the logit-gap gradient times a per-file factor
@@ -61,24 +66,30 @@ that relies on instrumentation shows it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
+from .inference import as_batch, check_targets, gradient, input_dtype, logits, n_genres, predict_proba
 from .midi_io import FEATURES, PROGRAM
-from .model import CompiledCache, logits_model
 
 METHODS: tuple[str, ...] = ("gradient", "gradxinput", "smoothgrad", "ig")
 """Names accepted by :func:`attribute`."""
 
-#: Default settings of the methods. SmoothGrad: 25 samples at 15% of each feature's
-#: std (Smilkov et al. found 10-20% best). IG: 32 Gauss-Legendre points along the
-#: path, enough for completeness within about 1% on the project's GRU/LSTM models.
-DEFAULTS: dict[str, float | int] = {"n_samples": 25, "noise": 0.15, "steps": 32}
+#: SmoothGrad's default: noisy copies averaged, and the noise as a fraction of each
+#: feature's std (Smilkov et al. found 10-20% best).
+N_SAMPLES: int = 25
+NOISE: float = 0.15
+#: IG's default: Gauss-Legendre points along the path, enough for completeness within
+#: about 1% on the project's GRU/LSTM models.
+IG_STEPS: int = 32
 
-#: Rows of model input per tape call; larger batches are split into chunks so that
-#: IG or SmoothGrad on many files (files x steps rows) does not exhaust memory.
-MAX_ROWS = 1024
+#: Units of :func:`attribute`'s maps and of :func:`comparable`'s, per method.
+RAW_UNITS: dict[str, str] = {"gradient": "logit per feature unit", "smoothgrad": "logit per feature unit",
+                             "gradxinput": "logit", "ig": "logit"}
+SHOWN_UNITS: dict[str, str] = {"gradient": "logit change per 1-std change", "smoothgrad": "logit change per 1-std change",
+                               "gradxinput": "contribution to the logit", "ig": "contribution to the logit"}
 
 
 class SaliencyError(ValueError):
@@ -86,74 +97,9 @@ class SaliencyError(ValueError):
     target, missing baseline)."""
 
 
-# ---------------------------------------------------------------------------------------
-# The model, cut before its softmax
-# ---------------------------------------------------------------------------------------
-
-
-class _Compiled:
-    """The logits model of one Keras model with its compiled gradient and forward
-    functions, built once per model (tracing costs about a second)."""
-
-    # a notebook's model and the checks' copies
-    _cache = CompiledCache(size=4)
-
-    def __init__(self, model) -> None:
-        import tensorflow as tf
-
-        lm = logits_model(model)
-        self.lm = lm
-        shape = [None, *lm.inputs[0].shape[1:]]
-        dtype = lm.inputs[0].dtype
-        # any number of files, one trace per model (IG and SmoothGrad send other sizes)
-        spec = [tf.TensorSpec(shape, dtype), tf.TensorSpec([None], tf.int32)]
-
-        @tf.function(input_signature=spec)
-        def grad(x, target):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                logits = lm(x, training=False)
-                # each file's logit depends only on its own input (inference mode: no
-                # batch statistics), so the gradient of the sum over files is every
-                # file's own gradient, in one backward pass
-                chosen = tf.gather(logits, target, axis=1, batch_dims=1)
-                total = tf.reduce_sum(chosen)
-            return tape.gradient(total, x)
-
-        @tf.function(input_signature=spec[:1])
-        def forward(x):
-            return lm(x, training=False)
-
-        self.grad = grad
-        self.forward = forward
-
-    @classmethod
-    def get(cls, model) -> "_Compiled":
-        return cls._cache.get(model, lambda: cls(model))
-
-
-def _dtype_of(model) -> np.dtype:
-    """Input dtype of the model's computation (float64 models get float64 inputs)."""
-    try:
-        return np.dtype(model.inputs[0].dtype)
-    except Exception:  # pragma: no cover
-        return np.dtype(np.float32)
-
-
-def logits(model, X: np.ndarray) -> np.ndarray:
-    """Pre-softmax genre scores of one table (notes, features) or a batch (files, notes,
-    features): shape (genres,) or (files, genres)."""
-    x, single = _as_batch(X, _dtype_of(model))
-    fn = _Compiled.get(model).forward
-    out = np.concatenate([np.asarray(fn(x[i : i + MAX_ROWS])) for i in range(0, len(x), MAX_ROWS)])
-    return out[0] if single else out
-
-
-def probabilities(model, X: np.ndarray) -> np.ndarray:
-    """Genre probabilities (softmax of :func:`logits`), shape like :func:`logits`."""
-    z = logits(model, X).astype(np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise SaliencyError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -203,7 +149,7 @@ def mean_baseline(X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
 
     With labels ``y`` the genres are weighted equally (mean of the per-genre means), so
     a corpus with more jazz than electronic files does not give a jazz-leaning
-    baseline. Check it is neutral with :func:`probabilities` (near 1/genres for a
+    baseline. Check it is neutral with :func:`genre_lib.inference.predict_proba` (near 1/genres for a
     balanced model). The drum column becomes a fraction and the program a mean number:
     not a playable file, a point *between* the genres, which is what the path needs.
 
@@ -237,38 +183,9 @@ def model_baseline(model, n_notes: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def _as_batch(X, dtype=np.float32) -> tuple[np.ndarray, bool]:
-    x = np.asarray(X)
-    if x.ndim == 2:
-        return x[None].astype(dtype), True
-    if x.ndim == 3:
-        return x.astype(dtype), False
-    raise SaliencyError(f"expected a note table (notes, features) or a batch (files, notes, features), got {x.shape}")
-
-
-def _targets(target, n: int, n_genres: int) -> np.ndarray:
-    t = np.asarray(target)
-    t = np.full(n, int(t)) if t.ndim == 0 else t.astype(np.int64).reshape(-1)
-    if len(t) != n:
-        raise SaliencyError(f"{len(t)} targets for {n} files (give one genre index per file, or one for all)")
-    if (t < 0).any() or (t >= n_genres).any():
-        raise SaliencyError(f"target genre index out of range 0..{n_genres - 1}: {sorted(set(t.tolist()))}")
-    return t.astype(np.int32)
-
-
-def _gradients(comp: _Compiled, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """d logit_t / d x for every row, in chunks of at most :data:`MAX_ROWS` rows."""
-    import tensorflow as tf
-
-    out = np.empty_like(x)
-    for i in range(0, len(x), MAX_ROWS):
-        xi = tf.constant(x[i : i + MAX_ROWS])
-        out[i : i + MAX_ROWS] = comp.grad(xi, tf.constant(t[i : i + MAX_ROWS])).numpy()
-    return out
-
-
-def _n_genres(model) -> int:
-    return int(_Compiled.get(model).lm.outputs[0].shape[-1])
+def _gradients(model, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """d logit_t / d x for every row."""
+    return gradient(model, x, t, "logit")[1]
 
 
 def attribute(
@@ -277,9 +194,9 @@ def attribute(
     target,
     method: str = "gradient",
     baseline: np.ndarray | None = None,
-    n_samples: int = int(DEFAULTS["n_samples"]),
-    noise: float = float(DEFAULTS["noise"]),
-    steps: int = int(DEFAULTS["steps"]),
+    n_samples: int = N_SAMPLES,
+    noise: float = NOISE,
+    steps: int = IG_STEPS,
     seed: int = 0,
     feature_scale: np.ndarray | None = None,
 ) -> np.ndarray:
@@ -288,11 +205,11 @@ def attribute(
     Args:
         model: a trained classifier taking raw note tables (files, notes, features) with
             a Dense layer named ``"logits"`` before its softmax (see
-            :func:`logits_model`).
+            :func:`genre_lib.model.logits_model`).
         X: one note table (notes, features) or a batch (files, notes, features), raw
             MIDI units as :func:`genre_lib.dataset.load_file` returns them.
         target: genre index to explain, one for all files or one per file (e.g. the
-            true labels ``y``, or the predicted ``probabilities(model, X).argmax(-1)``).
+            true labels ``y``, or the predicted ``predict_proba(model, X).argmax(-1)``).
         method: ``"gradient"``, ``"gradxinput"``, ``"smoothgrad"`` or ``"ig"`` (see the
             module docstring).
         baseline: IG only, required: the reference table (notes, features), e.g.
@@ -316,16 +233,14 @@ def attribute(
     Raises:
         SaliencyError: unknown method, bad shape or target, IG without a baseline.
     """
-    if method not in METHODS:
-        raise SaliencyError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
-    dtype = _dtype_of(model)
-    x, single = _as_batch(X, dtype)
+    _check_method(method)
+    dtype = input_dtype(model)
+    x, single = as_batch(X, dtype, SaliencyError)
     n, n_notes, n_feat = x.shape
-    t = _targets(target, n, _n_genres(model))
-    comp = _Compiled.get(model)
+    t = check_targets(target, n, n_genres(model), SaliencyError)
 
     if method in ("gradient", "gradxinput"):
-        g = _gradients(comp, x, t)
+        g = _gradients(model, x, t)
         attr = g if method == "gradient" else g * x
     elif method == "smoothgrad":
         if n_samples < 1:
@@ -334,7 +249,7 @@ def attribute(
         eps = np.random.default_rng(seed).standard_normal((n_samples, n_notes, n_feat))
         eps = (eps * noise * scale).astype(dtype)
         noisy = (x[:, None] + eps[None]).reshape(n * n_samples, n_notes, n_feat)
-        g = _gradients(comp, noisy, np.repeat(t, n_samples))
+        g = _gradients(model, noisy, np.repeat(t, n_samples))
         attr = g.reshape(n, n_samples, n_notes, n_feat).mean(axis=1)
     else:  # ig
         if baseline is None:
@@ -349,7 +264,7 @@ def attribute(
         nodes, weights = np.polynomial.legendre.leggauss(steps)
         alphas, w = (nodes + 1) / 2, weights / 2
         path = b[:, None] + alphas[None, :, None, None].astype(dtype) * (x - b)[:, None]
-        g = _gradients(comp, path.reshape(n * steps, n_notes, n_feat), np.repeat(t, steps))
+        g = _gradients(model, path.reshape(n * steps, n_notes, n_feat), np.repeat(t, steps))
         avg = np.tensordot(w, g.reshape(n, steps, n_notes, n_feat).astype(np.float64), axes=([0], [1]))
         attr = ((x - b) * avg).astype(dtype)
     return attr[0] if single else attr
@@ -378,9 +293,9 @@ def ig_completeness_gap(model, X: np.ndarray, target, attr: np.ndarray, baseline
 
     A few percent or less means enough ``steps`` were used; more means increase them.
     """
-    x, single = _as_batch(X, _dtype_of(model))
+    x, single = as_batch(X, input_dtype(model), SaliencyError)
     a = np.asarray(attr, dtype=np.float64).reshape(x.shape)
-    t = _targets(target, len(x), _n_genres(model))
+    t = check_targets(target, len(x), n_genres(model), SaliencyError)
     b = ig_baseline(baseline, x).astype(x.dtype)
     zx, zb = logits(model, x)[np.arange(len(x)), t], logits(model, b)[np.arange(len(x)), t]
     diff = zx.astype(np.float64) - zb
@@ -415,11 +330,10 @@ def comparable(attr: np.ndarray, method: str, feature_std: np.ndarray) -> tuple[
     """The map to show in a heat map, with its unit: gradient and SmoothGrad scaled by
     the feature std (:func:`scale_by_feature_std`); gradient x input and IG unchanged
     (already contributions in logit units)."""
+    _check_method(method)
     if method in ("gradient", "smoothgrad"):
-        return scale_by_feature_std(attr, feature_std), "logit change per 1-std change"
-    if method in ("gradxinput", "ig"):
-        return np.asarray(attr), "contribution to the logit"
-    raise SaliencyError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
+        return scale_by_feature_std(attr, feature_std), SHOWN_UNITS[method]
+    return np.asarray(attr), SHOWN_UNITS[method]
 
 
 def note_importance(attr: np.ndarray, signed: bool = False) -> np.ndarray:
@@ -448,3 +362,81 @@ def top_notes(attr: np.ndarray, k: int = 10, features: Sequence[str] = FEATURES)
         }
         for i in order
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# One call: the map as shown
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class SaliencyMap:
+    """One method's map of one file (or of each file of a batch), as shown.
+
+    Attributes:
+        values: the comparable map (:func:`comparable`), shaped like the input.
+        unit: the unit of ``values``.
+        raw: :func:`attribute`'s map, in ``raw_unit``.
+        raw_unit: the unit of ``raw``.
+        method: the saliency method.
+        target: the genre index explained (one per file for a batch).
+        probs: the model's genre probabilities, ``(genres,)`` or ``(files, genres)``.
+        feature_scale: the per-feature std the map was scaled by.
+    """
+
+    values: np.ndarray
+    unit: str
+    raw: np.ndarray
+    raw_unit: str
+    method: str
+    target: int | np.ndarray
+    probs: np.ndarray
+    feature_scale: np.ndarray
+
+    def importance(self, signed: bool = False) -> np.ndarray:
+        """One number per note (:func:`note_importance` of ``values``)."""
+        return note_importance(self.values, signed)
+
+    def top_notes(self, k: int = 10) -> list[dict]:
+        """The ``k`` most important notes of a one-file map (:func:`top_notes`)."""
+        return top_notes(self.values, k)
+
+
+def saliency_map(
+    model,
+    X: np.ndarray,
+    target: int | np.ndarray | None = None,
+    method: str = "gradient",
+    *,
+    baseline: np.ndarray | None = None,
+    feature_scale: np.ndarray | None = None,
+    n_samples: int = N_SAMPLES,
+    noise: float = NOISE,
+    steps: int = IG_STEPS,
+    seed: int = 0,
+) -> SaliencyMap:
+    """The map of one table or a batch, as a heat map shows it, with its unit.
+
+    Args:
+        model, X, method, baseline, n_samples, noise, steps, seed: see :func:`attribute`.
+        target: genre index to explain, one for all files or one per file; None: the
+            genre the model predicts for each file.
+        feature_scale: per-feature std (default: :func:`feature_std` of the model).
+
+    Returns:
+        A :class:`SaliencyMap`.
+
+    Raises:
+        SaliencyError: see :func:`attribute`.
+    """
+    _check_method(method)
+    x, single = as_batch(X, input_dtype(model), SaliencyError)
+    std = feature_std(model) if feature_scale is None else np.asarray(feature_scale, np.float64)
+    probs = predict_proba(model, x)
+    t = probs.argmax(axis=-1) if target is None else check_targets(target, len(x), n_genres(model), SaliencyError)
+    raw = attribute(model, x, t, method=method, baseline=baseline, n_samples=n_samples, noise=noise, steps=steps,
+                    seed=seed, feature_scale=std)
+    values, unit = comparable(raw, method, std)
+    if single:
+        return SaliencyMap(values[0], unit, raw[0], RAW_UNITS[method], method, int(t[0]), probs[0], std)
+    return SaliencyMap(values, unit, raw, RAW_UNITS[method], method, np.asarray(t), probs, std)

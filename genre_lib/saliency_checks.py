@@ -13,6 +13,12 @@
 * :func:`planted_cue_share` — ground truth on the generated demo corpus, where the notes
   that carry a genre cue are known (:func:`genre_lib.demo.planted_cue_mask`): the share
   of |attribution| that lands on them, next to the share of notes they are (chance).
+
+:func:`check_report` runs the first two on a set of files and gives the report that
+``genre-lib saliency-check`` prints (:func:`report_lines`) and a notebook can show.
+
+Why one module of more than 450 lines: the checks and their report are one job (is a
+map to be trusted?), and the report needs both checks.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Callable
 import numpy as np
 
 from . import saliency as S
+from .inference import check_targets, n_genres, predict_proba
 from .saliency import SaliencyError
 
 # ---------------------------------------------------------------------------------------
@@ -175,22 +182,19 @@ def randomization_check(
     Maps are compared as they are shown (:func:`genre_lib.saliency.comparable`): a raw
     gradient's columns differ by the 1/std of the model's input normalization, which a
     random copy shares, so raw maps correlate through units alone (``scaled=False``
-    shows it: on the committed model and its 203 held-out files, 0.82 for raw
-    gradients against 0.30 scaled, and two *independently* randomized copies agree at
-    0.82 raw).
+    shows how much; notebook 04 measures it).
 
     What else a random copy shares, and so what this check cannot see past:
 
     * position: a plain GRU's gradient fades with the distance from the last note, and
       a random GRU's fades the same way. Without :class:`~genre_lib.model.NoteSummary`
-      (``ModelConfig(summary=False, families=False, augment=False)`` on the demo
-      corpus) 87-96 % of |map| sits on the last 10 notes and the check gives 0.96-0.99
-      whatever the weights; only the signed correlation (``spearman_signed``) falls.
+      most of |map| sits on the last notes and the check stays near 1 whatever the
+      weights; only the signed correlation (``spearman_signed``) falls.
     * the input: gradient x input and IG multiply the gradient by ``x`` or
       ``x - baseline``, a factor both models share, and entries that are exactly 0 in
       both (the drum flag of pitched notes; IG's program column, whose baseline is the
-      file's own) tie. On the committed model they stay at 0.82 and 0.73 (IG 0.54
-      without the program column): these two methods do not pass the check.
+      file's own) tie, so these two methods can fail the check on a model whose
+      gradients pass it (notebook 04 puts every method through it).
 
     Args:
         model: trained classifier (see :func:`genre_lib.saliency.attribute`).
@@ -327,7 +331,7 @@ def deletion_curve(
         model: trained classifier.
         X: files (files, notes, features) or one table (notes, features).
         target: genre index per file (or one for all).
-        attr: the maps of ``X`` (same shape), e.g. ``comparable(attribute(...))``.
+        attr: the maps of ``X`` (same shape), e.g. ``saliency_map(...).values``.
         baseline_note: the neutral note (features,) or a per-position table (notes,
             features), e.g. :func:`~genre_lib.saliency.mean_baseline`.
         n_steps: points after the unmodified one; the curves have ``n_steps + 1`` points.
@@ -346,15 +350,14 @@ def deletion_curve(
     if n_steps < 1:
         raise SaliencyError("n_steps must be at least 1")
     n, n_notes, n_feat = X.shape
-    t = np.asarray(target)
-    t = np.full(n, int(t)) if t.ndim == 0 else t.astype(int).reshape(-1)
+    t = check_targets(target, n, n_genres(model), SaliencyError)
     neutral = np.broadcast_to(np.asarray(baseline_note, dtype=np.float32), (n_notes, n_feat))
     x = np.arange(n_steps + 1) / n_steps
     counts = np.round(x * n_notes).astype(int)
 
     def curves(orders: np.ndarray) -> np.ndarray:
         tables = _replace_in_order(X, orders, neutral, counts)
-        p = S.probabilities(model, tables.reshape(-1, n_notes, n_feat)).reshape(n, n_steps + 1, -1)
+        p = predict_proba(model, tables.reshape(-1, n_notes, n_feat)).reshape(n, n_steps + 1, -1)
         return p[np.arange(n), :, t]
 
     importance = S.note_importance(attr)
@@ -414,3 +417,63 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
         "lift": mean_share / mean_chance if used.any() and mean_chance > 0 else float("nan"),
         "n": int(used.sum()),
     }
+
+
+# ---------------------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------------------
+
+
+def check_report(
+    model,
+    X: np.ndarray,
+    y: np.ndarray,
+    method: str = "gradient",
+    baseline: np.ndarray | None = None,
+    n_steps: int = 20,
+    seed: int = 0,
+) -> dict:
+    """Both checks of one method on files ``X`` explained for their own genres ``y``,
+    as one JSON-able dict.
+
+    Args:
+        model: trained classifier.
+        X, y: files (files, notes, features) and their genre indices.
+        method: saliency method.
+        baseline: the neutral table of IG and of deletion (default: the training mean
+            note, :func:`~genre_lib.saliency.model_baseline`).
+        n_steps, seed: see :func:`deletion_curve` (the seed also seeds the
+            randomization and SmoothGrad's noise).
+
+    Returns:
+        ``method``, ``n``, ``accuracy``, ``randomization_spearman`` (|map|, every
+        learned layer re-initialized), ``randomization_spearman_signed``,
+        ``randomization_stages`` and :meth:`DeletionResult.summary`'s keys.
+    """
+    X = np.asarray(X)
+    neutral = S.model_baseline(model, X.shape[1]) if baseline is None else baseline
+    std = S.feature_std(model)
+    kwargs = {"baseline": neutral} if method == "ig" else {}
+    shown = S.saliency_map(model, X, y, method, feature_scale=std, seed=seed, **kwargs).values
+    rand = randomization_check(model, X, y, method=method, seed=seed, feature_scale=std, **kwargs)
+    deletion = deletion_curve(model, X, y, shown, neutral, n_steps=n_steps, seed=seed)
+    accuracy = float((predict_proba(model, X).argmax(-1) == np.asarray(y)).mean())
+    return {
+        "method": method,
+        "n": int(len(X)),
+        "accuracy": round(accuracy, 4),
+        "randomization_spearman": round(rand.fully_randomized, 4),
+        "randomization_spearman_signed": round(float(np.nanmean(rand.spearman_signed[-1])), 4),
+        "randomization_stages": rand.summary()["stages"],
+        **deletion.summary(),
+    }
+
+
+def report_lines(report: dict) -> list[str]:
+    """The text form of :func:`check_report` (what ``genre-lib saliency-check`` prints
+    after its first line)."""
+    lines = [f"  randomized {' + '.join(stage['randomized'])}: Spearman vs trained |map| {stage['spearman_mean']:.3f}, "
+             f"signed {stage['spearman_signed_mean']:.3f}" for stage in report["randomization_stages"]]
+    lines.append(f"  deletion AUC: salient first {report['deletion_auc']:.3f}, random {report['random_deletion_auc']:.3f}, "
+                 f"last notes first {report.get('recency_deletion_auc', float('nan')):.3f} (lower = falls faster)")
+    return lines

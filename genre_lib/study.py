@@ -78,7 +78,7 @@ DEMO_RUNS_DIR = PROJECT_DIR / "runs" / "demo"
 REAL_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic"
 
 
-def quick(config: ModelConfig) -> ModelConfig:
+def quick_config(config: ModelConfig) -> ModelConfig:
     """The quick-mode version of a configuration (CI, ``GENRE_QUICK=1``): few epochs
     and windows, still real training."""
     return config.replace(epochs=min(config.epochs, 4), patience=2, windows=min(config.windows, 2))
@@ -121,18 +121,18 @@ def study_runs_dir(data_dir: str | Path | None = None) -> Path:
     return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
 
 
-def study_run(data_dir: str | Path | None = None, quick_mode: bool = False) -> Run:
+def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
     """The model notebooks 04 and 05 explain.
 
     On the demo corpus (``data_dir`` unset, empty or the demo folder) a model with the main
     configuration trained on it (made once under ``runs/demo/``; fewer epochs when
-    ``quick_mode``); on any other folder the committed real-data model.
+    ``quick``); on any other folder the committed real-data model.
     """
     from .demo import ensure_demo_data
 
     if is_demo(data_dir):
         demo = ensure_demo_data()
-        config = quick(MAIN_CONFIG) if quick_mode else MAIN_CONFIG
-        return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick_mode else "main"), demo, config, seed=0)
+        config = quick_config(MAIN_CONFIG) if quick else MAIN_CONFIG
+        return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick else "main"), demo, config, seed=0)
     return load_run(REAL_RUN_DIR)
 

@@ -1,13 +1,15 @@
 """Interactive views (ipywidgets) for the notebooks.
 
-Each view is a pure rendering function (tested with pytest, no browser) plus thin
-widget wiring around it:
+Each view is a pure rendering function (tested with pytest, no browser; the figures
+themselves come from :mod:`genre_lib.plots`) plus thin widget wiring around it:
 
 * :func:`render_flip_step` draws one step of a genre flip (note map + probabilities);
   :func:`flip_explorer` lets the reader pick a file and a target genre and step through
   the flip with a slider (needs a running kernel);
   :func:`flip_stack` pre-renders the frames of one flip into an ipywidgets 8 ``Stack``
-  whose slider is ``jslink``-ed in the browser, so it also works on a static page.
+  whose slider is ``jslink``-ed in the browser, so it also works on a static page;
+* :func:`render_saliency` draws one file's saliency map; :func:`saliency_explorer` picks
+  the file and the method.
 
 Figures are shown as PNG ``Image`` widgets rather than in an ``Output`` widget: the
 images live in the widget state, so they survive ``nbconvert --execute`` and static
@@ -22,19 +24,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .flip import FlipResult, change_size
-
-#: Figure size and resolution of the flip views.
-FLIP_FIGSIZE = (13, 3.6)
-FLIP_DPI = 72
-
-
-def _genre_names(result: FlipResult, genres: Sequence[str] | None) -> list[str]:
-    if genres is not None:
-        return list(genres)
-    if result.genres is not None:
-        return list(result.genres)
-    return [str(i) for i in range(len(result.probs_before))]
+from .changes import change_size
+from .flip import FlipResult, FlipSettings
 
 
 def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None = None, values=None):
@@ -53,34 +44,20 @@ def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None
         outlined) and the genre probabilities at this frame, and a one-line summary
         such as ``"step 12 (optimize): electronic 0.31, jazz 0.69 | 5 notes changed, l1 3.20"``.
     """
-    from matplotlib.figure import Figure
-
-    from .plots import plot_flip
+    from .plots import flip_frame_figure
 
     n_frames = len(result.trajectory_steps)
     if not -n_frames <= step < n_frames:
         raise IndexError(f"step {step} out of range: the flip has {n_frames} frames")
     step = step % n_frames
-    names = _genre_names(result, genres)
+    names = list(genres) if genres is not None else result.genre_names
     table = result.trajectory_tables[step]
     probs = result.trajectory_probs[step]
     size = change_size(result.base, table)
     opt_step = int(result.trajectory_steps[step])
     phase = result.trajectory_phase[step]
-
-    fig = Figure(figsize=FLIP_FIGSIZE, dpi=FLIP_DPI, layout="constrained")
-    gs = fig.add_gridspec(1, 3, width_ratios=(5, 5, 1.4))
-    ax0 = fig.add_subplot(gs[0])
-    ax1 = fig.add_subplot(gs[1], sharex=ax0, sharey=ax0)
-    ax2 = fig.add_subplot(gs[2])
-    plot_flip(result.base, table, axes=[ax0, ax1], values=values, titles=("original", f"step {opt_step}" + (", pruning" if phase == "prune" else "")))
-    colors = ["tab:orange" if i == result.target else "tab:gray" for i in range(len(names))]
-    ax2.bar(range(len(names)), probs, color=colors)
-    ax2.scatter(range(len(names)), result.probs_before, marker="_", s=300, color="k", label="before", zorder=3)
-    ax2.set_xticks(range(len(names)), names, rotation=30)
-    ax2.set_ylim(0, 1)
-    ax2.set_title("probability")
-    ax2.legend(loc="upper right", fontsize=8, frameon=False)
+    title = f"step {opt_step}" + (", pruning" if phase == "prune" else "")
+    fig = flip_frame_figure(result.base, table, probs, result.probs_before, result.target, names, title, values)
     probs_text = ", ".join(f"{g} {p:.2f}" for g, p in zip(names, probs))
     text = (
         f"step {opt_step} ({phase}): {probs_text} | "
@@ -135,9 +112,7 @@ def flip_explorer(
     files: Sequence[str | Path],
     *,
     root: str | Path | None = None,
-    features: Sequence[str] | None = None,
-    max_notes: int = 100,
-    flip_kwargs: dict | None = None,
+    settings: FlipSettings = FlipSettings(),
 ):
     """A widget to flip a file's genre and step through the flip (needs a kernel).
 
@@ -150,9 +125,7 @@ def flip_explorer(
         genres: genre names, in the model's output order.
         files: MIDI files to choose from.
         root: folder the file labels are shown relative to (default: none).
-        features: the model's input columns (default: all of ``FEATURES``).
-        max_notes: notes per file the model reads.
-        flip_kwargs: extra keyword arguments for :func:`~genre_lib.flip.optimize_delta`.
+        settings: how :func:`~genre_lib.flip.optimize_delta` searches.
 
     Returns:
         An ``ipywidgets.VBox`` (its text form names no paths). Its controls are also attributes, so code (and tests)
@@ -165,10 +138,11 @@ def flip_explorer(
     import ipywidgets as w
 
     from .dataset import load_file
-    from .flip import FEATURES, classify, optimize_delta
+    from .flip import optimize_delta
+    from .inference import n_notes, predict_proba
     from .midi_io import MidiError
 
-    features = tuple(features or FEATURES)
+    max_notes = n_notes(model)
     file_dd = _file_dropdown(files, root)
     target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
@@ -188,9 +162,7 @@ def flip_explorer(
             except MidiError as exc:
                 cache[key] = f"cannot use this file: {exc.reason}"
                 return cache[key]
-            kwargs = dict(flip_kwargs or {})
-            kwargs.setdefault("genres", tuple(genres))
-            cache[key] = optimize_delta(model, table, list(genres).index(target), features=features, **kwargs)
+            cache[key] = optimize_delta(model, table, list(genres).index(target), settings, genres=tuple(genres))
         return cache[key]
 
     def redraw(*_):
@@ -228,7 +200,7 @@ def flip_explorer(
     def other_genre(path: str) -> str | None:
         """The first genre the model does not already give this file (a flip's target)."""
         try:
-            predicted = int(np.argmax(classify(model, load_file(path, max_notes), features)))
+            predicted = int(np.argmax(predict_proba(model, load_file(path, max_notes))[0]))
         except MidiError:
             return None
         return next(g for k, g in enumerate(genres) if k != predicted)
@@ -245,7 +217,6 @@ def flip_explorer(
     target_dd.observe(refresh, names="value")
     slider.observe(redraw, names="value")
     box.file, box.target, box.slider, box.image, box.text = file_dd, target_dd, slider, image, text
-    box.classify = lambda table: classify(model, table, features)
     target_dd.value = other_genre(file_dd.value) or genres[0]
     refresh()
     return box
@@ -293,8 +264,8 @@ def render_saliency(
     feature_std: np.ndarray | None = None,
     title: str = "",
 ):
-    """One file's saliency map for the genre the model predicts: the heat map (notes x
-    features, comparable units) above the piano roll coloured by note importance.
+    """One file's saliency map for the genre the model predicts
+    (:func:`genre_lib.plots.saliency_figure`).
 
     Args:
         model: the classifier (raw note tables in).
@@ -303,33 +274,24 @@ def render_saliency(
         genres: genre names in the model's order.
         baseline: IG's baseline (required for ``"ig"``).
         feature_std: per-feature std (default: from the model).
-        title: prefix of the figure title (e.g. the file name).
+        title: what the figure calls the file (e.g. its name).
 
     Returns:
         ``(figure, summary line)``; the line names the prediction and the top note.
     """
-    import matplotlib.pyplot as plt
+    from .plots import saliency_figure
+    from .saliency import saliency_map
 
-    from . import saliency as S
-    from .plots import plot_saliency_heatmap, plot_saliency_roll
-
-    std = S.feature_std(model) if feature_std is None else feature_std
-    probs = S.probabilities(model, table)
-    target = int(np.argmax(probs))
-    kwargs = {"baseline": baseline} if method == "ig" else {}
-    shown, unit = S.comparable(S.attribute(model, table, target, method=method, **kwargs), method, std)
-    fig, axes = plt.subplots(2, 1, figsize=(12, 6), gridspec_kw={"height_ratios": [1, 2]})
-    plot_saliency_heatmap(shown, ax=axes[0], unit=unit, title=f"{title} {method}: why {genres[target]} (p={probs[target]:.2f})".strip())
-    plot_saliency_roll(table, shown, ax=axes[1], top=5)
-    fig.tight_layout()
-    top = S.top_notes(shown, k=1)[0]
-    line = (f"{method}: predicted {genres[target]} (p={probs[target]:.2f}); most important note "
+    smap = saliency_map(model, table, None, method, baseline=baseline, feature_scale=feature_std)
+    fig = saliency_figure(table, smap, genres, title)
+    top = smap.top_notes(1)[0]
+    line = (f"{method}: predicted {genres[smap.target]} (p={smap.probs[smap.target]:.2f}); most important note "
             f"{top['note']} ({top['feature']})")
     return fig, line
 
 
 def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str], baseline: np.ndarray,
-                      root: str | Path | None = None, max_notes: int = 100):
+                      root: str | Path | None = None):
     """A dropdown of files and one of saliency methods; the map of the chosen pair is
     drawn below (needs a running kernel).
 
@@ -340,10 +302,10 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
     import html
 
     import ipywidgets as w
-    import matplotlib.pyplot as plt
 
     from . import saliency as S
     from .dataset import load_file
+    from .inference import n_notes
     from .midi_io import MidiError
 
     file_dd = _file_dropdown(files, root)
@@ -352,6 +314,7 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
     box = _view([w.HBox([file_dd, method_dd]), image, text],
                 f"saliency explorer: {len(files)} files, methods {', '.join(S.METHODS)}")
     std = S.feature_std(model)
+    max_notes = n_notes(model)
 
     def redraw(*_):
         try:
@@ -362,7 +325,6 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
             return
         fig, box.summary = render_saliency(model, table, method_dd.value, genres, baseline, std, Path(file_dd.value).name)
         image.value = figure_png(fig)
-        plt.close(fig)
         text.value = f"<code>{html.escape(box.summary)}</code>"
 
     file_dd.observe(redraw, names="value")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 import run_notebooks  # noqa: E402
 
 from genre_lib.runs import best_by_validation, iterations_table, read_run_meta  # noqa: E402
-from genre_lib.train import REAL_RUN_DIR, study_runs_dir  # noqa: E402
+from genre_lib.study import REAL_RUN_DIR, study_runs_dir  # noqa: E402
 
 CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }

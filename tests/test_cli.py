@@ -208,3 +208,69 @@ def test_iterations_lists_a_damaged_run_with_its_note(demo_run, tmp_path: Path, 
     assert "no run folders" in capsys.readouterr().out
     assert main(["iterations", str(tmp_path / "absent")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+# --- every user error: one line on stderr, no TensorFlow log, a non-zero status --------------
+
+
+def run_cli_as_a_user(*args: str, cache: Path) -> subprocess.CompletedProcess:
+    """The command in a subprocess without the test session's ``TF_CPP_MIN_LOG_LEVEL``
+    (the command must keep TensorFlow quiet itself); stderr is a pipe, not a terminal."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "TQDM_DISABLE")}
+    env["GENRE_CACHE"] = str(cache)
+    return subprocess.run([sys.executable, "-m", "genre_lib", *args], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def only_one_error_line(result: subprocess.CompletedProcess, command: str, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()  # also splits at a progress bar's "\r"
+    assert len(lines) == 1 and lines[0].startswith(f"genre-lib {command}: error: "), result.stderr
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_user_error_one_genre_folder_only(demo_dir: Path, demo_data, tmp_path: Path):
+    data = tmp_path / "data"
+    (data / "jazz").mkdir(parents=True)
+    for path in [p for p in demo_data.paths if p.startswith("jazz/")][:4]:
+        shutil.copy(demo_dir / path, data / "jazz")
+    result = run_cli_as_a_user("train", str(data), "--out", str(tmp_path / "run"), cache=tmp_path / "cache")
+    only_one_error_line(result, "train", str(data), "at least two genres")
+    assert not (tmp_path / "run").exists()
+
+
+def test_user_error_a_missing_folder(demo_run, tmp_path: Path):
+    result = run_cli_as_a_user("evaluate", str(demo_run.path), str(tmp_path / "absent"), cache=tmp_path / "cache")
+    only_one_error_line(result, "evaluate", "absent", "data folder not found")
+
+
+def test_user_error_a_missing_run(demo_dir: Path, demo_data, tmp_path: Path):
+    result = run_cli_as_a_user("predict", str(tmp_path / "no-run"), str(demo_dir / demo_data.paths[0]),
+                               cache=tmp_path / "cache")
+    only_one_error_line(result, "predict", "no-run", "no such run folder")
+
+
+def test_user_error_a_text_file_as_the_model(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
+    run = tmp_path / "run"
+    shutil.copytree(demo_run.path, run)
+    (run / "model.keras").write_text("not a model\n")
+    result = run_cli_as_a_user("predict", str(run), str(demo_dir / demo_data.paths[0]), cache=tmp_path / "cache")
+    only_one_error_line(result, "predict", "model.keras", "cannot load the model")
+
+
+def test_user_error_an_unknown_target_genre(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
+    out = tmp_path / "out.mid"
+    result = run_cli_as_a_user("flip", str(demo_run.path), str(demo_dir / demo_data.paths[0]), "--target", "polka",
+                               "--out", str(out), cache=tmp_path / "cache")
+    only_one_error_line(result, "flip", "unknown target genre 'polka'", "electronic", "jazz")
+    assert not out.exists()
+
+
+def test_user_error_a_text_file_as_midi(demo_run, tmp_path: Path):
+    fake = tmp_path / "notes.mid"
+    fake.write_text("a text file, not MIDI\n")
+    result = run_cli_as_a_user("saliency", str(demo_run.path), str(fake), cache=tmp_path / "cache")
+    only_one_error_line(result, "saliency", "notes.mid", "not a MIDI file")

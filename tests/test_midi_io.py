@@ -16,10 +16,13 @@ from genre_lib.midi_io import (
     TIME_RESOLUTION,
     VELOCITY,
     MidiError,
+    NoteTableError,
     notes_from_events,
     onsets,
+    project_to_midi,
     read_midi,
     read_midi_pretty,
+    same_key_ends,
     write_midi,
 )
 
@@ -143,3 +146,47 @@ def test_symusic_reader_matches_pretty_midi_on_real_files():
         agree += int(np.isclose(fast[:, DURATION], slow[:, DURATION], atol=1e-3).sum())
     assert compared > 3000
     assert agree / compared >= 0.95
+
+
+def messy_table(seed: int = 0) -> np.ndarray:
+    """A note table with every kind of illegal value a continuous delta can produce."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    cols = [(-10, 140), (-0.2, 0.6), (-0.1, 1.0), (-20, 150), (-0.5, 1.5), (-5, 135)]
+    return np.stack([rng.uniform(lo, hi, n) for lo, hi in cols], axis=1).astype(np.float32)
+
+
+# --- projection -----------------------------------------------------------------------
+
+
+def test_projection_gives_legal_midi_values_and_is_idempotent():
+    p = project_to_midi(messy_table())
+    for col, lo, hi in ((PITCH, 0, 127), (VELOCITY, 1, 127), (PROGRAM, 0, 127)):
+        assert np.all(p[:, col] == np.round(p[:, col])) and p[:, col].min() >= lo and p[:, col].max() <= hi
+    assert set(np.unique(p[:, DRUM])) <= {0.0, 1.0}
+    assert np.all(p[p[:, DRUM] == 1, PROGRAM] == 0)
+    assert p[0, STEP] == 0 and p[:, STEP].min() >= 0
+    ticks = np.cumsum(p[:, STEP].astype(np.float64)) / TIME_RESOLUTION
+    np.testing.assert_allclose(ticks, np.round(ticks), atol=1e-3)
+    dur = p[:, DURATION].astype(np.float64) / TIME_RESOLUTION
+    np.testing.assert_allclose(dur, np.round(dur), atol=1e-3)
+    assert p[:, DURATION].min() >= np.float32(TIME_RESOLUTION)
+    np.testing.assert_array_equal(project_to_midi(p), p)
+    with pytest.raises(NoteTableError, match="shape"):
+        project_to_midi(np.zeros((10, 5)))
+
+
+def test_same_key_notes_never_overlap_and_other_keys_are_left_alone():
+    # key (drum, program, pitch): notes 0, 1, 2 share one key, 1 and 2 start together;
+    # note 3 has another pitch, note 4 another program
+    start = np.array([0.0, 1.0, 1.0, 0.5, 0.5])
+    end = np.array([3.0, 2.0, 4.0, 9.0, 9.0])
+    drum = np.zeros(5)
+    program = np.array([0, 0, 0, 0, 5])
+    pitch = np.array([60, 60, 60, 62, 60])
+    np.testing.assert_array_equal(same_key_ends(start, end, drum, program, pitch), [1.0, 2.0, 2.0, 9.0, 9.0])
+    # a gap before the next note of the key, and a shortest length
+    np.testing.assert_array_equal(same_key_ends(start, end, drum, program, pitch, gap=0.25, min_length=0.5),
+                                  [0.75, 2.0, 2.0, 9.0, 9.0])
+    np.testing.assert_array_equal(same_key_ends([0.0, 0.1], [1.0, 1.0], [1, 1], [0, 0], [36, 36], gap=0.2, min_length=0.05),
+                                  [0.05, 1.0])

@@ -13,6 +13,7 @@ import pytest
 
 from genre_lib import saliency as S
 from genre_lib import saliency_checks as C
+from genre_lib.inference import logits, predict_proba
 from genre_lib.midi_io import FEATURES
 from genre_lib.splits import make_split
 
@@ -111,7 +112,7 @@ def test_gradient_equals_finite_difference_of_the_target_logit(fd_case):
         up, down = x.copy(), x.copy()
         up[i, j] += h
         down[i, j] -= h
-        fd = (S.logits(model64, up)[target] - S.logits(model64, down)[target]) / (2 * h)
+        fd = (logits(model64, up)[0, target] - logits(model64, down)[0, target]) / (2 * h)
         assert fd == pytest.approx(grad[i, j], rel=1e-5, abs=1e-9 * np.abs(grad).max()), (i, FEATURES[j])
 
 
@@ -136,11 +137,13 @@ def test_gradient_is_of_the_logit_layer(trained):
     not of the saturating probability."""
     import tensorflow as tf
 
+    from genre_lib.model import logits_model
+
     x = tf.constant(trained.X[:3])
     t = trained.y[:3]
     with tf.GradientTape() as tape:
         tape.watch(x)
-        z = S.logits_model(trained.model)(x)
+        z = logits_model(trained.model)(x)
         chosen = tf.reduce_sum(tf.gather(z, t, axis=1, batch_dims=1))
     expected = tape.gradient(chosen, x).numpy()
     np.testing.assert_allclose(S.attribute(trained.model, trained.X[:3], t), expected, rtol=1e-5, atol=1e-9)
@@ -161,7 +164,7 @@ def test_integrated_gradients_completeness(trained, baseline):
     b = S.ig_baseline(baseline, X)
     np.testing.assert_array_equal(b[..., FEATURES.index("program")], X[..., FEATURES.index("program")])
     np.testing.assert_array_equal(np.delete(b, FEATURES.index("program"), -1)[0], np.delete(baseline, FEATURES.index("program"), -1))
-    diff = S.logits(trained.model, X)[np.arange(6), y] - S.logits(trained.model, b)[np.arange(6), y]
+    diff = logits(trained.model, X)[np.arange(6), y] - logits(trained.model, b)[np.arange(6), y]
     np.testing.assert_allclose(attr.sum(axis=(1, 2)), diff, rtol=0.03, atol=1e-3)
     assert np.abs(gap).max() < 0.03
     with pytest.raises(S.SaliencyError, match="baseline"):
@@ -170,7 +173,7 @@ def test_integrated_gradients_completeness(trained, baseline):
 
 def test_mean_baseline_is_genre_balanced_and_near_neutral(trained, baseline):
     assert baseline.shape == trained.X.shape[1:]
-    p = S.probabilities(trained.model, baseline)
+    p = predict_proba(trained.model, baseline)[0]
     # not a claim that the model is undecided there, only that it is no extreme file
     assert p.max() < 0.95
 
@@ -235,11 +238,11 @@ def test_scale_by_feature_std_and_note_importance(trained):
 
 def test_randomization_check_leaves_the_model_alone_and_decorrelates(trained):
     before = [w.copy() for w in trained.model.get_weights()]
-    p_before = S.probabilities(trained.model, trained.X[:4])
+    p_before = predict_proba(trained.model, trained.X[:4])
     result = C.randomization_check(trained.model, trained.X[:8], trained.y[:8], method="gradient")
     for a, b in zip(before, trained.model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(S.probabilities(trained.model, trained.X[:4]), p_before)
+    np.testing.assert_array_equal(predict_proba(trained.model, trained.X[:4]), p_before)
     n_learned = len(C._learned_layers(trained.model))
     assert result.spearman.shape == (n_learned, 8)
     assert result.stages[0] == ["logits"] and len(result.stages[-1]) == n_learned
@@ -263,7 +266,7 @@ def test_randomization_check_can_compare_raw_maps(trained):
 
 def test_clone_model_copies_weights_and_normalization(trained):
     copy = C.clone_model(trained.model)
-    np.testing.assert_allclose(S.logits(copy, trained.X[:3]), S.logits(trained.model, trained.X[:3]), rtol=1e-5)
+    np.testing.assert_allclose(logits(copy, trained.X[:3]), logits(trained.model, trained.X[:3]), rtol=1e-5)
 
 
 def test_deletion_curve_shape_and_first_point(trained, baseline):
@@ -272,11 +275,11 @@ def test_deletion_curve_shape_and_first_point(trained, baseline):
     result = C.deletion_curve(trained.model, X, y, attr, baseline, n_steps=10, seed=0)
     assert result.salient.shape == result.random.shape == (6, 11)
     np.testing.assert_allclose(result.x, np.linspace(0, 1, 11))
-    p0 = S.probabilities(trained.model, X)[np.arange(6), y]
+    p0 = predict_proba(trained.model, X)[np.arange(6), y]
     np.testing.assert_allclose(result.salient[:, 0], p0, rtol=1e-5)
     np.testing.assert_allclose(result.random[:, 0], p0, rtol=1e-5)
     # everything replaced: both curves end at the neutral table's probability
-    pb = S.probabilities(trained.model, baseline)[y]
+    pb = predict_proba(trained.model, baseline)[0][y]
     np.testing.assert_allclose(result.salient[:, -1], pb, rtol=1e-5)
     np.testing.assert_allclose(result.random[:, -1], pb, rtol=1e-5)
     assert ((0 <= result.auc_salient) & (result.auc_salient <= 1)).all()

@@ -16,7 +16,7 @@ from genre_lib.study import (
     STUDY_COLUMNS,
     STUDY_REPORTED,
     ensure_run,
-    quick,
+    quick_config,
     study_runs_dir,
 )
 
@@ -44,7 +44,7 @@ def test_our_rows_add_one_idea_at_a_time():
 
 
 def test_quick_mode_trains_for_real_but_briefly():
-    q = quick(MAIN_CONFIG)
+    q = quick_config(MAIN_CONFIG)
     assert 1 <= q.epochs <= 4 and q.windows <= 2
     assert q.replace(epochs=MAIN_CONFIG.epochs, windows=MAIN_CONFIG.windows, patience=MAIN_CONFIG.patience) == MAIN_CONFIG
 

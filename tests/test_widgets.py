@@ -18,10 +18,11 @@ from .test_flip import demo, model_probs  # noqa: F401  (module fixture: the dem
 @pytest.fixture(scope="module")
 def explorer(demo):  # noqa: F811
     """The explorer over one held-out file of each genre."""
+    from genre_lib.flip import FlipSettings
     from genre_lib.widgets import flip_explorer
 
     files = [demo.files[0], demo.files[-1]]
-    box = flip_explorer(demo.model, demo.genres, files, root=demo.root, flip_kwargs={"max_steps": 150})
+    box = flip_explorer(demo.model, demo.genres, files, root=demo.root, settings=FlipSettings(max_steps=150))
     return box, demo, files
 
 

@@ -1,0 +1,95 @@
+"""How big a change to a note table is, and what it is in words.
+
+A genre flip (:mod:`genre_lib.flip`) is judged by how little it changes: these are its
+units (:data:`SCALES`), its size (:func:`change_size`) and its list of changes read as
+music (:func:`describe_changes`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .midi_io import FEATURES, NoteTableError
+
+#: Size of one "unit" of change per feature, so semitones and seconds are comparable:
+#: a semitone, a 1/16 note at 120 bpm, 8 velocity steps (about half a dynamic level),
+#: the drum flag itself, and one General MIDI family of 8 programs.
+SCALES: dict[str, float] = {
+    "pitch": 1.0,
+    "step": 0.125,
+    "duration": 0.125,
+    "velocity": 8.0,
+    "drum": 1.0,
+    "program": 8.0,
+}
+
+
+def scale_vector() -> np.ndarray:
+    """:data:`SCALES` as a vector in the order of the note-table columns."""
+    return np.array([SCALES[f] for f in FEATURES], dtype=np.float64)
+
+
+def change_size(original: np.ndarray, modified: np.ndarray) -> dict:
+    """How big the change from ``original`` to ``modified`` is.
+
+    Returns:
+        ``l1``: sum of |change / scale| over all notes and features (scaled units, see
+        :data:`SCALES`); ``l2``: the Euclidean norm of change / scale (not squared);
+        ``notes_changed``: notes with at least one feature changed; ``units``: a
+        reminder of the scales.
+    """
+    diff = (np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
+    diff[np.abs(diff) < 1e-6] = 0.0  # float32 storage noise is not a change
+    return {
+        "l1": float(np.abs(diff).sum()),
+        "l2": float(np.sqrt((diff**2).sum())),
+        "notes_changed": int((diff != 0).any(axis=1).sum()),
+        "units": "scaled: " + ", ".join(f"{f}/{s:g}" for f, s in SCALES.items()),
+    }
+
+
+def _describe_one(feature: str, before: float, after: float) -> str:
+    d = after - before
+    if feature == "pitch":
+        return f"pitch {d:+.0f} semitone{'s' if abs(d) != 1 else ''} ({before:.0f} -> {after:.0f})"
+    if feature == "velocity":
+        return f"velocity {d:+.0f} ({before:.0f} -> {after:.0f})"
+    if feature in ("step", "duration"):
+        ratio = f"x{after / before:.2g}, " if before > 0 else ""
+        return f"{feature} {ratio}{d * 1000:+.0f} ms ({before:.3f} s -> {after:.3f} s)"
+    if feature == "drum":
+        return "moved to the drum track" if after >= 0.5 else "moved off the drum track"
+    import pretty_midi
+
+    name = pretty_midi.program_to_instrument_name(int(after))
+    return f"program {before:.0f} -> {after:.0f} ({name})"
+
+
+def describe_changes(original: np.ndarray, modified: np.ndarray) -> list[dict]:
+    """Every (note, feature) whose value differs between two note tables of the same
+    notes (rows matched by position), in note order.
+
+    Returns:
+        One dict per change: ``note`` (row index), ``feature``, ``before``, ``after``,
+        ``delta`` (after - before) and ``text``, e.g. ``"pitch +3 semitones (60 -> 63)"``
+        or ``"duration x1.8, +100 ms (0.125 s -> 0.225 s)"``. ``pandas.DataFrame(...)``
+        turns it into a table.
+
+    Raises:
+        NoteTableError: the tables differ in shape.
+    """
+    a = np.asarray(original, dtype=np.float64)
+    b = np.asarray(modified, dtype=np.float64)
+    if a.shape != b.shape:
+        raise NoteTableError(f"tables differ in shape: {a.shape} vs {b.shape}")
+    return [
+        {
+            "note": int(i),
+            "feature": FEATURES[k],
+            "before": float(np.float32(a[i, k])),
+            "after": float(np.float32(b[i, k])),
+            "delta": float(np.float32(b[i, k] - a[i, k])),
+            "text": _describe_one(FEATURES[k], float(a[i, k]), float(b[i, k])),
+        }
+        for i, k in zip(*np.nonzero(np.abs(b - a) > 1e-6))
+    ]

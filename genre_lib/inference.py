@@ -1,0 +1,212 @@
+"""Asking a trained classifier for numbers: logits, probabilities and the gradients of
+its logits.
+
+Everything in genre_lib that runs a model goes through this module: evaluation, the
+command line and the widgets (:func:`predict_proba`), saliency (:func:`gradient` of a
+genre's logit), and the flip optimiser (:func:`gradient` of the target's margin,
+:func:`logits` of its pruning trials). Each model's compiled (traced) functions are built
+once and kept in one bounded cache (:class:`CompiledCache`).
+
+Inputs are note tables in MIDI units, one table ``(notes, features)`` or a batch
+``(files, notes, features)``; outputs are always per file, ``(files, ...)``.
+TensorFlow is imported on first use, not with this module.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+#: Rows of model input per compiled call; larger batches are split into chunks so that
+#: IG or SmoothGrad on many files (files x steps rows) does not exhaust memory.
+MAX_ROWS = 1024
+
+#: What :func:`gradient` differentiates, for each file's target genre ``t``:
+#: ``"logit"`` its logit; ``"margin"`` its logit minus the best other genre's (positive:
+#: the target wins); ``"log_prob"`` its log-probability (minus the cross-entropy).
+OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob")
+
+
+class CompiledCache:
+    """The compiled (traced) functions of the last few models, least recently used
+    dropped first. Tracing a model's gradient takes about a second, so each model's are
+    built once. The functions hold the model, so a weak-keyed cache would never free it:
+    a small bound does.
+    """
+
+    def __init__(self, size: int = 4) -> None:
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    def get(self, model: object, make: Callable[[], object], *key: object) -> object:
+        """``make()``'s result for this very ``model`` (and ``key``), built on first use."""
+        k = (id(model), *key)
+        hit = self._items.get(k)
+        if hit is None or hit[0] is not model:  # an id can be reused by a new model
+            hit = self._items[k] = (model, make())
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        self._items.move_to_end(k)
+        return hit[1]
+
+
+class _Compiled:
+    """The logits model of one Keras model with its compiled forward and gradient
+    functions, each traced twice: for one file (the flip's steps, one file's map; a
+    static batch of one runs about a third faster) and for any number of files."""
+
+    def __init__(self, model: "keras.Model") -> None:
+        import tensorflow as tf
+
+        from .model import logits_model
+
+        lm = logits_model(model)
+        k = int(lm.outputs[0].shape[-1])
+
+        def forward(x):
+            return lm(x, training=False)
+
+        def grad(x, target, objective):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                z = lm(x, training=False)
+                chosen = tf.gather(z, target, axis=1, batch_dims=1)
+                is_target = tf.cast(tf.one_hot(target, k), tf.bool)
+                other = tf.reduce_max(tf.where(is_target, tf.fill(tf.shape(z), z.dtype.min), z), axis=1)
+                log_prob = tf.gather(tf.nn.log_softmax(z), target, axis=1, batch_dims=1)
+                value = tf.where(objective == 0, chosen, tf.where(objective == 1, chosen - other, log_prob))
+                # each file's value depends only on its own input (inference mode: no
+                # batch statistics), so the gradient of the sum over files is every
+                # file's own gradient, in one backward pass
+                total = tf.reduce_sum(value)
+            return z, tape.gradient(total, x)
+
+        self._forward, self._grad = {}, {}
+        for single, batch in ((True, 1), (False, None)):  # traced on first use
+            table = tf.TensorSpec([batch, *lm.inputs[0].shape[1:]], lm.inputs[0].dtype)
+            self._forward[single] = tf.function(forward, input_signature=[table])
+            self._grad[single] = tf.function(
+                grad, input_signature=[table, tf.TensorSpec([batch], tf.int32), tf.TensorSpec([], tf.int32)])
+
+    @classmethod
+    def of(cls, model: "keras.Model") -> "_Compiled":
+        return _CACHE.get(model, lambda: cls(model))
+
+    def forward(self, x: np.ndarray):
+        return self._forward[len(x) == 1](x)
+
+    def grad(self, x: np.ndarray, target: np.ndarray, objective: np.int32):
+        return self._grad[len(x) == 1](x, target, objective)
+
+
+# a notebook's model, a run loaded by the CLI and the saliency checks' copies
+_CACHE = CompiledCache(size=4)
+
+
+def n_genres(model: "keras.Model") -> int:
+    """Number of genres the model scores (its output width)."""
+    return int(model.outputs[0].shape[-1])
+
+
+def n_notes(model: "keras.Model") -> int:
+    """Notes per file the model reads (its input length)."""
+    return int(model.inputs[0].shape[1])
+
+
+def input_dtype(model: "keras.Model") -> np.dtype:
+    """The dtype the model computes in (a float64 copy gets float64 inputs)."""
+    return np.dtype(model.inputs[0].dtype)
+
+
+def as_batch(X: np.ndarray, dtype: np.dtype = np.dtype(np.float32), error: type[Exception] = ValueError
+             ) -> tuple[np.ndarray, bool]:
+    """``(batch, single)``: ``X`` as ``(files, notes, features)`` of ``dtype``, and whether
+    it was one table.
+
+    Raises:
+        error: ``X`` is neither one table nor a batch.
+    """
+    x = np.asarray(X)
+    if x.ndim not in (2, 3):
+        raise error(f"expected a note table (notes, features) or a batch (files, notes, features), got {x.shape}")
+    return (x[None] if x.ndim == 2 else x).astype(dtype), x.ndim == 2
+
+
+def check_targets(target: int | np.ndarray, n: int, n_genres: int, error: type[Exception] = ValueError) -> np.ndarray:
+    """One genre index per file: ``target`` broadcast to ``n`` files and checked.
+
+    Raises:
+        error: not one target for all files or one per file, or an index out of range.
+    """
+    t = np.asarray(target)
+    t = np.full(n, int(t)) if t.ndim == 0 else t.astype(np.int64).reshape(-1)
+    if len(t) != n:
+        raise error(f"{len(t)} targets for {n} files (give one genre index per file, or one for all)")
+    if (t < 0).any() or (t >= n_genres).any():
+        raise error(f"target genre index out of range for {n_genres} genres (0..{n_genres - 1}): "
+                    f"{sorted(set(t.tolist()))}")
+    return t.astype(np.int32)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Probabilities from logits along the last axis, in float64."""
+    z = np.asarray(z, dtype=np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def logits(model: "keras.Model", X: np.ndarray, batch_size: int = MAX_ROWS) -> np.ndarray:
+    """Pre-softmax genre scores ``(files, genres)`` of one table or a batch."""
+    x, _ = as_batch(X, input_dtype(model))
+    if len(x) == 0:
+        return np.zeros((0, n_genres(model)), dtype=x.dtype)
+    fn = _Compiled.of(model).forward
+    return np.concatenate([np.asarray(fn(x[i : i + batch_size])) for i in range(0, len(x), batch_size)])
+
+
+def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = MAX_ROWS) -> np.ndarray:
+    """Genre probabilities ``(files, genres)``, float64, of a Keras model for note tables
+    ``X`` (one table ``(notes, features)`` is one row): the softmax of :func:`logits`."""
+    return softmax(logits(model, X, batch_size))
+
+
+def gradient(
+    model: "keras.Model",
+    X: np.ndarray,
+    target: int | np.ndarray,
+    objective: str = "logit",
+    batch_size: int = MAX_ROWS,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The logits of ``X`` and the gradient of each file's ``objective`` (see
+    :data:`OBJECTIVES`) for its target genre with respect to its note table.
+
+    Args:
+        model: a classifier with a Dense layer named ``"logits"`` before its softmax.
+        X: one table or a batch, MIDI units.
+        target: one genre index for all files, or one per file.
+        objective: ``"logit"``, ``"margin"`` or ``"log_prob"``.
+        batch_size: rows per compiled call.
+
+    Returns:
+        ``(logits (files, genres), gradient (files, notes, features))``, in the model's
+        dtype.
+
+    Raises:
+        ValueError: bad shape, target or objective.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    x, _ = as_batch(X, input_dtype(model))
+    t = check_targets(target, len(x), n_genres(model))
+    fn = _Compiled.of(model).grad
+    which = np.int32(OBJECTIVES.index(objective))
+    z, g = np.zeros((len(x), n_genres(model)), dtype=x.dtype), np.empty_like(x)
+    for i in range(0, len(x), batch_size):
+        zi, gi = fn(x[i : i + batch_size], t[i : i + batch_size], which)
+        z[i : i + batch_size], g[i : i + batch_size] = zi.numpy(), gi.numpy()
+    return z, g
