@@ -4,12 +4,13 @@
 
 Training: ``train_run`` with ``MAIN_CONFIG`` on the group split, seed 0 (what
 ``models/jazz-electronic`` was made with), into a temporary folder; prints the wall time
-of the whole run (fit, test scoring, baseline, saving) and of the fit alone, and whether
-the weights equal the committed model's.
+of the whole run (fit, scoring under both protocols, baseline, saving) and of the fit
+alone, and whether the weights equal the committed model's (same seed, same weights).
 Prediction, with the trained model:
 
-* batch: ``predict_proba`` on the note tables of every used file at once (first call,
-  which includes building TensorFlow's graph, and the best of three warm calls);
+* batch: ``predict_proba`` on the first 100 notes of every used file at once (first
+  call, which includes building TensorFlow's graph, and the best of three warm calls),
+  and the ``file`` protocol (a vote of ``FILE_WINDOWS`` windows) on every used file;
 * CLI path, in process: for every MIDI file of the folder, ``load_file`` then
   ``predict_proba`` on that one table, as ``genre-lib predict`` does (unusable files are
   skipped, as there);
@@ -31,9 +32,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from genre_lib.dataset import find_midi_files, load_dataset, load_file  # noqa: E402
-from genre_lib.evaluate import predict_proba  # noqa: E402
+from genre_lib.evaluate import FILE_WINDOWS, predict_proba, protocol_proba  # noqa: E402
 from genre_lib.midi_io import MidiError  # noqa: E402
-from genre_lib.train import MAIN_CONFIG, REAL_RUN_DIR, train_run  # noqa: E402
+from genre_lib.study import MAIN_CONFIG, REAL_RUN_DIR  # noqa: E402
+from genre_lib.train import train_run  # noqa: E402
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "midi"
 GENRES = ["jazz", "electronic"]
@@ -67,12 +69,13 @@ def main() -> None:
         start = time.perf_counter()
         run = train_run(data, run_dir, config=MAIN_CONFIG, seed=0, split="group")
         total = time.perf_counter() - start
-        test = run.metrics["test"]
+        test = run.metrics["test"]["protocols"]
         print(f"train MAIN_CONFIG (group split, seed 0): {total:6.1f} s wall for the run, "
               f"{run.meta['train_seconds']:.1f} s of it fitting, {run.meta['epochs_trained']} epochs "
-              f"({run.meta['train_seconds'] / run.meta['epochs_trained']:.2f} s/epoch on {run.meta['split']['n_train']} files)")
-        print(f"  test accuracy {test['accuracy']:.3f} on {test['n']} files; weights vs "
-              f"{REAL_RUN_DIR.name}: {_same_weights(run.model, REAL_RUN_DIR)}")
+              f"({run.meta['train_seconds'] / run.meta['epochs_trained']:.2f} s/epoch on {MAIN_CONFIG.windows} windows "
+              f"of each of {run.meta['split']['n_train']} files)")
+        print(f"  test accuracy {test['file']['accuracy']:.3f} (file) and {test['first100']['accuracy']:.3f} (first100) "
+              f"on {test['file']['n']} files; weights vs {REAL_RUN_DIR.name}: {_same_weights(run.model, REAL_RUN_DIR)}")
 
         start = time.perf_counter()
         predict_proba(run.model, data.X)
@@ -84,6 +87,10 @@ def main() -> None:
             warm.append(time.perf_counter() - start)
         print(f"predict_proba, batch of {len(data)}: first call {first:.2f} s ({len(data) / first:,.0f} files/s), "
               f"warm {min(warm):.3f} s ({len(data) / min(warm):,.0f} files/s)")
+        start = time.perf_counter()
+        protocol_proba(run.model, data.tables(), "file", FILE_WINDOWS)
+        vote = time.perf_counter() - start
+        print(f"file protocol ({FILE_WINDOWS} windows per file), {len(data)} files: {vote:.2f} s ({len(data) / vote:,.0f} files/s)")
 
         reading = predicting = 0.0
         done = skipped = 0

@@ -516,9 +516,11 @@ _USER_ERRORS = (DataError, MidiError, RunError, GenreMismatchError, UnknownGenre
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
     if not sys.stderr.isatty():
-        os.environ.setdefault("TQDM_DISABLE", "1")  # a progress bar in a log is noise
+        # a progress bar in a log is noise; set before the parser imports anything that
+        # imports tqdm, which reads its TQDM_* defaults once, at import
+        os.environ.setdefault("TQDM_DISABLE", "1")
+    args = build_parser().parse_args(argv)
     if getattr(args, "tensorflow", False):
         _import_tensorflow_quietly()
     try:

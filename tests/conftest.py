@@ -70,7 +70,7 @@ BROKEN_REASONS = {
 #: the committed model trained on the real data (see models/README.md)
 REAL_RUN = PROJECT / "models" / "jazz-electronic"
 #: a tiny but real training configuration: a few seconds on the demo corpus
-TINY_CONFIG = dict(units=16, dense_units=16, epochs=6, patience=3, windows=2)
+TINY_CONFIG = dict(units=16, dense_units=16, epochs=6, patience=3)
 
 
 @pytest.fixture(scope="session")

@@ -200,26 +200,6 @@ def test_same_seed_same_initial_weights(sample):
     assert not all(np.array_equal(p, q) for p, q in zip(a, c))
 
 
-def test_compiled_cache_builds_once_per_model_and_keeps_only_the_last_few():
-    from genre_lib.model import CompiledCache
-
-    class Model:  # any object: the cache keys on identity
-        pass
-
-    cache, built = CompiledCache(size=2), []
-
-    def make(tag):
-        return lambda: built.append(tag) or tag
-
-    a, b, c = Model(), Model(), Model()
-    assert cache.get(a, make("a")) == "a" and cache.get(a, make("a2")) == "a"
-    assert cache.get(a, make("a-k"), "k") == "a-k"  # extra key: another entry
-    cache.get(b, make("b"))  # size 2: drops a (least recently used)
-    assert cache.get(a, make("a3")) == "a3"
-    cache.get(c, make("c"))
-    assert built == ["a", "a-k", "b", "a3", "c"]
-
-
 # --- categories, column choice and the file model ---------------------------------------------
 
 
