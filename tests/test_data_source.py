@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from genre_lib.data_source import has_midi, resolve_data_dir
+from genre_lib.data_source import shown, has_midi, resolve_data_dir
 from genre_lib.dataset import DataError, find_midi_files
 from genre_lib.midi_io import write_midi
 
@@ -24,7 +24,10 @@ def test_given_folder_and_genre_data_come_first(own_folder, tmp_path, monkeypatc
     monkeypatch.setenv("GENRE_DATA", str(own_folder))
     choice = resolve_data_dir(real_dir=tmp_path / "no-real")
     assert (choice.path, choice.kind) == (own_folder, "env")
-    assert choice.banner == f"data: {own_folder} (from GENRE_DATA)"
+    assert choice.banner == f"data: {shown(own_folder)} (from GENRE_DATA)"
+    # no absolute path in what notebooks print: relative to the project folder
+    assert not shown(own_folder).startswith("/") and shown(own_folder).endswith("/mine")
+    assert shown(Path(__file__).resolve().parents[1] / "data" / "demo") == "data/demo"
     other = tmp_path / "other"
     other.mkdir()
     given = resolve_data_dir(other, real_dir=own_folder)  # an argument beats GENRE_DATA and data/real
