@@ -1,5 +1,5 @@
-"""Train every iteration of the study (genre_lib.train.ITERATIONS) on one data folder,
-for one or more seeds, and print the iterations table.
+"""Train every iteration (genre_lib.study.ITERATIONS: the study's three, then ours) on one
+data folder, for one or more seeds, and print the iterations table.
 
     python scripts/train_iterations.py ../shared/midi --out runs/real --seeds 0 1 2
 
@@ -15,7 +15,8 @@ from pathlib import Path
 
 from genre_lib.dataset import load_dataset
 from genre_lib.runs import iterations_table
-from genre_lib.train import ITERATIONS, train_run
+from genre_lib.study import ITERATIONS
+from genre_lib.train import train_run
 
 
 def main() -> int:
@@ -37,8 +38,9 @@ def main() -> int:
                 continue
             start = time.perf_counter()
             run = train_run(data, out, config=config, seed=seed)
-            print(f"{out}: test accuracy {run.metrics['test']['accuracy']:.3f} "
-                  f"(val {run.metrics['val']['accuracy']:.3f}) in {time.perf_counter() - start:.0f} s", flush=True)
+            test = run.metrics["test"]["protocols"]
+            print(f"{out}: test accuracy {test['file']['accuracy']:.3f} (file), {test['first100']['accuracy']:.3f} "
+                  f"(first100); val {run.metrics['val']['accuracy']:.3f}; {time.perf_counter() - start:.0f} s", flush=True)
     table = iterations_table(args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
