@@ -7,8 +7,9 @@ and exit with status 2; TensorFlow's start-up log is kept off stderr
 (:func:`_import_tensorflow_quietly`), and so are progress bars when stderr is not a
 terminal.
 
-The module is a little over 450 lines because it holds the parser of all nine
-subcommands and their printing; the work is in the modules they call.
+The module is over 500 lines because it holds the parser of all ten subcommands (the
+train command alone has a flag per model setting) and their printing; the work is in
+the modules they call.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
-from .evaluate import FILE_WINDOWS, GenreMismatchError
+from .evaluate import FILE_WINDOWS, PROTOCOLS, GenreMismatchError
 from .flip import FlipError, FlipSettings
 from .midi_io import FEATURES, MidiError
 from .runs import RunError
@@ -434,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", type=Path)
     p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
     p.add_argument("--genres", nargs="+", help="genres to score (default: every genre folder)")
-    p.add_argument("--protocol", choices=("file", "first100"), default="file",
+    p.add_argument("--protocol", choices=PROTOCOLS, default="file",
                    help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
     p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
