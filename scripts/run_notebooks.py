@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}")
+    if not paths:
+        print(f"error: no notebooks found in {NOTEBOOKS}", file=sys.stderr)
+        return 1
     total, failed, timings = 0.0, [], {}
     for path in paths:
         start = time.perf_counter()
