@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## demo: execute the notebooks in order on the demo corpus; outputs under reports/demo/
+## demo: the series on the data of genre_lib.data_source (GENRE_DATA, else data/real,
+## else the generated demo corpus; no download) and the report reports/<data>/index.html
 demo: install
-	$(PY) scripts/run_notebooks.py --out reports/demo
+	@$(PY) scripts/make_report.py
+
+## report: the same as demo (the mentor's report is what demo writes)
+report: demo
 
 ## test: unit tests (with the browser tests of the widgets) and every notebook under nbval
 test: install browser-deps unit nbval
@@ -44,10 +48,6 @@ nbval: install
 		echo "nbval: $(REAL_DATA) not found: notebooks executed on the demo corpus, outputs not compared"; \
 		GENRE_QUICK=1 $(PY) scripts/run_notebooks.py --out reports/ci-demo; \
 	fi
-
-## report: the mentor's report under reports/ (GENRE_DATA=DIR make report for real data)
-report: install
-	$(PY) scripts/make_report.py
 
 ## lab: JupyterLab on the notebooks
 lab: install
