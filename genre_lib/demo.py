@@ -9,41 +9,56 @@ Each piece is built as absolute-time events in beats, swung (or not), humanised,
 scaled to seconds by its tempo, turned into a note table with
 :func:`genre_lib.midi_io.notes_from_events` and written with
 :func:`genre_lib.midi_io.write_midi` (which stores every file at 120 bpm; a piece's
-tempo lives in its note times). Normal pieces have 150-300 notes, 4/4 bars.
+tempo lives in its note times). Normal pieces have 200-450 notes, 4/4 bars, so a file
+holds several of the 100-note windows a model reads (:mod:`genre_lib.windows`).
 
-Planted cues
-------------
-jazz
-    * swing eighths: every off-beat eighth lands at 0.62-0.70 of the beat instead of
-      0.5 (long-short about 2:1); onset jitter sd 0.025 beats;
-    * ride cymbal (drum 51) "ding, ding-a-ding" on beats 1, 2, 2-a, 3, 4, 4-a;
-    * pedal hi-hat (drum 44) on beats 2 and 4;
-    * walking bass (program 32 acoustic or 33 electric finger bass), one note per beat:
-      root on 1, chord tones, a chromatic approach to the next root on 4;
-    * seventh chords (maj7, m7, 7, m7b5; ii-V-I style loops) comped in 4-note voicings
-      on piano (program 0, or 4 electric piano) in syncopated rhythms;
-    * melody on alto sax 65, trumpet 56 or tenor sax 66: swung eighths with rests;
-    * humanised velocities: sd 15 around each part's level;
-    * tempo 100-200 bpm.
-electronic
-    * four-on-the-floor kick (drum 36) on every beat;
-    * closed hi-hat (drum 42) on every straight sixteenth, at fixed accent levels;
-    * clap (drum 39) or snare (drum 38) on beats 2 and 4;
-    * synth bass (program 38 or 39) on the chord root, off-beat or straight eighths;
-    * synth lead (programs 80-87) repeating a one-bar riff on the triad's tones;
-    * synth pad (programs 88-90) holding a triad or a power chord for each bar
-      (minor-key four-chord loops);
-    * quantised: velocities at fixed levels +-2, onset jitter sd 0.004 beats;
-    * tempo 118-140 bpm.
+Parts and styles
+----------------
+A piece has six parts (:data:`PARTS`), each played in a jazz or an electronic style:
 
-Overlap, so that a small model does not reach 100% at once: in each genre
-``round(0.2 * per_genre)`` seeded pieces *borrow* one or two cues of the other genre
-(see ``JAZZ_BORROWS`` and ``ELECTRONIC_BORROWS``; the first borrowed cue cycles through
-the list so each appears once there are five borrowers). Every piece also gets its own
-tempo, a velocity offset and sequencer "habits": each of the 8 groups per genre has a
-favourite tempo, instruments and velocity level, used by 75% of its pieces, so (as in
-real collections) files of one sequencer resemble each other, and a random split is
-easier than a group split.
+timing
+    jazz: swing eighths, every off-beat eighth at 0.62-0.70 of the beat (long-short
+    about 2:1), onset jitter sd 0.025 beats, 100-200 bpm; electronic: straight,
+    jitter sd 0.004 beats, 118-140 bpm.
+drums (in cue sections, see below)
+    jazz: ride cymbal (drum 51) "ding, ding-a-ding" on 1, 2, 2-a, 3, 4, 4-a and pedal
+    hi-hat (drum 44) on 2 and 4; electronic: four-on-the-floor kick (drum 36) on every
+    beat, closed hi-hat (drum 42) on every sixteenth, clap 39 or snare 38 on 2 and 4.
+bass
+    jazz: walking bass on program 32 or 33, one note per beat (root, chord tones, a
+    chromatic approach to the next root); electronic: the chord root, off-beat or
+    straight eighths, on synth bass 38 or 39 (picked bass 34 outside cue sections).
+lead
+    jazz: an improvised line of swung eighths with rests on alto sax 65, trumpet 56 or
+    tenor sax 66; electronic: a repeated one-bar riff on a synth lead 80-87
+    (vibraphone 11 outside cue sections).
+harmony
+    jazz: seventh chords (maj7, m7, 7, m7b5; ii-V-I style loops) comped in rootless
+    4-note voicings on piano 0 or electric piano 4 in syncopated rhythms; electronic:
+    triads or power chords of minor-key four-chord loops held for a bar on a synth pad
+    88-90 (strings 48 outside cue sections).
+dynamics
+    jazz: humanised velocities, sd 15 around each part's level; electronic: fixed
+    levels +-2.
+
+A piece plays every part in its own genre's style, except that it *borrows* the other
+genre's style for each part independently with probability :data:`BORROW_P` (the
+borrowed cues are named in ``JAZZ_BORROWS`` and ``ELECTRONIC_BORROWS``, part by part).
+About one piece in ten borrows three or more parts: electronic-like jazz and jazz-like
+electronic pieces that no model can be sure of, so a good model stays well below
+100 %.
+
+Cue sections: the parts' planted cues that a note can show on its own (drums 36, 42,
+44, 51 and the synth programs, :func:`planted_cue_mask`) play only in one of every 3 or
+4 two-bar sections, from a random first one; the other sections have a plain beat
+shared by both genres (kick 35 on 1 and 3, snare or clap on 2 and 4) and plain
+instruments. So cue notes are a minority of a piece's notes, they recur through the
+whole piece, and some 100-note windows hold none.
+
+Every piece also gets its own tempo, a velocity offset and sequencer "habits": each of
+the 8 groups per genre has a favourite tempo, instruments and velocity level, used by 75%
+of its pieces in its own style, so (as in real collections) files of one sequencer
+resemble each other, and a random split is easier than a group split.
 
 Files and names
 ---------------
@@ -62,7 +77,7 @@ notes only. The readers skip them and report why.
 
 Next to the files: ``README.md`` (what this is, the seed, the cues) and ``demo.json``,
 the manifest (generator, version, seed, per_genre, and per file its genre, group, kind,
-tempo, swing and borrowed cues).
+tempo, swing, cue period and borrowed cues).
 
 The module is longer than 450 lines because the corpus is one seeded specification:
 its plan, its pieces and its files share the constants above, and splitting them would
@@ -79,7 +94,7 @@ import numpy as np
 from .midi_io import DRUM, PITCH, PROGRAM, notes_from_events, same_key_ends, write_midi
 
 #: Bump when the generator changes what it writes, so an old corpus is regenerated.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 GENERATOR = "genre_lib.demo"
 MANIFEST = "demo.json"
 README = "README.md"
@@ -96,18 +111,34 @@ CUE_DRUM_PITCHES: frozenset[int] = frozenset({KICK, CLOSED_HAT, PEDAL_HAT, RIDE}
 #: Programs :func:`planted_cue_mask` counts: synth bass 1-2 and synth leads/pads 80-90.
 SYNTH_PROGRAMS: frozenset[int] = frozenset({38, 39, *range(80, 91)})
 
-#: Electronic cues a jazz piece may borrow.
-JAZZ_BORROWS: tuple[str, ...] = ("straight", "four_on_the_floor", "synth_bass", "synth_lead", "steady_velocity")
-#: Jazz cues an electronic piece may borrow.
-ELECTRONIC_BORROWS: tuple[str, ...] = ("swing", "acoustic_piano", "ride", "sax_lead", "human_velocity")
-BORROW_SHARE = 0.2
+#: The parts of a piece, each played in a jazz or an electronic *style*. A piece plays
+#: each part in its own genre's style, except that it borrows the other genre's style
+#: for each part independently with probability :data:`BORROW_P`.
+PARTS: tuple[str, ...] = ("timing", "drums", "bass", "lead", "harmony", "dynamics")
+#: The cue a jazz piece borrows when it plays a part the electronic way, by part.
+JAZZ_BORROWS: tuple[str, ...] = ("straight", "four_on_the_floor", "synth_bass", "synth_lead", "triads", "steady_velocity")
+#: The cue an electronic piece borrows when it plays a part the jazz way, by part.
+ELECTRONIC_BORROWS: tuple[str, ...] = ("swing", "ride", "walking_bass", "sax_lead", "seventh_chords", "human_velocity")
+#: Chance that a piece plays one part in the other genre's style. Six parts borrowed
+#: independently: a piece borrows three or more (it looks more like the other genre,
+#: or undecided) with probability about 0.10, so no model can be right on every file.
+BORROW_P = 0.2
 
 N_GROUPS = 8
 SEQUENCERS = ("jb", "mk", "rt", "ew", "dl", "hp", "ac", "gn")
-#: Notes in a normal piece (a file holds at least the 100 notes the study keeps).
-PIECE_NOTES = (150, 300)
+#: Notes in a normal piece: several 100-note windows, so a file is more than its start.
+PIECE_NOTES = (200, 450)
 SHORT_NOTES = 40
 HABIT_SHARE = 0.75
+#: Bars per section; a piece alternates plain sections with cue sections, one of every
+#: ``period`` sections (``period`` drawn from this tuple per piece, with a random phase).
+SECTION_BARS = 2
+CUE_PERIODS = (3, 4)
+#: Instruments of the plain sections, shared by both genres (none is a planted cue).
+PLAIN_KICK = 35  # acoustic bass drum
+PICKED_BASS = 34
+STRINGS = 48
+VIBRAPHONE = 11
 
 _JAZZ_WORDS = (
     ("blue", "minor", "late", "smoky", "quiet", "velvet", "lazy", "bright",
@@ -200,18 +231,26 @@ def _pick(rng, habit, key: str, options):
     return options[int(rng.integers(len(options)))]
 
 
-def _jazz_habit(rng) -> dict:
-    return {
-        "bpm": float(rng.uniform(115, 185)),
-        "melody": int(rng.choice([65, 56, 66])),
-        "comp": int(rng.choice([0, 0, 4])),
-        "bass": int(rng.choice([32, 33])),
-        "velocity": float(rng.uniform(-10, 10)),
-        "loop": int(rng.integers(len(_JAZZ_LOOPS))),
-    }
+def _choose(rng, habit: dict | None, key: str, options):
+    # a piece in its own genre's style mostly follows its sequencer's habit; a borrowed
+    # style has no habit behind it, so any of the options
+    if habit is not None:
+        return _pick(rng, habit, key, options)
+    return options[int(rng.integers(len(options)))]
 
 
-def _electronic_habit(rng) -> dict:
+def _habit(rng, genre: str) -> dict:
+    """A sequencer's favourites (tempo, instruments, velocity level, loop) in its genre's style."""
+    if genre == "jazz":
+        return {
+            "bpm": float(rng.uniform(115, 185)),
+            "lead": int(rng.choice([65, 56, 66])),
+            "comp": int(rng.choice([0, 0, 4])),
+            "bass": int(rng.choice([32, 33])),
+            "velocity": float(rng.uniform(-10, 10)),
+            "loop": int(rng.integers(len(_JAZZ_LOOPS))),
+            "backbeat": int(rng.choice([SNARE, SNARE, CLAP])),
+        }
     return {
         "bpm": float(rng.uniform(121, 137)),
         "lead": int(rng.integers(80, 88)),
@@ -225,92 +264,52 @@ def _electronic_habit(rng) -> dict:
     }
 
 
-def _jazz_piece(rng, habit: dict, borrowed: tuple[str, ...], n_notes: int) -> tuple[np.ndarray, dict]:
-    centre = habit["bpm"] if rng.random() < HABIT_SHARE else rng.uniform(100, 200)
-    bpm = float(np.clip(centre + rng.normal(0, 12), 100, 200))
-    swing = 0.5 if "straight" in borrowed else float(rng.uniform(0.62, 0.70))
-    human = "steady_velocity" not in borrowed
-    voff = habit["velocity"] + rng.uniform(-6, 6)
-    melody_program = _pick(rng, habit, "melody", [65, 56, 66])
-    if "synth_lead" in borrowed:
-        melody_program = int(rng.integers(80, 88))
-    comp_program = _pick(rng, habit, "comp", [0, 4])
-    bass_program = int(rng.choice([38, 39])) if "synth_bass" in borrowed else _pick(rng, habit, "bass", [32, 33])
-    loop = _JAZZ_LOOPS[_pick(rng, habit, "loop", range(len(_JAZZ_LOOPS)))]
-    key = int(rng.integers(12))
-    low, high = {65: (61, 84), 56: (58, 82), 66: (54, 77)}.get(melody_program, (60, 84))
-    lead = int(rng.integers(low + 4, high - 4))
-    ev = _Events()
-
-    def vel(level: float) -> float:
-        return _velocity(rng, level, voff, human)
-
-    bar = 0
-    while len(ev.rows) < n_notes:
-        t = 4.0 * bar
-        degree, quality = loop[bar % 4]
-        next_degree = loop[(bar + 1) % 4][0]
-        intervals = _SEVENTHS[quality]
-        root = 36 + (key + degree) % 12
-        # ride "ding, ding-a-ding" and pedal hi-hat on 2 and 4
-        for pos, level in ((0, 80), (1, 92), (1.5, 68), (2, 80), (3, 92), (3.5, 68)):
-            ev.add(t + pos, 0.4, RIDE, vel(level), drum=True)
-        for pos in (1, 3):
-            ev.add(t + pos, 0.2, PEDAL_HAT, vel(62), drum=True)
-        if "four_on_the_floor" in borrowed:
-            for pos in range(4):
-                ev.add(t + pos, 0.25, KICK, _velocity(rng, 112, 0, False), drum=True)
-        # walking bass: root, two chord tones, chromatic approach to the next root
-        tones = [root + i for i in intervals] + [root + 12]
-        target = 36 + (key + next_degree) % 12
-        line = [root, int(rng.choice(tones[1:])), int(rng.choice(tones)), target + int(rng.choice([-1, 1, -5]))]
-        for pos, p in enumerate(line):
-            ev.add(t + pos, 0.85, p, vel(82), program=bass_program)
-        # piano comp: rootless 4-note voicing (3rd, 5th, 7th, 9th) around middle C
-        voicing = sorted(48 + (key + degree) % 12 + i for i in (intervals[1], intervals[2], intervals[3], 14))
-        while voicing[0] < 52:
-            voicing = [v + 12 for v in voicing]
-        for pos, length in _COMP_RHYTHMS[int(rng.integers(len(_COMP_RHYTHMS)))]:
-            level = vel(60)
-            for p in voicing:
-                ev.add(t + pos, 0.9 * length, p, level + rng.normal(0, 4), program=comp_program)
-        # melody: swung eighths with rests, chord tones on the beat, scale tones between
-        if rng.random() > 0.2:
-            slots = np.flatnonzero(rng.random(8) < 0.55)
-            if len(slots) < 2:
-                slots = np.array([0, 1])
-            allowed = {(key + degree + i) % 12 for i in intervals}
-            passing = allowed | {(key + degree + i) % 12 for i in (2, 5, 9)}
-            for j, s in enumerate(slots):
-                pcs = allowed if s % 2 == 0 else passing
-                near = [p for p in range(max(low, lead - 5), min(high, lead + 5) + 1) if p % 12 in pcs and p != lead]
-                lead = int(rng.choice(near)) if near else int(np.clip(lead, low, high))
-                gap = (slots[j + 1] - s) / 2 if j + 1 < len(slots) else (8 - s) / 2
-                ev.add(t + s / 2, 0.9 * min(gap, 1.5), lead, vel(86 + 6 * (s % 2)), program=melody_program)
-        bar += 1
-    table = _to_table(ev, n_notes, bpm, swing, 0.025, rng)
-    return table, {"bpm": round(bpm, 2), "swing": round(swing, 3)}
+def styles_of(genre: str, borrowed: tuple[str, ...] | list[str]) -> dict[str, str]:
+    """The style (``"jazz"`` or ``"electronic"``) in which a piece of ``genre`` plays each
+    of :data:`PARTS`, given the cues it borrowed (as listed in ``demo.json``)."""
+    cues = JAZZ_BORROWS if genre == "jazz" else ELECTRONIC_BORROWS
+    other = "electronic" if genre == "jazz" else "jazz"
+    return {part: other if cue in borrowed else genre for part, cue in zip(PARTS, cues)}
 
 
-def _electronic_piece(
-    rng, habit: dict, borrowed: tuple[str, ...], n_notes: int, drums_only: bool = False
+def _piece(
+    rng, genre: str, habit: dict, borrowed: tuple[str, ...], n_notes: int, drums_only: bool = False
 ) -> tuple[np.ndarray, dict]:
-    centre = habit["bpm"] if rng.random() < HABIT_SHARE else rng.uniform(118, 140)
-    bpm = float(np.clip(centre + rng.normal(0, 4), 118, 140))
-    swing = float(rng.uniform(0.6, 0.68)) if "swing" in borrowed else 0.5
-    human = "human_velocity" in borrowed
-    voff = habit["velocity"] + rng.uniform(-4, 4)
-    lead_program = int(rng.choice([65, 66])) if "sax_lead" in borrowed else _pick(rng, habit, "lead", range(80, 88))
-    pad_program = 0 if "acoustic_piano" in borrowed else _pick(rng, habit, "pad", [88, 89, 90])
-    bass_program = _pick(rng, habit, "bass", [38, 39])
+    style = styles_of(genre, borrowed)
+    mine = {part: habit if s == genre else None for part, s in style.items()}
+    if style["timing"] == "jazz":
+        centre = habit["bpm"] if mine["timing"] and rng.random() < HABIT_SHARE else rng.uniform(100, 200)
+        bpm = float(np.clip(centre + rng.normal(0, 12), 100, 200))
+        swing, jitter = float(rng.uniform(0.62, 0.70)), 0.025
+    else:
+        centre = habit["bpm"] if mine["timing"] and rng.random() < HABIT_SHARE else rng.uniform(118, 140)
+        bpm = float(np.clip(centre + rng.normal(0, 4), 118, 140))
+        swing, jitter = 0.5, 0.004
+    human = style["dynamics"] == "jazz"
+    voff = habit["velocity"] + rng.uniform(-6, 6)
+    jazz_harmony = style["harmony"] == "jazz"
+    loops = _JAZZ_LOOPS if jazz_harmony else _ELECTRONIC_LOOPS
+    loop = loops[_choose(rng, mine["harmony"], "loop", range(len(loops)))]
+    chords = dict(_SEVENTHS) if jazz_harmony else dict(_TRIADS)
+    comp_program = _choose(rng, mine["harmony"], "comp", [0, 4]) if jazz_harmony else 0
+    pad_program = 0 if jazz_harmony else _choose(rng, mine["harmony"], "pad", [88, 89, 90])
+    power = not jazz_harmony and _choose(rng, mine["harmony"], "chord", ["triad", "power"]) == "power"
+    jazz_bass = style["bass"] == "jazz"
+    bass_program = _choose(rng, mine["bass"], "bass", [32, 33] if jazz_bass else [38, 39])
+    bass_style = "walking" if jazz_bass else _choose(rng, mine["bass"], "bass_style", ["offbeat", "eighths"])
+    jazz_lead = style["lead"] == "jazz"
+    lead_program = _choose(rng, mine["lead"], "lead", [65, 56, 66] if jazz_lead else list(range(80, 88)))
     backbeat = _pick(rng, habit, "backbeat", [CLAP, SNARE])
-    bass_style = _pick(rng, habit, "bass_style", ["offbeat", "eighths"])
-    chord = _pick(rng, habit, "chord", ["triad", "power"])
-    loop = _ELECTRONIC_LOOPS[_pick(rng, habit, "loop", range(len(_ELECTRONIC_LOOPS)))]
     key = int(rng.integers(12))
-    # a one-bar riff: sixteenth slots, each a triad tone and an octave
+    low, high = {65: (61, 84), 56: (58, 82), 66: (54, 77)}.get(lead_program, (60, 84))
+    lead = int(rng.integers(low + 4, high - 4))
+    # a one-bar riff (the electronic lead): sixteenth slots, each a chord tone and an octave
     slots = np.sort(rng.choice(16, size=int(rng.integers(4, 9)), replace=False))
     riff = [(int(s), int(rng.integers(3)), int(rng.integers(2))) for s in slots]
+    # cue sections recur every `period` sections from a random one, so the cues are
+    # spread through the piece and some 100-note windows hold none
+    period = int(rng.choice(CUE_PERIODS))
+    phase = int(rng.integers(period))
     ev = _Events()
 
     def vel(level: float) -> float:
@@ -319,37 +318,86 @@ def _electronic_piece(
     bar = 0
     while len(ev.rows) < n_notes:
         t = 4.0 * bar
+        cue = (bar // SECTION_BARS) % period == phase
         degree, quality = loop[bar % 4]
+        next_degree = loop[(bar + 1) % 4][0]
+        intervals = chords[quality]
         pc = (key + degree) % 12
-        for pos in range(4):
-            ev.add(t + pos, 0.25, KICK, vel(116), drum=True)
-        if "ride" in borrowed:
-            for k in range(8):
-                ev.add(t + k / 2, 0.4, RIDE, vel((84, 70)[k % 2]), drum=True)
-        else:
+        # drums: the genre's pattern in cue sections, a plain shared beat elsewhere
+        if cue and style["drums"] == "jazz":
+            for pos, level in ((0, 80), (1, 92), (1.5, 68), (2, 80), (3, 92), (3.5, 68)):
+                ev.add(t + pos, 0.4, RIDE, vel(level), drum=True)
+            for pos in (1, 3):
+                ev.add(t + pos, 0.2, PEDAL_HAT, vel(62), drum=True)
+        elif cue:
+            for pos in range(4):
+                ev.add(t + pos, 0.25, KICK, vel(116), drum=True)
             for k in range(16):
                 ev.add(t + k / 4, 0.1, CLOSED_HAT, vel((92, 60, 76, 60)[k % 4]), drum=True)
-        for pos in (1, 3):
-            ev.add(t + pos, 0.2, backbeat, vel(104), drum=True)
-        if not drums_only:
-            root = 36 + pc if 36 + pc <= 44 else 24 + pc
+        else:
+            for pos in (0, 2):
+                ev.add(t + pos, 0.25, PLAIN_KICK, vel(96), drum=True)
+        if not cue or style["drums"] == "electronic":
+            for pos in (1, 3):
+                ev.add(t + pos, 0.2, backbeat, vel(100), drum=True)
+        if drums_only:
+            bar += 1
+            continue
+        # bass
+        root = 36 + pc if 36 + pc <= 44 else 24 + pc
+        if bass_style == "walking":
+            # root, two chord tones, a chromatic approach to the next root
+            tones = [root + i for i in intervals] + [root + 12]
+            target = 36 + (key + next_degree) % 12
+            line = [root, int(rng.choice(tones[1:])), int(rng.choice(tones)), target + int(rng.choice([-1, 1, -5]))]
+            for pos, p in enumerate(line):
+                ev.add(t + pos, 0.85, p, vel(82), program=bass_program)
+        else:
+            program = bass_program if cue else PICKED_BASS
             if bass_style == "offbeat":
                 for pos in range(4):
-                    ev.add(t + pos + 0.5, 0.4, root, vel(100), program=bass_program)
+                    ev.add(t + pos + 0.5, 0.4, root, vel(100), program=program)
             else:
                 for k in range(8):
-                    ev.add(t + k / 2, 0.35, root + 12 * (k % 2), vel((100, 88)[k % 2]), program=bass_program)
-            triad = _TRIADS[quality]
+                    ev.add(t + k / 2, 0.35, root + 12 * (k % 2), vel((100, 88)[k % 2]), program=program)
+        # harmony
+        if jazz_harmony:
+            # piano comp: rootless 4-note voicing (3rd, 5th, 7th, 9th) around middle C
+            voicing = sorted(48 + pc + i for i in (intervals[1], intervals[2], intervals[3], 14))
+            while voicing[0] < 52:
+                voicing = [v + 12 for v in voicing]
+            for pos, length in _COMP_RHYTHMS[int(rng.integers(len(_COMP_RHYTHMS)))]:
+                level = vel(60)
+                for p in voicing:
+                    ev.add(t + pos, 0.9 * length, p, level + rng.normal(0, 4), program=comp_program)
+        else:
+            shape = _TRIADS["5"] if power else intervals
+            for i in shape:
+                ev.add(t, 3.9, 48 + pc + i, vel(72), program=pad_program if cue else STRINGS)
+        # lead
+        if jazz_lead:
+            # swung eighths with rests, chord tones on the beat, scale tones between
+            if rng.random() > 0.2:
+                beats = np.flatnonzero(rng.random(8) < 0.55)
+                if len(beats) < 2:
+                    beats = np.array([0, 1])
+                allowed = {(pc + i) % 12 for i in intervals}
+                passing = allowed | {(pc + i) % 12 for i in (2, 5, 9)}
+                for j, s in enumerate(beats):
+                    pcs = allowed if s % 2 == 0 else passing
+                    near = [p for p in range(max(low, lead - 5), min(high, lead + 5) + 1) if p % 12 in pcs and p != lead]
+                    lead = int(rng.choice(near)) if near else int(np.clip(lead, low, high))
+                    gap = (beats[j + 1] - s) / 2 if j + 1 < len(beats) else (8 - s) / 2
+                    ev.add(t + s / 2, 0.9 * min(gap, 1.5), lead, vel(86 + 6 * (s % 2)), program=lead_program)
+        else:
             for j, (s, tone, octave) in enumerate(riff):
                 nxt = riff[j + 1][0] if j + 1 < len(riff) else 16
-                p = 60 + (pc + triad[tone]) % 12 + 12 * octave
-                ev.add(t + s / 4, max(0.8 * (nxt - s) / 4, 0.2), p, vel(96 if s % 4 == 0 else 84), program=lead_program)
-            shape = _TRIADS["5"] if chord == "power" else triad
-            for i in shape:
-                ev.add(t, 3.9, 48 + pc + i, vel(72), program=pad_program)
+                p = 60 + (pc + intervals[tone]) % 12 + 12 * octave
+                ev.add(t + s / 4, max(0.8 * (nxt - s) / 4, 0.2), p, vel(96 if s % 4 == 0 else 84),
+                       program=lead_program if cue else VIBRAPHONE)
         bar += 1
-    table = _to_table(ev, n_notes, bpm, swing, 0.004, rng)
-    return table, {"bpm": round(bpm, 2), "swing": round(swing, 3)}
+    table = _to_table(ev, n_notes, bpm, swing, jitter, rng)
+    return table, {"bpm": round(bpm, 2), "swing": round(swing, 3), "cue_period": period}
 
 
 def _plan(per_genre: int, seed: int) -> list[dict]:
@@ -362,13 +410,9 @@ def _plan(per_genre: int, seed: int) -> list[dict]:
         n_files = len(kinds)
         groups = rng.permutation(np.arange(n_files) % N_GROUPS)  # balanced within one file
         cues = JAZZ_BORROWS if genre == "jazz" else ELECTRONIC_BORROWS
-        n_borrow = int(round(BORROW_SHARE * per_genre))
-        borrowed: dict[int, tuple[str, ...]] = {}
-        for rank, i in enumerate(rng.permutation(per_genre)[:n_borrow]):
-            first = cues[rank % len(cues)]
-            extra = [c for c in cues if c != first]
-            second = (str(rng.choice(extra)),) if rng.random() < 0.4 else ()
-            borrowed[int(i)] = (first, *second)
+        # each part of each piece is borrowed independently; a broken file borrows nothing
+        draws = rng.random((per_genre, len(cues))) < BORROW_P
+        borrowed = {i: tuple(c for c, hit in zip(cues, draws[i]) if hit) for i in range(per_genre)}
         words = _JAZZ_WORDS if genre == "jazz" else _ELECTRONIC_WORDS
         combos = [(a, b) for a in words[0] for b in words[1]]
         titles = [combos[int(k)] for k in rng.permutation(len(combos))]
@@ -408,9 +452,7 @@ def _plan(per_genre: int, seed: int) -> list[dict]:
 
 def _generate(plan: list[dict], seed: int) -> list[tuple[dict, np.ndarray]]:
     habits = {
-        (genre, k): (_jazz_habit if genre == "jazz" else _electronic_habit)(
-            np.random.default_rng([seed, g, 3, k])
-        )
+        (genre, k): _habit(np.random.default_rng([seed, g, 3, k]), genre)
         for g, genre in enumerate(GENRES)
         for k in range(N_GROUPS)
     }
@@ -419,11 +461,7 @@ def _generate(plan: list[dict], seed: int) -> list[tuple[dict, np.ndarray]]:
         rng = np.random.default_rng(entry["rng"])
         habit = habits[(entry["genre"], entry["group"])]
         n_notes = SHORT_NOTES if entry["kind"] == "short" else int(rng.integers(PIECE_NOTES[0], PIECE_NOTES[1] + 1))
-        borrowed = tuple(entry["borrowed"])
-        if entry["genre"] == "jazz":
-            table, meta = _jazz_piece(rng, habit, borrowed, n_notes)
-        else:
-            table, meta = _electronic_piece(rng, habit, borrowed, n_notes, entry["kind"] == "drums_only")
+        table, meta = _piece(rng, entry["genre"], habit, tuple(entry["borrowed"]), n_notes, entry["kind"] == "drums_only")
         group = SEQUENCERS[entry["group"]] if entry["genre"] == "jazz" else f"Demo Artist {entry['group'] + 1}"
         record = {
             "path": entry["path"],
@@ -484,56 +522,72 @@ def _manifest_text(per_genre: int, seed: int, records: list[dict], complete: boo
 
 def _readme_text(per_genre: int, seed: int, records: list[dict]) -> str:
     counts = {g: sum(r["genre"] == g for r in records) for g in GENRES}
-    borrowers = {g: sum(bool(r["borrowed"]) for r in records if r["genre"] == g) for g in GENRES}
+    pieces = [r for r in records if r["kind"] == "piece"]
+    mixed = {g: sum(len(r["borrowed"]) >= 3 for r in pieces if r["genre"] == g) for g in GENRES}
+    pure = {g: sum(not r["borrowed"] for r in pieces if r["genre"] == g) for g in GENRES}
     broken = [r["path"] for r in records if r["kind"] != "piece"]
     return f"""# Generated demo corpus: NOT real music
 
 Every file in this folder was written by a program (`genre_lib.demo.make_demo_corpus`,
-generator version {DEMO_VERSION}, seed {seed}, {per_genre} normal pieces per genre). The pieces
-are jazz-*like* and electronic-*like*: they carry planted genre cues so that the notebooks
-run without a download and so that saliency maps can be checked against known cues.
-Accuracies on this corpus say nothing about real music.
+generator version {DEMO_VERSION}, seed {seed}, {per_genre} normal pieces per genre).
+
+**What it is.** Jazz-*like* and electronic-*like* pieces built from a few rules, with
+genre cues *planted* where we know them, so that the notebooks run without a download,
+a model has something to learn that it can get wrong, and saliency maps can be checked
+against known cues. The genres overlap on purpose: each piece plays each of its six
+parts (timing, drums, bass, lead, harmony, dynamics) in the other genre's style with
+probability {BORROW_P}, so some jazz pieces sound electronic and some electronic pieces
+sound like jazz ({mixed['jazz']} jazz and {mixed['electronic']} electronic pieces borrow three
+or more parts; {pure['jazz']} and {pure['electronic']} borrow none). A good model lands well
+below 100 % here.
+
+**What it is not.** Not music anyone played, not a sample of any real collection, and
+not a benchmark: its accuracies say nothing about real jazz or electronic music (the
+cues are cleaner than real ones, the overlap is a coin flip per part, and the files
+are a few hundred notes long). For real music run `make data`, or set `GENRE_DATA` to a
+folder `<folder>/<genre>/*.mid`.
 
 Regenerate with `genre-lib demo-data <folder> --seed {seed} --per-genre {per_genre}`; the same
 seed gives byte-identical files. `demo.json` lists every file with its genre, group, tempo,
-swing and borrowed cues.
+swing, cue period and borrowed cues.
 
 ## Files
 
 - `jazz/`: {counts['jazz']} files named `<word>_<word>_<NN>_<xx>.mid`, `xx` one of 8 fake
   sequencer initials ({', '.join(SEQUENCERS)}).
 - `electronic/`: {counts['electronic']} files named `Demo Artist <k> - <Title>.mid`, k in 1..8.
+- Normal pieces have {PIECE_NOTES[0]}-{PIECE_NOTES[1]} notes: several 100-note windows each.
 - Deliberately unusable, in addition to the {per_genre} pieces per genre (the readers skip them):
 {chr(10).join(f'  - `{p}`' for p in broken)}
   (the short ones have {SHORT_NOTES} notes, fewer than the 100 the study keeps; `Drums Only`
   has no pitched instrument).
 
-## Planted cues
+## Parts, styles and planted cues
 
-jazz (150-300 notes, 100-200 bpm, humanised):
-- swing eighths: off-beat eighths at 0.62-0.70 of the beat (long-short about 2:1);
-- ride cymbal (drum 51) "ding, ding-a-ding"; pedal hi-hat (drum 44) on 2 and 4;
-- walking bass (program 32/33), one note per beat, chromatic approach to the next root;
-- seventh chords (ii-V-I style loops) comped on piano (program 0, or 4 electric piano);
-- melody on alto sax 65, trumpet 56 or tenor sax 66;
-- velocities spread widely (sd 15), onset jitter sd 0.025 beats.
+| part | jazz style | electronic style |
+|---|---|---|
+| timing | swing eighths (off-beat at 0.62-0.70 of the beat), jitter sd 0.025 beats, 100-200 bpm | straight, jitter sd 0.004 beats, 118-140 bpm |
+| drums | ride cymbal (drum 51) "ding, ding-a-ding", pedal hi-hat (drum 44) on 2 and 4 | four-on-the-floor kick (drum 36), closed hi-hat (drum 42) on every sixteenth, clap/snare on 2 and 4 |
+| bass | walking bass (program 32/33), chromatic approach to the next root | root on off-beats or eighths, synth bass (38/39) |
+| lead | improvised line on alto sax 65, trumpet 56 or tenor sax 66 | one-bar riff on a synth lead (80-87) |
+| harmony | seventh chords (ii-V-I style loops) comped on piano 0 or electric piano 4 | triads or power chords held on a synth pad (88-90) |
+| dynamics | humanised velocities (sd 15) | fixed levels (+-2) |
 
-electronic (150-300 notes, 118-140 bpm, quantised):
-- four-on-the-floor kick (drum 36) on every beat;
-- closed hi-hat (drum 42) on every straight sixteenth; clap 39 or snare 38 on 2 and 4;
-- synth bass (program 38/39) and synth lead (80-87), pad (88-90) triads or power chords;
-- velocities at fixed levels (+-2), onset jitter sd 0.004 beats.
+A jazz piece borrows: {', '.join(JAZZ_BORROWS)}; an electronic piece borrows:
+{', '.join(ELECTRONIC_BORROWS)} (one per part, in the order above).
 
-Overlap: {borrowers['jazz']} jazz and {borrowers['electronic']} electronic pieces (about 20%) borrow one or
-two cues of the other genre:
-- jazz may borrow: {', '.join(JAZZ_BORROWS)};
-- electronic may borrow: {', '.join(ELECTRONIC_BORROWS)}.
+The drums and the synth instruments play in *cue sections* only: one of every 3 or 4
+two-bar sections. The other sections have a plain beat shared by both genres (kick 35 on
+1 and 3, snare or clap on 2 and 4), picked bass 34, strings 48 and vibraphone 11 in
+place of the synths. So the cue notes are a minority of every piece's notes, they recur
+through the whole piece, and some 100-note windows hold none.
+
 Each of the 8 groups per genre has habits (favourite tempo, instruments, velocity level)
-that 75% of its pieces follow, as real sequencers do.
+that 75% of its pieces follow, as real sequencers do; a group split keeps them apart.
 
 `genre_lib.demo.planted_cue_mask` marks the cue notes a note can show on its own: drum
-notes 36, 42, 44, 51 and notes of programs 38, 39, 80-90. Swing is a cue of timing between
-notes and is not in the mask.
+notes 36, 42, 44, 51 and notes of programs 38, 39, 80-90. Swing, the walking line, the
+seventh chords and the velocities are cues of notes together and are not in the mask.
 """
 
 
@@ -545,7 +599,7 @@ def make_demo_corpus(
     Writes ``out_dir/jazz/*.mid`` and ``out_dir/electronic/*.mid`` (``per_genre`` normal
     pieces per genre plus the deliberately unusable files described in the module
     docstring), ``README.md`` and the manifest ``demo.json``. The same seed gives
-    byte-identical files; 150 per genre take about a second.
+    byte-identical files; 150 per genre take a few seconds, most of it writing the MIDI files.
 
     If ``out_dir`` already holds a complete corpus of this generator version with the
     same ``seed`` and ``per_genre``, nothing is written and its paths are returned. A

@@ -1,7 +1,11 @@
 """The mentor's report: one self-contained HTML folder under reports/.
 
-    python scripts/make_report.py                       # demo data -> reports/demo/
+    python scripts/make_report.py                       # demo data -> reports/demo/ (data/real -> reports/real/)
     GENRE_DATA=../shared/midi python scripts/make_report.py   # real data -> reports/midi/
+
+The data folder follows :func:`genre_lib.data_source.resolve_data_dir` (``GENRE_DATA``,
+else ``data/real`` from ``make data``, else the generated demo corpus); the report goes
+to ``reports/<data folder name>/``.
 
 Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.html``:
 the date and commit, the per-notebook run times, the iterations table of every run the
@@ -29,6 +33,8 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 
 import run_notebooks  # noqa: E402
 
+from genre_lib.data_source import resolve_data_dir  # noqa: E402
+from genre_lib.dataset import DataError  # noqa: E402
 from genre_lib.runs import best_by_validation, iterations_table, read_run_meta  # noqa: E402
 from genre_lib.study import REAL_RUN_DIR, study_runs_dir  # noqa: E402
 
@@ -93,8 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-run", action="store_true", help="reuse the executed notebooks already in --out")
     args = parser.parse_args(argv)
 
-    data_dir = os.environ.get("GENRE_DATA") or None
-    label = Path(data_dir).resolve().name if data_dir else "demo"
+    # the one data rule (GENRE_DATA, else data/real, else the demo corpus; no download),
+    # passed on to the notebooks so all of them read the folder named here
+    try:
+        choice = resolve_data_dir()
+    except DataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    data_dir = None if choice.is_demo else choice.path
+    if data_dir is not None:
+        os.environ["GENRE_DATA"] = str(data_dir.resolve())
+    label = choice.path.resolve().name
     out = args.out or PROJECT / "reports" / label
     status = 0
     if not args.no_run:

@@ -4,7 +4,9 @@
     python scripts/run_notebooks.py --in-place           # refresh the committed outputs
 
 The data folder comes from the environment variable ``GENRE_DATA`` (default: the
-generated demo corpus). Prints how long each notebook took.
+generated demo corpus). Prints how long each notebook took; with ``--out`` it also
+writes ``timings.json`` (seconds per notebook) and ``kernels.log`` (what the kernel
+processes wrote outside the cells, such as their start-up warnings) in that folder.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import nbformat
 from nbclient import NotebookClient
@@ -50,8 +53,13 @@ def scrub_tf_logs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
-    """Run one notebook top to bottom in its own folder and return it with outputs."""
+def execute(path: Path, timeout: int = 1800, kernel_log: IO | None = None) -> nbformat.NotebookNode:
+    """Run one notebook top to bottom in its own folder and return it with outputs.
+
+    ``kernel_log``: an open file for what the kernel process itself writes to its
+    stdout and stderr (not the cells' outputs, which stay in the notebook); by default
+    the terminal.
+    """
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
@@ -61,7 +69,10 @@ def execute(path: Path, timeout: int = 1800) -> nbformat.NotebookNode:
         record_timing=False,  # no per-cell timestamps: they would churn in git
         store_widget_state=True,  # widgets render on a static page too
     )
-    client.execute()
+    # the kernel's own start-up warnings (TCP transport, TensorFlow) repeat for every
+    # notebook and say nothing about the series: they go to the log when there is one
+    streams = {"stdout": kernel_log, "stderr": kernel_log} if kernel_log else {}
+    client.execute(**streams)
     return scrub_tf_logs(nb)
 
 
@@ -80,11 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}")
+    if not paths:
+        print(f"error: no notebooks found in {NOTEBOOKS}", file=sys.stderr)
+        return 1
     total, failed, timings = 0.0, [], {}
+    log = open(args.out / "kernels.log", "w", encoding="utf-8") if args.out else None
     for path in paths:
         start = time.perf_counter()
         try:
-            nb = execute(path)
+            nb = execute(path, kernel_log=log)
         except CellExecutionError as exc:
             # report and go on: the later notebooks make what they need themselves
             failed.append(path.name)
@@ -105,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{seconds:7.1f} s  {path.name}", flush=True)
     print(f"{total:7.1f} s  total")
     if args.out:
+        log.close()
         (args.out / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+        out = os.path.relpath(args.out)  # short: the terminal output is a summary
+        print(f"seconds per notebook: {out}/timings.json; kernel messages: {out}/kernels.log")
     if failed:
         print(f"{len(failed)} notebook(s) failed: {', '.join(failed)}")
         return 1

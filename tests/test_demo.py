@@ -10,13 +10,16 @@ import pytest
 
 from genre_lib.dataset import group_of, load_dataset
 from genre_lib.demo import (
+    BORROW_P,
     DEFAULT_DEMO_DIR,
     ELECTRONIC_BORROWS,
     JAZZ_BORROWS,
     MANIFEST,
+    PARTS,
     ensure_demo_data,
     make_demo_corpus,
     planted_cue_mask,
+    styles_of,
 )
 from genre_lib.midi_io import (
     DRUM,
@@ -68,6 +71,11 @@ def _kick_on_beat_share(table: np.ndarray, bpm: float) -> float:
     return float(kick.mean())
 
 
+def _kick_gaps(table: np.ndarray, bpm: float) -> np.ndarray:
+    """Beats between consecutive kicks (drum 36)."""
+    return np.diff(onsets(table)[(table[:, DRUM] == 1) & (table[:, PITCH] == 36)]) * bpm / 60
+
+
 def _drum_notes(table, pitch):
     return table[(table[:, DRUM] == 1) & (table[:, PITCH] == pitch)]
 
@@ -103,7 +111,8 @@ def test_layout_counts_and_the_deliberately_broken_files(corpus, pieces):
 
     normal = [(r, t) for r, t in pieces if r["kind"] == "piece"]
     assert Counter(r["genre"] for r, _ in normal) == {"jazz": PER_GENRE, "electronic": PER_GENRE}
-    assert all(150 <= len(t) <= 300 and len(t) == r["n_notes"] for r, t in normal)
+    assert all(200 <= len(t) <= 450 and len(t) == r["n_notes"] for r, t in normal)
+    assert np.ptp([len(t) for _, t in normal]) > 150  # lengths vary: some files hold many windows
     assert all((t[:, DRUM] == 0).any() for _, t in normal)
     short = [(r, t) for r, t in pieces if len(t) < 100]
     assert sorted(r["genre"] for r, _ in short) == ["electronic", "jazz"]
@@ -142,57 +151,66 @@ def test_names_give_about_eight_balanced_groups_per_genre(pieces):
         assert group_of(r["path"]) == ("_" + r["group"] if r["genre"] == "jazz" else r["group"].lower())
 
 
-def test_planted_cues_are_in_the_files_and_differ_by_genre(pieces):
-    plain = {g: [(r, t) for r, t in pieces if r["genre"] == g and r["kind"] == "piece" and not r["borrowed"]]
-             for g in ("jazz", "electronic")}
-    assert len(plain["jazz"]) >= 12 and len(plain["electronic"]) >= 12
-    for r, t in plain["jazz"]:
-        assert 100 <= r["bpm"] <= 200
-        swing = _offbeat_phase(t, r["bpm"])
-        assert 0.6 < swing < 0.73, (r["path"], swing)  # long-short about 2:1
-        assert abs(swing - r["swing"]) < 0.04
-        assert len(_drum_notes(t, 51)) and len(_drum_notes(t, 44)) and not len(_drum_notes(t, 36))
-        assert _programs(t) <= {0, 4, 32, 33, 56, 65, 66} and _programs(t) & {32, 33}
-        assert _n_levels(_drum_notes(t, 44)) > 5  # humanised: spread, not fixed levels
-    for r, t in plain["electronic"]:
-        assert 118 <= r["bpm"] <= 140
-        assert abs(_offbeat_phase(t, r["bpm"]) - 0.5) < 0.02  # straight
-        kicks = _drum_notes(t, 36)
-        beats = np.diff(onsets(t)[(t[:, DRUM] == 1) & (t[:, PITCH] == 36)]) * r["bpm"] / 60
-        assert len(kicks) >= 4 and np.allclose(beats, 1.0, atol=0.03)  # four on the floor
-        assert len(_drum_notes(t, 42)) > 2 * len(kicks)  # sixteenth hats
-        assert _programs(t) & {38, 39} and _programs(t) & set(range(80, 91))
-        assert _n_levels(kicks) <= 5  # quantised: one level +-2
-    kick_share = {g: np.mean([_kick_on_beat_share(t, r["bpm"]) for r, t in plain[g]]) for g in plain}
-    assert kick_share["jazz"] == 0 and kick_share["electronic"] > 0.08
-    cue_share = {g: np.mean([planted_cue_mask(t[:100]).mean() for _, t in plain[g]]) for g in plain}
-    assert 0.2 < cue_share["jazz"] < cue_share["electronic"] < 1
+HORNS, SYNTH_LEADS, PADS = {56, 65, 66}, set(range(80, 88)), {88, 89, 90}
 
-
-BORROW_CHECKS = {
-    "straight": lambda t, r: abs(_offbeat_phase(t, r["bpm"]) - 0.5) < 0.03,
-    "four_on_the_floor": lambda t, r: _kick_on_beat_share(t, r["bpm"]) > 0.08,
-    "synth_bass": lambda t, r: bool(_programs(t) & {38, 39}) and not _programs(t) & {32, 33},
-    "synth_lead": lambda t, r: bool(_programs(t) & set(range(80, 88))),
-    "steady_velocity": lambda t, r: _n_levels(_drum_notes(t, 44)) <= 5,
-    "swing": lambda t, r: _offbeat_phase(t, r["bpm"]) > 0.58,
-    "acoustic_piano": lambda t, r: 0 in _programs(t) and not _programs(t) & {88, 89, 90},
-    "ride": lambda t, r: len(_drum_notes(t, 51)) > 0 and not len(_drum_notes(t, 42)),
-    "sax_lead": lambda t, r: bool(_programs(t) & {65, 66}),
-    "human_velocity": lambda t, r: _n_levels(_drum_notes(t, 36)) > 5,
+#: what each part sounds like in each style, checked on the notes read back from the file
+STYLE_CHECKS = {
+    ("timing", "jazz"): lambda t, r: 100 <= r["bpm"] <= 200 and 0.6 < _offbeat_phase(t, r["bpm"]) < 0.73
+    and abs(_offbeat_phase(t, r["bpm"]) - r["swing"]) < 0.04,  # swung, long-short about 2:1
+    ("timing", "electronic"): lambda t, r: 118 <= r["bpm"] <= 140 and abs(_offbeat_phase(t, r["bpm"]) - 0.5) < 0.02,
+    ("drums", "jazz"): lambda t, r: len(_drum_notes(t, 51)) > 0 and len(_drum_notes(t, 44)) > 0
+    and not len(_drum_notes(t, 36)) and not len(_drum_notes(t, 42)),
+    # four on the floor: within a cue section every kick is one beat after the last
+    ("drums", "electronic"): lambda t, r: len(_drum_notes(t, 36)) >= 4 and _kick_on_beat_share(t, r["bpm"]) > 0.02
+    and np.mean(np.isclose(_kick_gaps(t, r["bpm"]), 1.0, atol=0.15)) > 0.7
+    and len(_drum_notes(t, 42)) > 2 * len(_drum_notes(t, 36)) and not len(_drum_notes(t, 51)),
+    ("bass", "jazz"): lambda t, r: bool(_programs(t) & {32, 33}) and not _programs(t) & {38, 39},
+    ("bass", "electronic"): lambda t, r: bool(_programs(t) & {38, 39}) and not _programs(t) & {32, 33},
+    ("lead", "jazz"): lambda t, r: bool(_programs(t) & HORNS) and not _programs(t) & SYNTH_LEADS,
+    ("lead", "electronic"): lambda t, r: bool(_programs(t) & SYNTH_LEADS) and not _programs(t) & HORNS,
+    ("harmony", "jazz"): lambda t, r: bool(_programs(t) & {0, 4}) and not _programs(t) & (PADS | {48}),
+    ("harmony", "electronic"): lambda t, r: bool(_programs(t) & PADS) and 48 in _programs(t),
+    # the plain sections' kick (drum 35) is in every piece: humanised = spread, else one level +-2
+    ("dynamics", "jazz"): lambda t, r: _n_levels(_drum_notes(t, 35)) > 5,
+    ("dynamics", "electronic"): lambda t, r: 0 < _n_levels(_drum_notes(t, 35)) <= 5,
 }
 
 
-def test_about_a_fifth_of_each_genre_borrows_cues_of_the_other(pieces):
+def test_every_part_sounds_like_its_style_in_the_file(pieces):
+    normal = [(r, t) for r, t in pieces if r["kind"] == "piece"]
+    seen = set()
+    for r, t in normal:
+        for part, style in styles_of(r["genre"], r["borrowed"]).items():
+            assert STYLE_CHECKS[(part, style)](t, r), (r["path"], part, style)
+            seen.add((part, style, r["genre"] == style))
+    # every part is heard in both styles, in pieces of its own genre and of the other
+    assert {(p, s) for p, s, own in seen if not own} == {(p, s) for p in PARTS for s in ("jazz", "electronic")}
+
+
+def test_planted_cues_are_a_minority_spread_through_every_piece(pieces):
+    normal = [(r, t) for r, t in pieces if r["kind"] == "piece"]
+    share = {g: np.mean([planted_cue_mask(t).mean() for r, t in normal if r["genre"] == g and not r["borrowed"]])
+             for g in ("jazz", "electronic")}
+    assert 0.05 < share["jazz"] < share["electronic"] < 0.5
+    for r, t in normal:
+        cue = np.flatnonzero(planted_cue_mask(t))
+        # cue sections recur every 3 or 4 two-bar sections: never more than 6 plain bars
+        # (under 200 notes) without a cue note, from the first note to the last
+        assert np.diff(np.concatenate([[-1], cue, [len(t)]])).max() <= 200, r["path"]
+    # ... yet some 100-note windows hold none: the model has to look further
+    starts = [(r, t, s) for r, t in normal for s in range(0, len(t) - 100, 50)]
+    assert any(not planted_cue_mask(t[s: s + 100]).any() for r, t, s in starts)
+
+
+def test_each_part_is_borrowed_independently_so_the_genres_overlap(pieces):
+    normal = [r for r, _ in pieces if r["kind"] == "piece"]
     for genre, cues in (("jazz", JAZZ_BORROWS), ("electronic", ELECTRONIC_BORROWS)):
-        borrowers = [(r, t) for r, t in pieces if r["genre"] == genre and r["borrowed"]]
-        assert len(borrowers) == round(0.2 * PER_GENRE)
-        assert all(r["kind"] == "piece" and set(r["borrowed"]) <= set(cues) for r, _ in borrowers)
-        for r, t in borrowers:
-            for cue in r["borrowed"]:
-                assert BORROW_CHECKS[cue](t, r), (r["path"], cue)
-    assert any("straight" in r["borrowed"] for r, _ in pieces), "some jazz files lack swing"
-    assert any("swing" in r["borrowed"] for r, _ in pieces), "some electronic files swing"
+        mine = [r for r in normal if r["genre"] == genre]
+        assert all(set(r["borrowed"]) <= set(cues) for r in mine)
+        assert any(not r["borrowed"] for r in mine) and any(len(r["borrowed"]) >= 3 for r in mine)
+    assert all(not r["borrowed"] for r, _ in pieces if r["kind"] != "piece")
+    rate = np.mean([len(r["borrowed"]) / len(PARTS) for r in normal])
+    assert abs(rate - BORROW_P) < 0.05, rate
 
 
 def test_refuses_a_non_empty_folder_it_did_not_write_and_leaves_it_alone(tmp_path):
@@ -278,3 +296,16 @@ def test_planted_cue_mask_marks_exactly_the_documented_notes():
     with pytest.raises(ValueError):
         planted_cue_mask(table[:, 0])
     assert table.shape[1] == len(FEATURES)
+
+
+def test_a_small_seeded_model_learns_the_demo_corpus_but_not_perfectly(demo_run):
+    """The corpus teaches: a small GRU (conftest's TINY_CONFIG, seed 0, group split) does
+    better than always guessing the larger genre of the test files, and worse than 100%,
+    under both protocols (the borrowed parts make some files undecidable)."""
+    metrics = json.loads((demo_run.path / "metrics.json").read_text())
+    assert (demo_run.meta["split"]["kind"], demo_run.meta["seed"]) == ("group", 0)
+    assert demo_run.meta["data"]["folder"] == DEFAULT_DEMO_DIR.name
+    for protocol in ("first100", "file"):
+        test = metrics["test"]["protocols"][protocol]
+        chance = np.sum(test["confusion"], axis=1).max() / test["n"]
+        assert chance < test["accuracy"] < 1.0, (protocol, test["accuracy"], chance)
