@@ -53,9 +53,11 @@ nbval: install
 lab: install
 	$(VENV)/bin/jupyter lab notebooks
 
-## notebooks: re-execute the committed notebooks in place on the demo data (before committing)
+## notebooks: re-execute the committed notebooks in place on the real collection, full
+## mode (before committing: their stored outputs are what nbval compares with)
 notebooks: install
-	$(PY) scripts/run_notebooks.py --in-place
+	@test -d "$(REAL_DATA)" || { echo "notebooks: $(REAL_DATA) not found (REAL_DATA=DIR make notebooks)" >&2; exit 2; }
+	GENRE_DATA=$(abspath $(REAL_DATA)) $(PY) scripts/run_notebooks.py --in-place
 
 ## bench: every benchmark (prints figures; needs ../shared/midi)
 bench: install
