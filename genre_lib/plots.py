@@ -191,14 +191,13 @@ def plot_flip(
         ax.set_ylim(limits[:, 2].min(), limits[:, 3].max())
     if stacked:
         axes[0].set_xlabel("")  # one time axis, labelled once below
-    outlined = Patch(facecolor="none", edgecolor=FLIP_COLOR, lw=1.5, label="note the flip changes (as it was)")
-    outside = dict(loc="upper left", bbox_to_anchor=(1.0 if values is None else 1.12, 1.0), fontsize=8, frameon=False)
-    axes[0].legend(handles=[outlined], **outside)
+    # one legend for both panels, below the time axis: it hides no note and no colour bar
     axes[1].legend(handles=[
-        Patch(facecolor=to_rgba(FLIP_COLOR, 0.9), edgecolor=FLIP_COLOR, label="changed note (as flipped)"),
+        Patch(facecolor="none", edgecolor=FLIP_COLOR, lw=1.5, label="changed note as it was (original)"),
+        Patch(facecolor=to_rgba(FLIP_COLOR, 0.9), edgecolor=FLIP_COLOR, label="changed note as flipped"),
         Patch(facecolor=(0.2, 0.4, 0.8, 0.8), label="unchanged pitched note"),
         Patch(facecolor=(0.25, 0.25, 0.25, 0.9), label="unchanged drum hit"),
-    ], **{**outside, "bbox_to_anchor": (1.0, 1.0)})
+    ], loc="upper center", bbox_to_anchor=(0.5, -0.26), ncols=4, fontsize=8, frameon=False)
     return axes
 
 
