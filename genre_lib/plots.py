@@ -279,7 +279,7 @@ def plot_saliency_roll(
     )
     if top:
         ax.legend(handles=[Patch(facecolor="none", edgecolor="k", lw=1.5, label=f"the {top} most important notes")],
-                  loc="upper right", fontsize=8, framealpha=0.8)
+                  loc="upper left", bbox_to_anchor=(0.0, -0.1), fontsize=8, frameon=False)  # below: hides no note
     return ax
 
 
