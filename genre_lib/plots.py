@@ -27,7 +27,7 @@ DRUM_LANE_GAP = 4
 #: Colour of the changed notes in a flip's note map.
 FLIP_COLOR = "tab:orange"
 #: Figure size and resolution of one frame of a flip (:func:`flip_frame_figure`).
-FLIP_FIGSIZE = (13, 3.6)
+FLIP_FIGSIZE = (12, 5.4)
 FLIP_DPI = 72
 
 
@@ -45,6 +45,7 @@ def plot_piano_roll(
     cmap: str = "coolwarm",
     title: str | None = None,
     vmax: float | None = None,
+    values_label: str | None = None,
 ):
     """Draw a note table as a piano roll: time across, pitch up, drums in a lane below.
 
@@ -58,6 +59,7 @@ def plot_piano_roll(
         cmap: colour map for ``values``.
         title: axes title.
         vmax: colour scale limit for ``values`` (default: the largest |value|).
+        values_label: the colour bar's label (what ``values`` are, with their unit).
 
     Returns:
         The axes.
@@ -83,7 +85,7 @@ def plot_piano_roll(
         norm = plt.Normalize(-limit, limit)
         colors = plt.get_cmap(cmap)(norm(values))
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
-        ax.figure.colorbar(sm, ax=ax, fraction=0.03, pad=0.01)
+        ax.figure.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label=values_label or "value per note")
     else:
         colors = np.where(drum[:, None], [[0.25, 0.25, 0.25, 0.9]], [[0.2, 0.4, 0.8, 0.8]])
     edge = np.zeros((len(table), 4))
@@ -94,8 +96,8 @@ def plot_piano_roll(
     ax.add_collection(PatchCollection(rects, facecolors=colors, edgecolors=edge, linewidths=lw))
     ax.set_xlim(0, span * 1.02)
     ax.set_ylim(row.min() - 1, row.max() + 1)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("pitch (drums below)")
+    ax.set_xlabel("time from the first note (s)")
+    ax.set_ylabel("MIDI pitch (drums below ---)")
     if drum.any():
         ax.axhline(pitched_low - DRUM_LANE_GAP / 2, color="0.7", lw=0.8, ls="--")
     if title:
@@ -140,32 +142,37 @@ def plot_flip(
     values: np.ndarray | None = None,
     titles: tuple[str, str] = ("original", "flipped"),
     vmax: float | None = None,
+    values_label: str | None = None,
 ):
-    """Note map of a genre flip: piano rolls of the original and the modified table side
-    by side (same axis limits, covering both), the changed notes outlined in orange on
-    the original and filled in orange on the modified table.
+    """Note map of a genre flip: piano rolls of the original (top) and the modified
+    table (below) on one time axis and one pitch axis, the changed notes outlined in
+    orange on the original and filled in orange on the modified table, with a legend.
 
     Args:
         original, modified: note tables of the same notes (rows matched by position),
             e.g. ``FlipResult.base`` and ``FlipResult.modified``.
-        axes: two axes to draw on (a new 1 x 2 figure if None).
+        axes: two axes to draw on (a new 2 x 1 figure with a shared time axis if None).
         values: optional per-note numbers (e.g. saliency of the original) colouring
             the original's notes.
         titles: titles of the two panels.
         vmax: colour scale limit for ``values``.
+        values_label: the colour bar's label for ``values`` (what they are, their unit).
 
     Returns:
         The two axes.
     """
+    from matplotlib.patches import Patch
+
     original = np.asarray(original)
     modified = np.asarray(modified)
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(13, 4), sharex=True, sharey=True)
+    stacked = axes is None
+    if stacked:
+        _, axes = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, sharey=True, layout="constrained")
     changed = (np.abs(modified.astype(float) - original.astype(float)) > 1e-6).any(axis=1)
     limits = []
     for ax, table, kwargs, title in (
-        (axes[0], original, {"values": values, "vmax": vmax}, titles[0]),
-        (axes[1], modified, {}, f"{titles[1]} ({int(changed.sum())} notes changed)"),
+        (axes[0], original, {"values": values, "vmax": vmax, "values_label": values_label}, titles[0]),
+        (axes[1], modified, {}, f"{titles[1]} ({int(changed.sum())} note{'' if changed.sum() == 1 else 's'} changed)"),
     ):
         plot_piano_roll(table, ax=ax, highlight=changed, title=title, **kwargs)
         # read the limits now: with shared axes the second panel would overwrite them
@@ -182,7 +189,15 @@ def plot_flip(
     for ax in axes[:2]:
         ax.set_xlim(0, limits[:, 1].max())
         ax.set_ylim(limits[:, 2].min(), limits[:, 3].max())
-    axes[1].set_ylabel("")
+    if stacked:
+        axes[0].set_xlabel("")  # one time axis, labelled once below
+    # one legend for both panels, below the time axis: it hides no note and no colour bar
+    axes[1].legend(handles=[
+        Patch(facecolor="none", edgecolor=FLIP_COLOR, lw=1.5, label="changed note as it was (original)"),
+        Patch(facecolor=to_rgba(FLIP_COLOR, 0.9), edgecolor=FLIP_COLOR, label="changed note as flipped"),
+        Patch(facecolor=(0.2, 0.4, 0.8, 0.8), label="unchanged pitched note"),
+        Patch(facecolor=(0.25, 0.25, 0.25, 0.9), label="unchanged drum hit"),
+    ], loc="upper center", bbox_to_anchor=(0.5, -0.26), ncols=4, fontsize=8, frameon=False)
     return axes
 
 
@@ -208,7 +223,7 @@ def plot_saliency_heatmap(
         title: axes title.
         vmax: colour limit (default: the largest |value|); use one limit to compare maps.
         cmap: diverging colour map.
-        unit: colour bar label.
+        unit: colour bar label (the map's unit, e.g. ``SaliencyMap.unit``).
 
     Returns:
         The axes.
@@ -218,8 +233,9 @@ def plot_saliency_heatmap(
     limit = vmax or float(np.abs(attr).max()) or 1.0
     image = ax.imshow(attr.T, aspect="auto", cmap=cmap, vmin=-limit, vmax=limit, interpolation="nearest")
     ax.set_yticks(range(len(features)), list(features))
-    ax.set_xlabel("note position")
-    ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label=unit)
+    ax.set_ylabel("feature")
+    ax.set_xlabel("note position (0 = first of the notes read)")
+    ax.figure.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label=unit or "attribution")
     if title:
         ax.set_title(title)
     return ax
@@ -233,17 +249,21 @@ def plot_saliency_roll(
     title: str | None = None,
     top: int = 0,
     vmax: float | None = None,
+    unit: str | None = None,
 ):
     """A piano roll whose notes are coloured by their importance in a saliency map.
 
     Importance per note is the sum over features of |attr| (``signed=False``: how much
     the note matters either way) or the plain sum (``signed=True``: red for, blue
     against the genre); see ``genre_lib.saliency.note_importance``. Pass a comparable
-    map. ``top`` > 0 outlines the ``top`` most important notes.
+    map. ``top`` > 0 outlines the ``top`` most important notes (in black, with a legend
+    entry). ``unit`` (the map's unit) goes into the colour bar's label.
 
     Returns:
         The axes.
     """
+    from matplotlib.patches import Patch
+
     from .saliency import note_importance
 
     values = note_importance(attr, signed)
@@ -251,13 +271,20 @@ def plot_saliency_roll(
     if top:
         highlight = np.zeros(len(values), dtype=bool)
         highlight[np.argsort(-np.abs(values), kind="stable")[:top]] = True
-    return plot_piano_roll(
+    how = "sum over features" if signed else "sum of |map| over features"
+    label = f"note importance, {how}" + (f"\n({unit})" if unit else "")
+    ax = plot_piano_roll(
         np.asarray(table)[: len(values)], ax=ax, values=values, highlight=highlight,
-        cmap="coolwarm", title=title, vmax=vmax,
+        cmap="coolwarm", title=title, vmax=vmax, values_label=label,
     )
+    if top:
+        ax.legend(handles=[Patch(facecolor="none", edgecolor="k", lw=1.5, label=f"the {top} most important notes")],
+                  loc="upper left", bbox_to_anchor=(0.0, -0.1), fontsize=8, frameon=False)  # below: hides no note
+    return ax
 
 
-def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None):
+def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None,
+                        unit: str = "logit change per 1-std change"):
     """Where the model looks, per genre: mean |attribution| per feature (left) and per
     note position (right, log scale: recurrent networks' gradients fade roughly
     exponentially with the distance from the last note), over the files of each genre.
@@ -269,6 +296,7 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
         genres: genre names.
         features: feature names.
         axes: two axes (a new 1 x 2 figure if None).
+        unit: the maps' unit, for the y axes.
 
     Returns:
         The two axes.
@@ -276,7 +304,7 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
     attrs = np.abs(np.asarray(attrs, dtype=float))
     y = np.asarray(y)
     if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [1, 2]})
+        _, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 2]}, layout="constrained")
     present = [g for g in range(len(genres)) if (y == g).any()]
     width = 0.8 / max(1, len(present))
     positions = np.arange(attrs.shape[1])
@@ -285,15 +313,128 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
         axes[0].bar(np.arange(len(features)) + (k - (len(present) - 1) / 2) * width,
                     mine.mean(axis=(0, 1)), width, label=f"{genres[g]} ({len(mine)} files)")
         axes[1].plot(positions, mine.mean(axis=(0, 2)), label=genres[g])
-    axes[0].set_xticks(range(len(features)), list(features))
-    axes[0].set_ylabel("mean |attribution|")
-    axes[0].set_title("which features")
-    axes[0].legend(fontsize=8)
+    axes[0].set_xticks(range(len(features)), list(features), rotation=30)
+    axes[0].set_xlabel("feature")
+    axes[0].set_ylabel(f"mean |map| per note\n({unit})")
+    axes[0].set_title("which features the decision is sensitive to")
+    axes[0].legend(fontsize=8, title="files of", title_fontsize=8)
     axes[1].set_yscale("log")
-    axes[1].set_xlabel("note position")
-    axes[1].set_title("which notes")
-    axes[1].legend(fontsize=8)
+    axes[1].set_xlabel("note position (0 = first of the notes read)")
+    axes[1].set_ylabel(f"mean |map| over features\n({unit}, log scale)")
+    axes[1].set_title("where in the notes (a rise at the end: the last notes read weigh most)")
+    axes[1].legend(fontsize=8, title="files of", title_fontsize=8)
     return axes
+
+
+def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes=None, name: str = ""):
+    """One heat map per method of the same file, one colour scale per unit.
+
+    Maps in the same unit (gradient and SmoothGrad: logit change per 1-std change;
+    gradient x input and IG: contribution to the logit) share one colour limit, the
+    largest |value| among them, so their panels compare directly; the two units are not
+    the same quantity, so each gets its own scale, and every panel's title says which.
+
+    Args:
+        maps: one-file :class:`genre_lib.saliency.SaliencyMap` of each method.
+        features: feature names (row labels).
+        axes: one axes per map (a new figure with shared note axes if None).
+        name: what the figure's title calls the file.
+
+    Returns:
+        The axes.
+    """
+    if axes is None:
+        fig, axes = plt.subplots(len(maps), 1, figsize=(12, 2.3 * len(maps)), sharex=True, layout="constrained")
+        if name:
+            fig.suptitle(f"{name}: four maps of one decision (red raises the genre's logit, blue lowers it)")
+    axes = np.atleast_1d(axes)
+    limits: dict[str, float] = {}
+    for m in maps:
+        limits[m.unit] = max(limits.get(m.unit, 0.0), float(np.abs(m.values).max()))
+    for k, (ax, m) in enumerate(zip(axes, maps)):
+        scale = "one colour scale with " + ", ".join(o.method for o in maps if o.unit == m.unit and o is not m)
+        title = f"{m.method}" + (f" ({scale})" if sum(o.unit == m.unit for o in maps) > 1 else "")
+        plot_saliency_heatmap(m.values, features, ax=ax, title=title, vmax=limits[m.unit] or None, unit=m.unit)
+        if k < len(maps) - 1 and len(axes) == len(maps):
+            ax.set_xlabel("")
+    return axes
+
+
+def plot_deletion(deletion, ax=None, title: str | None = None):
+    """Deletion curves (:class:`genre_lib.saliency_checks.DeletionResult`): the mean
+    probability of each file's own genre as more notes are replaced by the neutral note,
+    in three orders (most salient first, random, last notes first), the area under each
+    curve in the legend (lower = the probability falls sooner).
+
+    Returns:
+        The axes.
+    """
+    ax = _new_ax(ax, figsize=(7, 4))
+    n = len(deletion.auc_salient)
+    curves = [("most salient notes first", deletion.salient, deletion.auc_salient, "-", "tab:red"),
+              ("random order (mean of 5)", deletion.random, deletion.auc_random, "--", "0.4")]
+    if "recency" in deletion.extra:
+        curves.append(("last notes first (no map)", deletion.extra["recency"], deletion.extra["auc_recency"], ":",
+                       "tab:blue"))
+    for label, curve, auc, style, color in curves:
+        ax.plot(deletion.x * 100, curve.mean(0), style, color=color, label=f"{label}: AUC {auc.mean():.3f}")
+    ax.set(xlabel="notes replaced by the neutral note (% of the notes read)",
+           ylabel=f"p(file's own genre), mean of {n} files", ylim=(0, 1.02), xlim=(0, 100))
+    ax.set_title(title or "deletion: a faithful map makes the probability fall sooner than random")
+    ax.legend(fontsize=8, title="order of replacement", title_fontsize=8)
+    return ax
+
+
+def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None):
+    """How a flip got there (:class:`genre_lib.flip.FlipResult`): each genre's
+    probability at every recorded frame (left) and the notes changed (right); the
+    frames of the pruning pass are shaded grey.
+
+    Returns:
+        The two axes.
+    """
+    from matplotlib.patches import Patch
+
+    names = list(genres) if genres is not None else result.genre_names
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(12, 3.4), layout="constrained")
+    frames = np.arange(len(result.trajectory_steps))
+    pruned = np.array(result.trajectory_phase) == "prune"
+    changed = [(np.abs(t - result.base) > 1e-6).any(axis=1).sum() for t in result.trajectory_tables]
+    for g, name in enumerate(names):
+        axes[0].plot(frames, result.trajectory_probs[:, g], label=name,
+                     color=FLIP_COLOR if g == result.target else "tab:blue")
+    axes[0].axhline(0.5, color="k", lw=0.5)
+    axes[0].set(xlabel="recorded frame (optimizer steps, then pruning)", ylabel="probability", ylim=(0, 1),
+                title=f"the target ({names[result.target]}, orange) overtakes the other genre")
+    axes[1].plot(frames, changed, color="k")
+    axes[1].set(xlabel="recorded frame (optimizer steps, then pruning)", ylabel="notes changed (of the notes read)",
+                title="the change grows while optimizing, pruning puts notes back")
+    for ax in axes:
+        if pruned.any():
+            ax.axvspan(frames[pruned][0] - 0.5, frames[-1] + 0.5, color="0.9", zorder=0)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if pruned.any():
+        handles.append(Patch(color="0.9", label="pruning"))
+    axes[0].legend(handles=handles, fontsize=8, loc="center left")
+    return axes
+
+
+def plot_change_positions(positions: Sequence[int], n_flips: int, n_notes: int = 100, last: int = 10, ax=None):
+    """Where in the notes the flips changed something: a histogram of the positions of
+    all changed notes over ``n_flips`` flips, the last ``last`` positions shaded.
+
+    Returns:
+        The axes.
+    """
+    ax = _new_ax(ax, figsize=(9, 3))
+    positions = np.asarray(positions, dtype=int)
+    ax.axvspan(n_notes - last, n_notes, color="0.9", zorder=0, label=f"the last {last} notes")
+    ax.hist(positions, bins=20, range=(0, n_notes), color=FLIP_COLOR, label="changed notes")
+    ax.set(xlabel=f"note position (0 = first of the {n_notes})", ylabel=f"changed notes, all {n_flips} flips",
+           xlim=(0, n_notes), title=f"where the {len(positions)} changed notes of {n_flips} flips sit")
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
 
 
 def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=None, title: str | None = None):
@@ -349,7 +490,8 @@ def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str
     title = f"{name}: {smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})" if name else \
         f"{smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})"
     plot_saliency_heatmap(smap.values, ax=top_ax, unit=smap.unit, title=title)
-    plot_saliency_roll(table, smap.values, ax=roll_ax, top=top, title="notes by importance (sum of |map| over features)")
+    plot_saliency_roll(table, smap.values, ax=roll_ax, top=top, unit=smap.unit,
+                       title="the same map on the notes: darker red = the note matters more")
     return fig
 
 
@@ -373,16 +515,18 @@ def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, pr
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=FLIP_FIGSIZE, dpi=FLIP_DPI, layout="constrained")
-    gs = fig.add_gridspec(1, 3, width_ratios=(5, 5, 1.4))
-    ax0 = fig.add_subplot(gs[0])
-    ax1 = fig.add_subplot(gs[1], sharex=ax0, sharey=ax0)
-    ax2 = fig.add_subplot(gs[2])
+    gs = fig.add_gridspec(2, 2, width_ratios=(8, 1.6))
+    ax0 = fig.add_subplot(gs[0, 0])
+    ax1 = fig.add_subplot(gs[1, 0], sharex=ax0, sharey=ax0)
+    ax2 = fig.add_subplot(gs[:, 1])
     plot_flip(base, table, axes=[ax0, ax1], values=values, titles=("original", title))
+    ax0.set_xlabel("")  # one time axis, labelled below
     colors = [FLIP_COLOR if i == target else "tab:gray" for i in range(len(genres))]
     ax2.bar(range(len(genres)), probs, color=colors)
-    ax2.scatter(range(len(genres)), probs_before, marker="_", s=300, color="k", label="before", zorder=3)
+    ax2.scatter(range(len(genres)), probs_before, marker="_", s=300, color="k", zorder=3)
     ax2.set_xticks(range(len(genres)), genres, rotation=30)
     ax2.set_ylim(0, 1)
-    ax2.set_title("probability")
-    ax2.legend(loc="upper right", fontsize=8, frameon=False)
+    ax2.set_ylabel("probability at this frame (bars)")
+    ax2.set_title("black ticks:\nbefore the flip", fontsize=9)
+    ax2.set_xlabel("genre (orange: target)")
     return fig

@@ -136,3 +136,27 @@ def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
         return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick else "main"), demo, config, seed=0)
     return load_run(REAL_RUN_DIR)
 
+
+
+def describe_run(run: Run) -> str:
+    """One Markdown sentence naming a run the notebooks explain: its folder (relative to
+    the project), its configuration (the study's :data:`MAIN_CONFIG`, its quick-mode
+    version, or another one) and its held-out test accuracy under both protocols, read
+    from its ``metrics.json``; no absolute path, so it can be stored in a notebook."""
+    path = Path(run.path).resolve()
+    where = path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else Path(path.name)
+    config = run.config
+    if config == MAIN_CONFIG:
+        what = f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`)"
+    elif config == quick_config(MAIN_CONFIG):
+        what = f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`) in quick mode (fewer epochs and windows)"
+    else:
+        changed = sorted(k for k, v in config.to_dict().items() if MAIN_CONFIG.to_dict().get(k) != v)
+        what = f"`MAIN_CONFIG` changed in {', '.join(changed)}" if changed else "`MAIN_CONFIG`"
+    protocols = run.metrics.get("test", {}).get("protocols", {})
+    scores = [f"{protocols[p]['accuracy']:.3f} {label}" for p, label in
+              (("first100", "on the first 100 notes"), ("file", f"by the vote of {run.meta.get('file_windows')} windows"))
+              if p in protocols]
+    n = protocols.get("first100", {}).get("n")
+    accuracy = f"; accuracy on its {n} held-out test files: {' and '.join(scores)}" if scores else ""
+    return f"The model: `{where.as_posix()}`, configuration {what}{accuracy}."

@@ -416,3 +416,24 @@ def test_cli_flip_as_a_user_runs_it_on_the_committed_model(real, tmp_path: Path)
     probs = model_probs(real.model, read_midi(out)[:100])
     assert real.genres[int(np.argmax(probs))] == target
     np.testing.assert_allclose(probs, [report["after_reparsed"][g] for g in real.genres], atol=1e-5)
+
+
+def test_trajectory_plot_shows_every_frame_and_the_pruning(demo_flip):
+    import matplotlib.pyplot as plt
+
+    from genre_lib.plots import plot_flip_trajectory
+
+    r = demo_flip.result
+    axes = plot_flip_trajectory(r)
+    try:
+        n = len(r.trajectory_steps)
+        lines = axes[0].get_lines()
+        np.testing.assert_allclose(lines[r.target].get_ydata(), r.trajectory_probs[:, r.target])
+        assert len(axes[1].get_lines()[0].get_ydata()) == n
+        assert axes[1].get_lines()[0].get_ydata()[-1] == r.notes_changed
+        labels = [t.get_text() for t in axes[0].get_legend().get_texts()]
+        assert labels[: len(r.genre_names)] == r.genre_names
+        assert ("pruning" in labels) == ("prune" in r.trajectory_phase)
+        assert all(ax.get_xlabel() and ax.get_ylabel() and ax.get_title() for ax in axes)
+    finally:
+        plt.close(axes[0].figure)

@@ -63,3 +63,21 @@ def test_ensure_run_loads_an_existing_run_without_training(demo_run, tmp_path):
 def test_study_runs_dir_names_the_data_folder(demo_dir, tmp_path):
     assert study_runs_dir(None) == study_runs_dir("") == study_runs_dir(demo_dir) == DEMO_RUNS_DIR
     assert study_runs_dir(tmp_path / "midi") == PROJECT_DIR / "runs" / "midi"
+
+
+def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp_path):
+    from genre_lib.runs import Run
+    from genre_lib.study import describe_run
+
+    metrics = {"test": {"protocols": {"first100": {"accuracy": 0.7681, "n": 203}, "file": {"accuracy": 0.8123, "n": 203}}}}
+
+    def run(path, config):
+        return Run(path, None, ("electronic", "jazz"), FEATURES, 100,
+                   {"config": config.to_dict(), "file_windows": 16}, {}, metrics)
+
+    text = describe_run(run(PROJECT_DIR / "models" / "jazz-electronic", MAIN_CONFIG))
+    assert text == ("The model: `models/jazz-electronic`, configuration `MAIN_CONFIG` (iteration `8-augment`); accuracy on "
+                    "its 203 held-out test files: 0.768 on the first 100 notes and 0.812 by the vote of 16 windows.")
+    assert "in quick mode" in describe_run(run(DEMO_RUNS_DIR / "main-quick", quick_config(MAIN_CONFIG)))
+    other = describe_run(run(tmp_path / "mine", MAIN_CONFIG.replace(epochs=4)))
+    assert "`mine`" in other and "changed in epochs" in other and str(tmp_path) not in other
