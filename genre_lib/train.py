@@ -118,15 +118,19 @@ def fit(
     return model, history
 
 
-def score_protocols(model: "keras.Model", data: Dataset, index: np.ndarray, file_windows: int = FILE_WINDOWS) -> dict:
-    """Metrics of ``model`` on the files ``index`` of ``data`` under both protocols.
+def score_protocols(model: "keras.Model", data: Dataset, index: np.ndarray,
+                    file_windows: int = FILE_WINDOWS) -> tuple[dict, dict]:
+    """Metrics and probabilities of ``model`` on the files ``index`` of ``data`` under
+    both protocols.
 
     Returns:
-        ``{"first100": metrics, "file": metrics}`` (see
-        :func:`genre_lib.evaluate.classification_metrics`).
+        ``(metrics, probabilities)``, each a dict keyed by protocol (``"first100"``,
+        ``"file"``): :func:`genre_lib.evaluate.classification_metrics` and the
+        ``(files, genres)`` probabilities they were computed from.
     """
     tables, y = data.tables(index), data.y[np.asarray(index, dtype=int)]
-    return {p: classification_metrics(protocol_proba(model, tables, p, file_windows), y, data.genres) for p in PROTOCOLS}
+    probs = {p: protocol_proba(model, tables, p, file_windows) for p in PROTOCOLS}
+    return {p: classification_metrics(probs[p], y, data.genres) for p in PROTOCOLS}, probs
 
 
 def train_run(
@@ -179,16 +183,15 @@ def train_run(
     model, history = fit(config, data, parts.train, parts.val, seed, verbose)
     seconds = time.perf_counter() - start
 
-    test = score_protocols(model, data, parts.test, file_windows)
-    val = score_protocols(model, data, parts.val, file_windows)
+    test, test_probs = score_protocols(model, data, parts.test, file_windows)
+    val, _ = score_protocols(model, data, parts.val, file_windows)
     baseline = baseline_scores(data, parts.train, parts.test, seed=seed)
     paths = [data.paths[i] for i in parts.test]
-    probs = protocol_proba(model, data.tables(parts.test), "file", file_windows)
     metrics = {
         "test": {**test["file"], "protocol": "file", "protocols": test},
         "val": {**val["file"], "protocol": "file", "protocols": val},
         "baseline": {"accuracy": baseline["file"]["accuracy"], "protocol": "file", "protocols": baseline},
-        "misclassified": misclassified(probs, data.y[parts.test], paths, data.genres),
+        "misclassified": misclassified(test_probs["file"], data.y[parts.test], paths, data.genres),
     }
     meta = {
         "genres": list(data.genres),
