@@ -53,7 +53,7 @@ def cross_validate(
         deviation over the folds) and ``files`` (every test file's fold, group, true
         genre and the RNN's probabilities under both protocols).
     """
-    from .train import fit
+    from .train import fit, score_protocols
 
     rows, files = [], []
     for k, part in enumerate(group_folds(data.y, data.groups, folds, seed=seed)):
@@ -63,10 +63,8 @@ def cross_validate(
         model, history = fit(config, data, part.train, part.val, seed=seed + k)
         seconds = time.perf_counter() - start
         tables, y = data.tables(part.test), data.y[part.test]
-        probs = {"first100": protocol_proba(model, tables, "first100")}
+        rnn, probs = score_protocols(model, data, part.test, file_windows)
         by_windows = {n: protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
-        probs["file"] = by_windows[file_windows] if file_windows in by_windows else protocol_proba(model, tables, "file", file_windows)
-        rnn = {p: classification_metrics(probs[p], y, data.genres) for p in PROTOCOLS}
         base = baseline_scores(data, part.train, part.test, seed=seed + k)
         row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
         for p in PROTOCOLS:
@@ -113,6 +111,21 @@ def load_cv(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
+def _predictions(result: dict, protocol: str) -> "pandas.DataFrame":
+    """One row per file of a :func:`cross_validate` result with its predicted genre,
+    the probability of that genre and the probability of each genre under ``protocol``."""
+    import pandas as pd
+
+    genres = result["data"]["genres"]
+    df = pd.DataFrame(result["files"])
+    probs = np.array(df[protocol].tolist())
+    df["predicted"] = [genres[i] for i in probs.argmax(1)]
+    df["p_predicted"] = probs.max(1)
+    for j, g in enumerate(genres):
+        df[f"p {g}"] = probs[:, j]
+    return df.drop(columns=list(PROTOCOLS))
+
+
 def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
     """Where the model goes wrong, by artist or sequencer: one row per group with at
     least one misclassified file under ``protocol``, the groups with most errors first.
@@ -120,14 +133,8 @@ def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
     Columns: group, genre (the group's true genre), files, wrong, share wrong, and the
     mean probability the model gave the genre it wrongly chose.
     """
-    import pandas as pd
-
-    genres = result["data"]["genres"]
-    df = pd.DataFrame(result["files"])
-    probs = np.array(df[protocol].tolist())
-    df["predicted"] = [genres[i] for i in probs.argmax(1)]
+    df = _predictions(result, protocol)
     df["wrong"] = df["predicted"] != df["true"]
-    df["p_predicted"] = probs.max(1)
     g = df.groupby(["group", "true"]).agg(files=("path", "size"), wrong=("wrong", "sum"))
     g["share wrong"] = g["wrong"] / g["files"]
     g["p wrong answer"] = df[df["wrong"]].groupby(["group", "true"])["p_predicted"].mean()
@@ -138,14 +145,6 @@ def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
 def misclassified_files(result: dict, protocol: str = "file") -> "pandas.DataFrame":
     """Every misclassified file under ``protocol``: path, group, fold, true and predicted
     genre and the probability of each genre, surest mistakes first."""
-    import pandas as pd
-
-    genres = result["data"]["genres"]
-    df = pd.DataFrame(result["files"])
-    probs = np.array(df[protocol].tolist())
-    df["predicted"] = [genres[i] for i in probs.argmax(1)]
-    df["p_predicted"] = probs.max(1)
-    for j, g in enumerate(genres):
-        df[f"p {g}"] = probs[:, j]
+    df = _predictions(result, protocol)
     wrong = df[df["predicted"] != df["true"]]
-    return wrong.drop(columns=list(PROTOCOLS)).sort_values("p_predicted", ascending=False, kind="stable").reset_index(drop=True)
+    return wrong.sort_values("p_predicted", ascending=False, kind="stable").reset_index(drop=True)

@@ -1,0 +1,50 @@
+"""Group cross-validation on the demo corpus: every test file recorded, no group on two
+sides, figures that recompute from the stored probabilities, errors read by group."""
+
+import numpy as np
+import pytest
+
+from genre_lib.crossval import VOTE_SIZES, cross_validate, errors_by_group, load_cv, misclassified_files, save_cv
+from genre_lib.evaluate import classification_metrics
+from genre_lib.model import ModelConfig
+from genre_lib.splits import group_folds
+
+
+@pytest.fixture(scope="module")
+def result(demo_data):
+    config = ModelConfig(units=8, dense_units=8, epochs=2, patience=2, windows=2)
+    return cross_validate(demo_data, config, folds=5, seed=0, only_folds=[1], log=lambda line: None)
+
+
+def test_one_fold_records_every_test_file_and_recomputes(result, demo_data):
+    test = group_folds(demo_data.y, demo_data.groups, 5, seed=0)[1].test
+    assert [f["path"] for f in result["files"]] == [demo_data.paths[i] for i in test]
+    assert {f["fold"] for f in result["files"]} == {1} and len(result["folds"]) == 1
+    row, genres = result["folds"][0], result["data"]["genres"]
+    y = np.array([genres.index(f["true"]) for f in result["files"]])
+    for protocol in ("first100", "file"):
+        probs = np.array([f[protocol] for f in result["files"]])
+        # stored probabilities are rounded to 4 decimals: the argmax, so the accuracy, survives
+        assert row[f"rnn_{protocol}"] == pytest.approx(classification_metrics(probs, y, genres)["accuracy"])
+        assert 0 <= row[f"baseline_{protocol}"] <= 1
+    assert set(row["file_by_windows"]) == {str(n) for n in VOTE_SIZES}
+    assert row["file_by_windows"]["1"] == pytest.approx(row["rnn_first100"]), "one window is the first 100 notes"
+    assert result["summary"]["rnn_file"] == {"mean": row["rnn_file"], "sd": 0.0}
+
+
+def test_errors_by_group_add_up_to_the_misclassified_files(result):
+    wrong = misclassified_files(result, "first100")
+    groups = errors_by_group(result, "first100")
+    assert int(groups["wrong"].sum()) == len(wrong)
+    assert list(wrong["p_predicted"]) == sorted(wrong["p_predicted"], reverse=True)
+    assert (wrong["predicted"] != wrong["true"]).all()
+    if len(groups):
+        assert (groups["wrong"] <= groups["files"]).all() and groups["wrong"].is_monotonic_decreasing
+
+
+def test_save_refuses_to_overwrite_and_round_trips(result, tmp_path):
+    path = save_cv(result, tmp_path / "cv.json")
+    assert load_cv(path) == result
+    with pytest.raises(FileExistsError, match="overwrite"):
+        save_cv(result, path)
+    save_cv(result, path, overwrite=True)
