@@ -39,6 +39,8 @@ def main() -> int:
     result["command"] = "python scripts/cross_validate.py " + " ".join(sys.argv[1:])
     for key, v in result["summary"].items():
         print(f"{key}: mean {v['mean']:.3f}, sd {v['sd']:.3f} over {len(result['folds'])} folds")
+    for key, per in result["recall"].items():
+        print(f"{key} recall: " + ", ".join(f"{g} {v['mean']:.3f} ± {v['sd']:.3f}" for g, v in per.items()))
     if args.json:
         save_cv(result, args.json, overwrite=args.overwrite)
     return 0

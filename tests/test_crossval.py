@@ -48,3 +48,14 @@ def test_save_refuses_to_overwrite_and_round_trips(result, tmp_path):
     with pytest.raises(FileExistsError, match="overwrite"):
         save_cv(result, path)
     save_cv(result, path, overwrite=True)
+
+
+def test_recall_summary_recomputes_from_the_stored_probabilities(result):
+    genres = result["data"]["genres"]
+    y = np.array([genres.index(f["true"]) for f in result["files"]])
+    for protocol in ("first100", "file"):
+        predicted = np.array([f[protocol] for f in result["files"]]).argmax(1)
+        for g, genre in enumerate(genres):
+            expected = float(np.mean(predicted[y == g] == g))
+            assert result["recall"][f"rnn_{protocol}"][genre] == {"mean": pytest.approx(expected), "sd": 0.0}
+        assert set(result["recall"][f"baseline_{protocol}"]) == set(genres)
