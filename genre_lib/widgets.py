@@ -263,8 +263,9 @@ def render_saliency(
     baseline: np.ndarray | None = None,
     feature_std: np.ndarray | None = None,
     title: str = "",
+    target: int | None = None,
 ):
-    """One file's saliency map for the genre the model predicts
+    """One file's saliency map for the genre the model predicts, or for ``target``
     (:func:`genre_lib.plots.saliency_figure`).
 
     Args:
@@ -275,29 +276,36 @@ def render_saliency(
         baseline: IG's baseline (required for ``"ig"``).
         feature_std: per-feature std (default: from the model).
         title: what the figure calls the file (e.g. its name).
+        target: genre index to explain (None: the predicted genre); with more than two
+            genres each genre has its own map (which notes argue for rock, which for
+            electronic).
 
     Returns:
-        ``(figure, summary line)``; the line names the prediction and the top note.
+        ``(figure, summary line)``; the line names the prediction, the genre explained
+        and the top note.
     """
     from .plots import saliency_figure
     from .saliency import saliency_map
 
-    smap = saliency_map(model, table, None, method, baseline=baseline, feature_scale=feature_std)
+    smap = saliency_map(model, table, target, method, baseline=baseline, feature_scale=feature_std)
     fig = saliency_figure(table, smap, genres, title)
     top = smap.top_notes(1)[0]
-    line = (f"{method}: predicted {genres[smap.target]} (p={smap.probs[smap.target]:.2f}); most important note "
-            f"{top['note']} ({top['feature']})")
+    predicted = int(np.argmax(smap.probs))
+    line = f"{method}: predicted {genres[predicted]} (p={smap.probs[predicted]:.2f})"
+    if target is not None:
+        line += f"; map for {genres[smap.target]} (p={smap.probs[smap.target]:.2f})"
+    line += f"; most important note {top['note']} ({top['feature']})"
     return fig, line
 
 
 def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str], baseline: np.ndarray,
                       root: str | Path | None = None):
-    """A dropdown of files and one of saliency methods; the map of the chosen pair is
-    drawn below (needs a running kernel).
+    """Dropdowns of files, saliency methods and the genre to explain ("predicted" or
+    any genre); the chosen map is drawn below (needs a running kernel).
 
     Returns:
-        The widget box, with ``.file``, ``.method`` (set ``.value`` to drive it),
-        ``.image`` and ``.text``; ``.summary`` holds the line shown.
+        The widget box, with ``.file``, ``.method``, ``.target`` (set ``.value`` to
+        drive them), ``.image`` and ``.text``; ``.summary`` holds the line shown.
     """
     import html
 
@@ -310,8 +318,11 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
 
     file_dd = _file_dropdown(files, root)
     method_dd = w.Dropdown(options=list(S.METHODS), value="gradient", description="method")
+    # (label, value) pairs: None explains the predicted genre
+    target_dd = w.Dropdown(options=[("predicted", None)] + [(g, i) for i, g in enumerate(genres)], value=None,
+                           description="genre")
     image, text = w.Image(format="png"), w.HTML()
-    box = _view([w.HBox([file_dd, method_dd]), image, text],
+    box = _view([w.HBox([file_dd, method_dd, target_dd]), image, text],
                 f"saliency explorer: {len(files)} files, methods {', '.join(S.METHODS)}")
     std = S.feature_std(model)
     max_notes = n_notes(model)
@@ -323,12 +334,14 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
             box.summary = f"cannot use this file: {exc.reason}"
             image.value, text.value = b"", f"<b>{html.escape(box.summary)}</b>"
             return
-        fig, box.summary = render_saliency(model, table, method_dd.value, genres, baseline, std, Path(file_dd.value).name)
+        fig, box.summary = render_saliency(model, table, method_dd.value, genres, baseline, std, Path(file_dd.value).name,
+                                           target=target_dd.value)
         image.value = figure_png(fig)
         text.value = f"<code>{html.escape(box.summary)}</code>"
 
     file_dd.observe(redraw, names="value")
     method_dd.observe(redraw, names="value")
-    box.file, box.method, box.image, box.text = file_dd, method_dd, image, text
+    target_dd.observe(redraw, names="value")
+    box.file, box.method, box.target, box.image, box.text = file_dd, method_dd, target_dd, image, text
     redraw()
     return box

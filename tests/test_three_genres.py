@@ -97,7 +97,7 @@ def test_flip_to_each_other_genre_is_checked_after_the_round_trip(three_run, thr
 
 
 def test_cross_validation_recall_per_genre(three_dir):
-    from genre_lib.crossval import cross_validate
+    from genre_lib.crossval import cross_validate, pairwise_accuracy, pooled_metrics
     from genre_lib.dataset import load_dataset
     from genre_lib.model import ModelConfig
 
@@ -108,3 +108,30 @@ def test_cross_validation_recall_per_genre(three_dir):
         assert set(result["recall"][key]) == set(GENRES)
     truth = {f["true"] for f in result["files"]}
     assert truth <= set(GENRES) and all(len(f["file"]) == 3 for f in result["files"])
+
+    pooled = pooled_metrics(result, "file")
+    assert pooled["accuracy"] == pytest.approx(result["folds"][0]["rnn_file"])
+    pairs = pairwise_accuracy(result, "file")
+    assert len(pairs) == 3 and pairs["pair accuracy"].is_monotonic_increasing
+    # recompute one pair by hand: electronic and rock files, right when p(own) > p(other of the pair)
+    genres = result["data"]["genres"]
+    e, r = genres.index("electronic"), genres.index("rock")
+    hits = [f["file"][e] > f["file"][r] if f["true"] == "electronic" else f["file"][r] > f["file"][e]
+            for f in result["files"] if f["true"] in ("electronic", "rock")]
+    row = pairs.set_index("pair").loc["electronic / rock"]
+    assert row["files"] == len(hits) and row["pair accuracy"] == pytest.approx(np.mean(hits))
+
+
+def test_explorers_offer_every_genre_as_a_target(three_run, three_dir):
+    from genre_lib.saliency import mean_baseline
+    from genre_lib.widgets import saliency_explorer
+
+    genres = list(three_run.genres)
+    files = sorted((three_dir / "rock").glob("*.mid"))[:2]
+    box = saliency_explorer(three_run.model, files, genres, baseline=mean_baseline(np.zeros((1, 100, 6))))
+    assert [label for label, _ in box.target.options] == ["predicted", *genres]
+    first = box.image.value
+    predicted = box.summary.split("predicted ")[1].split(" ")[0]
+    other = next(g for g in genres if g != predicted)  # a map the "predicted" choice does not draw
+    box.target.value = genres.index(other)
+    assert f"map for {other}" in box.summary and box.image.value != first
