@@ -125,8 +125,9 @@ def pooled_metrics(result: dict, protocol: str = "file") -> dict:
 def pairwise_accuracy(result: dict, protocol: str = "file") -> "pandas.DataFrame":
     """How well each pair of genres is told apart: for the files of two genres, the
     share the model gives the higher probability to the right one of the two (the
-    other genres' probabilities ignored), and how many went to the other one of the
-    pair in the full decision. One row per pair, the hardest pair first.
+    other genres' probabilities ignored), and how many files of the pair's first genre
+    the full decision gave to its second and the other way round. One row per pair
+    (``"jazz / rock"``: first / second), the hardest pair first.
 
     With three genres this separates the pairs one accuracy mixes: for example whether
     rock and electronic, from one site, are harder to tell apart than jazz and
@@ -146,8 +147,8 @@ def pairwise_accuracy(result: dict, protocol: str = "file") -> "pandas.DataFrame
             right = np.where(y[mask] == a, pair[:, 0] > pair[:, 1], pair[:, 1] > pair[:, 0])
             rows.append({"pair": f"{genres[a]} / {genres[b]}", "files": int(mask.sum()),
                          "pair accuracy": float(right.mean()),
-                         f"{genres[a]} called {genres[b]}": int(((y == a) & (predicted == b)).sum()),
-                         f"{genres[b]} called {genres[a]}": int(((y == b) & (predicted == a)).sum())})
+                         "first called second": int(((y == a) & (predicted == b)).sum()),
+                         "second called first": int(((y == b) & (predicted == a)).sum())})
     return pd.DataFrame(rows).sort_values("pair accuracy").reset_index(drop=True)
 
 
