@@ -143,6 +143,7 @@ def main() -> None:
     secs = np.array([r["seconds"] for r in rows])
     summary = {
         "n": len(rows),
+        "files": len({r["file"] for r in rows}),
         "success_after_round_trip": float(ok.mean()),
         "success_before_round_trip": float(np.mean([r["success_before_round_trip"] for r in rows])),
         "success_by_genre": {g: flip_rate([r for r in rows if r["genre"] == g]) for g in sorted({r["genre"] for r in rows})},
@@ -162,10 +163,10 @@ def main() -> None:
         "changed_in_last_10": float(np.mean(np.array(positions) >= run.max_notes - 10)),
         "changed_in_last_2": float(np.mean(np.array(positions) >= run.max_notes - 2)),
     }
-    by_genre = ", ".join(f"{g} {summary['success_by_genre'][g]:.1%} of {summary['n_by_genre'][g]}"
+    by_genre = ", ".join(f"from {g} {summary['success_by_genre'][g]:.1%} of {summary['n_by_genre'][g]}"
                          for g in summary["success_by_genre"])
     print(
-        f"\n{summary['n']} files: success after round trip {summary['success_after_round_trip']:.1%} ({by_genre}; "
+        f"\n{summary['n']} flips of {summary['files']} files: success after round trip {summary['success_after_round_trip']:.1%} ({by_genre}; "
         f"before round trip {summary['success_before_round_trip']:.1%})\n"
         f"median notes changed {summary['median_notes_changed']:.0f}/100 (max {summary['max_notes_changed']}); "
         f"median l1 {summary['median_l1']:.2f}; median steps {summary['median_steps']:.0f}\n"
