@@ -71,7 +71,8 @@ th { background: #f3f3f3; } td.num { text-align: right; } .new { background: #e4
 .note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b000; margin: 0.4em 0; }
 .glance { display: grid; grid-template-columns: 1.35fr 1fr; gap: 0.6em 1.4em; align-items: start; }
 .glance figure { margin: 0; } figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.85em; }
-img { max-width: 100%; } .small { color: #555; font-size: 0.85em; } .glance pre { font-size: 0.75em; margin: 0.2em 0; }
+img { max-width: 100%; } .small { color: #555; font-size: 0.85em; } .glance pre { font-size: 0.75em; margin: 0.2em 0; white-space: pre-wrap; }
+.glance td, .glance th { white-space: nowrap; } .glance > div { min-width: 0; } .glance h2 { margin-top: 0.3em; }
 """
 
 
@@ -260,11 +261,11 @@ def _img(png: str, alt: str) -> str:
 
 def _confusion_html(m: dict, title: str = "") -> str:
     genres = m["genres"]
-    head = "".join(f"<th>predicted {_e(g)}</th>" for g in genres)
-    rows = "".join(f"<tr><th>true {_e(g)}</th>" + "".join(f"<td class='num'>{v}</td>" for v in row) + "</tr>"
+    head = "".join(f"<th>{_e(g)}</th>" for g in genres)
+    rows = "".join(f"<tr><th>{_e(g)}</th>" + "".join(f"<td class='num'>{v}</td>" for v in row) + "</tr>"
                    for g, row in zip(genres, m["confusion"]))
     caption = f"<caption class='small'>{_e(title)}</caption>" if title else ""
-    return f"<table>{caption}<tr><th></th>{head}</tr>{rows}</table>"
+    return f"<table>{caption}<tr><th>true \\ predicted</th>{head}</tr>{rows}</table>"
 
 
 def _per_genre_html(m: dict) -> str:
@@ -294,22 +295,35 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
     table = table.assign(iteration=names, _order=names.map(lambda n: order.get(n, len(order)))).sort_values(
         ["_order", "run"], kind="stable")
     study_inputs = "+".join(STUDY_COLUMNS)
+    records = table.to_dict("records")
+    # one split for all runs (notebook 03's): the baseline is the same on every row, so one row says it
+    bases = {(r.get("baseline first100"), r.get("baseline accuracy")) for r in records if not r.get("note")}
+    one_base = len(bases) == 1
+    any_mark = any(_shown(runs_dir / r["run"]) in marks for r in records)
     head = ("<tr><th>iteration</th><th>model</th><th>inputs</th><th>study reported</th><th>first100</th><th>file</th>"
-            "<th>baseline first100</th><th>baseline file</th><th>trained</th><th></th></tr>")
+            + ("" if one_base else "<th>baseline first100</th><th>baseline file</th>")
+            + "<th>trained</th>" + ("<th>since the previous report</th>" if any_mark else "") + "</tr>")
+    width = 7 if one_base else 9
     rows = []
-    for r in table.to_dict("records"):
+    for r in records:
         rid = _shown(runs_dir / r["run"])
         mark = marks.get(rid)
         if r.get("note"):
-            rows.append(f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td colspan='8'>{_e(r['note'])}</td>{_mark_cell(mark)}</tr>")
+            rows.append(f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td colspan='{width - 1}'>{_e(r['note'])}</td>"
+                        + (_mark_cell(mark) if any_mark else "") + "</tr>")
             continue
         reported = STUDY_REPORTED.get(r["iteration"])
         rows.append(
             f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td>{_e(r['model'])} {_e(r['nodes'])}, dense {_e(r['dense'])}</td>"
             f"<td>{_e(r['inputs'])}</td><td class='num'>{_num(reported, 4)}</td>"
             f"<td class='num'>{_num(r['first100 accuracy'])}</td><td class='num'><b>{_num(r['accuracy'])}</b></td>"
-            f"<td class='num'>{_num(r['baseline first100'])}</td><td class='num'>{_num(r['baseline accuracy'])}</td>"
-            f"<td>{_e(r['trained'] or '')}</td>{_mark_cell(mark)}</tr>")
+            + ("" if one_base else f"<td class='num'>{_num(r['baseline first100'])}</td><td class='num'>{_num(r['baseline accuracy'])}</td>")
+            + f"<td>{_e(r['trained'] or '')}</td>" + (_mark_cell(mark) if any_mark else "") + "</tr>")
+    if one_base:
+        b100, bfile = bases.pop()
+        rows.append(f"<tr><td>baseline</td><td colspan='3'>gradient boosting, 48 statistics (same files)</td>"
+                    f"<td class='num'>{_num(b100)}</td><td class='num'>{_num(bfile)}</td><td></td>"
+                    + ("<td></td>" if any_mark else "") + "</tr>")
     return (f"<table>{head}{''.join(rows)}</table><p class='small'>Test accuracy of each run in "
             f"<code>{_e(_shown(runs_dir))}</code> on its held-out files under both protocols "
             "(<code>first100</code>: the first 100 notes, the study's; <code>file</code>: a vote of windows over the "
