@@ -2,22 +2,33 @@
 
     python scripts/make_report.py                       # demo data -> reports/demo/ (data/real -> reports/real/)
     GENRE_DATA=../shared/midi python scripts/make_report.py   # real data -> reports/midi/
+    python scripts/make_report.py --no-run              # the page again from the notebooks already run
 
 The data folder follows :func:`genre_lib.data_source.resolve_data_dir` (``GENRE_DATA``,
 else ``data/real`` from ``make data``, else the generated demo corpus); the report goes
 to ``reports/<data folder name>/``.
 
-Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.html``:
-the date and commit, the per-notebook run times, the iterations table of every run the
-notebooks trained, the best run's accuracy and confusion matrix, and the figures of the
-notebook cells tagged ``report`` (a saliency map, a flip, ...), with links to the
-executed notebooks. Figures are embedded, so the folder can be copied or mailed.
+Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.html``.
+At the top, on one screen: the iterations table beside the study's reported figures,
+the model notebooks 04 and 05 explain under both protocols (``first100`` and ``file``)
+with its confusion matrix, one saliency map with its checks and one flip (the outputs
+of the notebook cells tagged ``report``). Below: what is new since the previous report,
+every run by the date it was trained, the run time of each notebook, the full
+iterations table, the best run by validation and every ``report`` figure, with links
+to the executed notebooks. Figures are embedded, so the folder can be copied or mailed.
+
+**New since the previous report.** The mentor reads the page every two weeks. Each
+report keeps what it showed in ``previous.json`` beside ``index.html`` (when it was
+made; every run's id, date trained and accuracies); the next report in the same folder
+marks a run that is not in it as *new since <date>*, one trained again or whose
+accuracy changed as such, and lists the runs that are gone. Nothing the user made is
+overwritten silently: an ``index.html`` or ``previous.json`` this script did not write
+stops the report with a message (move it away or choose ``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import datetime as dt
 import html
 import json
@@ -35,14 +46,33 @@ import run_notebooks  # noqa: E402
 
 from genre_lib.data_source import resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
-from genre_lib.runs import best_by_validation, iterations_table, read_run_meta  # noqa: E402
-from genre_lib.study import REAL_RUN_DIR, study_runs_dir  # noqa: E402
+from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_run_meta  # noqa: E402
+from genre_lib.study import (  # noqa: E402
+    DEMO_RUNS_DIR,
+    ITERATIONS,
+    REAL_RUN_DIR,
+    STUDY_COLUMNS,
+    STUDY_REPORTED,
+    study_runs_dir,
+)
+
+#: marks the files this script writes, so it never overwrites one it did not write
+GENERATOR = "genre-rnn scripts/make_report.py"
+PAGE, PREVIOUS = "index.html", "previous.json"
+#: accuracies that differ by less than this are the same (metrics.json keeps full floats)
+SAME = 5e-4
 
 CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; font-size: 0.9em; } td, th { border: 1px solid #ccc; padding: 3px 8px; }
-th { background: #f3f3f3; } .note { background: #fff6d6; padding: 0.6em 1em; border-left: 4px solid #e0b000; }
-figure { margin: 1.5em 0; } figcaption { color: #555; font-size: 0.9em; } img { max-width: 100%; }
+body { font-family: system-ui, sans-serif; max-width: 1250px; margin: 1em auto; color: #222; font-size: 14px; }
+h1 { font-size: 1.4em; margin: 0.2em 0; } h2 { font-size: 1.15em; margin: 1.2em 0 0.4em; } h3 { font-size: 1em; margin: 0.6em 0 0.3em; }
+table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px solid #ccc; padding: 2px 6px; }
+th { background: #f3f3f3; } td.num { text-align: right; } .new { background: #e4f6e4; } .changed { background: #fff1cc; }
+.mark { font-weight: bold; color: #1a6b1a; } .changed .mark { color: #8a5a00; }
+.note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b000; margin: 0.4em 0; }
+.glance { display: grid; grid-template-columns: 1.35fr 1fr; gap: 0.6em 1.4em; align-items: start; }
+.glance figure { margin: 0; } figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.85em; }
+img { max-width: 100%; } .small { color: #555; font-size: 0.85em; } .glance pre { font-size: 0.75em; margin: 0.2em 0; white-space: pre-wrap; }
+.glance td, .glance th { white-space: nowrap; } .glance > div { min-width: 0; } .glance h2 { margin-top: 0.3em; }
 """
 
 
@@ -55,42 +85,409 @@ def _commit() -> str:
         return "unknown (not a git checkout)"
 
 
-def _figures(out: Path) -> list[tuple[str, str, str]]:
-    """(notebook, caption, base64 PNG) of every cell tagged ``report``, in notebook order;
+def _shown(path: Path) -> str:
+    """A path as the page shows it and as a run's id: relative to the project."""
+    path = Path(path).resolve()
+    return path.relative_to(PROJECT).as_posix() if path.is_relative_to(PROJECT) else path.as_posix()
+
+
+def _e(value) -> str:
+    return html.escape(str(value))
+
+
+def _num(value, digits: int = 3) -> str:
+    try:
+        return "" if value is None or value != value else f"{float(value):.{digits}f}"
+    except (TypeError, ValueError):
+        return _e(value)
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+def explained_run_dir(data_dir: Path | None) -> Path:
+    """The run notebooks 04 and 05 explain: the committed model on real data; on the demo
+    corpus the demo model they train (its quick configuration, see their parameter cells)."""
+    return REAL_RUN_DIR if data_dir else DEMO_RUNS_DIR / "main-quick"
+
+
+def iterations_dir(data_dir: Path | None, quick: bool) -> Path:
+    """Where notebook 03 keeps its iterations: quick mode, and the demo corpus, train
+    the quick configurations under ``iterations-quick``."""
+    return study_runs_dir(data_dir) / ("iterations-quick" if quick or not data_dir else "iterations")
+
+
+def report_run_dirs(data_dir: Path | None) -> list[Path]:
+    """Every run the report lists: the run folders the notebooks made for this data
+    (``runs/<data folder name>/``) and, on real data, the committed models in ``models/``
+    trained on a folder of the same name."""
+    found = find_runs(study_runs_dir(data_dir)) if study_runs_dir(data_dir).is_dir() else []
+    if data_dir:
+        models = PROJECT / "models"
+        for path in find_runs(models) if models.is_dir() else []:
+            try:
+                if read_run_meta(path).get("data", {}).get("folder") == Path(data_dir).resolve().name:
+                    found.append(path)
+            except RunError:
+                found.append(path)  # listed with its problem, not left out
+    return found
+
+
+def run_records(run_dirs: list[Path]) -> list[dict]:
+    """One record per run folder (id, date trained, accuracies under both protocols,
+    baseline, problem if unreadable), newest first; ties by id."""
+    records = []
+    for path in run_dirs:
+        record = {"id": _shown(path), "trained": None, "accuracy": None, "first100 accuracy": None,
+                  "baseline accuracy": None, "baseline first100": None, "note": ""}
+        try:
+            meta = read_run_meta(path)
+            metrics = json.loads((path / "metrics.json").read_text())
+        except (RunError, OSError, json.JSONDecodeError) as exc:
+            record["note"] = str(exc)
+            records.append(record)
+            continue
+        test = metrics.get("test", {}).get("protocols", {})
+        base = metrics.get("baseline", {}).get("protocols", {})
+        record.update({
+            "trained": meta.get("trained_on"),
+            "accuracy": test.get("file", {}).get("accuracy"),
+            "first100 accuracy": test.get("first100", {}).get("accuracy"),
+            "baseline accuracy": base.get("file", {}).get("accuracy"),
+            "baseline first100": base.get("first100", {}).get("accuracy"),
+        })
+        records.append(record)
+    records.sort(key=lambda r: r["id"])
+    records.sort(key=lambda r: r["trained"] or "", reverse=True)
+    return records
+
+
+def read_previous(out: Path) -> dict | None:
+    """What the last report in ``out`` showed, or None if there was none.
+
+    Raises:
+        ValueError: ``previous.json`` is there but was not written by this script.
+    """
+    path = Path(out) / PREVIOUS
+    if not path.exists():
+        return None
+    try:
+        previous = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not written by {GENERATOR} (not readable: {exc}); move it away or choose another --out") from exc
+    if not isinstance(previous, dict) or previous.get("generator") != GENERATOR or not isinstance(previous.get("runs"), dict):
+        raise ValueError(f"{path}: not written by {GENERATOR}; move it away or choose another --out")
+    return previous
+
+
+def changes_since(records: list[dict], previous: dict | None) -> tuple[dict[str, tuple[str, str]], list[str]]:
+    """Marks for the runs that differ from the previous report, and the runs gone since.
+
+    Returns:
+        ``{run id: (kind, text)}`` with kind ``"new"`` (not in the previous report) or
+        ``"changed"`` (trained again, or an accuracy moved), and the ids of the runs the
+        previous report listed that are no longer there. Without a previous report:
+        nothing is marked.
+    """
+    if previous is None:
+        return {}, []
+    since = previous.get("made", "?")[:10]
+    seen = previous["runs"]
+    marks = {}
+    for r in records:
+        before = seen.get(r["id"])
+        if before is None:
+            marks[r["id"]] = ("new", f"new since {since}")
+            continue
+        what = []
+        if before.get("trained") != r["trained"]:
+            what.append(f"trained again ({before.get('trained')} before)")
+        for key, label in (("accuracy", "file"), ("first100 accuracy", "first100")):
+            old, new = before.get(key), r[key]
+            if (old is None) != (new is None) or (old is not None and abs(old - new) > SAME):
+                what.append(f"{label} accuracy {_num(old)} → {_num(new)}")
+        if what:
+            marks[r["id"]] = ("changed", f"changed since {since}: " + "; ".join(what))
+    ids = {r["id"] for r in records}
+    return marks, sorted(i for i in seen if i not in ids)
+
+
+def previous_record(records: list[dict], made: str, commit: str) -> dict:
+    """What ``previous.json`` keeps of this report, for the next one."""
+    keep = ("trained", "accuracy", "first100 accuracy")
+    return {"generator": GENERATOR, "made": made, "commit": commit,
+            "runs": {r["id"]: {k: r[k] for k in keep} for r in records}}
+
+
+# ---------------------------------------------------------------------------- notebook outputs
+
+
+def report_cells(out: Path) -> list[dict]:
+    """The outputs of every cell tagged ``report`` in the executed notebooks in ``out``, in
+    notebook order: ``{"notebook", "caption", "png": [...], "html": [...], "text": [...]}``;
     the caption is the heading of the section the cell stands in."""
     found = []
-    for path in sorted(out.glob("[0-9]*.ipynb")):
+    for path in sorted(Path(out).glob("[0-9]*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         heading = path.stem
         for cell in nb.cells:
             if cell.cell_type == "markdown":
-                # the caption of a figure is the section heading above it
                 titles = [ln.lstrip("#").strip() for ln in cell.source.splitlines() if ln.startswith("#")]
                 heading = titles[-1] if titles else heading
                 continue
             if cell.cell_type != "code" or "report" not in cell.metadata.get("tags", []):
                 continue
-            caption = heading
+            item = {"notebook": path.name, "caption": heading, "png": [], "html": [], "text": []}
             for output in cell.get("outputs", []):
-                png = output.get("data", {}).get("image/png")
-                if png:
-                    found.append((path.name, caption, png.replace("\n", "")))
+                data = output.get("data", {})
+                if "image/png" in data:
+                    item["png"].append(data["image/png"].replace("\n", ""))
+                elif "text/html" in data:
+                    item["html"].append(data["text/html"])
+                elif "text/markdown" in data:
+                    item["text"].append(data["text/markdown"])
+                elif output.get("output_type") == "stream" and output.get("name") == "stdout":
+                    item["text"].append(output["text"])
+            found.append(item)
     return found
 
 
-def _confusion_html(metrics: dict) -> str:
-    genres = metrics["genres"]
-    head = "".join(f"<th>predicted {html.escape(g)}</th>" for g in genres)
+def _img(png: str, alt: str) -> str:
+    return f"<img alt='{_e(alt)}' src='data:image/png;base64,{png}'>"
+
+
+# ---------------------------------------------------------------------------- the page
+
+
+def _confusion_html(m: dict, title: str = "") -> str:
+    genres = m["genres"]
+    head = "".join(f"<th>{_e(g)}</th>" for g in genres)
+    rows = "".join(f"<tr><th>{_e(g)}</th>" + "".join(f"<td class='num'>{v}</td>" for v in row) + "</tr>"
+                   for g, row in zip(genres, m["confusion"]))
+    caption = f"<caption class='small'>{_e(title)}</caption>" if title else ""
+    return f"<table>{caption}<tr><th>true \\ predicted</th>{head}</tr>{rows}</table>"
+
+
+def _per_genre_html(m: dict) -> str:
+    per = "".join(f"<tr><td>{_e(g)}</td><td class='num'>{v['n']}</td><td class='num'>{_num(v['precision'])}</td>"
+                  f"<td class='num'>{_num(v['recall'])}</td></tr>" for g, v in m["per_genre"].items())
+    return f"<table><tr><th>genre</th><th>n</th><th>precision</th><th>recall</th></tr>{per}</table>"
+
+
+def _row_class(mark) -> str:
+    return f" class='{mark[0]}'" if mark else ""
+
+
+def _mark_cell(mark) -> str:
+    return f"<td class='mark'>{_e(mark[1])}</td>" if mark else "<td></td>"
+
+
+def glance_iterations(runs_dir: Path, marks: dict) -> str:
+    """The iterations table: the study's three rows (its reported figure, on its input
+    columns) beside ours, in the order the iterations were tried, both protocols."""
+    if not runs_dir.is_dir():
+        return f"<p class='note'>No iterations in <code>{_e(_shown(runs_dir))}</code> yet (notebook 03 trains them).</p>"
+    table = iterations_table(runs_dir)
+    if table.empty:
+        return f"<p class='note'>No run folders in <code>{_e(_shown(runs_dir))}</code>.</p>"
+    names = table["run"].str.replace(r"-seed\d+$", "", regex=True)
+    order = {name: k for k, name in enumerate(ITERATIONS)}
+    table = table.assign(iteration=names, _order=names.map(lambda n: order.get(n, len(order)))).sort_values(
+        ["_order", "run"], kind="stable")
+    study_inputs = "+".join(STUDY_COLUMNS)
+    records = table.to_dict("records")
+    # one split for all runs (notebook 03's): the baseline is the same on every row, so one row says it
+    bases = {(r.get("baseline first100"), r.get("baseline accuracy")) for r in records if not r.get("note")}
+    one_base = len(bases) == 1
+    any_mark = any(_shown(runs_dir / r["run"]) in marks for r in records)
+    head = ("<tr><th>iteration</th><th>model</th><th>inputs</th><th>study reported</th><th>first100</th><th>file</th>"
+            + ("" if one_base else "<th>baseline first100</th><th>baseline file</th>")
+            + "<th>trained</th>" + ("<th>since the previous report</th>" if any_mark else "") + "</tr>")
+    width = 7 if one_base else 9
+    rows = []
+    for r in records:
+        rid = _shown(runs_dir / r["run"])
+        mark = marks.get(rid)
+        if r.get("note"):
+            rows.append(f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td colspan='{width - 1}'>{_e(r['note'])}</td>"
+                        + (_mark_cell(mark) if any_mark else "") + "</tr>")
+            continue
+        reported = STUDY_REPORTED.get(r["iteration"])
+        rows.append(
+            f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td>{_e(r['model'])} {_e(r['nodes'])}, dense {_e(r['dense'])}</td>"
+            f"<td>{_e(r['inputs'])}</td><td class='num'>{_num(reported, 4)}</td>"
+            f"<td class='num'>{_num(r['first100 accuracy'])}</td><td class='num'><b>{_num(r['accuracy'])}</b></td>"
+            + ("" if one_base else f"<td class='num'>{_num(r['baseline first100'])}</td><td class='num'>{_num(r['baseline accuracy'])}</td>")
+            + f"<td>{_e(r['trained'] or '')}</td>" + (_mark_cell(mark) if any_mark else "") + "</tr>")
+    if one_base:
+        b100, bfile = bases.pop()
+        rows.append(f"<tr><td>baseline</td><td colspan='3'>gradient boosting, 48 statistics (same files)</td>"
+                    f"<td class='num'>{_num(b100)}</td><td class='num'>{_num(bfile)}</td><td></td>"
+                    + ("<td></td>" if any_mark else "") + "</tr>")
+    return (f"<table>{head}{''.join(rows)}</table><p class='small'>Test accuracy of each run in "
+            f"<code>{_e(_shown(runs_dir))}</code> on its held-out files under both protocols "
+            "(<code>first100</code>: the first 100 notes, the study's; <code>file</code>: a vote of windows over the "
+            f"whole file). <i>study reported</i>: the study's own figure, on its data and split, input {_e(study_inputs)}, "
+            "protocol first100: quoted, not reproduced.</p>")
+
+
+def glance_model(run_dir: Path, marks: dict) -> str:
+    """The model notebooks 04 and 05 explain, under both protocols, with its confusion matrices."""
+    try:
+        meta = read_run_meta(run_dir)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+    except (RunError, OSError, json.JSONDecodeError) as exc:
+        return f"<p class='note'>The model the notebooks explain, <code>{_e(_shown(run_dir))}</code>: {_e(exc)}</p>"
+    test, base = metrics["test"]["protocols"], metrics.get("baseline", {}).get("protocols", {})
+    mark = marks.get(_shown(run_dir))
     rows = "".join(
-        f"<tr><th>true {html.escape(g)}</th>" + "".join(f"<td>{v}</td>" for v in row) + "</tr>"
-        for g, row in zip(genres, metrics["confusion"])
+        f"<tr><td>{p}</td><td class='num'><b>{_num(test[p]['accuracy'])}</b></td><td class='num'>{_num(test[p]['loss'])}</td>"
+        f"<td class='num'>{_num(base.get(p, {}).get('accuracy'))}</td><td class='num'>{test[p]['n']}</td></tr>"
+        for p in ("first100", "file") if p in test)
+    split = meta.get("split", {})
+    return (f"<h3>The model notebooks 04 and 05 explain: <code>{_e(_shown(run_dir))}</code></h3>"
+            + (f"<p class='mark'>{_e(mark[1])}</p>" if mark else "")
+            + f"<p class='small'>trained {_e(meta.get('trained_on'))} on '{_e(meta.get('data', {}).get('folder'))}', "
+            f"{_e(split.get('kind'))} split seed {_e(split.get('seed'))}, {_e(meta.get('epochs_trained'))} epochs; "
+            "held-out test files:</p>"
+            "<table><tr><th>protocol</th><th>accuracy</th><th>loss</th><th>baseline</th><th>files</th></tr>"
+            f"{rows}</table><p></p><div style='display:flex; gap:1em'>"
+            + "".join(_confusion_html(test[p], f"{p}: confusion") for p in ("first100", "file") if p in test)
+            + "</div>")
+
+
+def _figure_block(item: dict | None, what: str) -> str:
+    if item is None or not item["png"]:
+        return f"<p class='note'>No {what} (a notebook failed, or its cell tagged <code>report</code> made no figure).</p>"
+    text = "".join(f"<pre>{_e(t.strip())}</pre>" for t in item["text"])
+    tables = "".join(item["html"])
+    return (f"<figure>{_img(item['png'][0], what)}<figcaption>{_e(what)}: {_e(item['caption'])} "
+            f"(from {_e(item['notebook'])})</figcaption></figure>{text}{tables}")
+
+
+def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int, runs_dir: Path,
+               explained: Path, records: list[dict], previous: dict | None, timings: dict,
+               cells: list[dict]) -> str:
+    """The whole page, from what is on disk (the run folders) and what the notebooks made."""
+    marks, gone = changes_since(records, previous)
+    by_nb = {}
+    for item in cells:
+        by_nb.setdefault(item["notebook"][:2], []).append(item)
+    saliency = next((i for i in by_nb.get("04", []) if i["png"]), None)
+    checks = next((i for i in by_nb.get("04", []) if i["html"] and not i["png"]), None)
+    flip = next((i for i in by_nb.get("05", []) if i["png"]), None)
+    flip_text = [t for i in by_nb.get("05", []) if not i["png"] for t in i["text"]]
+
+    p = [f"<h1>genre-rnn report: {_e(label)} data</h1>",
+         f"<p class='small'>Made {_e(made)} from commit <code>{_e(commit)}</code>. "
+         + (f"Previous report in this folder: {_e(previous['made'])}; "
+            f"<b>{sum(k == 'new' for k, _ in marks.values())} run(s) new, "
+            f"{sum(k == 'changed' for k, _ in marks.values())} changed, {len(gone)} gone</b> since then "
+            "(<a href='#new'>list</a>)." if previous else
+            "First report in this folder: the next one will mark the runs that are new or changed after it.") + "</p>"]
+    if is_demo:
+        p.append("<p class='note'>Demo data: a small <b>generated</b> corpus (not real music), run with the demo's "
+                 "small workload (few epochs, few files). Its numbers show the pipeline works, not how well the model "
+                 "classifies real files. Run <code>GENRE_DATA=../shared/midi make report</code> for real data.</p>")
+    if status:
+        p.append("<p class='note'><b>Some notebooks failed</b>; see the notebook table below.</p>")
+
+    p.append("<div class='glance'>")
+    p.append("<div><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks) + "</div>")
+    p.append("<div>" + glance_model(explained, marks) + "</div>")
+    p.append("<div><h2>One saliency map</h2>" + _figure_block(saliency, "saliency map")
+             + (f"<h3>Its checks</h3>{''.join(checks['html'])}<p class='small'>From {_e(checks['notebook'])}: "
+                "randomization (Spearman of |map| with a randomized model; passes below 0.5) and deletion "
+                "(AUC of the probability as the most salient notes are deleted; lower than random is better).</p>"
+                if checks else "") + "</div>")
+    p.append("<div><h2>One flip</h2>" + _figure_block(flip, "flip")
+             + "".join(f"<pre>{_e(t.strip())}</pre>" for t in flip_text) + "</div>")
+    p.append("</div>")
+
+    # ---- details
+    p.append("<h2 id='new'>Runs by the date they were trained</h2>")
+    if previous:
+        p.append(f"<p class='small'>Marked: the runs that differ from the previous report ({_e(previous['made'])}).</p>")
+    rows = "".join(
+        f"<tr{_row_class(marks.get(r['id']))}><td>{_e(r['trained'] or '?')}</td><td><code>{_e(r['id'])}</code></td>"
+        f"<td class='num'>{_num(r['first100 accuracy'])}</td><td class='num'>{_num(r['accuracy'])}</td>"
+        f"<td class='num'>{_num(r['baseline first100'])}</td><td class='num'>{_num(r['baseline accuracy'])}</td>"
+        f"<td>{_e(r['note'])}</td>{_mark_cell(marks.get(r['id']))}</tr>" for r in records)
+    p.append("<table><tr><th>trained</th><th>run</th><th>first100</th><th>file</th><th>baseline first100</th>"
+             f"<th>baseline file</th><th>problem</th><th>since the previous report</th></tr>{rows}</table>")
+    if gone:
+        p.append("<p>Gone since the previous report: " + ", ".join(f"<code>{_e(g)}</code>" for g in gone) + "</p>")
+
+    nb_rows = "".join(
+        f"<tr><td><a href='{_e(Path(nb).with_suffix('.html').name)}'>{_e(nb)}</a></td><td class='num'>{sec:.0f} s</td></tr>"
+        for nb, sec in timings.items())
+    total = f"<tr><th>total</th><th class='num'>{sum(timings.values()):.0f} s</th></tr>" if timings else ""
+    p.append(f"<h2>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{nb_rows}{total}</table>")
+
+    if runs_dir.is_dir():
+        table = iterations_table(runs_dir)
+        p.append(f"<h2>All settings of the iterations</h2><p class='small'>Every run in <code>{_e(_shown(runs_dir))}</code>; "
+                 "accuracy and loss on the held-out test files of each run's split (<code>file</code> protocol, then "
+                 "<code>first100</code>).</p>")
+        p.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+        best = best_by_validation(runs_dir)
+        if best:
+            metrics = json.loads((best / "metrics.json").read_text())
+            t = metrics["test"]
+            p.append(f"<h2>Best iteration by validation accuracy: {_e(best.relative_to(runs_dir))}</h2>"
+                     f"<p>Test accuracy <b>{t['accuracy']:.3f}</b> (<code>file</code>), loss {t['loss']:.3f} on {t['n']} "
+                     f"held-out files; baseline {metrics['baseline']['accuracy']:.3f}.</p>")
+            p.append(_confusion_html(t) + "<p></p>" + _per_genre_html(t))
+
+    figures = [(i, png) for i in cells for png in i["png"]]
+    if figures:
+        p.append("<h2>Figures</h2>")
+        for item, png in figures:
+            p.append(f"<figure>{_img(png, item['caption'])}<figcaption>{_e(item['caption'])} "
+                     f"(from {_e(item['notebook'])})</figcaption></figure>")
+    return (f"<!doctype html><meta charset='utf-8'><meta name='generator' content='{GENERATOR}'>"
+            f"<title>genre-rnn report: {_e(label)}</title><style>{CSS}</style>\n" + "\n".join(p) + "\n")
+
+
+def check_writable(out: Path) -> None:
+    """Raise ValueError if ``out`` holds an ``index.html`` or ``previous.json`` this script
+    did not write (so a report never replaces the user's file silently)."""
+    page = Path(out) / PAGE
+    if page.exists() and f"content='{GENERATOR}'" not in page.read_text(encoding="utf-8", errors="replace")[:2000]:
+        raise ValueError(f"{page}: not written by {GENERATOR}; move it away or choose another --out")
+    read_previous(out)
+
+
+def write_report(out: Path, *, label: str, data_dir: Path | None, quick: bool, status: int = 0,
+                 now: dt.datetime | None = None, commit: str | None = None,
+                 run_dirs: list[Path] | None = None, runs_dir: Path | None = None,
+                 explained: Path | None = None) -> Path:
+    """Write ``out/index.html`` from the run folders and the executed notebooks in ``out``,
+    then ``out/previous.json`` for the next report. Returns the page's path.
+
+    ``run_dirs``, ``runs_dir`` (the iterations) and ``explained`` (the model notebooks 04
+    and 05 explain) default to where the notebooks keep them for ``data_dir``.
+
+    Raises:
+        ValueError: see :func:`check_writable`.
+    """
+    out = Path(out)
+    check_writable(out)
+    previous = read_previous(out)
+    made = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
+    commit = commit or _commit()
+    records = run_records(report_run_dirs(data_dir) if run_dirs is None else run_dirs)
+    timings_file = out / "timings.json"
+    page = build_page(
+        label=label, is_demo=not data_dir, made=made, commit=commit, status=status,
+        runs_dir=runs_dir or iterations_dir(data_dir, quick), explained=explained or explained_run_dir(data_dir),
+        records=records, previous=previous, cells=report_cells(out),
+        timings=json.loads(timings_file.read_text()) if timings_file.exists() else {},
     )
-    per = "".join(
-        f"<tr><td>{html.escape(g)}</td><td>{m['n']}</td><td>{m['precision']:.3f}</td><td>{m['recall']:.3f}</td></tr>"
-        for g, m in metrics["per_genre"].items()
-    )
-    return (f"<table><tr><th></th>{head}</tr>{rows}</table><p></p>"
-            f"<table><tr><th>genre</th><th>n</th><th>precision</th><th>recall</th></tr>{per}</table>")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PAGE).write_text(page, encoding="utf-8")
+    (out / PREVIOUS).write_text(json.dumps(previous_record(records, made, commit), indent=2) + "\n", encoding="utf-8")
+    return out / PAGE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,62 +508,21 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["GENRE_DATA"] = str(data_dir.resolve())
     label = choice.path.resolve().name
     out = args.out or PROJECT / "reports" / label
+    try:
+        check_writable(out)  # before the notebooks run, not after
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     status = 0
     if not args.no_run:
         status = run_notebooks.main(["--out", str(out)])
-    # the iterations notebook 03 trained (quick mode keeps its runs apart)
     quick = os.environ.get("GENRE_QUICK") == "1" or bool(os.environ.get("CI"))
-    runs_dir = study_runs_dir(data_dir) / ("iterations-quick" if quick else "iterations")
-
-    parts = [f"<h1>genre-rnn report: {html.escape(label)} data</h1>"]
-    parts.append(
-        f"<p>Made {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC from commit <code>{html.escape(_commit())}</code>.</p>"
-    )
-    if not data_dir:
-        parts.append('<p class="note">Demo data: a small <b>generated</b> corpus (not real music). '
-                     "Its numbers show the pipeline works, not how well the model classifies real files. "
-                     "Run <code>GENRE_DATA=../shared/midi make report</code> for real data.</p>")
-    if status:
-        parts.append('<p class="note"><b>Some notebooks failed</b>; see the run log and the list below.</p>')
-
-    timings_file = out / "timings.json"
-    timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
-    rows = "".join(
-        f"<tr><td><a href='{html.escape(Path(nb).with_suffix('.html').name)}'>{html.escape(nb)}</a></td><td>{sec:.0f} s</td></tr>"
-        for nb, sec in timings.items()
-    )
-    parts.append(f"<h2>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{rows}</table>")
-
-    if runs_dir.is_dir():
-        table = iterations_table(runs_dir)
-        parts.append(f"<h2>Iterations</h2><p>Every run trained in <code>{html.escape(str(runs_dir.relative_to(PROJECT)))}</code>; "
-                     "accuracy and loss on the held-out test files of each run's split.</p>")
-        parts.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
-        best = best_by_validation(runs_dir)
-        if best:
-            name, metrics = best.relative_to(runs_dir), json.loads((best / "metrics.json").read_text())
-            t = metrics["test"]
-            parts.append(f"<h2>Best run by validation accuracy: {html.escape(str(name))}</h2>"
-                         f"<p>Test accuracy <b>{t['accuracy']:.3f}</b>, loss {t['loss']:.3f} on {t['n']} held-out files; "
-                         f"baseline (gradient boosting on per-file statistics) {metrics['baseline']['accuracy']:.3f}.</p>")
-            parts.append(_confusion_html(t))
-    if data_dir and (REAL_RUN_DIR / "run.json").exists():
-        meta = read_run_meta(REAL_RUN_DIR)
-        metrics = json.loads((REAL_RUN_DIR / "metrics.json").read_text())
-        parts.append(f"<h2>The committed model <code>models/{REAL_RUN_DIR.name}</code></h2>"
-                     f"<p>{meta['split']['kind']} split, seed {meta['seed']}: test accuracy "
-                     f"<b>{metrics['test']['accuracy']:.3f}</b> on {metrics['test']['n']} held-out files.</p>")
-        parts.append(_confusion_html(metrics["test"]))
-
-    figures = _figures(out)
-    if figures:
-        parts.append("<h2>Figures</h2>")
-        for nb, caption, png in figures:
-            parts.append(f"<figure><img src='data:image/png;base64,{png}'><figcaption>{html.escape(caption)} "
-                         f"(from {html.escape(nb)})</figcaption></figure>")
-    page = f"<!doctype html><meta charset='utf-8'><title>genre-rnn report</title><style>{CSS}</style>" + "\n".join(parts)
-    (out / "index.html").write_text(page, encoding="utf-8")
-    print(f"report: {out.relative_to(PROJECT) if out.is_relative_to(PROJECT) else out}/index.html")
+    try:
+        page = write_report(out, label=label, data_dir=data_dir, quick=quick, status=status)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"report: {_shown(page)}")
     return status
 
 

@@ -1,0 +1,157 @@
+"""The mentor's page (scripts/make_report.py): what is on it, and what it marks new.
+
+Built from real run folders (the session's demo run, copied) and a small executed
+notebook; no notebook is run and nothing is trained here beyond the shared fixture.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from genre_lib.runs import find_runs
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "scripts"))
+
+import make_report  # noqa: E402
+
+# a 1x1 PNG: the page embeds what the notebook stored
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def _when(day: int) -> dt.datetime:
+    return dt.datetime(2026, 12, day, 9, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def runs(demo_run, tmp_path):
+    """A runs folder like notebook 03's: two iterations (copies of the demo run)."""
+    iterations = tmp_path / "runs" / "iterations-quick"
+    for name in ("study-1-50x1-seed0", "4-windows-seed0"):
+        shutil.copytree(demo_run.path, iterations / name)
+    return iterations
+
+
+def _report(out, runs, day):
+    return make_report.write_report(
+        out, label="demo", data_dir=None, quick=True, now=_when(day), commit="abc1234",
+        run_dirs=find_runs(runs.parent), runs_dir=runs, explained=runs / "4-windows-seed0").read_text()
+
+
+def _executed_notebooks(out: Path) -> None:
+    """Notebooks 04 and 05 as run_notebooks leaves them: a report-tagged figure each,
+    04's checks table and 05's flip summary."""
+    def nb(cells):
+        return nbformat.v4.new_notebook(cells=cells)
+
+    def code(outputs, tags=("report",)):
+        cell = nbformat.v4.new_code_cell("...", metadata={"tags": list(tags)})
+        cell.outputs = outputs
+        return cell
+
+    fig = nbformat.v4.new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})
+    out.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb([nbformat.v4.new_markdown_cell("## The study's map: the plain gradient"), code([fig]),
+                       nbformat.v4.new_markdown_cell("### Every method through both checks"),
+                       code([nbformat.v4.new_output("execute_result", data={"text/html": "<table id='checks'></table>"})])]),
+                   out / "04_saliency.ipynb")
+    nbformat.write(nb([nbformat.v4.new_markdown_cell("## The study's experiment"),
+                       code([nbformat.v4.new_output("stream", name="stdout", text="after (re-read): electronic 0.57\n")]),
+                       nbformat.v4.new_markdown_cell("## The note map"), code([fig]), code([fig], tags=())]),
+                   out / "05_input_optimization.ipynb")
+
+
+def test_the_top_shows_the_iterations_beside_the_study_the_model_and_the_figures(runs, demo_run, tmp_path):
+    out = tmp_path / "report"
+    _executed_notebooks(out)
+    page = _report(out, runs, 1)
+    glance = page.split("<h2 id='new'>")[0]  # what the mentor sees first
+    assert "Iterations, beside the study's" in glance and "study-1-50x1" in glance and "4-windows" in glance
+    assert "0.7599" in glance  # the study's reported figure on its row
+    file_acc = demo_run.metrics["test"]["protocols"]["file"]["accuracy"]
+    first100 = demo_run.metrics["test"]["protocols"]["first100"]["accuracy"]
+    assert f"{file_acc:.3f}" in glance and f"{first100:.3f}" in glance
+    assert "first100: confusion" in glance and "file: confusion" in glance
+    assert "saliency map: The study&#x27;s map" in glance and "<table id='checks'>" in glance
+    assert "flip: The note map" in glance and "electronic 0.57" in glance
+    assert glance.count(PNG) == 2  # one saliency map, one flip; the untagged cell stays out
+    assert "First report in this folder" in page and "new since" not in page
+    assert "<b>generated</b> corpus" in page
+
+
+def test_a_second_report_marks_nothing_then_a_new_run_is_marked_new(runs, tmp_path):
+    out = tmp_path / "report"
+    _report(out, runs, 1)
+    previous = json.loads((out / "previous.json").read_text())
+    assert previous["made"] == "2026-12-01 09:00 UTC" and len(previous["runs"]) == 2
+
+    again = _report(out, runs, 15)
+    assert "class='mark'" not in again and "class='new'" not in again and "class='changed'" not in again
+    assert "0 run(s) new, 0 changed, 0 gone" in again
+
+    shutil.copytree(runs / "4-windows-seed0", runs / "5-all-columns-seed0")
+    third = _report(out, runs, 29)
+    assert third.count("new since 2026-12-15") == 2  # in the iterations table and in the list by date
+    assert "1 run(s) new, 0 changed, 0 gone" in third
+    new_rows = [row for row in third.split("<tr") if "new since" in row]
+    assert new_rows and all("5-all-columns" in row for row in new_rows)
+
+
+def test_a_changed_accuracy_a_retrained_run_and_a_gone_run_are_marked(runs, tmp_path):
+    out = tmp_path / "report"
+    _report(out, runs, 1)
+    metrics_file = runs / "study-1-50x1-seed0" / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    old = metrics["test"]["protocols"]["file"]["accuracy"]
+    metrics["test"]["protocols"]["file"]["accuracy"] = old - 0.1
+    metrics_file.write_text(json.dumps(metrics))
+    meta_file = runs / "4-windows-seed0" / "run.json"
+    meta = json.loads(meta_file.read_text())
+    meta["trained_on"] = "2026-12-10"
+    meta_file.write_text(json.dumps(meta))
+    page = _report(out, runs, 15)
+    assert f"file accuracy {old:.3f} → {old - 0.1:.3f}" in page
+    assert "trained again" in page and "0 run(s) new, 2 changed, 0 gone" in page
+
+    shutil.rmtree(runs / "study-1-50x1-seed0")
+    page = _report(out, runs, 29)
+    assert "Gone since the previous report" in page and "study-1-50x1-seed0" in page.split("Gone since")[1]
+
+
+def test_the_runs_are_listed_newest_first(runs, tmp_path):
+    meta_file = runs / "study-1-50x1-seed0" / "run.json"
+    meta = json.loads(meta_file.read_text())
+    meta["trained_on"] = "2000-01-01"
+    meta_file.write_text(json.dumps(meta))
+    records = make_report.run_records(find_runs(runs))
+    assert [r["id"].rsplit("/", 1)[-1] for r in records] == ["4-windows-seed0", "study-1-50x1-seed0"]
+    assert records[-1]["trained"] == "2000-01-01"
+
+
+@pytest.mark.parametrize("name", ["index.html", "previous.json"])
+def test_a_file_the_user_made_is_not_overwritten(runs, tmp_path, name):
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / name).write_text("my notes\n")
+    with pytest.raises(ValueError, match="not written by"):
+        _report(out, runs, 1)
+    assert (out / name).read_text() == "my notes\n"
+    assert [p.name for p in out.iterdir()] == [name]
+
+
+def test_main_without_running_the_notebooks(runs, tmp_path, monkeypatch, capsys, demo_dir):
+    monkeypatch.setenv("GENRE_DATA", str(demo_dir))
+    out = tmp_path / "report"
+    assert make_report.main(["--no-run", "--out", str(out)]) == 0
+    assert "report:" in capsys.readouterr().out
+    assert (out / "index.html").exists() and (out / "previous.json").exists()
+    (out / "index.html").write_text("mine")
+    assert make_report.main(["--no-run", "--out", str(out)]) == 2  # stops before running anything
+    assert (out / "index.html").read_text() == "mine"
