@@ -53,8 +53,8 @@ def plot_piano_roll(
         table: note table (notes x features), e.g. the first 100 notes of a file.
         ax: axes to draw on (new figure if None).
         values: optional per-note numbers (e.g. saliency) that colour the notes,
-            centred on 0 with a diverging colour map; without it pitched notes are blue
-            and drums grey.
+            centred on 0 with a diverging colour map (from 0 when no value is negative);
+            without it pitched notes are blue and drums grey.
         highlight: optional boolean mask of notes to outline in black (e.g. changed notes).
         cmap: colour map for ``values``.
         title: axes title.
@@ -82,7 +82,8 @@ def plot_piano_roll(
     if values is not None:
         values = np.asarray(values, dtype=float)
         limit = vmax or float(np.abs(values).max()) or 1.0
-        norm = plt.Normalize(-limit, limit)
+        # values that are never negative (|map|) get a scale from 0, not one centred on 0
+        norm = plt.Normalize(0.0, limit) if values.min() >= 0 else plt.Normalize(-limit, limit)
         colors = plt.get_cmap(cmap)(norm(values))
         sm = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
         ax.figure.colorbar(sm, ax=ax, fraction=0.03, pad=0.01, label=values_label or "value per note")
@@ -103,6 +104,17 @@ def plot_piano_roll(
     if title:
         ax.set_title(title)
     return ax
+
+
+#: what the x axis of a feature's distribution counts (plot_feature_distributions)
+FEATURE_UNITS = {
+    "pitch": "MIDI pitch (semitones; drum sound number for drums)",
+    "step": "seconds since the previous onset (+0.001, log scale)",
+    "duration": "seconds (+0.001, log scale)",
+    "velocity": "MIDI velocity (1-127)",
+    "drum": "drum hit (1) or pitched note (0)",
+    "program": "General MIDI program (0-127)",
+}
 
 
 def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None):
@@ -129,6 +141,7 @@ def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FE
             log_scale=log, discrete=discrete, bins="auto" if discrete else 40, ax=ax,
         )
         ax.set_title(name + (" (s, log)" if log else ""))
+        ax.set_xlabel(FEATURE_UNITS.get(name, name))
     for ax in axes[len(features):]:
         ax.set_visible(False)
     plt.tight_layout()
@@ -275,7 +288,7 @@ def plot_saliency_roll(
     label = f"note importance, {how}" + (f"\n({unit})" if unit else "")
     ax = plot_piano_roll(
         np.asarray(table)[: len(values)], ax=ax, values=values, highlight=highlight,
-        cmap="coolwarm", title=title, vmax=vmax, values_label=label,
+        cmap="coolwarm" if signed else "Reds", title=title, vmax=vmax, values_label=label,
     )
     if top:
         ax.legend(handles=[Patch(facecolor="none", edgecolor="k", lw=1.5, label=f"the {top} most important notes")],
