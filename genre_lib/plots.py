@@ -101,6 +101,10 @@ def plot_piano_roll(
     ax.set_ylabel("MIDI pitch (drums below ---)")
     if drum.any():
         ax.axhline(pitched_low - DRUM_LANE_GAP / 2, color="0.7", lw=0.8, ls="--")
+        # the drum lane's rows are drum sounds, not pitches: one "drums" tick, no numbers
+        pitch_ticks = [t for t in ax.get_yticks() if pitched_low - DRUM_LANE_GAP / 2 < t <= row.max() + 1]
+        lane = pitched_low - DRUM_LANE_GAP - (len(drum_sounds) - 1) / 2
+        ax.set_yticks(pitch_ticks + [lane], [f"{t:g}" for t in pitch_ticks] + ["drums"])
     if title:
         ax.set_title(title)
     return ax

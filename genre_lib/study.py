@@ -125,19 +125,28 @@ def study_runs_dir(data_dir: str | Path | None = None) -> Path:
     return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
 
 
+def iterations_dir(data_dir: str | Path | None = None, quick: bool = False) -> Path:
+    """Where notebook 03 keeps its iteration runs on ``data_dir`` (each in
+    ``<iteration>-seed<seed>``): ``iterations-quick`` for the quick configurations
+    (:func:`quick_config`), ``iterations`` for the full ones."""
+    return study_runs_dir(data_dir) / ("iterations-quick" if quick else "iterations")
+
+
 def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
     """The model notebooks 04 and 05 explain.
 
-    On the demo corpus (``data_dir`` unset, empty or the demo folder) a model with the main
-    configuration trained on it (made once under ``runs/demo/``; fewer epochs when
-    ``quick``); on any other folder the committed real-data model.
+    On the demo corpus (``data_dir`` unset, empty or the demo folder) notebook 03's run
+    of the main configuration, seed 0 (its quick configuration when ``quick``), loaded
+    if 03 made it and trained the same way otherwise: one model through 03, 04 and 05.
+    On any other folder the committed real-data model, which is that configuration and
+    seed trained on the real collection.
     """
     from .demo import ensure_demo_data
 
     if is_demo(data_dir):
         demo = ensure_demo_data()
         config = quick_config(MAIN_CONFIG) if quick else MAIN_CONFIG
-        return ensure_run(DEMO_RUNS_DIR / ("main-quick" if quick else "main"), demo, config, seed=0)
+        return ensure_run(iterations_dir(None, quick) / f"{MAIN_ITERATION}-seed0", demo, config, seed=0)
     return load_run(REAL_RUN_DIR)
 
 

@@ -48,13 +48,14 @@ from genre_lib.data_source import resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_run_meta  # noqa: E402
 from genre_lib.study import (  # noqa: E402
-    DEMO_RUNS_DIR,
     ITERATIONS,
+    MAIN_ITERATION,
     REAL_RUN_DIR,
     STUDY_COLUMNS,
     STUDY_REPORTED,
     study_runs_dir,
 )
+from genre_lib.study import iterations_dir as study_iterations_dir  # noqa: E402
 
 #: marks the files this script writes, so it never overwrites one it did not write
 GENERATOR = "genre-rnn scripts/make_report.py"
@@ -107,14 +108,14 @@ def _num(value, digits: int = 3) -> str:
 
 def explained_run_dir(data_dir: Path | None) -> Path:
     """The run notebooks 04 and 05 explain: the committed model on real data; on the demo
-    corpus the demo model they train (its quick configuration, see their parameter cells)."""
-    return REAL_RUN_DIR if data_dir else DEMO_RUNS_DIR / "main-quick"
+    corpus notebook 03's quick run of the main configuration (``study.study_run``)."""
+    return REAL_RUN_DIR if data_dir else iterations_dir(None, True) / f"{MAIN_ITERATION}-seed0"
 
 
 def iterations_dir(data_dir: Path | None, quick: bool) -> Path:
     """Where notebook 03 keeps its iterations: quick mode, and the demo corpus, train
-    the quick configurations under ``iterations-quick``."""
-    return study_runs_dir(data_dir) / ("iterations-quick" if quick or not data_dir else "iterations")
+    the quick configurations (``study.iterations_dir``)."""
+    return study_iterations_dir(data_dir, quick or not data_dir)
 
 
 def report_run_dirs(data_dir: Path | None) -> list[Path]:

@@ -169,3 +169,22 @@ def test_change_positions_histogram_counts_every_changed_note():
     assert ax.get_title() == "where the 5 changed notes of 2 flips sit"
     assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
     plt.close("all")
+
+
+def test_drum_lane_has_one_drums_tick_and_no_pitch_numbers():
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from genre_lib.midi_io import notes_from_events
+    from genre_lib.plots import plot_piano_roll
+
+    start = np.arange(6) * 0.25
+    table = notes_from_events(start, start + 0.2, np.array([60, 64, 36, 38, 42, 67]), np.full(6, 90),
+                              np.array([0, 0, 1, 1, 1, 0], dtype=float), np.zeros(6))
+    fig, ax = plt.subplots()
+    plot_piano_roll(table, ax=ax)
+    ticks = dict(zip([t.get_text() for t in ax.get_yticklabels()], ax.get_yticks()))
+    assert "drums" in ticks and ticks["drums"] < 60 - 2
+    # every other tick is a pitch, above the dashed line that starts the drum lane
+    assert all(v >= 60 - 2 for k, v in ticks.items() if k != "drums")
+    plt.close(fig)

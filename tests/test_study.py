@@ -78,6 +78,6 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
     text = describe_run(run(PROJECT_DIR / "models" / "jazz-electronic", MAIN_CONFIG))
     assert text == ("The model: `models/jazz-electronic`, configuration `MAIN_CONFIG` (iteration `8-augment`); accuracy on "
                     "its 203 held-out test files: 0.768 on the first 100 notes and 0.812 by the vote of 16 windows.")
-    assert "in quick mode" in describe_run(run(DEMO_RUNS_DIR / "main-quick", quick_config(MAIN_CONFIG)))
+    assert "in quick mode" in describe_run(run(DEMO_RUNS_DIR / "iterations-quick" / "8-augment-seed0", quick_config(MAIN_CONFIG)))
     other = describe_run(run(tmp_path / "mine", MAIN_CONFIG.replace(epochs=4)))
     assert "`mine`" in other and "changed in epochs" in other and str(tmp_path) not in other
