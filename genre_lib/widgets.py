@@ -318,9 +318,9 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
 
     file_dd = _file_dropdown(files, root)
     method_dd = w.Dropdown(options=list(S.METHODS), value="gradient", description="method")
-    # (label, value) pairs: None explains the predicted genre
-    target_dd = w.Dropdown(options=[("predicted", None)] + [(g, i) for i, g in enumerate(genres)], value=None,
-                           description="genre")
+    # "predicted" explains the genre the model chooses; a value of None would read as
+    # "nothing selected" to ipywidgets, so the choices are names
+    target_dd = w.Dropdown(options=["predicted", *genres], value="predicted", description="genre")
     image, text = w.Image(format="png"), w.HTML()
     box = _view([w.HBox([file_dd, method_dd, target_dd]), image, text],
                 f"saliency explorer: {len(files)} files, methods {', '.join(S.METHODS)}")
@@ -335,7 +335,7 @@ def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str],
             image.value, text.value = b"", f"<b>{html.escape(box.summary)}</b>"
             return
         fig, box.summary = render_saliency(model, table, method_dd.value, genres, baseline, std, Path(file_dd.value).name,
-                                           target=target_dd.value)
+                                           target=None if target_dd.value == "predicted" else list(genres).index(target_dd.value))
         image.value = figure_png(fig)
         text.value = f"<code>{html.escape(box.summary)}</code>"
 

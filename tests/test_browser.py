@@ -199,7 +199,10 @@ def test_saliency_dropdown_redraws_the_map(browser, lab):
     _no_errors(page)
     selects = page.locator(".widget-dropdown select")
     assert selects.count() >= 1, "no dropdown rendered"
-    select = selects.last
+    # every dropdown shows a choice (a widget value of None would show an empty box)
+    assert all(selects.nth(i).evaluate("s => s.selectedIndex") >= 0 for i in range(selects.count()))
+    # the explorer's method dropdown (it also has a file and a genre dropdown)
+    select = selects.filter(has=page.locator("option", has_text="smoothgrad")).last
     select.scroll_into_view_if_needed()
     cell = _cell_of(select)
     before = _drawn(cell)
