@@ -207,7 +207,10 @@ def test_saliency_dropdown_redraws_the_map(browser, lab):
     cell = _cell_of(select)
     before = _drawn(cell)
     assert before[1], "the widget shows no figure"
-    options = select.locator("option").all_inner_texts()
+    # the options' DOM text, not their rendered text: an option's innerText can be empty
+    # while JupyterLab has not laid the cell out
+    options = select.evaluate("s => Array.from(s.options).map(o => o.text)")
+    assert "smoothgrad" in options, f"not the method dropdown: {options}"
     current = select.evaluate("s => s.options[s.selectedIndex].text")
     other = next(o for o in options if o != current)
     select.select_option(label=other)
