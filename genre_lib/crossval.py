@@ -112,13 +112,19 @@ def recall_summary(folds: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
+def _probabilities(result: dict, protocol: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Every test file's probabilities under ``protocol``, its true genre's index and the
+    genre names, from a :func:`cross_validate` result."""
+    genres = result["data"]["genres"]
+    probs = np.array([f[protocol] for f in result["files"]], dtype=float)
+    return probs, np.array([genres.index(f["true"]) for f in result["files"]]), genres
+
+
 def pooled_metrics(result: dict, protocol: str = "file") -> dict:
     """:func:`genre_lib.evaluate.classification_metrics` of every test file of a
     :func:`cross_validate` result at once (each file was tested once, by the model of its
     fold): one confusion matrix for the whole collection."""
-    genres = result["data"]["genres"]
-    probs = np.array([f[protocol] for f in result["files"]], dtype=float)
-    y = np.array([genres.index(f["true"]) for f in result["files"]])
+    probs, y, genres = _probabilities(result, protocol)
     return classification_metrics(probs, y, genres)
 
 
@@ -135,9 +141,7 @@ def pairwise_accuracy(result: dict, protocol: str = "file") -> "pandas.DataFrame
     """
     import pandas as pd
 
-    genres = result["data"]["genres"]
-    probs = np.array([f[protocol] for f in result["files"]], dtype=float)
-    y = np.array([genres.index(f["true"]) for f in result["files"]])
+    probs, y, genres = _probabilities(result, protocol)
     predicted = probs.argmax(1)
     rows = []
     for a in range(len(genres)):

@@ -76,9 +76,7 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEMO_RUNS_DIR = PROJECT_DIR / "runs" / "demo"
 #: the committed model trained on ../shared/midi (see models/README.md)
 REAL_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic"
-#: the study's "more genres": a third genre, from the same site as electronic
-THREE_GENRES: tuple[str, ...] = ("jazz", "electronic", "rock")
-#: the committed three-genre model (``MAIN_CONFIG`` on :data:`THREE_GENRES`; notebook 06)
+#: the committed three-genre model (``MAIN_CONFIG`` on jazz, electronic and rock; notebook 06)
 THREE_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic-rock"
 
 
