@@ -64,7 +64,8 @@ def cross_validate(
         seconds = time.perf_counter() - start
         tables, y = data.tables(part.test), data.y[part.test]
         rnn, probs = score_protocols(model, data, part.test, file_windows)
-        by_windows = {n: protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
+        # the vote of file_windows windows is the file protocol's, already scored
+        by_windows = {n: probs["file"] if n == file_windows else protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
         base = baseline_scores(data, part.train, part.test, seed=seed + k)
         row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
         for p in PROTOCOLS:

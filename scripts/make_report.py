@@ -44,7 +44,7 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 
 import run_notebooks  # noqa: E402
 
-from genre_lib.data_source import resolve_data_dir  # noqa: E402
+from genre_lib.data_source import resolve_data_dir, shown  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_run_meta  # noqa: E402
 from genre_lib.study import (  # noqa: E402
@@ -84,12 +84,6 @@ def _commit() -> str:
         return rev + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
-
-
-def _shown(path: Path) -> str:
-    """A path as the page shows it and as a run's id: relative to the project."""
-    path = Path(path).resolve()
-    return path.relative_to(PROJECT).as_posix() if path.is_relative_to(PROJECT) else path.as_posix()
 
 
 def _e(value) -> str:
@@ -139,7 +133,7 @@ def run_records(run_dirs: list[Path]) -> list[dict]:
     baseline, problem if unreadable), newest first; ties by id."""
     records = []
     for path in run_dirs:
-        record = {"id": _shown(path), "trained": None, "accuracy": None, "first100 accuracy": None,
+        record = {"id": shown(path), "trained": None, "accuracy": None, "first100 accuracy": None,
                   "baseline accuracy": None, "baseline first100": None, "note": ""}
         try:
             meta = read_run_meta(path)
@@ -287,10 +281,10 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
     """The iterations table: the study's three rows (its reported figure, on its input
     columns) beside ours, in the order the iterations were tried, both protocols."""
     if not runs_dir.is_dir():
-        return f"<p class='note'>No iterations in <code>{_e(_shown(runs_dir))}</code> yet (notebook 03 trains them).</p>"
+        return f"<p class='note'>No iterations in <code>{_e(shown(runs_dir))}</code> yet (notebook 03 trains them).</p>"
     table = iterations_table(runs_dir)
     if table.empty:
-        return f"<p class='note'>No run folders in <code>{_e(_shown(runs_dir))}</code>.</p>"
+        return f"<p class='note'>No run folders in <code>{_e(shown(runs_dir))}</code>.</p>"
     names = table["run"].str.replace(r"-seed\d+$", "", regex=True)
     order = {name: k for k, name in enumerate(ITERATIONS)}
     table = table.assign(iteration=names, _order=names.map(lambda n: order.get(n, len(order)))).sort_values(
@@ -300,14 +294,14 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
     # one split for all runs (notebook 03's): the baseline is the same on every row, so one row says it
     bases = {(r.get("baseline first100"), r.get("baseline accuracy")) for r in records if not r.get("note")}
     one_base = len(bases) == 1
-    any_mark = any(_shown(runs_dir / r["run"]) in marks for r in records)
+    any_mark = any(shown(runs_dir / r["run"]) in marks for r in records)
     head = ("<tr><th>iteration</th><th>model</th><th>inputs</th><th>study reported</th><th>first100</th><th>file</th>"
             + ("" if one_base else "<th>baseline first100</th><th>baseline file</th>")
             + "<th>trained</th>" + ("<th>since the previous report</th>" if any_mark else "") + "</tr>")
     width = 7 if one_base else 9
     rows = []
     for r in records:
-        rid = _shown(runs_dir / r["run"])
+        rid = shown(runs_dir / r["run"])
         mark = marks.get(rid)
         if r.get("note"):
             rows.append(f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td colspan='{width - 1}'>{_e(r['note'])}</td>"
@@ -326,7 +320,7 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
                     f"<td class='num'>{_num(b100)}</td><td class='num'>{_num(bfile)}</td><td></td>"
                     + ("<td></td>" if any_mark else "") + "</tr>")
     return (f"<table>{head}{''.join(rows)}</table><p class='small'>Test accuracy of each run in "
-            f"<code>{_e(_shown(runs_dir))}</code> on its held-out files under both protocols "
+            f"<code>{_e(shown(runs_dir))}</code> on its held-out files under both protocols "
             "(<code>first100</code>: the first 100 notes, the study's; <code>file</code>: a vote of windows over the "
             f"whole file). <i>study reported</i>: the study's own figure, on its data and split, input {_e(study_inputs)}, "
             "protocol first100: quoted, not reproduced.</p>")
@@ -338,15 +332,15 @@ def glance_model(run_dir: Path, marks: dict) -> str:
         meta = read_run_meta(run_dir)
         metrics = json.loads((run_dir / "metrics.json").read_text())
     except (RunError, OSError, json.JSONDecodeError) as exc:
-        return f"<p class='note'>The model the notebooks explain, <code>{_e(_shown(run_dir))}</code>: {_e(exc)}</p>"
+        return f"<p class='note'>The model the notebooks explain, <code>{_e(shown(run_dir))}</code>: {_e(exc)}</p>"
     test, base = metrics["test"]["protocols"], metrics.get("baseline", {}).get("protocols", {})
-    mark = marks.get(_shown(run_dir))
+    mark = marks.get(shown(run_dir))
     rows = "".join(
         f"<tr><td>{p}</td><td class='num'><b>{_num(test[p]['accuracy'])}</b></td><td class='num'>{_num(test[p]['loss'])}</td>"
         f"<td class='num'>{_num(base.get(p, {}).get('accuracy'))}</td><td class='num'>{test[p]['n']}</td></tr>"
         for p in ("first100", "file") if p in test)
     split = meta.get("split", {})
-    return (f"<h3>The model notebooks 04 and 05 explain: <code>{_e(_shown(run_dir))}</code></h3>"
+    return (f"<h3>The model notebooks 04 and 05 explain: <code>{_e(shown(run_dir))}</code></h3>"
             + (f"<p class='mark'>{_e(mark[1])}</p>" if mark else "")
             + f"<p class='small'>trained {_e(meta.get('trained_on'))} on '{_e(meta.get('data', {}).get('folder'))}', "
             f"{_e(split.get('kind'))} split seed {_e(split.get('seed'))}, {_e(meta.get('epochs_trained'))} epochs; "
@@ -427,7 +421,7 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
 
     if runs_dir.is_dir():
         table = iterations_table(runs_dir)
-        p.append(f"<h2>All settings of the iterations</h2><p class='small'>Every run in <code>{_e(_shown(runs_dir))}</code>; "
+        p.append(f"<h2>All settings of the iterations</h2><p class='small'>Every run in <code>{_e(shown(runs_dir))}</code>; "
                  "accuracy and loss on the held-out test files of each run's split (<code>file</code> protocol, then "
                  "<code>first100</code>).</p>")
         p.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
@@ -523,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"report: {_shown(page)}")
+    print(f"report: {shown(page)}")
     return status
 
 
