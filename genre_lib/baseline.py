@@ -11,11 +11,12 @@ files.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .general_midi import DRUM_SOUNDS, FAMILIES, drum_sound, program_family
+from .dataset import MAX_NOTES
 from .midi_io import DRUM, DURATION, PITCH, PROGRAM, STEP, VELOCITY, onsets
 
 if TYPE_CHECKING:
@@ -75,17 +76,20 @@ def note_statistics(table: np.ndarray) -> np.ndarray:
     return np.concatenate([basic, families, drums, classes])
 
 
-def protocol_statistics(data: "Dataset", index: np.ndarray, protocol: str) -> np.ndarray:
-    """:func:`note_statistics` ``(files, 48)`` of the files ``index`` of ``data``: of
-    their first 100 notes for ``"first100"``, of all their notes for ``"file"``."""
-    index = np.asarray(index, dtype=int)
+def table_statistics(tables: Sequence[np.ndarray], protocol: str, max_notes: int = MAX_NOTES) -> np.ndarray:
+    """:func:`note_statistics` ``(files, 48)`` of whole note tables (one per file): of
+    their first ``max_notes`` notes for ``"first100"``, of all their notes for ``"file"``."""
     if protocol == "first100":
-        tables = (data.X[i] for i in index)
-    elif protocol == "file":
-        tables = (data.table(i) for i in index)
-    else:
+        tables = [t[:max_notes] for t in tables]
+    elif protocol != "file":
         raise ValueError(f"unknown protocol {protocol!r}: use 'first100' or 'file'")
-    return np.array([note_statistics(t) for t in tables]).reshape(len(index), -1)
+    return np.array([note_statistics(t) for t in tables]).reshape(len(tables), -1)
+
+
+def protocol_statistics(data: "Dataset", index: np.ndarray, protocol: str) -> np.ndarray:
+    """:func:`table_statistics` of the files ``index`` of ``data`` (first100: their
+    first ``max_notes`` notes, as the RNN reads them)."""
+    return table_statistics(data.tables(np.asarray(index, dtype=int)), protocol, data.X.shape[1])
 
 
 def fit_baseline(S: np.ndarray, y: np.ndarray, seed: int = 0) -> "HistGradientBoostingClassifier":
@@ -101,19 +105,38 @@ def fit_baseline(S: np.ndarray, y: np.ndarray, seed: int = 0) -> "HistGradientBo
         return clf.fit(np.asarray(S), np.asarray(y))
 
 
-def baseline_scores(data: "Dataset", train: np.ndarray, test: np.ndarray, seed: int = 0) -> dict:
+def fit_baselines(data: "Dataset", train: np.ndarray, seed: int = 0) -> dict[str, "HistGradientBoostingClassifier"]:
+    """One baseline per protocol (:data:`genre_lib.evaluate.PROTOCOLS`), each fitted on
+    the training files' statistics under that protocol."""
+    from .evaluate import PROTOCOLS
+
+    y = data.y[np.asarray(train, dtype=int)]
+    return {p: fit_baseline(protocol_statistics(data, train, p), y, seed) for p in PROTOCOLS}
+
+
+def baseline_proba(baselines: dict, tables: Sequence[np.ndarray], protocol: str, max_notes: int = MAX_NOTES) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of whole note tables under ``protocol``,
+    from the baseline fitted for it (:func:`fit_baselines`)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="openmp"):
+        return baselines[protocol].predict_proba(table_statistics(tables, protocol, max_notes))
+
+
+def baseline_scores(data: "Dataset", train: np.ndarray, test: np.ndarray, seed: int = 0) -> tuple[dict, dict, dict]:
     """Train the baseline on the files ``train`` and score it on the files ``test``,
     once per protocol (first-100-note statistics, whole-file statistics).
 
     Returns:
-        ``{"first100": metrics, "file": metrics}`` (see
-        :func:`genre_lib.evaluate.classification_metrics`).
+        ``(metrics, probabilities, baselines)``, each keyed by protocol:
+        :func:`genre_lib.evaluate.classification_metrics`, the ``(files, genres)``
+        probabilities they were computed from, and the fitted models
+        (:func:`fit_baselines`).
     """
     from .evaluate import PROTOCOLS, classification_metrics
 
-    out = {}
-    for protocol in PROTOCOLS:
-        clf = fit_baseline(protocol_statistics(data, train, protocol), data.y[np.asarray(train, dtype=int)], seed)
-        probs = clf.predict_proba(protocol_statistics(data, test, protocol))
-        out[protocol] = classification_metrics(probs, data.y[np.asarray(test, dtype=int)], data.genres)
-    return out
+    baselines = fit_baselines(data, train, seed)
+    tables = data.tables(np.asarray(test, dtype=int))
+    probs = {p: baseline_proba(baselines, tables, p, data.X.shape[1]) for p in PROTOCOLS}
+    y = data.y[np.asarray(test, dtype=int)]
+    return {p: classification_metrics(probs[p], y, data.genres) for p in PROTOCOLS}, probs, baselines

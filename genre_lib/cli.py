@@ -120,15 +120,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except (DataError, FileExistsError) as exc:
         return _fail(args, str(exc))
     test, base = run.metrics["test"]["protocols"], run.metrics["baseline"]["protocols"]
+    both = run.metrics["combined"]["protocols"]
     print(f"{args.out}: {run.meta['epochs_trained']} epochs in {run.meta['train_seconds']:.0f} s; "
           f"{args.split}-split test files ({test['file']['n']}): accuracy {test['file']['accuracy']:.3f} judged by "
           f"{args.file_windows} windows, {test['first100']['accuracy']:.3f} by the first 100 notes; "
-          f"baseline {base['file']['accuracy']:.3f} and {base['first100']['accuracy']:.3f}")
+          f"baseline {base['file']['accuracy']:.3f} and {base['first100']['accuracy']:.3f}; "
+          f"RNN and baseline combined {both['file']['accuracy']:.3f} and {both['first100']['accuracy']:.3f}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import PROTOCOLS, align_labels, classification_metrics, misclassified, protocol_proba
+    from .evaluate import PROTOCOLS, align_labels, classification_metrics, misclassified, protocol_proba, verdict_proba
 
     run, error = _load_run_for(args.run_dir)
     if error:
@@ -145,6 +147,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = {**protocols[args.protocol], "protocol": args.protocol, "protocols": protocols}
     result["misclassified"] = misclassified(probs[args.protocol], y, data.paths, run.genres)
     result["skipped"] = [{"path": s.path, "reason": s.reason} for s in data.skipped]
+    # the run's baseline alone and combined with the RNN, beside the RNN's figures above
+    others = {}
+    if run.baselines is not None:
+        for who in ("baseline", "combined"):
+            others[who] = {p: classification_metrics(verdict_proba(run, tables, p, who, k), y, run.genres)
+                           for p in PROTOCOLS}
+            result[who] = {"accuracy": others[who][args.protocol]["accuracy"], "protocols": others[who]}
+    else:
+        result["baseline_problem"] = run.baseline_problem
     if args.json:
         _print_json(result)
         return 0
@@ -155,12 +166,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for genre, g in m["per_genre"].items():
             print(f"    {genre:12} n={g['n']:4}  precision {g['precision']:.3f}  recall {g['recall']:.3f}")
         print("    confusion (rows true, columns predicted):", m["confusion"])
+    for who, ms in others.items():
+        print(f"  {who + ':':9} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}" for p, m in ms.items()))
+    if not others:
+        print(f"  (no baseline or combined figures: {run.baseline_problem})")
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .dataset import check_usable
-    from .evaluate import protocol_proba
+    from .evaluate import verdict_proba
     from .midi_io import read_midi
 
     run, error = _load_run_for(args.run_dir)
@@ -179,14 +194,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     protocol = "file" if args.whole_file else "first100"
     k = args.file_windows or run.meta["file_windows"]
     # one batched call: a model call per file costs ~50 ms of overhead each
-    probs = protocol_proba(run.model, tables, protocol, k) if tables else []
+    try:
+        probs = verdict_proba(run, tables, protocol, args.verdict, k) if tables else []
+    except ValueError as exc:  # a baseline verdict from a run without a usable baseline
+        return _fail(args, str(exc))
     rows = [
         {"path": str(path), "predicted": run.genres[int(p.argmax())],
          "probabilities": {g: round(float(v), 4) for g, v in zip(run.genres, p)}}
         for path, p in zip(paths, probs)
     ]
     if args.json:
-        _print_json({"genres": list(run.genres), "protocol": protocol, "files": rows})
+        _print_json({"genres": list(run.genres), "protocol": protocol, "verdict": args.verdict, "files": rows})
     else:
         for r in rows:
             probs = "  ".join(f"{g} {v:.3f}" for g, v in r["probabilities"].items())
@@ -447,6 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whole-file", action="store_true",
                    help="judge each file by a vote of windows over all its notes (default: its first 100 notes)")
     p.add_argument("--file-windows", type=int, help="windows per file with --whole-file (default: the run's)")
+    p.add_argument("--verdict", choices=("rnn", "baseline", "combined"), default="rnn",
+                   help="whose probabilities: the RNN's (default), the run's baseline's, or the two combined")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_predict, tensorflow=True)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from .baseline import baseline_scores
 from .dataset import Dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, protocol_proba
+from .evaluate import FILE_WINDOWS, PROTOCOLS, VERDICTS, classification_metrics, combine_proba, protocol_proba
 from .model import ModelConfig
 from .splits import group_folds
 
@@ -66,24 +66,27 @@ def cross_validate(
         rnn, probs = score_protocols(model, data, part.test, file_windows)
         # the vote of file_windows windows is the file protocol's, already scored
         by_windows = {n: probs["file"] if n == file_windows else protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
-        base = baseline_scores(data, part.train, part.test, seed=seed + k)
+        base, base_probs, _ = baseline_scores(data, part.train, part.test, seed=seed + k)
+        both_probs = {p: combine_proba(probs[p], base_probs[p]) for p in PROTOCOLS}
+        both = {p: classification_metrics(both_probs[p], y, data.genres) for p in PROTOCOLS}
         row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
         for p in PROTOCOLS:
-            row[f"rnn_{p}"] = rnn[p]["accuracy"]
-            row[f"rnn_{p}_loss"] = rnn[p]["loss"]
-            row[f"rnn_{p}_recall"] = {g: v["recall"] for g, v in rnn[p]["per_genre"].items()}
-            row[f"baseline_{p}"] = base[p]["accuracy"]
-            row[f"baseline_{p}_recall"] = {g: v["recall"] for g, v in base[p]["per_genre"].items()}
+            for who, m in (("rnn", rnn), ("baseline", base), ("combined", both)):
+                row[f"{who}_{p}"] = m[p]["accuracy"]
+                row[f"{who}_{p}_loss"] = m[p]["loss"]
+                row[f"{who}_{p}_recall"] = {g: v["recall"] for g, v in m[p]["per_genre"].items()}
         row["file_by_windows"] = {str(n): classification_metrics(v, y, data.genres)["accuracy"] for n, v in by_windows.items()}
         rows.append(row)
         for j, i in enumerate(part.test):
             files.append({"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
-                          **{p: [round(float(v), 4) for v in probs[p][j]] for p in PROTOCOLS}})
+                          **{p: [round(float(v), 4) for v in probs[p][j]] for p in PROTOCOLS},
+                          **{f"baseline_{p}": [round(float(v), 4) for v in base_probs[p][j]] for p in PROTOCOLS}})
         log(f"fold {k}: {len(y):4d} test files, {row['epochs']} epochs, {seconds:.0f} s | "
             f"RNN first100 {row['rnn_first100']:.3f} file {row['rnn_file']:.3f} | "
-            f"baseline first100 {row['baseline_first100']:.3f} file {row['baseline_file']:.3f}")
+            f"baseline first100 {row['baseline_first100']:.3f} file {row['baseline_file']:.3f} | "
+            f"combined first100 {row['combined_first100']:.3f} file {row['combined_file']:.3f}")
     summary = {}
-    for key in ("rnn_first100", "rnn_file", "baseline_first100", "baseline_file", "train_seconds"):
+    for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS] + ["train_seconds"]:
         v = np.array([r[key] for r in rows], dtype=float)
         summary[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
     return {
@@ -95,16 +98,18 @@ def cross_validate(
 
 
 def recall_summary(folds: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
-    """Each genre's recall, mean and standard deviation over the folds, for the RNN and
-    the baseline under both protocols: ``{"rnn_file": {"jazz": {"mean", "sd"}, ...}, ...}``.
+    """Each genre's recall, mean and standard deviation over the folds, for each of
+    :data:`VERDICTS` the result holds, under both protocols: ``{"rnn_file": {"jazz": {"mean", "sd"}, ...}, ...}``.
 
     ``folds`` is the ``folds`` list of a :func:`cross_validate` result. With more than
     two genres one accuracy hides a genre the model rarely gets right, so the
     three-genre target asks for every genre's recall.
     """
     out: dict[str, dict[str, dict[str, float]]] = {}
-    for who in ("rnn", "baseline"):
+    for who in VERDICTS:
         for p in PROTOCOLS:
+            if f"{who}_{p}_recall" not in folds[0]:  # a result from before the combined verdict
+                continue
             per = [r[f"{who}_{p}_recall"] for r in folds]
             out[f"{who}_{p}"] = {}
             for g in per[0]:
@@ -113,23 +118,39 @@ def recall_summary(folds: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
     return out
 
 
-def _probabilities(result: dict, protocol: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Every test file's probabilities under ``protocol``, its true genre's index and the
-    genre names, from a :func:`cross_validate` result."""
+def file_probabilities(result: dict, protocol: str = "file", who: str = "rnn") -> np.ndarray:
+    """Every test file's probabilities ``(files, genres)`` under ``protocol`` from a
+    :func:`cross_validate` result, of the verdict ``who`` (:data:`VERDICTS`; the
+    combined one is recomputed from the stored RNN and baseline probabilities)."""
+    files = result["files"]
+    if who == "rnn":
+        return np.array([f[protocol] for f in files], dtype=float)
+    if who == "baseline":
+        if f"baseline_{protocol}" not in files[0]:
+            raise KeyError("this cross-validation result has no baseline probabilities per file; run it again")
+        return np.array([f[f"baseline_{protocol}"] for f in files], dtype=float)
+    if who == "combined":
+        return combine_proba(file_probabilities(result, protocol, "rnn"), file_probabilities(result, protocol, "baseline"))
+    raise ValueError(f"unknown verdict {who!r}: use one of {VERDICTS}")
+
+
+def _probabilities(result: dict, protocol: str, who: str = "rnn") -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """:func:`file_probabilities`, each file's true genre's index and the genre names."""
     genres = result["data"]["genres"]
-    probs = np.array([f[protocol] for f in result["files"]], dtype=float)
+    probs = file_probabilities(result, protocol, who)
     return probs, np.array([genres.index(f["true"]) for f in result["files"]]), genres
 
 
-def pooled_metrics(result: dict, protocol: str = "file") -> dict:
+def pooled_metrics(result: dict, protocol: str = "file", who: str = "rnn") -> dict:
     """:func:`genre_lib.evaluate.classification_metrics` of every test file of a
     :func:`cross_validate` result at once (each file was tested once, by the model of its
-    fold): one confusion matrix for the whole collection."""
-    probs, y, genres = _probabilities(result, protocol)
+    fold): one confusion matrix for the whole collection, of the verdict ``who``
+    (:data:`VERDICTS`)."""
+    probs, y, genres = _probabilities(result, protocol, who)
     return classification_metrics(probs, y, genres)
 
 
-def pairwise_accuracy(result: dict, protocol: str = "file") -> "pandas.DataFrame":
+def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
     """How well each pair of genres is told apart: for the files of two genres, the
     share the model gives the higher probability to the right one of the two (the
     other genres' probabilities ignored), and how many files of the pair's first genre
@@ -138,11 +159,11 @@ def pairwise_accuracy(result: dict, protocol: str = "file") -> "pandas.DataFrame
 
     With three genres this separates the pairs one accuracy mixes: for example whether
     rock and electronic, from one site, are harder to tell apart than jazz and
-    electronic, from two sites.
+    electronic, from two sites. ``who`` picks the verdict (:data:`VERDICTS`).
     """
     import pandas as pd
 
-    probs, y, genres = _probabilities(result, protocol)
+    probs, y, genres = _probabilities(result, protocol, who)
     predicted = probs.argmax(1)
     rows = []
     for a in range(len(genres)):
@@ -187,7 +208,7 @@ def _predictions(result: dict, protocol: str) -> "pandas.DataFrame":
     df["p_predicted"] = probs.max(1)
     for j, g in enumerate(genres):
         df[f"p {g}"] = probs[:, j]
-    return df.drop(columns=list(PROTOCOLS))
+    return df.drop(columns=[c for c in df.columns if c in PROTOCOLS or c.startswith("baseline_")])
 
 
 def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":

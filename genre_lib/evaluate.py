@@ -11,6 +11,12 @@ Two protocols judge a file, and both are always reported:
   softmax, so the probabilities are the normalised geometric mean of the windows' (a
   window's log-probabilities differ from its logits by one number per window), and one
   confident window cannot outvote the rest.
+
+Under either protocol the RNN's verdict can be combined with the baseline's
+(:mod:`genre_lib.baseline`) by the same rule: :func:`combine_proba` averages their
+log-probabilities. The two read a file differently (notes in order against statistics
+of all of them) and make different mistakes, so together they are right more often
+than either (the README and notebook 03 give the figures).
 """
 
 from __future__ import annotations
@@ -26,9 +32,14 @@ from .windows import even_windows
 if TYPE_CHECKING:
     import keras
 
+    from .runs import Run
+
 
 #: the two ways of judging a file (see the module docstring)
 PROTOCOLS: tuple[str, ...] = ("first100", "file")
+
+#: the verdicts a run gives (:func:`verdict_proba`): its RNN, its baseline, the two combined
+VERDICTS: tuple[str, ...] = ("rnn", "baseline", "combined")
 
 #: windows per file of the ``file`` protocol (notebook 03 and the README show how the
 #: accuracy grows with it and where it levels off)
@@ -60,6 +71,51 @@ def protocol_proba(model: "keras.Model", tables: Sequence[np.ndarray], protocol:
         z = logits(model, windows)
         return softmax(z.reshape(len(tables), k, -1).mean(axis=1))
     raise ValueError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS}")
+
+
+def verdict_proba(run: "Run", tables: Sequence[np.ndarray], protocol: str, who: str = "rnn",
+                  k: int | None = None) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of whole note tables under ``protocol``
+    by one of a run's :data:`VERDICTS`: ``"rnn"`` (:func:`protocol_proba`),
+    ``"baseline"`` (the run's baseline, :func:`genre_lib.baseline.baseline_proba`) or
+    ``"combined"`` (:func:`combine_proba` of the two).
+
+    Args:
+        run: a loaded run folder (:func:`genre_lib.runs.load_run`).
+        tables: each file's whole note table.
+        protocol: ``"first100"`` or ``"file"``.
+        who: the verdict.
+        k: windows per file of the ``file`` protocol (default: the run's).
+
+    Raises:
+        ValueError: an unknown verdict, or a baseline verdict of a run without a
+            usable baseline (the message says why).
+    """
+    from .baseline import baseline_proba
+
+    if who not in VERDICTS:
+        raise ValueError(f"unknown verdict {who!r}: use one of {VERDICTS}")
+    k = k or int(run.meta["file_windows"])
+    if who == "rnn":
+        return protocol_proba(run.model, tables, protocol, k)
+    if run.baselines is None:
+        raise ValueError(f"no {who} verdict: {run.baseline_problem}")
+    base = baseline_proba(run.baselines, tables, protocol, run.max_notes)
+    return base if who == "baseline" else combine_proba(protocol_proba(run.model, tables, protocol, k), base)
+
+
+def combine_proba(*probs: np.ndarray) -> np.ndarray:
+    """The combined verdict of several models' probabilities ``(files, genres)`` each:
+    the mean of their log-probabilities, normalised again (a normalised geometric
+    mean), the rule the ``file`` protocol's windows vote by. A model that is sure
+    cannot be outvoted by one that hesitates unless the hesitating one leans the other
+    way."""
+    if not probs:
+        raise ValueError("combine_proba needs at least one array of probabilities")
+    logs = [np.log(np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1.0)) for p in probs]
+    if len({l.shape for l in logs}) != 1:
+        raise ValueError(f"probabilities of different shapes: {[l.shape for l in logs]}")
+    return softmax(np.mean(logs, axis=0))
 
 
 def classification_metrics(probs: np.ndarray, y: np.ndarray, genres: tuple[str, ...] | list[str]) -> dict:

@@ -8,7 +8,10 @@ A run folder holds::
                     summary, training time and date
     history.json    loss and accuracy per epoch (training and validation)
     metrics.json    test and validation metrics under both protocols (see
-                    genre_lib.evaluate), the baseline's, and the misclassified test files
+                    genre_lib.evaluate), the baseline's, the RNN and baseline
+                    combined, and the misclassified test files
+    baseline.joblib the baseline trained on the same files, one per protocol
+                    (genre_lib.baseline; optional: without it a run is the RNN alone)
 
 :func:`iterations_table` lines up every run of a folder: the study's table.
 """
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 #: (2: both protocols in metrics.json, windows and new model settings)
 FORMAT_VERSION = 2
 RUN_FILES = ("model.keras", "run.json", "history.json", "metrics.json")
+#: the optional file holding the run's baseline (see :func:`load_baselines`)
+BASELINE_FILE = "baseline.joblib"
 
 
 class RunError(ValueError):
@@ -53,6 +58,10 @@ class Run:
         meta: everything in ``run.json`` (settings, seed, split, data, timing).
         history: per-epoch training curves.
         metrics: test metrics.
+        baselines: the run's baseline per protocol (:func:`genre_lib.baseline.fit_baselines`),
+            or None when the run has none or it cannot be read (then ``baseline_problem``
+            says why).
+        baseline_problem: why ``baselines`` is None ("" when it is not).
     """
 
     path: Path
@@ -63,6 +72,8 @@ class Run:
     meta: dict
     history: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    baselines: dict | None = None
+    baseline_problem: str = ""
 
     def held_out(self, paths: list[str]) -> "np.ndarray":
         """Indices of the run's held-out test files (``meta["split"]["test_files"]``)
@@ -85,10 +96,12 @@ def _write_json(path: Path, obj: dict) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
 
 
-def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False) -> Path:
+def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False,
+             baselines: dict | None = None) -> Path:
     """Write a run folder atomically: everything goes to a temporary folder beside
     ``out`` that is renamed into place at the end, so a crash never leaves a folder
-    that looks complete.
+    that looks complete. ``baselines`` (one fitted baseline per protocol) go to
+    :data:`BASELINE_FILE` with the scikit-learn version that wrote them.
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is false.
@@ -103,6 +116,11 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
         _write_json(tmp / "run.json", {"format_version": FORMAT_VERSION, **meta})
         _write_json(tmp / "history.json", history)
         _write_json(tmp / "metrics.json", metrics)
+        if baselines is not None:
+            import joblib
+            import sklearn
+
+            joblib.dump({"sklearn": sklearn.__version__, "baselines": baselines}, tmp / BASELINE_FILE)
         if out.exists():
             if not overwrite:  # appeared while we were writing (another process)
                 raise FileExistsError(f"{out}: run folder appeared while saving; not replaced")
@@ -143,6 +161,34 @@ def read_run_meta(run_dir: str | Path) -> dict:
     return meta
 
 
+def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
+    """The baselines of a run folder (:data:`BASELINE_FILE`), or None and the reason.
+
+    The file is a pickle, read only when its scikit-learn version is this one's (a
+    model pickled by another version may load and predict differently). Like any
+    pickle, it runs code when loaded: load run folders you trust.
+
+    Returns:
+        ``(baselines, problem)``: a dict keyed by protocol and ``""``, or None and a
+        message naming the file and the cause.
+    """
+    import joblib
+    import sklearn
+
+    path = Path(run_dir) / BASELINE_FILE
+    if not path.is_file():
+        return None, f"{path}: no baseline in this run folder (trained before runs kept one)"
+    try:
+        stored = joblib.load(path)
+        version, baselines = stored["sklearn"], stored["baselines"]
+    except Exception as exc:  # a damaged or foreign file: unpickling raises many types
+        return None, f"{path}: cannot read the baseline ({type(exc).__name__}: {exc})"
+    if version != sklearn.__version__:
+        return None, (f"{path}: written by scikit-learn {version}, this is {sklearn.__version__}; "
+                      "retrain the run (genre-lib train) to use its baseline")
+    return baselines, ""
+
+
 def load_run(run_dir: str | Path) -> Run:
     """Load a run folder written by :func:`genre_lib.train.train_run`.
 
@@ -171,7 +217,8 @@ def load_run(run_dir: str | Path) -> Run:
         )
     history = json.loads((run_dir / "history.json").read_text())
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    return Run(run_dir, model, genres, features, int(meta["max_notes"]), meta, history, metrics)
+    baselines, problem = load_baselines(run_dir)
+    return Run(run_dir, model, genres, features, int(meta["max_notes"]), meta, history, metrics, baselines, problem)
 
 
 def find_runs(runs_dir: str | Path) -> list[Path]:
@@ -207,7 +254,7 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
     :class:`genre_lib.model.ModelConfig` switched on), windows (per training file and
     epoch), epochs (trained / maximum), accuracy and loss of the test files under the
     ``file`` protocol, the same under ``first100``, the baseline's accuracy under both,
-    split, test files, seed, train seconds, trained (date). A folder that cannot be
+    the RNN and baseline combined under both, split, test files, seed, train seconds, trained (date). A folder that cannot be
     read is listed with its problem in ``note`` instead of being silently left out.
 
     Returns:
@@ -228,6 +275,7 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
         cfg = meta["config"]
         test = metrics.get("test", {}).get("protocols", {})
         base = metrics.get("baseline", {}).get("protocols", {})
+        both = metrics.get("combined", {}).get("protocols", {})
         inputs = cfg.get("columns", [])
         rows.append({
             "run": name,
@@ -245,6 +293,8 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
             "first100 loss": test.get("first100", {}).get("loss"),
             "baseline accuracy": base.get("file", {}).get("accuracy"),
             "baseline first100": base.get("first100", {}).get("accuracy"),
+            "combined accuracy": both.get("file", {}).get("accuracy"),
+            "combined first100": both.get("first100", {}).get("accuracy"),
             "split": meta.get("split", {}).get("kind"),
             "test files": test.get("file", {}).get("n"),
             "seed": meta.get("seed"),

@@ -16,7 +16,7 @@ import numpy as np
 
 from .baseline import baseline_scores
 from .dataset import MAX_NOTES, Dataset, load_dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, misclassified, protocol_proba
+from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, combine_proba, misclassified, protocol_proba
 from .model import ModelConfig, build_model
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
@@ -147,7 +147,9 @@ def train_run(
     verbose: int = 0,
 ) -> Run:
     """Train on a data folder (or a loaded :class:`Dataset`), score the held-out test
-    files and the baseline under both protocols, and write the run folder ``out``.
+    files under both protocols (the RNN, the baseline trained on the same files, and
+    the two combined, :func:`genre_lib.evaluate.combine_proba`), and write the run
+    folder ``out`` with the baseline beside the model.
 
     Args:
         data: folder laid out as ``<root>/<genre>/*.mid``, or a loaded dataset.
@@ -185,13 +187,17 @@ def train_run(
 
     test, test_probs = score_protocols(model, data, parts.test, file_windows)
     val, _ = score_protocols(model, data, parts.val, file_windows)
-    baseline = baseline_scores(data, parts.train, parts.test, seed=seed)
+    baseline, baseline_probs, baselines = baseline_scores(data, parts.train, parts.test, seed=seed)
+    y_test = data.y[parts.test]
+    combined = {p: classification_metrics(combine_proba(test_probs[p], baseline_probs[p]), y_test, data.genres)
+                for p in PROTOCOLS}
     paths = [data.paths[i] for i in parts.test]
     metrics = {
         "test": {**test["file"], "protocol": "file", "protocols": test},
         "val": {**val["file"], "protocol": "file", "protocols": val},
         "baseline": {"accuracy": baseline["file"]["accuracy"], "protocol": "file", "protocols": baseline},
-        "misclassified": misclassified(test_probs["file"], data.y[parts.test], paths, data.genres),
+        "combined": {"accuracy": combined["file"]["accuracy"], "protocol": "file", "protocols": combined},
+        "misclassified": misclassified(test_probs["file"], y_test, paths, data.genres),
     }
     meta = {
         "genres": list(data.genres),
@@ -210,5 +216,5 @@ def train_run(
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),
     }
-    save_run(out, model, meta, history, metrics, overwrite=overwrite)
+    save_run(out, model, meta, history, metrics, overwrite=overwrite, baselines=baselines)
     return load_run(out)

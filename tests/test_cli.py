@@ -111,6 +111,15 @@ def test_evaluate_json_matches_an_in_process_evaluation(demo_run, demo_dir: Path
     probs = predict_proba(demo_run.model, demo_data.X)
     assert report["protocols"]["first100"]["accuracy"] == accuracy_score(demo_data.y, probs.argmax(1))
     assert len(report["misclassified"]) == report["n"] - sum(report["confusion"][g][g] for g in range(2))
+    # the run's baseline and the two combined, beside the RNN
+    from genre_lib.evaluate import classification_metrics, verdict_proba
+
+    for who in ("baseline", "combined"):
+        assert set(report[who]["protocols"]) == {"first100", "file"}
+        assert report[who]["accuracy"] == report[who]["protocols"]["file"]["accuracy"]
+        probs = verdict_proba(demo_run, demo_data.tables(), "first100", who)
+        expected = classification_metrics(probs, demo_data.y, demo_run.genres)["accuracy"]
+        assert report[who]["protocols"]["first100"]["accuracy"] == expected
 
 
 def test_evaluate_on_a_genre_the_model_does_not_know(demo_run, demo_dir: Path, demo_data, tmp_path: Path, monkeypatch, capsys):
@@ -139,6 +148,7 @@ def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
     assert f"file     (judged by a vote of {demo_run.meta['file_windows']} windows): accuracy" in out
     assert "confusion (rows true, columns predicted)" in out
     assert "electronic" in out and "jazz" in out and "precision" in out and "recall" in out
+    assert "baseline: first100 accuracy" in out and "combined: first100 accuracy" in out
 
 
 def test_predict_json_probabilities_and_a_skipped_file(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
@@ -170,10 +180,30 @@ def test_predict_whole_file_is_the_file_protocol(demo_run, demo_dir: Path, demo_
     result = run_cli("predict", str(demo_run.path), *map(str, paths), "--whole-file", "--file-windows", "5", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["protocol"] == "file"
+    assert report["protocol"] == "file" and report["verdict"] == "rnn"
     expected = protocol_proba(demo_run.model, demo_data.tables(index), "file", 5)
     got = [[row["probabilities"][g] for g in report["genres"]] for row in report["files"]]
     np.testing.assert_allclose(got, expected, atol=1e-4)
+
+
+def test_predict_combined_verdict(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
+    from genre_lib.evaluate import verdict_proba
+
+    index = [1, len(demo_data) - 1]
+    paths = [demo_dir / demo_data.paths[i] for i in index]
+    result = run_cli("predict", str(demo_run.path), *map(str, paths), "--whole-file", "--verdict", "combined", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["protocol"], report["verdict"]) == ("file", "combined")
+    expected = verdict_proba(demo_run, demo_data.tables(index), "file", "combined")
+    got = [[row["probabilities"][g] for g in report["genres"]] for row in report["files"]]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # a run without its baseline: one clear line, no traceback
+    bare = tmp_path / "bare"
+    shutil.copytree(demo_run.path, bare)
+    (bare / "baseline.joblib").unlink()
+    _one_line_error(run_cli("predict", str(bare), str(paths[0]), "--verdict", "baseline"),
+                    "no baseline verdict", "baseline.joblib: no baseline in this run folder")
 
 
 def test_predict_and_evaluate_on_a_missing_or_broken_run(demo_dir: Path, tmp_path: Path, capsys):

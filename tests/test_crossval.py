@@ -4,7 +4,11 @@ sides, figures that recompute from the stored probabilities, errors read by grou
 import numpy as np
 import pytest
 
-from genre_lib.crossval import VOTE_SIZES, cross_validate, errors_by_group, load_cv, misclassified_files, save_cv
+from genre_lib.crossval import (
+    VOTE_SIZES, cross_validate, errors_by_group, file_probabilities, load_cv, misclassified_files, pooled_metrics,
+    save_cv,
+)
+from genre_lib.baseline import baseline_scores
 from genre_lib.evaluate import classification_metrics
 from genre_lib.model import ModelConfig
 from genre_lib.splits import group_folds
@@ -59,3 +63,24 @@ def test_recall_summary_recomputes_from_the_stored_probabilities(result):
             expected = float(np.mean(predicted[y == g] == g))
             assert result["recall"][f"rnn_{protocol}"][genre] == {"mean": pytest.approx(expected), "sd": 0.0}
         assert set(result["recall"][f"baseline_{protocol}"]) == set(genres)
+
+
+def test_baseline_and_combined_verdicts_recompute(result, demo_data):
+    part = group_folds(demo_data.y, demo_data.groups, 5, seed=0)[1]
+    # the fold's baseline, trained again with the fold's seed (seed + fold)
+    _, base, _ = baseline_scores(demo_data, part.train, part.test, seed=1)
+    row, genres = result["folds"][0], result["data"]["genres"]
+    y = np.array([genres.index(f["true"]) for f in result["files"]])
+    for protocol in ("first100", "file"):
+        stored = file_probabilities(result, protocol, "baseline")
+        np.testing.assert_allclose(stored, base[protocol], atol=5e-5)
+        combined = file_probabilities(result, protocol, "combined")
+        # stored probabilities are rounded, so some are 0: the rule reads them as 1e-7
+        geo = np.sqrt(np.clip(file_probabilities(result, protocol, "rnn"), 1e-7, 1) * np.clip(stored, 1e-7, 1))
+        np.testing.assert_allclose(combined, geo / geo.sum(1, keepdims=True), atol=1e-6)
+        # from rounded probabilities the accuracy is the fold's (one fold: pooled is the fold)
+        assert pooled_metrics(result, protocol, "combined")["accuracy"] == pytest.approx(row[f"combined_{protocol}"])
+        assert pooled_metrics(result, protocol, "baseline")["accuracy"] == pytest.approx(row[f"baseline_{protocol}"])
+        assert set(result["recall"][f"combined_{protocol}"]) == set(genres)
+    with pytest.raises(ValueError, match="unknown verdict"):
+        file_probabilities(result, "file", "ensemble")

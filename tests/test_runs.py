@@ -9,6 +9,7 @@ import pytest
 
 from genre_lib.evaluate import predict_proba
 from genre_lib.runs import (
+    BASELINE_FILE,
     FORMAT_VERSION,
     RUN_FILES,
     RunError,
@@ -158,6 +159,9 @@ def test_iterations_table_lists_every_run_and_a_damaged_one_with_its_note(demo_r
     base = demo_run.metrics["baseline"]["protocols"]
     assert good["baseline accuracy"] == base["file"]["accuracy"]
     assert good["baseline first100"] == base["first100"]["accuracy"]
+    both = demo_run.metrics["combined"]["protocols"]
+    assert good["combined accuracy"] == both["file"]["accuracy"]
+    assert good["combined first100"] == both["first100"]["accuracy"]
     assert (good["split"], good["test files"], good["seed"]) == ("group", demo_run.meta["split"]["n_test"], 0)
     assert good["note"] == ""
     assert "missing metrics.json" in table.iloc[1]["note"] and np.isnan(table.iloc[1]["accuracy"])
@@ -192,3 +196,31 @@ def test_held_out_finds_the_runs_test_files_among_a_folders_paths(demo_run, demo
     assert [demo_data.paths[i] for i in test] == sorted(demo_run.meta["split"]["test_files"], key=demo_data.paths.index)
     assert len(test) == demo_run.meta["split"]["n_test"] and np.all(np.diff(test) > 0)
     assert len(demo_run.held_out(["no/such.mid"])) == 0
+
+
+def test_a_run_without_a_usable_baseline_still_loads_and_says_why(demo_run, tmp_path, demo_data):
+    import joblib
+
+    from genre_lib.evaluate import verdict_proba
+
+    tables = demo_data.tables([0, 1])
+    # missing: an older run folder
+    run_dir = _copy(demo_run.path, tmp_path / "none")
+    (run_dir / BASELINE_FILE).unlink()
+    run = load_run(run_dir)
+    assert run.baselines is None and f"{run_dir / BASELINE_FILE}: no baseline" in run.baseline_problem
+    np.testing.assert_array_equal(verdict_proba(run, tables, "file"), verdict_proba(demo_run, tables, "file"))
+    with pytest.raises(ValueError, match="no combined verdict: .*no baseline in this run folder"):
+        verdict_proba(run, tables, "file", "combined")
+    # written by another scikit-learn: not unpickled
+    run_dir = _copy(demo_run.path, tmp_path / "other")
+    stored = joblib.load(run_dir / BASELINE_FILE)
+    joblib.dump({**stored, "sklearn": "0.1"}, run_dir / BASELINE_FILE)
+    run = load_run(run_dir)
+    assert run.baselines is None and "written by scikit-learn 0.1" in run.baseline_problem
+    assert "retrain" in run.baseline_problem
+    # damaged
+    run_dir = _copy(demo_run.path, tmp_path / "damaged")
+    (run_dir / BASELINE_FILE).write_bytes(b"not a pickle")
+    run = load_run(run_dir)
+    assert run.baselines is None and f"{run_dir / BASELINE_FILE}: cannot read the baseline" in run.baseline_problem

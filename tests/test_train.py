@@ -7,9 +7,9 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from genre_lib.baseline import baseline_scores
 from genre_lib.dataset import DataError
-from genre_lib.evaluate import predict_proba, protocol_proba
+from genre_lib.evaluate import classification_metrics, predict_proba, protocol_proba, verdict_proba
 from genre_lib.model import ModelConfig
-from genre_lib.runs import FORMAT_VERSION, RUN_FILES
+from genre_lib.runs import BASELINE_FILE, FORMAT_VERSION, RUN_FILES
 from genre_lib.splits import make_split
 from genre_lib.train import VAL_WINDOWS, class_weights, fit, train_run, training_windows
 
@@ -149,9 +149,30 @@ def test_stored_metrics_recompute_from_the_model_under_both_protocols(demo_run, 
 
 
 def test_stored_baseline_recomputes(demo_run, demo_data, demo_split):
-    scores = baseline_scores(demo_data, demo_split.train, demo_split.test, seed=0)
+    scores, probs, _ = baseline_scores(demo_data, demo_split.train, demo_split.test, seed=0)
     stored = demo_run.metrics["baseline"]
     assert stored["protocols"] == scores and stored["accuracy"] == scores["file"]["accuracy"]
+    # the baseline saved in the run folder is the one that was scored
+    assert demo_run.baselines is not None and demo_run.baseline_problem == ""
+    tables = demo_data.tables(demo_split.test)
+    for protocol in ("first100", "file"):
+        np.testing.assert_array_equal(verdict_proba(demo_run, tables, protocol, "baseline"), probs[protocol])
+
+
+def test_stored_combined_verdict_recomputes(demo_run, demo_data, demo_split):
+    tables, y = demo_data.tables(demo_split.test), demo_data.y[demo_split.test]
+    stored = demo_run.metrics["combined"]
+    assert stored["accuracy"] == stored["protocols"]["file"]["accuracy"]
+    for protocol in ("first100", "file"):
+        rnn = verdict_proba(demo_run, tables, protocol, "rnn")
+        base = verdict_proba(demo_run, tables, protocol, "baseline")
+        combined = verdict_proba(demo_run, tables, protocol, "combined")
+        # independently: the normalised geometric mean of the two verdicts
+        geo = np.sqrt(rnn * base)
+        np.testing.assert_allclose(combined, geo / geo.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
+        m = classification_metrics(combined, y, demo_data.genres)
+        assert m["accuracy"] == stored["protocols"][protocol]["accuracy"]
+        assert m["loss"] == pytest.approx(stored["protocols"][protocol]["loss"], rel=1e-5)
 
 
 def test_the_demo_run_learned_something(demo_run):
@@ -178,7 +199,7 @@ def test_train_run_overwrite_replaces_the_folder_and_stratified_split(tmp_path, 
     out.mkdir()
     (out / "old.txt").write_text("old")
     run = train_run(demo_data, out, config=MICRO, split="stratified", seed=1, overwrite=True)
-    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(RUN_FILES + (BASELINE_FILE,))
     assert run.meta["split"]["kind"] == "stratified" and run.meta["seed"] == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary folder left behind"
 
