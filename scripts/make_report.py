@@ -50,6 +50,7 @@ from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_t
 from genre_lib.study import (  # noqa: E402
     ITERATIONS,
     MAIN_ITERATION,
+    PROJECT_DIR,
     REAL_RUN_DIR,
     STUDY_COLUMNS,
     STUDY_REPORTED,
@@ -296,9 +297,10 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
     one_base = len(bases) == 1
     any_mark = any(shown(runs_dir / r["run"]) in marks for r in records)
     head = ("<tr><th>iteration</th><th>model</th><th>inputs</th><th>study reported</th><th>first100</th><th>file</th>"
+            "<th>file, RNN + baseline</th>"
             + ("" if one_base else "<th>baseline first100</th><th>baseline file</th>")
             + "<th>trained</th>" + ("<th>since the previous report</th>" if any_mark else "") + "</tr>")
-    width = 7 if one_base else 9
+    width = 8 if one_base else 10
     rows = []
     for r in records:
         rid = shown(runs_dir / r["run"])
@@ -312,17 +314,18 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
             f"<tr{_row_class(mark)}><td>{_e(r['iteration'])}</td><td>{_e(r['model'])} {_e(r['nodes'])}, dense {_e(r['dense'])}</td>"
             f"<td>{_e(r['inputs'])}</td><td class='num'>{_num(reported, 4)}</td>"
             f"<td class='num'>{_num(r['first100 accuracy'])}</td><td class='num'><b>{_num(r['accuracy'])}</b></td>"
+            f"<td class='num'>{_num(r.get('combined accuracy'))}</td>"
             + ("" if one_base else f"<td class='num'>{_num(r['baseline first100'])}</td><td class='num'>{_num(r['baseline accuracy'])}</td>")
             + f"<td>{_e(r['trained'] or '')}</td>" + (_mark_cell(mark) if any_mark else "") + "</tr>")
     if one_base:
         b100, bfile = bases.pop()
         rows.append(f"<tr><td>baseline</td><td colspan='3'>gradient boosting, 48 statistics (same files)</td>"
-                    f"<td class='num'>{_num(b100)}</td><td class='num'>{_num(bfile)}</td><td></td>"
+                    f"<td class='num'>{_num(b100)}</td><td class='num'>{_num(bfile)}</td><td></td><td></td>"
                     + ("<td></td>" if any_mark else "") + "</tr>")
     return (f"<table>{head}{''.join(rows)}</table><p class='small'>Test accuracy of each run in "
             f"<code>{_e(shown(runs_dir))}</code> on its held-out files under both protocols "
             "(<code>first100</code>: the first 100 notes, the study's; <code>file</code>: a vote of windows over the "
-            f"whole file). <i>study reported</i>: the study's own figure, on its data and split, input {_e(study_inputs)}, "
+            "whole file); <i>RNN + baseline</i>: the two verdicts combined (mean log-probability). <i>study reported</i>: the study's own figure, on its data and split, input {_e(study_inputs)}, "
             "protocol first100: quoted, not reproduced.</p>")
 
 
@@ -334,10 +337,12 @@ def glance_model(run_dir: Path, marks: dict) -> str:
     except (RunError, OSError, json.JSONDecodeError) as exc:
         return f"<p class='note'>The model the notebooks explain, <code>{_e(shown(run_dir))}</code>: {_e(exc)}</p>"
     test, base = metrics["test"]["protocols"], metrics.get("baseline", {}).get("protocols", {})
+    both = metrics.get("combined", {}).get("protocols", {})
     mark = marks.get(shown(run_dir))
     rows = "".join(
         f"<tr><td>{p}</td><td class='num'><b>{_num(test[p]['accuracy'])}</b></td><td class='num'>{_num(test[p]['loss'])}</td>"
-        f"<td class='num'>{_num(base.get(p, {}).get('accuracy'))}</td><td class='num'>{test[p]['n']}</td></tr>"
+        f"<td class='num'>{_num(base.get(p, {}).get('accuracy'))}</td><td class='num'>{_num(both.get(p, {}).get('accuracy'))}</td>"
+        f"<td class='num'>{test[p]['n']}</td></tr>"
         for p in ("first100", "file") if p in test)
     split = meta.get("split", {})
     return (f"<h3>The model notebooks 04 and 05 explain: <code>{_e(shown(run_dir))}</code></h3>"
@@ -345,10 +350,38 @@ def glance_model(run_dir: Path, marks: dict) -> str:
             + f"<p class='small'>trained {_e(meta.get('trained_on'))} on '{_e(meta.get('data', {}).get('folder'))}', "
             f"{_e(split.get('kind'))} split seed {_e(split.get('seed'))}, {_e(meta.get('epochs_trained'))} epochs; "
             "held-out test files:</p>"
-            "<table><tr><th>protocol</th><th>accuracy</th><th>loss</th><th>baseline</th><th>files</th></tr>"
+            "<table><tr><th>protocol</th><th>accuracy</th><th>loss</th><th>baseline</th><th>RNN + baseline</th><th>files</th></tr>"
             f"{rows}</table><p></p><div style='display:flex; gap:1em'>"
             + "".join(_confusion_html(test[p], f"{p}: confusion") for p in ("first100", "file") if p in test)
             + "</div>")
+
+
+def glance_cv(run_dir: Path, results_dir: Path) -> str:
+    """The committed cross-validation of the explained model's data folder and genres
+    (``results/cv-*.json``), mean ± sd over the folds for the RNN, the baseline and the
+    two combined under both protocols; "" when there is none (the demo corpus)."""
+    try:
+        meta = read_run_meta(run_dir)
+    except RunError:
+        return ""
+    folder, genres = meta.get("data", {}).get("folder"), set(meta.get("genres", []))
+    for path in sorted(results_dir.glob("cv-*.json")):
+        try:
+            cv = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if cv.get("data", {}).get("folder") != folder or set(cv["data"].get("genres", [])) != genres:
+            continue
+        S = cv["summary"]
+        cell = lambda key: (f"<td class='num'>{S[key]['mean']:.3f} ± {S[key]['sd']:.3f}</td>" if key in S
+                            else "<td class='num'>–</td>")
+        rows = "".join(f"<tr><td>{name}</td>{cell(who + '_first100')}{cell(who + '_file')}</tr>"
+                       for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
+        return (f"<h3>Group {cv['folds_total']}-fold cross-validation ({cv['data']['files']} files)</h3>"
+                f"<table><tr><th></th><th>first100</th><th>file</th></tr>{rows}</table>"
+                f"<p class='small'>Mean ± sd over the folds, from <code>{_e(shown(path))}</code> "
+                f"(made by <code>{_e(cv.get('command', '?'))}</code>).</p>")
+    return ""
 
 
 def _figure_block(item: dict | None, what: str) -> str:
@@ -389,7 +422,7 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
 
     p.append("<div class='glance'>")
     p.append("<div><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks) + "</div>")
-    p.append("<div>" + glance_model(explained, marks) + "</div>")
+    p.append("<div>" + glance_model(explained, marks) + glance_cv(explained, PROJECT_DIR / "results") + "</div>")
     p.append("<div><h2>One saliency map</h2>" + _figure_block(saliency, "saliency map")
              + (f"<h3>Its checks</h3>{''.join(checks['html'])}<p class='small'>From {_e(checks['notebook'])}: "
                 "randomization (Spearman of |map| with a randomized model; passes below 0.5) and deletion "

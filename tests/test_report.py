@@ -78,6 +78,8 @@ def test_the_top_shows_the_iterations_beside_the_study_the_model_and_the_figures
     file_acc = demo_run.metrics["test"]["protocols"]["file"]["accuracy"]
     first100 = demo_run.metrics["test"]["protocols"]["first100"]["accuracy"]
     assert f"{file_acc:.3f}" in glance and f"{first100:.3f}" in glance
+    combined = demo_run.metrics["combined"]["protocols"]["file"]["accuracy"]
+    assert "file, RNN + baseline" in glance and f"{combined:.3f}" in glance
     assert "first100: confusion" in glance and "file: confusion" in glance
     assert "saliency map: The study&#x27;s map" in glance and "<table id='checks'>" in glance
     assert "flip: The note map" in glance and "electronic 0.57" in glance
@@ -155,3 +157,22 @@ def test_main_without_running_the_notebooks(runs, tmp_path, monkeypatch, capsys,
     (out / "index.html").write_text("mine")
     assert make_report.main(["--no-run", "--out", str(out)]) == 2  # stops before running anything
     assert (out / "index.html").read_text() == "mine"
+
+
+def test_the_cross_validation_of_the_explained_models_folder_and_genres(demo_run, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    assert make_report.glance_cv(demo_run.path, results) == "", "no cross-validation: nothing shown"
+    # a result for the demo run's folder and genres, and one for other genres that must not be shown
+    summary = {f"{who}_{p}": {"mean": m, "sd": 0.01} for (who, p), m in zip(
+        [(w, p) for w in ("rnn", "baseline", "combined") for p in ("first100", "file")], (0.81, 0.88, 0.82, 0.89, 0.84, 0.91))}
+    genres = demo_run.meta["genres"]
+    for name, g in (("cv-demo.json", genres[::-1]), ("cv-other.json", genres + ["rock"])):
+        cv = {"data": {"folder": demo_run.meta["data"]["folder"], "genres": g, "files": 300}, "folds_total": 5,
+              "summary": summary if name == "cv-demo.json" else {k: {"mean": 0.5, "sd": 0} for k in summary},
+              "command": f"python scripts/cross_validate.py x --json {name}"}
+        (results / name).write_text(json.dumps(cv))
+    html = make_report.glance_cv(demo_run.path, results)
+    assert "Group 5-fold cross-validation (300 files)" in html and "cv-demo.json" in html
+    assert "RNN + baseline</td><td class='num'>0.840 ± 0.010</td><td class='num'>0.910 ± 0.010" in html
+    assert "0.500" not in html
