@@ -74,8 +74,9 @@ def main() -> None:
               f"{run.meta['train_seconds']:.1f} s of it fitting, {run.meta['epochs_trained']} epochs "
               f"({run.meta['train_seconds'] / run.meta['epochs_trained']:.2f} s/epoch on {MAIN_CONFIG.windows} windows "
               f"of each of {run.meta['split']['n_train']} files)")
+        both = run.metrics["combined"]["protocols"]
         print(f"  test accuracy {test['file']['accuracy']:.3f} (file) and {test['first100']['accuracy']:.3f} (first100) "
-              f"on {test['file']['n']} files; weights vs {REAL_RUN_DIR.name}: {_same_weights(run.model, REAL_RUN_DIR)}")
+              f"on {test['file']['n']} files, with the baseline {both['file']['accuracy']:.3f} and {both['first100']['accuracy']:.3f}; weights vs {REAL_RUN_DIR.name}: {_same_weights(run.model, REAL_RUN_DIR)}")
 
         start = time.perf_counter()
         predict_proba(run.model, data.X)

@@ -39,8 +39,9 @@ def main() -> int:
             start = time.perf_counter()
             run = train_run(data, out, config=config, seed=seed)
             test = run.metrics["test"]["protocols"]
+            both = run.metrics["combined"]["protocols"]
             print(f"{out}: test accuracy {test['file']['accuracy']:.3f} (file), {test['first100']['accuracy']:.3f} "
-                  f"(first100); val {run.metrics['val']['accuracy']:.3f}; {time.perf_counter() - start:.0f} s", flush=True)
+                  f"(first100); with the baseline {both['file']['accuracy']:.3f} and {both['first100']['accuracy']:.3f}; val {run.metrics['val']['accuracy']:.3f}; {time.perf_counter() - start:.0f} s", flush=True)
     table = iterations_table(args.out)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return 0
