@@ -71,10 +71,10 @@ table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px sol
 th { background: #f3f3f3; } td.num { text-align: right; } .new { background: #e4f6e4; } .changed { background: #fff1cc; }
 .mark { font-weight: bold; color: #1a6b1a; } .changed .mark { color: #8a5a00; }
 .note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b000; margin: 0.4em 0; }
-.glance { display: grid; grid-template-columns: 1.35fr 1fr; gap: 0.6em 1.4em; align-items: start; }
+.glance { display: grid; grid-template-columns: 1.5fr 1fr; gap: 0.6em 1.4em; align-items: start; }
 .glance figure { margin: 0; } figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.85em; }
 img { max-width: 100%; } .small { color: #555; font-size: 0.85em; } .glance pre { font-size: 0.75em; margin: 0.2em 0; white-space: pre-wrap; }
-.glance td, .glance th { white-space: nowrap; } .glance > div { min-width: 0; } .glance h2 { margin-top: 0.3em; }
+.glance td, .glance th { white-space: nowrap; font-size: 0.92em; } .glance > div { min-width: 0; } .glance h2 { margin-top: 0.3em; }
 """
 
 
@@ -297,7 +297,7 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
     one_base = len(bases) == 1
     any_mark = any(shown(runs_dir / r["run"]) in marks for r in records)
     head = ("<tr><th>iteration</th><th>model</th><th>inputs</th><th>study reported</th><th>first100</th><th>file</th>"
-            "<th>file, RNN + baseline</th>"
+            "<th>combined</th>"
             + ("" if one_base else "<th>baseline first100</th><th>baseline file</th>")
             + "<th>trained</th>" + ("<th>since the previous report</th>" if any_mark else "") + "</tr>")
     width = 8 if one_base else 10
@@ -325,7 +325,8 @@ def glance_iterations(runs_dir: Path, marks: dict) -> str:
     return (f"<table>{head}{''.join(rows)}</table><p class='small'>Test accuracy of each run in "
             f"<code>{_e(shown(runs_dir))}</code> on its held-out files under both protocols "
             "(<code>first100</code>: the first 100 notes, the study's; <code>file</code>: a vote of windows over the "
-            "whole file); <i>RNN + baseline</i>: the two verdicts combined (mean log-probability). <i>study reported</i>: the study's own figure, on its data and split, input {_e(study_inputs)}, "
+            "whole file); <i>combined</i>: the RNN and the baseline together, <code>file</code> protocol (mean "
+            f"log-probability). <i>study reported</i>: the study's own figure, on its data and split, input {_e(study_inputs)}, "
             "protocol first100: quoted, not reproduced.</p>")
 
 
