@@ -80,7 +80,8 @@ def test_the_top_shows_the_iterations_beside_the_study_the_model_and_the_figures
     assert f"{file_acc:.3f}" in glance and f"{first100:.3f}" in glance
     combined = demo_run.metrics["combined"]["protocols"]["file"]["accuracy"]
     assert "<th>combined</th>" in glance and f"{combined:.3f}" in glance
-    assert "{" not in glance.split("<h2>One saliency map")[0], "an unformatted placeholder on the page"
+    top = glance.split("<div class='glance'>")[1].split("<h2>One saliency map")[0]  # past the page's CSS
+    assert "{" not in top, "an unformatted placeholder on the page"
     assert "first100: confusion" in glance and "file: confusion" in glance
     assert "saliency map: The study&#x27;s map" in glance and "<table id='checks'>" in glance
     assert "flip: The note map" in glance and "electronic 0.57" in glance
