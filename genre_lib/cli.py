@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, GenreMismatchError
+from .evaluate import FILE_WINDOWS, PROTOCOLS, VERDICTS, GenreMismatchError
 from .flip import FlipError, FlipSettings
 from .midi_io import FEATURES, MidiError
 from .runs import RunError
@@ -130,7 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import PROTOCOLS, align_labels, classification_metrics, misclassified, protocol_proba, verdict_proba
+    from .evaluate import (PROTOCOLS, align_labels, classification_metrics, combine_proba, misclassified, protocol_proba,
+                           verdict_proba)
 
     run, error = _load_run_for(args.run_dir)
     if error:
@@ -150,9 +151,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     # the run's baseline alone and combined with the RNN, beside the RNN's figures above
     others = {}
     if run.baselines is not None:
-        for who in ("baseline", "combined"):
-            others[who] = {p: classification_metrics(verdict_proba(run, tables, p, who, k), y, run.genres)
-                           for p in PROTOCOLS}
+        base = {p: verdict_proba(run, tables, p, "baseline") for p in PROTOCOLS}
+        # combined from the RNN probabilities above: the windows are not scored twice
+        for who, verdict in (("baseline", base), ("combined", {p: combine_proba(probs[p], base[p]) for p in PROTOCOLS})):
+            others[who] = {p: classification_metrics(verdict[p], y, run.genres) for p in PROTOCOLS}
             result[who] = {"accuracy": others[who][args.protocol]["accuracy"], "protocols": others[who]}
     else:
         result["baseline_problem"] = run.baseline_problem
@@ -465,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whole-file", action="store_true",
                    help="judge each file by a vote of windows over all its notes (default: its first 100 notes)")
     p.add_argument("--file-windows", type=int, help="windows per file with --whole-file (default: the run's)")
-    p.add_argument("--verdict", choices=("rnn", "baseline", "combined"), default="rnn",
+    p.add_argument("--verdict", choices=VERDICTS, default="rnn",
                    help="whose probabilities: the RNN's (default), the run's baseline's, or the two combined")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_predict, tensorflow=True)
