@@ -130,8 +130,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import (PROTOCOLS, align_labels, classification_metrics, combine_proba, misclassified, protocol_proba,
-                           verdict_proba)
+    from .evaluate import (PROTOCOLS, align_labels, classification_metrics, combined_metrics, misclassified,
+                           protocol_proba, verdict_proba)
 
     run, error = _load_run_for(args.run_dir)
     if error:
@@ -152,10 +152,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     others = {}
     if run.baselines is not None:
         base = {p: verdict_proba(run, tables, p, "baseline") for p in PROTOCOLS}
+        others["baseline"] = {p: classification_metrics(base[p], y, run.genres) for p in PROTOCOLS}
         # combined from the RNN probabilities above: the windows are not scored twice
-        for who, verdict in (("baseline", base), ("combined", {p: combine_proba(probs[p], base[p]) for p in PROTOCOLS})):
-            others[who] = {p: classification_metrics(verdict[p], y, run.genres) for p in PROTOCOLS}
-            result[who] = {"accuracy": others[who][args.protocol]["accuracy"], "protocols": others[who]}
+        others["combined"] = combined_metrics(probs, base, y, run.genres)
+        for who, ms in others.items():
+            result[who] = {"accuracy": ms[args.protocol]["accuracy"], "protocols": ms}
     else:
         result["baseline_problem"] = run.baseline_problem
     if args.json:

@@ -20,7 +20,8 @@ import numpy as np
 
 from .baseline import baseline_scores
 from .dataset import Dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, VERDICTS, classification_metrics, combine_proba, protocol_proba
+from .evaluate import (FILE_WINDOWS, PROTOCOLS, VERDICTS, classification_metrics, combine_proba, combined_metrics,
+                       protocol_proba)
 from .model import ModelConfig
 from .splits import group_folds
 
@@ -67,8 +68,7 @@ def cross_validate(
         # the vote of file_windows windows is the file protocol's, already scored
         by_windows = {n: probs["file"] if n == file_windows else protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
         base, base_probs, _ = baseline_scores(data, part.train, part.test, seed=seed + k)
-        both_probs = {p: combine_proba(probs[p], base_probs[p]) for p in PROTOCOLS}
-        both = {p: classification_metrics(both_probs[p], y, data.genres) for p in PROTOCOLS}
+        both = combined_metrics(probs, base_probs, y, data.genres)
         row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
         for p in PROTOCOLS:
             for who, m in (("rnn", rnn), ("baseline", base), ("combined", both)):

@@ -118,6 +118,15 @@ def combine_proba(*probs: np.ndarray) -> np.ndarray:
     return softmax(np.mean(logs, axis=0))
 
 
+def combined_metrics(rnn_probs: dict, baseline_probs: dict, y: np.ndarray,
+                     genres: tuple[str, ...] | list[str]) -> dict[str, dict]:
+    """:func:`classification_metrics` of the combined verdict (:func:`combine_proba`)
+    under each protocol, from the RNN's and the baseline's probabilities keyed by
+    protocol (as :func:`genre_lib.train.score_protocols` and
+    :func:`genre_lib.baseline.baseline_scores` return them)."""
+    return {p: classification_metrics(combine_proba(rnn_probs[p], baseline_probs[p]), y, genres) for p in PROTOCOLS}
+
+
 def classification_metrics(probs: np.ndarray, y: np.ndarray, genres: tuple[str, ...] | list[str]) -> dict:
     """Accuracy, mean cross-entropy loss, per-genre ``n``/``precision``/``recall`` and
     the confusion matrix (rows: true genre, columns: predicted), as a JSON-able dict.

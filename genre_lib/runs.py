@@ -254,8 +254,9 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
     :class:`genre_lib.model.ModelConfig` switched on), windows (per training file and
     epoch), epochs (trained / maximum), accuracy and loss of the test files under the
     ``file`` protocol, the same under ``first100``, the baseline's accuracy under both,
-    the RNN and baseline combined under both, split, test files, seed, train seconds, trained (date). A folder that cannot be
-    read is listed with its problem in ``note`` instead of being silently left out.
+    the RNN and baseline combined under both, split, test files, seed, train seconds,
+    trained (date). A folder that cannot be read is listed with its problem in
+    ``note`` instead of being silently left out.
 
     Returns:
         A ``pandas.DataFrame`` sorted by run path.

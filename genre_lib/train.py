@@ -16,7 +16,7 @@ import numpy as np
 
 from .baseline import baseline_scores
 from .dataset import MAX_NOTES, Dataset, load_dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, combine_proba, misclassified, protocol_proba
+from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, combined_metrics, misclassified, protocol_proba
 from .model import ModelConfig, build_model
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
@@ -189,8 +189,7 @@ def train_run(
     val, _ = score_protocols(model, data, parts.val, file_windows)
     baseline, baseline_probs, baselines = baseline_scores(data, parts.train, parts.test, seed=seed)
     y_test = data.y[parts.test]
-    combined = {p: classification_metrics(combine_proba(test_probs[p], baseline_probs[p]), y_test, data.genres)
-                for p in PROTOCOLS}
+    combined = combined_metrics(test_probs, baseline_probs, y_test, data.genres)
     paths = [data.paths[i] for i in parts.test]
     metrics = {
         "test": {**test["file"], "protocol": "file", "protocols": test},

@@ -7,7 +7,7 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from genre_lib.baseline import baseline_scores
 from genre_lib.dataset import DataError
-from genre_lib.evaluate import classification_metrics, predict_proba, protocol_proba, verdict_proba
+from genre_lib.evaluate import classification_metrics, combined_metrics, predict_proba, protocol_proba, verdict_proba
 from genre_lib.model import ModelConfig
 from genre_lib.runs import BASELINE_FILE, FORMAT_VERSION, RUN_FILES
 from genre_lib.splits import make_split
@@ -172,6 +172,9 @@ def test_stored_combined_verdict_recomputes(demo_run, demo_data, demo_split):
         np.testing.assert_allclose(combined, geo / geo.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
         m = classification_metrics(combined, y, demo_data.genres)
         assert m["accuracy"] == stored["protocols"][protocol]["accuracy"]
+        # the one helper train_run, crossval and evaluate share, against the hand-made mean
+        helper = combined_metrics({"first100": rnn, "file": rnn}, {"first100": base, "file": base}, y, demo_data.genres)
+        assert helper[protocol]["accuracy"] == classification_metrics(geo / geo.sum(1, keepdims=True), y, demo_data.genres)["accuracy"]
         assert m["loss"] == pytest.approx(stored["protocols"][protocol]["loss"], rel=1e-5)
 
 
