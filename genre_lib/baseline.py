@@ -76,6 +76,14 @@ def note_statistics(table: np.ndarray) -> np.ndarray:
     return np.concatenate([basic, families, drums, classes])
 
 
+def statistics(tables: Sequence[np.ndarray], protocol: str, first_n: int = MAX_NOTES) -> np.ndarray:
+    """:func:`note_statistics` ``(files, 48)`` of the notes ``protocol`` reads of each table."""
+    from .protocols import notes_read
+
+    read = notes_read(tables, protocol, first_n)
+    return np.array([note_statistics(t) for t in read]).reshape(len(read), -1)
+
+
 def table_statistics(tables: Sequence[np.ndarray], protocol: str, max_notes: int = MAX_NOTES) -> np.ndarray:
     """:func:`note_statistics` ``(files, 48)`` of whole note tables (one per file): of
     their first ``max_notes`` notes for ``"first100"``, of all their notes for ``"file"``."""
