@@ -32,7 +32,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from genre_lib.dataset import find_midi_files, load_dataset, load_file  # noqa: E402
-from genre_lib.evaluate import FILE_WINDOWS, predict_proba, protocol_proba  # noqa: E402
+from genre_lib.inference import predict_proba  # noqa: E402
+from genre_lib.protocols import FILE_WINDOWS  # noqa: E402
+from genre_lib.verdicts import RNNVerdict  # noqa: E402
 from genre_lib.midi_io import MidiError  # noqa: E402
 from genre_lib.study import MAIN_CONFIG, REAL_RUN_DIR  # noqa: E402
 from genre_lib.train import train_run  # noqa: E402
@@ -69,7 +71,7 @@ def main() -> None:
         start = time.perf_counter()
         run = train_run(data, run_dir, config=MAIN_CONFIG, seed=0, split="group")
         total = time.perf_counter() - start
-        test = run.metrics["test"]["protocols"]
+        test = run.metrics["rnn"]["protocols"]
         print(f"train MAIN_CONFIG (group split, seed 0): {total:6.1f} s wall for the run, "
               f"{run.meta['train_seconds']:.1f} s of it fitting, {run.meta['epochs_trained']} epochs "
               f"({run.meta['train_seconds'] / run.meta['epochs_trained']:.2f} s/epoch on {MAIN_CONFIG.windows} windows "
@@ -89,7 +91,7 @@ def main() -> None:
         print(f"predict_proba, batch of {len(data)}: first call {first:.2f} s ({len(data) / first:,.0f} files/s), "
               f"warm {min(warm):.3f} s ({len(data) / min(warm):,.0f} files/s)")
         start = time.perf_counter()
-        protocol_proba(run.model, data.tables(), "file", FILE_WINDOWS)
+        RNNVerdict(run.model, run.genres, FILE_WINDOWS).predict_proba(data.tables(), "file")
         vote = time.perf_counter() - start
         print(f"file protocol ({FILE_WINDOWS} windows per file), {len(data)} files: {vote:.2f} s ({len(data) / vote:,.0f} files/s)")
 

@@ -1,10 +1,11 @@
-"""A non-neural baseline: gradient boosting on 48 statistics of a file's notes.
+"""The non-neural baseline's parts: 48 statistics of a file's notes and the gradient
+boosting that reads them (the judge itself is :class:`genre_lib.verdicts.BaselineVerdict`).
 
 It sees the notes only as a bag of per-file summaries (no order): tempo and density,
 loudness, how many instruments of which General MIDI family, which drum sounds, and a
 key-free profile of the pitch classes. The gap between it and the recurrent model is
 what the RNN adds, so it is made as strong as we can: scored under both protocols of
-:mod:`genre_lib.evaluate`, on the first 100 notes (``first100``) and on every note of
+:mod:`genre_lib.protocols`, on the first 100 notes (``first100``) and on every note of
 the file (``file``), each time trained on the same kind of statistics of the training
 files.
 """
@@ -16,13 +17,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .general_midi import DRUM_SOUNDS, FAMILIES, drum_sound, program_family
-from .dataset import MAX_NOTES
 from .midi_io import DRUM, DURATION, PITCH, PROGRAM, STEP, VELOCITY, onsets
+from .protocols import FIRST_N, notes_read
 
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from .dataset import Dataset
 
 
 _BASIC = (
@@ -76,33 +75,17 @@ def note_statistics(table: np.ndarray) -> np.ndarray:
     return np.concatenate([basic, families, drums, classes])
 
 
-def statistics(tables: Sequence[np.ndarray], protocol: str, first_n: int = MAX_NOTES) -> np.ndarray:
-    """:func:`note_statistics` ``(files, 48)`` of the notes ``protocol`` reads of each table."""
-    from .protocols import notes_read
-
+def statistics(tables: Sequence[np.ndarray], protocol: str, first_n: int = FIRST_N) -> np.ndarray:
+    """:func:`note_statistics` ``(files, 48)`` of whole note tables (one per file), of
+    the notes ``protocol`` reads (:func:`genre_lib.protocols.notes_read`: the first
+    ``first_n`` under ``first100``, all of them under ``file``)."""
     read = notes_read(tables, protocol, first_n)
     return np.array([note_statistics(t) for t in read]).reshape(len(read), -1)
 
 
-def table_statistics(tables: Sequence[np.ndarray], protocol: str, max_notes: int = MAX_NOTES) -> np.ndarray:
-    """:func:`note_statistics` ``(files, 48)`` of whole note tables (one per file): of
-    their first ``max_notes`` notes for ``"first100"``, of all their notes for ``"file"``."""
-    if protocol == "first100":
-        tables = [t[:max_notes] for t in tables]
-    elif protocol != "file":
-        raise ValueError(f"unknown protocol {protocol!r}: use 'first100' or 'file'")
-    return np.array([note_statistics(t) for t in tables]).reshape(len(tables), -1)
-
-
-def protocol_statistics(data: "Dataset", index: np.ndarray, protocol: str) -> np.ndarray:
-    """:func:`table_statistics` of the files ``index`` of ``data`` (first100: their
-    first ``max_notes`` notes, as the RNN reads them)."""
-    return table_statistics(data.tables(np.asarray(index, dtype=int)), protocol, data.X.shape[1])
-
-
 def fit_baseline(S: np.ndarray, y: np.ndarray, seed: int = 0) -> "HistGradientBoostingClassifier":
     """A scikit-learn ``HistGradientBoostingClassifier`` with balanced class weights,
-    fitted on statistics ``S`` ``(files, 48)`` (:func:`protocol_statistics`)."""
+    fitted on statistics ``S`` ``(files, 48)`` (:func:`statistics`)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from threadpoolctl import threadpool_limits
 
@@ -113,38 +96,3 @@ def fit_baseline(S: np.ndarray, y: np.ndarray, seed: int = 0) -> "HistGradientBo
         return clf.fit(np.asarray(S), np.asarray(y))
 
 
-def fit_baselines(data: "Dataset", train: np.ndarray, seed: int = 0) -> dict[str, "HistGradientBoostingClassifier"]:
-    """One baseline per protocol (:data:`genre_lib.evaluate.PROTOCOLS`), each fitted on
-    the training files' statistics under that protocol."""
-    from .evaluate import PROTOCOLS
-
-    y = data.y[np.asarray(train, dtype=int)]
-    return {p: fit_baseline(protocol_statistics(data, train, p), y, seed) for p in PROTOCOLS}
-
-
-def baseline_proba(baselines: dict, tables: Sequence[np.ndarray], protocol: str, max_notes: int = MAX_NOTES) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of whole note tables under ``protocol``,
-    from the baseline fitted for it (:func:`fit_baselines`)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="openmp"):
-        return baselines[protocol].predict_proba(table_statistics(tables, protocol, max_notes))
-
-
-def baseline_scores(data: "Dataset", train: np.ndarray, test: np.ndarray, seed: int = 0) -> tuple[dict, dict, dict]:
-    """Train the baseline on the files ``train`` and score it on the files ``test``,
-    once per protocol (first-100-note statistics, whole-file statistics).
-
-    Returns:
-        ``(metrics, probabilities, baselines)``, each keyed by protocol:
-        :func:`genre_lib.evaluate.classification_metrics`, the ``(files, genres)``
-        probabilities they were computed from, and the fitted models
-        (:func:`fit_baselines`).
-    """
-    from .evaluate import PROTOCOLS, classification_metrics
-
-    baselines = fit_baselines(data, train, seed)
-    tables = data.tables(np.asarray(test, dtype=int))
-    probs = {p: baseline_proba(baselines, tables, p, data.X.shape[1]) for p in PROTOCOLS}
-    y = data.y[np.asarray(test, dtype=int)]
-    return {p: classification_metrics(probs[p], y, data.genres) for p in PROTOCOLS}, probs, baselines

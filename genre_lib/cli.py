@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, VERDICTS, GenreMismatchError
+from .evaluate import GenreMismatchError
 from .flip import FlipError, FlipSettings
 from .midi_io import FEATURES, MidiError
+from .protocols import FILE_WINDOWS, PROTOCOLS
 from .runs import RunError
+from .verdicts import LABELS, VERDICTS
 from .saliency import METHODS as SALIENCY_METHODS  # no TensorFlow at import time
 
 
@@ -117,68 +119,54 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
                         max_notes=args.max_notes, file_windows=args.file_windows, overwrite=args.overwrite,
                         progress=True, verbose=2 if args.verbose else 0)
-    except (DataError, FileExistsError) as exc:
+    except FileExistsError as exc:
+        return _fail(args, f"{exc} (choose another --out or pass --overwrite)")
+    except DataError as exc:
         return _fail(args, str(exc))
-    test, base = run.metrics["test"]["protocols"], run.metrics["baseline"]["protocols"]
-    both = run.metrics["combined"]["protocols"]
+    m = run.metrics
     print(f"{args.out}: {run.meta['epochs_trained']} epochs in {run.meta['train_seconds']:.0f} s; "
-          f"{args.split}-split test files ({test['file']['n']}): accuracy {test['file']['accuracy']:.3f} judged by "
-          f"{args.file_windows} windows, {test['first100']['accuracy']:.3f} by the first 100 notes; "
-          f"baseline {base['file']['accuracy']:.3f} and {base['first100']['accuracy']:.3f}; "
-          f"RNN and baseline combined {both['file']['accuracy']:.3f} and {both['first100']['accuracy']:.3f}")
+          f"{args.split}-split test files ({m['rnn']['protocols']['file']['n']}), accuracy judged by "
+          f"{args.file_windows} windows / by the first 100 notes:")
+    for who in VERDICTS:
+        if who in m:
+            acc = m[who]["protocols"]
+            print(f"  {LABELS[who]:15} {acc['file']['accuracy']:.3f} / {acc['first100']['accuracy']:.3f}")
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import (PROTOCOLS, align_labels, classification_metrics, combined_metrics, misclassified,
-                           protocol_proba, verdict_proba)
+    from .evaluate import evaluate_run
 
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
     data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
-    y = align_labels(data, run.genres)
-    k = args.file_windows or run.meta["file_windows"]
-    tables = data.tables()
-    protocols, probs = {}, {}
-    for protocol in PROTOCOLS:
-        probs[protocol] = protocol_proba(run.model, tables, protocol, k)
-        protocols[protocol] = classification_metrics(probs[protocol], y, run.genres)
-    protocols["file"]["windows"] = k
-    result = {**protocols[args.protocol], "protocol": args.protocol, "protocols": protocols}
-    result["misclassified"] = misclassified(probs[args.protocol], y, data.paths, run.genres)
-    result["skipped"] = [{"path": s.path, "reason": s.reason} for s in data.skipped]
-    # the run's baseline alone and combined with the RNN, beside the RNN's figures above
-    others = {}
-    if run.baselines is not None:
-        base = {p: verdict_proba(run, tables, p, "baseline") for p in PROTOCOLS}
-        others["baseline"] = {p: classification_metrics(base[p], y, run.genres) for p in PROTOCOLS}
-        # combined from the RNN probabilities above: the windows are not scored twice
-        others["combined"] = combined_metrics(probs, base, y, run.genres)
-        for who, ms in others.items():
-            result[who] = {"accuracy": ms[args.protocol]["accuracy"], "protocols": ms}
-    else:
-        result["baseline_problem"] = run.baseline_problem
+    try:
+        result = evaluate_run(run, data, args.protocol, args.file_windows)
+    except GenreMismatchError as exc:
+        return _fail(args, f"{exc} (pass --genres to pick them)")
     if args.json:
         _print_json(result)
         return 0
+    k = result["protocols"]["file"]["windows"]
     print(f"{args.data_dir}: {result['n']} files ({len(data.skipped)} skipped)")
-    for protocol, m in protocols.items():
+    for protocol, m in result["protocols"].items():
         how = f"a vote of {k} windows" if protocol == "file" else "the first 100 notes"
-        print(f"  {protocol:8} (judged by {how}): accuracy {m['accuracy']:.3f}, loss {m['loss']:.3f}")
+        print(f"  {protocol:8} (judged by {how}): RNN accuracy {m['accuracy']:.3f}, loss {m['loss']:.3f}")
         for genre, g in m["per_genre"].items():
             print(f"    {genre:12} n={g['n']:4}  precision {g['precision']:.3f}  recall {g['recall']:.3f}")
         print("    confusion (rows true, columns predicted):", m["confusion"])
-    for who, ms in others.items():
-        print(f"  {who + ':':9} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}" for p, m in ms.items()))
-    if not others:
-        print(f"  (no baseline or combined figures: {run.baseline_problem})")
+    for who in VERDICTS[1:]:
+        if who in result:
+            print(f"  {LABELS[who] + ':':16} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}"
+                                                      for p, m in result[who]["protocols"].items()))
+    if "baseline_problem" in result:
+        print(f"  (no baseline or combined figures: {result['baseline_problem']})")
     return 0
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from .dataset import check_usable
-    from .evaluate import verdict_proba
     from .midi_io import read_midi
 
     run, error = _load_run_for(args.run_dir)
@@ -195,12 +183,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             print(f"genre-lib predict: {path}: skipped: {exc.reason}", file=sys.stderr)
             status = 2
     protocol = "file" if args.whole_file else "first100"
-    k = args.file_windows or run.meta["file_windows"]
-    # one batched call: a model call per file costs ~50 ms of overhead each
     try:
-        probs = verdict_proba(run, tables, protocol, args.verdict, k) if tables else []
+        verdict = run.verdict(args.verdict, args.file_windows)
     except ValueError as exc:  # a baseline verdict from a run without a usable baseline
         return _fail(args, str(exc))
+    # one batched call for all files: a model call has a fixed overhead
+    probs = verdict.predict_proba(tables, protocol) if tables else []
     rows = [
         {"path": str(path), "predicted": run.genres[int(p.argmax())],
          "probabilities": {g: round(float(v), 4) for g, v in zip(run.genres, p)}}

@@ -4,7 +4,7 @@ Every file is a test file once; no sequencer or artist is on two sides of a fold
 each fold's validation files are held out by group from its training files
 (:func:`genre_lib.splits.group_folds`). In each fold the RNN and the baseline are
 trained on the same training files and judged on the same test files under both
-protocols (:mod:`genre_lib.evaluate`). The result keeps every file's probabilities,
+protocols (:mod:`genre_lib.protocols`). The result keeps every file's probabilities,
 so the errors can be read by group afterwards (:func:`errors_by_group`) without
 training again.
 """
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .baseline import baseline_scores
 from .dataset import Dataset
-from .evaluate import (FILE_WINDOWS, PROTOCOLS, VERDICTS, classification_metrics, combine_proba, combined_metrics,
-                       protocol_proba)
+from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy
 from .model import ModelConfig
+from .protocols import FILE_WINDOWS, PROTOCOLS
 from .splits import group_folds
+from .verdicts import VERDICTS, RNNVerdict, combine_proba
 
 if TYPE_CHECKING:
     import pandas
@@ -52,9 +52,11 @@ def cross_validate(
         under both protocols, the file protocol's accuracy for each of
         :data:`VOTE_SIZES` windows, epochs, seconds), ``summary`` (mean and standard
         deviation over the folds) and ``files`` (every test file's fold, group, true
-        genre and the RNN's probabilities under both protocols).
+        genre and the probabilities of the RNN and of the baseline under both
+        protocols, keyed ``f"{verdict}_{protocol}"``; the combined verdict is computed
+        from them, :func:`file_probabilities`).
     """
-    from .train import fit, score_protocols
+    from .train import fit, judge_fold
 
     rows, files = [], []
     for k, part in enumerate(group_folds(data.y, data.groups, folds, seed=seed)):
@@ -63,15 +65,15 @@ def cross_validate(
         start = time.perf_counter()
         model, history = fit(config, data, part.train, part.val, seed=seed + k)
         seconds = time.perf_counter() - start
+        verdicts, scores = judge_fold(model, data, part.train, part.test, seed + k, file_windows)
         tables, y = data.tables(part.test), data.y[part.test]
-        rnn, probs = score_protocols(model, data, part.test, file_windows)
+        probs = scores.probabilities
         # the vote of file_windows windows is the file protocol's, already scored
-        by_windows = {n: probs["file"] if n == file_windows else protocol_proba(model, tables, "file", n) for n in VOTE_SIZES}
-        base, base_probs, _ = baseline_scores(data, part.train, part.test, seed=seed + k)
-        both = combined_metrics(probs, base_probs, y, data.genres)
+        by_windows = {n: probs["rnn"]["file"] if n == file_windows else
+                      RNNVerdict(model, data.genres, n).predict_proba(tables, "file") for n in VOTE_SIZES}
         row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
         for p in PROTOCOLS:
-            for who, m in (("rnn", rnn), ("baseline", base), ("combined", both)):
+            for who, m in scores.metrics.items():
                 row[f"{who}_{p}"] = m[p]["accuracy"]
                 row[f"{who}_{p}_loss"] = m[p]["loss"]
                 row[f"{who}_{p}_recall"] = {g: v["recall"] for g, v in m[p]["per_genre"].items()}
@@ -79,16 +81,14 @@ def cross_validate(
         rows.append(row)
         for j, i in enumerate(part.test):
             files.append({"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
-                          **{p: [round(float(v), 4) for v in probs[p][j]] for p in PROTOCOLS},
-                          **{f"baseline_{p}": [round(float(v), 4) for v in base_probs[p][j]] for p in PROTOCOLS}})
+                          **{f"{who}_{p}": [round(float(v), 4) for v in probs[who][p][j]]
+                             for who in ("rnn", "baseline") for p in PROTOCOLS}})
         log(f"fold {k}: {len(y):4d} test files, {row['epochs']} epochs, {seconds:.0f} s | "
             f"RNN first100 {row['rnn_first100']:.3f} file {row['rnn_file']:.3f} | "
             f"baseline first100 {row['baseline_first100']:.3f} file {row['baseline_file']:.3f} | "
-            f"combined first100 {row['combined_first100']:.3f} file {row['combined_file']:.3f}")
-    summary = {}
-    for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS] + ["train_seconds"]:
-        v = np.array([r[key] for r in rows], dtype=float)
-        summary[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            f"RNN + baseline first100 {row['combined_first100']:.3f} file {row['combined_file']:.3f}")
+    summary = {key: mean_sd([r[key] for r in rows])
+               for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS] + ["train_seconds"]}
     return {
         "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
                  "groups": len(set(data.groups))},
@@ -111,27 +111,24 @@ def recall_summary(folds: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
             if f"{who}_{p}_recall" not in folds[0]:  # a result from before the combined verdict
                 continue
             per = [r[f"{who}_{p}_recall"] for r in folds]
-            out[f"{who}_{p}"] = {}
-            for g in per[0]:
-                v = np.array([f[g] for f in per], dtype=float)
-                out[f"{who}_{p}"][g] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
+            out[f"{who}_{p}"] = {g: mean_sd([f[g] for f in per]) for g in per[0]}
     return out
 
 
 def file_probabilities(result: dict, protocol: str = "file", who: str = "rnn") -> np.ndarray:
     """Every test file's probabilities ``(files, genres)`` under ``protocol`` from a
     :func:`cross_validate` result, of the verdict ``who`` (:data:`VERDICTS`; the
-    combined one is recomputed from the stored RNN and baseline probabilities)."""
+    combined one is recomputed from the stored RNN and baseline probabilities by the
+    same rule, :func:`genre_lib.verdicts.combine_proba`)."""
     files = result["files"]
-    if who == "rnn":
-        return np.array([f[protocol] for f in files], dtype=float)
-    if who == "baseline":
-        if f"baseline_{protocol}" not in files[0]:
-            raise KeyError("this cross-validation result has no baseline probabilities per file; run it again")
-        return np.array([f[f"baseline_{protocol}"] for f in files], dtype=float)
     if who == "combined":
         return combine_proba(file_probabilities(result, protocol, "rnn"), file_probabilities(result, protocol, "baseline"))
-    raise ValueError(f"unknown verdict {who!r}: use one of {VERDICTS}")
+    if who not in VERDICTS:
+        raise ValueError(f"unknown verdict {who!r}: use one of {VERDICTS}")
+    key = f"{who}_{protocol}"
+    if key not in files[0]:
+        raise KeyError(f"this cross-validation result has no {key} probabilities per file; run it again")
+    return np.array([f[key] for f in files], dtype=float)
 
 
 def _probabilities(result: dict, protocol: str, who: str = "rnn") -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -164,18 +161,7 @@ def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") ->
     import pandas as pd
 
     probs, y, genres = _probabilities(result, protocol, who)
-    predicted = probs.argmax(1)
-    rows = []
-    for a in range(len(genres)):
-        for b in range(a + 1, len(genres)):
-            mask = (y == a) | (y == b)
-            pair = probs[mask][:, [a, b]]
-            right = np.where(y[mask] == a, pair[:, 0] > pair[:, 1], pair[:, 1] > pair[:, 0])
-            rows.append({"pair": f"{genres[a]} / {genres[b]}", "files": int(mask.sum()),
-                         "pair accuracy": float(right.mean()),
-                         "first called second": int(((y == a) & (predicted == b)).sum()),
-                         "second called first": int(((y == b) & (predicted == a)).sum())})
-    return pd.DataFrame(rows).sort_values("pair accuracy").reset_index(drop=True)
+    return pd.DataFrame(pair_accuracy(probs, y, genres)).sort_values("pair accuracy").reset_index(drop=True)
 
 
 def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
@@ -183,7 +169,7 @@ def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
     ``overwrite``), to be read back with :func:`load_cv`."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; pass overwrite=True (--overwrite) to replace it")
+        raise FileExistsError(f"{path}: exists; not replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(result, indent=1) + "\n")
@@ -191,9 +177,21 @@ def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
     return path
 
 
+#: the per-file keys of results written before the verdicts were named (the RNN's
+#: probabilities were keyed by the protocol alone)
+_OLD_FILE_KEYS = {"first100": "rnn_first100", "file": "rnn_file"}
+
+
 def load_cv(path: str | Path) -> dict:
-    """A cross-validation result written by :func:`save_cv`."""
-    return json.loads(Path(path).read_text())
+    """A cross-validation result written by :func:`save_cv`. A result written before
+    the per-file probabilities were keyed by verdict (``"first100"`` for the RNN's)
+    is read with the new keys (``"rnn_first100"``)."""
+    result = json.loads(Path(path).read_text())
+    for f in result.get("files", []):
+        for old, new in _OLD_FILE_KEYS.items():
+            if old in f and new not in f:
+                f[new] = f.pop(old)
+    return result
 
 
 def _predictions(result: dict, protocol: str) -> "pandas.DataFrame":
@@ -203,12 +201,12 @@ def _predictions(result: dict, protocol: str) -> "pandas.DataFrame":
 
     genres = result["data"]["genres"]
     df = pd.DataFrame(result["files"])
-    probs = np.array(df[protocol].tolist())
+    probs = file_probabilities(result, protocol, "rnn")
     df["predicted"] = [genres[i] for i in probs.argmax(1)]
     df["p_predicted"] = probs.max(1)
     for j, g in enumerate(genres):
         df[f"p {g}"] = probs[:, j]
-    return df.drop(columns=[c for c in df.columns if c in PROTOCOLS or c.startswith("baseline_")])
+    return df.drop(columns=[c for c in df.columns if c.startswith(("rnn_", "baseline_"))])
 
 
 def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
@@ -228,8 +226,16 @@ def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
 
 
 def misclassified_files(result: dict, protocol: str = "file") -> "pandas.DataFrame":
-    """Every misclassified file under ``protocol``: path, group, fold, true and predicted
-    genre and the probability of each genre, surest mistakes first."""
-    df = _predictions(result, protocol)
-    wrong = df[df["predicted"] != df["true"]]
-    return wrong.sort_values("p_predicted", ascending=False, kind="stable").reset_index(drop=True)
+    """The RNN's misclassified files under ``protocol``
+    (:func:`genre_lib.metrics.misclassified`), with each file's fold and one column
+    ``p <genre>`` per genre, surest mistakes first."""
+    import pandas as pd
+
+    probs, y, genres = _probabilities(result, protocol)
+    files = result["files"]
+    rows = misclassified(probs, y, [f["path"] for f in files], genres, groups=[f["group"] for f in files])
+    fold = {f["path"]: f["fold"] for f in files}
+    df = pd.DataFrame([{**{k: v for k, v in r.items() if k != "probabilities"}, "fold": fold[r["path"]],
+                        **{f"p {g}": p for g, p in r["probabilities"].items()}} for r in rows],
+                      columns=["path", "group", "true", "predicted", "p_predicted", "fold", *[f"p {g}" for g in genres]])
+    return df

@@ -68,7 +68,7 @@ def vote(window_logits: np.ndarray, n_files: int) -> np.ndarray:
     softmax, so the probabilities are the normalised geometric mean of the windows' (a
     window's log-probabilities differ from its logits by one number per window), and one
     confident window cannot outvote the rest."""
-    z = np.asarray(window_logits, dtype=np.float64)
+    z = np.asarray(window_logits)  # averaged in the network's own precision, as a batch of windows is
     return softmax(z.reshape(n_files, -1, z.shape[-1]).mean(axis=1))
 
 

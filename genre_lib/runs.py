@@ -7,9 +7,10 @@ A run folder holds::
                     per file of the file protocol), settings, seed, split, data
                     summary, training time and date
     history.json    loss and accuracy per epoch (training and validation)
-    metrics.json    test and validation metrics under both protocols (see
-                    genre_lib.evaluate), the baseline's, the RNN and baseline
-                    combined, and the misclassified test files
+    metrics.json    the held-out test files' metrics of every verdict under both
+                    protocols (blocks "rnn", "baseline", "combined"; see
+                    genre_lib.verdicts), the RNN's on the validation files ("val"),
+                    and the RNN's misclassified test files
     baseline.joblib the baseline trained on the same files, one per protocol
                     (genre_lib.baseline; optional: without it a run is the RNN alone)
 
@@ -75,6 +76,38 @@ class Run:
     baselines: dict | None = None
     baseline_problem: str = ""
 
+    def verdicts(self, file_windows: int | None = None) -> tuple:
+        """The run's judges (:mod:`genre_lib.verdicts`): its RNN, and where the run has
+        a usable baseline, the baseline and the two combined, in the order of
+        :data:`genre_lib.verdicts.VERDICTS`.
+
+        Args:
+            file_windows: windows per file of the ``file`` protocol (default: the run's).
+        """
+        from .verdicts import BaselineVerdict, Combined, RNNVerdict
+
+        rnn = RNNVerdict(self.model, self.genres, int(file_windows or self.meta["file_windows"]))
+        if self.baselines is None:
+            return (rnn,)
+        base = BaselineVerdict(self.baselines, self.genres, self.max_notes)
+        return rnn, base, Combined(rnn, base)
+
+    def verdict(self, name: str, file_windows: int | None = None):
+        """One of :meth:`verdicts` by name (``"rnn"``, ``"baseline"``, ``"combined"``).
+
+        Raises:
+            ValueError: an unknown name, or a baseline verdict of a run without a usable
+                baseline (the message says why).
+        """
+        from .verdicts import VERDICTS
+
+        if name not in VERDICTS:
+            raise ValueError(f"unknown verdict {name!r}: use one of {VERDICTS}")
+        found = {v.name: v for v in self.verdicts(file_windows)}
+        if name not in found:
+            raise ValueError(f"no {name} verdict: {self.baseline_problem}")
+        return found[name]
+
     def held_out(self, paths: list[str]) -> "np.ndarray":
         """Indices of the run's held-out test files (``meta["split"]["test_files"]``)
         among ``paths`` (file paths relative to the data folder, e.g. ``Dataset.paths``),
@@ -108,7 +141,7 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
     """
     out = Path(out)
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: run folder exists; choose another --out or pass --overwrite")
+        raise FileExistsError(f"{out}: run folder exists; not replaced")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
@@ -130,6 +163,16 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def read_metrics(run_dir: str | Path) -> dict:
+    """``metrics.json`` of a run folder, its blocks named by verdict (``"rnn"``,
+    ``"baseline"``, ``"combined"``) and ``"val"``. A folder written before the blocks
+    were named so keeps working: its RNN block ``"test"`` is read as ``"rnn"``."""
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    if "rnn" not in metrics and "test" in metrics:
+        metrics["rnn"] = metrics.pop("test")
+    return metrics
 
 
 def read_run_meta(run_dir: str | Path) -> dict:
@@ -216,7 +259,7 @@ def load_run(run_dir: str | Path) -> Run:
             f"disagrees with run.json ({expected} -> {len(genres)} genres)"
         )
     history = json.loads((run_dir / "history.json").read_text())
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = read_metrics(run_dir)
     baselines, problem = load_baselines(run_dir)
     return Run(run_dir, model, genres, features, int(meta["max_notes"]), meta, history, metrics, baselines, problem)
 
@@ -268,13 +311,13 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
         name = str(path.relative_to(runs_dir)) if path != Path(runs_dir) else path.name
         try:
             meta = read_run_meta(path)
-            metrics = json.loads((path / "metrics.json").read_text())
+            metrics = read_metrics(path)
             history = json.loads((path / "history.json").read_text())
         except (RunError, OSError, json.JSONDecodeError) as exc:
             rows.append({"run": name, "note": str(exc)})
             continue
         cfg = meta["config"]
-        test = metrics.get("test", {}).get("protocols", {})
+        test = metrics.get("rnn", {}).get("protocols", {})
         base = metrics.get("baseline", {}).get("protocols", {})
         both = metrics.get("combined", {}).get("protocols", {})
         inputs = cfg.get("columns", [])

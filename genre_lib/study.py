@@ -164,7 +164,7 @@ def describe_run(run: Run) -> str:
     else:
         changed = sorted(k for k, v in config.to_dict().items() if MAIN_CONFIG.to_dict().get(k) != v)
         what = f"`MAIN_CONFIG` changed in {', '.join(changed)}" if changed else "`MAIN_CONFIG`"
-    protocols = run.metrics.get("test", {}).get("protocols", {})
+    protocols = run.metrics.get("rnn", {}).get("protocols", {})
     scores = [f"{protocols[p]['accuracy']:.3f} {label}" for p, label in
               (("first100", "on the first 100 notes"), ("file", f"by the vote of {run.meta.get('file_windows')} windows"))
               if p in protocols]

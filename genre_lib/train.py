@@ -3,7 +3,7 @@
 A model learns from 100-note windows of its training files (``config.windows`` per
 file and epoch, drawn afresh every epoch; one window is the study's setting, the
 first 100 notes only) and is judged under both protocols of
-:mod:`genre_lib.evaluate`: the study's ``first100`` and the whole-file ``file`` vote.
+:mod:`genre_lib.protocols`: the study's ``first100`` and the whole-file ``file`` vote.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .baseline import baseline_scores
 from .dataset import MAX_NOTES, Dataset, load_dataset
-from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, combined_metrics, misclassified, protocol_proba
+from .metrics import classification_metrics, misclassified
 from .model import ModelConfig, build_model
+from .protocols import FILE_WINDOWS
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
+from .verdicts import BaselineVerdict, Combined, RNNVerdict, score
 
 if TYPE_CHECKING:
     import keras
@@ -56,7 +57,8 @@ def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, win
     is meant to be used: by the first 100 notes for a model trained on them, else by a
     vote of :data:`VAL_WINDOWS` evenly spaced windows (never windows of training files)."""
     protocol = "first100" if windows == 1 else "file"
-    m = classification_metrics(protocol_proba(model, data.tables(val), protocol, VAL_WINDOWS), data.y[val], data.genres)
+    probs = RNNVerdict(model, data.genres, VAL_WINDOWS).predict_proba(data.tables(val), protocol)
+    m = classification_metrics(probs, data.y[val], data.genres)
     return m["accuracy"], m["loss"]
 
 
@@ -118,19 +120,27 @@ def fit(
     return model, history
 
 
-def score_protocols(model: "keras.Model", data: Dataset, index: np.ndarray,
-                    file_windows: int = FILE_WINDOWS) -> tuple[dict, dict]:
-    """Metrics and probabilities of ``model`` on the files ``index`` of ``data`` under
-    both protocols.
+def judge_fold(model: "keras.Model", data: Dataset, train: np.ndarray, test: np.ndarray, seed: int = 0,
+               file_windows: int = FILE_WINDOWS):
+    """The verdicts of one trained network on the files ``test``: the RNN, the baseline
+    fitted on the files ``train`` (seeded by ``seed``) and the two combined, scored
+    under both protocols (:func:`genre_lib.verdicts.score`).
 
     Returns:
-        ``(metrics, probabilities)``, each a dict keyed by protocol (``"first100"``,
-        ``"file"``): :func:`genre_lib.evaluate.classification_metrics` and the
-        ``(files, genres)`` probabilities they were computed from.
+        ``(verdicts, scores)``: the three verdicts and their
+        :class:`~genre_lib.verdicts.Scores`.
     """
-    tables, y = data.tables(index), data.y[np.asarray(index, dtype=int)]
-    probs = {p: protocol_proba(model, tables, p, file_windows) for p in PROTOCOLS}
-    return {p: classification_metrics(probs[p], y, data.genres) for p in PROTOCOLS}, probs
+    train, test = np.asarray(train, dtype=int), np.asarray(test, dtype=int)
+    rnn = RNNVerdict(model, data.genres, file_windows)
+    base = BaselineVerdict.fit(data.tables(train), data.y[train], data.genres, seed, data.X.shape[1])
+    verdicts = (rnn, base, Combined(rnn, base))
+    return verdicts, score(verdicts, data.tables(test), data.y[test], data.genres)
+
+
+def metric_blocks(scores) -> dict:
+    """``metrics.json``'s blocks of :class:`~genre_lib.verdicts.Scores`: one per verdict,
+    the ``file`` protocol's figures at the top and both protocols under ``protocols``."""
+    return {name: {**m["file"], "protocol": "file", "protocols": m} for name, m in scores.metrics.items()}
 
 
 def train_run(
@@ -148,7 +158,7 @@ def train_run(
 ) -> Run:
     """Train on a data folder (or a loaded :class:`Dataset`), score the held-out test
     files under both protocols (the RNN, the baseline trained on the same files, and
-    the two combined, :func:`genre_lib.evaluate.combine_proba`), and write the run
+    the two combined: :func:`judge_fold`), and write the run
     folder ``out`` with the baseline beside the model.
 
     Args:
@@ -174,7 +184,7 @@ def train_run(
     config = config or ModelConfig()
     out = Path(out)
     if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: run folder exists; choose another --out or pass --overwrite")
+        raise FileExistsError(f"{out}: run folder exists; not replaced")
     if not isinstance(data, Dataset):
         data = load_dataset(data, genres, max_notes=max_notes, progress=progress)
     if len(set(data.y.tolist())) < 2:
@@ -185,18 +195,13 @@ def train_run(
     model, history = fit(config, data, parts.train, parts.val, seed, verbose)
     seconds = time.perf_counter() - start
 
-    test, test_probs = score_protocols(model, data, parts.test, file_windows)
-    val, _ = score_protocols(model, data, parts.val, file_windows)
-    baseline, baseline_probs, baselines = baseline_scores(data, parts.train, parts.test, seed=seed)
-    y_test = data.y[parts.test]
-    combined = combined_metrics(test_probs, baseline_probs, y_test, data.genres)
+    verdicts, scores = judge_fold(model, data, parts.train, parts.test, seed, file_windows)
+    val = score(verdicts[:1], data.tables(parts.val), data.y[parts.val], data.genres)
     paths = [data.paths[i] for i in parts.test]
     metrics = {
-        "test": {**test["file"], "protocol": "file", "protocols": test},
-        "val": {**val["file"], "protocol": "file", "protocols": val},
-        "baseline": {"accuracy": baseline["file"]["accuracy"], "protocol": "file", "protocols": baseline},
-        "combined": {"accuracy": combined["file"]["accuracy"], "protocol": "file", "protocols": combined},
-        "misclassified": misclassified(test_probs["file"], y_test, paths, data.genres),
+        **metric_blocks(scores),
+        "val": metric_blocks(val)["rnn"],
+        "misclassified": misclassified(scores.probabilities["rnn"]["file"], data.y[parts.test], paths, data.genres),
     }
     meta = {
         "genres": list(data.genres),
@@ -215,5 +220,5 @@ def train_run(
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),
     }
-    save_run(out, model, meta, history, metrics, overwrite=overwrite, baselines=baselines)
+    save_run(out, model, meta, history, metrics, overwrite=overwrite, baselines=verdicts[1].models)
     return load_run(out)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
 
+from .baseline import fit_baseline, statistics
 from .inference import logits, n_notes, softmax
 from .metrics import EPS, classification_metrics
 from .protocols import FILE_WINDOWS, FIRST_N, PROTOCOLS, check_protocol, protocol_windows, vote
@@ -85,16 +86,12 @@ class BaselineVerdict:
     def fit(cls, tables: Sequence[np.ndarray], y: np.ndarray, genres: Sequence[str], seed: int = 0,
             first_n: int = FIRST_N) -> "BaselineVerdict":
         """One model per protocol, fitted on the training files' statistics under it."""
-        from .baseline import fit_baseline, statistics
-
         models = {p: fit_baseline(statistics(tables, p, first_n), y, seed) for p in PROTOCOLS}
         return cls(models, tuple(genres), first_n)
 
     def predict_proba(self, tables: Sequence[np.ndarray], protocol: str) -> np.ndarray:
         """Genre probabilities ``(files, genres)`` from the model fitted for ``protocol``."""
         from threadpoolctl import threadpool_limits
-
-        from .baseline import statistics
 
         check_protocol(protocol)
         # one OpenMP thread: see genre_lib.baseline.fit_baseline

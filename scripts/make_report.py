@@ -46,7 +46,7 @@ import run_notebooks  # noqa: E402
 
 from genre_lib.data_source import resolve_data_dir, shown  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
-from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_run_meta  # noqa: E402
+from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_metrics, read_run_meta  # noqa: E402
 from genre_lib.study import (  # noqa: E402
     ITERATIONS,
     MAIN_ITERATION,
@@ -138,12 +138,12 @@ def run_records(run_dirs: list[Path]) -> list[dict]:
                   "baseline accuracy": None, "baseline first100": None, "note": ""}
         try:
             meta = read_run_meta(path)
-            metrics = json.loads((path / "metrics.json").read_text())
+            metrics = read_metrics(path)
         except (RunError, OSError, json.JSONDecodeError) as exc:
             record["note"] = str(exc)
             records.append(record)
             continue
-        test = metrics.get("test", {}).get("protocols", {})
+        test = metrics.get("rnn", {}).get("protocols", {})
         base = metrics.get("baseline", {}).get("protocols", {})
         record.update({
             "trained": meta.get("trained_on"),
@@ -334,10 +334,10 @@ def glance_model(run_dir: Path, marks: dict) -> str:
     """The model notebooks 04 and 05 explain, under both protocols, with its confusion matrices."""
     try:
         meta = read_run_meta(run_dir)
-        metrics = json.loads((run_dir / "metrics.json").read_text())
+        metrics = read_metrics(run_dir)
     except (RunError, OSError, json.JSONDecodeError) as exc:
         return f"<p class='note'>The model the notebooks explain, <code>{_e(shown(run_dir))}</code>: {_e(exc)}</p>"
-    test, base = metrics["test"]["protocols"], metrics.get("baseline", {}).get("protocols", {})
+    test, base = metrics["rnn"]["protocols"], metrics.get("baseline", {}).get("protocols", {})
     both = metrics.get("combined", {}).get("protocols", {})
     mark = marks.get(shown(run_dir))
     rows = "".join(
@@ -461,8 +461,8 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
         p.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
         best = best_by_validation(runs_dir)
         if best:
-            metrics = json.loads((best / "metrics.json").read_text())
-            t = metrics["test"]
+            metrics = read_metrics(best)
+            t = metrics["rnn"]
             p.append(f"<h2>Best iteration by validation accuracy: {_e(best.relative_to(runs_dir))}</h2>"
                      f"<p>Test accuracy <b>{t['accuracy']:.3f}</b> (<code>file</code>), loss {t['loss']:.3f} on {t['n']} "
                      f"held-out files; baseline {metrics['baseline']['accuracy']:.3f}.</p>")

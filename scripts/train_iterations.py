@@ -38,7 +38,7 @@ def main() -> int:
                 continue
             start = time.perf_counter()
             run = train_run(data, out, config=config, seed=seed)
-            test = run.metrics["test"]["protocols"]
+            test = run.metrics["rnn"]["protocols"]
             both = run.metrics["combined"]["protocols"]
             print(f"{out}: test accuracy {test['file']['accuracy']:.3f} (file), {test['first100']['accuracy']:.3f} "
                   f"(first100); with the baseline {both['file']['accuracy']:.3f} and {both['first100']['accuracy']:.3f}; val {run.metrics['val']['accuracy']:.3f}; {time.perf_counter() - start:.0f} s", flush=True)

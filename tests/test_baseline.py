@@ -3,12 +3,10 @@
 import numpy as np
 import pytest
 
-from genre_lib.baseline import (
-    baseline_proba, baseline_scores, fit_baseline, fit_baselines, note_statistics, protocol_statistics,
-    statistic_names, table_statistics,
-)
-from genre_lib.evaluate import classification_metrics
+from genre_lib.baseline import fit_baseline, note_statistics, statistic_names, statistics
+from genre_lib.metrics import classification_metrics
 from genre_lib.splits import make_split
+from genre_lib.verdicts import BaselineVerdict, score
 
 
 def _table():
@@ -81,51 +79,36 @@ def test_the_baseline_sees_no_order(demo_data):
 
 def test_protocols_read_the_first_100_notes_or_the_whole_file(demo_data):
     index = np.array([0, 5, 9])
-    first = protocol_statistics(demo_data, index, "first100")
-    whole = protocol_statistics(demo_data, index, "file")
+    tables = demo_data.tables(index)
+    first = statistics(tables, "first100")
+    whole = statistics(tables, "file")
     notes = statistic_names().index("notes")
     assert first[:, notes].tolist() == [100] * 3
     assert whole[:, notes].tolist() == demo_data.n_notes[index].tolist()
     np.testing.assert_allclose(whole[1], note_statistics(demo_data.table(5)))
+    # the first protocol's statistics are those of the RNN's input, data.X
+    np.testing.assert_allclose(first, np.array([note_statistics(demo_data.X[i]) for i in index]))
     with pytest.raises(ValueError, match="unknown protocol"):
-        protocol_statistics(demo_data, index, "all")
+        statistics(tables, "all")
 
 
 def test_baseline_is_seeded_and_finds_the_demo_cues(demo_data):
     split = make_split("group", demo_data.y, demo_data.groups, seed=0)
-    a, probs_a, _ = baseline_scores(demo_data, split.train, split.test, seed=0)
-    b, probs_b, _ = baseline_scores(demo_data, split.train, split.test, seed=0)
-    assert a == b and set(a) == {"first100", "file"}
-    for protocol in a:
-        np.testing.assert_array_equal(probs_a[protocol], probs_b[protocol])
-    for protocol in a:
-        assert a[protocol]["n"] == len(split.test)
+    train, y_train = demo_data.tables(split.train), demo_data.y[split.train]
+    tables, y = demo_data.tables(split.test), demo_data.y[split.test]
+    a = score([BaselineVerdict.fit(train, y_train, demo_data.genres, seed=0)], tables, y, demo_data.genres)
+    b = score([BaselineVerdict.fit(train, y_train, demo_data.genres, seed=0)], tables, y, demo_data.genres)
+    assert a.metrics == b.metrics and set(a.metrics["baseline"]) == {"first100", "file"}
+    for protocol, m in a.metrics["baseline"].items():
+        np.testing.assert_array_equal(a.probabilities["baseline"][protocol], b.probabilities["baseline"][protocol])
+        assert m["n"] == len(split.test)
         # held-out groups, chance 0.5: the planted cues are in the per-file statistics
-        assert a[protocol]["accuracy"] >= 0.8
+        assert m["accuracy"] >= 0.8
     # the same figures, recomputed by hand
-    clf = fit_baseline(protocol_statistics(demo_data, split.train, "file"), demo_data.y[split.train], seed=0)
-    probs = clf.predict_proba(protocol_statistics(demo_data, split.test, "file"))
-    assert classification_metrics(probs, demo_data.y[split.test], demo_data.genres) == a["file"]
-    np.testing.assert_array_equal(probs, probs_a["file"])
-
-
-def test_table_statistics_read_the_first_notes_as_the_rnn_does(demo_data):
-    index = np.arange(4)
-    tables = demo_data.tables(index)
-    first = table_statistics(tables, "first100", demo_data.X.shape[1])
-    # the first protocol's statistics are those of the RNN's input, data.X
-    np.testing.assert_allclose(first, np.array([note_statistics(demo_data.X[i]) for i in index]))
-    np.testing.assert_allclose(table_statistics(tables, "file"), protocol_statistics(demo_data, index, "file"))
-
-
-def test_baseline_proba_is_the_fitted_models_probabilities(demo_data):
-    split = make_split("group", demo_data.y, demo_data.groups, seed=0)
-    baselines = fit_baselines(demo_data, split.train, seed=0)
-    assert set(baselines) == {"first100", "file"}
-    tables = demo_data.tables(split.test)
-    for protocol, clf in baselines.items():
-        expected = clf.predict_proba(protocol_statistics(demo_data, split.test, protocol))
-        np.testing.assert_allclose(baseline_proba(baselines, tables, protocol, demo_data.X.shape[1]), expected)
+    clf = fit_baseline(np.array([note_statistics(t) for t in train]), y_train, seed=0)
+    probs = clf.predict_proba(np.array([note_statistics(t) for t in tables]))
+    assert classification_metrics(probs, y, demo_data.genres) == a.metrics["baseline"]["file"]
+    np.testing.assert_array_equal(probs, a.probabilities["baseline"]["file"])
 
 
 def test_balanced_weights_keep_a_small_genre_from_being_drowned_out():

@@ -72,9 +72,12 @@ def test_train_writes_a_run_folder_and_never_overwrites_it(demo_dir: Path, tmp_p
     # the committed configuration, with the flags given changed
     expected = MAIN_CONFIG.replace(units=8, dense_units=8, epochs=2, windows=2, augment=False)
     assert meta["config"] == expected.to_dict() and meta["seed"] == 3
-    test = json.loads((out / "metrics.json").read_text())["test"]["protocols"]
-    assert f"group-split test files ({test['file']['n']}): accuracy {test['file']['accuracy']:.3f}" in result.stdout
-    assert f"{test['first100']['accuracy']:.3f} by the first 100 notes" in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    test = metrics["rnn"]["protocols"]
+    assert f"group-split test files ({test['file']['n']})" in result.stdout
+    for who, label in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")):
+        acc = metrics[who]["protocols"]
+        assert f"  {label:15} {acc['file']['accuracy']:.3f} / {acc['first100']['accuracy']:.3f}" in result.stdout
     before = (out / "model.keras").read_bytes()
     _one_line_error(run_cli(*args), str(out), "run folder exists", "--overwrite")
     assert (out / "model.keras").read_bytes() == before
@@ -92,7 +95,7 @@ def test_train_rejects_a_bad_setting_in_one_line(demo_dir: Path, tmp_path: Path)
 def test_evaluate_json_matches_an_in_process_evaluation(demo_run, demo_dir: Path, demo_data):
     from sklearn.metrics import accuracy_score
 
-    from genre_lib.evaluate import predict_proba
+    from genre_lib.inference import predict_proba
 
     result = run_cli("evaluate", str(demo_run.path), str(demo_dir), "--json")
     assert result.returncode == 0, result.stderr
@@ -112,12 +115,12 @@ def test_evaluate_json_matches_an_in_process_evaluation(demo_run, demo_dir: Path
     assert report["protocols"]["first100"]["accuracy"] == accuracy_score(demo_data.y, probs.argmax(1))
     assert len(report["misclassified"]) == report["n"] - sum(report["confusion"][g][g] for g in range(2))
     # the run's baseline and the two combined, beside the RNN
-    from genre_lib.evaluate import classification_metrics, verdict_proba
+    from genre_lib.metrics import classification_metrics
 
     for who in ("baseline", "combined"):
         assert set(report[who]["protocols"]) == {"first100", "file"}
         assert report[who]["accuracy"] == report[who]["protocols"]["file"]["accuracy"]
-        probs = verdict_proba(demo_run, demo_data.tables(), "first100", who)
+        probs = demo_run.verdict(who).predict_proba(demo_data.tables(), "first100")
         expected = classification_metrics(probs, demo_data.y, demo_run.genres)["accuracy"]
         assert report[who]["protocols"]["first100"]["accuracy"] == expected
 
@@ -144,16 +147,16 @@ def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
     assert main(["evaluate", str(demo_run.path), str(demo_dir)]) == 0
     out = capsys.readouterr().out
     assert f"{demo_run.meta['data']['files_used']} files (3 skipped)" in out
-    assert "first100 (judged by the first 100 notes): accuracy" in out
+    assert "first100 (judged by the first 100 notes): RNN accuracy" in out
     assert f"file     (judged by a vote of {demo_run.meta['file_windows']} windows): accuracy" in out
     assert "confusion (rows true, columns predicted)" in out
     assert "electronic" in out and "jazz" in out and "precision" in out and "recall" in out
-    assert "baseline: first100 accuracy" in out and "combined: first100 accuracy" in out
+    assert "baseline:        first100 accuracy" in out and "RNN + baseline:  first100 accuracy" in out
 
 
 def test_predict_json_probabilities_and_a_skipped_file(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
     from genre_lib.dataset import load_file
-    from genre_lib.evaluate import predict_proba
+    from genre_lib.inference import predict_proba
 
     good = [demo_dir / demo_data.paths[0], demo_dir / demo_data.paths[-1]]
     fake = tmp_path / "not_midi.mid"
@@ -173,7 +176,7 @@ def test_predict_json_probabilities_and_a_skipped_file(demo_run, demo_dir: Path,
 
 
 def test_predict_whole_file_is_the_file_protocol(demo_run, demo_dir: Path, demo_data):
-    from genre_lib.evaluate import protocol_proba
+    from genre_lib.verdicts import RNNVerdict
 
     index = [2, len(demo_data) - 2]
     paths = [demo_dir / demo_data.paths[i] for i in index]
@@ -181,21 +184,19 @@ def test_predict_whole_file_is_the_file_protocol(demo_run, demo_dir: Path, demo_
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["protocol"] == "file" and report["verdict"] == "rnn"
-    expected = protocol_proba(demo_run.model, demo_data.tables(index), "file", 5)
+    expected = RNNVerdict(demo_run.model, demo_run.genres, 5).predict_proba(demo_data.tables(index), "file")
     got = [[row["probabilities"][g] for g in report["genres"]] for row in report["files"]]
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
 def test_predict_combined_verdict(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
-    from genre_lib.evaluate import verdict_proba
-
     index = [1, len(demo_data) - 1]
     paths = [demo_dir / demo_data.paths[i] for i in index]
     result = run_cli("predict", str(demo_run.path), *map(str, paths), "--whole-file", "--verdict", "combined", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["protocol"], report["verdict"]) == ("file", "combined")
-    expected = verdict_proba(demo_run, demo_data.tables(index), "file", "combined")
+    expected = demo_run.verdict("combined").predict_proba(demo_data.tables(index), "file")
     got = [[row["probabilities"][g] for g in report["genres"]] for row in report["files"]]
     np.testing.assert_allclose(got, expected, atol=1e-4)
     # a run without its baseline: one clear line, no traceback
@@ -229,7 +230,7 @@ def test_iterations_lists_a_damaged_run_with_its_note(demo_run, tmp_path: Path, 
     rows = json.loads(capsys.readouterr().out)["runs"]
     assert [r["run"] for r in rows] == ["1-good", "2-broken"]
     # the JSON carries 10 decimals (pandas' to_json), so equal to the run's value up to that
-    assert rows[0]["accuracy"] == pytest.approx(demo_run.metrics["test"]["accuracy"], abs=1e-10)
+    assert rows[0]["accuracy"] == pytest.approx(demo_run.metrics["rnn"]["accuracy"], abs=1e-10)
     assert rows[0]["note"] == ""
     assert "missing history.json" in rows[1]["note"] and rows[1]["accuracy"] is None
     assert main(["iterations", str(root)]) == 0

@@ -8,10 +8,10 @@ from genre_lib.crossval import (
     VOTE_SIZES, cross_validate, errors_by_group, file_probabilities, load_cv, misclassified_files, pooled_metrics,
     save_cv,
 )
-from genre_lib.baseline import baseline_scores
-from genre_lib.evaluate import classification_metrics
+from genre_lib.metrics import classification_metrics
 from genre_lib.model import ModelConfig
 from genre_lib.splits import group_folds
+from genre_lib.verdicts import BaselineVerdict
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def test_one_fold_records_every_test_file_and_recomputes(result, demo_data):
     row, genres = result["folds"][0], result["data"]["genres"]
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     for protocol in ("first100", "file"):
-        probs = np.array([f[protocol] for f in result["files"]])
+        probs = np.array([f[f"rnn_{protocol}"] for f in result["files"]])
         # stored probabilities are rounded to 4 decimals: the argmax, so the accuracy, survives
         assert row[f"rnn_{protocol}"] == pytest.approx(classification_metrics(probs, y, genres)["accuracy"])
         assert 0 <= row[f"baseline_{protocol}"] <= 1
@@ -49,7 +49,7 @@ def test_errors_by_group_add_up_to_the_misclassified_files(result):
 def test_save_refuses_to_overwrite_and_round_trips(result, tmp_path):
     path = save_cv(result, tmp_path / "cv.json")
     assert load_cv(path) == result
-    with pytest.raises(FileExistsError, match="overwrite"):
+    with pytest.raises(FileExistsError, match="exists; not replaced"):
         save_cv(result, path)
     save_cv(result, path, overwrite=True)
 
@@ -58,7 +58,7 @@ def test_recall_summary_recomputes_from_the_stored_probabilities(result):
     genres = result["data"]["genres"]
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     for protocol in ("first100", "file"):
-        predicted = np.array([f[protocol] for f in result["files"]]).argmax(1)
+        predicted = np.array([f[f"rnn_{protocol}"] for f in result["files"]]).argmax(1)
         for g, genre in enumerate(genres):
             expected = float(np.mean(predicted[y == g] == g))
             assert result["recall"][f"rnn_{protocol}"][genre] == {"mean": pytest.approx(expected), "sd": 0.0}
@@ -68,12 +68,13 @@ def test_recall_summary_recomputes_from_the_stored_probabilities(result):
 def test_baseline_and_combined_verdicts_recompute(result, demo_data):
     part = group_folds(demo_data.y, demo_data.groups, 5, seed=0)[1]
     # the fold's baseline, trained again with the fold's seed (seed + fold)
-    _, base, _ = baseline_scores(demo_data, part.train, part.test, seed=1)
+    fitted = BaselineVerdict.fit(demo_data.tables(part.train), demo_data.y[part.train], demo_data.genres, seed=1)
+    tables = demo_data.tables(part.test)
     row, genres = result["folds"][0], result["data"]["genres"]
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     for protocol in ("first100", "file"):
         stored = file_probabilities(result, protocol, "baseline")
-        np.testing.assert_allclose(stored, base[protocol], atol=5e-5)
+        np.testing.assert_allclose(stored, fitted.predict_proba(tables, protocol), atol=5e-5)
         combined = file_probabilities(result, protocol, "combined")
         # stored probabilities are rounded, so some are 0: the rule reads them as 1e-7
         geo = np.sqrt(np.clip(file_probabilities(result, protocol, "rnn"), 1e-7, 1) * np.clip(stored, 1e-7, 1))
@@ -84,3 +85,15 @@ def test_baseline_and_combined_verdicts_recompute(result, demo_data):
         assert set(result["recall"][f"combined_{protocol}"]) == set(genres)
     with pytest.raises(ValueError, match="unknown verdict"):
         file_probabilities(result, "file", "ensemble")
+
+
+def test_a_result_of_the_old_format_reads_with_the_new_keys(result, tmp_path):
+    import json
+
+    old = json.loads(json.dumps(result))
+    for f in old["files"]:
+        for p in ("first100", "file"):
+            f[p] = f.pop(f"rnn_{p}")
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    np.testing.assert_array_equal(file_probabilities(load_cv(path), "file"), file_probabilities(result, "file"))

@@ -306,6 +306,6 @@ def test_a_small_seeded_model_learns_the_demo_corpus_but_not_perfectly(demo_run)
     assert (demo_run.meta["split"]["kind"], demo_run.meta["seed"]) == ("group", 0)
     assert demo_run.meta["data"]["folder"] == DEFAULT_DEMO_DIR.name
     for protocol in ("first100", "file"):
-        test = metrics["test"]["protocols"][protocol]
+        test = metrics["rnn"]["protocols"][protocol]
         chance = np.sum(test["confusion"], axis=1).max() / test["n"]
         assert chance < test["accuracy"] < 1.0, (protocol, test["accuracy"], chance)

@@ -75,8 +75,8 @@ def test_the_top_shows_the_iterations_beside_the_study_the_model_and_the_figures
     glance = page.split("<h2 id='new'>")[0]  # what the mentor sees first
     assert "Iterations, beside the study's" in glance and "study-1-50x1" in glance and "4-windows" in glance
     assert "0.7599" in glance  # the study's reported figure on its row
-    file_acc = demo_run.metrics["test"]["protocols"]["file"]["accuracy"]
-    first100 = demo_run.metrics["test"]["protocols"]["first100"]["accuracy"]
+    file_acc = demo_run.metrics["rnn"]["protocols"]["file"]["accuracy"]
+    first100 = demo_run.metrics["rnn"]["protocols"]["first100"]["accuracy"]
     assert f"{file_acc:.3f}" in glance and f"{first100:.3f}" in glance
     combined = demo_run.metrics["combined"]["protocols"]["file"]["accuracy"]
     assert "<th>combined</th>" in glance and f"{combined:.3f}" in glance
@@ -113,8 +113,8 @@ def test_a_changed_accuracy_a_retrained_run_and_a_gone_run_are_marked(runs, tmp_
     _report(out, runs, 1)
     metrics_file = runs / "study-1-50x1-seed0" / "metrics.json"
     metrics = json.loads(metrics_file.read_text())
-    old = metrics["test"]["protocols"]["file"]["accuracy"]
-    metrics["test"]["protocols"]["file"]["accuracy"] = old - 0.1
+    old = metrics["rnn"]["protocols"]["file"]["accuracy"]
+    metrics["rnn"]["protocols"]["file"]["accuracy"] = old - 0.1
     metrics_file.write_text(json.dumps(metrics))
     meta_file = runs / "4-windows-seed0" / "run.json"
     meta = json.loads(meta_file.read_text())

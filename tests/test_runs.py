@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre_lib.evaluate import predict_proba
+from genre_lib.inference import predict_proba
 from genre_lib.runs import (
     BASELINE_FILE,
     FORMAT_VERSION,
@@ -151,8 +151,8 @@ def test_iterations_table_lists_every_run_and_a_damaged_one_with_its_note(demo_r
     assert good["additions"] == "families, summary, augment"
     assert (good["inputs"], good["windows"], good["trained"]) == ("all", cfg["windows"], demo_run.meta["trained_on"])
     assert good["epochs"] == f"{len(demo_run.history['loss'])}/{cfg['epochs']}"
-    protocols = demo_run.metrics["test"]["protocols"]
-    assert good["accuracy"] == demo_run.metrics["test"]["accuracy"] == protocols["file"]["accuracy"]
+    protocols = demo_run.metrics["rnn"]["protocols"]
+    assert good["accuracy"] == demo_run.metrics["rnn"]["accuracy"] == protocols["file"]["accuracy"]
     assert good["loss"] == protocols["file"]["loss"]
     assert good["first100 accuracy"] == protocols["first100"]["accuracy"]
     assert good["first100 loss"] == protocols["first100"]["loss"]
@@ -201,17 +201,17 @@ def test_held_out_finds_the_runs_test_files_among_a_folders_paths(demo_run, demo
 def test_a_run_without_a_usable_baseline_still_loads_and_says_why(demo_run, tmp_path, demo_data):
     import joblib
 
-    from genre_lib.evaluate import verdict_proba
-
     tables = demo_data.tables([0, 1])
     # missing: an older run folder
     run_dir = _copy(demo_run.path, tmp_path / "none")
     (run_dir / BASELINE_FILE).unlink()
     run = load_run(run_dir)
     assert run.baselines is None and f"{run_dir / BASELINE_FILE}: no baseline" in run.baseline_problem
-    np.testing.assert_array_equal(verdict_proba(run, tables, "file"), verdict_proba(demo_run, tables, "file"))
+    assert [v.name for v in run.verdicts()] == ["rnn"]
+    np.testing.assert_array_equal(run.verdict("rnn").predict_proba(tables, "file"),
+                                  demo_run.verdict("rnn").predict_proba(tables, "file"))
     with pytest.raises(ValueError, match="no combined verdict: .*no baseline in this run folder"):
-        verdict_proba(run, tables, "file", "combined")
+        run.verdict("combined")
     # written by another scikit-learn: not unpickled
     run_dir = _copy(demo_run.path, tmp_path / "other")
     stored = joblib.load(run_dir / BASELINE_FILE)
@@ -224,3 +224,16 @@ def test_a_run_without_a_usable_baseline_still_loads_and_says_why(demo_run, tmp_
     (run_dir / BASELINE_FILE).write_bytes(b"not a pickle")
     run = load_run(run_dir)
     assert run.baselines is None and f"{run_dir / BASELINE_FILE}: cannot read the baseline" in run.baseline_problem
+
+
+def test_a_metrics_file_with_the_old_block_name_still_reads(demo_run, tmp_path):
+    import json
+
+    from genre_lib.runs import read_metrics
+
+    run_dir = _copy(demo_run.path, tmp_path / "old-names")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["test"] = metrics.pop("rnn")
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    assert read_metrics(run_dir)["rnn"] == demo_run.metrics["rnn"] and "test" not in read_metrics(run_dir)
+    assert load_run(run_dir).metrics["rnn"]["accuracy"] == demo_run.metrics["rnn"]["accuracy"]

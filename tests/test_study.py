@@ -69,7 +69,7 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
     from genre_lib.runs import Run
     from genre_lib.study import describe_run
 
-    metrics = {"test": {"protocols": {"first100": {"accuracy": 0.7681, "n": 203}, "file": {"accuracy": 0.8123, "n": 203}}}}
+    metrics = {"rnn": {"protocols": {"first100": {"accuracy": 0.7681, "n": 203}, "file": {"accuracy": 0.8123, "n": 203}}}}
 
     def run(path, config):
         return Run(path, None, ("electronic", "jazz"), FEATURES, 100,

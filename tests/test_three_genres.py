@@ -49,7 +49,7 @@ def test_run_knows_three_genres_and_scores_both_protocols(three_run):
     assert tuple(three_run.genres) == tuple(sorted(GENRES))
     assert three_run.model.output_shape[-1] == 3
     metrics = json.loads((three_run.path / "metrics.json").read_text())
-    for who in ("test", "baseline"):
+    for who in ("rnn", "baseline"):
         for protocol in ("first100", "file"):
             m = metrics[who]["protocols"][protocol]
             assert set(m["per_genre"]) == set(GENRES)
@@ -104,7 +104,7 @@ def test_committed_cross_validation_pairs_and_recall_recompute():
     result = load_cv(PROJECT / "results" / "cv-jazz-electronic-rock.json")
     genres = result["data"]["genres"]
     assert sorted(genres) == sorted(GENRES) and len(result["files"]) == result["data"]["files"]
-    assert all(len(f["file"]) == 3 for f in result["files"])
+    assert all(len(f["rnn_file"]) == 3 for f in result["files"])
     assert result["recall"] == recall_summary(result["folds"])
 
     pooled = pooled_metrics(result, "file")
@@ -115,7 +115,7 @@ def test_committed_cross_validation_pairs_and_recall_recompute():
     assert len(pairs) == 3 and pairs["pair accuracy"].is_monotonic_increasing
     # one pair by hand: electronic and rock files, right when p(own) > p(the other of the pair)
     e, r = genres.index("electronic"), genres.index("rock")
-    hits = [f["file"][e] > f["file"][r] if f["true"] == "electronic" else f["file"][r] > f["file"][e]
+    hits = [f["rnn_file"][e] > f["rnn_file"][r] if f["true"] == "electronic" else f["rnn_file"][r] > f["rnn_file"][e]
             for f in result["files"] if f["true"] in ("electronic", "rock")]
     row = pairs.set_index("pair").loc["electronic / rock"]
     assert row["files"] == len(hits) and row["pair accuracy"] == pytest.approx(np.mean(hits))
@@ -124,7 +124,7 @@ def test_committed_cross_validation_pairs_and_recall_recompute():
     # the combined verdict, recomputed by hand from the stored RNN and baseline probabilities
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     fold_of = np.array([f["fold"] for f in result["files"]])
-    rnn = np.log(np.clip([f["file"] for f in result["files"]], 1e-7, 1))
+    rnn = np.log(np.clip([f["rnn_file"] for f in result["files"]], 1e-7, 1))
     base = np.log(np.clip([f["baseline_file"] for f in result["files"]], 1e-7, 1))
     predicted = (rnn + base).argmax(1)
     for fold in result["folds"]:

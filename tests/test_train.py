@@ -5,9 +5,10 @@ import pytest
 from sklearn.metrics import accuracy_score, log_loss
 from sklearn.utils.class_weight import compute_class_weight
 
-from genre_lib.baseline import baseline_scores
 from genre_lib.dataset import DataError
-from genre_lib.evaluate import classification_metrics, combined_metrics, predict_proba, protocol_proba, verdict_proba
+from genre_lib.inference import predict_proba
+from genre_lib.metrics import classification_metrics
+from genre_lib.verdicts import BaselineVerdict, RNNVerdict
 from genre_lib.model import ModelConfig
 from genre_lib.runs import BASELINE_FILE, FORMAT_VERSION, RUN_FILES
 from genre_lib.splits import make_split
@@ -85,7 +86,7 @@ def test_fit_keeps_the_best_epochs_weights(demo_data, small):
     assert best < len(history["val_accuracy"])
     # the returned model is the best epoch's, not the last one's: its validation
     # accuracy (a vote of VAL_WINDOWS windows per file) is the best epoch's
-    probs = protocol_proba(model, flipped.tables(val), "file", VAL_WINDOWS)
+    probs = RNNVerdict(model, flipped.genres, VAL_WINDOWS).predict_proba(flipped.tables(val), "file")
     assert accuracy_score(flipped.y[val], probs.argmax(1)) == pytest.approx(history["val_accuracy"][best - 1], abs=1e-4)
 
 
@@ -125,10 +126,10 @@ def test_run_split_is_reproducible_and_keeps_groups_apart(demo_run, demo_data, d
 
 def test_stored_metrics_recompute_from_the_model_under_both_protocols(demo_run, demo_data, demo_split):
     k = demo_run.meta["file_windows"]
-    for side in ("test", "val"):
+    for side, block in (("test", "rnn"), ("val", "val")):
         index = getattr(demo_split, side)
         y = demo_data.y[index]
-        stored = demo_run.metrics[side]
+        stored = demo_run.metrics[block]
         assert stored["protocol"] == "file" and stored["accuracy"] == stored["protocols"]["file"]["accuracy"]
         W, _ = demo_data.even_windows(k, index)
         window_probs = predict_proba(demo_run.model, W).reshape(len(index), k, -1)
@@ -144,19 +145,23 @@ def test_stored_metrics_recompute_from_the_model_under_both_protocols(demo_run, 
     best = demo_run.history["best_epoch"]
     val = demo_run.metrics["val"]["protocols"]["file"]
     assert demo_run.history["val_accuracy"][best - 1] <= 1.0 and val["n"] == len(demo_split.val)
-    wrong = len(demo_split.test) - round(demo_run.metrics["test"]["accuracy"] * len(demo_split.test))
+    wrong = len(demo_split.test) - round(demo_run.metrics["rnn"]["accuracy"] * len(demo_split.test))
     assert len(demo_run.metrics["misclassified"]) == wrong
 
 
 def test_stored_baseline_recomputes(demo_run, demo_data, demo_split):
-    scores, probs, _ = baseline_scores(demo_data, demo_split.train, demo_split.test, seed=0)
+    train = demo_data.tables(demo_split.train)
+    fitted = BaselineVerdict.fit(train, demo_data.y[demo_split.train], demo_data.genres, seed=0)
+    tables, y = demo_data.tables(demo_split.test), demo_data.y[demo_split.test]
     stored = demo_run.metrics["baseline"]
-    assert stored["protocols"] == scores and stored["accuracy"] == scores["file"]["accuracy"]
-    # the baseline saved in the run folder is the one that was scored
+    assert stored["accuracy"] == stored["protocols"]["file"]["accuracy"]
+    # the baseline saved in the run folder is the one that was scored, and a refit gives it again
     assert demo_run.baselines is not None and demo_run.baseline_problem == ""
-    tables = demo_data.tables(demo_split.test)
+    saved = demo_run.verdict("baseline")
     for protocol in ("first100", "file"):
-        np.testing.assert_array_equal(verdict_proba(demo_run, tables, protocol, "baseline"), probs[protocol])
+        probs = fitted.predict_proba(tables, protocol)
+        np.testing.assert_array_equal(saved.predict_proba(tables, protocol), probs)
+        assert classification_metrics(probs, y, demo_data.genres) == stored["protocols"][protocol]
 
 
 def test_stored_combined_verdict_recomputes(demo_run, demo_data, demo_split):
@@ -164,24 +169,21 @@ def test_stored_combined_verdict_recomputes(demo_run, demo_data, demo_split):
     stored = demo_run.metrics["combined"]
     assert stored["accuracy"] == stored["protocols"]["file"]["accuracy"]
     for protocol in ("first100", "file"):
-        rnn = verdict_proba(demo_run, tables, protocol, "rnn")
-        base = verdict_proba(demo_run, tables, protocol, "baseline")
-        combined = verdict_proba(demo_run, tables, protocol, "combined")
+        rnn = demo_run.verdict("rnn").predict_proba(tables, protocol)
+        base = demo_run.verdict("baseline").predict_proba(tables, protocol)
+        combined = demo_run.verdict("combined").predict_proba(tables, protocol)
         # independently: the normalised geometric mean of the two verdicts
         geo = np.sqrt(rnn * base)
         np.testing.assert_allclose(combined, geo / geo.sum(1, keepdims=True), rtol=1e-5, atol=1e-6)
         m = classification_metrics(combined, y, demo_data.genres)
         assert m["accuracy"] == stored["protocols"][protocol]["accuracy"]
-        # the one helper train_run, crossval and evaluate share, against the hand-made mean
-        helper = combined_metrics({"first100": rnn, "file": rnn}, {"first100": base, "file": base}, y, demo_data.genres)
-        assert helper[protocol]["accuracy"] == classification_metrics(geo / geo.sum(1, keepdims=True), y, demo_data.genres)["accuracy"]
         assert m["loss"] == pytest.approx(stored["protocols"][protocol]["loss"], rel=1e-5)
 
 
 def test_the_demo_run_learned_something(demo_run):
     # the demo corpus has planted cues: a real model must find them; chance is 0.5
     for protocol in ("first100", "file"):
-        assert demo_run.metrics["test"]["protocols"][protocol]["accuracy"] >= 0.8
+        assert demo_run.metrics["rnn"]["protocols"][protocol]["accuracy"] >= 0.8
     assert demo_run.history["loss"][-1] < demo_run.history["loss"][0]
 
 
