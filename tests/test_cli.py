@@ -148,7 +148,7 @@ def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
     out = capsys.readouterr().out
     assert f"{demo_run.meta['data']['files_used']} files (3 skipped)" in out
     assert "first100 (judged by the first 100 notes): RNN accuracy" in out
-    assert f"file     (judged by a vote of {demo_run.meta['file_windows']} windows): accuracy" in out
+    assert f"file     (judged by a vote of {demo_run.meta['file_windows']} windows): RNN accuracy" in out
     assert "confusion (rows true, columns predicted)" in out
     assert "electronic" in out and "jazz" in out and "precision" in out and "recall" in out
     assert "baseline:        first100 accuracy" in out and "RNN + baseline:  first100 accuracy" in out
