@@ -11,8 +11,10 @@ A run folder holds::
                     protocols (blocks "rnn", "baseline", "combined"; see
                     genre_lib.verdicts), the RNN's on the validation files ("val"),
                     and the RNN's misclassified test files
-    baseline.joblib the baseline trained on the same files, one per protocol
-                    (genre_lib.baseline; optional: without it a run is the RNN alone)
+    baseline.skops  the baseline trained on the same files, one per protocol
+                    (genre_lib.verdicts.BaselineVerdict; optional: without it a run is
+                    the RNN alone), in skops format, whose loader builds only the
+                    types it is told to trust instead of running code as a pickle does
 
 :func:`iterations_table` lines up every run of a folder: the study's table.
 """
@@ -39,7 +41,12 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 2
 RUN_FILES = ("model.keras", "run.json", "history.json", "metrics.json")
 #: the optional file holding the run's baseline (see :func:`load_baselines`)
-BASELINE_FILE = "baseline.joblib"
+BASELINE_FILE = "baseline.skops"
+#: where runs before the skops format kept it: a pickle, never loaded by itself
+#: (:func:`convert_baseline` converts a folder you trust)
+OLD_BASELINE_FILE = "baseline.joblib"
+#: the only types a baseline file may hold beyond what skops trusts by default
+_TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
 
 class RunError(ValueError):
@@ -150,10 +157,7 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
         _write_json(tmp / "history.json", history)
         _write_json(tmp / "metrics.json", metrics)
         if baselines is not None:
-            import joblib
-            import sklearn
-
-            joblib.dump({"sklearn": sklearn.__version__, "baselines": baselines}, tmp / BASELINE_FILE)
+            _dump_baselines(baselines, tmp / BASELINE_FILE)
         if out.exists():
             if not overwrite:  # appeared while we were writing (another process)
                 raise FileExistsError(f"{out}: run folder appeared while saving; not replaced")
@@ -204,32 +208,79 @@ def read_run_meta(run_dir: str | Path) -> dict:
     return meta
 
 
+def _dump_baselines(baselines: dict, path: Path, sklearn_version: str | None = None) -> None:
+    """Write one fitted baseline per protocol to ``path`` (skops, compressed), with the
+    scikit-learn version that fitted it (default: this one)."""
+    import zipfile
+
+    import sklearn
+    import skops.io as sio
+
+    stored = {"sklearn": sklearn_version or sklearn.__version__, "baselines": baselines}
+    sio.dump(stored, path, compression=zipfile.ZIP_DEFLATED)
+
+
 def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
     """The baselines of a run folder (:data:`BASELINE_FILE`), or None and the reason.
 
-    The file is a pickle, read only when its scikit-learn version is this one's (a
-    model pickled by another version may load and predict differently). Like any
-    pickle, it runs code when loaded: load run folders you trust.
+    The file is read with skops, trusting only scikit-learn's gradient-boosting types:
+    a file holding anything else is refused, not run. Its scikit-learn version must be
+    this one's (a model written by another version may predict differently). A folder
+    with only the older pickle (:data:`OLD_BASELINE_FILE`) is not loaded: the reason
+    says how to convert it.
 
     Returns:
         ``(baselines, problem)``: a dict keyed by protocol and ``""``, or None and a
         message naming the file and the cause.
     """
-    import joblib
     import sklearn
+    import skops.io as sio
 
-    path = Path(run_dir) / BASELINE_FILE
+    run_dir = Path(run_dir)
+    path = run_dir / BASELINE_FILE
     if not path.is_file():
+        if (run_dir / OLD_BASELINE_FILE).is_file():
+            return None, (f"{run_dir / OLD_BASELINE_FILE}: a pickle from an older version, not loaded (a pickle runs "
+                          f"code when loaded); if you trust this folder, convert it with genre_lib.runs.convert_baseline")
         return None, f"{path}: no baseline in this run folder (trained before runs kept one)"
     try:
-        stored = joblib.load(path)
+        untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in _TRUSTED_TYPES]
+        if untrusted:
+            return None, f"{path}: holds types a baseline never has ({', '.join(untrusted)}); not loaded"
+        stored = sio.load(path, trusted=_TRUSTED_TYPES)
         version, baselines = stored["sklearn"], stored["baselines"]
-    except Exception as exc:  # a damaged or foreign file: unpickling raises many types
+    except Exception as exc:  # a damaged or foreign file: skops and zipfile raise many types
         return None, f"{path}: cannot read the baseline ({type(exc).__name__}: {exc})"
     if version != sklearn.__version__:
         return None, (f"{path}: written by scikit-learn {version}, this is {sklearn.__version__}; "
                       "retrain the run (genre-lib train) to use its baseline")
     return baselines, ""
+
+
+def convert_baseline(run_dir: str | Path) -> Path:
+    """Convert a trusted run folder's old pickled baseline (:data:`OLD_BASELINE_FILE`)
+    to :data:`BASELINE_FILE`, and remove the pickle. Loading the pickle runs whatever
+    code it holds: only convert folders you made or trust.
+
+    Raises:
+        FileNotFoundError: the folder has no old baseline.
+        FileExistsError: it already has a new one.
+    """
+    import joblib
+
+    run_dir = Path(run_dir)
+    old, new = run_dir / OLD_BASELINE_FILE, run_dir / BASELINE_FILE
+    if not old.is_file():
+        raise FileNotFoundError(f"{old}: no pickled baseline to convert")
+    if new.exists():
+        raise FileExistsError(f"{new}: exists; not replaced")
+    stored = joblib.load(old)
+    tmp = new.with_name(new.name + ".part")
+    # the version that fitted them goes along: a model of another version is refused on load
+    _dump_baselines(stored["baselines"], tmp, stored["sklearn"])
+    tmp.replace(new)
+    old.unlink()
+    return new
 
 
 def load_run(run_dir: str | Path) -> Run:

@@ -202,9 +202,9 @@ def test_predict_combined_verdict(demo_run, demo_dir: Path, demo_data, tmp_path:
     # a run without its baseline: one clear line, no traceback
     bare = tmp_path / "bare"
     shutil.copytree(demo_run.path, bare)
-    (bare / "baseline.joblib").unlink()
+    (bare / "baseline.skops").unlink()
     _one_line_error(run_cli("predict", str(bare), str(paths[0]), "--verdict", "baseline"),
-                    "no baseline verdict", "baseline.joblib: no baseline in this run folder")
+                    "no baseline verdict", "baseline.skops: no baseline in this run folder")
 
 
 def test_predict_and_evaluate_on_a_missing_or_broken_run(demo_dir: Path, tmp_path: Path, capsys):

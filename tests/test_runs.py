@@ -199,8 +199,6 @@ def test_held_out_finds_the_runs_test_files_among_a_folders_paths(demo_run, demo
 
 
 def test_a_run_without_a_usable_baseline_still_loads_and_says_why(demo_run, tmp_path, demo_data):
-    import joblib
-
     tables = demo_data.tables([0, 1])
     # missing: an older run folder
     run_dir = _copy(demo_run.path, tmp_path / "none")
@@ -212,18 +210,56 @@ def test_a_run_without_a_usable_baseline_still_loads_and_says_why(demo_run, tmp_
                                   demo_run.verdict("rnn").predict_proba(tables, "file"))
     with pytest.raises(ValueError, match="no combined verdict: .*no baseline in this run folder"):
         run.verdict("combined")
-    # written by another scikit-learn: not unpickled
+    # written by another scikit-learn: not used
+    import zipfile
+
+    import skops.io as sio
+
     run_dir = _copy(demo_run.path, tmp_path / "other")
-    stored = joblib.load(run_dir / BASELINE_FILE)
-    joblib.dump({**stored, "sklearn": "0.1"}, run_dir / BASELINE_FILE)
+    stored = sio.load(run_dir / BASELINE_FILE, trusted=sio.get_untrusted_types(file=run_dir / BASELINE_FILE))
+    sio.dump({**stored, "sklearn": "0.1"}, run_dir / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
     run = load_run(run_dir)
     assert run.baselines is None and "written by scikit-learn 0.1" in run.baseline_problem
     assert "retrain" in run.baseline_problem
     # damaged
     run_dir = _copy(demo_run.path, tmp_path / "damaged")
-    (run_dir / BASELINE_FILE).write_bytes(b"not a pickle")
+    (run_dir / BASELINE_FILE).write_bytes(b"not a zip file")
     run = load_run(run_dir)
     assert run.baselines is None and f"{run_dir / BASELINE_FILE}: cannot read the baseline" in run.baseline_problem
+
+
+class _Runs:
+    """Not a type a baseline holds: loading it would mean running this module's code."""
+
+
+def test_a_baseline_file_holding_another_type_is_refused_not_run(demo_run, tmp_path):
+    import zipfile
+
+    import skops.io as sio
+
+    run_dir = _copy(demo_run.path, tmp_path / "foreign")
+    sio.dump({"sklearn": "1", "baselines": {"file": _Runs()}}, run_dir / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
+    run = load_run(run_dir)
+    assert run.baselines is None and "holds types a baseline never has (tests.test_runs._Runs)" in run.baseline_problem
+
+
+def test_an_old_pickled_baseline_is_not_loaded_and_converts_on_request(demo_run, demo_data, tmp_path):
+    import joblib
+
+    from genre_lib.runs import OLD_BASELINE_FILE, convert_baseline
+
+    run_dir = _copy(demo_run.path, tmp_path / "pickled")
+    (run_dir / BASELINE_FILE).unlink()
+    joblib.dump({"sklearn": __import__("sklearn").__version__, "baselines": demo_run.baselines}, run_dir / OLD_BASELINE_FILE)
+    run = load_run(run_dir)
+    assert run.baselines is None and "a pickle from an older version, not loaded" in run.baseline_problem
+    assert "convert_baseline" in run.baseline_problem
+    assert convert_baseline(run_dir) == run_dir / BASELINE_FILE and not (run_dir / OLD_BASELINE_FILE).exists()
+    tables = demo_data.tables([0, 5, 9])
+    np.testing.assert_array_equal(load_run(run_dir).verdict("baseline").predict_proba(tables, "file"),
+                                  demo_run.verdict("baseline").predict_proba(tables, "file"))
+    with pytest.raises(FileNotFoundError, match="no pickled baseline"):
+        convert_baseline(run_dir)
 
 
 def test_a_metrics_file_with_the_old_block_name_still_reads(demo_run, tmp_path):
