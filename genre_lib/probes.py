@@ -1,0 +1,483 @@
+"""Probes: what a verdict's accuracy loses when part of its input is destroyed.
+
+A saliency map says where a gradient is large; a probe says what the verdict *needs*:
+destroy one kind of information in the notes a judge reads, judge again, and compare.
+Three kinds:
+
+* **order** probes re-arrange the notes of every read (a window of the RNN, the notes
+  the baseline reads) and keep every note whole (its pitch, its own step and duration,
+  its velocity, drum flag and program): ``shuffle`` (all notes of the read), ``reverse``,
+  and ``shuffle-16`` / ``shuffle-4`` (shuffled within consecutive spans of 16 or 4
+  notes: a judge hurt by ``shuffle`` but not by ``shuffle-16`` hears longer patterns,
+  one hurt by ``shuffle-4`` hears local ones);
+* **attribute** probes (permutation importance) give every file's reads one column, or
+  a group of columns (:data:`ATTRIBUTE_GROUPS`), of another file's read at the same note
+  position, keeping everything else;
+* **branch** probes (a network with a recurrent part and a statistics part side by side,
+  :class:`genre_lib.model.NoteSummary`) replace one part's output by its mean over the
+  probed windows: what is left when that part says the same thing for every window.
+
+Every probe is judged under a protocol of :mod:`genre_lib.protocols`, exactly as the
+verdict judges: an RNN reads the protocol's windows (:func:`genre_lib.protocols.protocol_windows`,
+each probed) and they vote (:func:`genre_lib.protocols.vote`); the baseline reads the
+notes :func:`genre_lib.protocols.notes_read` gives (the first 100 notes, or the whole
+file), each probed as one read. A result (:class:`ProbeResult`) holds the accuracy as is,
+the accuracy probed, their difference (the *effect*: what the probe costs) and a 95 %
+paired bootstrap interval over files (:func:`genre_lib.metrics.bootstrap_interval` of the
+per-file differences of correctness; a probe drawn at random is repeated and each file's
+correctness averaged over the repeats first). Every random choice comes from ``seed``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+
+from .inference import logits, n_notes
+from .metrics import bootstrap_interval
+from .midi_io import FEATURES, STEP
+from .protocols import FILE_WINDOWS, PROTOCOLS, check_protocol, notes_read, protocol_windows, vote
+from .verdicts import BaselineVerdict, RNNVerdict
+
+if TYPE_CHECKING:
+    import keras
+    import pandas
+
+    from .runs import Run
+
+#: order probes and the span each shuffles within (None: the whole read; 0: reversed)
+ORDER_PROBES: dict[str, int | None] = {"shuffle": None, "reverse": 0, "shuffle-16": 16, "shuffle-4": 4}
+
+#: attribute probes: the note-table columns each takes from another file. A group takes
+#: columns that only mean something together: ``instrument`` (the drum flag and the
+#: program: what plays the note), ``timing`` (step and duration), ``played`` (pitch,
+#: drum flag and program: which sound, the derived drum sound, pitch class and
+#: instrument family included)
+ATTRIBUTE_GROUPS: dict[str, tuple[str, ...]] = {
+    **{c: (c,) for c in FEATURES},
+    "instrument": ("drum", "program"),
+    "timing": ("step", "duration"),
+    "played": ("pitch", "drum", "program"),
+}
+
+#: branch probes: the part of a two-branch network whose output is replaced by its mean
+BRANCH_PROBES: dict[str, str] = {"recurrent-mean": "recurrent", "statistics-mean": "statistics"}
+
+#: every probe, in the order tables list them
+PROBES: tuple[str, ...] = (*ORDER_PROBES, *ATTRIBUTE_GROUPS, *BRANCH_PROBES)
+
+#: the layer that puts the recurrent state and the window statistics side by side
+#: (:func:`genre_lib.model.build_model` with ``summary``)
+BRANCH_LAYER = "state_and_summary"
+
+#: repeats of a probe drawn at random (the accuracy probed is their mean per file)
+REPEATS = 3
+
+
+def probe_kind(probe: str) -> str:
+    """``"order"``, ``"attribute"`` or ``"branch"``.
+
+    Raises:
+        ValueError: an unknown probe.
+    """
+    if probe in ORDER_PROBES:
+        return "order"
+    if probe in ATTRIBUTE_GROUPS:
+        return "attribute"
+    if probe in BRANCH_PROBES:
+        return "branch"
+    raise ValueError(f"unknown probe {probe!r}: use one of {', '.join(PROBES)}")
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe of one verdict under one protocol.
+
+    Attributes:
+        verdict: the verdict's name (``"rnn"``, ``"baseline"``).
+        protocol: ``"first100"`` or ``"file"``.
+        probe: the probe's name (:data:`PROBES`).
+        kind: ``"order"``, ``"attribute"`` or ``"branch"``.
+        files: files judged.
+        repeats: draws averaged (1 for a probe with no random choice).
+        accuracy: accuracy as is.
+        probed: accuracy with the probe (the mean over repeats).
+        effect: ``accuracy - probed``: what the probe costs (negative: it helps).
+        low, high: 95 % paired bootstrap interval of ``effect`` over files.
+        seed: the seed of the probe's draws and of the bootstrap.
+    """
+
+    verdict: str
+    protocol: str
+    probe: str
+    kind: str
+    files: int
+    repeats: int
+    accuracy: float
+    probed: float
+    effect: float
+    low: float
+    high: float
+    seed: int
+
+    def to_dict(self) -> dict:
+        """The result as a JSON-able dict."""
+        return asdict(self)
+
+
+# --- transforms ------------------------------------------------------------------------
+
+
+def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> np.ndarray:
+    """The new row order ``(n, length)`` of ``n`` reads of ``length`` notes under an order
+    probe: row ``j`` of a probed read is row ``order[j]`` of the read.
+
+    Raises:
+        ValueError: not an order probe.
+    """
+    if probe not in ORDER_PROBES:
+        raise ValueError(f"{probe!r} is not an order probe: use one of {', '.join(ORDER_PROBES)}")
+    span = ORDER_PROBES[probe]
+    if span == 0:
+        return np.broadcast_to(np.arange(length)[::-1], (n, length)).copy()
+    keys = rng.random((n, length))
+    if span is not None:
+        # a span's notes sort among themselves only: its index dominates the key
+        keys = keys + (np.arange(length) // span)[None, :]
+    return np.argsort(keys, axis=1, kind="stable")
+
+
+def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Reads ``(n, length, features)`` with their rows in ``order`` (:func:`order_indices`),
+    every note whole, except for one rule about the first row's step.
+
+    A window's first step is 0 (:func:`genre_lib.windows.cut_windows`: a window cannot
+    tell from its first step where it starts), so the first row of a probed read keeps
+    the first row's step value (0 in a window) and the note that held the first place
+    takes the step of the note that replaced it (its own step was already lost at the
+    cut). Every column then holds the same multiset of values as before, so a judge that
+    reads only column statistics (means, spreads, extremes, counts) sees exactly the
+    same input: whatever a probe costs it comes from the order.
+    """
+    reads = np.asarray(reads)
+    n = len(reads)
+    rows = np.arange(n)
+    out = reads[rows[:, None], order]
+    moved_to = np.argmax(order == 0, axis=1)  # where the old first row went
+    out[rows, moved_to, STEP] = out[:, 0, STEP]
+    out[:, 0, STEP] = reads[:, 0, STEP]
+    return out
+
+
+def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
+    """For each of ``n`` files, another file to take columns from: a seeded random
+    permutation with no file its own donor (one cycle through a shuffled order), so a
+    column always comes from another file. One file is its own donor."""
+    if n < 2:
+        return np.zeros(n, dtype=np.int64)
+    cycle = rng.permutation(n)
+    donor = np.empty(n, dtype=np.int64)
+    donor[cycle] = np.roll(cycle, -1)
+    return donor
+
+
+def swap_columns(reads: Sequence[np.ndarray], columns: Sequence[str], donor: np.ndarray) -> list[np.ndarray]:
+    """Every file's reads ``(k, notes, features)`` with ``columns`` taken from the same
+    read (window) of file ``donor[i]`` at the same note position; a donor with fewer
+    notes (whole tables differ in length) is repeated from its start. The first row
+    keeps its own step, as :func:`reorder` does."""
+    cols = [FEATURES.index(c) for c in columns]
+    out = []
+    for i, read in enumerate(reads):
+        new = np.array(read, copy=True)
+        give = np.asarray(reads[donor[i]])
+        positions = np.arange(new.shape[1]) % give.shape[1]
+        new[..., cols] = give[:, positions][..., cols]
+        new[:, 0, STEP] = read[:, 0, STEP]
+        out.append(new)
+    return out
+
+
+def probe_reads(reads: Sequence[np.ndarray], probe: str, rng: np.random.Generator) -> list[np.ndarray]:
+    """Every file's reads ``(k, notes, features)`` after an order or attribute probe.
+
+    Raises:
+        ValueError: an unknown probe, or a branch probe (it changes a network, not its input).
+    """
+    kind = probe_kind(probe)
+    if kind == "order":
+        return [reorder(r, order_indices(r.shape[0], r.shape[1], probe, rng)) for r in reads]
+    if kind == "attribute":
+        return swap_columns(reads, ATTRIBUTE_GROUPS[probe], donor_files(len(reads), rng))
+    raise ValueError(f"{probe!r} is a branch probe: it changes the network, not its input")
+
+
+# --- what a verdict reads and how it judges it ------------------------------------------
+
+
+def verdict_reads(verdict, tables: Sequence[np.ndarray], protocol: str) -> list[np.ndarray]:
+    """What ``verdict`` reads of each file under ``protocol``, one ``(k, notes, features)``
+    array per file: an RNN's windows (``k`` = 1 or the ``file`` protocol's windows), the
+    baseline's notes (``k`` = 1: the first 100, or the whole table).
+
+    Raises:
+        ValueError: a verdict that is neither an RNN nor the baseline, or an unknown protocol.
+    """
+    check_protocol(protocol)
+    if isinstance(verdict, RNNVerdict):
+        w = protocol_windows(tables, protocol, verdict.file_windows, n_notes(verdict.model))
+        return list(w.reshape(len(tables), -1, *w.shape[1:]))
+    if isinstance(verdict, BaselineVerdict):
+        return [t[None] for t in notes_read(tables, protocol, verdict.first_n)]
+    raise ValueError(f"cannot probe verdict {getattr(verdict, 'name', verdict)!r}: probes read an RNN or the baseline")
+
+
+def judge_reads(verdict, reads: Sequence[np.ndarray], protocol: str) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of ``verdict`` from the reads
+    :func:`verdict_reads` gives (probed or not), judged as the verdict judges files."""
+    if isinstance(verdict, RNNVerdict):
+        w = np.concatenate(list(reads))
+        return vote(logits(verdict.model, w), len(reads))
+    # the baseline's reads are its notes already: as whole tables, notes_read keeps them
+    return verdict.predict_proba([r[0] for r in reads], protocol)
+
+
+# --- branches --------------------------------------------------------------------------
+
+
+def branch_slices(model: "keras.Model") -> dict[str, np.ndarray] | None:
+    """The inputs of the dense layers that come from each branch of a network: indices
+    into the output of :data:`BRANCH_LAYER`, ``{"recurrent": ..., "statistics": ...}``
+    (the recurrent state; the window statistics of :class:`genre_lib.model.NoteSummary`
+    and :class:`genre_lib.model.PitchClassProfile`), or None for a network without the
+    two branches."""
+    try:
+        layer = model.get_layer(BRANCH_LAYER)
+    except ValueError:
+        return None
+    recurrent, statistics, start = [], [], 0
+    for tensor in layer.input:
+        width = int(tensor.shape[-1])
+        # Keras has no public way to ask which layer made a tensor; its history says
+        source = tensor._keras_history.operation
+        part = recurrent if type(source).__name__ in ("GRU", "LSTM", "SimpleRNN", "Bidirectional") else statistics
+        part.extend(range(start, start + width))
+        start += width
+    return {"recurrent": np.array(recurrent, dtype=int), "statistics": np.array(statistics, dtype=int)}
+
+
+def _branch_models(model: "keras.Model") -> tuple["keras.Model", "keras.Model"]:
+    """``(inputs -> the branches side by side, the branches side by side -> logits)``,
+    sharing ``model``'s weights."""
+    import keras
+
+    joined = model.get_layer(BRANCH_LAYER).output
+    return keras.Model(model.inputs[0], joined), keras.Model(joined, model.get_layer("logits").output)
+
+
+def _predict(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    return np.concatenate([np.asarray(model(x[i:i + batch_size], training=False))
+                           for i in range(0, len(x), batch_size)]) if len(x) else np.zeros((0,))
+
+
+def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, tol: float = 1e-4) -> np.ndarray:
+    """Which inputs of the dense layers (the outputs of :data:`BRANCH_LAYER`) do not
+    change when the notes of every window are permuted (a plain permutation of the
+    rows, so the statistics of every column are unchanged), measured on ``windows``:
+    a boolean mask, True where no window moved by more than ``tol`` (relative to the
+    input's spread over the windows, so float round-off in a sum taken in another
+    order does not count).
+
+    Raises:
+        ValueError: the network has no :data:`BRANCH_LAYER`.
+    """
+    if branch_slices(model) is None:
+        raise ValueError(f"model {model.name!r} has no layer {BRANCH_LAYER!r}: no branches to compare")
+    features, _ = _branch_models(model)
+    w = np.asarray(windows, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random(w.shape[:2]), axis=1)
+    before = _predict(features, w)
+    after = _predict(features, w[np.arange(len(w))[:, None], order])
+    scale = np.maximum(before.std(axis=0), 1e-6)
+    return (np.abs(after - before) / scale).max(axis=0) <= tol
+
+
+def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> dict:
+    """How the inputs of a two-branch network's dense layers divide: their number, how
+    many come from the recurrent part and from the window statistics
+    (:func:`branch_slices`), and how many are order-free as measured on ``windows``
+    (:func:`order_free_inputs`), with whether those are exactly the statistics part.
+
+    Raises:
+        ValueError: the network has no :data:`BRANCH_LAYER`.
+    """
+    free = order_free_inputs(model, windows, seed)
+    parts = branch_slices(model)
+    statistics = np.zeros(len(free), dtype=bool)
+    statistics[parts["statistics"]] = True
+    return {"total": int(len(free)), "recurrent": int(len(parts["recurrent"])),
+            "statistics": int(len(parts["statistics"])), "order_free": int(free.sum()),
+            "order_free_are_statistics": bool((free == statistics).all()), "windows": int(len(windows))}
+
+
+def ablate_branch(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of an RNN verdict from its reads
+    (:func:`verdict_reads`) with the ``part`` branch's outputs (``"recurrent"`` or
+    ``"statistics"``, :func:`branch_slices`) replaced by their mean over every window
+    read, the rest of the network unchanged.
+
+    Raises:
+        ValueError: the network has no branches, or an unknown part.
+    """
+    parts = branch_slices(verdict.model)
+    if parts is None or part not in parts:
+        raise ValueError(f"cannot replace part {part!r} of model {verdict.model.name!r}: "
+                         f"its parts are {sorted(parts) if parts else 'none (no ' + BRANCH_LAYER + ' layer)'}")
+    features, head = _branch_models(verdict.model)
+    w = np.concatenate(list(reads)).astype(np.float32)
+    z = _predict(features, w)
+    cols = parts[part]
+    z[:, cols] = z[:, cols].mean(axis=0)
+    return vote(_predict(head, z), len(reads))
+
+
+def applies(verdict, probe: str) -> bool:
+    """Whether ``probe`` means something for ``verdict``: order and attribute probes for
+    every RNN and the baseline, branch probes for a network with both branches.
+
+    Raises:
+        ValueError: an unknown probe.
+    """
+    if probe_kind(probe) == "branch":
+        return isinstance(verdict, RNNVerdict) and branch_slices(verdict.model) is not None
+    return isinstance(verdict, (RNNVerdict, BaselineVerdict))
+
+
+# --- probing ---------------------------------------------------------------------------
+
+
+def _rng(seed: int, *names: str | int) -> np.random.Generator:
+    """A generator for one draw of one probe: the same seed, probe, protocol and repeat
+    give the same draw in any order of work (a CRC, not Python's salted hash)."""
+    keys = [zlib.crc32(str(n).encode()) for n in names]
+    return np.random.default_rng([int(seed), *keys])
+
+
+def _result(verdict_name: str, protocol: str, probe: str, right: np.ndarray, right_probed: np.ndarray,
+            repeats: int, seed: int) -> ProbeResult:
+    """A :class:`ProbeResult` from per-file correctness as is and probed (averaged over repeats)."""
+    diff = right.astype(float) - right_probed
+    low, high = bootstrap_interval(diff, seed=seed)
+    return ProbeResult(verdict_name, protocol, probe, probe_kind(probe), len(right), repeats,
+                       float(right.mean()), float(right_probed.mean()), float(diff.mean()), low, high, int(seed))
+
+
+def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
+                  protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
+    """Every probe of ``probes`` that applies to ``verdict`` (:func:`applies`; default:
+    all of :data:`PROBES`), under every protocol, on the same files.
+
+    Args:
+        verdict: an :class:`genre_lib.verdicts.RNNVerdict` or :class:`genre_lib.verdicts.BaselineVerdict`.
+        tables: each file's whole note table.
+        y: each file's true genre, an index into ``verdict.genres``.
+        probes: probe names (:data:`PROBES`); one that does not apply to this verdict
+            is left out when ``probes`` is None and an error when it is named.
+        protocols: the protocols to judge under.
+        repeats: draws of each random probe, averaged per file (``reverse`` and branch
+            probes have no random choice and are drawn once).
+        seed: seeds every draw and every bootstrap.
+
+    Raises:
+        ValueError: an unknown probe or protocol, a named probe that does not apply,
+            ``repeats < 1``, or ``y`` not one label per table.
+    """
+    y = np.asarray(y)
+    if len(y) != len(tables):
+        raise ValueError(f"{len(y)} labels for {len(tables)} files")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, not {repeats}")
+    names = list(PROBES if probes is None else probes)
+    for p in names:
+        probe_kind(p)
+        if probes is not None and not applies(verdict, p):
+            raise ValueError(f"probe {p!r} does not apply to verdict {verdict.name!r} (no recurrent and statistics branches)")
+    names = [p for p in names if applies(verdict, p)]
+    for protocol in protocols:
+        check_protocol(protocol)
+    results = []
+    for protocol in protocols:
+        reads = verdict_reads(verdict, tables, protocol)
+        right = judge_reads(verdict, reads, protocol).argmax(axis=1) == y
+        for p in names:
+            kind = probe_kind(p)
+            draws = 1 if kind == "branch" or ORDER_PROBES.get(p) == 0 else repeats
+            probed = np.zeros(len(y))
+            for r in range(draws):
+                if kind == "branch":
+                    proba = ablate_branch(verdict, reads, BRANCH_PROBES[p])
+                else:
+                    proba = judge_reads(verdict, probe_reads(reads, p, _rng(seed, p, protocol, r)), protocol)
+                probed += proba.argmax(axis=1) == y
+            results.append(_result(verdict.name, protocol, p, right, probed / draws, draws, seed))
+    return results
+
+
+def run_verdicts(run: "Run") -> list:
+    """The verdicts of a run folder that probes read: its RNN, and its baseline when
+    the run has a usable one."""
+    verdicts = [RNNVerdict(run.model, tuple(run.genres), int(run.meta.get("file_windows", FILE_WINDOWS)))]
+    if run.baselines is not None:
+        verdicts.append(BaselineVerdict(run.baselines, tuple(run.genres), run.max_notes))
+    return verdicts
+
+
+def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
+                protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
+    """The standard probe table: :func:`probe_verdict` of every verdict (an RNN and,
+    where it applies, the baseline), the same seed for each."""
+    return [r for v in verdicts for r in probe_verdict(v, tables, y, probes, protocols, repeats, seed)]
+
+
+def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
+                 protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> dict:
+    """Everything ``genre-lib probe`` prints of a run folder on labelled files, as a
+    JSON-able dict: ``results`` (:func:`probe_table` of :func:`run_verdicts`, one dict
+    per verdict x protocol x probe), ``dense_inputs`` (:func:`dense_inputs` on the
+    ``file`` protocol's windows of these files; None for a network without branches),
+    ``files``, ``repeats``, ``seed`` and ``baseline_problem`` (why the baseline is
+    missing, or "")."""
+    results = probe_table(run_verdicts(run), tables, y, probes, protocols, repeats, seed)
+    inputs = None
+    if branch_slices(run.model) is not None:
+        k = int(run.meta.get("file_windows", FILE_WINDOWS))
+        inputs = dense_inputs(run.model, protocol_windows(tables, "file", k, run.max_notes), seed)
+    return {"files": len(tables), "repeats": repeats, "seed": seed, "results": [r.to_dict() for r in results],
+            "dense_inputs": inputs, "baseline_problem": run.baseline_problem}
+
+
+def text_table(results: Sequence[ProbeResult | dict]) -> str:
+    """A table for people: one line per verdict and probe, per protocol the accuracy
+    as is, probed, and the effect with its interval."""
+    rows = [r.to_dict() if isinstance(r, ProbeResult) else r for r in results]
+    protocols = list(dict.fromkeys(r["protocol"] for r in rows))
+    cells: dict = {}
+    for r in rows:
+        cells.setdefault((r["verdict"], r["probe"]), {})[r["protocol"]] = (
+            f"{r['accuracy']:.3f} -> {r['probed']:.3f}  {r['effect']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]")
+    width = max((len(c) for by in cells.values() for c in by.values()), default=10)
+    lines = [f"{'verdict':9} {'probe':16} " + "  ".join(f"{p:{width}}" for p in protocols)]
+    lines += [f"{v:9} {p:16} " + "  ".join(f"{by.get(q, '-'):{width}}" for q in protocols)
+              for (v, p), by in cells.items()]
+    return "\n".join(lines)
+
+
+def results_frame(results: Sequence[ProbeResult]) -> "pandas.DataFrame":
+    """The results as a ``pandas.DataFrame``, one row each (columns of :class:`ProbeResult`)."""
+    import pandas as pd
+
+    return pd.DataFrame([r.to_dict() for r in results])
