@@ -34,10 +34,10 @@ import numpy as np  # noqa: E402
 from genre_lib.dataset import find_midi_files, load_dataset, load_file  # noqa: E402
 from genre_lib.evaluate import FILE_WINDOWS, predict_proba, protocol_proba  # noqa: E402
 from genre_lib.midi_io import MidiError  # noqa: E402
+from genre_lib.paths import SHARED_MIDI as DEFAULT  # noqa: E402
 from genre_lib.study import MAIN_CONFIG, REAL_RUN_DIR  # noqa: E402
 from genre_lib.train import train_run  # noqa: E402
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "midi"
 GENRES = ["jazz", "electronic"]
 
 

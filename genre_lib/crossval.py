@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .baseline import baseline_scores
+from .data_source import identify
 from .dataset import Dataset
 from .evaluate import (FILE_WINDOWS, PROTOCOLS, VERDICTS, classification_metrics, combine_proba, combined_metrics,
                        protocol_proba)
@@ -90,8 +91,8 @@ def cross_validate(
         v = np.array([r[key] for r in rows], dtype=float)
         summary[key] = {"mean": float(v.mean()), "sd": float(v.std(ddof=1)) if len(v) > 1 else 0.0}
     return {
-        "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
-                 "groups": len(set(data.groups))},
+        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
+                 "files": len(data), "groups": len(set(data.groups))},
         "config": config.to_dict(), "folds_total": folds, "seed": seed, "file_windows": file_windows,
         "folds": rows, "summary": summary, "recall": recall_summary(rows), "files": files,
     }

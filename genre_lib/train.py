@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .baseline import baseline_scores
+from .data_source import identify
 from .dataset import MAX_NOTES, Dataset, load_dataset
 from .evaluate import FILE_WINDOWS, PROTOCOLS, classification_metrics, combined_metrics, misclassified, protocol_proba
 from .model import ModelConfig, build_model
@@ -210,7 +211,8 @@ def train_run(
             "n_train": len(parts.train), "n_val": len(parts.val), "n_test": len(parts.test),
             "test_files": paths,
         },
-        "data": {"folder": Path(data.root).name, "files_used": len(data), "files_skipped": len(data.skipped)},
+        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id,
+                 "files_used": len(data), "files_skipped": len(data.skipped)},
         "train_seconds": round(seconds, 1),
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),
