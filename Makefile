@@ -67,7 +67,8 @@ clean:
 	rm -rf reports data/cache
 
 ## data: download the real MIDI files listed in data/sources/midi.csv into data/real
-## (~88 MB, SHA-1 checked, resumable; the files carry no licence: never commit them)
+## as data/real/<genre>/<name>, the files of ../shared/midi (~95 MB, SHA-1 checked, resumable;
+## the files carry no licence: never commit them)
 .PHONY: data
 data: install
 	$(PY) -m genre_lib download --dest data/real

@@ -40,8 +40,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-PROJECT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = PROJECT.parent / "shared" / "midi"
+from genre_lib.paths import MODELS_DIR, SHARED_MIDI as DEFAULT_DATA  # noqa: E402
 
 
 def held_out_files(run, data: Path, n: int, seed: int) -> list[Path]:
@@ -80,7 +79,7 @@ def flip_one(model, table, target: int, settings, genres, rel: str, p, scale, mo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", type=Path, default=PROJECT / "models" / "jazz-electronic")
+    ap.add_argument("--run", type=Path, default=MODELS_DIR / "jazz-electronic")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the data folder the run was trained on")
     ap.add_argument("--n", type=int, default=0, help="files (0: every held-out test file)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample when --n is set")

@@ -19,8 +19,7 @@ from pathlib import Path
 import pretty_midi
 
 from genre_lib.dataset import find_midi_files, load_dataset
-
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "midi"
+from genre_lib.paths import SHARED_MIDI as DEFAULT
 
 
 def main() -> None:

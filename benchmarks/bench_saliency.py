@@ -22,15 +22,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np
 
-PROJECT = Path(__file__).resolve().parents[1]
-DEFAULT_RUN = PROJECT / "models" / "jazz-electronic"
-SHARED = PROJECT.parent / "shared" / "midi"
+from genre_lib.paths import MODELS_DIR, PROJECT, SHARED_MIDI as SHARED  # noqa: E402
+
+DEFAULT_RUN = MODELS_DIR / "jazz-electronic"
 
 
 def _model_and_data(args):
+    from genre_lib.data_source import resolve_data_dir
     from genre_lib.dataset import load_dataset
+    from genre_lib.demo import ensure_demo_data
     from genre_lib.runs import load_run
-    from genre_lib.study import study_run
+    from genre_lib.study import study_run, study_run_dir
 
     if args.model:
         import keras
@@ -42,10 +44,9 @@ def _model_and_data(args):
         data_dir = args.data or SHARED
     else:
         # no real data here: the model notebooks 04 and 05 use on the demo corpus
-        model, label = study_run(None).model, "the demo-corpus model (runs/demo/main)"
-        from genre_lib.demo import ensure_demo_data
-
-        data_dir = ensure_demo_data()
+        demo = resolve_data_dir(ensure_demo_data())
+        model, label = study_run(demo).model, f"the demo-corpus model ({study_run_dir(demo).relative_to(PROJECT)})"
+        data_dir = demo.path
     data = load_dataset(data_dir, progress=False)
     index = np.arange(min(64, len(data)))
     return model, label, data.X[index], data.y[index], data

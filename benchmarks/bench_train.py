@@ -36,10 +36,10 @@ from genre_lib.inference import predict_proba  # noqa: E402
 from genre_lib.protocols import FILE_WINDOWS  # noqa: E402
 from genre_lib.verdicts import RNNVerdict  # noqa: E402
 from genre_lib.midi_io import MidiError  # noqa: E402
+from genre_lib.paths import SHARED_MIDI as DEFAULT  # noqa: E402
 from genre_lib.study import MAIN_CONFIG, REAL_RUN_DIR  # noqa: E402
 from genre_lib.train import train_run  # noqa: E402
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "midi"
 GENRES = ["jazz", "electronic"]
 
 

@@ -554,12 +554,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_probe, tensorflow=True)
 
-    from .download import DEFAULT_BASE_URL, DEFAULT_DEST, DEFAULT_MANIFEST
+    from .download import DEFAULT_BASE_URL
+    from .paths import MANIFEST, REAL_DIR
 
     p = sub.add_parser("download", help="fetch the real MIDI files listed in data/sources/midi.csv (SHA-1 checked, resumable)")
-    p.add_argument("--dest", type=Path, default=DEFAULT_DEST, help="destination folder, DEST/<genre>/*.mid (default: data/real)")
+    p.add_argument("--dest", type=Path, default=REAL_DIR, help="destination folder, DEST/<genre>/<name> (default: data/real)")
     p.add_argument("--genres", nargs="+", help="genres to fetch (default: every genre of the manifest)")
-    p.add_argument("--manifest", type=Path, default=DEFAULT_MANIFEST, help="the list of files (default: data/sources/midi.csv)")
+    p.add_argument("--manifest", type=Path, default=MANIFEST, help="the list of files (default: data/sources/midi.csv)")
     p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the repositories are served (default %(default)s)")
     p.add_argument("--retries", type=int, default=2, help="further attempts per failed file (default %(default)s)")
     p.add_argument("--backoff", type=float, default=0.5, help="seconds before the first retry, doubled after (default %(default)s)")

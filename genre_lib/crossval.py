@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from .data_source import identify
 from .dataset import Dataset
 from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy
 from .model import ModelConfig
@@ -90,8 +91,8 @@ def cross_validate(
     summary = {key: mean_sd([r[key] for r in rows])
                for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS] + ["train_seconds"]}
     return {
-        "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
-                 "groups": len(set(data.groups))},
+        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
+                 "files": len(data), "groups": len(set(data.groups))},
         "config": config.to_dict(), "folds_total": folds, "seed": seed, "file_windows": file_windows,
         "folds": rows, "summary": summary, "recall": recall_summary(rows), "files": files,
     }

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import paths as project_paths
 from .midi_io import DRUM, DURATION, FEATURES, MidiError, onsets, parse_midi_bytes
 from .windows import even_windows, random_windows
 
@@ -247,15 +248,6 @@ def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
     return table[:max_notes]
 
 
-def default_cache_dir() -> Path:
-    """Where preprocessed arrays are cached: ``$GENRE_CACHE`` if set, else the
-    project's ``data/cache/`` (next to the ``genre_lib`` folder)."""
-    env = os.environ.get("GENRE_CACHE")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1] / "data" / "cache"
-
-
 def _cache_key(entries: list[tuple[str, str, str]], max_notes: int) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"v": CACHE_VERSION, "max_notes": max_notes, "features": FEATURES}).encode())
@@ -303,7 +295,7 @@ def load_dataset(
     files are skipped with a reason, and a file whose bytes equal an earlier file's is
     skipped as a duplicate. The run never stops on one bad file.
 
-    Results are cached in ``cache_dir`` (default :func:`default_cache_dir`), keyed by
+    Results are cached in ``cache_dir`` (default :func:`genre_lib.paths.cache_dir`), keyed by
     the files' paths and contents and by ``max_notes``, so a second run only hashes the
     files.
 
@@ -332,7 +324,7 @@ def load_dataset(
                 continue
             blobs.append((genre, rel, data, hashlib.sha1(data).hexdigest()))
     key = _cache_key([(g, r, d) for g, r, _, d in blobs], max_notes)
-    cache_path = Path(cache_dir or default_cache_dir()) / f"dataset-{key}.npz"
+    cache_path = Path(cache_dir or project_paths.cache_dir()) / f"dataset-{key}.npz"
     cached = _read_cache(cache_path) if use_cache else None
     if cached is not None:
         return _from_arrays(cached, root, genre_names, len(blobs), max_notes)

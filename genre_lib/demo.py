@@ -96,6 +96,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .paths import DEMO_DIR
 from .midi_io import DRUM, PITCH, PROGRAM, notes_from_events, same_key_ends, write_midi
 
 #: Bump when the generator changes what it writes, so an old corpus is regenerated.
@@ -104,9 +105,6 @@ GENERATOR = "genre_lib.demo"
 MANIFEST = "demo.json"
 README = "README.md"
 GENRES: tuple[str, ...] = ("jazz", "electronic")
-
-DEFAULT_DEMO_DIR: Path = Path(__file__).resolve().parents[1] / "data" / "demo"
-"""Where the notebooks and the CLI keep the demo corpus: ``<project>/data/demo``."""
 
 #: General MIDI drum keys used by the generator.
 KICK, SNARE, CLAP, CLOSED_HAT, PEDAL_HAT, RIDE = 36, 38, 39, 42, 44, 51
@@ -687,15 +685,29 @@ def ensure_demo_data(out_dir: str | Path | None = None, per_genre: int = 150, se
     """Make the demo corpus if it is not there yet and return its folder.
 
     Args:
-        out_dir: the corpus folder (default :data:`DEFAULT_DEMO_DIR`, ``<project>/data/demo``).
+        out_dir: the corpus folder (default :data:`genre_lib.paths.DEMO_DIR`, ``<project>/data/demo``).
         per_genre, seed: see :func:`make_demo_corpus`.
 
     Raises:
         FileExistsError: the folder holds files the demo generator did not write.
     """
-    folder = Path(out_dir) if out_dir is not None else DEFAULT_DEMO_DIR
+    folder = Path(out_dir) if out_dir is not None else DEMO_DIR
     make_demo_corpus(folder, per_genre=per_genre, seed=seed)
     return folder
+
+
+def is_demo_corpus(folder: str | Path) -> bool:
+    """True if ``folder`` holds a complete corpus written by this module and nothing
+    else: its manifest, its README and exactly the MIDI files the manifest lists.
+
+    This is how the data rule recognises the demo corpus wherever it lies, by what the
+    folder holds rather than by its name."""
+    folder = Path(folder)
+    manifest = _read_manifest(folder)
+    if manifest is None or manifest.get("complete") is not True:
+        return False
+    listed = {f["path"] for f in manifest["files"]}
+    return set(_listing(folder)) - {MANIFEST, README} == listed
 
 
 def planted_cue_mask(table: np.ndarray) -> np.ndarray:

@@ -1,10 +1,13 @@
 """Download the real MIDI collections listed in ``data/sources/midi.csv``.
 
 The manifest names, for each file, its genre, the public GitHub repository and commit
-it lives in, its path there, its SHA-1 and its size. :func:`download` fetches every
-listed file from ``<base_url>/<repository>/<commit>/<path>`` (by default
+it lives in, its path there, its SHA-1, its size and (optional column ``name``) its file
+name in the collection, which may differ from the name in the repository. :func:`download`
+fetches every listed file from ``<base_url>/<repository>/<commit>/<path>`` (by default
 ``https://raw.githubusercontent.com``), checks its SHA-1 and writes it to
-``<dest>/<genre>/<file name>``, one file at a time, with the standard library only.
+``<dest>/<genre>/<name>`` (without a ``name`` column: the last part of the path), one
+file at a time, with the standard library only. The committed manifest lists exactly
+the files of the real collection, so a complete download rebuilds it byte for byte.
 
 **Licence.** :data:`LICENCE_NOTE`: the files carry no licence, the songs belong to their
 authors; use them for training and evaluation only, never commit or redistribute them
@@ -23,10 +26,10 @@ Behaviour, in the order it matters to a user:
   file, within seconds, with one :class:`UnreachableError` line saying what to do; a
   connection lost mid-run stops it after :data:`LOST_AFTER` files in a row fail that way.
 
-Two rows of one genre whose paths end in the same file name (compared
-case-insensitively, since macOS and Windows file systems are) would land on one local
-file: the first row is downloaded, every later one is reported as *skipped*. The
-committed manifest has no such rows.
+Two rows of one genre with the same local file name (compared case-insensitively,
+since macOS and Windows file systems are) would land on one local file: the first row
+is downloaded, every later one is reported as *skipped*. The committed manifest has no
+such rows.
 """
 
 from __future__ import annotations
@@ -50,14 +53,13 @@ from typing import Iterable
 from tqdm.auto import tqdm
 
 from .dataset import DataError
+from .paths import MANIFEST, REAL_DIR
 
-PROJECT = Path(__file__).resolve().parents[1]
-#: the committed list of files (no music, only where each file lives)
-DEFAULT_MANIFEST: Path = PROJECT / "data" / "sources" / "midi.csv"
-#: where ``make data`` puts the music (git-ignored)
-DEFAULT_DEST: Path = PROJECT / "data" / "real"
 DEFAULT_BASE_URL = "https://raw.githubusercontent.com"
+#: the columns every manifest has
 COLUMNS = ("genre", "repository", "commit", "path", "sha1", "bytes")
+#: the column naming a file in the collection when it differs from its name in the repository
+NAME_COLUMN = "name"
 
 LICENCE_NOTE = (
     "These MIDI files carry no licence: the songs belong to their authors. Use them for "
@@ -85,7 +87,8 @@ class UnreachableError(ConnectionError):
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One row of the manifest: where one MIDI file lives and what it must hash to."""
+    """One row of the manifest: where one MIDI file lives, what it must hash to, and
+    its file name in the collection (:attr:`name`; empty means the last part of :attr:`path`)."""
 
     genre: str
     repository: str
@@ -93,11 +96,11 @@ class ManifestEntry:
     path: str
     sha1: str
     size: int
+    name: str = ""
 
-    @property
-    def name(self) -> str:
-        """The local file name: the last part of :attr:`path`."""
-        return self.path.rsplit("/", 1)[-1]
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.path.rsplit("/", 1)[-1])
 
     @property
     def target(self) -> str:
@@ -165,8 +168,9 @@ class DownloadReport:
         return "\n".join(lines)
 
 
-def read_manifest(path: str | Path = DEFAULT_MANIFEST) -> list[ManifestEntry]:
-    """Read a manifest CSV (columns :data:`COLUMNS`) into entries, in file order.
+def read_manifest(path: str | Path = MANIFEST) -> list[ManifestEntry]:
+    """Read a manifest CSV (columns :data:`COLUMNS`, optionally :data:`NAME_COLUMN`) into
+    entries, in file order.
 
     Raises:
         ManifestError: the file is missing or unreadable, lacks a column, has no rows,
@@ -202,18 +206,20 @@ def _entry(row: dict, where: str) -> ManifestEntry:
     empty = [c for c in COLUMNS if not values[c]]
     if empty:
         raise ManifestError(f"{where}: empty {', '.join(empty)}")
-    genre, name = values["genre"], values["path"].rsplit("/", 1)[-1]
+    genre, name = values["genre"], (row.get(NAME_COLUMN) or "").strip()
     # both become local path parts: refuse anything that could leave the genre folder
     if not _safe_part(genre):
         raise ManifestError(f"{where}: genre {genre!r} cannot be a folder name")
-    if not _safe_part(name):
+    if name and not _safe_part(name):
+        raise ManifestError(f"{where}: name {name!r} cannot be a file name")
+    if not name and not _safe_part(values["path"].rsplit("/", 1)[-1]):
         raise ManifestError(f"{where}: path {values['path']!r} does not end in a usable file name")
     sha1 = values["sha1"].lower()
     if not _SHA1.fullmatch(sha1):
         raise ManifestError(f"{where}: sha1 {values['sha1']!r} is not 40 hexadecimal digits")
     if not values["bytes"].isdigit():
         raise ManifestError(f"{where}: bytes {values['bytes']!r} is not a whole number")
-    return ManifestEntry(genre, values["repository"], values["commit"], values["path"], sha1, int(values["bytes"]))
+    return ManifestEntry(genre, values["repository"], values["commit"], values["path"], sha1, int(values["bytes"]), name)
 
 
 def _safe_part(part: str) -> bool:
@@ -252,7 +258,7 @@ def sha1_of(path: str | Path) -> str:
 
 def download(
     entries: list[ManifestEntry],
-    dest: str | Path = DEFAULT_DEST,
+    dest: str | Path = REAL_DIR,
     *,
     base_url: str = DEFAULT_BASE_URL,
     retries: int = 2,

@@ -427,15 +427,6 @@ def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: 
     return results
 
 
-def run_verdicts(run: "Run") -> list:
-    """The verdicts of a run folder that probes read: its RNN, and its baseline when
-    the run has a usable one."""
-    verdicts = [RNNVerdict(run.model, tuple(run.genres), int(run.meta.get("file_windows", FILE_WINDOWS)))]
-    if run.baselines is not None:
-        verdicts.append(BaselineVerdict(run.baselines, tuple(run.genres), run.max_notes))
-    return verdicts
-
-
 def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
                 protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
     """The standard probe table: :func:`probe_verdict` of every verdict (an RNN and,
@@ -446,12 +437,14 @@ def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray,
 def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
                  protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> dict:
     """Everything ``genre-lib probe`` prints of a run folder on labelled files, as a
-    JSON-able dict: ``results`` (:func:`probe_table` of :func:`run_verdicts`, one dict
+    JSON-able dict: ``results`` (:func:`probe_table` of the run's RNN and baseline,
+    :meth:`genre_lib.runs.Run.verdicts`; one dict
     per verdict x protocol x probe), ``dense_inputs`` (:func:`dense_inputs` on the
     ``file`` protocol's windows of these files; None for a network without branches),
     ``files``, ``repeats``, ``seed`` and ``baseline_problem`` (why the baseline is
     missing, or "")."""
-    results = probe_table(run_verdicts(run), tables, y, probes, protocols, repeats, seed)
+    # the combined verdict is left out: its probes would mix the two it is made of
+    results = probe_table(run.verdicts()[:2], tables, y, probes, protocols, repeats, seed)
     inputs = None
     if branch_slices(run.model) is not None:
         k = int(run.meta.get("file_windows", FILE_WINDOWS))

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import paths
+from .data_source import COMMITTED_RUNS, DataChoice
 from .dataset import Dataset
 from .model import ModelConfig
 from .runs import Run, load_run
@@ -71,13 +73,12 @@ MAIN_CONFIG: ModelConfig = ITERATIONS[MAIN_ITERATION]
 #: the two genres of the study, in its words
 STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
-#: run folders the notebooks make on the demo corpus (not committed)
-DEMO_RUNS_DIR = PROJECT_DIR / "runs" / "demo"
-#: the committed model trained on ../shared/midi (see models/README.md)
-REAL_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic"
+#: the project folder (:data:`genre_lib.paths.PROJECT`), kept under this name for the notebooks
+PROJECT_DIR = paths.PROJECT
+#: the committed model trained on the real collection (see models/README.md)
+REAL_RUN_DIR = COMMITTED_RUNS[frozenset(STUDY_GENRES)]
 #: the committed three-genre model (``MAIN_CONFIG`` on jazz, electronic and rock; notebook 06)
-THREE_RUN_DIR = PROJECT_DIR / "models" / "jazz-electronic-rock"
+THREE_RUN_DIR = COMMITTED_RUNS[frozenset((*STUDY_GENRES, "rock"))]
 
 
 def quick_config(config: ModelConfig) -> ModelConfig:
@@ -107,46 +108,33 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
         raise
 
 
-def is_demo(data_dir: str | Path | None) -> bool:
-    """Whether ``data_dir`` means the demo corpus: unset, empty (the notebooks'
-    ``DATA_DIR = ""``) or the demo folder itself."""
-    from .demo import DEFAULT_DEMO_DIR
-
-    return not data_dir or Path(data_dir).resolve() == DEFAULT_DEMO_DIR.resolve()
-
-
-def study_runs_dir(data_dir: str | Path | None = None) -> Path:
-    """Where notebook 03 keeps the run folders it trains on ``data_dir``:
-    ``runs/demo`` for the demo corpus, ``runs/<folder name>`` for another folder."""
-    if is_demo(data_dir):
-        return DEMO_RUNS_DIR
-    return PROJECT_DIR / "runs" / Path(data_dir).resolve().name
+def iterations_dir(source: DataChoice, quick: bool = False) -> Path:
+    """Where notebook 03 keeps its iteration runs on ``source`` (each in
+    ``<iteration>-seed<seed>``), under ``runs/<collection id>/``: ``iterations-quick``
+    for the quick configurations (:func:`quick_config`), ``iterations`` for the full ones."""
+    return source.runs_dir / ("iterations-quick" if quick else "iterations")
 
 
-def iterations_dir(data_dir: str | Path | None = None, quick: bool = False) -> Path:
-    """Where notebook 03 keeps its iteration runs on ``data_dir`` (each in
-    ``<iteration>-seed<seed>``): ``iterations-quick`` for the quick configurations
-    (:func:`quick_config`), ``iterations`` for the full ones."""
-    return study_runs_dir(data_dir) / ("iterations-quick" if quick else "iterations")
+def study_run_dir(source: DataChoice, quick: bool = False) -> Path:
+    """The folder of the model notebooks 04 and 05 explain on ``source``: the committed
+    run that goes with the data and the study's genres (``models/jazz-electronic`` on the
+    real collection), else notebook 03's run of the main configuration, seed 0 (its quick
+    configuration when ``quick``)."""
+    committed = source.committed_run(STUDY_GENRES)
+    if committed is not None:
+        return committed
+    return iterations_dir(source, quick) / f"{MAIN_ITERATION}-seed0"
 
 
-def study_run(data_dir: str | Path | None = None, quick: bool = False) -> Run:
-    """The model notebooks 04 and 05 explain.
-
-    On the demo corpus (``data_dir`` unset, empty or the demo folder) notebook 03's run
-    of the main configuration, seed 0 (its quick configuration when ``quick``), loaded
-    if 03 made it and trained the same way otherwise: one model through 03, 04 and 05.
-    On any other folder the committed real-data model, which is that configuration and
-    seed trained on the real collection.
-    """
-    from .demo import ensure_demo_data
-
-    if is_demo(data_dir):
-        demo = ensure_demo_data()
-        config = quick_config(MAIN_CONFIG) if quick else MAIN_CONFIG
-        return ensure_run(iterations_dir(None, quick) / f"{MAIN_ITERATION}-seed0", demo, config, seed=0)
-    return load_run(REAL_RUN_DIR)
-
+def study_run(source: DataChoice, quick: bool = False) -> Run:
+    """The model notebooks 04 and 05 explain (:func:`study_run_dir`): the committed run
+    loaded, or notebook 03's run, loaded if 03 made it and trained the same way on the
+    study's genres otherwise, so one model goes through 03, 04 and 05."""
+    folder = study_run_dir(source, quick)
+    if source.committed_run(STUDY_GENRES) is not None:
+        return load_run(folder)
+    config = quick_config(MAIN_CONFIG) if quick else MAIN_CONFIG
+    return ensure_run(folder, source.path, config, seed=0, genres=STUDY_GENRES)
 
 
 def describe_run(run: Run) -> str:
@@ -155,7 +143,7 @@ def describe_run(run: Run) -> str:
     version, or another one) and its held-out test accuracy under both protocols, read
     from its ``metrics.json``; no absolute path, so it can be stored in a notebook."""
     path = Path(run.path).resolve()
-    where = path.relative_to(PROJECT_DIR) if path.is_relative_to(PROJECT_DIR) else Path(path.name)
+    where = path.relative_to(paths.PROJECT) if path.is_relative_to(paths.PROJECT) else Path(path.name)
     config = run.config
     if config == MAIN_CONFIG:
         what = f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`)"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .data_source import identify
 from .dataset import MAX_NOTES, Dataset, load_dataset
 from .metrics import classification_metrics, misclassified
 from .model import ModelConfig, build_model
@@ -215,7 +216,8 @@ def train_run(
             "n_train": len(parts.train), "n_val": len(parts.val), "n_test": len(parts.test),
             "test_files": paths,
         },
-        "data": {"folder": Path(data.root).name, "files_used": len(data), "files_skipped": len(data.skipped)},
+        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id,
+                 "files_used": len(data), "files_skipped": len(data.skipped)},
         "train_seconds": round(seconds, 1),
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),

@@ -1,12 +1,13 @@
 """The mentor's report: one self-contained HTML folder under reports/.
 
-    python scripts/make_report.py                       # demo data -> reports/demo/ (data/real -> reports/real/)
+    python scripts/make_report.py                       # demo data -> reports/demo/ (data/real -> reports/midi/)
     GENRE_DATA=../shared/midi python scripts/make_report.py   # real data -> reports/midi/
     python scripts/make_report.py --no-run              # the page again from the notebooks already run
 
 The data folder follows :func:`genre_lib.data_source.resolve_data_dir` (``GENRE_DATA``,
 else ``data/real`` from ``make data``, else the generated demo corpus); the report goes
-to ``reports/<data folder name>/``.
+to ``reports/<collection id>/`` (``midi`` for the real collection wherever it lies,
+``demo`` for the demo corpus; see :func:`genre_lib.data_source.identify`).
 
 Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.html``.
 At the top, on one screen: the iterations table beside the study's reported figures,
@@ -39,24 +40,16 @@ from pathlib import Path
 
 import nbformat
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_notebooks, beside this script
 
 import run_notebooks  # noqa: E402
 
-from genre_lib.data_source import resolve_data_dir, shown  # noqa: E402
+from genre_lib import paths  # noqa: E402
+from genre_lib.data_source import DataChoice, record_collection, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
+from genre_lib.paths import shown  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_metrics, read_run_meta  # noqa: E402
-from genre_lib.study import (  # noqa: E402
-    ITERATIONS,
-    MAIN_ITERATION,
-    PROJECT_DIR,
-    REAL_RUN_DIR,
-    STUDY_COLUMNS,
-    STUDY_REPORTED,
-    study_runs_dir,
-)
-from genre_lib.study import iterations_dir as study_iterations_dir  # noqa: E402
+from genre_lib.study import ITERATIONS, STUDY_COLUMNS, STUDY_REPORTED, iterations_dir, study_run_dir  # noqa: E402
 
 #: marks the files this script writes, so it never overwrites one it did not write
 GENERATOR = "genre-rnn scripts/make_report.py"
@@ -80,8 +73,8 @@ img { max-width: 100%; } .small { color: #555; font-size: 0.85em; } .glance pre 
 
 def _commit() -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT, capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.PROJECT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=paths.PROJECT, capture_output=True, text=True).stdout.strip()
         return rev + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
@@ -101,31 +94,24 @@ def _num(value, digits: int = 3) -> str:
 # ---------------------------------------------------------------------------- runs
 
 
-def explained_run_dir(data_dir: Path | None) -> Path:
-    """The run notebooks 04 and 05 explain: the committed model on real data; on the demo
-    corpus notebook 03's quick run of the main configuration (``study.study_run``)."""
-    return REAL_RUN_DIR if data_dir else iterations_dir(None, True) / f"{MAIN_ITERATION}-seed0"
+def small(choice: DataChoice, quick: bool) -> bool:
+    """Whether the notebooks trained the quick configurations: in quick mode, and always
+    on the demo corpus (notebooks 03 to 05: ``QUICK or DEMO``)."""
+    return quick or choice.is_demo
 
 
-def iterations_dir(data_dir: Path | None, quick: bool) -> Path:
-    """Where notebook 03 keeps its iterations: quick mode, and the demo corpus, train
-    the quick configurations (``study.iterations_dir``)."""
-    return study_iterations_dir(data_dir, quick or not data_dir)
-
-
-def report_run_dirs(data_dir: Path | None) -> list[Path]:
+def report_run_dirs(choice: DataChoice) -> list[Path]:
     """Every run the report lists: the run folders the notebooks made for this data
-    (``runs/<data folder name>/``) and, on real data, the committed models in ``models/``
-    trained on a folder of the same name."""
-    found = find_runs(study_runs_dir(data_dir)) if study_runs_dir(data_dir).is_dir() else []
-    if data_dir:
-        models = PROJECT / "models"
-        for path in find_runs(models) if models.is_dir() else []:
-            try:
-                if read_run_meta(path).get("data", {}).get("folder") == Path(data_dir).resolve().name:
-                    found.append(path)
-            except RunError:
-                found.append(path)  # listed with its problem, not left out
+    (``runs/<collection id>/``) and the committed models in ``models/`` trained on the
+    same collection."""
+    found = find_runs(choice.runs_dir) if choice.runs_dir.is_dir() else []
+    models = paths.MODELS_DIR
+    for path in find_runs(models) if models.is_dir() and not choice.is_demo else []:
+        try:
+            if choice.same_collection(read_run_meta(path).get("data", {})):
+                found.append(path)
+        except RunError:
+            found.append(path)  # listed with its problem, not left out
     return found
 
 
@@ -365,13 +351,13 @@ def glance_cv(run_dir: Path, results_dir: Path) -> str:
         meta = read_run_meta(run_dir)
     except RunError:
         return ""
-    folder, genres = meta.get("data", {}).get("folder"), set(meta.get("genres", []))
+    collection, genres = record_collection(meta.get("data", {})), set(meta.get("genres", []))
     for path in sorted(results_dir.glob("cv-*.json")):
         try:
             cv = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        if cv.get("data", {}).get("folder") != folder or set(cv["data"].get("genres", [])) != genres:
+        if record_collection(cv.get("data", {})) != collection or set(cv["data"].get("genres", [])) != genres:
             continue
         S = cv["summary"]
         cell = lambda key: (f"<td class='num'>{S[key]['mean']:.3f} ± {S[key]['sd']:.3f}</td>" if key in S
@@ -423,7 +409,7 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
 
     p.append("<div class='glance'>")
     p.append("<div><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks) + "</div>")
-    p.append("<div>" + glance_model(explained, marks) + glance_cv(explained, PROJECT_DIR / "results") + "</div>")
+    p.append("<div>" + glance_model(explained, marks) + glance_cv(explained, paths.RESULTS_DIR) + "</div>")
     p.append("<div><h2>One saliency map</h2>" + _figure_block(saliency, "saliency map")
              + (f"<h3>Its checks</h3>{''.join(checks['html'])}<p class='small'>From {_e(checks['notebook'])}: "
                 "randomization (Spearman of |map| with a randomized model; passes below 0.5) and deletion "
@@ -487,7 +473,7 @@ def check_writable(out: Path) -> None:
     read_previous(out)
 
 
-def write_report(out: Path, *, label: str, data_dir: Path | None, quick: bool, status: int = 0,
+def write_report(out: Path, *, choice: DataChoice, quick: bool, status: int = 0,
                  now: dt.datetime | None = None, commit: str | None = None,
                  run_dirs: list[Path] | None = None, runs_dir: Path | None = None,
                  explained: Path | None = None) -> Path:
@@ -495,7 +481,7 @@ def write_report(out: Path, *, label: str, data_dir: Path | None, quick: bool, s
     then ``out/previous.json`` for the next report. Returns the page's path.
 
     ``run_dirs``, ``runs_dir`` (the iterations) and ``explained`` (the model notebooks 04
-    and 05 explain) default to where the notebooks keep them for ``data_dir``.
+    and 05 explain) default to where the notebooks keep them for the data ``choice``.
 
     Raises:
         ValueError: see :func:`check_writable`.
@@ -505,11 +491,12 @@ def write_report(out: Path, *, label: str, data_dir: Path | None, quick: bool, s
     previous = read_previous(out)
     made = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     commit = commit or _commit()
-    records = run_records(report_run_dirs(data_dir) if run_dirs is None else run_dirs)
+    records = run_records(report_run_dirs(choice) if run_dirs is None else run_dirs)
     timings_file = out / "timings.json"
     page = build_page(
-        label=label, is_demo=not data_dir, made=made, commit=commit, status=status,
-        runs_dir=runs_dir or iterations_dir(data_dir, quick), explained=explained or explained_run_dir(data_dir),
+        label=choice.collection.id, is_demo=choice.is_demo, made=made, commit=commit, status=status,
+        runs_dir=runs_dir or iterations_dir(choice, small(choice, quick)),
+        explained=explained or study_run_dir(choice, small(choice, quick)),
         records=records, previous=previous, cells=report_cells(out),
         timings=json.loads(timings_file.read_text()) if timings_file.exists() else {},
     )
@@ -521,7 +508,7 @@ def write_report(out: Path, *, label: str, data_dir: Path | None, quick: bool, s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, help="report folder (default reports/<demo or data folder name>)")
+    parser.add_argument("--out", type=Path, help="report folder (default reports/<collection id>: demo, midi, ...)")
     parser.add_argument("--no-run", action="store_true", help="reuse the executed notebooks already in --out")
     args = parser.parse_args(argv)
 
@@ -532,11 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    data_dir = None if choice.is_demo else choice.path
-    if data_dir is not None:
-        os.environ["GENRE_DATA"] = str(data_dir.resolve())
-    label = choice.path.resolve().name
-    out = args.out or PROJECT / "reports" / label
+    if choice.kind != "demo":  # the notebooks resolve the same folder; the demo is their fallback anyway
+        os.environ["GENRE_DATA"] = str(choice.path.resolve())
+    out = args.out or paths.REPORTS_DIR / choice.collection.id
     try:
         check_writable(out)  # before the notebooks run, not after
     except ValueError as exc:
@@ -545,9 +530,8 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     if not args.no_run:
         status = run_notebooks.main(["--out", str(out)])
-    quick = os.environ.get("GENRE_QUICK") == "1" or bool(os.environ.get("CI"))
     try:
-        page = write_report(out, label=label, data_dir=data_dir, quick=quick, status=status)
+        page = write_report(out, choice=choice, quick=paths.quick_mode(), status=status)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -24,7 +24,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from genre_lib.paths import NOTEBOOKS_DIR
+
+NOTEBOOKS = NOTEBOOKS_DIR
 
 
 # TensorFlow's C++ start-up lines (absl logging) carry timestamps and thread ids and

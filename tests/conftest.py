@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT = Path(__file__).resolve().parents[1]
-SHARED_MIDI = PROJECT.parent / "shared" / "midi"
+from genre_lib.paths import MODELS_DIR, PROJECT, SHARED_MIDI  # noqa: F401 (PROJECT: for the test modules)
 
 needs_shared = pytest.mark.skipif(
     not SHARED_MIDI.is_dir(), reason=f"real data not found at {SHARED_MIDI} (see README: Real data)"
@@ -68,7 +67,7 @@ BROKEN_REASONS = {
 
 
 #: the committed model trained on the real data (see models/README.md)
-REAL_RUN = PROJECT / "models" / "jazz-electronic"
+REAL_RUN = MODELS_DIR / "jazz-electronic"
 #: a tiny but real training configuration: a few seconds on the demo corpus
 TINY_CONFIG = dict(units=16, dense_units=16, epochs=6, patience=3)
 

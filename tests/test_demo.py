@@ -11,12 +11,12 @@ import pytest
 from genre_lib.dataset import group_of, load_dataset
 from genre_lib.demo import (
     BORROW_P,
-    DEFAULT_DEMO_DIR,
     ELECTRONIC_BORROWS,
     JAZZ_BORROWS,
     MANIFEST,
     PARTS,
     ensure_demo_data,
+    is_demo_corpus,
     make_demo_corpus,
     planted_cue_mask,
     styles_of,
@@ -32,6 +32,7 @@ from genre_lib.midi_io import (
     read_midi,
     read_midi_pretty,
 )
+from genre_lib.paths import DEMO_DIR
 
 PER_GENRE = 20
 
@@ -253,10 +254,17 @@ def test_reuses_a_matching_corpus_replaces_its_own_and_protects_added_files(tmp_
 
 
 def test_ensure_demo_data_makes_the_corpus_once_and_returns_the_folder(tmp_path):
-    assert DEFAULT_DEMO_DIR == Path(__file__).resolve().parents[1] / "data" / "demo"
     folder = ensure_demo_data(tmp_path / "d", per_genre=2, seed=3)
     assert folder == tmp_path / "d" and len(list(folder.rglob("*.mid"))) == 2 + 1 + 2 + 2
     assert ensure_demo_data(folder, per_genre=2, seed=3) == folder
+    # recognised by what it holds, whatever the folder is called
+    assert is_demo_corpus(folder)
+    (folder / "jazz" / "mine.mid").write_bytes(b"MThd")
+    assert not is_demo_corpus(folder), "a file the generator did not write: not the demo corpus"
+    (folder / "jazz" / "mine.mid").unlink()
+    next((folder / "electronic").glob("*.mid")).unlink()
+    assert not is_demo_corpus(folder), "a listed file missing: not the demo corpus"
+    assert not is_demo_corpus(tmp_path / "nowhere")
 
 
 def test_make_demo_corpus_rejects_bad_arguments(tmp_path):
@@ -304,7 +312,7 @@ def test_a_small_seeded_model_learns_the_demo_corpus_but_not_perfectly(demo_run)
     under both protocols (the borrowed parts make some files undecidable)."""
     metrics = json.loads((demo_run.path / "metrics.json").read_text())
     assert (demo_run.meta["split"]["kind"], demo_run.meta["seed"]) == ("group", 0)
-    assert demo_run.meta["data"]["folder"] == DEFAULT_DEMO_DIR.name
+    assert demo_run.meta["data"]["folder"] == DEMO_DIR.name
     for protocol in ("first100", "file"):
         test = metrics["rnn"]["protocols"][protocol]
         chance = np.sum(test["confusion"], axis=1).max() / test["n"]

@@ -3,12 +3,16 @@
 The server (stdlib ``http.server`` on 127.0.0.1, a free port) serves real files of
 ``../shared/midi``, read in place, under ``/<repository>/<commit>/<path>``; the test
 writes the manifest with the files' real SHA-1. Nothing here touches the internet.
+The committed manifest is checked against ``../shared/midi`` itself: it lists exactly
+its files, and a download of all of it over the local server rebuilds it file for file.
 """
 
 from __future__ import annotations
 
 import csv
+import filecmp
 import hashlib
+import os
 import socket
 import threading
 import time
@@ -19,22 +23,25 @@ from pathlib import Path
 
 import pytest
 
-from genre_lib import cli
+from genre_lib import cli, paths
+from genre_lib.data_source import identify, resolve_data_dir
 from genre_lib.download import (
     COLUMNS,
     LOST_AFTER,
+    NAME_COLUMN,
     ManifestEntry,
     ManifestError,
     UnreachableError,
     download,
     read_manifest,
     select_genres,
+    sha1_of,
 )
 from genre_lib.midi_io import read_midi
 
 from .conftest import SHARED_MIDI, needs_shared
 
-pytestmark = needs_shared
+pytestmark = [needs_shared, pytest.mark.real_data]
 
 REPOS = {"jazz": ("DeepSymphony/scrapers", "data/midkar"), "electronic": ("toxtli/freemidi-scraper", "genre-dance-eletric")}
 COMMIT = "9074877f8236d1074dcdb99e1c9998f18ecb2b1f"
@@ -107,12 +114,13 @@ def entries(server: Server) -> list[ManifestEntry]:
     return out
 
 
-def write_manifest(path: Path, entries: list[ManifestEntry]) -> Path:
+def write_manifest(path: Path, entries: list[ManifestEntry], names: bool = False) -> Path:
+    """The entries as a manifest CSV; with ``names``, with the ``name`` column."""
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(COLUMNS)
+        w.writerow([*COLUMNS, NAME_COLUMN] if names else COLUMNS)
         for e in entries:
-            w.writerow([e.genre, e.repository, e.commit, e.path, e.sha1, e.size])
+            w.writerow([e.genre, e.repository, e.commit, e.path, e.sha1, e.size, *([e.name] if names else [])])
     return path
 
 
@@ -248,10 +256,71 @@ def test_duplicate_file_names_keep_the_first_row(server, entries, tmp_path):
 
 def test_read_manifest_reads_the_committed_manifest():
     entries = read_manifest()
-    assert Counter(e.genre for e in entries) == {"jazz": 747, "electronic": 516, "rock": 672}
+    assert Counter(e.genre for e in entries) == {"jazz": 601, "electronic": 425, "rock": 612, "country": 535}
     assert len({(e.genre, e.name.lower()) for e in entries}) == len(entries)  # no two land on one file
     assert all(e.url().startswith("https://raw.githubusercontent.com/") for e in entries)
     assert " " not in "".join(e.url() for e in entries)
+    # country is named in the collection's "Artist - Title.mid" form, not the repository's "Artist_Title.mid"
+    country = [e for e in entries if e.genre == "country"]
+    assert all(" - " in e.name and e.name != e.path.rsplit("/", 1)[-1] for e in country)
+
+
+def test_the_committed_list_is_exactly_the_shared_collection():
+    """Every row's <genre>/<name> is in ../shared/midi with the listed SHA-1 and size, and
+    nothing else is there: a complete download rebuilds the folder."""
+    entries = read_manifest()
+    listed = {e.target: e for e in entries}
+    present = {p.relative_to(SHARED_MIDI).as_posix() for p in SHARED_MIDI.glob("*/**/*") if p.is_file()}
+    assert present == set(listed), (sorted(present - set(listed))[:3], sorted(set(listed) - present)[:3])
+    wrong = [t for t, e in listed.items()
+             if (SHARED_MIDI / t).stat().st_size != e.size or sha1_of(SHARED_MIDI / t) != e.sha1]
+    assert wrong == []
+
+
+def _shared_entries(genre: str, n: int) -> list[ManifestEntry]:
+    """The first ``n`` rows of one genre of the committed manifest."""
+    return [e for e in read_manifest() if e.genre == genre][:n]
+
+
+def test_the_name_column_names_the_file_in_the_collection(server, tmp_path):
+    rows = _shared_entries("country", 3)
+    assert all(e.name != e.path.rsplit("/", 1)[-1] for e in rows)  # the point: two names per file
+    for e in rows:  # served where the repository has it, under its repository name
+        server.routes[f"/{e.repository}/{e.commit}/{e.path}"] = SHARED_MIDI / e.target
+    manifest = write_manifest(tmp_path / "named.csv", rows, names=True)
+    assert read_manifest(manifest) == rows
+    report = download(read_manifest(manifest), tmp_path / "real", base_url=server.url, **FAST)
+    assert report.ok and report.downloaded == tuple(f"country/{e.name}" for e in rows)
+    for e in rows:
+        assert (tmp_path / "real" / "country" / e.name).read_bytes() == (SHARED_MIDI / e.target).read_bytes()
+    # a list without the column keeps working: the repository's file name
+    plain = read_manifest(write_manifest(tmp_path / "plain.csv", rows))
+    assert [e.name for e in plain] == [e.path.rsplit("/", 1)[-1] for e in rows]
+    again = download(plain, tmp_path / "plain", base_url=server.url, **FAST)
+    assert again.ok and sorted(p.name for p in (tmp_path / "plain" / "country").iterdir()) == sorted(e.name for e in plain)
+
+
+@pytest.mark.slow
+def test_make_data_rebuilds_the_shared_collection_file_for_file(server, tmp_path, capsys):
+    """`make data` (the download command's defaults: the committed list into a folder),
+    against a local server laid out as the list's repositories over ../shared/midi."""
+    for e in read_manifest():
+        server.routes[f"/{e.repository}/{e.commit}/{e.path}"] = SHARED_MIDI / e.target
+    dest = tmp_path / "real"
+    start = time.monotonic()
+    code = cli.main(["download", "--dest", str(dest), "--base-url", server.url, "--backoff", "0"])
+    seconds = time.monotonic() - start
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "2173 files listed; downloaded 2173, already there 0, failed 0, conflicts 0" in out
+    ours = sorted(os.path.relpath(p, dest) for p in dest.rglob("*") if p.is_file())
+    theirs = sorted(os.path.relpath(p, SHARED_MIDI) for p in SHARED_MIDI.glob("*/**/*") if p.is_file())
+    assert ours == theirs
+    match, mismatch, errors = filecmp.cmpfiles(dest, SHARED_MIDI, ours, shallow=False)
+    assert (len(match), mismatch, errors) == (len(theirs), [], [])
+    assert identify(dest) == identify(SHARED_MIDI) and identify(dest).kind == "real"
+    assert resolve_data_dir(dest).runs_dir == resolve_data_dir(SHARED_MIDI).runs_dir == paths.RUNS_DIR / "midi"
+    print(f"downloaded and compared {len(ours)} files in {seconds:.1f} s")
 
 
 def test_bad_manifests_are_one_line_errors_naming_the_file(entries, tmp_path):
@@ -269,6 +338,10 @@ def test_bad_manifests_are_one_line_errors_naming_the_file(entries, tmp_path):
     escape.write_text(",".join(COLUMNS) + "\n../up,a/b,c,x.mid," + "0" * 40 + ",1\n")
     with pytest.raises(ManifestError, match=r"escape\.csv, line 2: genre '\.\./up' cannot be a folder name"):
         read_manifest(escape)
+    named = tmp_path / "named.csv"
+    named.write_text(",".join([*COLUMNS, NAME_COLUMN]) + "\njazz,a/b,c,x.mid," + "0" * 40 + ",1,../x.mid\n")
+    with pytest.raises(ManifestError, match=r"named\.csv, line 2: name '\.\./x\.mid' cannot be a file name$"):
+        read_manifest(named)
     with pytest.raises(ManifestError, match="unknown genre.*pop; the manifest lists: electronic, jazz$"):
         select_genres(entries, ["Jazz", "pop"])
     assert select_genres(entries, ["JAZZ"]) == entries[:2]

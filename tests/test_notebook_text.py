@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+from genre_lib.paths import NOTEBOOKS_DIR as NOTEBOOKS
 
 #: The one list of figures typed markdown may contain: each a phrase as it stands in a
 #: notebook (whitespace-insensitive), with why it is a constant and not a measurement.

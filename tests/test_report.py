@@ -15,9 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from genre_lib.data_source import resolve_data_dir
+from genre_lib.paths import DEMO_DIR, PROJECT
 from genre_lib.runs import find_runs
 
-PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "scripts"))
 
 import make_report  # noqa: E402
@@ -41,7 +42,7 @@ def runs(demo_run, tmp_path):
 
 def _report(out, runs, day):
     return make_report.write_report(
-        out, label="demo", data_dir=None, quick=True, now=_when(day), commit="abc1234",
+        out, choice=resolve_data_dir(DEMO_DIR), quick=True, now=_when(day), commit="abc1234",
         run_dirs=find_runs(runs.parent), runs_dir=runs, explained=runs / "4-windows-seed0").read_text()
 
 

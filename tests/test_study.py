@@ -5,20 +5,25 @@ import shutil
 
 import pytest
 
-from genre_lib.midi_io import FEATURES
+from genre_lib import paths
+from genre_lib.data_source import resolve_data_dir
+from genre_lib.midi_io import FEATURES, write_midi
 from genre_lib.runs import RunError
 from genre_lib.study import (
-    DEMO_RUNS_DIR,
     ITERATIONS,
     MAIN_CONFIG,
     MAIN_ITERATION,
-    PROJECT_DIR,
+    REAL_RUN_DIR,
     STUDY_COLUMNS,
     STUDY_REPORTED,
     ensure_run,
+    iterations_dir,
     quick_config,
-    study_runs_dir,
+    study_run,
+    study_run_dir,
 )
+
+from .conftest import SHARED_MIDI, _table, needs_shared
 
 
 def test_the_study_rows_are_the_studys_nodes_layers_and_epochs_on_its_input():
@@ -60,9 +65,35 @@ def test_ensure_run_loads_an_existing_run_without_training(demo_run, tmp_path):
         ensure_run(damaged, data=None)  # not silently retrained
 
 
-def test_study_runs_dir_names_the_data_folder(demo_dir, tmp_path):
-    assert study_runs_dir(None) == study_runs_dir("") == study_runs_dir(demo_dir) == DEMO_RUNS_DIR
-    assert study_runs_dir(tmp_path / "midi") == PROJECT_DIR / "runs" / "midi"
+def test_the_runs_of_the_demo_corpus_are_notebook_03s_quick_runs(demo_dir, demo_run, monkeypatch):
+    monkeypatch.delenv("GENRE_DATA", raising=False)
+    for source in (resolve_data_dir(demo_dir), resolve_data_dir(real_dir=demo_dir.parent / "no-real")):
+        assert source.is_demo
+        assert iterations_dir(source, quick=True) == paths.RUNS_DIR / "demo" / "iterations-quick"
+        assert study_run_dir(source, quick=True) == paths.RUNS_DIR / "demo" / "iterations-quick" / f"{MAIN_ITERATION}-seed0"
+
+
+def test_on_a_folder_of_ones_own_the_explained_model_is_notebook_03s_run_on_it(tmp_path, demo_run, monkeypatch):
+    monkeypatch.setattr("genre_lib.data_source.RUNS_DIR", tmp_path / "runs")  # not the project's runs/
+    own = tmp_path / "midi"  # named like the real collection's folder, and still not it
+    for g, genre in enumerate(("jazz", "electronic")):
+        write_midi(_table(120, seed=g), own / genre / f"tune_{g}_ab.mid")
+    source = resolve_data_dir(own)
+    assert not source.is_real and not source.is_demo and source.committed_run(["jazz", "electronic"]) is None
+    assert source.runs_dir.parent == tmp_path / "runs" and source.runs_dir.name.startswith("midi-")
+    folder = study_run_dir(source, quick=False)
+    assert folder == source.runs_dir / "iterations" / f"{MAIN_ITERATION}-seed0"
+    # study_run loads notebook 03's run when it is there (here: the demo run put in its place)
+    shutil.copytree(demo_run.path, folder)
+    assert study_run(source).meta == demo_run.meta
+
+
+@needs_shared
+@pytest.mark.real_data
+def test_on_the_real_collection_the_explained_model_is_the_committed_one():
+    source = resolve_data_dir(SHARED_MIDI)
+    assert study_run_dir(source, quick=True) == study_run_dir(source) == REAL_RUN_DIR == paths.MODELS_DIR / "jazz-electronic"
+    assert iterations_dir(source) == paths.RUNS_DIR / "midi" / "iterations"
 
 
 def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp_path):
@@ -75,9 +106,10 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
         return Run(path, None, ("electronic", "jazz"), FEATURES, 100,
                    {"config": config.to_dict(), "file_windows": 16}, {}, metrics)
 
-    text = describe_run(run(PROJECT_DIR / "models" / "jazz-electronic", MAIN_CONFIG))
+    text = describe_run(run(paths.MODELS_DIR / "jazz-electronic", MAIN_CONFIG))
     assert text == ("The model: `models/jazz-electronic`, configuration `MAIN_CONFIG` (iteration `8-augment`); accuracy on "
                     "its 203 held-out test files: 0.768 on the first 100 notes and 0.812 by the vote of 16 windows.")
-    assert "in quick mode" in describe_run(run(DEMO_RUNS_DIR / "iterations-quick" / "8-augment-seed0", quick_config(MAIN_CONFIG)))
+    assert "in quick mode" in describe_run(run(paths.RUNS_DIR / "demo" / "iterations-quick" / "8-augment-seed0",
+                                               quick_config(MAIN_CONFIG)))
     other = describe_run(run(tmp_path / "mine", MAIN_CONFIG.replace(epochs=4)))
     assert "`mine`" in other and "changed in epochs" in other and str(tmp_path) not in other

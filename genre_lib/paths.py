@@ -1,0 +1,75 @@
+"""Where the project keeps things, and whether it runs in quick mode: the one place that knows.
+
+Every folder below is computed from the project root (the folder holding ``genre_lib/``),
+never from the working directory, so a notebook, a script and a test started from
+anywhere agree. Nothing here creates a folder or reads one.
+
+* :data:`PROJECT`: the project root.
+* :data:`REAL_DIR` (``data/real``, written by ``make data``), :data:`DEMO_DIR`
+  (``data/demo``, the generated corpus), :data:`MANIFEST` (``data/sources/midi.csv``, the
+  list of the real collection's files), :func:`cache_dir` (``data/cache`` unless
+  ``GENRE_CACHE`` says otherwise).
+* :data:`MODELS_DIR` (committed runs), :data:`RUNS_DIR` (runs the notebooks train, one
+  folder per data collection), :data:`REPORTS_DIR`, :data:`RESULTS_DIR`, :data:`NOTEBOOKS_DIR`.
+* :data:`SHARED_MIDI`: where the real collection sits beside the project on the
+  maintainers' machines (``../shared/midi``; tests and benchmarks use it when present).
+* :func:`quick_mode`: fewer epochs and files, still real training (``GENRE_QUICK=1`` or ``CI`` set).
+* :func:`shown`: a path as printed in banners and notebook outputs, relative to the project.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+#: the project root: the folder holding ``genre_lib/``
+PROJECT: Path = Path(__file__).resolve().parents[1]
+
+DATA: Path = PROJECT / "data"
+#: the real MIDI files after ``make data`` (git-ignored; the files carry no licence)
+REAL_DIR: Path = DATA / "real"
+#: the generated demo corpus (git-ignored; made on first use)
+DEMO_DIR: Path = DATA / "demo"
+#: the list of the real collection's files: genre, repository, commit, path, SHA-1, size, name
+MANIFEST: Path = DATA / "sources" / "midi.csv"
+
+#: committed run folders (the models the notebooks explain without training)
+MODELS_DIR: Path = PROJECT / "models"
+#: run folders the notebooks train, ``runs/<collection id>/`` (git-ignored)
+RUNS_DIR: Path = PROJECT / "runs"
+#: the mentor's reports, ``reports/<collection id>/`` (git-ignored)
+REPORTS_DIR: Path = PROJECT / "reports"
+#: committed results (cross-validation JSON)
+RESULTS_DIR: Path = PROJECT / "results"
+NOTEBOOKS_DIR: Path = PROJECT / "notebooks"
+
+#: the real collection beside the project, where the maintainers keep it
+SHARED_MIDI: Path = PROJECT.parent / "shared" / "midi"
+
+#: set to ``1`` for quick mode
+QUICK_ENV = "GENRE_QUICK"
+#: a folder for the preprocessing cache instead of ``data/cache``
+CACHE_ENV = "GENRE_CACHE"
+
+
+def quick_mode(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether to run in quick mode: ``GENRE_QUICK=1``, or any non-empty ``CI`` (CI
+    services set it), in ``environ`` (default: this process's environment)."""
+    env = os.environ if environ is None else environ
+    return env.get(QUICK_ENV) == "1" or bool(env.get("CI"))
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Where preprocessed arrays are cached: ``$GENRE_CACHE`` if set and not empty, else ``data/cache``."""
+    env = os.environ if environ is None else environ
+    return Path(env[CACHE_ENV]) if env.get(CACHE_ENV) else DATA / "cache"
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as printed in banners and notebook outputs: relative to the project
+    (``../shared/midi``, ``data/demo``), so no output carries a machine's absolute paths."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), PROJECT)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        return Path(path).name
