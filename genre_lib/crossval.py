@@ -22,6 +22,7 @@ from .data_source import identify
 from .dataset import Dataset
 from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy
 from .model import ModelConfig
+from .probes import KEPT_PROBES, order_and_top_attribute, probe_verdict
 from .protocols import FILE_WINDOWS, PROTOCOLS
 from .splits import group_folds
 from .verdicts import VERDICTS, RNNVerdict, combine_proba
@@ -51,7 +52,9 @@ def cross_validate(
     Returns:
         A JSON-able dict: ``folds`` (per fold: accuracies of the RNN and the baseline
         under both protocols, the file protocol's accuracy for each of
-        :data:`VOTE_SIZES` windows, epochs, seconds), ``summary`` (mean and standard
+        :data:`VOTE_SIZES` windows, the RNN's probes on the fold's test files
+        (:data:`genre_lib.probes.KEPT_PROBES`, one draw each, and the order effect
+        under both protocols), epochs, seconds), ``summary`` (mean and standard
         deviation over the folds) and ``files`` (every test file's fold, group, true
         genre and the probabilities of the RNN and of the baseline under both
         protocols, keyed ``f"{verdict}_{protocol}"``; the combined verdict is computed
@@ -79,6 +82,9 @@ def cross_validate(
                 row[f"{who}_{p}_loss"] = m[p]["loss"]
                 row[f"{who}_{p}_recall"] = {g: v["recall"] for g, v in m[p]["per_genre"].items()}
         row["file_by_windows"] = {str(n): classification_metrics(v, y, data.genres)["accuracy"] for n, v in by_windows.items()}
+        row["probes"] = [r.to_dict() for r in probe_verdict(verdicts[0], tables, y, KEPT_PROBES, repeats=1, seed=seed + k)]
+        for p in PROTOCOLS:
+            row[f"rnn_{p}_order_effect"] = order_and_top_attribute(row["probes"], p)["order effect"]
         rows.append(row)
         for j, i in enumerate(part.test):
             files.append({"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
@@ -87,9 +93,11 @@ def cross_validate(
         log(f"fold {k}: {len(y):4d} test files, {row['epochs']} epochs, {seconds:.0f} s | "
             f"RNN first100 {row['rnn_first100']:.3f} file {row['rnn_file']:.3f} | "
             f"baseline first100 {row['baseline_first100']:.3f} file {row['baseline_file']:.3f} | "
-            f"RNN + baseline first100 {row['combined_first100']:.3f} file {row['combined_file']:.3f}")
+            f"RNN + baseline first100 {row['combined_first100']:.3f} file {row['combined_file']:.3f} | "
+            f"RNN order effect first100 {row['rnn_first100_order_effect']:+.3f} file {row['rnn_file_order_effect']:+.3f}")
     summary = {key: mean_sd([r[key] for r in rows])
-               for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS] + ["train_seconds"]}
+               for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS]
+               + [f"rnn_{p}_order_effect" for p in PROTOCOLS] + ["train_seconds"]}
     return {
         "data": {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
                  "files": len(data), "groups": len(set(data.groups))},

@@ -34,8 +34,8 @@ OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob")
 
 class CompiledCache:
     """The compiled (traced) functions of the last few models, least recently used
-    dropped first. Tracing a model's gradient takes about a second, so each model's are
-    built once. The functions hold the model, so a weak-keyed cache would never free it:
+    dropped first. Tracing a model's gradient is slow next to running it, so each
+    model's are built once. The functions hold the model, so a weak-keyed cache would never free it:
     a small bound does.
     """
 

@@ -17,7 +17,8 @@ sequence. Drums carry much of a genre's rhythm (four-on-the-floor kicks, swung
 rides), so dropping them would hide exactly what separates jazz from electronic
 music; the ``drum`` and ``program`` columns keep which instrument played each note.
 
-Reading uses symusic (a C++ parser, about 100x faster than pretty_midi); writing uses
+Reading uses symusic (a C++ parser, much faster than pretty_midi:
+``benchmarks/bench_preprocess.py`` measures both); writing uses
 pretty_midi, whose data model is the readable one. ``tests/test_midi_io.py`` checks
 that both readers give the same note tables.
 

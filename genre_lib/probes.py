@@ -76,6 +76,11 @@ BRANCH_LAYER = "state_and_summary"
 #: repeats of a probe drawn at random (the accuracy probed is their mean per file)
 REPEATS = 3
 
+#: the probes every run folder and every cross-validation fold keeps of its RNN
+#: (:func:`genre_lib.train.train_run`, :func:`genre_lib.crossval.cross_validate`): does
+#: it use note order, and which single column does it lean on most
+KEPT_PROBES: tuple[str, ...] = ("shuffle", "reverse", *FEATURES)
+
 
 def probe_kind(probe: str) -> str:
     """``"order"``, ``"attribute"`` or ``"branch"``.
@@ -425,6 +430,19 @@ def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: 
                 probed += proba.argmax(axis=1) == y
             results.append(_result(verdict.name, protocol, p, right, probed / draws, draws, seed))
     return results
+
+
+def order_and_top_attribute(results: Sequence[ProbeResult | dict], protocol: str) -> dict:
+    """What a table of one verdict's probe results says under ``protocol``: the order
+    effect (``shuffle``'s effect, None without it) and the single column whose
+    permutation costs most (``top attribute`` and its effect; None without any)."""
+    rows = [r if isinstance(r, dict) else r.to_dict() for r in results]
+    rows = [r for r in rows if r["protocol"] == protocol]
+    order = next((r["effect"] for r in rows if r["probe"] == "shuffle"), None)
+    columns = [r for r in rows if r["probe"] in FEATURES]
+    top = max(columns, key=lambda r: r["effect"]) if columns else None
+    return {"order effect": order, "top attribute": top["probe"] if top else None,
+            "top attribute effect": top["effect"] if top else None}
 
 
 def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,

@@ -10,7 +10,9 @@ A run folder holds::
     metrics.json    the held-out test files' metrics of every verdict under both
                     protocols (blocks "rnn", "baseline", "combined"; see
                     genre_lib.verdicts), the RNN's on the validation files ("val"),
-                    and the RNN's misclassified test files
+                    the RNN's misclassified test files, and its probes on them
+                    ("probes": does it use note order, which column does it need;
+                    genre_lib.probes.KEPT_PROBES)
     baseline.skops  the baseline trained on the same files, one per protocol
                     (genre_lib.verdicts.BaselineVerdict; optional: without it a run is
                     the RNN alone), in skops format, whose loader builds only the
@@ -348,14 +350,19 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
     :class:`genre_lib.model.ModelConfig` switched on), windows (per training file and
     epoch), epochs (trained / maximum), accuracy and loss of the test files under the
     ``file`` protocol, the same under ``first100``, the baseline's accuracy under both,
-    the RNN and baseline combined under both, split, test files, seed, train seconds,
-    trained (date). A folder that cannot be read is listed with its problem in
+    the RNN and baseline combined under both, the RNN's order effect under both (what
+    shuffling the notes of every window costs, :mod:`genre_lib.probes`; empty for a run
+    trained before runs kept probes) and the column it leans on most (``top
+    attribute``, ``file`` protocol), split, test files, seed, train seconds, trained
+    (date). A folder that cannot be read is listed with its problem in
     ``note`` instead of being silently left out.
 
     Returns:
         A ``pandas.DataFrame`` sorted by run path.
     """
     import pandas as pd
+
+    from .probes import order_and_top_attribute
 
     rows = []
     for path in find_runs(runs_dir):
@@ -372,6 +379,8 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
         base = metrics.get("baseline", {}).get("protocols", {})
         both = metrics.get("combined", {}).get("protocols", {})
         inputs = cfg.get("columns", [])
+        probed = {p: order_and_top_attribute([r for r in metrics.get("probes", []) if r["verdict"] == "rnn"], p)
+                  for p in ("first100", "file")}
         rows.append({
             "run": name,
             "model": cfg["cell"].upper(),
@@ -390,6 +399,9 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
             "baseline first100": base.get("first100", {}).get("accuracy"),
             "combined accuracy": both.get("file", {}).get("accuracy"),
             "combined first100": both.get("first100", {}).get("accuracy"),
+            "order effect": probed["file"]["order effect"],
+            "order effect first100": probed["first100"]["order effect"],
+            "top attribute": probed["file"]["top attribute"],
             "split": meta.get("split", {}).get("kind"),
             "test files": test.get("file", {}).get("n"),
             "seed": meta.get("seed"),

@@ -18,6 +18,7 @@ from .data_source import identify
 from .dataset import MAX_NOTES, Dataset, load_dataset
 from .metrics import classification_metrics, misclassified
 from .model import ModelConfig, build_model
+from .probes import KEPT_PROBES, probe_verdict
 from .protocols import FILE_WINDOWS
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
@@ -159,7 +160,8 @@ def train_run(
 ) -> Run:
     """Train on a data folder (or a loaded :class:`Dataset`), score the held-out test
     files under both protocols (the RNN, the baseline trained on the same files, and
-    the two combined: :func:`judge_fold`), and write the run
+    the two combined: :func:`judge_fold`), probe the RNN on them
+    (:data:`genre_lib.probes.KEPT_PROBES`, one draw each), and write the run
     folder ``out`` with the baseline beside the model.
 
     Args:
@@ -197,12 +199,14 @@ def train_run(
     seconds = time.perf_counter() - start
 
     verdicts, scores = judge_fold(model, data, parts.train, parts.test, seed, file_windows)
+    kept = probe_verdict(verdicts[0], data.tables(parts.test), data.y[parts.test], KEPT_PROBES, repeats=1, seed=seed)
     val = score(verdicts[:1], data.tables(parts.val), data.y[parts.val], data.genres)
     paths = [data.paths[i] for i in parts.test]
     metrics = {
         **metric_blocks(scores),
         "val": metric_blocks(val)["rnn"],
         "misclassified": misclassified(scores.probabilities["rnn"]["file"], data.y[parts.test], paths, data.genres),
+        "probes": [r.to_dict() for r in kept],
     }
     meta = {
         "genres": list(data.genres),

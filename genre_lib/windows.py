@@ -1,8 +1,8 @@
 """Cutting a file's note table into fixed-length windows.
 
-The study fed a model each file's first 100 notes. A file has thousands of notes (a
-median of about 4,800 in ``../shared/midi``), so the first 100 are a few seconds of
-its intro. A *window* is any run of ``length`` consecutive notes; cutting many windows
+The study fed a model each file's first 100 notes. A file of the real collection has
+thousands of notes (notebook 01 prints how many), so the first 100 are a few seconds
+of its intro. A *window* is any run of ``length`` consecutive notes; cutting many windows
 from every file gives a model far more (and more varied) sequences to learn from, and
 lets a file be judged by all of its music instead of its opening.
 

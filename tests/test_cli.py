@@ -1,4 +1,6 @@
-"""The command line, as a user runs it (subprocess), and in-process for the error paths."""
+"""The command line: in this process for speed (``run_cli``), and in a new process as a
+user runs it where start-up matters (``run_cli_as_a_user``: one error line, no
+TensorFlow log)."""
 
 import json
 import shutil
@@ -12,15 +14,32 @@ import pytest
 from .conftest import BROKEN_REASONS
 
 
-def run_cli(*args: str, cwd: Path | None = None, env_cache: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env_cache: Path | None = None) -> subprocess.CompletedProcess:
+    """``genre-lib ARGS`` run by :func:`genre_lib.cli.main` in this process, with its
+    stdout, stderr and exit status (argparse's exit included) as a subprocess would give
+    them; ``env_cache`` is the ``GENRE_CACHE`` it sees."""
+    import contextlib
+    import io
     import os
 
-    env = dict(os.environ)
+    from genre_lib.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = os.environ.get("GENRE_CACHE")
     if env_cache:
-        env["GENRE_CACHE"] = str(env_cache)
-    return subprocess.run(
-        [sys.executable, "-m", "genre_lib", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
-    )
+        os.environ["GENRE_CACHE"] = str(env_cache)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        if saved is None:
+            os.environ.pop("GENRE_CACHE", None)
+        else:
+            os.environ["GENRE_CACHE"] = saved
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def test_preprocess_json_reports_every_bad_file(broken_folder: Path, tmp_path: Path):

@@ -34,6 +34,12 @@ def test_one_fold_records_every_test_file_and_recomputes(result, demo_data):
     assert set(row["file_by_windows"]) == {str(n) for n in VOTE_SIZES}
     assert row["file_by_windows"]["1"] == pytest.approx(row["rnn_first100"]), "one window is the first 100 notes"
     assert result["summary"]["rnn_file"] == {"mean": row["rnn_file"], "sd": 0.0}
+    # the RNN's probes on the fold's files, and the order effect the summary reads
+    shuffle = {r["protocol"]: r for r in row["probes"] if r["probe"] == "shuffle"}
+    for protocol in ("first100", "file"):
+        assert shuffle[protocol]["accuracy"] == pytest.approx(row[f"rnn_{protocol}"])
+        assert row[f"rnn_{protocol}_order_effect"] == shuffle[protocol]["effect"]
+        assert result["summary"][f"rnn_{protocol}_order_effect"]["mean"] == shuffle[protocol]["effect"]
 
 
 def test_errors_by_group_add_up_to_the_misclassified_files(result):

@@ -162,6 +162,11 @@ def test_iterations_table_lists_every_run_and_a_damaged_one_with_its_note(demo_r
     both = demo_run.metrics["combined"]["protocols"]
     assert good["combined accuracy"] == both["file"]["accuracy"]
     assert good["combined first100"] == both["first100"]["accuracy"]
+    probes = {(r["probe"], r["protocol"]): r["effect"] for r in demo_run.metrics["probes"]}
+    assert good["order effect"] == probes["shuffle", "file"]
+    assert good["order effect first100"] == probes["shuffle", "first100"]
+    columns = {p: e for (p, q), e in probes.items() if q == "file" and p not in ("shuffle", "reverse")}
+    assert good["top attribute"] == max(columns, key=columns.get)
     assert (good["split"], good["test files"], good["seed"]) == ("group", demo_run.meta["split"]["n_test"], 0)
     assert good["note"] == ""
     assert "missing metrics.json" in table.iloc[1]["note"] and np.isnan(table.iloc[1]["accuracy"])

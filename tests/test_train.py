@@ -107,7 +107,8 @@ def test_run_folder_holds_everything_described_in_run_json(demo_run, demo_data):
     assert meta["format_version"] == FORMAT_VERSION
     assert demo_run.genres == demo_data.genres == ("electronic", "jazz")
     assert demo_run.config == ModelConfig(**TINY_CONFIG)
-    assert meta["data"] == {"folder": demo_data.root.name, "files_used": len(demo_data), "files_skipped": 3}
+    assert meta["data"] == {"folder": demo_data.root.name, "collection": "demo", "files_used": len(demo_data),
+                            "files_skipped": 3}
     assert meta["file_windows"] == 16 and meta["trained_on"].count("-") == 2
     split = meta["split"]
     assert split["kind"] == "group" and split["seed"] == 0
@@ -178,6 +179,18 @@ def test_stored_combined_verdict_recomputes(demo_run, demo_data, demo_split):
         m = classification_metrics(combined, y, demo_data.genres)
         assert m["accuracy"] == stored["protocols"][protocol]["accuracy"]
         assert m["loss"] == pytest.approx(stored["protocols"][protocol]["loss"], rel=1e-5)
+
+
+def test_stored_probes_recompute(demo_run, demo_data, demo_split):
+    from genre_lib.probes import KEPT_PROBES, order_and_top_attribute, probe_verdict
+
+    stored = demo_run.metrics["probes"]
+    assert {(r["probe"], r["protocol"]) for r in stored} == {(p, q) for p in KEPT_PROBES for q in ("first100", "file")}
+    again = probe_verdict(demo_run.verdict("rnn"), demo_data.tables(demo_split.test), demo_data.y[demo_split.test],
+                          ["shuffle"], ["file"], repeats=1, seed=0)[0]
+    mine = next(r for r in stored if (r["probe"], r["protocol"]) == ("shuffle", "file"))
+    assert mine == again.to_dict()
+    assert order_and_top_attribute(stored, "file")["order effect"] == again.effect
 
 
 def test_the_demo_run_learned_something(demo_run):
