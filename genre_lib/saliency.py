@@ -94,7 +94,8 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 
-from .inference import MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value, predict_proba
+from .inference import (MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value,
+                        predict_proba)
 from .midi_io import FEATURES
 
 #: What a map explains (see the module docstring); the first is the default.
@@ -534,7 +535,8 @@ class Method:
         x, single = as_batch(tables, input_dtype(self.model), SaliencyError)
         std = feature_std(self.model) if feature_scale is None else np.asarray(feature_scale, np.float64)
         probs = predict_proba(self.model, x)
-        t = probs.argmax(axis=-1) if target is None else check_targets(target, len(x), n_genres(self.model), SaliencyError)
+        t = probs.argmax(axis=-1) if target is None else \
+            check_targets(target, len(x), n_genres(self.model), SaliencyError)
         if self.uses_baseline:
             options["baseline"] = baseline
         raw = self.attribute(x, t, **options)
