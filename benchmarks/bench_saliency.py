@@ -2,8 +2,10 @@
 
     python benchmarks/bench_saliency.py [--run models/jazz-electronic] [--model m.keras] [--repeats 21]
 
-For each method (gradient, gradxinput, smoothgrad with its default samples, ig with its
-default steps): the time for one file after a warm-up call (median of ``--repeats``),
+For each method of ``genre_lib.saliency.METHODS`` with its default settings (smoothgrad
+with its default samples, ig with its default steps, occlusion of each of the 100 notes,
+IG and occlusion from the training mean note): the time for one file after a warm-up
+call (median of ``--repeats``),
 and the time per file when 64 files are explained in one call. The model: ``--model``
 (a .keras file) if given, else the committed run ``models/jazz-electronic`` if present,
 else a small model trained on the demo corpus (``genre_lib.train``). Files: the first 64
@@ -63,25 +65,24 @@ def main() -> None:
     from genre_lib import saliency as S
 
     model, label, X, y, data = _model_and_data(args)
-    baseline = S.model_baseline(model, X.shape[1])
     print(f"model: {label}; {len(X)} files x {X.shape[1]} notes; "
-          f"smoothgrad n_samples={S.N_SAMPLES}, ig steps={S.IG_STEPS}")
+          f"smoothgrad n={S.N_SAMPLES}, ig steps={S.IG_STEPS}")
     print(f"{'method':<11} {'1 file (ms)':>12} {'per file in 64 (ms)':>20}")
-    for method in S.METHODS:
-        kwargs = {"baseline": baseline} if method == "ig" else {}
-        S.attribute(model, X[:1], y[:1], method=method, **kwargs)  # warm-up: tracing
-        S.attribute(model, X, y, method=method, **kwargs)
+    for name in S.METHODS:
+        method = S.method_named(name, model)
+        method.attribute(X[:1], y[:1])  # warm-up: tracing
+        method.attribute(X, y)
         single = []
         for r in range(args.repeats):
             t0 = time.perf_counter()
-            S.attribute(model, X[r % len(X)], int(y[r % len(X)]), method=method, **kwargs)
+            method.attribute(X[r % len(X)], int(y[r % len(X)]))
             single.append(time.perf_counter() - t0)
         batch = []
         for _ in range(max(1, args.repeats // 2)):
             t0 = time.perf_counter()
-            S.attribute(model, X, y, method=method, **kwargs)
+            method.attribute(X, y)
             batch.append(time.perf_counter() - t0)
-        print(f"{method:<11} {1000 * np.median(single):12.1f} {1000 * np.median(batch) / len(X):20.2f}")
+        print(f"{name:<11} {1000 * np.median(single):12.1f} {1000 * np.median(batch) / len(X):20.2f}")
 
 
 if __name__ == "__main__":

@@ -11,15 +11,15 @@ Modules, one job each:
 * :mod:`genre_lib.download`: fetching the real collections listed in ``data/sources/midi.csv``, hash-checked.
 * :mod:`genre_lib.splits`: seeded stratified and group (artist/sequencer) splits.
 * :mod:`genre_lib.demo`: the generated demo corpus (not real music).
-* :mod:`genre_lib.model`: the classifier's layers and configuration.
+* :mod:`genre_lib.model`: the classifier's layers and configuration, copies of a model and fresh weights, which inputs it turns into categories.
 * :mod:`genre_lib.baseline`: the non-neural baseline (gradient boosting on 48 statistics), both protocols.
 * :mod:`genre_lib.train`: fitting on windows and writing a run folder; :mod:`genre_lib.runs`: reading run folders, the iterations table.
 * :mod:`genre_lib.study`: the study's iterations and ours, the committed model, the runs notebooks 03 to 05 train and explain.
 * :mod:`genre_lib.crossval`: group k-fold cross-validation under both protocols, errors by group.
 * :mod:`genre_lib.inference`: running a model: one cache of compiled functions, logits, probabilities, gradients.
 * :mod:`genre_lib.evaluate`: the two protocols (first 100 notes, a vote of windows) and accuracy, loss, per-genre metrics, confusion.
-* :mod:`genre_lib.saliency`: attribution methods and the map as shown (:func:`~genre_lib.saliency.saliency_map`).
-* :mod:`genre_lib.saliency_checks`: randomization, deletion and planted-cue checks, and their report.
+* :mod:`genre_lib.saliency`: attribution methods and the map as shown (one class per method, :class:`~genre_lib.saliency.SaliencyMap`).
+* :mod:`genre_lib.saliency_checks`: randomization, deletion, agreement with occlusion and planted-cue checks, and their report.
 * :mod:`genre_lib.flip`: the genre-flip optimiser (settings, frozen result, pruning, round trip).
 * :mod:`genre_lib.changes`: the size of a change to a note table and its description in words.
 * :mod:`genre_lib.plots`: every figure.

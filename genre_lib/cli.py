@@ -30,6 +30,7 @@ from .protocols import FILE_WINDOWS, PROTOCOLS
 from .runs import RunError
 from .verdicts import LABELS, VERDICTS
 from .saliency import METHODS as SALIENCY_METHODS  # no TensorFlow at import time
+from .saliency import OUTPUTS as SALIENCY_OUTPUTS
 
 
 class UnknownGenreError(ValueError):
@@ -332,42 +333,34 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
     genres = [str(g) for g in run.genres]
     target = None if args.target is None else _genre_index(genres, args.target)
     table = load_file(args.file, run.max_notes)  # MidiError -> one line, exit 2
-    baseline = S.model_baseline(run.model, len(table)) if args.method == "ig" else None
-    smap = S.saliency_map(run.model, table, target, args.method, baseline=baseline, seed=args.seed)
-    predicted = int(smap.probs.argmax())
+    smap = S.method_named(args.method, run.model, args.output, seed=args.seed).explain(table, target)
     if args.out is not None:
         from .plots import saliency_figure
 
         args.out.parent.mkdir(parents=True, exist_ok=True)
         saliency_figure(table, smap, genres, Path(args.file).name, top=10).savefig(args.out, dpi=110)
+    described = smap.to_dict(genres)
     if args.json:
-        _print_json({
-            "file": str(args.file),
-            "predicted": genres[predicted],
-            "target": genres[smap.target],
-            "probabilities": {g: round(float(p), 6) for g, p in zip(genres, smap.probs)},
-            "method": args.method,
-            "features": list(FEATURES),
-            "map": np.round(smap.raw.astype(np.float64), 6).tolist(),
-            "map_units": smap.raw_unit,
-            "feature_std": [round(float(s), 6) for s in smap.feature_scale],
-            "map_scaled": np.round(smap.values.astype(np.float64), 6).tolist(),
-            "map_scaled_units": smap.unit,
-            "baseline": "training mean note (model normalization)" if baseline is not None else None,
-            "out": str(args.out) if args.out is not None else None,
-        })
+        _print_json({"file": str(args.file), **described, "out": str(args.out) if args.out is not None else None})
         return 0
-    print(f"{Path(args.file).name}: predicted {genres[predicted]} "
+    print(f"{Path(args.file).name}: predicted {described['predicted']} "
           + ", ".join(f"p({g})={p:.3f}" for g, p in zip(genres, smap.probs)))
-    print(f"{args.method} map of the {genres[smap.target]} logit; most important notes ({smap.unit}):")
+    print(f"{smap.method} map of {described['explained']}; most important notes ({smap.unit}):")
     for row in smap.top_notes(10):
         print(f"  note {row['note']:3d}: |sum| {row['importance']:.4f}, signed {row['signed']:+.4f}, mostly {row['feature']}")
+    if smap.completeness is not None:
+        c = described["completeness"]
+        print(f"completeness: the map sums to {c['sum']:.4f}, the output differs from the baseline's by "
+              f"{c['difference']:.4f} ({'passes' if c['passes'] else 'FAILS'} at {c['tolerance']:.0%})")
+    for item in smap.unattributed:
+        print(f"gets no attribution: {item}")
     if args.out is not None:
         print(f"wrote {args.out}")
     return 0
 
 
 def _cmd_saliency_check(args: argparse.Namespace) -> int:
+    from .saliency import method_named
     from .saliency_checks import check_report, report_lines
 
     run, error = _load_run_for(args.run_dir)
@@ -384,7 +377,8 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
     if args.max_files and len(index) > args.max_files:
         index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
     X, y = data.X[index], data.y[index]
-    checks = check_report(run.model, X, y, method=args.method, n_steps=args.n_steps, seed=args.seed)
+    method = method_named(args.method, run.model, args.output, seed=args.seed)
+    checks = check_report(method, X, y, n_steps=args.n_steps, seed=args.seed)
     report = {
         "run": str(args.run_dir),
         "data": str(args.data_dir),
@@ -399,7 +393,7 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
         _print_json(report)
         return 0
     print(f"{args.data_dir}: {len(X)} files ({len(data.skipped)} skipped), accuracy {checks['accuracy']:.3f}, "
-          f"method {args.method}")
+          f"method {method.name}, explained output {method.output}")
     for line in report_lines(checks):
         print(line)
     return 0
@@ -524,11 +518,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="genre to explain (default: the predicted one)")
     p.add_argument("--out", type=Path, help="write a PNG (heat map and piano roll)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
+                   help="what the map explains: the target's logit minus the mean of the others' (default) or its logit")
     p.add_argument("--seed", type=int, default=0, help="SmoothGrad noise seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_saliency, tensorflow=True)
 
-    p = sub.add_parser("saliency-check", help="sanity (weight randomization) and faithfulness (deletion) of saliency maps")
+    p = sub.add_parser("saliency-check", help="sanity (weight randomization), faithfulness (deletion, agreement with occlusion) and IG completeness of saliency maps")
     p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
     p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid (held out from training)")
     p.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="attribution method (default gradient)")
@@ -536,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=("all", "test"), default="all",
                    help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
     p.add_argument("--n-steps", type=int, default=20, help="points of the deletion curve after the first")
+    p.add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
+                   help="what the maps explain (default: the target's logit minus the mean of the others')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_saliency_check, tensorflow=True)

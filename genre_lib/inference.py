@@ -28,8 +28,11 @@ MAX_ROWS = 1024
 
 #: What :func:`gradient` differentiates, for each file's target genre ``t``:
 #: ``"logit"`` its logit; ``"margin"`` its logit minus the best other genre's (positive:
-#: the target wins); ``"log_prob"`` its log-probability (minus the cross-entropy).
-OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob")
+#: the target wins); ``"log_prob"`` its log-probability (minus the cross-entropy);
+#: ``"logit_diff"`` its logit minus the mean of the other genres' logits (with two
+#: genres, the log odds of the target; see :mod:`genre_lib.saliency` for why saliency
+#: explains it). :func:`objective_value` computes each from logits.
+OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob", "logit_diff")
 
 
 class CompiledCache:
@@ -79,7 +82,9 @@ class _Compiled:
                 is_target = tf.cast(tf.one_hot(target, k), tf.bool)
                 other = tf.reduce_max(tf.where(is_target, tf.fill(tf.shape(z), z.dtype.min), z), axis=1)
                 log_prob = tf.gather(tf.nn.log_softmax(z), target, axis=1, batch_dims=1)
-                value = tf.where(objective == 0, chosen, tf.where(objective == 1, chosen - other, log_prob))
+                mean_other = (tf.reduce_sum(z, axis=1) - chosen) / max(k - 1, 1)
+                value = tf.where(objective == 0, chosen, tf.where(
+                    objective == 1, chosen - other, tf.where(objective == 2, log_prob, chosen - mean_other)))
                 # each file's value depends only on its own input (inference mode: no
                 # batch statistics), so the gradient of the sum over files is every
                 # file's own gradient, in one backward pass
@@ -160,6 +165,30 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def objective_value(z: np.ndarray, target: int | np.ndarray, objective: str) -> np.ndarray:
+    """The value :func:`gradient` differentiates, per file, from logits ``z`` (files,
+    genres) and each file's target genre, in float64.
+
+    Raises:
+        ValueError: unknown objective, bad target.
+    """
+    if objective not in OBJECTIVES:
+        raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
+    z = np.asarray(z, dtype=np.float64)
+    t = check_targets(target, len(z), z.shape[-1])
+    rows = np.arange(len(z))
+    chosen = z[rows, t]
+    if objective == "logit":
+        return chosen
+    if objective == "log_prob":
+        top = z.max(axis=1)
+        return chosen - top - np.log(np.exp(z - top[:, None]).sum(axis=1))
+    others = np.where(np.eye(z.shape[-1], dtype=bool)[t], np.nan, z)
+    if objective == "margin":
+        return chosen - np.nanmax(others, axis=1)
+    return chosen - np.nanmean(others, axis=1)
+
+
 def logits(model: "keras.Model", X: np.ndarray, batch_size: int = MAX_ROWS) -> np.ndarray:
     """Pre-softmax genre scores ``(files, genres)`` of one table or a batch."""
     x, _ = as_batch(X, input_dtype(model))
@@ -189,7 +218,7 @@ def gradient(
         model: a classifier with a Dense layer named ``"logits"`` before its softmax.
         X: one table or a batch, MIDI units.
         target: one genre index for all files, or one per file.
-        objective: ``"logit"``, ``"margin"`` or ``"log_prob"``.
+        objective: one of :data:`OBJECTIVES`.
         batch_size: rows per compiled call.
 
     Returns:

@@ -407,3 +407,92 @@ def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
     std[cols] = std[cols] * np.exp(mean[cols])
     mean[cols] = np.expm1(mean[cols])
     return mean, std
+
+
+# ---------------------------------------------------------------------------------------
+# Copies of a model, fresh weights, and the inputs a gradient cannot see
+# ---------------------------------------------------------------------------------------
+
+#: The layers that turn an input column into a one-hot category, by the name
+#: :func:`build_model` gives them: ``layer name: (input column, what it encodes)``.
+CATEGORICAL_LAYERS: dict[str, tuple[str, str]] = {
+    "program_family": ("program", "program family"),
+    "pitch_class": ("pitch", "pitch class"),
+    "drum_sound": ("pitch", "drum sound"),
+}
+
+
+def categorical_encodings(model: "keras.Model") -> tuple[tuple[str, str], ...]:
+    """The one-hot categories the model computes from its input columns, as
+    ``(column, encoding)`` pairs, e.g. ``("pitch", "pitch class")``.
+
+    Each is a step function of its column (``floor``, ``round``, a table look-up), so
+    its derivative is zero wherever it exists: no gradient-based attribution reaches
+    a column through it, and a straight path across one of its steps jumps.
+    """
+    names = {layer.name for layer in model.layers}
+    return tuple(pair for name, pair in CATEGORICAL_LAYERS.items() if name in names)
+
+
+def finalize_normalization(model: "keras.Model") -> None:
+    """Make every ``Normalization`` layer (also in nested models) use its stored
+    statistics. Keras copies adapted statistics into the tensors it computes with only
+    in ``finalize_state``; after ``set_weights`` on a copy this must run, or the copy
+    normalizes with mean 0 and variance 1."""
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+        stack.extend(getattr(layer, "layers", []))
+
+
+def clone_model(model: "keras.Model", dtype: str | None = None) -> "keras.Model":
+    """An independent copy of a Keras model with the same weights (the original is never
+    touched). With ``dtype="float64"`` every layer computes in float64, e.g. to check
+    gradients against finite differences without float32 round-off."""
+    import json
+
+    keras = _keras()
+    if dtype is None:
+        copy = keras.models.clone_model(model)
+    else:
+        # every layer's dtype policy is stored as a string in the config
+        config = json.loads(json.dumps(model.get_config()).replace('"float32"', json.dumps(dtype)))
+        copy = model.__class__.from_config(config)
+    copy.set_weights([np.asarray(w).astype(dtype) if dtype else w for w in model.get_weights()])
+    finalize_normalization(copy)
+    return copy
+
+
+def learned_layers(model: "keras.Model") -> list:
+    """Layers with trainable weights, from the output back to the input. Normalization
+    statistics are not learned by gradient descent and are not among them."""
+    return [layer for layer in reversed(model.layers) if layer.trainable_weights]
+
+
+def reinitialize_layer(layer, rng: np.random.Generator) -> None:
+    """Fresh random weights for one layer, drawn with ``rng`` the way Keras initializes a
+    new layer by default: Glorot-uniform kernels, orthogonal recurrent kernels, zero
+    biases and betas, unit gammas. Drawn with numpy, so no global random state of Keras
+    or TensorFlow is touched."""
+    for var in layer.trainable_weights:
+        shape = tuple(var.shape)
+        name = var.path if hasattr(var, "path") else var.name
+        leaf = name.rsplit("/", 1)[-1]
+        if "gamma" in leaf:
+            value = np.ones(shape)
+        elif len(shape) < 2 or "bias" in leaf or "beta" in leaf:
+            value = np.zeros(shape)
+        elif "recurrent" in leaf:
+            # orthogonal (norm-preserving), so the random copy remembers as far back as
+            # a freshly built layer does
+            rows, cols = int(np.prod(shape[:-1])), shape[-1]
+            q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
+            q = q * np.sign(np.diag(r))
+            value = (q if rows >= cols else q.T).reshape(shape)
+        else:
+            fan_in, fan_out = int(np.prod(shape[:-1])), shape[-1]
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            value = rng.uniform(-limit, limit, shape)
+        var.assign(value.astype(np.dtype(var.dtype)))

@@ -230,8 +230,9 @@ def plot_saliency_heatmap(
     """Heat map of one signed saliency map: note position across, one row per feature,
     a diverging colour map centred on 0 (red: raises the genre's logit, blue: lowers it).
 
-    Pass a map whose features are comparable (``genre_lib.saliency.comparable``, e.g.
-    the gradient times each feature's std): raw gradients mix semitones and seconds.
+    Pass a map whose features are comparable (``Method.shown`` of
+    :mod:`genre_lib.saliency`, e.g. the gradient times each feature's std): raw
+    gradients mix semitones and seconds.
 
     Args:
         attr: (notes, features) signed map.
@@ -346,10 +347,11 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
 def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes=None, name: str = ""):
     """One heat map per method of the same file, one colour scale per unit.
 
-    Maps in the same unit (gradient and SmoothGrad: logit change per 1-std change;
-    gradient x input and IG: contribution to the logit) share one colour limit, the
-    largest |value| among them, so their panels compare directly; the two units are not
-    the same quantity, so each gets its own scale, and every panel's title says which.
+    Maps in the same unit (gradient and SmoothGrad: change per 1-std change; gradient x
+    input and IG: contribution to the explained output) share one colour limit, the
+    largest |value| among them, so their panels compare directly; different units are
+    not the same quantity, so each gets its own scale, and every panel's title says
+    which. An occlusion map has one row, ``note``.
 
     Args:
         maps: one-file :class:`genre_lib.saliency.SaliencyMap` of each method.
@@ -363,7 +365,7 @@ def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes
     if axes is None:
         fig, axes = plt.subplots(len(maps), 1, figsize=(12, 2.3 * len(maps)), sharex=True, layout="constrained")
         if name:
-            fig.suptitle(f"{name}: four maps of one decision (red raises the genre's logit, blue lowers it)")
+            fig.suptitle(f"{name}: {len(maps)} maps of one decision (red raises the explained output, blue lowers it)")
     axes = np.atleast_1d(axes)
     limits: dict[str, float] = {}
     for m in maps:
@@ -371,7 +373,8 @@ def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes
     for k, (ax, m) in enumerate(zip(axes, maps)):
         scale = "one colour scale with " + ", ".join(o.method for o in maps if o.unit == m.unit and o is not m)
         title = f"{m.method}" + (f" ({scale})" if sum(o.unit == m.unit for o in maps) > 1 else "")
-        plot_saliency_heatmap(m.values, features, ax=ax, title=title, vmax=limits[m.unit] or None, unit=m.unit)
+        rows = m.features if m.values.shape[-1] != len(features) else features
+        plot_saliency_heatmap(m.values, rows, ax=ax, title=title, vmax=limits[m.unit] or None, unit=m.unit)
         if k < len(maps) - 1 and len(axes) == len(maps):
             ax.set_xlabel("")
     return axes
@@ -390,9 +393,7 @@ def plot_deletion(deletion, ax=None, title: str | None = None):
     n = len(deletion.auc_salient)
     curves = [("most salient notes first", deletion.salient, deletion.auc_salient, "-", "tab:red"),
               ("random order (mean of 5)", deletion.random, deletion.auc_random, "--", "0.4")]
-    if "recency" in deletion.extra:
-        curves.append(("last notes first (no map)", deletion.extra["recency"], deletion.extra["auc_recency"], ":",
-                       "tab:blue"))
+    curves.append(("last notes first (no map)", deletion.recency, deletion.auc_recency, ":", "tab:blue"))
     for label, curve, auc, style, color in curves:
         ax.plot(deletion.x * 100, curve.mean(0), style, color=color, label=f"{label}: AUC {auc.mean():.3f}")
     ax.set(xlabel="notes replaced by the neutral note (% of the notes read)",
@@ -504,9 +505,9 @@ def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str
     t = int(smap.target)
     fig = Figure(figsize=(12, 6.5), layout="constrained")
     top_ax, roll_ax = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 2]})
-    title = f"{name}: {smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})" if name else \
-        f"{smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})"
-    plot_saliency_heatmap(smap.values, ax=top_ax, unit=smap.unit, title=title)
+    title = f"{smap.method} map for {genres[t]} (p={smap.probs[t]:.2f})"
+    plot_saliency_heatmap(smap.values, smap.features, ax=top_ax, unit=smap.unit,
+                          title=f"{name}: {title}" if name else title)
     plot_saliency_roll(table, smap.values, ax=roll_ax, top=top, unit=smap.unit,
                        title="the same map on the notes: darker red = the note matters more")
     return fig

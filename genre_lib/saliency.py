@@ -1,105 +1,154 @@
 """Saliency maps: which notes and which of their features a genre decision rests on.
 
-Every method answers for one file and one genre with a **signed (notes x features)
-map** of the same shape as the note table, and accepts a batch of files
-``(files, notes, features)`` with one target genre per file:
+One small class per method, the way Captum arranges them: build it on a model, then ask
+``attribute(tables, target, ...)`` with only that method's own options, or ``explain``
+for the map as shown:
 
->>> m = saliency_map(model, X, target=y, method="gradient")   # one call: the map as shown
->>> m.values, m.unit                                             # (files, 100, 6), its unit
->>> m.importance()                                               # one number per note
+>>> Gradient(model).attribute(X, y)                         # (files, 100, 6), raw units
+>>> IntegratedGradients(model).attribute(X, y, baseline=b, steps=64)
+>>> SmoothGrad(Gradient(model), n=25, sigma=0.15, seed=0).attribute(X, y)
+>>> m = Occlusion(model).explain(x)                          # a SaliencyMap
+>>> m.values, m.unit, m.importance(), m.to_dict(genres)
 
-:func:`saliency_map` is :func:`attribute` (the signed map in the method's own units)
-made comparable across features (:func:`comparable`), with the model's probabilities
-and, unless given, the predicted genre as the target.
+Each map is **signed** and shaped like the note table, ``(notes, features)``, one per
+file for a batch ``(files, notes, features)`` with one target genre per file; an
+occlusion map has one column, ``"note"``.
 
-Methods (``method=``):
+What is explained
+-----------------
+Every method explains one number per file, the **explained output** (``output=``):
 
-``"gradient"``
-    d logit_target / d x: how fast the target logit moves per unit of each input
-    entry. This is the map of the study.
-``"gradxinput"``
-    gradient * input. Its sum approximates the logit only if the model were linear
-    and an all-zero table were "no music"; here the origin is arbitrary (pitch 0 is
-    not silence, program 0 is a piano), so large raw values (pitch ~60, velocity ~90,
-    program) dominate it whatever the model learned. Kept for comparison; read it as
-    a warning about input-times-gradient methods on raw MIDI units.
-``"smoothgrad"``
-    the gradient averaged over ``n_samples`` noisy copies of the input (Smilkov et al.
-    2017). The noise of each feature is ``noise`` times *that feature's* standard
-    deviation (semitones for pitch, seconds for step, ...): one noise level for all
-    columns would be a huge jitter of the step and nothing for the pitch.
-``"ig"``
-    Integrated Gradients (Sundararajan et al. 2017) from a stated ``baseline`` table:
-    ``(x - baseline) * mean of the gradient along the straight path``. Its sum over all
-    entries equals ``logit(x) - logit(baseline)`` (completeness; see
-    :func:`ig_completeness_gap`). The baseline should be *genre-neutral music*, by
-    default :func:`mean_baseline` of the training files (per position and feature, with
-    both genres weighted equally), not all zeros: a zero table is pitch 0, zero step,
-    zero duration and velocity, drum 0 and program 0, i.e. a burst of inaudible
-    simultaneous notes far outside anything the model was trained on, so the path
-    would start in a region where the model's output means nothing and the
-    attributions would mostly explain "why is this not a zero table".
+``"logit_diff"`` (the default)
+    the target genre's logit minus the **mean** of the other genres' logits. With two
+    genres it is the target's log odds, ``log p_target / p_other``.
+``"logit"``
+    the target genre's logit alone.
 
-Why logits: every method differentiates the **pre-softmax logit** of the target genre
-(:func:`genre_lib.model.logits_model`), not its probability. A confidently classified file has
-p ≈ 1, where the softmax is flat and d p / d x ≈ p (1 - p) d logit / d x ≈ 0: the map
-would shrink towards zero exactly for the files the model is surest about, and with
-two genres the probability gradient is the logit-gap gradient times a per-file factor
-that differs between files, so maps would not be comparable across files.
+Why not one logit: the softmax ignores a shift shared by all logits, so a single logit
+also moves with evidence that raises every genre alike, i.e. with no genre evidence at
+all; its map can show notes that do not favour the genre. The difference cancels that
+shared part. Why the mean of the others and not the best other genre (the flip
+optimiser's ``margin``): the mean is linear in the logits, so the output is as smooth
+as the network (the max switches rival where two genres tie, and the map jumps there),
+Integrated Gradients' completeness holds along any path, and a map of the difference is
+exactly the map of the target's logit minus the mean of the other genres' maps. With two
+genres the two choices coincide.
 
-Units: the gradient is "logit per unit of the feature", and the units differ (a
-semitone, a second, a velocity step, a program number). :func:`scale_by_feature_std`
-multiplies each column by the feature's standard deviation over the training notes,
-giving "change of the logit for a typical (one-std) change of this feature at this
-note", to first order. That is what makes the columns comparable in a heat map.
-Gradient x input and IG are already in logit units (they are contributions that add up
-to a logit difference) and are shown as they are (:func:`comparable`).
+Why logits at all and not the probability: for a confidently classified file p ≈ 1,
+where the softmax is flat and d p / d x ≈ p (1 - p) d z / d x ≈ 0, so a probability map
+would shrink towards zero exactly for the files the model is surest about.
 
-Drum and program: the ``drum`` flag (0/1) and the ``program`` number (0-127) are
-categories, but the model receives them as numbers, so their gradient is well defined:
-it is how the logit would move if the flag were nudged towards "drum" or the program
-number up by one (from, e.g., an acoustic to a bright piano, or from 32 to 33, acoustic
-to fingered bass). Only its sign and size at the current value mean something; no
-value between two programs exists as an instrument. They stay in the map so a model
-that relies on instrumentation shows it.
+What receives attribution
+-------------------------
+The model computes one-hot **categories** from two of its input columns
+(:func:`genre_lib.model.categorical_encodings`): the program family from ``program``,
+the pitch class and the drum sound from ``pitch``. They are step functions of the
+column, whose derivative is zero: no gradient reaches a column through them. A gradient
+map's ``pitch`` entry says how the output moves when the pitch *number* is nudged (the
+route through the normalized column), not what the note's pitch class or drum sound
+contributes; the same for ``program`` and the family. Each :class:`SaliencyMap` lists
+what its method cannot see (``unattributed``). :class:`Occlusion` replaces whole notes,
+so the categories of a note count in its score.
+
+The ``drum`` flag is different: it switches the family, pitch-class and drum-sound
+one-hots on or off by multiplication, a smooth function of the flag, so its gradient is
+the combined effect of all those columns at once.
+
+Methods
+-------
+:class:`Gradient`
+    d output / d x: how fast the explained output moves per unit of each input entry.
+:class:`GradientTimesInput`
+    gradient * input. Here the origin is arbitrary (pitch 0 is not silence, program 0 is
+    a piano), so large raw values (pitch ~60, velocity ~90, program) dominate it
+    whatever the model learned; kept as a warning about input-times-gradient methods on
+    raw MIDI units.
+:class:`IntegratedGradients`
+    ``(x - x0) * mean gradient along the straight path from x0 to x`` (Sundararajan et
+    al. 2017); its entries add up to ``output(x) - output(x0)`` (completeness, checked on
+    every map: :class:`Completeness`). The path starts at a neutral baseline (by default
+    the training mean note) **with each note's own pitch and program**: a path along
+    which the pitch moves crosses pitch-class and drum-sound steps, where the output jumps
+    and no gradient sees the jump, so the sums would not add up. IG therefore explains
+    step, duration, velocity and the drum flag against neutral values, and nothing of
+    pitch or instrument.
+:class:`Occlusion`
+    replace one note at a time by the neutral note (the one the deletion check uses) and
+    measure the drop of the explained output: a direct, model-agnostic measurement,
+    the faithfulness reference any gradient map is compared with.
+:class:`SmoothGrad`
+    any method averaged over noisy copies of the input (Smilkov et al. 2017); the noise
+    of each feature is ``sigma`` times *that feature's* training standard deviation.
+
+Units: a gradient is "output per unit of the feature", and the units differ (a semitone,
+a second, a velocity step). :meth:`Method.shown` multiplies gradient maps by each
+feature's training standard deviation (:func:`scale_by_feature_std`), giving "change of
+the output for a typical change of this feature at this note", comparable across
+columns; the other methods are already contributions in output units.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
-from .inference import as_batch, check_targets, gradient, input_dtype, logits, n_genres, predict_proba
-from .midi_io import FEATURES, PROGRAM
+from .inference import (MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value,
+                        predict_proba)
+from .midi_io import FEATURES
 
-METHODS: tuple[str, ...] = ("gradient", "gradxinput", "smoothgrad", "ig")
-"""Names accepted by :func:`attribute`."""
+#: What a map explains (see the module docstring); the first is the default.
+OUTPUTS: tuple[str, ...] = ("logit_diff", "logit")
+DEFAULT_OUTPUT: str = OUTPUTS[0]
+#: The word each output's units use.
+OUTPUT_WORDS: dict[str, str] = {"logit_diff": "logit difference", "logit": "logit"}
+
+#: Names accepted by :func:`method_named` (the command line's and the widgets' choices).
+METHODS: tuple[str, ...] = ("gradient", "gradxinput", "smoothgrad", "ig", "occlusion")
 
 #: SmoothGrad's default: noisy copies averaged, and the noise as a fraction of each
 #: feature's std (Smilkov et al. found 10-20% best).
 N_SAMPLES: int = 25
 NOISE: float = 0.15
-#: IG's default: Gauss-Legendre points along the path, enough for completeness within
-#: about 1% on the project's GRU/LSTM models.
-IG_STEPS: int = 32
+#: IG's default number of Gauss-Legendre points along the path; README gives the
+#: completeness it reaches on the committed model.
+IG_STEPS: int = 256
+#: IG passes completeness on a file when |sum - difference| <= COMPLETENESS_TOLERANCE x
+#: |difference|, or <= COMPLETENESS_FLOOR (in output units) for a file whose difference
+#: is near 0, where a relative error means nothing.
+COMPLETENESS_TOLERANCE: float = 0.05
+COMPLETENESS_FLOOR: float = 0.01
 
-#: Units of :func:`attribute`'s maps and of :func:`comparable`'s, per method.
-RAW_UNITS: dict[str, str] = {"gradient": "logit per feature unit", "smoothgrad": "logit per feature unit",
-                             "gradxinput": "logit", "ig": "logit"}
-SHOWN_UNITS: dict[str, str] = {"gradient": "logit change per 1-std change", "smoothgrad": "logit change per 1-std change",
-                               "gradxinput": "contribution to the logit", "ig": "contribution to the logit"}
+NEUTRAL_NOTE = "the training mean note (from the model's normalization layer)"
 
 
 class SaliencyError(ValueError):
-    """Saliency asked for something that cannot be computed (bad shape, method or
-    target, missing baseline)."""
+    """Saliency asked for something that cannot be computed (bad shape, method, output
+    or target)."""
 
 
-def _check_method(method: str) -> None:
-    if method not in METHODS:
-        raise SaliencyError(f"unknown saliency method {method!r}; choose one of {', '.join(METHODS)}")
+def check_output(output: str) -> str:
+    """``output`` if it is one of :data:`OUTPUTS`.
+
+    Raises:
+        SaliencyError: it is not.
+    """
+    if output not in OUTPUTS:
+        raise SaliencyError(f"unknown explained output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    return output
+
+
+def describe_output(output: str, genres: Sequence[str], target: int) -> str:
+    """The explained output in words, e.g. "the jazz logit minus the electronic logit"."""
+    check_output(output)
+    name = genres[target]
+    if output == "logit":
+        return f"the {name} logit"
+    others = [g for i, g in enumerate(genres) if i != target]
+    if len(others) == 1:
+        return f"the {name} logit minus the {others[0]} logit (the log odds of {name})"
+    return f"the {name} logit minus the mean of the other genres' logits ({', '.join(others)})"
 
 
 # ---------------------------------------------------------------------------------------
@@ -108,9 +157,9 @@ def _check_method(method: str) -> None:
 
 
 def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
-    """Mean and std per input feature over the training notes, in MIDI units, as the
-    model stores them (:func:`genre_lib.model.raw_feature_stats`); None for a model
-    without the project's ``normalization`` layer."""
+    """Mean and std per input feature over the training notes, in MIDI units
+    (:func:`genre_lib.model.raw_feature_stats`); None for a model without the project's
+    ``normalization`` layer."""
     from .model import raw_feature_stats
 
     try:
@@ -122,7 +171,7 @@ def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
 def feature_std(source, eps: float = 1e-6) -> np.ndarray:
     """Standard deviation of each feature over all notes: of the training notes the
     model's ``Normalization`` layer was adapted to (``source`` a Keras model), or of a
-    data array ``source`` (files, notes, features) — pass the *training* files.
+    data array ``source`` (files, notes, features); pass the *training* files.
 
     Constant features (std 0, e.g. no drums at all) get ``eps`` so nothing divides by 0.
 
@@ -144,14 +193,13 @@ def feature_std(source, eps: float = 1e-6) -> np.ndarray:
 
 
 def mean_baseline(X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """A genre-neutral note table for Integrated Gradients and deletion: the mean of
-    each feature at each note position over the (training) files ``X``.
+    """A genre-neutral note table: the mean of each feature at each note position over
+    the (training) files ``X``.
 
     With labels ``y`` the genres are weighted equally (mean of the per-genre means), so
     a corpus with more jazz than electronic files does not give a jazz-leaning
-    baseline. Check it is neutral with :func:`genre_lib.inference.predict_proba` (near 1/genres for a
-    balanced model). The drum column becomes a fraction and the program a mean number:
-    not a playable file, a point *between* the genres, which is what the path needs.
+    baseline. The drum column becomes a fraction and the program a mean number: not a
+    playable file, a point *between* the genres.
 
     Returns:
         float32 array (notes, features).
@@ -169,138 +217,14 @@ def model_baseline(model, n_notes: int) -> np.ndarray:
     """A neutral baseline available from the model alone: the mean note of the training
     data (read from the model's ``Normalization`` layer) at every position.
 
-    Used when the training files are not at hand (the command line); it lacks the
-    per-position structure of :func:`mean_baseline` (e.g. the first note's step is 0).
+    Used when the training files are not at hand (the command line, the checks); it
+    lacks the per-position structure of :func:`mean_baseline` (e.g. the first note's
+    step is 0).
     """
     stats = _normalization_stats(model)
     if stats is None:
         raise SaliencyError("the model has no Normalization layer; pass baseline=mean_baseline(X_train, y_train)")
     return np.tile(stats[0].astype(np.float32), (n_notes, 1))
-
-
-# ---------------------------------------------------------------------------------------
-# Attribution
-# ---------------------------------------------------------------------------------------
-
-
-def _gradients(model, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """d logit_t / d x for every row."""
-    return gradient(model, x, t, "logit")[1]
-
-
-def attribute(
-    model,
-    X: np.ndarray,
-    target,
-    method: str = "gradient",
-    baseline: np.ndarray | None = None,
-    n_samples: int = N_SAMPLES,
-    noise: float = NOISE,
-    steps: int = IG_STEPS,
-    seed: int = 0,
-    feature_scale: np.ndarray | None = None,
-) -> np.ndarray:
-    """Signed attribution of the target genre's logit to every input entry.
-
-    Args:
-        model: a trained classifier taking raw note tables (files, notes, features) with
-            a Dense layer named ``"logits"`` before its softmax (see
-            :func:`genre_lib.model.logits_model`).
-        X: one note table (notes, features) or a batch (files, notes, features), raw
-            MIDI units as :func:`genre_lib.dataset.load_file` returns them.
-        target: genre index to explain, one for all files or one per file (e.g. the
-            true labels ``y``, or the predicted ``predict_proba(model, X).argmax(-1)``).
-        method: ``"gradient"``, ``"gradxinput"``, ``"smoothgrad"`` or ``"ig"`` (see the
-            module docstring).
-        baseline: IG only, required: the reference table (notes, features), e.g.
-            :func:`mean_baseline` of the training files; one table for all files, or one
-            per file (files, notes, features).
-        n_samples: SmoothGrad: noisy copies averaged.
-        noise: SmoothGrad: noise std as a fraction of each feature's std.
-        steps: IG: points along the path (Gauss-Legendre quadrature, which integrates
-            smooth paths far more accurately than the same number of equal steps).
-        seed: SmoothGrad: seed of the noise. One noise draw (n_samples, notes, features)
-            is shared by all files, so a file's map does not depend on which other files
-            are in the batch: the batch form equals the single-file form.
-        feature_scale: SmoothGrad: per-feature std used to scale the noise; default
-            :func:`feature_std` of the model.
-
-    Returns:
-        An array of X's shape (float32, float64 for a float64 model): the map for each
-        file, in logit units per feature unit (gradient, smoothgrad) or logit units
-        (gradxinput, ig).
-
-    Raises:
-        SaliencyError: unknown method, bad shape or target, IG without a baseline.
-    """
-    _check_method(method)
-    dtype = input_dtype(model)
-    x, single = as_batch(X, dtype, SaliencyError)
-    n, n_notes, n_feat = x.shape
-    t = check_targets(target, n, n_genres(model), SaliencyError)
-
-    if method in ("gradient", "gradxinput"):
-        g = _gradients(model, x, t)
-        attr = g if method == "gradient" else g * x
-    elif method == "smoothgrad":
-        if n_samples < 1:
-            raise SaliencyError("smoothgrad needs n_samples >= 1")
-        scale = feature_std(model) if feature_scale is None else np.asarray(feature_scale, np.float64)
-        eps = np.random.default_rng(seed).standard_normal((n_samples, n_notes, n_feat))
-        eps = (eps * noise * scale).astype(dtype)
-        noisy = (x[:, None] + eps[None]).reshape(n * n_samples, n_notes, n_feat)
-        g = _gradients(model, noisy, np.repeat(t, n_samples))
-        attr = g.reshape(n, n_samples, n_notes, n_feat).mean(axis=1)
-    else:  # ig
-        if baseline is None:
-            raise SaliencyError(
-                "Integrated Gradients needs a stated baseline: pass baseline=mean_baseline(X_train, y_train) "
-                "(a genre-neutral table), or model_baseline(model, notes); an all-zero table is not music"
-            )
-        if steps < 1:
-            raise SaliencyError("ig needs steps >= 1")
-        b = ig_baseline(baseline, x).astype(dtype)
-        # Gauss-Legendre nodes and weights on [0, 1]
-        nodes, weights = np.polynomial.legendre.leggauss(steps)
-        alphas, w = (nodes + 1) / 2, weights / 2
-        path = b[:, None] + alphas[None, :, None, None].astype(dtype) * (x - b)[:, None]
-        g = _gradients(model, path.reshape(n * steps, n_notes, n_feat), np.repeat(t, steps))
-        avg = np.tensordot(w, g.reshape(n, steps, n_notes, n_feat).astype(np.float64), axes=([0], [1]))
-        attr = ((x - b) * avg).astype(dtype)
-    return attr[0] if single else attr
-
-
-def ig_baseline(baseline: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """The per-file IG baseline actually used: ``baseline`` broadcast to ``X``'s shape,
-    with each note's **program taken from the file itself**.
-
-    The model reads the program as an instrument family (a one-hot, i.e. a step
-    function of the number): a straight path from a mean program of ~21 to a file's
-    program 0 would jump across families, where the gradient is zero and the logit
-    jumps, and IG's sums would no longer add up to the logit difference. Keeping each
-    note's instrument fixed keeps the path continuous; IG then attributes nothing to
-    instruments (see the gradient and deletion views for those).
-    """
-    x = np.asarray(X)
-    b = np.array(np.broadcast_to(np.asarray(baseline, dtype=x.dtype), x.shape))
-    b[..., PROGRAM] = x[..., PROGRAM]
-    return b
-
-
-def ig_completeness_gap(model, X: np.ndarray, target, attr: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """How far IG attributions are from completeness, per file: the relative error
-    ``(sum(attr) - (logit(x) - logit(baseline))) / |logit(x) - logit(baseline)|``.
-
-    A few percent or less means enough ``steps`` were used; more means increase them.
-    """
-    x, single = as_batch(X, input_dtype(model), SaliencyError)
-    a = np.asarray(attr, dtype=np.float64).reshape(x.shape)
-    t = check_targets(target, len(x), n_genres(model), SaliencyError)
-    b = ig_baseline(baseline, x).astype(x.dtype)
-    zx, zb = logits(model, x)[np.arange(len(x)), t], logits(model, b)[np.arange(len(x)), t]
-    diff = zx.astype(np.float64) - zb
-    gap = (a.sum(axis=(1, 2)) - diff) / np.maximum(np.abs(diff), 1e-12)
-    return gap[0] if single else gap
 
 
 # ---------------------------------------------------------------------------------------
@@ -312,12 +236,10 @@ def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarra
     """Gradient x feature std: each column of a gradient map multiplied by the standard
     deviation of that feature over the training notes (:func:`feature_std`).
 
-    A raw gradient says "logit per semitone" in one column and "logit per second" in
-    another, so a step column looks huge only because a second is a long time. Times a
-    std, every entry reads "change of the target logit if this feature of this note
-    moved by a typical amount" (to first order), which *is* comparable across features.
-    This equals the gradient with respect to the standardized input the network's
-    ``Normalization`` layer computes.
+    Times a std, every entry reads "change of the explained output if this feature of
+    this note moved by a typical amount" (to first order), which is comparable across
+    features. This equals the gradient with respect to the standardized input the
+    network's ``Normalization`` layer computes.
     """
     a = np.asarray(attr)
     s = np.asarray(feature_std, dtype=np.float64).reshape(-1)
@@ -326,21 +248,11 @@ def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarra
     return (a * s).astype(a.dtype)
 
 
-def comparable(attr: np.ndarray, method: str, feature_std: np.ndarray) -> tuple[np.ndarray, str]:
-    """The map to show in a heat map, with its unit: gradient and SmoothGrad scaled by
-    the feature std (:func:`scale_by_feature_std`); gradient x input and IG unchanged
-    (already contributions in logit units)."""
-    _check_method(method)
-    if method in ("gradient", "smoothgrad"):
-        return scale_by_feature_std(attr, feature_std), SHOWN_UNITS[method]
-    return np.asarray(attr), SHOWN_UNITS[method]
-
-
 def note_importance(attr: np.ndarray, signed: bool = False) -> np.ndarray:
     """One number per note: the sum over features of |attr| (how much the note matters,
     either way) or, with ``signed=True``, the plain sum (for or against the genre).
 
-    Pass a comparable map (:func:`comparable`): summing raw gradients adds semitones to
+    Pass a comparable map (:meth:`Method.shown`): summing raw gradients adds semitones to
     seconds. Shape: attr's shape without the last axis.
     """
     a = np.asarray(attr, dtype=np.float64)
@@ -365,7 +277,58 @@ def top_notes(attr: np.ndarray, k: int = 10, features: Sequence[str] = FEATURES)
 
 
 # ---------------------------------------------------------------------------------------
-# One call: the map as shown
+# Completeness (Integrated Gradients)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Completeness:
+    """Whether attributions add up to what they explain, per file.
+
+    Attributes:
+        total: sum of each file's attributions.
+        difference: ``output(x) - output(path start)``, what they should add up to.
+        gap: ``total - difference``.
+        relative: ``|gap| / |difference|``.
+        passes: ``|gap| <= max(tolerance * |difference|, floor)``.
+        tolerance, floor: the bar (:data:`COMPLETENESS_TOLERANCE`,
+            :data:`COMPLETENESS_FLOOR`).
+    """
+
+    total: np.ndarray
+    difference: np.ndarray
+    gap: np.ndarray
+    relative: np.ndarray
+    passes: np.ndarray
+    tolerance: float
+    floor: float
+
+    @classmethod
+    def of(cls, total: np.ndarray, difference: np.ndarray, tolerance: float = COMPLETENESS_TOLERANCE,
+           floor: float = COMPLETENESS_FLOOR) -> "Completeness":
+        """The figures for attribution sums ``total`` against ``difference``."""
+        total, difference = np.asarray(total, np.float64), np.asarray(difference, np.float64)
+        gap = total - difference
+        passes = np.abs(gap) <= np.maximum(tolerance * np.abs(difference), floor)
+        return cls(total, difference, gap, np.abs(gap) / np.maximum(np.abs(difference), 1e-12), passes,
+                   tolerance, floor)
+
+    @property
+    def complete(self) -> bool:
+        """Every file passes."""
+        return bool(self.passes.all())
+
+    def summary(self) -> dict:
+        """JSON-able figures over the files."""
+        return {"complete_share": round(float(self.passes.mean()), 4),
+                "gap_median": round(float(np.median(np.abs(self.gap))), 6),
+                "gap_max": round(float(np.abs(self.gap).max()), 6),
+                "relative_gap_median": round(float(np.median(self.relative)), 6),
+                "tolerance": self.tolerance, "floor": self.floor, "n": int(len(self.gap))}
+
+
+# ---------------------------------------------------------------------------------------
+# The map as shown
 # ---------------------------------------------------------------------------------------
 
 
@@ -374,14 +337,23 @@ class SaliencyMap:
     """One method's map of one file (or of each file of a batch), as shown.
 
     Attributes:
-        values: the comparable map (:func:`comparable`), shaped like the input.
+        values: the comparable map (:meth:`Method.shown`), ``(notes, len(features))``
+            per file.
         unit: the unit of ``values``.
-        raw: :func:`attribute`'s map, in ``raw_unit``.
+        raw: the method's ``attribute`` result, in ``raw_unit``.
         raw_unit: the unit of ``raw``.
-        method: the saliency method.
+        method: the method's name.
+        output: what is explained (one of :data:`OUTPUTS`).
         target: the genre index explained (one per file for a batch).
         probs: the model's genre probabilities, ``(genres,)`` or ``(files, genres)``.
-        feature_scale: the per-feature std the map was scaled by.
+        feature_scale: the per-feature std gradient maps were scaled by.
+        features: the columns of ``values`` (the note-table features, or ``("note",)``
+            for occlusion).
+        unattributed: the parts of the input this method gives no attribution to, and
+            why (e.g. the pitch class, a step function of the pitch).
+        reference: what the file is compared with (IG's path start, occlusion's
+            neutral note), None for local methods.
+        completeness: IG's completeness check (:class:`Completeness`), else None.
     """
 
     values: np.ndarray
@@ -389,9 +361,19 @@ class SaliencyMap:
     raw: np.ndarray
     raw_unit: str
     method: str
+    output: str
     target: int | np.ndarray
     probs: np.ndarray
     feature_scale: np.ndarray
+    features: tuple[str, ...] = FEATURES
+    unattributed: tuple[str, ...] = ()
+    reference: str | None = None
+    completeness: Completeness | None = None
+
+    @property
+    def complete(self) -> bool | None:
+        """IG: whether every file passes completeness; None for other methods."""
+        return None if self.completeness is None else self.completeness.complete
 
     def importance(self, signed: bool = False) -> np.ndarray:
         """One number per note (:func:`note_importance` of ``values``)."""
@@ -399,44 +381,401 @@ class SaliencyMap:
 
     def top_notes(self, k: int = 10) -> list[dict]:
         """The ``k`` most important notes of a one-file map (:func:`top_notes`)."""
-        return top_notes(self.values, k)
+        return top_notes(self.values, k, self.features)
+
+    def to_dict(self, genres: Sequence[str]) -> dict:
+        """A one-file map as a JSON-able dict (what ``genre-lib saliency --json`` prints
+        besides the file's name).
+
+        Raises:
+            SaliencyError: a map of several files.
+        """
+        if np.ndim(self.target) != 0:
+            raise SaliencyError("to_dict describes one file's map; index the batch first")
+        t, genres = int(self.target), [str(g) for g in genres]
+        c = self.completeness
+        return {
+            "predicted": genres[int(np.argmax(self.probs))],
+            "target": genres[t],
+            "probabilities": {g: round(float(p), 6) for g, p in zip(genres, self.probs)},
+            "method": self.method,
+            "output": self.output,
+            "explained": describe_output(self.output, genres, t),
+            "features": list(self.features),
+            "map": np.round(np.asarray(self.raw, np.float64), 6).tolist(),
+            "map_units": self.raw_unit,
+            "feature_std": [round(float(s), 6) for s in self.feature_scale],
+            "map_scaled": np.round(np.asarray(self.values, np.float64), 6).tolist(),
+            "map_scaled_units": self.unit,
+            "unattributed": list(self.unattributed),
+            "baseline": self.reference,
+            "completeness": None if c is None else {
+                "sum": round(float(c.total[0]), 6), "difference": round(float(c.difference[0]), 6),
+                "gap": round(float(c.gap[0]), 6), "passes": bool(c.passes[0]),
+                "tolerance": c.tolerance, "floor": c.floor},
+        }
 
 
-def saliency_map(
-    model,
-    X: np.ndarray,
-    target: int | np.ndarray | None = None,
-    method: str = "gradient",
-    *,
-    baseline: np.ndarray | None = None,
-    feature_scale: np.ndarray | None = None,
-    n_samples: int = N_SAMPLES,
-    noise: float = NOISE,
-    steps: int = IG_STEPS,
-    seed: int = 0,
-) -> SaliencyMap:
-    """The map of one table or a batch, as a heat map shows it, with its unit.
+# ---------------------------------------------------------------------------------------
+# Methods
+# ---------------------------------------------------------------------------------------
 
-    Args:
-        model, X, method, baseline, n_samples, noise, steps, seed: see :func:`attribute`.
-        target: genre index to explain, one for all files or one per file; None: the
-            genre the model predicts for each file.
-        feature_scale: per-feature std (default: :func:`feature_std` of the model).
 
-    Returns:
-        A :class:`SaliencyMap`.
+class Method:
+    """One attribution method bound to a model and an explained output.
+
+    Subclasses implement :meth:`attribute` with their own options only. Class
+    attributes say what a caller needs to know without running it: ``name``,
+    ``uses_baseline`` (its attribute takes a ``baseline``), ``local`` (a gradient at the
+    input, shown scaled by the feature std).
+    """
+
+    name: ClassVar[str] = ""
+    uses_baseline: ClassVar[bool] = False
+    local: ClassVar[bool] = False
+
+    def __init__(self, model, output: str = DEFAULT_OUTPUT) -> None:
+        self.model = model
+        self.output = check_output(output)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(output={self.output!r})"
+
+    # -- what every method shares ------------------------------------------------------
+
+    def for_model(self, model) -> "Method":
+        """The same method and settings on another model (e.g. a randomized copy)."""
+        return type(self)(model, self.output)
+
+    @property
+    def word(self) -> str:
+        return OUTPUT_WORDS[self.output]
+
+    @property
+    def raw_unit(self) -> str:
+        """The unit of :meth:`attribute`'s map."""
+        return f"{self.word} per feature unit" if self.local else f"contribution to the {self.word}"
+
+    @property
+    def unit(self) -> str:
+        """The unit of :meth:`shown`'s map."""
+        return f"{self.word} change per 1-std change" if self.local else self.raw_unit
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The columns of the map."""
+        return FEATURES
+
+    @property
+    def unattributed(self) -> tuple[str, ...]:
+        """What this method gives no attribution to: for a gradient, every one-hot
+        category the model computes from a column (:func:`genre_lib.model.categorical_encodings`)."""
+        from .model import categorical_encodings
+
+        return tuple(f"{enc} (a step function of {col}: no gradient)" for col, enc in categorical_encodings(self.model))
+
+    def shown(self, raw: np.ndarray, feature_scale: np.ndarray) -> np.ndarray:
+        """The map comparable across features: gradients times each feature's std,
+        contributions unchanged."""
+        return scale_by_feature_std(raw, feature_scale) if self.local else np.asarray(raw)
+
+    def reference(self, baseline: np.ndarray | None) -> str | None:
+        """What the file is compared with, in words (None for a local method)."""
+        return None
+
+    def completeness(self, x: np.ndarray, t: np.ndarray, raw: np.ndarray, **options) -> Completeness | None:
+        """The completeness check of a method whose attributions should add up (IG)."""
+        return None
+
+    def _batch(self, tables: np.ndarray, target) -> tuple[np.ndarray, np.ndarray, bool]:
+        x, single = as_batch(tables, input_dtype(self.model), SaliencyError)
+        return x, check_targets(target, len(x), n_genres(self.model), SaliencyError), single
+
+    def _gradient(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return gradient(self.model, x, t, self.output)[1]
+
+    def _output(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The explained output of each row, float64."""
+        return objective_value(logits(self.model, x), t, self.output)
+
+    # -- per method --------------------------------------------------------------------
+
+    def attribute(self, tables: np.ndarray, target) -> np.ndarray:
+        """Signed attribution of each file's explained output to its input entries.
+
+        Args:
+            tables: one note table (notes, features) or a batch (files, notes,
+                features), raw MIDI units.
+            target: genre index to explain, one for all files or one per file.
+
+        Returns:
+            An array shaped like ``tables`` (for occlusion, one column), in
+            :attr:`raw_unit`.
+        """
+        raise NotImplementedError
+
+    def explain(self, tables: np.ndarray, target: int | np.ndarray | None = None, *,
+                feature_scale: np.ndarray | None = None, baseline: np.ndarray | None = None,
+                **options) -> SaliencyMap:
+        """The map as a heat map shows it, with its unit, what it explains and what it
+        cannot see.
+
+        Args:
+            tables: one table or a batch (see :meth:`attribute`).
+            target: genre index to explain, one for all files or one per file; None:
+                the genre the model predicts for each file.
+            feature_scale: per-feature std the map is scaled by (default: the model's).
+            baseline: passed to a method that uses one (IG, occlusion; see
+                ``uses_baseline``), ignored by the others, so one call fits every method.
+            options: the method's own options (e.g. IG's ``steps``).
+
+        Raises:
+            SaliencyError: bad shape or target.
+        """
+        x, single = as_batch(tables, input_dtype(self.model), SaliencyError)
+        std = feature_std(self.model) if feature_scale is None else np.asarray(feature_scale, np.float64)
+        probs = predict_proba(self.model, x)
+        t = probs.argmax(axis=-1) if target is None else \
+            check_targets(target, len(x), n_genres(self.model), SaliencyError)
+        if self.uses_baseline:
+            options["baseline"] = baseline
+        raw = self.attribute(x, t, **options)
+        values = self.shown(raw, std)
+        completeness = self.completeness(x, t, raw, **options)
+        pick = (lambda a: a[0]) if single else (lambda a: a)
+        return SaliencyMap(pick(values), self.unit, pick(raw), self.raw_unit, self.name, self.output,
+                           int(t[0]) if single else np.asarray(t), pick(probs), std, self.features,
+                           self.unattributed, self.reference(baseline) if self.uses_baseline else None, completeness)
+
+
+class Gradient(Method):
+    """d output / d x: the local sensitivity of the explained output to each entry."""
+
+    name = "gradient"
+    local = True
+
+    def attribute(self, tables: np.ndarray, target) -> np.ndarray:
+        """The gradient of each file's explained output (see :meth:`Method.attribute`)."""
+        x, t, single = self._batch(tables, target)
+        g = self._gradient(x, t)
+        return g[0] if single else g
+
+
+class GradientTimesInput(Method):
+    """gradient * input (an arbitrary origin on raw MIDI units: see the module docs)."""
+
+    name = "gradxinput"
+
+    def attribute(self, tables: np.ndarray, target) -> np.ndarray:
+        """The gradient times the input (see :meth:`Method.attribute`)."""
+        x, t, single = self._batch(tables, target)
+        a = self._gradient(x, t) * x
+        return a[0] if single else a
+
+
+def _neutral(model, baseline: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+    """The neutral table of every file: ``baseline`` (a note or a table) broadcast to
+    ``x``'s shape, default :func:`model_baseline`."""
+    b = model_baseline(model, x.shape[1]) if baseline is None else np.asarray(baseline)
+    try:
+        return np.array(np.broadcast_to(b.astype(x.dtype), x.shape))
+    except ValueError:
+        raise SaliencyError(f"a baseline of shape {b.shape} does not fit tables of shape {x.shape}") from None
+
+
+class IntegratedGradients(Method):
+    """Integrated Gradients from a neutral baseline, with each note's own pitch and
+    program kept on the path (see the module docstring)."""
+
+    name = "ig"
+    uses_baseline = True
+
+    @property
+    def fixed_columns(self) -> tuple[str, ...]:
+        """The input columns the path keeps at the file's values: those the model turns
+        into categories (step functions a straight path would jump across)."""
+        from .model import categorical_encodings
+
+        cols = {col for col, _ in categorical_encodings(self.model)}
+        return tuple(f for f in FEATURES if f in cols)
+
+    @property
+    def unattributed(self) -> tuple[str, ...]:
+        return tuple(f"{col} (kept at the file's value along the path, so that no category jumps)"
+                     for col in self.fixed_columns)
+
+    def reference(self, baseline: np.ndarray | None) -> str:
+        kept = ", ".join(self.fixed_columns)
+        start = NEUTRAL_NOTE if baseline is None else "the given baseline table"
+        return start + (f", with each note's own {kept}" if kept else "")
+
+    def path_start(self, baseline: np.ndarray | None, tables: np.ndarray) -> np.ndarray:
+        """The table each file's path starts from: the neutral ``baseline`` (default
+        :func:`model_baseline`) with the :attr:`fixed_columns` taken from the file."""
+        x = np.asarray(tables)
+        b = _neutral(self.model, baseline, x)
+        for col in self.fixed_columns:
+            j = FEATURES.index(col)
+            b[..., j] = x[..., j]
+        return b
+
+    def attribute(self, tables: np.ndarray, target, baseline: np.ndarray | None = None,
+                  steps: int = IG_STEPS) -> np.ndarray:
+        """IG of each file's explained output (see :meth:`Method.attribute`).
+
+        Args:
+            baseline: the neutral table (notes, features) or note (features,), e.g.
+                :func:`mean_baseline` of the training files; default :func:`model_baseline`.
+            steps: points along the path (Gauss-Legendre quadrature, which integrates a
+                smooth path far more accurately than the same number of equal steps).
+        """
+        x, t, single = self._batch(tables, target)
+        if steps < 1:
+            raise SaliencyError("Integrated Gradients needs steps >= 1")
+        n, n_notes, n_feat = x.shape
+        b = self.path_start(baseline, x)
+        nodes, weights = np.polynomial.legendre.leggauss(steps)
+        alphas, w = (nodes + 1) / 2, weights / 2  # on [0, 1]
+        path = b[:, None] + alphas[None, :, None, None].astype(x.dtype) * (x - b)[:, None]
+        g = self._gradient(path.reshape(n * steps, n_notes, n_feat), np.repeat(t, steps))
+        avg = np.tensordot(w, g.reshape(n, steps, n_notes, n_feat).astype(np.float64), axes=([0], [1]))
+        a = ((x - b) * avg).astype(x.dtype)
+        return a[0] if single else a
+
+    def completeness(self, x: np.ndarray, t: np.ndarray, raw: np.ndarray, baseline: np.ndarray | None = None,
+                     **_) -> Completeness:
+        """Do each file's attributions add up to ``output(x) - output(path start)``?"""
+        x, t, _single = self._batch(x, t)
+        a = np.asarray(raw, np.float64).reshape(x.shape)
+        diff = self._output(x, t) - self._output(self.path_start(baseline, x), t)
+        return Completeness.of(a.sum(axis=(1, 2)), diff)
+
+
+class Occlusion(Method):
+    """The drop of the explained output when one note is replaced by the neutral note,
+    for every note: ``output(x) - output(x with note i neutral)``. Positive: the note
+    supports the target."""
+
+    name = "occlusion"
+    uses_baseline = True
+
+    @property
+    def raw_unit(self) -> str:
+        return f"drop of the {self.word} without the note"
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return ("note",)
+
+    @property
+    def unattributed(self) -> tuple[str, ...]:
+        return ()
+
+    def reference(self, baseline: np.ndarray | None) -> str:
+        return "each note replaced by " + (NEUTRAL_NOTE if baseline is None else "the given baseline's note")
+
+    def attribute(self, tables: np.ndarray, target, baseline: np.ndarray | None = None) -> np.ndarray:
+        """Occlusion of each note (see :meth:`Method.attribute`); the map has one column.
+
+        Args:
+            baseline: the neutral note (features,) or per-position table (notes,
+                features) a note is replaced by, the one the deletion check uses
+                (:func:`genre_lib.saliency_checks.deletion_curve`); default
+                :func:`model_baseline`.
+        """
+        x, t, single = self._batch(tables, target)
+        n, n_notes, _ = x.shape
+        neutral = _neutral(self.model, baseline, x)
+        one = np.eye(n_notes, dtype=bool)[None, :, :, None]  # (1, occluded note, note, 1)
+        drop = np.empty((n, n_notes, 1), dtype=x.dtype)
+        per_block = max(1, MAX_ROWS // n_notes)
+        for i in range(0, n, per_block):
+            xs, ts = x[i : i + per_block], t[i : i + per_block]
+            occluded = np.where(one, neutral[i : i + per_block, None], xs[:, None]).reshape(-1, *x.shape[1:])
+            after = self._output(occluded, np.repeat(ts, n_notes)).reshape(len(xs), n_notes)
+            drop[i : i + per_block, :, 0] = self._output(xs, ts)[:, None] - after
+        return drop[0] if single else drop
+
+
+class SmoothGrad(Method):
+    """Any method averaged over ``n`` noisy copies of the input; the noise of each
+    feature is ``sigma`` times its training std (``feature_scale``, default the
+    model's). One noise draw (n, notes, features), seeded, is shared by all files, so a
+    file's map does not depend on the other files of the batch."""
+
+    def __init__(self, method: Method, n: int = N_SAMPLES, sigma: float = NOISE, seed: int = 0,
+                 feature_scale: np.ndarray | None = None) -> None:
+        if n < 1:
+            raise SaliencyError("SmoothGrad needs n >= 1 noisy copies")
+        super().__init__(method.model, method.output)
+        self.method, self.n, self.sigma, self.seed = method, int(n), float(sigma), int(seed)
+        self.feature_scale = None if feature_scale is None else np.asarray(feature_scale, np.float64)
+
+    def __repr__(self) -> str:
+        return f"SmoothGrad({self.method!r}, n={self.n}, sigma={self.sigma}, seed={self.seed})"
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "smoothgrad" if type(self.method) is Gradient else f"smoothgrad-{self.method.name}"
+
+    @property
+    def uses_baseline(self) -> bool:  # type: ignore[override]
+        return self.method.uses_baseline
+
+    @property
+    def local(self) -> bool:  # type: ignore[override]
+        return self.method.local
+
+    @property
+    def raw_unit(self) -> str:
+        return self.method.raw_unit
+
+    @property
+    def unit(self) -> str:
+        return self.method.unit
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.method.features
+
+    @property
+    def unattributed(self) -> tuple[str, ...]:
+        return self.method.unattributed
+
+    def reference(self, baseline: np.ndarray | None) -> str | None:
+        return self.method.reference(baseline)
+
+    def shown(self, raw: np.ndarray, feature_scale: np.ndarray) -> np.ndarray:
+        return self.method.shown(raw, feature_scale)
+
+    def for_model(self, model) -> "SmoothGrad":
+        return SmoothGrad(self.method.for_model(model), self.n, self.sigma, self.seed, self.feature_scale)
+
+    def attribute(self, tables: np.ndarray, target, **options) -> np.ndarray:
+        """The wrapped method's map averaged over the noisy copies; ``options`` go to
+        the wrapped method (e.g. IG's ``baseline`` and ``steps``)."""
+        x, t, single = self._batch(tables, target)
+        n, n_notes, n_feat = x.shape
+        scale = feature_std(self.model) if self.feature_scale is None else self.feature_scale
+        eps = np.random.default_rng(self.seed).standard_normal((self.n, n_notes, n_feat))
+        eps = (eps * self.sigma * scale).astype(x.dtype)
+        noisy = (x[:, None] + eps[None]).reshape(n * self.n, n_notes, n_feat)
+        a = self.method.attribute(noisy, np.repeat(t, self.n), **options)
+        a = a.reshape(n, self.n, *a.shape[1:]).mean(axis=1).astype(x.dtype)
+        return a[0] if single else a
+
+
+def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) -> Method:
+    """The method a name of :data:`METHODS` stands for, with its default settings
+    (``"smoothgrad"`` is ``SmoothGrad(Gradient(model), seed=seed)``).
 
     Raises:
-        SaliencyError: see :func:`attribute`.
+        SaliencyError: an unknown name or output.
     """
-    _check_method(method)
-    x, single = as_batch(X, input_dtype(model), SaliencyError)
-    std = feature_std(model) if feature_scale is None else np.asarray(feature_scale, np.float64)
-    probs = predict_proba(model, x)
-    t = probs.argmax(axis=-1) if target is None else check_targets(target, len(x), n_genres(model), SaliencyError)
-    raw = attribute(model, x, t, method=method, baseline=baseline, n_samples=n_samples, noise=noise, steps=steps,
-                    seed=seed, feature_scale=std)
-    values, unit = comparable(raw, method, std)
-    if single:
-        return SaliencyMap(values[0], unit, raw[0], RAW_UNITS[method], method, int(t[0]), probs[0], std)
-    return SaliencyMap(values, unit, raw, RAW_UNITS[method], method, np.asarray(t), probs, std)
+    if name == "smoothgrad":
+        return SmoothGrad(Gradient(model, output), seed=seed)
+    classes = {"gradient": Gradient, "gradxinput": GradientTimesInput, "ig": IntegratedGradients,
+               "occlusion": Occlusion}
+    if name not in classes:
+        raise SaliencyError(f"unknown saliency method {name!r}; choose one of {', '.join(METHODS)}")
+    return classes[name](model, output)

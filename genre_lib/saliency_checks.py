@@ -1,29 +1,27 @@
-"""Is a saliency map about the model, and about the music? Three checks.
+"""Is a saliency map about the model, and about the music? The checks.
 
-* :func:`randomization_check` — model-parameter randomization (Adebayo et al. 2018,
+* :func:`randomization_check`: model-parameter randomization (Adebayo et al. 2018,
   "Sanity checks for saliency maps"). Re-initialize the weights layer by layer from the
   output down, in a *copy* of the model, and compare each map with the trained model's
   map by Spearman rank correlation of |attribution|. A method whose maps barely change
   when the weights are destroyed shows the input or the architecture, not what the
   model learned.
-* :func:`deletion_curve` — faithfulness. Replace the notes the map calls most important,
+* :func:`deletion_curve`: faithfulness. Replace the notes the map calls most important,
   most important first, with a neutral note and follow the target genre's probability;
-  compare with replacing notes in random order. If the map is right, the probability
-  falls faster than at random (a lower area under the curve).
-* :func:`planted_cue_share` — ground truth on the generated demo corpus, where the notes
-  that carry a genre cue are known (:func:`genre_lib.demo.planted_cue_mask`): the share
-  of |attribution| that lands on them, next to the share of notes they are (chance).
+  compare with replacing notes in random order and with replacing the last notes first.
+* :func:`agreement`: does a map rank the notes as occlusion does
+  (:class:`genre_lib.saliency.Occlusion`, the measured drop of the output without each
+  note), the faithfulness reference of a gradient map?
+* :func:`planted_cue_share`: ground truth on the generated demo corpus, where the notes
+  that carry a genre cue are known (:func:`genre_lib.demo.planted_cue_mask`).
 
-:func:`check_report` runs the first two on a set of files and gives the report that
+:func:`check_report` runs them on a set of files and gives the report that
 ``genre-lib saliency-check`` prints (:func:`report_lines`) and a notebook can show.
-
-Why one module of more than 450 lines: the checks and their report are one job (is a
-map to be trusted?), and the report needs both checks.
+Results are frozen dataclasses whose figures are all fields, their arrays read-only.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -31,74 +29,25 @@ import numpy as np
 
 from . import saliency as S
 from .inference import check_targets, n_genres, predict_proba
-from .saliency import SaliencyError
+from .metrics import bootstrap_interval
+from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
+from .saliency import Method, SaliencyError
 
-# ---------------------------------------------------------------------------------------
-# Copies of a model
-# ---------------------------------------------------------------------------------------
-
-
-def _finalize(model) -> None:
-    """Keras ``Normalization`` layers copy their adapted statistics into the tensors they
-    use only in ``finalize_state``; after ``set_weights`` on a copy this must run, or
-    the copy normalizes with mean 0 and variance 1."""
-    stack = list(model.layers)
-    while stack:
-        layer = stack.pop()
-        if hasattr(layer, "finalize_state"):
-            layer.finalize_state()
-        stack.extend(getattr(layer, "layers", []))
+#: notes compared in :func:`agreement`'s top-k overlap
+TOP_K = 10
 
 
-def clone_model(model, dtype: str | None = None):
-    """An independent copy of a Keras model with the same weights (the original is never
-    touched). With ``dtype="float64"`` every layer computes in float64, e.g. to check
-    gradients against finite differences without float32 round-off."""
-    import keras
-
-    if dtype is None:
-        copy = keras.models.clone_model(model)
-    else:
-        # every layer's dtype policy is stored as a string in the config
-        config = json.loads(json.dumps(model.get_config()).replace('"float32"', json.dumps(dtype)))
-        copy = model.__class__.from_config(config)
-    copy.set_weights([np.asarray(w).astype(dtype) if dtype else w for w in model.get_weights()])
-    _finalize(copy)
-    return copy
-
-
-def _learned_layers(model) -> list:
-    """Layers with trainable weights, from the output back to the input (the order in
-    which the cascade destroys them). Normalization statistics are not learned by
-    gradient descent and are not randomized."""
-    return [layer for layer in reversed(model.layers) if layer.trainable_weights]
-
-
-def _reinitialize(layer, rng: np.random.Generator) -> None:
-    """Fresh random weights for one layer, drawn with ``rng`` as Keras initializes a new
-    layer by default: Glorot-uniform kernels, orthogonal recurrent kernels, zero biases
-    and betas, unit gammas. Seeded with numpy so no global random state of
-    Keras or TensorFlow is touched."""
-    for var in layer.trainable_weights:
-        shape = tuple(var.shape)
-        name = var.path if hasattr(var, "path") else var.name
-        leaf = name.rsplit("/", 1)[-1]
-        if "gamma" in leaf:
-            value = np.ones(shape)
-        elif len(shape) < 2 or "bias" in leaf or "beta" in leaf:
-            value = np.zeros(shape)
-        elif "recurrent" in leaf:
-            # Keras' default for recurrent kernels: orthogonal (norm-preserving), so the
-            # random copy remembers as far back as a freshly built layer does
-            rows, cols = int(np.prod(shape[:-1])), shape[-1]
-            q, r = np.linalg.qr(rng.standard_normal((max(rows, cols), min(rows, cols))))
-            q = q * np.sign(np.diag(r))
-            value = (q if rows >= cols else q.T).reshape(shape)
-        else:
-            fan_in, fan_out = int(np.prod(shape[:-1])), shape[-1]
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            value = rng.uniform(-limit, limit, shape)
-        var.assign(value.astype(np.dtype(var.dtype)))
+def _freeze(obj, **values) -> None:
+    """Set the computed fields of a frozen dataclass; every array field becomes a
+    read-only copy (the caller's arrays stay as they were)."""
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
+    for name in obj.__dataclass_fields__:
+        value = getattr(obj, name)
+        if isinstance(value, np.ndarray):
+            value = np.array(value)
+            value.setflags(write=False)
+            object.__setattr__(obj, name, value)
 
 
 def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> np.ndarray:
@@ -106,7 +55,7 @@ def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> n
 
     out = np.empty(len(a))
     for i in range(len(a)):
-        u, v = a[i].ravel(), b[i].ravel()
+        u, v = np.asarray(a[i], np.float64).ravel(), np.asarray(b[i], np.float64).ravel()
         if absolute:
             u, v = np.abs(u), np.abs(v)
         if np.ptp(u) == 0 or np.ptp(v) == 0:  # a constant map has no ranking
@@ -116,99 +65,98 @@ def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> n
     return out
 
 
-@dataclass
+# ---------------------------------------------------------------------------------------
+# Randomization
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
 class RandomizationResult:
     """Spearman rank correlation of |map| between the trained model and copies with
     more and more layers re-initialized.
 
     Attributes:
-        method: the saliency method.
+        method: the saliency method's name.
         mode: ``"cascade"`` (stage k re-initializes the top k learned layers) or
             ``"independent"`` (stage k re-initializes layer k alone).
-        stages: names of the layers re-initialized at each stage (cumulative list for a
+        stages: names of the layers re-initialized at each stage (cumulative for a
             cascade).
-        spearman: array (stages, files), rank correlation of |map| (the check).
+        spearman: (stages, files), rank correlation of |map| (the check).
         spearman_signed: the same without the absolute value (Adebayo et al. report
             both): whether the direction of each entry survives, not only its size.
+        mean, mean_signed: (stages,) means over files (NaN-skipping: a constant map has
+            no ranking).
+        fully_randomized, fully_randomized_signed: the last stage's means (for a
+            cascade: every learned layer re-initialized).
     """
 
     method: str
     mode: str
-    stages: list[list[str]]
+    stages: tuple[tuple[str, ...], ...]
     spearman: np.ndarray
     spearman_signed: np.ndarray
+    mean: np.ndarray = field(init=False)
+    mean_signed: np.ndarray = field(init=False)
+    fully_randomized: float = field(init=False)
+    fully_randomized_signed: float = field(init=False)
 
-    @property
-    def mean(self) -> np.ndarray:
-        """Mean correlation over files, per stage."""
-        return np.nanmean(self.spearman, axis=1)
-
-    @property
-    def fully_randomized(self) -> float:
-        """Mean correlation once every learned layer is re-initialized (cascade)."""
-        return float(self.mean[-1])
+    def __post_init__(self) -> None:
+        mean, signed = np.nanmean(self.spearman, axis=1), np.nanmean(self.spearman_signed, axis=1)
+        _freeze(self, stages=tuple(tuple(s) for s in self.stages), mean=mean, mean_signed=signed,
+                fully_randomized=float(mean[-1]), fully_randomized_signed=float(signed[-1]))
 
     def summary(self) -> dict:
+        """JSON-able figures: per stage, the layers and both mean correlations."""
         return {
             "method": self.method,
             "mode": self.mode,
             "stages": [
-                {"randomized": s, "spearman_mean": round(float(m), 4), "spearman_signed_mean": round(float(ms), 4)}
-                for s, m, ms in zip(self.stages, self.mean, np.nanmean(self.spearman_signed, axis=1))
+                {"randomized": list(s), "spearman_mean": round(float(m), 4), "spearman_signed_mean": round(float(ms), 4)}
+                for s, m, ms in zip(self.stages, self.mean, self.mean_signed)
             ],
             "n": int(self.spearman.shape[1]),
         }
 
 
 def randomization_check(
-    model,
+    method: Method,
     X: np.ndarray,
     target,
-    method: str = "gradient",
     layers: str = "cascade",
     seed: int = 0,
     feature_scale: np.ndarray | None = None,
     scaled: bool = True,
-    **attribute_kwargs,
+    **options,
 ) -> RandomizationResult:
     """Model-parameter randomization test (Adebayo et al. 2018).
 
-    A copy of the model (:func:`clone_model`; the original's weights are never changed)
-    has its learned layers re-initialized one after another from the top (the ``logits``
-    Dense layer first), and at every stage the map of each file is compared with the
-    trained model's map by the Spearman rank correlation of |attribution| over all
-    (note, feature) entries of that file (``scipy.stats.spearmanr``).
+    A copy of the method's model (:func:`genre_lib.model.clone_model`; the original's
+    weights are never changed) has its learned layers re-initialized one after another
+    from the top (the ``logits`` Dense layer first), and at every stage the map of each
+    file is compared with the trained model's map by the Spearman rank correlation of
+    |attribution| over all entries of that file (``scipy.stats.spearmanr``).
 
-    Maps are compared as they are shown (:func:`genre_lib.saliency.comparable`): a raw
-    gradient's columns differ by the 1/std of the model's input normalization, which a
-    random copy shares, so raw maps correlate through units alone (``scaled=False``
-    shows how much; notebook 04 measures it).
+    Maps are compared as they are shown (:meth:`~genre_lib.saliency.Method.shown`): a
+    raw gradient's columns differ by the 1/std of the model's input normalization, which
+    a random copy shares, so raw maps correlate through units alone (``scaled=False``
+    shows how much).
 
-    What else a random copy shares, and so what this check cannot see past:
-
-    * position: a plain GRU's gradient fades with the distance from the last note, and
-      a random GRU's fades the same way. Without :class:`~genre_lib.model.NoteSummary`
-      most of |map| sits on the last notes and the check stays near 1 whatever the
-      weights; only the signed correlation (``spearman_signed``) falls.
-    * the input: gradient x input and IG multiply the gradient by ``x`` or
-      ``x - baseline``, a factor both models share, and entries that are exactly 0 in
-      both (the drum flag of pitched notes; IG's program column, whose baseline is the
-      file's own) tie, so these two methods can fail the check on a model whose
-      gradients pass it (notebook 04 puts every method through it).
+    What else a random copy shares, and so what this check cannot see past: the
+    position (a recurrent network's gradient fades with the distance from the last note,
+    a random one's too; the signed correlation shows more), and the input (gradient x
+    input and IG multiply by ``x`` or ``x - baseline``, a factor both models share, and
+    entries that are exactly 0 in both tie).
 
     Args:
-        model: trained classifier (see :func:`genre_lib.saliency.attribute`).
+        method: the saliency method, on the trained model.
         X, target: files (files, notes, features) and the genre index to explain.
-        method: saliency method.
         layers: ``"cascade"`` or ``"independent"``.
-        seed: seed of the re-initialization (and of SmoothGrad's noise).
-        feature_scale: per-feature std for :func:`~genre_lib.saliency.comparable`
+        seed: seed of the re-initialization.
+        feature_scale: per-feature std for :meth:`~genre_lib.saliency.Method.shown`
             (default: read from the model).
         scaled: compare the maps as shown (default); ``False`` compares the raw
-            attributions (logit per feature unit for gradient and SmoothGrad), to see
-            how much of the agreement is units.
-        attribute_kwargs: passed to :func:`~genre_lib.saliency.attribute` (e.g. the IG
-            ``baseline``).
+            attributions.
+        options: passed to the method's ``attribute`` (e.g. IG's ``baseline``).
 
     Returns:
         A :class:`RandomizationResult`; ``.fully_randomized`` is the mean correlation
@@ -220,16 +168,17 @@ def randomization_check(
     X = np.asarray(X)
     if X.ndim == 2:
         X = X[None]
-    scale = S.feature_std(model) if feature_scale is None else np.asarray(feature_scale)
+    scale = S.feature_std(method.model) if feature_scale is None else np.asarray(feature_scale)
 
-    def comparable_map(m):
-        a = S.attribute(m, X, target, method=method, seed=seed, feature_scale=scale, **attribute_kwargs)
-        return S.comparable(a, method, scale)[0] if scaled else a
+    def comparable_map(m: Method) -> np.ndarray:
+        a = m.attribute(X, target, **options)
+        return m.shown(a, scale) if scaled else a
 
-    reference = comparable_map(model)
-    copy = clone_model(model)
+    reference = comparable_map(method)
+    copy = clone_model(method.model)
+    on_copy = method.for_model(copy)
     trained = copy.get_weights()
-    learned = _learned_layers(copy)
+    learned = learned_layers(copy)
     if not learned:
         raise SaliencyError("the model has no trainable layers to randomize")
     rng = np.random.default_rng(seed)
@@ -237,15 +186,15 @@ def randomization_check(
     for k, layer in enumerate(learned):
         if layers == "independent":
             copy.set_weights(trained)
-            _finalize(copy)
-            stages.append([layer.name])
+            finalize_normalization(copy)
+            stages.append((layer.name,))
         else:
-            stages.append([lay.name for lay in learned[: k + 1]])
-        _reinitialize(layer, rng)
-        randomized = comparable_map(copy)
+            stages.append(tuple(lay.name for lay in learned[: k + 1]))
+        reinitialize_layer(layer, rng)
+        randomized = comparable_map(on_copy)
         rows.append(_spearman_per_file(reference, randomized))
         signed.append(_spearman_per_file(reference, randomized, absolute=False))
-    return RandomizationResult(method, layers, stages, np.array(rows), np.array(signed))
+    return RandomizationResult(method.name, layers, tuple(stages), np.array(rows), np.array(signed))
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,7 +202,11 @@ def randomization_check(
 # ---------------------------------------------------------------------------------------
 
 
-@dataclass
+def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
+    return ((curves[:, 1:] + curves[:, :-1]) / 2 * np.diff(x)).sum(axis=1)
+
+
+@dataclass(frozen=True, eq=False)
 class DeletionResult:
     """Target-genre probability as notes are replaced by a neutral note.
 
@@ -262,36 +215,43 @@ class DeletionResult:
         salient: (files, points) probability, most important notes replaced first.
         random: (files, points) probability, notes replaced in random order (mean over
             ``n_random`` seeded orders).
-        auc_salient, auc_random: (files,) area under each curve over x in [0, 1]
-            (trapezoid rule); lower means the probability fell sooner.
-        extra: ``"recency"`` (files, points), the curve when the *last* notes are
-            replaced first, and ``"auc_recency"``: a map-free ranking to beat, since a
-            recurrent network's output depends most on the notes it read last.
+        recency: (files, points) probability, the *last* notes replaced first: a
+            map-free ranking to beat, since a recurrent network's output depends most on
+            the notes it read last.
+        auc_salient, auc_random, auc_recency: (files,) area under each curve over x in
+            [0, 1] (trapezoid rule); lower means the probability fell sooner.
+        deletion_auc, random_deletion_auc, recency_deletion_auc: their means.
+        salient_lower_share: share of files whose salient AUC is below the random one.
     """
 
     x: np.ndarray
     salient: np.ndarray
     random: np.ndarray
-    auc_salient: np.ndarray
-    auc_random: np.ndarray
-    extra: dict = field(default_factory=dict)
+    recency: np.ndarray
+    auc_salient: np.ndarray = field(init=False)
+    auc_random: np.ndarray = field(init=False)
+    auc_recency: np.ndarray = field(init=False)
+    deletion_auc: float = field(init=False)
+    random_deletion_auc: float = field(init=False)
+    recency_deletion_auc: float = field(init=False)
+    salient_lower_share: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        aucs = {k: _auc(self.x, getattr(self, k)) for k in ("salient", "random", "recency")}
+        _freeze(self, auc_salient=aucs["salient"], auc_random=aucs["random"], auc_recency=aucs["recency"],
+                deletion_auc=float(aucs["salient"].mean()), random_deletion_auc=float(aucs["random"].mean()),
+                recency_deletion_auc=float(aucs["recency"].mean()),
+                salient_lower_share=float((aucs["salient"] < aucs["random"]).mean()))
 
     def summary(self) -> dict:
+        """JSON-able figures over the files."""
         return {
-            "deletion_auc": round(float(self.auc_salient.mean()), 4),
-            "random_deletion_auc": round(float(self.auc_random.mean()), 4),
-            "salient_lower_share": round(float((self.auc_salient < self.auc_random).mean()), 4),
-            **(
-                {"recency_deletion_auc": round(float(self.extra["auc_recency"].mean()), 4)}
-                if "auc_recency" in self.extra
-                else {}
-            ),
+            "deletion_auc": round(self.deletion_auc, 4),
+            "random_deletion_auc": round(self.random_deletion_auc, 4),
+            "salient_lower_share": round(self.salient_lower_share, 4),
+            "recency_deletion_auc": round(self.recency_deletion_auc, 4),
             "n": int(len(self.auc_salient)),
         }
-
-
-def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
-    return ((curves[:, 1:] + curves[:, :-1]) / 2 * np.diff(x)).sum(axis=1)
 
 
 def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -314,13 +274,13 @@ def deletion_curve(
     seed: int = 0,
     n_random: int = 5,
 ) -> DeletionResult:
-    """Deletion curve of a saliency map against random deletion.
+    """Deletion curve of a saliency map against random deletion and recency.
 
     Notes are ranked by :func:`~genre_lib.saliency.note_importance` of ``attr`` (sum of
-    |attribution| over features; pass a comparable map). At point j = 0..n_steps the
-    first round(j / n_steps * notes) notes of the ranking are replaced by the neutral
+    |attribution| over the map's columns; pass a comparable map). At point j = 0..n_steps
+    the first round(j / n_steps * notes) notes of the ranking are replaced by the neutral
     note and the model's probability of the target genre is recorded. The same is done
-    for ``n_random`` random orders per file (seeded).
+    for ``n_random`` random orders per file (seeded) and for the last notes first.
 
     A replaced note keeps its place in the sequence but takes the neutral note's step,
     so later onsets move too: deleting a note from a sequence of relative times is never
@@ -331,9 +291,9 @@ def deletion_curve(
         model: trained classifier.
         X: files (files, notes, features) or one table (notes, features).
         target: genre index per file (or one for all).
-        attr: the maps of ``X`` (same shape), e.g. ``saliency_map(...).values``.
+        attr: the maps of ``X`` (files, notes, columns), e.g. ``explain(...).values``.
         baseline_note: the neutral note (features,) or a per-position table (notes,
-            features), e.g. :func:`~genre_lib.saliency.mean_baseline`.
+            features), e.g. :func:`~genre_lib.saliency.model_baseline`.
         n_steps: points after the unmodified one; the curves have ``n_steps + 1`` points.
         seed: seed of the random orders.
         n_random: random orders averaged per file.
@@ -345,7 +305,7 @@ def deletion_curve(
     attr = np.asarray(attr)
     if X.ndim == 2:
         X, attr = X[None], attr[None]
-    if attr.shape != X.shape:
+    if attr.shape[:2] != X.shape[:2]:
         raise SaliencyError(f"attr shape {attr.shape} does not match X shape {X.shape}")
     if n_steps < 1:
         raise SaliencyError("n_steps must be at least 1")
@@ -366,10 +326,75 @@ def deletion_curve(
     random = np.mean(
         [curves(np.argsort(rng.random((n, n_notes)), axis=1)) for _ in range(max(1, n_random))], axis=0
     )
-    # a map-free ranking a recurrent model makes hard to beat: the last notes first
     recency = curves(np.tile(np.arange(n_notes)[::-1], (n, 1)))
-    extra = {"recency": recency, "auc_recency": _auc(x, recency)}
-    return DeletionResult(x, salient, random, _auc(x, salient), _auc(x, random), extra)
+    return DeletionResult(x, salient, random, recency)
+
+
+# ---------------------------------------------------------------------------------------
+# Agreement with a reference map (occlusion)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class AgreementResult:
+    """How a map ranks the notes compared with a reference map's ranking.
+
+    Attributes:
+        spearman: (files,) Spearman correlation of the per-note importance
+            (:func:`~genre_lib.saliency.note_importance`, |.| summed over columns).
+        top_overlap: (files,) share of the reference's ``k`` most important notes that
+            are among the map's ``k`` most important.
+        k: the notes compared in ``top_overlap``.
+        chance: ``top_overlap`` expected of a random ranking, ``k / notes``.
+        mean_spearman, mean_top_overlap: their means over files (NaN-skipping).
+    """
+
+    spearman: np.ndarray
+    top_overlap: np.ndarray
+    k: int
+    chance: float
+    mean_spearman: float = field(init=False)
+    mean_top_overlap: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        _freeze(self, mean_spearman=float(np.nanmean(self.spearman)),
+                mean_top_overlap=float(np.mean(self.top_overlap)))
+
+    def summary(self) -> dict:
+        """JSON-able means over files, each with its 95 % bootstrap interval over files."""
+        rho = self.spearman[np.isfinite(self.spearman)]
+        return {"spearman": round(self.mean_spearman, 4),
+                "spearman_interval": [round(v, 4) for v in bootstrap_interval(rho)],
+                f"top{self.k}_overlap": round(self.mean_top_overlap, 4),
+                f"top{self.k}_overlap_interval": [round(v, 4) for v in bootstrap_interval(self.top_overlap)],
+                "chance": round(self.chance, 4), "n": int(len(self.spearman))}
+
+
+def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> AgreementResult:
+    """Do two maps of the same files rank the notes alike?
+
+    Args:
+        attr, reference: maps (files, notes, columns) or (notes, columns); the columns
+            may differ (a gradient map's six features against occlusion's one).
+        k: notes compared in the top-k overlap.
+    """
+    a, r = S.note_importance(attr), S.note_importance(reference)
+    if a.ndim == 1:
+        a, r = a[None], r[None]
+    if a.shape != r.shape:
+        raise SaliencyError(f"maps of {a.shape} and {r.shape} notes cannot be compared")
+    k = min(k, a.shape[1])
+    top_a = np.argsort(-a, axis=1, kind="stable")[:, :k]
+    top_r = np.argsort(-r, axis=1, kind="stable")[:, :k]
+    overlap = np.array([len(np.intersect1d(u, v)) / k for u, v in zip(top_a, top_r)])
+    return AgreementResult(_spearman_per_file(a, r), overlap, k, k / a.shape[1])
+
+
+def recency_map(n_files: int, n_notes: int) -> np.ndarray:
+    """A map with no model in it: each note's importance is its position (the last note
+    read most important), the ranking a recurrent network's maps lean towards. Its
+    :func:`agreement` with a reference is the chance level that keeps the recency effect."""
+    return np.tile(np.arange(1, n_notes + 1, dtype=np.float64)[None, :, None], (n_files, 1, 1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -381,7 +406,7 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
     """Share of |attribution| on the notes that carry a planted genre cue.
 
     Args:
-        attr: maps (files, notes, features), comparable across features.
+        attr: maps (files, notes, columns), comparable across columns.
         tables: the note tables the maps explain (files, notes, features).
         mask_fn: table -> boolean mask (notes,) of cue notes, e.g.
             :func:`genre_lib.demo.planted_cue_mask`.
@@ -425,47 +450,57 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
 
 
 def check_report(
-    model,
+    method: Method,
     X: np.ndarray,
     y: np.ndarray,
-    method: str = "gradient",
     baseline: np.ndarray | None = None,
     n_steps: int = 20,
     seed: int = 0,
 ) -> dict:
-    """Both checks of one method on files ``X`` explained for their own genres ``y``,
+    """Every check of one method on files ``X`` explained for their own genres ``y``,
     as one JSON-able dict.
 
     Args:
-        model: trained classifier.
+        method: the saliency method, on the trained model.
         X, y: files (files, notes, features) and their genre indices.
-        method: saliency method.
-        baseline: the neutral table of IG and of deletion (default: the training mean
-            note, :func:`~genre_lib.saliency.model_baseline`).
+        baseline: the neutral table of IG, occlusion and deletion (default: the training
+            mean note, :func:`~genre_lib.saliency.model_baseline`).
         n_steps, seed: see :func:`deletion_curve` (the seed also seeds the
-            randomization and SmoothGrad's noise).
+            randomization).
 
     Returns:
-        ``method``, ``n``, ``accuracy``, ``randomization_spearman`` (|map|, every
-        learned layer re-initialized), ``randomization_spearman_signed``,
-        ``randomization_stages`` and :meth:`DeletionResult.summary`'s keys.
+        ``method``, ``output``, ``n``, ``accuracy``; ``randomization_spearman`` (|map|,
+        every learned layer re-initialized), ``randomization_spearman_signed``,
+        ``randomization_stages``; :meth:`DeletionResult.summary`'s keys;
+        ``occlusion_agreement`` (:func:`agreement` with the occlusion map) and
+        ``recency_agreement`` (the position-only map's, the chance level);
+        ``completeness`` (IG's :meth:`~genre_lib.saliency.Completeness.summary`, else
+        None); ``unattributed``.
     """
     X = np.asarray(X)
+    model = method.model
     neutral = S.model_baseline(model, X.shape[1]) if baseline is None else baseline
     std = S.feature_std(model)
-    kwargs = {"baseline": neutral} if method == "ig" else {}
-    shown = S.saliency_map(model, X, y, method, feature_scale=std, seed=seed, **kwargs).values
-    rand = randomization_check(model, X, y, method=method, seed=seed, feature_scale=std, **kwargs)
-    deletion = deletion_curve(model, X, y, shown, neutral, n_steps=n_steps, seed=seed)
+    options = {"baseline": neutral} if method.uses_baseline else {}
+    shown = method.explain(X, y, feature_scale=std, baseline=neutral)
+    rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options)
+    deletion = deletion_curve(model, X, y, shown.values, neutral, n_steps=n_steps, seed=seed)
+    occlusion = shown if method.name == "occlusion" else \
+        S.Occlusion(model, method.output).explain(X, y, feature_scale=std, baseline=neutral)
     accuracy = float((predict_proba(model, X).argmax(-1) == np.asarray(y)).mean())
     return {
-        "method": method,
+        "method": method.name,
+        "output": method.output,
         "n": int(len(X)),
         "accuracy": round(accuracy, 4),
         "randomization_spearman": round(rand.fully_randomized, 4),
-        "randomization_spearman_signed": round(float(np.nanmean(rand.spearman_signed[-1])), 4),
+        "randomization_spearman_signed": round(rand.fully_randomized_signed, 4),
         "randomization_stages": rand.summary()["stages"],
         **deletion.summary(),
+        "occlusion_agreement": agreement(shown.values, occlusion.values).summary(),
+        "recency_agreement": agreement(recency_map(*X.shape[:2]), occlusion.values).summary(),
+        "completeness": None if shown.completeness is None else shown.completeness.summary(),
+        "unattributed": list(shown.unattributed),
     }
 
 
@@ -475,5 +510,15 @@ def report_lines(report: dict) -> list[str]:
     lines = [f"  randomized {' + '.join(stage['randomized'])}: Spearman vs trained |map| {stage['spearman_mean']:.3f}, "
              f"signed {stage['spearman_signed_mean']:.3f}" for stage in report["randomization_stages"]]
     lines.append(f"  deletion AUC: salient first {report['deletion_auc']:.3f}, random {report['random_deletion_auc']:.3f}, "
-                 f"last notes first {report.get('recency_deletion_auc', float('nan')):.3f} (lower = falls faster)")
+                 f"last notes first {report['recency_deletion_auc']:.3f} (lower = falls faster)")
+    occ, rec = report["occlusion_agreement"], report["recency_agreement"]
+    k = next(key for key in occ if key.startswith("top") and key.endswith("_overlap"))
+    lines.append(f"  agreement with occlusion: Spearman {occ['spearman']:.3f}, {k.replace('_', ' ')} {occ[k]:.3f} "
+                 f"(position alone: {rec['spearman']:.3f}, {rec[k]:.3f}; random {occ['chance']:.2f})")
+    if report["completeness"] is not None:
+        c = report["completeness"]
+        lines.append(f"  completeness: {c['complete_share']:.0%} of files within {c['tolerance']:.0%} "
+                     f"(median gap {c['gap_median']:.4f}, max {c['gap_max']:.4f})")
+    if report["unattributed"]:
+        lines.append("  gets no attribution: " + "; ".join(report["unattributed"]))
     return lines

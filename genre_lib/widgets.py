@@ -273,7 +273,7 @@ def render_saliency(
         table: one note table (notes, features).
         method: a :data:`genre_lib.saliency.METHODS` name.
         genres: genre names in the model's order.
-        baseline: IG's baseline (required for ``"ig"``).
+        baseline: the neutral table of IG and occlusion (default: the training mean note).
         feature_std: per-feature std (default: from the model).
         title: what the figure calls the file (e.g. its name).
         target: genre index to explain (None: the predicted genre); with more than two
@@ -285,16 +285,18 @@ def render_saliency(
         and the top note.
     """
     from .plots import saliency_figure
-    from .saliency import saliency_map
+    from .saliency import method_named
 
-    smap = saliency_map(model, table, target, method, baseline=baseline, feature_scale=feature_std)
+    smap = method_named(method, model).explain(table, target, baseline=baseline, feature_scale=feature_std)
     fig = saliency_figure(table, smap, genres, title)
     top = smap.top_notes(1)[0]
     predicted = int(np.argmax(smap.probs))
     line = f"{method}: predicted {genres[predicted]} (p={smap.probs[predicted]:.2f})"
     if target is not None:
         line += f"; map for {genres[smap.target]} (p={smap.probs[smap.target]:.2f})"
-    line += f"; most important note {top['note']} ({top['feature']})"
+    line += f"; most important note {top['note']}" + (f" ({top['feature']})" if len(smap.features) > 1 else "")
+    if smap.complete is False:
+        line += "; fails completeness"
     return fig, line
 
 

@@ -34,14 +34,17 @@ def test_probabilities_are_the_softmax_of_the_logits_and_the_models_own(demo_run
 
 
 def test_each_objective_is_the_gradient_of_its_own_formula(demo_run, demo_data):
-    """"margin" is the target's logit gradient minus the other genre's (two genres);
-    "log_prob" is the target's minus the probability-weighted mean of all."""
+    """"margin" and "logit_diff" are the target's logit gradient minus the other genre's
+    (two genres: the best other and the mean of the others are the other); "log_prob" is
+    the target's minus the probability-weighted mean of all."""
     X, t = demo_data.X[:4], np.array([0, 1, 0, 1])
     z, g_t = gradient(demo_run.model, X, t, "logit")
     _, g_o = gradient(demo_run.model, X, 1 - t, "logit")
     np.testing.assert_allclose(z, logits(demo_run.model, X), rtol=1e-5)
     _, g_margin = gradient(demo_run.model, X, t, "margin")
     np.testing.assert_allclose(g_margin, g_t - g_o, rtol=1e-4, atol=1e-6 * np.abs(g_t).max())
+    _, g_diff = gradient(demo_run.model, X, t, "logit_diff")
+    np.testing.assert_allclose(g_diff, g_t - g_o, rtol=1e-4, atol=1e-6 * np.abs(g_t).max())
     p = softmax(z)
     _, g_logp = gradient(demo_run.model, X, t, "log_prob")
     p_t, p_o = p[np.arange(4), t][:, None, None], p[np.arange(4), 1 - t][:, None, None]

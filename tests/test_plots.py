@@ -124,7 +124,7 @@ def test_flip_note_map_shares_one_time_axis_and_has_a_legend_of_the_changed_note
 def _map(values: np.ndarray, method: str, unit: str):
     from genre_lib.saliency import SaliencyMap
 
-    return SaliencyMap(values, unit, values, unit, method, 0, np.array([0.5, 0.5]), np.ones(6))
+    return SaliencyMap(values, unit, values, unit, method, "logit_diff", 0, np.array([0.5, 0.5]), np.ones(6))
 
 
 def test_method_panels_share_one_colour_scale_per_unit():
@@ -151,7 +151,7 @@ def test_deletion_plot_draws_the_three_orders_with_their_areas():
     x = np.linspace(0, 1, 21)
     curves = {k: np.tile(np.linspace(0.9, 0.5 - 0.1 * k, 21), (4, 1)) for k in range(3)}
     auc = {k: ((c[:, 1:] + c[:, :-1]) / 2 * np.diff(x)).sum(1) for k, c in curves.items()}
-    result = DeletionResult(x, curves[0], curves[1], auc[0], auc[1], {"recency": curves[2], "auc_recency": auc[2]})
+    result = DeletionResult(x, curves[0], curves[1], curves[2])
     ax = plot_deletion(result)
     assert len(ax.get_lines()) == 3
     texts = [t.get_text() for t in ax.get_legend().get_texts()]

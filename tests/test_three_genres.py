@@ -71,10 +71,11 @@ def test_evaluate_command_reports_three_genres(three_run, three_dir, capsys):
 
 def test_saliency_map_per_target_genre_differs(three_run, three_dir):
     from genre_lib.dataset import load_file
-    from genre_lib.saliency import saliency_map
+    from genre_lib.saliency import Gradient
 
     table = load_file(sorted((three_dir / "rock").glob("*.mid"))[0])
-    maps = [saliency_map(three_run.model, table, target=t) for t in range(3)]
+    maps = [Gradient(three_run.model).explain(table, target=t) for t in range(3)]
+    assert maps[0].to_dict(three_run.genres)["explained"].endswith(f"({', '.join(three_run.genres[1:])})")
     assert [m.target for m in maps] == [0, 1, 2]
     assert all(m.values.shape == table.shape for m in maps)
     # the notes that argue for rock are not those that argue for jazz
