@@ -403,6 +403,46 @@ def plot_deletion(deletion, ax=None, title: str | None = None):
     return ax
 
 
+def plot_probes(results: "Sequence", axes=None, title: str | None = None):
+    """What each probe costs a verdict (:mod:`genre_lib.probes`): one panel per
+    protocol, one horizontal bar per probe and verdict, the effect (accuracy as is
+    minus accuracy probed) with its 95 % paired bootstrap interval over files. Order
+    probes, attribute probes and branch probes are grouped top to bottom.
+
+    Args:
+        results: :class:`genre_lib.probes.ProbeResult` objects or their dicts.
+
+    Returns:
+        The axes.
+    """
+    rows = [r if isinstance(r, dict) else r.to_dict() for r in results]
+    protocols = list(dict.fromkeys(r["protocol"] for r in rows))
+    verdicts = list(dict.fromkeys(r["verdict"] for r in rows))
+    probes = list(dict.fromkeys(r["probe"] for r in rows))
+    if axes is None:
+        _, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 0.32 * len(probes) * len(verdicts) + 1.2),
+                               sharey=True, squeeze=False, layout="constrained")
+        axes = axes[0]
+    height = 0.8 / len(verdicts)
+    colors = {"rnn": "tab:blue", "baseline": "tab:orange"}
+    for ax, protocol in zip(axes, protocols):
+        for j, verdict in enumerate(verdicts):
+            got = {r["probe"]: r for r in rows if r["protocol"] == protocol and r["verdict"] == verdict}
+            y = [i + (j - (len(verdicts) - 1) / 2) * height for i, p in enumerate(probes) if p in got]
+            r = [got[p] for p in probes if p in got]
+            effect = np.array([x["effect"] for x in r])
+            err = np.array([[x["effect"] - x["low"] for x in r], [x["high"] - x["effect"] for x in r]])
+            ax.barh(y, effect, height, xerr=err, color=colors.get(verdict, "0.5"), label=verdict, capsize=2)
+        ax.axvline(0, color="0.3", lw=0.8)
+        ax.set_yticks(range(len(probes)), probes)
+        ax.invert_yaxis()
+        ax.set(xlabel="accuracy lost (as is - probed), 95 % interval", title=f"{protocol}")
+        ax.legend(fontsize=8)
+    if title:
+        axes[0].figure.suptitle(title)
+    return axes
+
+
 def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None):
     """How a flip got there (:class:`genre_lib.flip.FlipResult`): each genre's
     probability at every recorded frame (left) and the notes changed (right); the

@@ -760,3 +760,31 @@ def test_saliency_explorer_redraws_for_the_chosen_file_and_method(trained, basel
     assert box.summary == expected and box.summary in box.text.value
     box.method.value = "occlusion"
     assert box.summary.startswith("occlusion: predicted") and "(note)" not in box.summary
+
+
+def test_file_attribution_is_the_gradient_of_the_file_vote(demo_data, model64):
+    """The whole-file map of a gradient against TensorFlow differentiating the vote
+    itself: the windows gathered from the whole table inside the tape, their first
+    step set to 0, the mean of their logit differences."""
+    import tensorflow as tf
+
+    from genre_lib.midi_io import STEP
+    from genre_lib.model import logits_model
+    from genre_lib.windows import even_starts
+
+    table = demo_data.table(int(np.argmax(demo_data.n_notes))).astype(np.float64)
+    k, target = 4, 1
+    grad = S.file_attribution(S.Gradient(model64), table, target, k)
+    assert grad.shape == table.shape
+
+    index = even_starts(len(table), k)[:, None] + np.arange(100)[None, :]
+    keep = np.ones((k, 100, len(FEATURES)))
+    keep[:, 0, STEP] = 0.0
+    entries = tf.Variable(table)
+    with tf.GradientTape() as tape:
+        z = logits_model(model64)(tf.gather(entries, index) * keep, training=False)
+        vote = tf.reduce_mean(z[:, target] - z[:, 1 - target])  # two genres: the mean of the others is the other
+    expected = tf.convert_to_tensor(tape.gradient(vote, entries)).numpy()  # gather gives IndexedSlices
+    np.testing.assert_allclose(grad, expected, rtol=1e-6, atol=1e-9)
+    read = np.flatnonzero(np.abs(grad).sum(1) > 0)
+    assert 0 < len(read) <= k * 100 < len(table), "only the notes the windows read get a share"
