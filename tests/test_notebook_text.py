@@ -43,6 +43,7 @@ QUOTED_CONSTANTS: dict[str, str] = {
     "above 0.5": "04: the randomization check's threshold (Spearman of |map|)",
     "noise 15 %": "04: SmoothGrad's noise, a fraction of each feature's spread",
     "a 95 % *Wilson interval*": "03: the confidence level of the interval",
+    "with a 95 % paired": "04: the confidence level of the probes' bootstrap intervals",
     # arithmetic, not measurement
     "0.69 for a 50/50 guess": "02: ln 2, the cross-entropy of a 50/50 guess",
     "shrinks to 2.4": "02: log1p(10 s)",
