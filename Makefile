@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit nbval browser-deps lab notebooks report bench clean
+.PHONY: install demo test unit fast nbval browser-deps lab notebooks report bench clean
 
 # (Re)install when the venv is missing or pyproject.toml changed.
 $(STAMP): pyproject.toml
@@ -33,8 +33,17 @@ browser-deps:
 # pytest exits 5 when it collected no tests: a failure here, said in words
 NO_TESTS = { rc=$$?; [ $$rc -ne 5 ] || echo "$@: FAILED: pytest collected no tests (exit status 5)" >&2; exit $$rc; }
 
+# two workers (pytest-xdist) on a 2-core machine; a test file stays on one worker, so
+# its module fixtures (a trained model, a cross-validation fold) are made once
+JOBS ?= 2
+XDIST = -n $(JOBS) --dist loadfile
+
 unit: install
-	$(PY) -m pytest tests || $(NO_TESTS)
+	$(PY) -m pytest $(XDIST) tests || $(NO_TESTS)
+
+## fast: the tests a contributor runs while working (not marked slow; seconds, not minutes)
+fast: install
+	$(PY) -m pytest -m "not slow" $(XDIST) tests || $(NO_TESTS)
 
 # The committed notebooks carry outputs of a run on the real collection: with it beside
 # the project, nbval compares the cells marked NBVAL_CHECK_OUTPUT with them (quick mode);
@@ -43,7 +52,7 @@ REAL_DATA ?= ../shared/midi
 nbval: install
 	@if [ -d "$(REAL_DATA)" ]; then \
 		echo "GENRE_DATA=$(abspath $(REAL_DATA)) GENRE_QUICK=1 pytest --nbval-lax --nbval-current-env notebooks"; \
-		GENRE_DATA=$(abspath $(REAL_DATA)) GENRE_QUICK=1 $(PY) -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env notebooks || $(NO_TESTS); \
+		GENRE_DATA=$(abspath $(REAL_DATA)) GENRE_QUICK=1 $(PY) -m pytest -p no:cacheprovider $(XDIST) --nbval-lax --nbval-current-env notebooks || $(NO_TESTS); \
 	else \
 		echo "nbval: $(REAL_DATA) not found: notebooks executed on the demo corpus, outputs not compared"; \
 		GENRE_QUICK=1 $(PY) scripts/run_notebooks.py --out reports/ci-demo; \

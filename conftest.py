@@ -14,6 +14,15 @@ os.environ.setdefault("GENRE_QUICK", "1")
 _notebook_seconds: dict[str, float] = defaultdict(float)
 
 
+def pytest_configure(config):
+    # With pytest-xdist (-n), make the demo corpus once, in the controller, before the
+    # workers start: two workers writing it at once would find each other's files.
+    if not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
+        from genre_lib.demo import ensure_demo_data
+
+        ensure_demo_data()
+
+
 def pytest_collectstart(collector):
     # stderr varies between machines (TensorFlow and library warnings): never compare it.
     if collector.fspath and collector.fspath.ext == ".ipynb":
