@@ -66,8 +66,9 @@ def vote(window_logits: np.ndarray, n_files: int) -> np.ndarray:
     """Genre probabilities ``(files, genres)`` from the logits of each file's windows
     (``(files * windows, genres)``, file by file): the logits are averaged before the
     softmax, so the probabilities are the normalised geometric mean of the windows' (a
-    window's log-probabilities differ from its logits by one number per window), and one
-    confident window cannot outvote the rest."""
+    window's log-probabilities differ from its logits by one number per window). A
+    window weighs in by its logit difference, so a very sure window outweighs several
+    unsure ones: the vote is a sum of evidence, not a count of windows."""
     z = np.asarray(window_logits)  # averaged in the network's own precision, as a batch of windows is
     return softmax(z.reshape(n_files, -1, z.shape[-1]).mean(axis=1))
 
