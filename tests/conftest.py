@@ -106,3 +106,12 @@ def real_run():
     if not (REAL_RUN / "run.json").is_file():
         pytest.skip(f"no committed real model at {REAL_RUN}")
     return load_run(REAL_RUN)
+
+
+def pytest_collection_modifyitems(items):
+    """Every test that reads ../shared/midi (``needs_shared``, or the committed model's
+    ``real_run``) is marked ``real_data``, so ``-m "not real_data"`` leaves them all out."""
+    for item in items:
+        skip_reasons = [str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")]
+        if "real_run" in getattr(item, "fixturenames", ()) or any("real data not found" in r for r in skip_reasons):
+            item.add_marker(pytest.mark.real_data)

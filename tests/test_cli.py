@@ -79,6 +79,7 @@ def _one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
         assert w in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_train_writes_a_run_folder_and_never_overwrites_it(demo_dir: Path, tmp_path: Path):
     out = tmp_path / "run"
     args = ("train", str(demo_dir), "--out", str(out), "--units", "8", "--dense-units", "8", "--epochs", "2",
@@ -284,6 +285,7 @@ def only_one_error_line(result: subprocess.CompletedProcess, command: str, *word
         assert w in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_user_error_one_genre_folder_only(demo_dir: Path, demo_data, tmp_path: Path):
     data = tmp_path / "data"
     (data / "jazz").mkdir(parents=True)
@@ -294,17 +296,20 @@ def test_user_error_one_genre_folder_only(demo_dir: Path, demo_data, tmp_path: P
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_user_error_a_missing_folder(demo_run, tmp_path: Path):
     result = run_cli_as_a_user("evaluate", str(demo_run.path), str(tmp_path / "absent"), cache=tmp_path / "cache")
     only_one_error_line(result, "evaluate", "absent", "data folder not found")
 
 
+@pytest.mark.slow
 def test_user_error_a_missing_run(demo_dir: Path, demo_data, tmp_path: Path):
     result = run_cli_as_a_user("predict", str(tmp_path / "no-run"), str(demo_dir / demo_data.paths[0]),
                                cache=tmp_path / "cache")
     only_one_error_line(result, "predict", "no-run", "no such run folder")
 
 
+@pytest.mark.slow
 def test_user_error_a_text_file_as_the_model(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
     run = tmp_path / "run"
     shutil.copytree(demo_run.path, run)
@@ -313,6 +318,7 @@ def test_user_error_a_text_file_as_the_model(demo_run, demo_dir: Path, demo_data
     only_one_error_line(result, "predict", "model.keras", "cannot load the model")
 
 
+@pytest.mark.slow
 def test_user_error_an_unknown_target_genre(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
     out = tmp_path / "out.mid"
     result = run_cli_as_a_user("flip", str(demo_run.path), str(demo_dir / demo_data.paths[0]), "--target", "polka",
@@ -321,6 +327,7 @@ def test_user_error_an_unknown_target_genre(demo_run, demo_dir: Path, demo_data,
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_user_error_a_text_file_as_midi(demo_run, tmp_path: Path):
     fake = tmp_path / "notes.mid"
     fake.write_text("a text file, not MIDI\n")

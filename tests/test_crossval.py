@@ -14,6 +14,10 @@ from genre_lib.splits import group_folds
 from genre_lib.verdicts import BaselineVerdict
 
 
+# a fold of cross-validation is trained for these tests
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def result(demo_data):
     config = ModelConfig(units=8, dense_units=8, epochs=2, patience=2, windows=2)

@@ -213,6 +213,7 @@ def test_l1_weight_makes_the_change_sparser(demo, demo_flip):
     assert sparse.notes_changed < dense.notes_changed
 
 
+@pytest.mark.slow
 def test_same_seed_same_flip(demo, demo_flip):
     r = demo_flip.result
     again = optimize_delta(demo.model, r.original, r.target, FlipSettings(round_trip=False), genres=demo.genres)
@@ -243,6 +244,7 @@ def test_bad_arguments_raise_clear_errors(demo, demo_flip):
 # --- the committed real model on real held-out files -------------------------------------
 
 
+@pytest.mark.slow
 def test_real_held_out_files_of_both_genres_flip_and_survive_the_round_trip(real, tmp_path: Path):
     genres_flipped = set()
     for k in range(len(real.files)):
@@ -252,6 +254,7 @@ def test_real_held_out_files_of_both_genres_flip_and_survive_the_round_trip(real
     assert genres_flipped == set(real.genres)
 
 
+@pytest.mark.slow
 def test_real_flip_with_instruments_frozen_keeps_every_instrument(real, tmp_path: Path):
     flip = flip_file(real, len(real.files) - 1, tmp_path, frozen=("drum", "program"))
     r = flip.result
@@ -339,6 +342,7 @@ def demo_src(demo, tmp_path: Path) -> tuple[Path, str, str]:
     return src, own, next(g for g in demo.genres if g != own)
 
 
+@pytest.mark.slow
 def test_cli_flip_json_and_the_written_file(demo, demo_src, capsys, tmp_path: Path):
     src, own, other = demo_src
     before = src.read_bytes()
@@ -365,6 +369,7 @@ def test_cli_flip_json_and_the_written_file(demo, demo_src, capsys, tmp_path: Pa
     np.testing.assert_allclose(probs, [report["after_reparsed"][g] for g in demo.genres], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cli_flip_never_overwrites(demo, demo_src, capsys, tmp_path: Path):
     src, own, other = demo_src
     before = src.read_bytes()
@@ -401,6 +406,7 @@ def test_cli_flip_errors_are_one_clear_line(demo, demo_src, capsys, tmp_path: Pa
     one_line_error(code, err, "cannot load run")
 
 
+@pytest.mark.slow
 def test_cli_flip_as_a_user_runs_it_on_the_committed_model(real, tmp_path: Path):
     """The installed command in a subprocess, on a real held-out file and the committed run."""
     k = len(real.files) - 1

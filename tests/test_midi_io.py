@@ -122,6 +122,7 @@ def test_missing_file_is_an_error(tmp_path: Path):
         read_midi(tmp_path / "nope.mid")
 
 
+@pytest.mark.slow
 @needs_shared
 def test_symusic_reader_matches_pretty_midi_on_real_files():
     """The fast reader and pretty_midi agree on the first 100 notes of real files.

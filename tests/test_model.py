@@ -244,6 +244,7 @@ def test_the_study_columns_get_no_weight_and_no_gradient(sample):
         ModelConfig(columns=("pitch", "tempo"))
 
 
+@pytest.mark.slow
 def test_a_model_with_every_new_layer_round_trips_through_a_keras_file(sample, tmp_path):
     import keras
 

@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import PROJECT, SHARED_MIDI, TINY_CONFIG, needs_shared
 
-pytestmark = needs_shared
+pytestmark = [needs_shared, pytest.mark.real_data, pytest.mark.slow]
 
 GENRES = ("jazz", "electronic", "rock")
 PER_GENRE = 30

@@ -56,6 +56,7 @@ def test_training_windows_are_the_first_100_notes_or_windows_of_every_file(demo_
     assert np.array_equal(X, again) and not np.array_equal(X, other)
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights_other_seed_other_weights(demo_data, small):
     config = MICRO.replace(windows=3)
 
@@ -71,6 +72,7 @@ def test_same_seed_same_weights_other_seed_other_weights(demo_data, small):
     assert not all(np.array_equal(p, q) for p, q in zip(a, c))
 
 
+@pytest.mark.slow
 def test_fit_keeps_the_best_epochs_weights(demo_data, small):
     train, val = small
     # reversed validation labels: the better the model learns, the worse its validation
@@ -90,6 +92,7 @@ def test_fit_keeps_the_best_epochs_weights(demo_data, small):
     assert accuracy_score(flipped.y[val], probs.argmax(1)) == pytest.approx(history["val_accuracy"][best - 1], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_cosine_schedule_trains_every_epoch_and_keeps_the_last(demo_data, small):
     config = ModelConfig(units=8, dense_units=8, epochs=3, patience=1, windows=2, cosine=True)
     model, history = fit(config, demo_data, *small, seed=0)
@@ -212,6 +215,7 @@ def test_train_run_refuses_an_existing_folder(tmp_path, demo_data):
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
 
 
+@pytest.mark.slow
 def test_train_run_overwrite_replaces_the_folder_and_stratified_split(tmp_path, demo_data):
     out = tmp_path / "run"
     out.mkdir()

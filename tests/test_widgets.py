@@ -64,6 +64,7 @@ def test_render_flip_step_draws_that_frame(explorer, tmp_path: Path):
         render_flip_step(result, n)
 
 
+@pytest.mark.slow
 def test_explorer_controls_redraw_the_right_frame_and_flip(explorer, tmp_path: Path):
     from genre_lib.dataset import load_file
     from genre_lib.widgets import figure_png, render_flip_step
