@@ -2,7 +2,7 @@
 
     python benchmarks/bench_flip.py [--run models/jazz-electronic] [--data ../shared/midi] [--n 0]
     python benchmarks/bench_flip.py --n 40 --seed 0 --freeze drum program
-    python benchmarks/bench_flip.py --run models/jazz-electronic-rock --n 60 --targets each
+    python benchmarks/bench_flip.py --run models/four-genres --n 80 --targets each --json results/flip-four-genres.json
 
 Files: the run's own held-out test files (``run.json`` -> ``split.test_files``, paths
 relative to the data folder), never files the model was trained or validated on. With
@@ -20,11 +20,12 @@ re-read file is the target genre). Prints the success rate after the round trip 
 and per source genre), the median notes changed (of 100), the median l1 (scaled units,
 see ``genre_lib.changes.SCALES``), seconds per flip (median, max), which features the
 optimizer moved (share of all change in scaled units), where the changed notes are (the
-share among the last 10 and the last 2 of the table), and the files that did not flip.
+share among the last 10 and the last 2 of the table), the same per target genre
+(:func:`genre_lib.flip.flip_summary`), and the files that did not flip.
 
 Bars (issue 5): success after the round trip >= 95 %, median notes changed a minority
 of the 100, a few seconds per flip at most; with ``--targets each``, >= 95 % for each
-target genre (the three-genre issue). Exit status 1 if a success bar is missed.
+target genre (the issues of more genres). Exit status 1 if a success bar is missed.
 """
 
 from __future__ import annotations
@@ -58,23 +59,22 @@ def held_out_files(run, data: Path, n: int, seed: int) -> list[Path]:
     return [data / p for g in run.genres for p in by[g]]
 
 
-def flip_one(model, table, target: int, settings, genres, rel: str, p, scale, moved, positions) -> dict:
-    """Flip one file to ``target``, print its line and return its row; adds the file's
-    change per feature to ``moved`` and the changed notes' positions to ``positions``."""
+def flip_one(model, table, target: int, settings, genres, rel: str, p, positions) -> tuple[dict, object]:
+    """Flip one file to ``target``, print its line and return its row and its
+    :class:`genre_lib.flip.FlipResult`; adds the changed notes' positions to ``positions``."""
     from genre_lib.flip import optimize_delta
 
     t0 = time.perf_counter()
     r = optimize_delta(model, table, target, settings, genres=genres)
     sec = time.perf_counter() - t0
     p_after = float(r.probs_reparsed[target]) if r.probs_reparsed is not None else float("nan")
-    moved += np.abs((r.modified.astype(np.float64) - r.base) / scale).sum(axis=0)
     positions += np.flatnonzero((np.abs(r.modified - r.base) > 1e-6).any(axis=1)).tolist()
     print(f"  {rel[:50]:50s} -> {genres[target]:10s} flipped={int(r.flipped)} notes={r.notes_changed:3d} "
           f"l1={r.l1:7.2f} steps={r.steps:3d} {sec:5.2f}s p_target {p[target]:.2f}->{p_after:.2f}", flush=True)
     return {"file": rel, "genre": Path(rel).parts[0], "to": genres[target], "flipped": bool(r.flipped),
             "success_before_round_trip": bool(r.success), "notes_changed": int(r.notes_changed),
             "l1": float(r.l1), "steps": int(r.steps), "seconds": sec,
-            "p_target_before": float(p[target]), "p_target_after": p_after}
+            "p_target_before": float(p[target]), "p_target_after": p_after}, r
 
 
 def main() -> None:
@@ -91,10 +91,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from genre_lib.dataset import MidiError, load_file
-    from genre_lib.changes import SCALES
-    from genre_lib.flip import FROZEN, FlipSettings
+    from genre_lib.flip import FROZEN, FlipSettings, flip_summary
     from genre_lib.inference import predict_proba
-    from genre_lib.midi_io import FEATURES
     from genre_lib.runs import load_run
 
     if not args.data.is_dir():
@@ -111,8 +109,7 @@ def main() -> None:
           + (f" (seeded sample, seed {args.seed})" if args.n else ""))
     print(f"params: {settings.to_dict()}")
 
-    scale = np.array([SCALES[f] for f in FEATURES])
-    rows, already, moved, positions = [], [], np.zeros(len(FEATURES)), []
+    rows, results, already, positions = [], [], [], []
     folder_genre = {g.lower(): i for i, g in enumerate(genres)}
     for path in files:
         rel = str(Path(path).relative_to(args.data))
@@ -132,11 +129,14 @@ def main() -> None:
                 already.append({"file": rel, "to": genres[target]})
                 print(f"  {rel[:50]:50s} -> {genres[target]:10s} already the model's choice (p {p[target]:.2f}): not a flip")
                 continue
-            rows.append(flip_one(model, table, target, settings, genres, rel, p, scale, moved, positions))
+            row, result = flip_one(model, table, target, settings, genres, rel, p, positions)
+            rows.append(row)
+            results.append(result)
 
     def flip_rate(rs):
         return float(np.mean([r["flipped"] for r in rs])) if rs else float("nan")
 
+    overall = flip_summary(results)
     ok = np.array([r["flipped"] for r in rows])
     notes = np.array([r["notes_changed"] for r in rows])
     secs = np.array([r["seconds"] for r in rows])
@@ -156,7 +156,10 @@ def main() -> None:
         "median_steps": float(np.median([r["steps"] for r in rows])),
         "seconds_median": float(np.median(secs)),
         "seconds_max": float(secs.max()),
-        "share_of_change": dict(zip(FEATURES, (moved / (moved.sum() or 1)).round(3).tolist())),
+        "share_of_change": overall["share_of_change"],
+        # per target genre: success, notes changed and which features moved (genre_lib.flip.flip_summary)
+        "by_target": {g: flip_summary([res for res, r in zip(results, rows) if r["to"] == g])
+                      for g in genres if any(r["to"] == g for r in rows)},
         "not_flipped": [r["file"] for r in rows if not r["flipped"]],
         # where in the note table the changes fall (a recurrent model remembers the end best)
         "changed_in_last_10": float(np.mean(np.array(positions) >= run.max_notes - 10)),
@@ -179,10 +182,16 @@ def main() -> None:
         print("success by target genre: " + ", ".join(
             f"to {g} {summary['success_by_target'][g]:.1%} of {summary['n_by_target'][g]}" for g in summary["success_by_target"])
             + f"; {len(already)} file-target pairs skipped: the model already chose the target")
+    for g, t in summary["by_target"].items():
+        print(f"to {g}: {t['n']} flips, {t['flipped']:.1%} survive the round trip, median notes changed "
+              f"{t['median_notes_changed']:.0f} (max {t['max_notes_changed']}); share of change: "
+              + ", ".join(f"{f} {v:.0%}" for f, v in t["share_of_change"].items()))
     if summary["not_flipped"]:
         print("not flipped: " + "; ".join(summary["not_flipped"]))
     if args.json:
-        args.json.write_text(json.dumps({"summary": summary, "params": settings.to_dict(), "rows": rows}, indent=1))
+        command = "python benchmarks/bench_flip.py " + " ".join(sys.argv[1:])
+        args.json.write_text(json.dumps({"run": args.run.name, "command": command, "summary": summary,
+                                         "params": settings.to_dict(), "rows": rows}, indent=1) + "\n")
     each_missed = args.targets == "each" and min(summary["success_by_target"].values()) < 0.95
     if summary["success_after_round_trip"] < 0.95 or each_missed:
         sys.exit(1)

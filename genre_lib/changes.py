@@ -29,6 +29,13 @@ def scale_vector() -> np.ndarray:
     return np.array([SCALES[f] for f in FEATURES], dtype=np.float64)
 
 
+def _scaled_diff(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
+    """``(modified - original) / scale`` per note and feature, float32 storage noise set to 0."""
+    diff = (np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
+    diff[np.abs(diff) < 1e-6] = 0.0  # float32 storage noise is not a change
+    return diff
+
+
 def change_size(original: np.ndarray, modified: np.ndarray) -> dict:
     """How big the change from ``original`` to ``modified`` is.
 
@@ -38,14 +45,20 @@ def change_size(original: np.ndarray, modified: np.ndarray) -> dict:
         ``notes_changed``: notes with at least one feature changed; ``units``: a
         reminder of the scales.
     """
-    diff = (np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
-    diff[np.abs(diff) < 1e-6] = 0.0  # float32 storage noise is not a change
+    diff = _scaled_diff(original, modified)
     return {
         "l1": float(np.abs(diff).sum()),
         "l2": float(np.sqrt((diff**2).sum())),
         "notes_changed": int((diff != 0).any(axis=1).sum()),
         "units": "scaled: " + ", ".join(f"{f}/{s:g}" for f, s in SCALES.items()),
     }
+
+
+def change_by_feature(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
+    """|change / scale| summed over the notes, one value per feature in the order of
+    :data:`~genre_lib.midi_io.FEATURES` (scaled units, :data:`SCALES`): which features a
+    change moved, comparable across features. The values add up to :func:`change_size`'s ``l1``."""
+    return np.abs(_scaled_diff(original, modified)).sum(axis=0)
 
 
 def _describe_one(feature: str, before: float, after: float) -> str:

@@ -112,7 +112,7 @@ def recall_summary(folds: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
 
     ``folds`` is the ``folds`` list of a :func:`cross_validate` result. With more than
     two genres one accuracy hides a genre the model rarely gets right, so the
-    three-genre target asks for every genre's recall.
+    targets for more genres ask for every genre's recall.
     """
     out: dict[str, dict[str, dict[str, float]]] = {}
     for who in VERDICTS:
@@ -163,8 +163,8 @@ def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") ->
     the full decision gave to its second and the other way round. One row per pair
     (``"jazz / rock"``: first / second), the hardest pair first.
 
-    With three genres this separates the pairs one accuracy mixes: for example whether
-    rock and electronic, from one site, are harder to tell apart than jazz and
+    With more than two genres this separates the pairs one accuracy mixes: for example
+    whether rock and electronic, from one site, are harder to tell apart than jazz and
     electronic, from two sites. ``who`` picks the verdict (:data:`VERDICTS`).
     """
     import pandas as pd
@@ -203,14 +203,15 @@ def load_cv(path: str | Path) -> dict:
     return result
 
 
-def _predictions(result: dict, protocol: str) -> "pandas.DataFrame":
-    """One row per file of a :func:`cross_validate` result with its predicted genre,
-    the probability of that genre and the probability of each genre under ``protocol``."""
+def _predictions(result: dict, protocol: str, who: str = "rnn") -> "pandas.DataFrame":
+    """One row per file of a :func:`cross_validate` result with the predicted genre of
+    the verdict ``who``, the probability of that genre and the probability of each genre
+    under ``protocol``."""
     import pandas as pd
 
     genres = result["data"]["genres"]
     df = pd.DataFrame(result["files"])
-    probs = file_probabilities(result, protocol, "rnn")
+    probs = file_probabilities(result, protocol, who)
     df["predicted"] = [genres[i] for i in probs.argmax(1)]
     df["p_predicted"] = probs.max(1)
     for j, g in enumerate(genres):
@@ -218,14 +219,15 @@ def _predictions(result: dict, protocol: str) -> "pandas.DataFrame":
     return df.drop(columns=[c for c in df.columns if c.startswith(("rnn_", "baseline_"))])
 
 
-def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
-    """Where the model goes wrong, by artist or sequencer: one row per group with at
-    least one misclassified file under ``protocol``, the groups with most errors first.
+def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
+    """Where a verdict (``who``, :data:`VERDICTS`) goes wrong, by artist or sequencer:
+    one row per group with at least one misclassified file under ``protocol``, the
+    groups with most errors first.
 
     Columns: group, genre (the group's true genre), files, wrong, share wrong, and the
-    mean probability the model gave the genre it wrongly chose.
+    mean probability the verdict gave the genre it wrongly chose.
     """
-    df = _predictions(result, protocol)
+    df = _predictions(result, protocol, who)
     df["wrong"] = df["predicted"] != df["true"]
     g = df.groupby(["group", "true"]).agg(files=("path", "size"), wrong=("wrong", "sum"))
     g["share wrong"] = g["wrong"] / g["files"]
@@ -234,13 +236,37 @@ def errors_by_group(result: dict, protocol: str = "file") -> "pandas.DataFrame":
     return g.sort_values(["wrong", "share wrong"], ascending=False, kind="stable").reset_index(drop=True)
 
 
-def misclassified_files(result: dict, protocol: str = "file") -> "pandas.DataFrame":
-    """The RNN's misclassified files under ``protocol``
-    (:func:`genre_lib.metrics.misclassified`), with each file's fold and one column
-    ``p <genre>`` per genre, surest mistakes first."""
+def errors_by_direction(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
+    """The groups behind each direction of error: one row per (true genre, predicted
+    genre, group) with at least one file of the group's genre called the other genre by
+    the verdict ``who`` under ``protocol``.
+
+    Columns: true, predicted, group, wrong (files called ``predicted``), files (the
+    group's files of the true genre) and share (wrong / files); within each direction the groups with
+    most such files first, directions with most errors first. With more than two genres
+    "jazz files called country" and "country files called jazz" are separate rows, so
+    the groups that sit on each side of a border can be read apart.
+    """
+    df = _predictions(result, protocol, who)
+    # an artist may have files in two genre folders: count the group's files of its true genre
+    sizes = df.groupby(["group", "true"]).size()
+    wrong = df[df["predicted"] != df["true"]]
+    g = wrong.groupby(["true", "predicted", "group"]).size().rename("wrong").reset_index()
+    g["files"] = [int(sizes[(group, true)]) for group, true in zip(g["group"], g["true"])]
+    g["share"] = g["wrong"] / g["files"]
+    g["direction total"] = g.groupby(["true", "predicted"])["wrong"].transform("sum")
+    g = g.sort_values(["direction total", "true", "predicted", "wrong", "share", "group"],
+                      ascending=[False, True, True, False, False, True], kind="stable")
+    return g.drop(columns="direction total").reset_index(drop=True)
+
+
+def misclassified_files(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
+    """The misclassified files of the verdict ``who`` (:data:`VERDICTS`) under
+    ``protocol`` (:func:`genre_lib.metrics.misclassified`), with each file's fold and
+    one column ``p <genre>`` per genre, surest mistakes first."""
     import pandas as pd
 
-    probs, y, genres = _probabilities(result, protocol)
+    probs, y, genres = _probabilities(result, protocol, who)
     files = result["files"]
     rows = misclassified(probs, y, [f["path"] for f in files], genres, groups=[f["group"] for f in files])
     fold = {f["path"]: f["fold"] for f in files}

@@ -21,13 +21,15 @@ its name:
 
 The returned :class:`DataChoice` carries a one-line banner saying which data this is, to
 print above any result, where the notebooks keep the runs they train on it
-(:attr:`DataChoice.runs_dir`) and the committed run that goes with it
-(:meth:`DataChoice.committed_run`).
+(:attr:`DataChoice.runs_dir`), the committed run that goes with it
+(:meth:`DataChoice.committed_run`) and its committed cross-validation
+(:meth:`DataChoice.committed_cv`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +37,7 @@ from pathlib import Path
 
 from .dataset import MIDI_SUFFIXES, DataError
 from .download import ManifestError, read_manifest
-from .paths import MANIFEST, MODELS_DIR, REAL_DIR, RUNS_DIR, shown
+from .paths import MANIFEST, MODELS_DIR, REAL_DIR, RESULTS_DIR, RUNS_DIR, shown
 
 #: the environment variable naming a data folder of the user's own
 ENV_VAR = "GENRE_DATA"
@@ -47,6 +49,17 @@ REAL, DEMO, OTHER = "real", "demo", "other"
 COMMITTED_RUNS: dict[frozenset[str], Path] = {
     frozenset({"jazz", "electronic"}): MODELS_DIR / "jazz-electronic",
     frozenset({"jazz", "electronic", "rock"}): MODELS_DIR / "jazz-electronic-rock",
+    frozenset({"jazz", "electronic", "rock", "country"}): MODELS_DIR / "four-genres",
+}
+
+#: the website each genre folder of the real collection was scraped from
+#: (``../shared/midi/README.md``): a pair of genres from one site cannot be told apart
+#: by where its files were sequenced, a pair from two sites can
+SITES: dict[str, str] = {
+    "jazz": "midkar.com",
+    "electronic": "freemidi.org",
+    "rock": "freemidi.org",
+    "country": "freemidi.org",
 }
 
 
@@ -114,6 +127,13 @@ class DataChoice:
         if not self.is_real or not wanted <= set(self.collection.genres):
             return None
         return COMMITTED_RUNS.get(wanted)
+
+    def committed_cv(self, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
+        """The committed cross-validation (``results/cv-*.json``) made on this data for
+        exactly ``genres``, or None (see :func:`find_cv`)."""
+        if not {g.lower() for g in genres} <= set(self.collection.genres):
+            return None
+        return find_cv(self.collection.id, genres, results_dir)
 
     def same_collection(self, record: Mapping) -> bool:
         """Whether a run's or a cross-validation's ``data`` record was made on this collection."""
@@ -195,6 +215,21 @@ def record_collection(record: Mapping) -> str:
     committed records were made on ``../shared/midi``, whose folder name is the real
     collection's id)."""
     return str(record.get("collection") or record.get("folder") or "")
+
+
+def find_cv(collection_id: str, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
+    """The first cross-validation result in ``results_dir/cv-*.json`` (by name) made on the
+    collection ``collection_id`` for exactly ``genres`` (in any order), or None. A file
+    that cannot be read as JSON is passed over: it is no result."""
+    wanted = {g.lower() for g in genres}
+    for path in sorted(Path(results_dir).glob("cv-*.json")):
+        try:
+            record = json.loads(path.read_text()).get("data", {})
+        except (OSError, json.JSONDecodeError, AttributeError):
+            continue
+        if record_collection(record) == collection_id and {str(g).lower() for g in record.get("genres", [])} == wanted:
+            return path
+    return None
 
 
 def resolve_data_dir(

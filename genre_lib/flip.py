@@ -31,13 +31,14 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from .changes import change_size, describe_changes, scale_vector
+from .changes import change_by_feature, change_size, describe_changes, scale_vector
 from .inference import check_targets, gradient, logits, n_genres, predict_proba, softmax
 from .midi_io import (
     FEATURES,
@@ -426,3 +427,32 @@ def optimize_delta(model, table: np.ndarray, target: int, settings: FlipSettings
         settings=settings,
         genres=tuple(genres) if genres is not None else None,
     )
+
+
+def flip_summary(results: Sequence[FlipResult]) -> dict:
+    """What a set of flips did, as a JSON-able dict.
+
+    Returns:
+        ``n`` (flips), ``flipped`` (share that flipped and survived writing the MIDI
+        file and reading it back, :attr:`FlipResult.flipped`), ``success_before_round_trip``,
+        ``median_notes_changed``, ``max_notes_changed``, ``median_l1`` (scaled units) and
+        ``share_of_change``: each feature's share of all change, summed over the flips in
+        scaled units (:func:`genre_lib.changes.change_by_feature`), in the order of
+        :data:`~genre_lib.midi_io.FEATURES`. With no flips the figures are NaN and the
+        shares 0.
+    """
+    results = list(results)
+    moved = np.zeros(len(FEATURES))
+    for r in results:
+        moved += change_by_feature(r.base, r.modified)
+    notes = np.array([r.notes_changed for r in results], dtype=float)
+    nan = float("nan")
+    return {
+        "n": len(results),
+        "flipped": float(np.mean([r.flipped for r in results])) if results else nan,
+        "success_before_round_trip": float(np.mean([r.success for r in results])) if results else nan,
+        "median_notes_changed": float(np.median(notes)) if results else nan,
+        "max_notes_changed": int(notes.max()) if results else 0,
+        "median_l1": float(np.median([r.l1 for r in results])) if results else nan,
+        "share_of_change": dict(zip(FEATURES, (moved / (moved.sum() or 1)).round(3).tolist())),
+    }

@@ -22,6 +22,7 @@ Every row is scored under both protocols (:mod:`genre_lib.evaluate`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from . import paths
@@ -77,8 +78,6 @@ STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
 PROJECT_DIR = paths.PROJECT
 #: the committed model trained on the real collection (see models/README.md)
 REAL_RUN_DIR = COMMITTED_RUNS[frozenset(STUDY_GENRES)]
-#: the committed three-genre model (``MAIN_CONFIG`` on jazz, electronic and rock; notebook 06)
-THREE_RUN_DIR = COMMITTED_RUNS[frozenset((*STUDY_GENRES, "rock"))]
 
 
 def quick_config(config: ModelConfig) -> ModelConfig:
@@ -135,6 +134,30 @@ def study_run(source: DataChoice, quick: bool = False) -> Run:
         return load_run(folder)
     config = quick_config(MAIN_CONFIG) if quick else MAIN_CONFIG
     return ensure_run(folder, source.path, config, seed=0, genres=STUDY_GENRES)
+
+
+def genres_run_dir(source: DataChoice, genres: Iterable[str]) -> Path:
+    """The folder of the model notebook 06 reads for ``genres`` on ``source``: the
+    committed run for them (:meth:`DataChoice.committed_run`; ``models/four-genres`` for
+    the real collection and jazz, electronic, rock and country), else a run of the quick configuration
+    of :data:`MAIN_CONFIG` (:func:`quick_config`) in
+    ``runs/<collection id>/genres-quick/<genres, sorted>-seed0``."""
+    committed = source.committed_run(genres)
+    if committed is not None:
+        return committed
+    return source.runs_dir / "genres-quick" / ("-".join(sorted({g.lower() for g in genres})) + "-seed0")
+
+
+def genres_run(source: DataChoice, genres: Iterable[str]) -> Run:
+    """The model notebook 06 reads for ``genres`` (:func:`genres_run_dir`): the committed
+    run loaded, else the quick configuration loaded if trained before, trained now
+    otherwise (minutes on the real collection, not the committed configuration's
+    figures: few epochs and windows)."""
+    genres = sorted({g.lower() for g in genres})
+    folder = genres_run_dir(source, genres)
+    if source.committed_run(genres) is not None:
+        return load_run(folder)
+    return ensure_run(folder, source.path, quick_config(MAIN_CONFIG), seed=0, genres=genres)
 
 
 def describe_run(run: Run) -> str:

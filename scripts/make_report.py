@@ -13,7 +13,9 @@ Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.
 At the top, on one screen: the iterations table beside the study's reported figures,
 the model notebooks 04 and 05 explain under both protocols (``first100`` and ``file``)
 with its confusion matrix, one saliency map with its checks and one flip (the outputs
-of the notebook cells tagged ``report``). Below: what is new since the previous report,
+of the notebook cells tagged ``report``). Below it, the committed models of more genres
+that go with the data (notebook 06), held-out and cross-validated, with each genre's
+recall. Then: what is new since the previous report,
 every run by the date it was trained, the run time of each notebook, the full
 iterations table, the best run by validation and every ``report`` figure, with links
 to the executed notebooks. Figures are embedded, so the folder can be copied or mailed.
@@ -45,7 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_notebooks, besid
 import run_notebooks  # noqa: E402
 
 from genre_lib import paths  # noqa: E402
-from genre_lib.data_source import DataChoice, record_collection, resolve_data_dir  # noqa: E402
+from genre_lib.data_source import COMMITTED_RUNS, DataChoice, find_cv, record_collection, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
 from genre_lib.paths import shown  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_metrics, read_run_meta  # noqa: E402
@@ -345,30 +347,68 @@ def glance_model(run_dir: Path, marks: dict) -> str:
 
 def glance_cv(run_dir: Path, results_dir: Path) -> str:
     """The committed cross-validation of the explained model's data folder and genres
-    (``results/cv-*.json``), mean ± sd over the folds for the RNN, the baseline and the
-    two combined under both protocols; "" when there is none (the demo corpus)."""
+    (``results/cv-*.json``, :func:`genre_lib.data_source.find_cv`), mean ± sd over the
+    folds for the RNN, the baseline and the two combined under both protocols; "" when
+    there is none (the demo corpus)."""
     try:
         meta = read_run_meta(run_dir)
     except RunError:
         return ""
-    collection, genres = record_collection(meta.get("data", {})), set(meta.get("genres", []))
-    for path in sorted(results_dir.glob("cv-*.json")):
+    path = find_cv(record_collection(meta.get("data", {})), meta.get("genres", []), results_dir)
+    try:
+        cv = json.loads(path.read_text()) if path is not None else None
+    except (OSError, json.JSONDecodeError):
+        cv = None
+    if cv is None:
+        return ""
+    S = cv["summary"]
+    cell = lambda key: (f"<td class='num'>{S[key]['mean']:.3f} ± {S[key]['sd']:.3f}</td>" if key in S
+                        else "<td class='num'>–</td>")
+    rows = "".join(f"<tr><td>{name}</td>{cell(who + '_first100')}{cell(who + '_file')}</tr>"
+                   for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
+    return (f"<h3>Group {cv['folds_total']}-fold cross-validation ({cv['data']['files']} files)</h3>"
+            f"<table><tr><th></th><th>first100</th><th>file</th></tr>{rows}</table>"
+            f"<p class='small'>Mean ± sd over the folds, from <code>{_e(shown(path))}</code> "
+            f"(made by <code>{_e(cv.get('command', '?'))}</code>).</p>")
+
+
+def more_genres(run_dirs: list[Path], results_dir: Path) -> str:
+    """The committed models of more genres than the study's (one row each): held-out
+    test files under both protocols for the RNN, the baseline and the two combined, and
+    their committed cross-validation (:func:`genre_lib.data_source.find_cv`), mean ± sd
+    with the `file` recall of every genre; "" when there are none."""
+    rows = []
+    verdicts = (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline"))
+    for run_dir in run_dirs:
         try:
-            cv = json.loads(path.read_text())
+            meta, metrics = read_run_meta(run_dir), read_metrics(run_dir)
+        except (RunError, OSError, json.JSONDecodeError) as exc:
+            rows.append(f"<tr><td><code>{_e(shown(run_dir))}</code></td><td colspan='5'>{_e(exc)}</td></tr>")
+            continue
+        path = find_cv(record_collection(meta.get("data", {})), meta.get("genres", []), results_dir)
+        try:
+            cv = json.loads(path.read_text()) if path is not None else {}
         except (OSError, json.JSONDecodeError):
-            continue
-        if record_collection(cv.get("data", {})) != collection or set(cv["data"].get("genres", [])) != genres:
-            continue
-        S = cv["summary"]
-        cell = lambda key: (f"<td class='num'>{S[key]['mean']:.3f} ± {S[key]['sd']:.3f}</td>" if key in S
-                            else "<td class='num'>–</td>")
-        rows = "".join(f"<tr><td>{name}</td>{cell(who + '_first100')}{cell(who + '_file')}</tr>"
-                       for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
-        return (f"<h3>Group {cv['folds_total']}-fold cross-validation ({cv['data']['files']} files)</h3>"
-                f"<table><tr><th></th><th>first100</th><th>file</th></tr>{rows}</table>"
-                f"<p class='small'>Mean ± sd over the folds, from <code>{_e(shown(path))}</code> "
-                f"(made by <code>{_e(cv.get('command', '?'))}</code>).</p>")
-    return ""
+            cv = {}
+        S, R = cv.get("summary", {}), cv.get("recall", {})
+        for k, (who, name) in enumerate(verdicts):
+            held = metrics.get(who, {}).get("protocols", {})
+            cells = "".join(f"<td class='num'>{_num(held.get(p, {}).get('accuracy'))}</td>" for p in ("first100", "file"))
+            cells += "".join(f"<td class='num'>{S[f'{who}_{p}']['mean']:.3f} ± {S[f'{who}_{p}']['sd']:.3f}</td>"
+                             if f"{who}_{p}" in S else "<td class='num'>–</td>" for p in ("first100", "file"))
+            recall = R.get(f"{who}_file", {})
+            cells += "<td>" + _e(", ".join(f"{g} {v['mean']:.3f}" for g, v in recall.items()) or "–") + "</td>"
+            head = (f"<td rowspan='3'><code>{_e(shown(run_dir))}</code><br><span class='small'>"
+                    f"{_e(', '.join(meta.get('genres', [])))}; {metrics.get('rnn', {}).get('n', '?')} held-out files"
+                    + (f"; CV <code>{_e(shown(path))}</code>" if path is not None else "; no committed CV") + "</span></td>"
+                    if k == 0 else "")
+            rows.append(f"<tr>{head}<td>{name}</td>{cells}</tr>")
+    if not rows:
+        return ""
+    return ("<h2>More genres: the committed models</h2><p class='small'>Notebook 06. Accuracy on each model's held-out "
+            "test files, and group cross-validation (mean ± sd over the folds) with each genre's recall under "
+            "<code>file</code>.</p><table><tr><th>model</th><th>verdict</th><th>held-out first100</th><th>held-out file</th>"
+            "<th>CV first100</th><th>CV file</th><th>CV file recall</th></tr>" + "".join(rows) + "</table>")
 
 
 def _figure_block(item: dict | None, what: str) -> str:
@@ -382,7 +422,7 @@ def _figure_block(item: dict | None, what: str) -> str:
 
 def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int, runs_dir: Path,
                explained: Path, records: list[dict], previous: dict | None, timings: dict,
-               cells: list[dict]) -> str:
+               cells: list[dict], more: list[Path] = ()) -> str:
     """The whole page, from what is on disk (the run folders) and what the notebooks made."""
     marks, gone = changes_since(records, previous)
     by_nb = {}
@@ -418,6 +458,7 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     p.append("<div><h2>One flip</h2>" + _figure_block(flip, "flip")
              + "".join(f"<pre>{_e(t.strip())}</pre>" for t in flip_text) + "</div>")
     p.append("</div>")
+    p.append(more_genres(list(more), paths.RESULTS_DIR))
 
     # ---- details
     p.append("<h2 id='new'>Runs by the date they were trained</h2>")
@@ -492,12 +533,15 @@ def write_report(out: Path, *, choice: DataChoice, quick: bool, status: int = 0,
     made = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
     commit = commit or _commit()
     records = run_records(report_run_dirs(choice) if run_dirs is None else run_dirs)
+    explained = explained or study_run_dir(choice, small(choice, quick))
+    # the committed models of more genres that go with this data (notebook 06)
+    more = [path for genres, path in COMMITTED_RUNS.items()
+            if choice.committed_run(genres) == path and path != explained and path.is_dir()]
     timings_file = out / "timings.json"
     page = build_page(
         label=choice.collection.id, is_demo=choice.is_demo, made=made, commit=commit, status=status,
         runs_dir=runs_dir or iterations_dir(choice, small(choice, quick)),
-        explained=explained or study_run_dir(choice, small(choice, quick)),
-        records=records, previous=previous, cells=report_cells(out),
+        explained=explained, records=records, previous=previous, cells=report_cells(out), more=more,
         timings=json.loads(timings_file.read_text()) if timings_file.exists() else {},
     )
     out.mkdir(parents=True, exist_ok=True)

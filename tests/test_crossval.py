@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from genre_lib.crossval import (
-    VOTE_SIZES, cross_validate, errors_by_group, file_probabilities, load_cv, misclassified_files, pooled_metrics,
-    save_cv,
+    VOTE_SIZES, cross_validate, errors_by_direction, errors_by_group, file_probabilities, load_cv, misclassified_files,
+    pooled_metrics, save_cv,
 )
 from genre_lib.metrics import classification_metrics
 from genre_lib.model import ModelConfig
@@ -54,6 +54,21 @@ def test_errors_by_group_add_up_to_the_misclassified_files(result):
     assert (wrong["predicted"] != wrong["true"]).all()
     if len(groups):
         assert (groups["wrong"] <= groups["files"]).all() and groups["wrong"].is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("who", ["rnn", "baseline", "combined"])
+def test_errors_by_direction_are_each_verdicts_confusion_by_group(result, who):
+    wrong = misclassified_files(result, "file", who)
+    directions = errors_by_direction(result, "file", who)
+    confusion = np.array(pooled_metrics(result, "file", who)["confusion"])
+    genres = result["data"]["genres"]
+    # the groups of each direction add up to that cell of the verdict's confusion matrix
+    for (true, predicted), n in directions.groupby(["true", "predicted"])["wrong"].sum().items():
+        assert n == confusion[genres.index(true), genres.index(predicted)]
+    assert int(directions["wrong"].sum()) == len(wrong) == int(errors_by_group(result, "file", who)["wrong"].sum())
+    assert (directions["true"] != directions["predicted"]).all() and (directions["wrong"] <= directions["files"]).all()
+    sizes = {(f["group"], f["true"]) for f in result["files"]}
+    assert all((r.group, r.true) in sizes for r in directions.itertuples())
 
 
 def test_save_refuses_to_overwrite_and_round_trips(result, tmp_path):

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from genre_lib import paths
-from genre_lib.data_source import COMMITTED_RUNS, has_midi, identify, midi_listing, record_collection, resolve_data_dir
+from genre_lib.data_source import (
+    COMMITTED_RUNS, SITES, find_cv, has_midi, identify, midi_listing, record_collection, resolve_data_dir,
+)
 from genre_lib.dataset import DataError, find_midi_files
 from genre_lib.download import COLUMNS, read_manifest, sha1_of
 from genre_lib.midi_io import write_midi
@@ -138,6 +140,21 @@ def test_the_demo_corpus_is_known_wherever_it_is_chosen_from(demo_dir, monkeypat
     assert choice.runs_dir == paths.RUNS_DIR / "demo" and choice.committed_run(["jazz", "electronic"]) is None
 
 
+def test_a_cross_validation_is_found_by_its_collection_and_exact_genres(tmp_path):
+    import json
+
+    for name, record in (("cv-a.json", {"collection": "midi", "genres": ["jazz", "rock"]}),
+                         ("cv-b.json", {"folder": "midi", "genres": ["jazz", "rock", "country"]}),
+                         ("cv-c.json", {"collection": "other-1234", "genres": ["jazz", "electronic"]})):
+        (tmp_path / name).write_text(json.dumps({"data": record}))
+    (tmp_path / "cv-broken.json").write_text("{not json")
+    assert find_cv("midi", ["Rock", "jazz"], tmp_path) == tmp_path / "cv-a.json"
+    assert find_cv("midi", ["country", "rock", "jazz"], tmp_path) == tmp_path / "cv-b.json"  # an old record: its folder
+    assert find_cv("midi", ["jazz"], tmp_path) is None, "a subset of a result's genres is not its genres"
+    assert find_cv("midi", ["jazz", "electronic"], tmp_path) is None, "another collection's result"
+    assert find_cv("other-1234", ["electronic", "jazz"], tmp_path) == tmp_path / "cv-c.json"
+
+
 def test_records_written_before_the_collection_was_stored_name_their_folder():
     assert record_collection({"folder": "midi"}) == "midi"  # the committed models and CV results
     assert record_collection({"folder": "real", "collection": "midi"}) == "midi"
@@ -149,6 +166,14 @@ def test_the_shared_collection_is_the_listed_one(tmp_path):
     choice = resolve_data_dir(SHARED_MIDI)
     assert choice.is_real and choice.collection.id == paths.MANIFEST.stem == "midi"
     assert choice.committed_run(["jazz", "electronic"]) == paths.MODELS_DIR / "jazz-electronic"
+    assert choice.committed_run(["country", "jazz", "rock", "electronic"]) == paths.MODELS_DIR / "four-genres"
+    # every committed run goes with a committed cross-validation of exactly its genres
+    for genres, run in COMMITTED_RUNS.items():
+        assert choice.committed_run(genres) == run and run.is_dir()
+        cv = choice.committed_cv(sorted(genres, reverse=True))
+        assert cv is not None and cv.parent == paths.RESULTS_DIR
+    assert choice.committed_cv(["rock", "country"]) is None
+    assert set(SITES) == set(choice.collection.genres)
     assert choice.runs_dir == paths.RUNS_DIR / "midi"
     # the same files in a folder of another name (links, as data/real after `make data`)
     copy = tmp_path / "real"

@@ -179,3 +179,20 @@ def test_the_cross_validation_of_the_explained_models_folder_and_genres(demo_run
     assert "Group 5-fold cross-validation (300 files)" in html and "cv-demo.json" in html
     assert "RNN + baseline</td><td class='num'>0.840 ± 0.010</td><td class='num'>0.910 ± 0.010" in html
     assert "0.500" not in html
+
+
+def test_the_committed_models_of_more_genres_with_their_cross_validation():
+    """The page's "more genres" table, from the committed models and results (no data needed)."""
+    from genre_lib.paths import MODELS_DIR, RESULTS_DIR
+
+    run = MODELS_DIR / "jazz-electronic-rock"
+    html = make_report.more_genres([run], RESULTS_DIR)
+    metrics = json.loads((run / "metrics.json").read_text())
+    cv = json.loads((RESULTS_DIR / "cv-jazz-electronic-rock.json").read_text())
+    assert "More genres" in html and "cv-jazz-electronic-rock.json" in html
+    for who in ("rnn", "baseline", "combined"):
+        assert f"<td class='num'>{metrics[who]['protocols']['file']['accuracy']:.3f}</td>" in html
+        s = cv["summary"][f"{who}_file"]
+        assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
+        assert ", ".join(f"{g} {v['mean']:.3f}" for g, v in cv["recall"][f"{who}_file"].items()) in html
+    assert make_report.more_genres([], RESULTS_DIR) == ""
