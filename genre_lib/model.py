@@ -18,12 +18,20 @@ the real MIDI values:
    family as a one-hot (a program number is a category, not a quantity),
    :class:`PitchClass` its pitch class (C, C#, ...: the octave-free note name) and
    :class:`DrumSound` which drum it is (kick, snare, hi-hat, ...);
+   Optionally, :class:`PartIntervals` adds where each note stands in its own part's
+   line (drums, bass, the rest: the pitch interval and the time since the part's
+   previous note, and the ratio of that time to the one before), channels that exist
+   only in the order of the notes, and a convolution reads a few notes at a time;
 3. ``layers`` recurrent layers (GRU or LSTM) of ``units`` each read the 100 notes in
-   order; the last one returns its final state;
+   order (optionally both ways, or one stack per part, each reading only its part's
+   notes, :class:`PartMask`); the last one returns its final state;
 4. :class:`NoteSummary` adds statistics of the sequence's notes (mean, std, max, min of
    every channel, and with pitch classes the key-free :class:`PitchClassProfile`)
    beside that state: on the real data, these summaries carry much of the signal (see
-   the baseline in notebook 03), and the recurrent state adds the order;
+   the baseline in notebook 03), and the recurrent state adds the order. They do not
+   change when the notes are reordered, and a network given them learns to decide
+   without the order (issue 19's probes); the statistics of the :class:`PartIntervals`
+   channels do change;
 5. ``dense_layers`` dense layers of ``dense_units`` with dropout;
 6. a dense layer named ``"logits"`` with one output per genre, then a softmax named
    ``"probabilities"``. Saliency differentiates the logits (:func:`logits_model`).
