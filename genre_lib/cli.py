@@ -277,6 +277,39 @@ def _cmd_flip(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_probe(args: argparse.Namespace) -> int:
+    from .evaluate import align_labels
+    from .probes import probe_report, text_table
+
+    run, error = _load_run_for(args.run_dir)
+    if error:
+        return _fail(args, error)
+    data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
+    y = align_labels(data, run.genres)
+    index = np.arange(len(data))
+    if args.split == "test":
+        index = run.held_out(data.paths)
+        if not len(index):
+            n_test = len(run.meta["split"]["test_files"])
+            return _fail(args, f"none of the run's {n_test} held-out test files is in {args.data_dir}")
+    report = probe_report(run, data.tables(index), y[index], args.probes, repeats=args.repeats, seed=args.seed)
+    report = {"run": str(args.run_dir), "data": str(args.data_dir), "split": args.split,
+              "skipped": len(data.skipped), **report}
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{args.data_dir}: {report['files']} files ({args.split}; {len(data.skipped)} skipped), "
+          f"{args.repeats} repeats, seed {args.seed}; accuracy as is -> probed, effect [95 % interval over files]")
+    print(text_table(report["results"]))
+    inputs = report["dense_inputs"]
+    if inputs:
+        print(f"dense-layer inputs: {inputs['total']}, {inputs['order_free']} order-free "
+              f"(the statistics part: {inputs['statistics']}; the recurrent state: {inputs['recurrent']})")
+    if report["baseline_problem"]:
+        print(f"  (no baseline: {report['baseline_problem']})")
+    return 0
+
+
 def _load_run_for(run_dir: Path):
     """``(run, None)`` for a loadable trained run, else ``(None, one-line message)``."""
     from .runs import load_run
@@ -518,6 +551,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_saliency_check, tensorflow=True)
+
+    from .probes import PROBES, REPEATS
+
+    p = sub.add_parser("probe", help="what a run's verdicts lose when note order or one attribute is destroyed")
+    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid")
+    p.add_argument("--genres", nargs="+", help="genres to load (default: every genre folder)")
+    p.add_argument("--probes", nargs="+", choices=PROBES, help="probes to run (default: every one that applies)")
+    p.add_argument("--repeats", type=int, default=REPEATS, help="draws of each random probe (default %(default)s)")
+    p.add_argument("--split", choices=("all", "test"), default="all",
+                   help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_probe, tensorflow=True)
 
     from .download import DEFAULT_BASE_URL, DEFAULT_DEST, DEFAULT_MANIFEST
 

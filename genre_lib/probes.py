@@ -261,6 +261,7 @@ def branch_slices(model: "keras.Model") -> dict[str, np.ndarray] | None:
     recurrent, statistics, start = [], [], 0
     for tensor in layer.input:
         width = int(tensor.shape[-1])
+        # Keras has no public way to ask which layer made a tensor; its history says
         source = tensor._keras_history.operation
         part = recurrent if type(source).__name__ in ("GRU", "LSTM", "SimpleRNN", "Bidirectional") else statistics
         part.extend(range(start, start + width))
@@ -274,7 +275,7 @@ def _branch_models(model: "keras.Model") -> tuple["keras.Model", "keras.Model"]:
     import keras
 
     joined = model.get_layer(BRANCH_LAYER).output
-    return keras.Model(model.inputs, joined), keras.Model(joined, model.get_layer("logits").output)
+    return keras.Model(model.inputs[0], joined), keras.Model(joined, model.get_layer("logits").output)
 
 
 def _predict(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -305,13 +306,41 @@ def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, 
     return (np.abs(after - before) / scale).max(axis=0) <= tol
 
 
-def _branch_proba(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -> np.ndarray:
-    """Probabilities with the ``part`` branch's outputs replaced by their mean over
-    every window read."""
+def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> dict:
+    """How the inputs of a two-branch network's dense layers divide: their number, how
+    many come from the recurrent part and from the window statistics
+    (:func:`branch_slices`), and how many are order-free as measured on ``windows``
+    (:func:`order_free_inputs`), with whether those are exactly the statistics part.
+
+    Raises:
+        ValueError: the network has no :data:`BRANCH_LAYER`.
+    """
+    free = order_free_inputs(model, windows, seed)
+    parts = branch_slices(model)
+    statistics = np.zeros(len(free), dtype=bool)
+    statistics[parts["statistics"]] = True
+    return {"total": int(len(free)), "recurrent": int(len(parts["recurrent"])),
+            "statistics": int(len(parts["statistics"])), "order_free": int(free.sum()),
+            "order_free_are_statistics": bool((free == statistics).all()), "windows": int(len(windows))}
+
+
+def ablate_branch(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of an RNN verdict from its reads
+    (:func:`verdict_reads`) with the ``part`` branch's outputs (``"recurrent"`` or
+    ``"statistics"``, :func:`branch_slices`) replaced by their mean over every window
+    read, the rest of the network unchanged.
+
+    Raises:
+        ValueError: the network has no branches, or an unknown part.
+    """
+    parts = branch_slices(verdict.model)
+    if parts is None or part not in parts:
+        raise ValueError(f"cannot replace part {part!r} of model {verdict.model.name!r}: "
+                         f"its parts are {sorted(parts) if parts else 'none (no ' + BRANCH_LAYER + ' layer)'}")
     features, head = _branch_models(verdict.model)
     w = np.concatenate(list(reads)).astype(np.float32)
     z = _predict(features, w)
-    cols = branch_slices(verdict.model)[part]
+    cols = parts[part]
     z[:, cols] = z[:, cols].mean(axis=0)
     return vote(_predict(head, z), len(reads))
 
@@ -390,7 +419,7 @@ def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: 
             probed = np.zeros(len(y))
             for r in range(draws):
                 if kind == "branch":
-                    proba = _branch_proba(verdict, reads, BRANCH_PROBES[p])
+                    proba = ablate_branch(verdict, reads, BRANCH_PROBES[p])
                 else:
                     proba = judge_reads(verdict, probe_reads(reads, p, _rng(seed, p, protocol, r)), protocol)
                 probed += proba.argmax(axis=1) == y
@@ -412,6 +441,39 @@ def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray,
     """The standard probe table: :func:`probe_verdict` of every verdict (an RNN and,
     where it applies, the baseline), the same seed for each."""
     return [r for v in verdicts for r in probe_verdict(v, tables, y, probes, protocols, repeats, seed)]
+
+
+def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
+                 protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> dict:
+    """Everything ``genre-lib probe`` prints of a run folder on labelled files, as a
+    JSON-able dict: ``results`` (:func:`probe_table` of :func:`run_verdicts`, one dict
+    per verdict x protocol x probe), ``dense_inputs`` (:func:`dense_inputs` on the
+    ``file`` protocol's windows of these files; None for a network without branches),
+    ``files``, ``repeats``, ``seed`` and ``baseline_problem`` (why the baseline is
+    missing, or "")."""
+    results = probe_table(run_verdicts(run), tables, y, probes, protocols, repeats, seed)
+    inputs = None
+    if branch_slices(run.model) is not None:
+        k = int(run.meta.get("file_windows", FILE_WINDOWS))
+        inputs = dense_inputs(run.model, protocol_windows(tables, "file", k, run.max_notes), seed)
+    return {"files": len(tables), "repeats": repeats, "seed": seed, "results": [r.to_dict() for r in results],
+            "dense_inputs": inputs, "baseline_problem": run.baseline_problem}
+
+
+def text_table(results: Sequence[ProbeResult | dict]) -> str:
+    """A table for people: one line per verdict and probe, per protocol the accuracy
+    as is, probed, and the effect with its interval."""
+    rows = [r.to_dict() if isinstance(r, ProbeResult) else r for r in results]
+    protocols = list(dict.fromkeys(r["protocol"] for r in rows))
+    cells: dict = {}
+    for r in rows:
+        cells.setdefault((r["verdict"], r["probe"]), {})[r["protocol"]] = (
+            f"{r['accuracy']:.3f} -> {r['probed']:.3f}  {r['effect']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]")
+    width = max((len(c) for by in cells.values() for c in by.values()), default=10)
+    lines = [f"{'verdict':9} {'probe':16} " + "  ".join(f"{p:{width}}" for p in protocols)]
+    lines += [f"{v:9} {p:16} " + "  ".join(f"{by.get(q, '-'):{width}}" for q in protocols)
+              for (v, p), by in cells.items()]
+    return "\n".join(lines)
 
 
 def results_frame(results: Sequence[ProbeResult]) -> "pandas.DataFrame":
