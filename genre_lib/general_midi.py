@@ -34,6 +34,11 @@ DRUM_SOUND_OF_PITCH = np.full(128, -1, dtype=np.int64)
 for _k, _pitches in enumerate(DRUM_SOUNDS.values()):
     DRUM_SOUND_OF_PITCH[list(_pitches)] = _k
 
+#: The parts a piece's notes are split into when the model follows each part's own line
+#: (:class:`genre_lib.model.ModelConfig` ``parts``/``intervals``): the drum notes, the
+#: notes of the bass family (programs 32-39), and the rest.
+PARTS: tuple[str, ...] = ("drums", "bass", "other")
+
 PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -45,3 +50,11 @@ def program_family(program: np.ndarray) -> np.ndarray:
 def drum_sound(pitch: np.ndarray) -> np.ndarray:
     """Index into :data:`DRUM_SOUNDS` of each drum pitch, -1 for other percussion."""
     return DRUM_SOUND_OF_PITCH[np.clip(np.rint(np.asarray(pitch)).astype(np.int64), 0, 127)]
+
+
+def part_of(drum: np.ndarray, program: np.ndarray) -> np.ndarray:
+    """Index into :data:`PARTS` of each note: 0 for a drum note, 1 for a pitched note of
+    the bass family, 2 for the other pitched notes."""
+    drum = np.asarray(drum) > 0.5
+    bass = program_family(program) == FAMILIES.index("bass")
+    return np.where(drum, 0, np.where(bass, 1, 2)).astype(np.int64)

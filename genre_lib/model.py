@@ -18,12 +18,20 @@ the real MIDI values:
    family as a one-hot (a program number is a category, not a quantity),
    :class:`PitchClass` its pitch class (C, C#, ...: the octave-free note name) and
    :class:`DrumSound` which drum it is (kick, snare, hi-hat, ...);
+   Optionally, :class:`PartIntervals` adds where each note stands in its own part's
+   line (drums, bass, the rest: the pitch interval and the time since the part's
+   previous note, and the ratio of that time to the one before), channels that exist
+   only in the order of the notes, and a convolution reads a few notes at a time;
 3. ``layers`` recurrent layers (GRU or LSTM) of ``units`` each read the 100 notes in
-   order; the last one returns its final state;
+   order (optionally both ways, or one stack per part, each reading only its part's
+   notes, :class:`PartMask`); the last one returns its final state;
 4. :class:`NoteSummary` adds statistics of the sequence's notes (mean, std, max, min of
    every channel, and with pitch classes the key-free :class:`PitchClassProfile`)
    beside that state: on the real data, these summaries carry much of the signal (see
-   the baseline in notebook 03), and the recurrent state adds the order;
+   the baseline in notebook 03), and the recurrent state adds the order. They do not
+   change when the notes are reordered, and a network given them learns to decide
+   without the order (issue 19's probes); the statistics of the :class:`PartIntervals`
+   channels do change;
 5. ``dense_layers`` dense layers of ``dense_units`` with dropout;
 6. a dense layer named ``"logits"`` with one output per genre, then a softmax named
    ``"probabilities"``. Saliency differentiates the logits (:func:`logits_model`).
@@ -36,7 +44,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS
+from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS, FAMILIES, PARTS
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
 
 if TYPE_CHECKING:  # keras is imported on first use, not with the package
@@ -45,6 +53,19 @@ if TYPE_CHECKING:  # keras is imported on first use, not with the package
 
 #: the columns NoteEncoding takes the logarithm of (seconds)
 LOG_COLUMNS = (STEP, DURATION)
+
+#: the channels :class:`PartIntervals` adds, part by part (see its docstring)
+INTERVAL_CHANNELS: tuple[str, ...] = (
+    "drums ioi", "drums ratio", "bass interval", "bass ioi", "bass ratio", "other interval", "other ioi", "other ratio",
+)
+
+#: seconds by which a note must start after another to count as a later onset
+ONSET_TOLERANCE = 1e-4
+
+#: seconds added to an inter-onset interval before its logarithm (a 32nd of a second)
+IOI_FLOOR = 1.0 / 32.0
+
+BASS_FAMILY = FAMILIES.index("bass")
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,20 @@ class ModelConfig:
             small steps, so the weights settle instead of jumping between the views of
             the files the windows give; no early stopping, whose choice on a hundred
             validation files is mostly noise).
+        intervals: add each note's place in its own part's line (:class:`PartIntervals`:
+            the pitch interval and the time since the previous note of the same part,
+            drums, bass or the rest, and the ratio of that time to the previous one), so
+            the network reads melodic and rhythmic steps within a part, which the merged
+            note order interleaves. These channels depend on the order of the notes.
+        interval_summary: give the dense layers statistics (:class:`NoteSummary`) of the
+            :class:`PartIntervals` channels beside the recurrent state (needs
+            ``intervals``): how a window moves, not what it holds.
+        parts: one recurrent stack per part (drums, bass, the rest; :class:`PartMask`),
+            each reading only its own part's notes in order, instead of one stack over
+            all the notes merged by onset.
+        bidirectional: recurrent layers read the notes both ways.
+        conv: width in notes of a convolution (``units`` filters, ReLU) in front of the
+            recurrent layers: local patterns of a few notes; 0 for none.
     """
 
     cell: str = "gru"
@@ -101,6 +136,11 @@ class ModelConfig:
     drum_sounds: bool = False
     windows: int = 1
     cosine: bool = False
+    intervals: bool = False
+    interval_summary: bool = False
+    parts: bool = False
+    bidirectional: bool = False
+    conv: int = 0
 
     def __post_init__(self) -> None:
         if self.cell not in ("gru", "lstm"):
@@ -114,6 +154,10 @@ class ModelConfig:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.conv < 0:
+            raise ValueError(f"conv must be 0 (none) or a width in notes, not {self.conv}")
+        if self.interval_summary and not self.intervals:
+            raise ValueError("interval_summary needs intervals=True (it summarises the interval channels)")
 
     def to_dict(self) -> dict:
         """The settings as a JSON-able dict."""
@@ -296,6 +340,90 @@ def _custom_layers() -> dict:
             return {**super().get_config(), "tempo": self.tempo, "transpose": self.transpose,
                     "velocity": self.velocity, "seed": self.seed}
 
+    def _part_index(x):
+        """:func:`genre_lib.general_midi.part_of` of every note, as int32 ``(batch, notes)``."""
+        drum = x[..., DRUM] > 0.5
+        family = ops.floor(ops.clip(x[..., PROGRAM], 0.0, 127.0) / 8.0)
+        bass = ops.logical_and(ops.logical_not(drum), ops.equal(family, float(BASS_FAMILY)))
+        return ops.where(drum, 0, ops.where(bass, 1, 2))
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class PartMask(keras.layers.Layer):
+        """``True`` for the notes of one part (an index into
+        :data:`genre_lib.general_midi.PARTS`): the mask a part's recurrent layer reads
+        the window with, skipping the other parts' notes and keeping its state."""
+
+        def __init__(self, part=0, **kwargs):
+            super().__init__(**kwargs)
+            self.part = int(part)
+
+        def call(self, x):
+            return ops.equal(_part_index(x), self.part)
+
+        def get_config(self):
+            return {**super().get_config(), "part": self.part}
+
+    @keras.saving.register_keras_serializable(package="genre_lib")
+    class PartIntervals(keras.layers.Layer):
+        """Where each note stands in its own part's line (:data:`INTERVAL_CHANNELS`).
+
+        Merged by onset, the notes of a window interleave drums, bass and the other
+        instruments, so the note before a bass note is seldom a bass note. For every
+        note this layer finds, within the note's part (drums, bass, the rest):
+
+        * the previous note of the part (any earlier row), and the pitch interval to it
+          in octaves, clipped to two (none for drums: a drum pitch names a drum);
+        * the previous *onset* of the part (the last earlier row that starts strictly
+          earlier; the onsets are the running sum of the steps), and the time since it
+          as ``log2(seconds + 1/32) + 2``: an inter-onset interval;
+        * the ratio of that interval to the part's previous one, ``log2``, clipped to
+          ±3: a tempo-free rhythm (0 for even notes, about ±1 for a swung long-short).
+
+        A note without such a predecessor in the window gets 0. Each quantity sits in
+        its part's own channel and is 0 in the other parts' channels. All of them change
+        when the notes are reordered: they are the order, read per part. Transposition
+        and a change of tempo (:class:`MusicAugment`) leave the intervals and the ratios
+        unchanged.
+        """
+
+        def call(self, x):
+            n = ops.shape(x)[1]
+            part = _part_index(x)
+            step = ops.maximum(x[..., STEP], 0.0)
+            onset = ops.cumsum(step, axis=1)
+            rank = ops.cast(ops.arange(n), x.dtype)
+            # earlier[i, j]: row j comes before row i
+            earlier = ops.expand_dims(rank, 1) > ops.expand_dims(rank, 0)
+            same = ops.logical_and(ops.equal(ops.expand_dims(part, 2), ops.expand_dims(part, 1)), earlier)
+            sooner = ops.expand_dims(onset, 1) < ops.expand_dims(onset, 2) - ONSET_TOLERANCE
+            position = rank + 1.0
+
+            def last(candidates):
+                # the last candidate row j < i of each row i, -1 if none
+                return ops.cast(ops.max(ops.where(candidates, position, 0.0), axis=-1), "int32") - 1
+
+            def at(values, index):
+                return ops.take_along_axis(values, ops.maximum(index, 0), axis=1)
+
+            prev_note = last(same)
+            prev_onset = last(ops.logical_and(same, sooner))
+            has_note, has_onset = prev_note >= 0, prev_onset >= 0
+            zero = ops.zeros_like(onset)
+            pitch = x[..., PITCH]
+            interval = ops.where(has_note, ops.clip(pitch - at(pitch, prev_note), -24.0, 24.0) / 12.0, zero)
+            ioi = ops.where(has_onset, onset - at(onset, prev_onset), zero)
+            log_ioi = ops.log(ioi + IOI_FLOOR) / np.log(2.0)
+            has_ratio = ops.logical_and(has_onset, at(ops.cast(has_onset, x.dtype), prev_onset) > 0.5)
+            ratio = ops.where(has_ratio, ops.clip(log_ioi - at(log_ioi, prev_onset), -3.0, 3.0), zero)
+            timing = ops.where(has_onset, log_ioi + 2.0, zero)
+            of_part = [ops.cast(ops.equal(part, k), x.dtype) for k in range(3)]
+            return ops.stack([
+                timing * of_part[0], ratio * of_part[0],
+                interval * of_part[1], timing * of_part[1], ratio * of_part[1],
+                interval * of_part[2], timing * of_part[2], ratio * of_part[2],
+            ], axis=-1)
+
+    _LAYERS.update(PartMask=PartMask, PartIntervals=PartIntervals)
     _LAYERS.update(NoteEncoding=NoteEncoding, ProgramFamily=ProgramFamily, NoteSummary=NoteSummary,
                    MusicAugment=MusicAugment, SelectColumns=SelectColumns, PitchClass=PitchClass,
                    DrumSound=DrumSound, PitchClassProfile=PitchClassProfile)
@@ -352,15 +480,31 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     if categories:
         h = keras.layers.Concatenate(name="with_categories")([h, *categories])
     notes = h
-    cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
-    for i in range(config.layers):
-        last = i == config.layers - 1
-        h = cell(config.units, return_sequences=not last, name=f"{config.cell}_{i + 1}")(h)
+    if config.intervals:
+        intervals = L["PartIntervals"](name="part_intervals")(x)
+        h = keras.layers.Concatenate(name="with_intervals")([h, intervals])
+    if config.conv:
+        h = keras.layers.Conv1D(config.units, config.conv, padding="same", activation="relu", name="conv")(h)
+    if config.parts:
+        states = [_recurrent(config, h, f"{part}_", L["PartMask"](k, name=f"{part}_mask")(x))
+                  for k, part in enumerate(PARTS)]
+    else:
+        states = [_recurrent(config, h)]
+    summaries = []
     if config.summary:
-        summaries = [L["NoteSummary"](name="note_summary")(notes)]
+        summaries.append(L["NoteSummary"](name="note_summary")(notes))
         if config.pitch_classes:
             summaries.append(L["PitchClassProfile"](name="pitch_class_profile")(pitch_classes))
-        h = keras.layers.Concatenate(name="state_and_summary")([h, *summaries])
+    if config.interval_summary:
+        summaries.append(L["NoteSummary"](name="interval_summary")(intervals))
+    # the recurrent states enter this layer directly: genre_lib.probes tells the branches
+    # apart by the layer each input comes from
+    if summaries:
+        h = keras.layers.Concatenate(name="state_and_summary")([*states, *summaries])
+    elif len(states) > 1:
+        h = keras.layers.Concatenate(name="part_states")(states)
+    else:
+        h = states[0]
     for i in range(config.dense_layers):
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(h)
@@ -376,6 +520,21 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
         metrics=["accuracy"],
     )
     return model
+
+
+def _recurrent(config: ModelConfig, h, prefix: str = "", mask=None):
+    """``config.layers`` stacked recurrent layers over the note channels ``h`` (reading
+    only the notes where ``mask`` is true, when given); the last returns its final state."""
+    keras = _keras()
+    cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
+    for i in range(config.layers):
+        last = i == config.layers - 1
+        name = f"{prefix}{config.cell}_{i + 1}"
+        layer = cell(config.units, return_sequences=not last, name=name)
+        if config.bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"{name}_bidirectional")
+        h = layer(h, mask=mask) if mask is not None else layer(h)
+    return h
 
 
 def logits_model(model: "keras.Model") -> "keras.Model":

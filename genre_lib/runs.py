@@ -339,7 +339,8 @@ def best_by_validation(runs_dir: str | Path) -> Path | None:
 
 
 #: the optional parts of a model, in the order the iterations add them
-_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine")
+_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine", "intervals",
+              "interval_summary", "parts", "bidirectional", "conv")
 
 
 def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":

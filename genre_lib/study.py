@@ -15,7 +15,14 @@ each idea bought:
    step and duration;
 3. categories as one-hots: instrument family, pitch class, drum sound;
 4. statistics of the window's notes beside the recurrent state;
-5. tempo, key and loudness augmentation while training: the committed configuration.
+5. tempo, key and loudness augmentation while training: the committed configuration;
+6. the order (``9-order``, a second model beside the committed one): each note's
+   interval and inter-onset time within its own part and their ratio
+   (:class:`genre_lib.model.PartIntervals`), and a convolution over 5 notes in front of
+   the GRU. The committed network decides as a bag of notes (shuffling the notes of
+   every window costs it nothing, issue 19's probes); this one loses a few points of
+   accuracy when the notes are shuffled (``scripts/order_search.py`` and
+   ``results/order-search.json`` give the tries that led to it).
 
 Every row is scored under both protocols (:mod:`genre_lib.evaluate`).
 """
@@ -65,11 +72,18 @@ ITERATIONS: dict[str, ModelConfig] = {
                              summary=True, augment=False),
     "8-augment": ModelConfig(**_WINDOWED, families=True, pitch_classes=True, drum_sounds=True,
                              summary=True, augment=True),
+    "9-order": ModelConfig(**_WINDOWED, families=True, pitch_classes=True, drum_sounds=True,
+                           summary=True, augment=True, intervals=True, conv=5),
 }
 
 #: the configuration of the committed real-data model (models/jazz-electronic)
 MAIN_ITERATION = "8-augment"
 MAIN_CONFIG: ModelConfig = ITERATIONS[MAIN_ITERATION]
+
+#: the configuration of the order-using model (models/jazz-electronic-order): the
+#: committed one with per-part intervals and a convolution in front of the GRU
+ORDER_ITERATION = "9-order"
+ORDER_CONFIG: ModelConfig = ITERATIONS[ORDER_ITERATION]
 
 #: the two genres of the study, in its words
 STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
@@ -78,6 +92,8 @@ STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
 PROJECT_DIR = paths.PROJECT
 #: the committed model trained on the real collection (see models/README.md)
 REAL_RUN_DIR = COMMITTED_RUNS[frozenset(STUDY_GENRES)]
+#: the committed order-using model (``ORDER_CONFIG`` on jazz and electronic, seed 0)
+ORDER_RUN_DIR = paths.MODELS_DIR / "jazz-electronic-order"
 
 
 def quick_config(config: ModelConfig) -> ModelConfig:
@@ -163,13 +179,16 @@ def genres_run(source: DataChoice, genres: Iterable[str]) -> Run:
 def describe_run(run: Run) -> str:
     """One Markdown sentence naming a run the notebooks explain: its folder (relative to
     the project), its configuration (the study's :data:`MAIN_CONFIG`, its quick-mode
-    version, or another one) and its held-out test accuracy under both protocols, read
-    from its ``metrics.json``; no absolute path, so it can be stored in a notebook."""
+    version, :data:`ORDER_CONFIG`, or another one) and its held-out test accuracy under
+    both protocols, read from its ``metrics.json``; no absolute path, so it can be
+    stored in a notebook."""
     path = Path(run.path).resolve()
     where = path.relative_to(paths.PROJECT) if path.is_relative_to(paths.PROJECT) else Path(path.name)
     config = run.config
     if config == MAIN_CONFIG:
         what = f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`)"
+    elif config == ORDER_CONFIG:
+        what = f"`ORDER_CONFIG` (iteration `{ORDER_ITERATION}`: `MAIN_CONFIG` with per-part intervals and a convolution)"
     elif config == quick_config(MAIN_CONFIG):
         what = f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`) in quick mode (fewer epochs and windows)"
     else:

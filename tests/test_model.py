@@ -253,3 +253,152 @@ def test_a_model_with_every_new_layer_round_trips_through_a_keras_file(sample, t
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
     np.testing.assert_allclose(loaded.predict(sample[0][:5], verbose=0), model.predict(sample[0][:5], verbose=0), atol=1e-6)
+
+
+# --- order within each part: PartIntervals, PartMask and the options that use them ------
+
+
+def _intervals_by_loops(window: np.ndarray) -> np.ndarray:
+    """PartIntervals of one window, written out note by note from its docstring."""
+    from genre_lib.general_midi import part_of
+    from genre_lib.model import IOI_FLOOR, ONSET_TOLERANCE
+
+    n = len(window)
+    onset = np.cumsum(np.maximum(window[:, STEP], 0).astype(np.float64))
+    part = part_of(window[:, DRUM], window[:, PROGRAM])
+    prev_onset = [max([j for j in range(i) if part[j] == part[i] and onset[j] < onset[i] - ONSET_TOLERANCE],
+                      default=-1) for i in range(n)]
+    log_ioi = [np.log2(onset[i] - onset[k] + IOI_FLOOR) if k >= 0 else None for i, k in enumerate(prev_onset)]
+    out = np.zeros((n, 8))
+    first_channel = {0: 0, 1: 2, 2: 5}
+    for i in range(n):
+        before = [j for j in range(i) if part[j] == part[i]]
+        k = prev_onset[i]
+        timing = log_ioi[i] + 2 if k >= 0 else 0.0
+        ratio = float(np.clip(log_ioi[i] - log_ioi[k], -3, 3)) if k >= 0 and log_ioi[k] is not None else 0.0
+        values = [timing, ratio]
+        if part[i] != 0:  # pitched: the interval comes first
+            interval = np.clip(window[i, PITCH] - window[before[-1], PITCH], -24, 24) / 12 if before else 0.0
+            values = [interval, *values]
+        out[i, first_channel[part[i]]:first_channel[part[i]] + len(values)] = values
+    return out
+
+
+def test_part_intervals_follow_each_part_by_hand():
+    from genre_lib.model import INTERVAL_CHANNELS
+
+    rows = np.array([
+        # pitch step duration velocity drum program
+        [36, 0.0, 0.1, 100, 1, 0],   # kick at 0 s
+        [40, 0.0, 0.5, 80, 0, 33],   # bass E at 0 s
+        [64, 0.0, 0.5, 80, 0, 0],    # piano E at 0 s
+        [42, 0.5, 0.1, 90, 1, 0],    # hi-hat at 0.5 s
+        [43, 0.0, 0.5, 80, 0, 33],   # bass G at 0.5 s: up 3 semitones, 0.5 s after the E
+        [36, 0.25, 0.1, 100, 1, 0],  # kick at 0.75 s: 0.25 s after the hi-hat, half the time before
+        [47, 0.25, 0.5, 80, 0, 33],  # bass B at 1.0 s: up 4, 0.5 s after the G (ratio 1)
+    ], dtype=np.float32)
+    out = np.asarray(_custom_layers()["PartIntervals"]()(rows[None]))[0]
+    c = {name: k for k, name in enumerate(INTERVAL_CHANNELS)}
+    timing = lambda seconds: np.log2(seconds + 1 / 32) + 2  # noqa: E731
+    np.testing.assert_allclose(out[:3], 0.0, atol=1e-6)  # each part's first note has no predecessor
+    assert out[4, c["bass interval"]] == pytest.approx(3 / 12) and out[6, c["bass interval"]] == pytest.approx(4 / 12)
+    assert out[4, c["bass ioi"]] == pytest.approx(timing(0.5), abs=1e-5)
+    assert out[4, c["bass ratio"]] == 0.0, "the bass's first interval has no interval before it"
+    assert out[6, c["bass ratio"]] == pytest.approx(0.0, abs=1e-5)
+    assert out[5, c["drums ioi"]] == pytest.approx(timing(0.25), abs=1e-5)
+    assert out[5, c["drums ratio"]] == pytest.approx(np.log2((0.25 + 1 / 32) / (0.5 + 1 / 32)), abs=1e-5)
+    # every quantity sits in its own part's channels only
+    assert np.all(out[[0, 3, 5]][:, 2:] == 0) and np.all(out[[1, 4, 6]][:, [0, 1, 5, 6, 7]] == 0)
+    np.testing.assert_allclose(out, _intervals_by_loops(rows), atol=1e-5)
+
+
+def test_part_intervals_match_a_note_by_note_computation(demo_data):
+    W, _ = demo_data.random_windows(2, seed=0, index=np.arange(0, len(demo_data), 7))
+    out = np.asarray(_custom_layers()["PartIntervals"]()(W))
+    expected = np.stack([_intervals_by_loops(w) for w in W])
+    np.testing.assert_allclose(out, expected, atol=2e-5)
+    assert (np.abs(expected) > 0).mean() > 0.3, "the demo windows exercise the channels"
+
+
+def test_part_intervals_ignore_key_and_see_order(demo_data):
+    layer = _custom_layers()["PartIntervals"]()
+    X = demo_data.X[:8].astype(np.float32)
+    up = X.copy()
+    up[..., PITCH] += 5.0 * (1.0 - X[..., DRUM])  # transposed, drums untouched
+    np.testing.assert_allclose(np.asarray(layer(up)), np.asarray(layer(X)), atol=1e-5)
+    shuffled = X[:, np.random.default_rng(0).permutation(X.shape[1])]
+    assert np.abs(np.asarray(layer(shuffled)) - np.asarray(layer(X))).max() > 0.1
+
+
+def test_part_mask_picks_drums_bass_and_the_rest():
+    from genre_lib.general_midi import PARTS, part_of
+
+    x = np.zeros((1, 5, len(FEATURES)), dtype=np.float32)
+    x[0, :, DRUM] = [1, 0, 0, 0, 1]
+    x[0, :, PROGRAM] = [0, 32, 39, 40, 33]  # a drum note keeps the drum part whatever its program
+    L = _custom_layers()
+    masks = np.stack([np.asarray(L["PartMask"](k)(x))[0] for k in range(len(PARTS))])
+    assert masks.tolist() == [[True, False, False, False, True], [False, True, True, False, False],
+                              [False, False, False, True, False]]
+    assert part_of(x[0, :, DRUM], x[0, :, PROGRAM]).tolist() == [0, 1, 1, 2, 0]
+
+
+def test_order_options_are_checked():
+    with pytest.raises(ValueError, match="interval_summary needs intervals"):
+        ModelConfig(interval_summary=True)
+    with pytest.raises(ValueError, match="conv must be"):
+        ModelConfig(conv=-1)
+    old = {k: v for k, v in ModelConfig().to_dict().items()
+           if k not in ("intervals", "interval_summary", "parts", "bidirectional", "conv")}
+    assert ModelConfig.from_dict(old) == ModelConfig(), "a run.json from before these options loads unchanged"
+
+
+@pytest.mark.slow
+def test_a_part_reads_only_its_own_notes(sample):
+    keras = pytest.importorskip("keras")
+    config = ModelConfig(units=8, intervals=True, parts=True, summary=False, augment=False)
+    model = build_model(config, sample[0], n_genres=2, seed=0)
+    assert {"drums_gru_1", "bass_gru_1", "other_gru_1", "part_intervals"} <= {layer.name for layer in model.layers}
+    states = keras.Model(model.inputs, [model.get_layer(f"{p}_gru_1").output for p in ("drums", "bass", "other")])
+    X = sample[0][:8].copy()
+    changed = X.copy()
+    drum = X[..., DRUM] > 0.5
+    assert drum.any()
+    changed[..., VELOCITY] = np.where(drum, 127.0 - X[..., VELOCITY], X[..., VELOCITY])  # only drum notes change
+    before, after = [np.asarray(s) for s in states([X])], [np.asarray(s) for s in states([changed])]
+    np.testing.assert_allclose(after[2], before[2], atol=1e-6)  # the other instruments do not hear it
+    np.testing.assert_allclose(after[1], before[1], atol=1e-6)
+    assert np.abs(after[0] - before[0]).max() > 1e-3
+
+
+def test_interval_statistics_change_with_order_where_note_statistics_cannot(sample):
+    keras = pytest.importorskip("keras")
+    config = ModelConfig(units=8, intervals=True, interval_summary=True, augment=False)
+    model = build_model(config, sample[0], n_genres=2, seed=0)
+    parts = keras.Model(model.inputs, [model.get_layer(n).output for n in ("note_summary", "interval_summary")])
+    X = sample[0][:8]
+    shuffled = X[:, np.random.default_rng(1).permutation(X.shape[1])]
+    (bag, order), (bag_s, order_s) = [[np.asarray(t) for t in parts([x])] for x in (X, shuffled)]
+    np.testing.assert_allclose(bag_s, bag, atol=1e-4)  # a bag of notes is the same bag in any order
+    assert np.abs(order_s - order).max() > 0.05
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [
+    ModelConfig(units=8, intervals=True, interval_summary=True, summary=False),
+    ModelConfig(units=8, intervals=True, parts=True, bidirectional=True, conv=3),
+])
+def test_an_order_model_round_trips_and_has_finite_gradients(config, sample, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    model = build_model(config, sample[0], n_genres=2, seed=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(loaded(sample[0][:5])), np.asarray(model(sample[0][:5])), atol=1e-6)
+    x = tf.constant(sample[0][:3])
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logit = logits_model(model)(x)[:, 0]
+    grad = tape.gradient(logit, x).numpy()
+    assert np.all(np.isfinite(grad)) and np.abs(grad[..., [PITCH, STEP]]).max() > 0

@@ -13,6 +13,9 @@ from genre_lib.study import (
     ITERATIONS,
     MAIN_CONFIG,
     MAIN_ITERATION,
+    ORDER_CONFIG,
+    ORDER_ITERATION,
+    PROJECT_DIR,
     REAL_RUN_DIR,
     STUDY_COLUMNS,
     STUDY_REPORTED,
@@ -38,14 +41,19 @@ def test_the_study_rows_are_the_studys_nodes_layers_and_epochs_on_its_input():
 
 def test_our_rows_add_one_idea_at_a_time():
     names = list(ITERATIONS)
-    assert names[:3] == list(STUDY_REPORTED) and MAIN_CONFIG is ITERATIONS[MAIN_ITERATION] == ITERATIONS[names[-1]]
-    ours = [ITERATIONS[n] for n in names[3:]]
+    main = names.index(MAIN_ITERATION)
+    assert names[:3] == list(STUDY_REPORTED) and MAIN_CONFIG is ITERATIONS[MAIN_ITERATION]
+    assert names[main + 1:] == [ORDER_ITERATION], "after the committed configuration, only the order model"
+    ours = [ITERATIONS[n] for n in names[3:main + 1]]
     assert ours[0].windows > 1 and ours[0].columns == STUDY_COLUMNS
     for before, after in zip(ours, ours[1:]):
         changed = {k for k, v in before.to_dict().items() if after.to_dict()[k] != v}
         # one idea: the columns, the category one-hots (together), the summary, or augmentation
         assert changed in ({"columns"}, {"families", "pitch_classes", "drum_sounds"}, {"summary"}, {"augment"}), changed
     assert ours[1].columns == FEATURES
+    # the order model is the committed one with the order ideas added, nothing else
+    changed = {k: v for k, v in ORDER_CONFIG.to_dict().items() if MAIN_CONFIG.to_dict()[k] != v}
+    assert changed == {"intervals": True, "conv": 5}
 
 
 def test_quick_mode_trains_for_real_but_briefly():
@@ -113,3 +121,13 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
                                                quick_config(MAIN_CONFIG)))
     other = describe_run(run(tmp_path / "mine", MAIN_CONFIG.replace(epochs=4)))
     assert "`mine`" in other and "changed in epochs" in other and str(tmp_path) not in other
+
+
+def test_the_committed_order_model_is_the_order_configuration():
+    from genre_lib.runs import load_run
+    from genre_lib.study import ORDER_RUN_DIR, describe_run
+
+    run = load_run(ORDER_RUN_DIR)
+    assert run.config == ORDER_CONFIG and run.genres == ("electronic", "jazz")
+    assert {"part_intervals", "conv", "note_summary"} <= {layer.name for layer in run.model.layers}
+    assert describe_run(run).startswith("The model: `models/jazz-electronic-order`, configuration `ORDER_CONFIG`")

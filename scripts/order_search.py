@@ -1,0 +1,213 @@
+"""The search for a recurrent model whose note order matters (issue 19, item 3).
+
+Every candidate is ``MAIN_CONFIG`` with a few settings changed (:data:`CANDIDATES`).
+*Screening* trains a candidate on one fold of the group 5-fold split
+(:func:`genre_lib.splits.group_folds`, seed 0, fold 0 by default: the committed model's
+kind of split) and measures on that fold's test files, under both protocols: the
+accuracy and the order probes of :mod:`genre_lib.probes` (``shuffle``: the notes of
+every window shuffled; ``reverse``; ``shuffle-16`` and ``shuffle-4``). The *order
+effect* is the accuracy as is minus the accuracy shuffled. ``--cv`` runs every fold
+for one candidate, with the baseline trained on the same files, and keeps every test
+file's probabilities as :mod:`genre_lib.crossval` does.
+
+    python scripts/order_search.py ../shared/midi --genres jazz electronic \
+        --screen 8-augment no-summary intervals --json results/order-search.json
+    python scripts/order_search.py ../shared/midi --genres jazz electronic \
+        --cv intervals --json results/cv-order-intervals.json
+
+Rows are added to ``--json`` (a row of the same candidate, fold and seed is replaced),
+so screenings can run one at a time. ``--models DIR`` keeps each trained network
+(``<candidate>-fold<k>-seed<s>.keras``) and measures a kept one again without
+training. Fold ``k`` trains with seed ``seed + k``, as cross-validation does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genre_lib.dataset import Dataset, load_dataset
+from genre_lib.metrics import classification_metrics, mean_sd
+from genre_lib.model import ModelConfig, note_encoding
+from genre_lib.probes import ORDER_PROBES, probe_verdict
+from genre_lib.protocols import PROTOCOLS
+from genre_lib.splits import group_folds
+from genre_lib.study import ITERATIONS, MAIN_CONFIG, MAIN_ITERATION
+
+#: the candidates: what each changes in words, and its settings changed from MAIN_CONFIG
+CANDIDATES: dict[str, tuple[str, dict]] = {
+    MAIN_ITERATION: ("the committed configuration (reference)", {}),
+    "no-summary": ("no window statistics (6-categories with augmentation)", {"summary": False}),
+    "intervals": ("no window statistics; per-part intervals, inter-onset times and their ratios "
+                  "(PartIntervals) as GRU inputs", {"summary": False, "intervals": True}),
+    "intervals+isum": ("intervals, with statistics of the interval channels beside the state",
+                       {"summary": False, "intervals": True, "interval_summary": True}),
+    "parts+intervals": ("intervals, one masked GRU per part (drums, bass, the rest)",
+                        {"summary": False, "intervals": True, "parts": True}),
+    "intervals+bi": ("intervals, the GRU bidirectional",
+                     {"summary": False, "intervals": True, "bidirectional": True}),
+    "intervals+conv": ("intervals, a convolution over 5 notes in front of the GRU",
+                       {"summary": False, "intervals": True, "conv": 5}),
+    "intervals+summary": ("intervals with the window statistics kept (MAIN_CONFIG + intervals)",
+                          {"intervals": True}),
+    "intervals+conv+summary": ("intervals and the 5-note convolution, with the window statistics kept",
+                               {"intervals": True, "conv": 5}),
+}
+
+
+def candidate_config(name: str) -> ModelConfig:
+    """The configuration of candidate ``name`` (:data:`CANDIDATES`, or any iteration)."""
+    if name in CANDIDATES:
+        return MAIN_CONFIG.replace(**CANDIDATES[name][1])
+    if name in ITERATIONS:
+        return ITERATIONS[name]
+    raise SystemExit(f"unknown candidate {name!r}: use one of {', '.join([*CANDIDATES, *ITERATIONS])}")
+
+
+def trained(name: str, config: ModelConfig, data: Dataset, part, fold: int, seed: int, models: Path | None):
+    """The network of candidate ``name`` on one fold: loaded from ``models`` if kept
+    there, else trained with :func:`genre_lib.train.fit` (and kept). Returns
+    ``(model, seconds, epochs)``; both are None for a loaded network."""
+    import keras
+
+    from genre_lib.train import fit
+
+    path = models / f"{name}-fold{fold}-seed{seed}.keras" if models else None
+    if path is not None and path.is_file():
+        note_encoding()  # registers the project's layers before Keras reads the file
+        return keras.models.load_model(path), None, None
+    start = time.perf_counter()
+    model, history = fit(config, data, part.train, part.val, seed=seed)
+    seconds = round(time.perf_counter() - start, 1)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(path)
+    return model, seconds, len(history["loss"])
+
+
+def measure(model, data: Dataset, test: np.ndarray, repeats: int, seed: int) -> tuple[dict, dict]:
+    """Accuracy and order probes of ``model`` on the files ``test`` under both protocols.
+
+    Returns:
+        ``(figures, probabilities)``: ``figures[protocol]`` holds ``accuracy``, ``loss``
+        and, per order probe, ``{effect, low, high, probed}``; ``probabilities[protocol]``
+        the ``(files, genres)`` probabilities as is.
+    """
+    from genre_lib.verdicts import RNNVerdict
+
+    verdict = RNNVerdict(model, tuple(data.genres))
+    tables, y = data.tables(test), data.y[test]
+    probs = {p: verdict.predict_proba(tables, p) for p in PROTOCOLS}
+    figures = {p: {k: classification_metrics(probs[p], y, data.genres)[k] for k in ("accuracy", "loss")} for p in PROTOCOLS}
+    for r in probe_verdict(verdict, tables, y, probes=list(ORDER_PROBES), repeats=repeats, seed=seed):
+        assert abs(r.accuracy - figures[r.protocol]["accuracy"]) < 1e-9, "the probe judges as the verdict does"
+        figures[r.protocol][r.probe] = {"effect": r.effect, "low": r.low, "high": r.high, "probed": r.probed}
+    return figures, probs
+
+
+def screen_row(name: str, data: Dataset, fold: int, seed: int, repeats: int, models: Path | None) -> dict:
+    """One screening row: candidate ``name`` trained and measured on fold ``fold``."""
+    config = candidate_config(name)
+    part = group_folds(data.y, data.groups, 5, seed=0)[fold]
+    model, seconds, epochs = trained(name, config, data, part, fold, seed + fold, models)
+    figures, _ = measure(model, data, part.test, repeats, seed)
+    what = CANDIDATES.get(name, (f"iteration {name}", {}))
+    return {"candidate": name, "what": what[0], "changes": what[1], "config": config.to_dict(), "fold": fold,
+            "seed": seed + fold, "n_test": len(part.test), "params": int(model.count_params()),
+            "train_seconds": seconds, "epochs": epochs, **{p: figures[p] for p in PROTOCOLS}}
+
+
+def cross_validate_order(name: str, data: Dataset, seed: int, repeats: int, models: Path | None,
+                         folds: int = 5, log=print) -> dict:
+    """Group ``folds``-fold cross-validation of candidate ``name`` and of the baseline on
+    the same files, with the RNN's order probes in every fold and every test file's
+    probabilities (the RNN's and the baseline's, under both protocols)."""
+    from genre_lib.verdicts import BaselineVerdict
+
+    config = candidate_config(name)
+    rows, files = [], []
+    for k, part in enumerate(group_folds(data.y, data.groups, folds, seed=seed)):
+        model, seconds, epochs = trained(name, config, data, part, k, seed + k, models)
+        figures, probs = measure(model, data, part.test, repeats, seed)
+        baseline = BaselineVerdict.fit(data.tables(part.train), data.y[part.train], data.genres, seed=seed + k)
+        tables, y = data.tables(part.test), data.y[part.test]
+        base = {p: baseline.predict_proba(tables, p) for p in PROTOCOLS}
+        row = {"fold": k, "seed": seed + k, "n_test": len(y), "train_seconds": seconds, "epochs": epochs,
+               **{p: figures[p] for p in PROTOCOLS},
+               "baseline": {p: classification_metrics(base[p], y, data.genres)["accuracy"] for p in PROTOCOLS}}
+        rows.append(row)
+        for j, i in enumerate(part.test):
+            files.append({"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
+                          **{p: [round(float(v), 4) for v in probs[p][j]] for p in PROTOCOLS},
+                          **{f"baseline_{p}": [round(float(v), 4) for v in base[p][j]] for p in PROTOCOLS}})
+        log(f"fold {k}: " + " | ".join(
+            f"{p} {row[p]['accuracy']:.3f} order {row[p]['shuffle']['effect']:+.3f} "
+            f"baseline {row['baseline'][p]:.3f}" for p in PROTOCOLS) + f" | {seconds} s")
+    summary = {}
+    for p in PROTOCOLS:
+        for key, values in (("accuracy", [r[p]["accuracy"] for r in rows]),
+                            *((f"order_{probe}", [r[p][probe]["effect"] for r in rows]) for probe in ORDER_PROBES),
+                            ("baseline", [r["baseline"][p] for r in rows])):
+            summary[f"{p}_{key}"] = mean_sd(values)
+    return {"candidate": name, "what": CANDIDATES.get(name, (name, {}))[0], "config": config.to_dict(),
+            "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
+                     "groups": len(set(data.groups))},
+            "folds_total": folds, "seed": seed, "repeats": repeats, "folds": rows, "summary": summary, "files": files}
+
+
+def _add_rows(path: Path, rows: list[dict], command: str) -> None:
+    """Merge ``rows`` into the screening file at ``path`` (same candidate, fold, seed: replaced)."""
+    old = json.loads(path.read_text()) if path.is_file() else {"rows": []}
+    key = lambda r: (r["candidate"], r["fold"], r["seed"])  # noqa: E731
+    fresh = {key(r) for r in rows}
+    old["rows"] = [r for r in old["rows"] if key(r) not in fresh] + rows
+    old.setdefault("commands", []).append(command)
+    path.write_text(json.dumps(old, indent=1) + "\n")
+
+
+def _line(row: dict) -> str:
+    return f"{row['candidate']:18s} fold {row['fold']}: " + " | ".join(
+        f"{p} {row[p]['accuracy']:.3f} order {row[p]['shuffle']['effect']:+.3f} "
+        f"[{row[p]['shuffle']['low']:+.3f}, {row[p]['shuffle']['high']:+.3f}] reverse {row[p]['reverse']['effect']:+.3f}"
+        for p in PROTOCOLS) + f" | {row['train_seconds']} s"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data_dir", type=Path)
+    ap.add_argument("--genres", nargs="+", required=True)
+    ap.add_argument("--screen", nargs="+", default=[], metavar="CANDIDATE", help="candidates to screen on --fold")
+    ap.add_argument("--fold", type=int, default=0, help="the fold screened (of 5, group folds seed 0)")
+    ap.add_argument("--cv", metavar="CANDIDATE", help="cross-validate this candidate (every fold)")
+    ap.add_argument("--seed", type=int, default=0, help="fold k trains with seed + k")
+    ap.add_argument("--repeats", type=int, default=3, help="draws of each random order probe")
+    ap.add_argument("--models", type=Path, help="keep trained networks here and reuse kept ones")
+    ap.add_argument("--json", type=Path, required=True, help="screening: rows added here; --cv: the result")
+    args = ap.parse_args()
+    if not args.screen and not args.cv:
+        ap.error("give --screen CANDIDATE... or --cv CANDIDATE")
+    for name in [*args.screen, *([args.cv] if args.cv else [])]:
+        candidate_config(name)
+    data = load_dataset(args.data_dir, args.genres, progress=False)
+    command = "python scripts/order_search.py " + " ".join(sys.argv[1:])
+    for name in args.screen:
+        row = screen_row(name, data, args.fold, args.seed, args.repeats, args.models)
+        print(_line(row), flush=True)
+        _add_rows(args.json, [row], command)
+    if args.cv:
+        result = cross_validate_order(args.cv, data, args.seed, args.repeats, args.models,
+                                      log=lambda line: print(line, flush=True))
+        result["command"] = command
+        for key, v in result["summary"].items():
+            print(f"{key}: {v['mean']:.3f} ± {v['sd']:.3f}")
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
