@@ -20,7 +20,6 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from .dataset import MAX_NOTES, DataError, load_dataset
 from .evaluate import GenreMismatchError
@@ -275,12 +274,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         return _fail(args, error)
     data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
     y = align_labels(data, run.genres)
-    index = np.arange(len(data))
-    if args.split == "test":
-        index = run.held_out(data.paths)
-        if not len(index):
-            n_test = len(run.meta["split"]["test_files"])
-            return _fail(args, f"none of the run's {n_test} held-out test files is in {args.data_dir}")
+    try:
+        index = run.files_to_judge(data.paths, args.split)
+    except ValueError as exc:
+        return _fail(args, f"{args.data_dir}: {exc}")
     report = probe_report(run, data.tables(index), y[index], args.probes, repeats=args.repeats, seed=args.seed)
     report = {"run": str(args.run_dir), "data": str(args.data_dir), "split": args.split,
               "skipped": len(data.skipped), **report}
@@ -367,15 +364,10 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
     if error:
         return _fail(args, error)
     data = load_dataset(args.data_dir, list(run.genres), max_notes=run.max_notes, progress=False)
-    index = np.arange(len(data))
-    if args.split == "test":
-        # only the files the run held out: explaining training files flatters the maps
-        index = run.held_out(data.paths)
-        if not len(index):
-            n_test = len(run.meta["split"]["test_files"])
-            return _fail(args, f"none of the run's {n_test} held-out test files is in {args.data_dir}")
-    if args.max_files and len(index) > args.max_files:
-        index = np.sort(np.random.default_rng(args.seed).choice(index, args.max_files, replace=False))
+    try:
+        index = run.files_to_judge(data.paths, args.split, args.max_files, args.seed)
+    except ValueError as exc:
+        return _fail(args, f"{args.data_dir}: {exc}")
     X, y = data.X[index], data.y[index]
     method = method_named(args.method, run.model, args.output, seed=args.seed)
     checks = check_report(method, X, y, n_steps=args.n_steps, seed=args.seed)

@@ -126,6 +126,26 @@ class Run:
         test = set(self.meta["split"]["test_files"])
         return np.array([i for i, p in enumerate(paths) if p in test], dtype=int)
 
+    def files_to_judge(self, paths: list[str], split: str = "all", max_files: int = 0, seed: int = 0) -> "np.ndarray":
+        """Indices among ``paths`` of the files a check or probe judges: every file
+        (``split="all"``) or only the run's held-out test files (``"test"``, :meth:`held_out`:
+        files it trained on flatter a map or a probe), then a seeded random sample of at
+        most ``max_files`` of them (0: all), sorted.
+
+        Raises:
+            ValueError: an unknown split, or none of the run's held-out files is in ``paths``.
+        """
+        import numpy as np
+
+        if split not in ("all", "test"):
+            raise ValueError(f"unknown split {split!r}: use 'all' or 'test'")
+        index = np.arange(len(paths)) if split == "all" else self.held_out(paths)
+        if not len(index):
+            raise ValueError(f"none of the run's {len(self.meta['split']['test_files'])} held-out test files is here")
+        if max_files and len(index) > max_files:
+            index = np.sort(np.random.default_rng(seed).choice(index, max_files, replace=False))
+        return index
+
     @property
     def config(self) -> "ModelConfig":
         """The run's :class:`genre_lib.model.ModelConfig`."""

@@ -278,3 +278,17 @@ def test_a_metrics_file_with_the_old_block_name_still_reads(demo_run, tmp_path):
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     assert read_metrics(run_dir)["rnn"] == demo_run.metrics["rnn"] and "test" not in read_metrics(run_dir)
     assert load_run(run_dir).metrics["rnn"]["accuracy"] == demo_run.metrics["rnn"]["accuracy"]
+
+
+def test_files_to_judge_are_all_or_the_held_out_ones_sampled_by_seed(demo_run, demo_data):
+    held = demo_run.held_out(demo_data.paths)
+    np.testing.assert_array_equal(demo_run.files_to_judge(demo_data.paths), np.arange(len(demo_data)))
+    np.testing.assert_array_equal(demo_run.files_to_judge(demo_data.paths, "test"), held)
+    some = demo_run.files_to_judge(demo_data.paths, "test", max_files=7, seed=3)
+    assert len(some) == 7 and set(some) <= set(held) and np.all(np.diff(some) > 0)
+    np.testing.assert_array_equal(some, demo_run.files_to_judge(demo_data.paths, "test", max_files=7, seed=3))
+    assert not np.array_equal(some, demo_run.files_to_judge(demo_data.paths, "test", max_files=7, seed=4))
+    with pytest.raises(ValueError, match="none of the run's .* held-out test files is here"):
+        demo_run.files_to_judge(["no/such.mid"], "test")
+    with pytest.raises(ValueError, match="unknown split 'train'"):
+        demo_run.files_to_judge(demo_data.paths, "train")
