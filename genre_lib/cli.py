@@ -117,7 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _fail(args, str(exc))
     try:
         run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
-                        max_notes=args.max_notes, file_windows=args.file_windows, overwrite=args.overwrite,
+                        split_seed=args.split_seed, max_notes=args.max_notes, file_windows=args.file_windows, overwrite=args.overwrite,
                         progress=True, verbose=2 if args.verbose else 0)
     except FileExistsError as exc:
         return _fail(args, f"{exc} (choose another --out or pass --overwrite)")
@@ -444,9 +444,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
     p.add_argument("--out", required=True, type=Path, help="run folder to create")
     p.add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the batches")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batches, and the split unless --split-seed")
     p.add_argument("--split", choices=("group", "stratified"), default="group",
                    help="group: no artist/sequencer on two sides (default); stratified: random files")
+    p.add_argument("--split-seed", type=int,
+                   help="seeds the split alone (default: --seed); e.g. --seed 1 --split-seed 0 trains a second "
+                        "network on the files of the run trained with --seed 0")
     p.add_argument("--max-notes", type=int, default=MAX_NOTES)
     p.add_argument("--file-windows", type=int, default=FILE_WINDOWS,
                    help="windows per file of the file protocol (default %(default)s)")
