@@ -26,6 +26,28 @@ share among the last 10 and the last 2 of the table), the same per target genre
 Bars (issue 5): success after the round trip >= 95 %, median notes changed a minority
 of the 100, a few seconds per flip at most; with ``--targets each``, >= 95 % for each
 target genre (the issues of more genres). Exit status 1 if a success bar is missed.
+
+**Second opinions** (``--judges``, issue 20)::
+
+    python benchmarks/bench_flip.py --judges --n 40 --seed 0 --json results/flip-judges.json
+
+flips the same sample of held-out files under each setting of :data:`SETTINGS` (or
+``--settings``): the default flip of the first 100 notes; the same against two networks
+at once (the committed model and its seed-1 sibling, ``models/jazz-electronic-seed1``);
+and a flip of the whole file's vote. Each flip targets the genre the committed model
+does not give the file under the setting's protocol. Every flip's whole file (the rest
+kept) is written, read back and judged by the panel of :mod:`genre_lib.opinions`: the
+committed run's RNN, baseline and RNN + baseline, the seed-1 and seed-2 networks (seed 2
+is never optimised against), each under both protocols, and the plausibility measure
+(:mod:`genre_lib.plausibility`, fitted on the run's training files; its AUC on the run's
+held-out test files is computed here too, so the JSON holds the one computation
+notebooks and the README read). Prints, per setting: the share flipped (after the
+round trip, by every network it was optimised against), notes changed (median; share of
+the table; seconds of music touched), the share of flips each judge agrees with (the
+share that already gave the target before the flip beside it), plausibility before and
+after, and the length in seconds before and after; then a paired bootstrap interval
+(over files) of how much more often each multi-judge setting convinces the unseen
+seed-2 network than the default does.
 """
 
 from __future__ import annotations
@@ -77,6 +99,178 @@ def flip_one(model, table, target: int, settings, genres, rel: str, p, positions
             "p_target_before": float(p[target]), "p_target_after": p_after}, r
 
 
+#: the flip settings ``--judges`` compares: the networks a flip must convince (the
+#: committed model, plus the run folders named, beside it) under which protocol, and
+#: the optimiser's settings (record_every: no trajectory is needed)
+SETTINGS: dict[str, dict] = {
+    "default": dict(protocol="first100", convince=(), params={}),
+    "two-networks": dict(protocol="first100", convince=("seed1",), params={}),
+    "two-networks-margin1": dict(protocol="first100", convince=("seed1",), params={"margin": 1.0}),
+    "default-margin1": dict(protocol="first100", convince=(), params={"margin": 1.0}),
+    "file-vote": dict(protocol="file", convince=(), params={}),
+}
+#: the settings a plain ``--judges`` run measures
+JUDGES_DEFAULT = ("default", "two-networks", "file-vote")
+#: the seed siblings of the run (folders ``<run>-seed<N>`` beside it) the panel asks
+SIBLINGS = ("seed1", "seed2")
+
+
+def _share(values) -> float | None:
+    v = [x for x in values if x is not None]
+    return float(np.mean(v)) if v else None
+
+
+def _median(values) -> float | None:
+    v = [x for x in values if x is not None]
+    return float(np.median(v)) if v else None
+
+
+def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
+    """Per-setting figures of the rows of :func:`judges_main` (see the module docstring)."""
+    from genre_lib.protocols import PROTOCOLS
+
+    ok = [r for r in rows if r["flipped"]]
+    out = {
+        "n": len(rows),
+        "flipped": _share(r["flipped"] for r in rows),
+        "n_flipped": len(ok),
+        "median_notes_changed": _median(r["notes_changed"] for r in ok),
+        "max_notes_changed": max((r["notes_changed"] for r in ok), default=None),
+        "median_share_of_table": _median(r["share_changed"] for r in ok),
+        "median_share_of_file": _median(r["notes_changed"] / r["file_notes"] for r in ok),
+        "median_seconds_touched": _median(r["seconds_touched"] for r in ok),
+        "median_wall_seconds": _median(r["wall_seconds"] for r in rows),
+        "agrees": {v: {p: _share(r["opinions"]["verdicts"][v][p]["agrees"] for r in ok) for p in PROTOCOLS}
+                   for v in verdicts},
+        "agreed_before": {v: {p: _share(r["opinions"]["verdicts"][v][p]["agreed_before"] for r in ok)
+                              for p in PROTOCOLS} for v in verdicts},
+        "seconds": {k: _median(r["opinions"]["seconds"][k] for r in ok)
+                    for k in ("excerpt_before", "excerpt_after", "file_before", "file_after")},
+        "file_length_changed": _share(abs(r["opinions"]["seconds"]["file_after"] - r["opinions"]["seconds"]["file_before"]) > 0.05
+                                      for r in ok),
+        "median_file_seconds_added": _median(r["opinions"]["seconds"]["file_after"] - r["opinions"]["seconds"]["file_before"]
+                                             for r in ok),
+    }
+    if ok and "plausibility" in ok[0]["opinions"]:
+        out["plausibility"] = {p: {
+            "median_score_before": _median(r["opinions"]["plausibility"][p]["score_before"] for r in ok),
+            "median_score_after": _median(r["opinions"]["plausibility"][p]["score_after"] for r in ok),
+            "plausible_before": _share(r["opinions"]["plausibility"][p]["score_before"] > 0 for r in ok),
+            "plausible_after": _share(r["opinions"]["plausibility"][p]["plausible"] for r in ok),
+            "median_typicality_after": _median(r["opinions"]["plausibility"][p]["typicality_after"] for r in ok),
+        } for p in PROTOCOLS}
+    return out
+
+
+def judges_main(args) -> None:
+    """``--judges``: second opinions on flips under several settings (module docstring)."""
+    from genre_lib import plausibility as P
+    from genre_lib.dataset import load_dataset
+    from genre_lib.evaluate import align_labels
+    from genre_lib.flip import FlipSettings, Judge, optimize_delta
+    from genre_lib.metrics import bootstrap_interval
+    from genre_lib.opinions import Panel, ask
+    from genre_lib.runs import load_run
+
+    run = load_run(args.run)
+    siblings = {name: load_run(args.run.parent / f"{args.run.name}-{name}") for name in SIBLINGS}
+    measure = P.load(args.run)
+    data = load_dataset(args.data, list(run.genres), max_notes=run.max_notes, progress=False)
+    y = align_labels(data, run.genres)
+    test = run.split(data).test
+    validation = P.validate(measure, data.tables(test), y[test])
+    panel = Panel.of_run(run, list(siblings.values()), measure)
+    verdicts = [v.name for v in panel.verdicts]
+    wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed)}
+    index = [i for i in test if str(args.data / data.paths[i]) in wanted]
+    names = args.settings or list(JUDGES_DEFAULT)
+    print(f"model: {args.run.name} (+ {', '.join(f'{args.run.name}-{s}' for s in SIBLINGS)}); genres {run.genres}")
+    print(f"files: {len(index)} of the run's {len(test)} held-out test files"
+          + (f" (seeded sample, seed {args.seed})" if args.n else ""))
+    print("plausibility AUC on the held-out test files (every file x genre; own genre positive): "
+          + ", ".join(f"{p} {v['auc']:.3f}" for p, v in validation.items()), flush=True)
+    rows = []
+    for i in index:
+        whole, rel = data.table(i), data.paths[i]
+        before = panel.judge(whole)
+        for name in names:
+            spec = SETTINGS[name]
+            judges = [Judge(run.model, spec["protocol"], name="rnn")] + [
+                Judge(siblings[c].model, spec["protocol"], name=f"rnn-{c}") for c in spec["convince"]]
+            table = whole if spec["protocol"] == "file" else whole[: run.max_notes]
+            p = before["verdicts"]["rnn"][spec["protocol"]]
+            target = int(np.argsort(p)[-2])
+            settings = FlipSettings(**{"record_every": 10**6, **spec["params"]})
+            t0 = time.perf_counter()
+            r = optimize_delta(judges[0], table, target, settings, genres=run.genres, also=judges[1:])
+            opinions = ask(panel, whole, r, before).to_dict() if r.reparsed is not None else None
+            row = {"file": rel, "genre": Path(rel).parts[0], "setting": name, "to": run.genres[target],
+                   "flipped": bool(r.flipped and opinions is not None), "success_before_round_trip": bool(r.success),
+                   "notes_changed": int(r.notes_changed), "table_notes": len(table), "file_notes": len(whole),
+                   "share_changed": float(r.share_changed), "seconds_touched": float(r.seconds_touched),
+                   "l1": float(r.l1), "steps": int(r.steps), "wall_seconds": time.perf_counter() - t0,
+                   "opinions": opinions}
+            rows.append(row)
+            agrees = "" if opinions is None else " ".join(
+                f"{v}:{''.join('+' if opinions['verdicts'][v][q]['agrees'] else '-' for q in ('first100', 'file'))}"
+                for v in verdicts)
+            print(f"  {rel[:40]:40s} {name:20s} -> {run.genres[target]:10s} flipped={int(row['flipped'])} "
+                  f"notes={r.notes_changed:4d} {row['wall_seconds']:6.1f}s {agrees}", flush=True)
+
+    summary = {name: judges_summary([r for r in rows if r["setting"] == name], verdicts) for name in names}
+    # how much more often a setting convinces the network none was optimised against
+    # than the default does, paired over files (a failed flip convinces no one)
+    def convinced(name: str, protocol: str) -> dict:
+        return {r["file"]: float(r["flipped"] and r["opinions"]["verdicts"]["rnn-seed2"][protocol]["agrees"])
+                for r in rows if r["setting"] == name}
+
+    comparisons = {}
+    if "default" in names:
+        for name in names:
+            if name == "default":
+                continue
+            protocol = SETTINGS[name]["protocol"]
+            a, b = convinced(name, protocol), convinced("default", protocol)
+            files = sorted(set(a) & set(b))
+            diff = np.array([a[f] - b[f] for f in files])
+            comparisons[name] = {
+                "judge": f"rnn-seed2/{protocol}", "files": len(files),
+                "convinced": float(np.mean([a[f] for f in files])), "default_convinced": float(np.mean([b[f] for f in files])),
+                "difference": float(diff.mean()), "interval_95": bootstrap_interval(diff, seed=args.seed),
+            }
+    for name, s in summary.items():
+        print(f"\n{name} ({SETTINGS[name]['protocol']}, convinces rnn{''.join(' + ' + c for c in SETTINGS[name]['convince'])}): "
+              f"{s['n_flipped']} of {s['n']} flipped ({s['flipped']:.0%}) after the round trip; "
+              f"notes changed median {s['median_notes_changed']} (max {s['max_notes_changed']}), "
+              f"{s['median_share_of_table']:.1%} of the table, {s['median_share_of_file']:.2%} of the file, "
+              f"{s['median_seconds_touched']:.1f} s touched; median {s['median_wall_seconds']:.1f} s per flip")
+        for v in verdicts:
+            print(f"  {v:14s} agrees: " + ", ".join(
+                f"{p} {s['agrees'][v][p]:.0%} (before {s['agreed_before'][v][p]:.0%})" for p in s["agrees"][v]))
+        if "plausibility" in s:
+            print("  plausibility as the target (score > 0): " + ", ".join(
+                f"{p} {v['plausible_before']:.0%} -> {v['plausible_after']:.0%} (median score {v['median_score_before']:+.2f} "
+                f"-> {v['median_score_after']:+.2f}, typicality after {v['median_typicality_after']:.2f})"
+                for p, v in s["plausibility"].items()))
+        sec = s["seconds"]
+        print(f"  seconds (median): flipped notes {sec['excerpt_before']:.1f} -> {sec['excerpt_after']:.1f}, file "
+              f"{sec['file_before']:.1f} -> {sec['file_after']:.1f}; file length changed for {s['file_length_changed']:.0%}")
+    for name, c in comparisons.items():
+        print(f"\n{name} convinces {c['judge']} (never optimised against) for {c['convinced']:.0%} of {c['files']} files, "
+              f"the default {c['default_convinced']:.0%}: difference {c['difference']:+.0%} "
+              f"[{c['interval_95'][0]:+.0%}, {c['interval_95'][1]:+.0%}] (paired bootstrap over files)")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "run": args.run.name, "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
+            "files": len(index), "n_test": len(test), "sample_seed": args.seed,
+            "plausibility_validation": validation, "plausibility_k": measure.k,
+            "settings": {n: {"protocol": SETTINGS[n]["protocol"], "convince": ["rnn", *(f"rnn-{c}" for c in SETTINGS[n]["convince"])],
+                             "params": FlipSettings(**SETTINGS[n]["params"]).to_dict()} for n in names},
+            "summary": summary, "compared_with_default": comparisons, "rows": rows,
+        }, indent=1) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=MODELS_DIR / "jazz-electronic")
@@ -88,7 +282,14 @@ def main() -> None:
     ap.add_argument("--targets", choices=("other", "each"), default="other",
                     help="other: the genre the model does not choose (the runner-up); each: every genre but the file's own")
     ap.add_argument("--json", type=Path, help="also write per-file rows and the summary here")
+    ap.add_argument("--judges", action="store_true", help="second opinions on flips under several settings (issue 20)")
+    ap.add_argument("--settings", nargs="+", choices=list(SETTINGS), help=f"with --judges (default: {' '.join(JUDGES_DEFAULT)})")
     args = ap.parse_args()
+    if args.judges:
+        if not args.data.is_dir():
+            sys.exit(f"bench_flip: data folder {args.data} not found (the run's test files are relative to it)")
+        judges_main(args)
+        return
 
     from genre_lib.dataset import MidiError, load_file
     from genre_lib.flip import FROZEN, FlipSettings, flip_summary

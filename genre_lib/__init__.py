@@ -20,7 +20,9 @@ Modules, one job each:
 * :mod:`genre_lib.evaluate`: the two protocols (first 100 notes, a vote of windows) and accuracy, loss, per-genre metrics, confusion.
 * :mod:`genre_lib.saliency`: attribution methods and the map as shown (one class per method, :class:`~genre_lib.saliency.SaliencyMap`).
 * :mod:`genre_lib.saliency_checks`: randomization, deletion, agreement with occlusion and planted-cue checks, and their report.
-* :mod:`genre_lib.flip`: the genre-flip optimiser (settings, frozen result, pruning, round trip).
+* :mod:`genre_lib.flip`: the genre-flip optimiser (settings, judges, frozen result, pruning, round trip).
+* :mod:`genre_lib.opinions`: second opinions on a flip (the file's vote, the baseline, other seeds, plausibility, seconds).
+* :mod:`genre_lib.plausibility`: how near a file sits to real files of each genre (48 statistics, nearest neighbours), validated on held-out files.
 * :mod:`genre_lib.changes`: the size of a change to a note table and its description in words.
 * :mod:`genre_lib.plots`: every figure.
 * :mod:`genre_lib.widgets`, :mod:`genre_lib.audio`: the notebooks' interactive views and sound.

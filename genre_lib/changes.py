@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .midi_io import FEATURES, NoteTableError
+from .midi_io import DURATION, FEATURES, NoteTableError, onsets
 
 #: Size of one "unit" of change per feature, so semitones and seconds are comparable:
 #: a semitone, a 1/16 note at 120 bpm, 8 velocity steps (about half a dynamic level),
@@ -49,7 +49,7 @@ def change_size(original: np.ndarray, modified: np.ndarray) -> dict:
     return {
         "l1": float(np.abs(diff).sum()),
         "l2": float(np.sqrt((diff**2).sum())),
-        "notes_changed": int((diff != 0).any(axis=1).sum()),
+        "notes_changed": len(changed_notes(original, modified)),
         "units": "scaled: " + ", ".join(f"{f}/{s:g}" for f, s in SCALES.items()),
     }
 
@@ -59,6 +59,32 @@ def change_by_feature(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
     :data:`~genre_lib.midi_io.FEATURES` (scaled units, :data:`SCALES`): which features a
     change moved, comparable across features. The values add up to :func:`change_size`'s ``l1``."""
     return np.abs(_scaled_diff(original, modified)).sum(axis=0)
+
+
+def changed_notes(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
+    """Row indices of the notes with at least one feature changed (as :func:`change_size`
+    counts them)."""
+    diff = np.abs(np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
+    return np.flatnonzero((diff >= 1e-6).any(axis=1))
+
+
+def seconds_touched(original: np.ndarray, modified: np.ndarray) -> float:
+    """Seconds of ``modified`` during which at least one changed note sounds: the length
+    of the union of the changed notes' intervals from onset to note-off. Notes that
+    only moved because an earlier step changed are not counted: the change of length
+    that brings is the difference of the tables' lengths."""
+    rows = changed_notes(original, modified)
+    if not len(rows):
+        return 0.0
+    t = np.asarray(modified, np.float64)
+    start = onsets(t)[rows]
+    end = start + t[rows, DURATION]
+    order = np.argsort(start)
+    start, end = start[order], np.maximum.accumulate(end[order])
+    # a new stretch begins where a note starts after every earlier changed note has ended
+    new = np.r_[True, start[1:] > end[:-1]]
+    first, last = np.flatnonzero(new), np.r_[np.flatnonzero(new)[1:] - 1, len(start) - 1]
+    return float((end[last] - start[first]).sum())
 
 
 def _describe_one(feature: str, before: float, after: float) -> str:

@@ -117,8 +117,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return _fail(args, str(exc))
     try:
         run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
-                        max_notes=args.max_notes, file_windows=args.file_windows, overwrite=args.overwrite,
-                        progress=True, verbose=2 if args.verbose else 0)
+                        split_seed=args.split_seed, max_notes=args.max_notes, file_windows=args.file_windows,
+                        overwrite=args.overwrite, progress=True, verbose=2 if args.verbose else 0)
     except FileExistsError as exc:
         return _fail(args, f"{exc} (choose another --out or pass --overwrite)")
     except DataError as exc:
@@ -216,11 +216,20 @@ def _cmd_iterations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _seed_siblings(run_dir: Path) -> list[Path]:
+    """Run folders beside ``run_dir`` named ``<its name>-seed<N>``: the same model trained
+    with other seeds (models/README.md), asked for second opinions by default."""
+    return sorted(p for p in run_dir.parent.glob(f"{run_dir.name}-seed*") if (p / "run.json").is_file())
+
+
 def _cmd_flip(args: argparse.Namespace) -> int:
-    from .dataset import load_file
-    from .flip import optimize_delta
-    from .inference import predict_proba
-    from .midi_io import write_midi
+    from dataclasses import replace
+
+    from . import plausibility
+    from .dataset import check_usable
+    from .flip import Judge, optimize_delta
+    from .midi_io import read_midi, write_midi
+    from .opinions import Panel, ask
 
     src, out = Path(args.file), Path(args.out)
     if out.resolve() == src.resolve():
@@ -230,17 +239,46 @@ def _cmd_flip(args: argparse.Namespace) -> int:
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
+    # the networks to convince first, then the others to ask, each run folder once
+    others, seen, n_convince = [], {Path(args.run_dir).resolve()}, 0
+    asked = args.ask if args.ask is not None else _seed_siblings(Path(args.run_dir))
+    for k, other_dir in enumerate([*args.convince, *asked]):
+        if Path(other_dir).resolve() in seen:
+            continue
+        seen.add(Path(other_dir).resolve())
+        n_convince += k < len(args.convince)
+        other, error = _load_run_for(other_dir)
+        if error:
+            return _fail(args, error)
+        if tuple(other.genres) != tuple(run.genres):
+            return _fail(args, f"{other_dir}: genres {list(other.genres)} differ from the run's {list(run.genres)}")
+        others.append(other)
     genres = [str(g) for g in run.genres]
     target = _genre_index(genres, args.target)
-    table = load_file(src, run.max_notes)  # MidiError -> one line, exit 2
-    probs = predict_proba(run.model, table)[0]
-    if int(probs.argmax()) == target:
-        return _fail(args, f"{src}: already classified as {genres[target]} (p={probs[target]:.2f}); nothing to flip")
+    whole = read_midi(src)  # MidiError -> one line, exit 2
+    check_usable(whole, src, run.max_notes)
+    protocol = "file" if args.whole_file else "first100"
+    table = whole if args.whole_file else whole[: run.max_notes]
+    windows = args.file_windows or int(run.meta["file_windows"])
     settings = FlipSettings(l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin, max_steps=args.max_steps,
                             frozen=tuple(args.freeze), seed=args.seed)
-    result = optimize_delta(run.model, table, target, settings, genres=genres)
+    panel = Panel.of_run(run, others, None, windows)
+    theirs = panel.verdicts[len(panel.verdicts) - len(others):][:n_convince]  # the RNNs of the runs to convince
+    judges = [Judge(run.model, protocol, windows)] + [Judge(v.model, protocol, windows, v.name) for v in theirs]
+    probs = judges[0].proba([table])[0]
+    how = "its vote of windows" if args.whole_file else "its first notes"
+    if int(probs.argmax()) == target:
+        return _fail(args, f"{src}: already classified as {genres[target]} by {how} (p={probs[target]:.2f}); nothing to flip")
+    result = optimize_delta(judges[0], table, target, settings, genres=genres, also=judges[1:])
     summary = result.summary()
-    summary.update({"file": str(src), "out": str(out) if result.flipped else None, "seconds": round(result.seconds, 3)})
+    summary.update({"file": str(src), "out": str(out) if result.flipped else None, "seconds": round(result.seconds, 3),
+                    "protocol": protocol})
+    if result.reparsed is not None:
+        try:
+            panel = replace(panel, plausibility=plausibility.load(args.run_dir))
+        except plausibility.PlausibilityError as exc:
+            summary["plausibility_problem"] = str(exc)
+        summary["opinions"] = ask(panel, whole, result).to_dict()
     if args.json:
         _print_json(summary)
     if not result.flipped:
@@ -255,14 +293,37 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         before, after = result.probs_before, result.probs_reparsed
         print(
             f"{src.name}: {genres[int(before.argmax())]} (p={before.max():.2f}) -> {genres[target]} "
-            f"(p={after[target]:.2f} re-reading {out.name}); {result.notes_changed} of {len(table)} notes "
-            f"changed, l1 {result.l1:.2f}, l2 {result.l2:.2f} (scaled units), {result.steps} steps"
+            f"(p={after[target]:.2f} re-reading {out.name}, judged by {how}); {result.notes_changed} of "
+            f"{len(table)} notes changed ({result.share_changed:.1%}), {result.seconds_touched:.1f} s of music touched, "
+            f"l1 {result.l1:.2f}, l2 {result.l2:.2f} (scaled units), {result.steps} steps"
         )
         for c in result.changes[:20]:
             print(f"  note {c['note']:3d}: {c['text']}")
         if len(result.changes) > 20:
             print(f"  ... {len(result.changes) - 20} more changes (see --json)")
+        _print_opinions(summary.get("opinions"), summary.get("plausibility_problem"))
     return 0
+
+
+def _print_opinions(opinions: dict | None, problem: str | None) -> None:
+    """The second opinions of ``genre-lib flip`` as a few lines."""
+    if not opinions:
+        return
+    print(f"second opinions on the whole file, the rest kept (does the judge now say {opinions['target']}?):")
+    for name, by in opinions["verdicts"].items():
+        print(f"  {LABELS.get(name, name):15} " + ", ".join(
+            f"{p}: {'yes' if v['agrees'] else 'no '} (p {v['p_target_before']:.2f} -> {v['p_target_after']:.2f})"
+            for p, v in by.items()))
+    plaus = opinions.get("plausibility")
+    if plaus:
+        print(f"  plausibility as {opinions['target']} (above 0: nearer its real files than the other genre's): "
+              + ", ".join(f"{p} {v['score_before']:+.2f} -> {v['score_after']:+.2f}"
+                          for p, v in plaus.items() if p != "measure"))
+    elif problem:
+        print(f"  (no plausibility: {problem})")
+    sec = opinions["seconds"]
+    print(f"  seconds: the flipped notes {sec['excerpt_before']:.1f} -> {sec['excerpt_after']:.1f}, "
+          f"the file {sec['file_before']:.1f} -> {sec['file_after']:.1f}")
 
 
 def _cmd_probe(args: argparse.Namespace) -> int:
@@ -430,9 +491,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
     p.add_argument("--out", required=True, type=Path, help="run folder to create")
     p.add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the split, the weights and the batches")
+    p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batches, and the split unless --split-seed")
     p.add_argument("--split", choices=("group", "stratified"), default="group",
                    help="group: no artist/sequencer on two sides (default); stratified: random files")
+    p.add_argument("--split-seed", type=int,
+                   help="seeds the split alone (default: --seed); e.g. --seed 1 --split-seed 0 trains a second "
+                        "network on the files of the run trained with --seed 0")
     p.add_argument("--max-notes", type=int, default=MAX_NOTES)
     p.add_argument("--file-windows", type=int, default=FILE_WINDOWS,
                    help="windows per file of the file protocol (default %(default)s)")
@@ -500,6 +564,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--freeze", nargs="*", choices=FEATURES, default=list(flip.frozen),
                    help="features never changed (default: %(default)s; e.g. --freeze drum program keeps instruments)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--whole-file", action="store_true",
+                   help="flip the vote of windows over the whole file (and write the whole file); "
+                        "default: the verdict of the first notes (the study's), writing those notes")
+    p.add_argument("--file-windows", type=int, help="windows of the vote with --whole-file (default: the run's)")
+    p.add_argument("--convince", nargs="*", type=Path, default=[], metavar="RUN_DIR",
+                   help="other run folders whose network the flip must convince too (e.g. a seed sibling)")
+    p.add_argument("--ask", nargs="*", type=Path, metavar="RUN_DIR",
+                   help="other run folders whose network gives a second opinion (default: the run's seed siblings, "
+                        "RUN_DIR-seed<N> beside it)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     p.set_defaults(func=_cmd_flip, tensorflow=True)
 

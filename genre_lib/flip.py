@@ -2,7 +2,20 @@
 
 The question a flip answers: *which few notes would have to change, and how, for the
 classifier to call this file the other genre?* :func:`optimize_delta` optimises an
-additive ``delta`` on the (100, 6) note table by projected gradient steps:
+additive ``delta`` on a note table by projected gradient steps, until every *judge*
+(:class:`Judge`: a network and the protocol it reads the table by) gives the target:
+
+* the study's flip: one network reading the file's first 100 notes (``first100``);
+* a flip of the file's verdict: one network's vote of 16 windows over the whole table
+  (``protocol="file"``): the change may fall anywhere the windows read, and is reported
+  as notes changed, their share of the file and the seconds of music they sound
+  (:attr:`FlipResult.share_changed`, :attr:`FlipResult.seconds_touched`);
+* a flip that must convince several networks at once (``also=``: e.g. the committed
+  model and one trained with another seed), each pulling as hard as the others.
+
+What other judges make of a flip (the file's vote with the rest of the file kept, the
+baseline, networks never optimised against, the distance to real files of the target
+genre) is :mod:`genre_lib.opinions`. The optimiser:
 
 * **Objective**: a logit margin on the target genre (or its cross-entropy), with the
   change measured in *scaled units* (:data:`~genre_lib.changes.SCALES`): 1 semitone of pitch, 1/16 note
@@ -18,8 +31,8 @@ additive ``delta`` on the (100, 6) note table by projected gradient steps:
   rounding and the reordering (straight-through estimator), so the optimiser "sees" the
   continuous delta while the stopping test sees the MIDI file.
 * **Proof by round trip**: the result is written with :func:`~genre_lib.midi_io.write_midi`,
-  read back (first notes) and classified again; :attr:`FlipResult.flipped` is true only
-  if *that* reading is the target genre.
+  read back and classified again; :attr:`FlipResult.flipped` is true only if *that*
+  reading is the target genre for every judge.
 
 Frozen features (:data:`FROZEN` by default: the drum flag; pass
 ``FlipSettings(frozen=("drum", "program"))`` to keep instruments too) get zero delta,
@@ -29,28 +42,33 @@ at step 0). ``benchmarks/bench_flip.py`` measures the defaults on a run's held-o
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .changes import change_by_feature, change_size, describe_changes, scale_vector
-from .inference import check_targets, gradient, logits, n_genres, predict_proba, softmax
+from .changes import change_by_feature, change_size, describe_changes, scale_vector, seconds_touched
+from .inference import check_targets, gradient, logits, n_genres, n_notes, softmax
 from .midi_io import (
     FEATURES,
     MIDI_MAX,
     MIDI_MIN,
     STEP,
     canonical_order,
+    length_seconds,
     project_to_midi,
     read_back_order,
-    read_midi,
-    write_midi,
+    write_read,
 )
+from .protocols import FILE_WINDOWS, PROTOCOLS, protocol_windows
+from .windows import cut_windows, even_starts
+
+if TYPE_CHECKING:
+    import keras
 
 #: Features the optimiser leaves alone by default: the drum flag, because turning a drum
 #: hit into a pitched note (or back) rewrites the arrangement rather than the notes.
@@ -120,6 +138,124 @@ class FlipSettings:
 
 
 # ---------------------------------------------------------------------------------------
+# Who must be convinced
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Judge:
+    """A network a flip must convince, and what it reads of the table under
+    ``protocol`` (:mod:`genre_lib.protocols`): its first notes (``first100``), or
+    ``file_windows`` evenly spaced windows whose logits are averaged (``file``, the
+    vote :class:`genre_lib.verdicts.RNNVerdict` judges a file by).
+
+    A flip of the ``file`` vote optimises the whole table: each window's gradient is
+    added back onto the notes it was cut from (windows overlap only in short files,
+    where a shared note gets both), and notes no window reads get none, so the change
+    stays in the notes the vote reads.
+    """
+
+    model: "keras.Model"
+    protocol: str = "first100"
+    file_windows: int = FILE_WINDOWS
+    name: str = "rnn"
+
+    def __post_init__(self) -> None:
+        if self.protocol not in PROTOCOLS:
+            raise FlipError(f"unknown protocol {self.protocol!r}: use one of {PROTOCOLS}")
+
+    @property
+    def length(self) -> int:
+        """Notes per window (the network's input length)."""
+        return n_notes(self.model)
+
+    def starts(self, n: int) -> np.ndarray:
+        """Where the windows this judge reads start in a table of ``n`` notes."""
+        if self.protocol == "first100":
+            return np.zeros(1, dtype=np.int64)
+        return even_starts(n, self.file_windows, self.length)
+
+    def windows(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """The windows this judge reads of each table, ``(files, windows, notes, features)``."""
+        w = protocol_windows(tables, self.protocol, self.file_windows, self.length)
+        return w.reshape(len(tables), -1, *w.shape[1:])
+
+    def vote_logits(self, tables: Sequence[np.ndarray], like: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> np.ndarray:
+        """``(files, genres)``: each table's windows' logits, averaged (the vote before
+        its softmax).
+
+        Args:
+            like: ``(windows, logits)`` of one table the others mostly equal (pruning's
+                trials each restore one note): only windows that differ from it are
+                run through the network.
+        """
+        w = self.windows(tables)
+        if like is None:
+            z = logits(self.model, w.reshape(-1, *w.shape[2:])).reshape(*w.shape[:2], -1)
+        else:
+            ref_w, ref_z = like
+            differs = (w != ref_w[None]).any(axis=(2, 3))
+            z = np.broadcast_to(ref_z, (*w.shape[:2], ref_z.shape[-1])).copy()
+            if differs.any():
+                z[differs] = logits(self.model, w[differs])
+        return z.mean(axis=1)
+
+    def proba(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """Genre probabilities ``(files, genres)`` of whole tables: equal to
+        ``RNNVerdict(model, genres, file_windows).predict_proba(tables, protocol)``."""
+        return softmax(self.vote_logits(tables))
+
+    def objective(self, table: np.ndarray, target: int, loss: str) -> tuple[np.ndarray, np.ndarray]:
+        """The vote's logits ``(genres,)`` of one table (rows as read back) and the
+        gradient ``(notes, features)`` of the flip's objective on them with respect to
+        the table: the target's margin over the best other genre (``loss="margin"``)
+        or its log-probability (``"ce"``)."""
+        starts = self.starts(len(table))
+        windows = cut_windows(table, starts, self.length)
+        if len(starts) == 1:  # one window: the vote is the window
+            z, g = gradient(self.model, windows, target, "log_prob" if loss == "ce" else "margin")
+            zbar = z[0]
+        else:
+            k = n_genres(self.model)
+            if k != 2:
+                zbar = logits(self.model, windows).mean(axis=0)
+            if k == 2:
+                # two genres: both objectives are a multiple of the margin z_t - z_other
+                z, g = gradient(self.model, windows, target, "margin")
+                zbar = z.mean(axis=0)
+                weight = 1.0 if loss == "margin" else 1.0 - softmax(zbar)[target]
+                g = g * (weight / len(starts))
+            else:
+                w = np.zeros(k)
+                w[target] = 1.0
+                if loss == "margin":
+                    w[int(np.argmax(np.where(np.arange(k) == target, -np.inf, zbar)))] = -1.0
+                else:
+                    w = w - softmax(zbar)
+                used = np.flatnonzero(w)
+                _, gs = gradient(self.model, np.tile(windows, (len(used), 1, 1)),
+                                 np.repeat(used, len(starts)), "logit")
+                g = np.tensordot(w[used], gs.reshape(len(used), len(starts), *gs.shape[1:]), axes=1) / len(starts)
+        g = np.array(g, dtype=np.float64)
+        g[:, 0, STEP] = 0.0  # a window's first step is set to 0: it is not the note's step
+        out = np.zeros(table.shape, dtype=np.float64)
+        np.add.at(out, starts[:, None] + np.arange(self.length)[None, :], g)
+        return zbar, out
+
+
+def as_judges(model, protocol: str = "first100", also: Sequence = (), file_windows: int = FILE_WINDOWS
+              ) -> tuple[Judge, ...]:
+    """The judges of a flip: ``model`` under ``protocol``, then each of ``also`` (a
+    :class:`Judge`, or a Keras model read under the same protocol, named ``rnn-2``,
+    ``rnn-3``, ...)."""
+    judges = [model if isinstance(model, Judge) else Judge(model, protocol, file_windows)]
+    for i, m in enumerate(also):
+        judges.append(m if isinstance(m, Judge) else Judge(m, protocol, file_windows, name=f"rnn-{i + 2}"))
+    return tuple(judges)
+
+
+# ---------------------------------------------------------------------------------------
 # The result
 # ---------------------------------------------------------------------------------------
 
@@ -129,7 +265,8 @@ class FlipResult:
     """Everything a flip produced (built once, never changed).
 
     Attributes:
-        original: the input table (as read, first 100 notes).
+        original: the input table (as read: the first 100 notes for a flip of the
+            ``first100`` verdict, the whole file for a flip of the ``file`` vote).
         base: ``project_to_midi(original)``: the input as a written MIDI file holds it;
             changes are measured from here (it differs from ``original`` by sub-tick
             timing, below 0.5 ms, and where notes of one key overlapped in the input,
@@ -137,8 +274,10 @@ class FlipResult:
         modified: the flipped table, MIDI-legal, rows matched to ``original``.
         target: index of the target genre.
         steps: optimiser steps taken (pruning not counted).
-        success: the target won by ``margin`` on ``modified`` (before the round trip).
-        probs_before: genre probabilities of ``original``.
+        success: the target won by ``margin`` on ``modified`` with every judge (before
+            the round trip).
+        probs_before: genre probabilities of ``original`` (the first judge's, under its
+            protocol; so are the other probabilities below).
         probs_after: probabilities of ``modified`` (rows in read-back order).
         trajectory_steps, trajectory_tables, trajectory_probs, trajectory_phase: the
             projected table and the genre probabilities at each recorded step
@@ -151,6 +290,10 @@ class FlipResult:
         seconds: wall time of the optimisation and round trip.
         settings: the :class:`FlipSettings` used.
         genres: genre names, for :meth:`summary` (None: indices).
+        judges: each judge's name and protocol, ``"name/protocol"``; the first is the
+            one the probabilities above are of.
+        judge_probs_reparsed: every judge's probabilities of ``reparsed``, in the order
+            of ``judges`` (None without a round trip).
     """
 
     original: np.ndarray
@@ -171,6 +314,8 @@ class FlipResult:
     seconds: float
     settings: FlipSettings
     genres: tuple[str, ...] | None = None
+    judges: tuple[str, ...] = ("rnn/first100",)
+    judge_probs_reparsed: tuple[np.ndarray, ...] | None = None
 
     @property
     def genre_names(self) -> list[str]:
@@ -179,7 +324,9 @@ class FlipResult:
 
     @property
     def flipped(self) -> bool:
-        """The re-read file is classified as the target genre."""
+        """The re-read file is classified as the target genre (by every judge)."""
+        if self.judge_probs_reparsed is not None:
+            return all(int(np.argmax(p)) == self.target for p in self.judge_probs_reparsed)
         return self.probs_reparsed is not None and int(np.argmax(self.probs_reparsed)) == self.target
 
     @cached_property
@@ -200,6 +347,27 @@ class FlipResult:
     def notes_changed(self) -> int:
         """Notes of ``modified`` that differ from ``base``."""
         return self._size["notes_changed"]
+
+    @property
+    def share_changed(self) -> float:
+        """:attr:`notes_changed` as a share of the table's notes."""
+        return self.notes_changed / len(self.modified)
+
+    @property
+    def seconds_touched(self) -> float:
+        """Seconds of music during which a changed note sounds
+        (:func:`genre_lib.changes.seconds_touched`)."""
+        return seconds_touched(self.base, self.modified)
+
+    @property
+    def seconds_before(self) -> float:
+        """Length of the table in seconds before the flip (first onset to last note-off)."""
+        return length_seconds(self.base)
+
+    @property
+    def seconds_after(self) -> float:
+        """Length of the flipped table in seconds."""
+        return length_seconds(self.modified)
 
     @cached_property
     def changes(self) -> list[dict]:
@@ -224,6 +392,14 @@ class FlipResult:
             "l2": round(self.l2, 6),
             "size_units": self._size["units"],
             "notes_changed": int(self.notes_changed),
+            "notes": len(self.modified),
+            "share_changed": round(self.share_changed, 6),
+            "seconds_touched": round(self.seconds_touched, 3),
+            "seconds_before": round(self.seconds_before, 3),
+            "seconds_after": round(self.seconds_after, 3),
+            "judges": list(self.judges),
+            "after_reparsed_by_judge": None if self.judge_probs_reparsed is None else {
+                j: named(p) for j, p in zip(self.judges, self.judge_probs_reparsed)},
             "changes": [{k: c[k] for k in ("note", "feature", "before", "after", "text")} for c in self.changes],
             "round_trip_error": self.round_trip_error,
             "params": self.settings.to_dict(),
@@ -260,12 +436,14 @@ class _Frames:
             self.every *= 2
 
 
-def _descend(model, base: np.ndarray, target: int, s: FlipSettings, frames: _Frames) -> tuple[int, np.ndarray, np.ndarray, bool]:
+def _descend(judges: tuple[Judge, ...], base: np.ndarray, target: int, s: FlipSettings, frames: _Frames
+             ) -> tuple[int, np.ndarray, np.ndarray, bool]:
     """Projected, soft-thresholded gradient steps from ``base`` until the target wins by
-    the margin (plus the pruning slack) or the budget ends.
+    the margin (plus the pruning slack) with every judge, or the budget ends.
 
     Returns:
-        ``(steps taken, last projected table, its logits, success)``.
+        ``(steps taken, last projected table, its vote logits per judge (judges,
+        genres), success)``.
     """
     n = len(base)
     scale = scale_vector()
@@ -276,25 +454,35 @@ def _descend(model, base: np.ndarray, target: int, s: FlipSettings, frames: _Fra
     base64 = base.astype(np.float64)
     u = np.zeros((n, len(FEATURES)))  # delta / scale
     goal = s.margin + (s.prune_slack if s.prune else 0.0)
-    objective = "log_prob" if s.loss == "ce" else "margin"
     rng = np.random.default_rng(s.seed)
-    step, proj, z, success = 0, base, None, False
+    step, proj, zs, success = 0, base, None, False
     for step in range(s.max_steps + 1):
         proj = project_to_midi(base64 + u * scale)
         order = canonical_order(proj)
-        zs, g_sorted = gradient(model, read_back_order(proj), target, objective)
-        z = zs[0]
-        success = bool(_gap(z, target) >= goal)
+        shown = read_back_order(proj)
+        found = [j.objective(shown, target, s.loss) for j in judges]
+        zs = np.stack([z for z, _ in found])
+        gaps = _gap(zs, target)
+        success = bool((gaps >= goal).all())
         if step % frames.every == 0 or success or step == s.max_steps:
-            frames.add(step, proj, z, "optimize")
+            frames.add(step, proj, zs[0], "optimize")
         if success or step == s.max_steps:
             break
         # straight through the reordering: row k of the read-back table is row order[k].
-        # The loss (hinge on the gap, or cross-entropy) falls as the objective rises; the
-        # hinge is active at every step taken, since the loop stops past the margin.
-        g = np.empty((n, len(FEATURES)))
-        g[order] = g_sorted[0]
-        gu = -g * scale * mask  # gradient of the loss w.r.t. delta / scale
+        # The loss (hinge on the gap, or cross-entropy) falls as the objective rises; only
+        # the judges not yet past the goal pull, and with several, each pulls as hard as
+        # the others whatever the size of its gradients (one judge's is used as is)
+        pulls = []
+        for (_, g_sorted), gap in zip(found, gaps):
+            if gap >= goal:
+                continue
+            g = np.empty((n, len(FEATURES)))
+            g[order] = g_sorted
+            pulls.append(-g * scale * mask)  # gradient of the loss w.r.t. delta / scale
+        if len(pulls) == 1:
+            gu = pulls[0]
+        else:
+            gu = sum(p / (np.abs(p).max() or 1.0) for p in pulls)
         if s.l2:
             gu = gu + 2.0 * s.l2 * u * mask
         if step == 0:
@@ -312,38 +500,124 @@ def _descend(model, base: np.ndarray, target: int, s: FlipSettings, frames: _Fra
         l1_now = s.l1 * max(0.0, 1.0 - step / (0.75 * s.max_steps)) if s.anneal else s.l1
         u = np.sign(u) * np.maximum(np.abs(u) - s.lr * l1_now, 0.0)
         u = (np.clip(base64 + u * scale, MIDI_MIN, MIDI_MAX) - base64) / scale * mask
-    return step, proj, z, success
+    return step, proj, zs, success
 
 
-def _prune(model, base: np.ndarray, modified: np.ndarray, target: int, margin: float, step: int,
-           frames: _Frames) -> tuple[np.ndarray, np.ndarray]:
-    """Best-first pruning: repeatedly restore the changed note whose restoration costs
-    the least target margin, while the target keeps winning by ``margin``.
+#: Best-first pruning tries restoring every changed note before each restoration: its
+#: trials hold (changed notes x table length) rows. Above this many (a flip of the first
+#: 100 notes never is: 100 x 100), pruning restores notes in greedy passes instead
+#: (:func:`_greedy_restore`), as a whole file's vote may have hundreds of changed notes
+#: among thousands.
+BEST_FIRST_ROWS = 100 * 100
+
+#: trial tables built and judged at once (bounded memory for long tables)
+_CHUNK = 32
+
+
+def _likes(judges: tuple[Judge, ...], current: np.ndarray) -> list:
+    """Each judge's windows of ``current`` and their logits, so that a trial differing
+    from it runs only the windows it changed (a judge of one window: None, run all)."""
+    now = [read_back_order(current)]
+    return [None if j.protocol == "first100" else (j.windows(now)[0], logits(j.model, j.windows(now)[0]))
+            for j in judges]
+
+
+def _trial_gaps(judges: tuple[Judge, ...], likes: list, trials: np.ndarray, target: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest target margin over the judges of each trial table, and the trials'
+    vote logits ``(trials, judges, genres)``; ``likes``: :func:`_likes` of the table
+    the trials were made from."""
+    shown = [read_back_order(t) for t in trials]
+    z_trials = np.stack([j.vote_logits(shown, l) for j, l in zip(judges, likes)], axis=1)
+    return _gap(z_trials, target).min(axis=1), z_trials
+
+
+def _restored(current: np.ndarray, base: np.ndarray, notes: np.ndarray) -> np.ndarray:
+    """One projected trial per note of ``notes``: ``current`` with that note put back as
+    in ``base`` (a restored step shifts later onsets, hence the projection)."""
+    trials = np.repeat(current[None], len(notes), axis=0)
+    trials[np.arange(len(notes)), notes] = base[notes]
+    return np.stack([project_to_midi(t) for t in trials])
+
+
+def _n_changed(tables: np.ndarray, base: np.ndarray) -> np.ndarray:
+    return (np.abs(tables - base) > 1e-6).any(axis=-1).sum(axis=-1)
+
+
+def _greedy_restore(judges: tuple[Judge, ...], base: np.ndarray, current: np.ndarray, target: int,
+                    margin: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """One pass over the changed notes: each note's restoration is tried once, in the
+    order of what it costs the margin on its own (cheapest first), and kept when every
+    judge still gives the target ``margin``.
 
     Returns:
-        ``(pruned table, its logits)``.
+        ``(table, its vote logits per judge, or None when nothing was restored)``.
     """
-    current, z = modified.copy(), None
-    while True:
+    changed = np.nonzero((np.abs(current - base) > 1e-6).any(axis=1))[0]
+    likes = _likes(judges, current)
+    gaps = np.concatenate([_trial_gaps(judges, likes, _restored(current, base, changed[k : k + _CHUNK]), target)[0]
+                           for k in range(0, len(changed), _CHUNK)])
+    zs = None
+    for note in changed[np.argsort(-gaps, kind="stable")]:
+        if not (np.abs(current[note] - base[note]) > 1e-6).any():
+            continue  # already restored by an earlier restoration's projection
+        trial = _restored(current, base, np.array([note]))
+        if _n_changed(trial, base)[0] >= _n_changed(current, base):
+            continue
+        gap, z = _trial_gaps(judges, likes, trial, target)
+        if gap[0] >= margin:
+            current, zs = trial[0], z[0]
+            likes = _likes(judges, current)
+    return current, zs
+
+
+def _prune(judges: tuple[Judge, ...], base: np.ndarray, modified: np.ndarray, target: int, margin: float,
+           step: int, frames: _Frames) -> tuple[np.ndarray, np.ndarray]:
+    """Best-first pruning: repeatedly restore the changed note whose restoration costs
+    the least target margin (the smallest over the judges), while the target keeps
+    winning by ``margin`` with every judge. Where that is too costly (more than
+    :data:`BEST_FIRST_ROWS` rows of trials), greedy passes (:func:`_greedy_restore`)
+    until one restores nothing.
+
+    Returns:
+        ``(pruned table, its vote logits per judge)``.
+    """
+    current, zs = modified.copy(), None
+    while _n_changed(current, base) * len(current) > BEST_FIRST_ROWS:
+        current, z_pass = _greedy_restore(judges, base, current, target, margin)
+        if z_pass is None:
+            break
+        zs = z_pass
+        frames.add(step, current, zs[0], "prune")
+    while _n_changed(current, base) * len(current) <= BEST_FIRST_ROWS:
         changed = np.nonzero((np.abs(current - base) > 1e-6).any(axis=1))[0]
         if len(changed) == 0:
             break
-        trials = np.repeat(current[None], len(changed), axis=0)
-        trials[np.arange(len(changed)), changed] = base[changed]
-        trials = np.stack([project_to_midi(t) for t in trials])  # restored steps shift onsets
+        trials = _restored(current, base, changed)
         # a restored pitch or onset can shorten another note of its key (projection):
         # only trials with fewer changed notes count, so pruning always ends
-        fewer = (np.abs(trials - base) > 1e-6).any(axis=2).sum(axis=1) < len(changed)
-        zs = logits(model, np.stack([read_back_order(t) for t in trials]))
-        gaps = np.where(fewer, _gap(zs, target), -np.inf)
+        fewer = _n_changed(trials, base) < len(changed)
+        gaps, z_trials = _trial_gaps(judges, _likes(judges, current), trials, target)
+        gaps = np.where(fewer, gaps, -np.inf)
         best = int(np.argmax(gaps))
         if gaps[best] < margin:
             break
-        current, z = trials[best], zs[best]
-        frames.add(step, current, z, "prune")
-    if z is None:
-        z = logits(model, read_back_order(current))[0]
-    return current, z
+        current, zs = trials[best], z_trials[best]
+        frames.add(step, current, zs[0], "prune")
+    if zs is None:
+        shown = [read_back_order(current)]
+        zs = np.stack([j.vote_logits(shown)[0] for j in judges])
+    return current, zs
+
+
+def read_back(table: np.ndarray, path: str | Path | None = None) -> tuple[np.ndarray | None, str | None]:
+    """``(table written to MIDI and read back, None)`` (as many first notes as it has),
+    or ``(None, why)`` when fewer notes come back. See
+    :func:`genre_lib.midi_io.write_read`."""
+    reparsed = write_read(table, path)
+    if len(reparsed) < len(table):
+        return None, f"read back {len(reparsed)} notes < {len(table)}"
+    return reparsed[: len(table)], None
 
 
 def round_trip(model, table: np.ndarray, path: str | Path | None = None
@@ -352,61 +626,79 @@ def round_trip(model, table: np.ndarray, path: str | Path | None = None
     classify it.
 
     Args:
+        model: a Keras model (judging the first notes) or a :class:`Judge`.
         path: where to write (default: a temporary file, deleted afterwards).
 
     Returns:
         ``(table read back, its probabilities, None)``, or ``(None, None, why)`` when
         fewer notes come back.
     """
-    n = len(table)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(path) if path is not None else Path(tmp) / "flipped.mid"
-        write_midi(table, out, overwrite=path is None)
-        reparsed = read_midi(out)
-    if len(reparsed) < n:
-        return None, None, f"read back {len(reparsed)} notes < {n}"
-    return reparsed[:n], predict_proba(model, reparsed[:n])[0], None
+    judge = model if isinstance(model, Judge) else Judge(model)
+    reparsed, error = read_back(table, path)
+    if reparsed is None:
+        return None, None, error
+    return reparsed, judge.proba([reparsed])[0], None
 
 
 def optimize_delta(model, table: np.ndarray, target: int, settings: FlipSettings = FlipSettings(),
-                   genres: tuple[str, ...] | list[str] | None = None) -> FlipResult:
-    """Find a small, MIDI-legal change to ``table`` that makes ``model`` choose ``target``.
+                   genres: tuple[str, ...] | list[str] | None = None, protocol: str = "first100",
+                   also: Sequence = (), file_windows: int = FILE_WINDOWS) -> FlipResult:
+    """Find a small, MIDI-legal change to ``table`` that makes ``model`` choose ``target``
+    (and every network of ``also``).
 
-    Each step: project ``table + delta`` to MIDI (rows in read-back order), classify it,
-    stop if the target logit beats every other by ``margin``; otherwise take a gradient
-    step on the loss (straight through the rounding), normalised so the most sensitive
-    coordinate moves ``lr`` scaled units, then soft-threshold ``delta / scale`` by
-    ``lr * l1`` (the proximal step of the L1 term) and clip to legal ranges. After
-    success, pruning restores changed notes one at a time (least costly first) while
-    the target still wins by ``margin`` without them. See :class:`FlipSettings`.
+    Each step: project ``table + delta`` to MIDI (rows in read-back order), let each
+    judge read it under its protocol, stop if the target logit beats every other by
+    ``margin`` for all of them; otherwise take a gradient step on the loss (straight
+    through the rounding), normalised so the most sensitive coordinate moves ``lr``
+    scaled units, then soft-threshold ``delta / scale`` by ``lr * l1`` (the proximal
+    step of the L1 term) and clip to legal ranges. After success, pruning restores
+    changed notes one at a time (least costly first) while the target still wins by
+    ``margin`` without them. See :class:`FlipSettings`.
 
     Args:
         model: Keras model taking raw note tables (batch, notes, 6) with a Dense layer
-            named ``logits`` before its softmax.
-        table: note table (notes, 6) in MIDI units.
+            named ``logits`` before its softmax (or a :class:`Judge`).
+        table: note table (notes, 6) in MIDI units: the first 100 notes (the study's
+            flip, ``protocol="first100"``), or the whole file for a flip of the file's
+            vote (``protocol="file"``).
         target: index of the target genre.
         settings: how to search.
         genres: genre names, only for :meth:`FlipResult.summary`.
+        protocol: what ``model`` (and every network of ``also``) reads of the table:
+            the first notes, or the vote of ``file_windows`` windows over it.
+        also: other networks (Keras models or :class:`Judge` objects) the flip must
+            convince too: the flip is found, pruned and checked after the round trip
+            against every one of them.
+        file_windows: windows of the ``file`` vote.
 
     Returns:
         A :class:`FlipResult`.
 
     Raises:
-        FlipError: a table of the wrong shape or a target out of range.
+        FlipError: a table of the wrong shape or shorter than a window, a target out of
+            range, or an unknown protocol.
     """
     t0 = time.perf_counter()
     original = np.asarray(table, dtype=np.float32)
+    judges = as_judges(model, protocol, also, file_windows)
     if original.ndim != 2 or original.shape[1] != len(FEATURES):
         raise FlipError(f"note table must have shape (notes, {len(FEATURES)}), got {original.shape}")
-    target = int(check_targets(target, 1, n_genres(model), FlipError)[0])
+    if len(original) < max(j.length for j in judges):
+        raise FlipError(f"a table of {len(original)} notes is shorter than a window of "
+                        f"{max(j.length for j in judges)} notes")
+    target = int(check_targets(target, 1, n_genres(judges[0].model), FlipError)[0])
     base = project_to_midi(original)
     frames = _Frames(settings.record_every, settings.max_frames)
-    steps, modified, z, success = _descend(model, base, target, settings, frames)
-    if not success and settings.prune and _gap(z, target) >= settings.margin:
+    steps, modified, zs, success = _descend(judges, base, target, settings, frames)
+    if not success and settings.prune and (_gap(zs, target) >= settings.margin).all():
         success = True  # reached the margin, not the slack: still a success, prune what we can
     if success and settings.prune:
-        modified, z = _prune(model, base, modified, target, settings.margin, steps, frames)
-    reparsed, probs_reparsed, error = round_trip(model, modified) if settings.round_trip else (None, None, None)
+        modified, zs = _prune(judges, base, modified, target, settings.margin, steps, frames)
+    reparsed, error, by_judge = None, None, None
+    if settings.round_trip:
+        reparsed, error = read_back(modified)
+        if reparsed is not None:
+            by_judge = tuple(j.proba([reparsed])[0] for j in judges)
     return FlipResult(
         original=original,
         base=base,
@@ -414,18 +706,20 @@ def optimize_delta(model, table: np.ndarray, target: int, settings: FlipSettings
         target=target,
         steps=int(steps),
         success=bool(success),
-        probs_before=predict_proba(model, original)[0],
-        probs_after=softmax(z),
+        probs_before=judges[0].proba([original])[0],
+        probs_after=softmax(zs[0]),
         trajectory_steps=np.asarray(frames.steps, dtype=int),
         trajectory_tables=np.stack(frames.tables),
         trajectory_probs=np.stack(frames.probs),
         trajectory_phase=tuple(frames.phase),
         reparsed=reparsed,
-        probs_reparsed=probs_reparsed,
+        probs_reparsed=None if by_judge is None else by_judge[0],
         round_trip_error=error,
         seconds=time.perf_counter() - t0,
         settings=settings,
         genres=tuple(genres) if genres is not None else None,
+        judges=tuple(f"{j.name}/{j.protocol}" for j in judges),
+        judge_probs_reparsed=by_judge,
     )
 
 

@@ -247,6 +247,13 @@ def onsets(table: np.ndarray) -> np.ndarray:
     return np.cumsum(table[:, STEP].astype(np.float64))
 
 
+def length_seconds(table: np.ndarray) -> float:
+    """Length of a note table in seconds: from its first onset to its last note-off
+    (0 for an empty table)."""
+    t = np.asarray(table, dtype=np.float64)
+    return float((onsets(t) + t[:, DURATION]).max()) if len(t) else 0.0
+
+
 def to_pretty_midi(table: np.ndarray):
     """Turn a note table into a ``pretty_midi.PrettyMIDI`` object (one instrument per
     program, one drum instrument), at 120 bpm. Values are rounded and clipped to what
@@ -297,6 +304,18 @@ def write_midi(table: np.ndarray, path: str | Path, *, overwrite: bool = False) 
     to_pretty_midi(table).write(str(tmp))
     tmp.replace(path)
     return path
+
+
+def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: bool = False) -> np.ndarray:
+    """``table`` written as a MIDI file (:func:`write_midi`) and read back
+    (:func:`read_midi`): what a listener's file holds. Written to ``path`` (an existing
+    file only replaced with ``overwrite``), else to a temporary file deleted afterwards."""
+    if path is not None:
+        return read_midi(write_midi(table, path, overwrite=overwrite))
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return read_midi(write_midi(table, Path(tmp) / "table.mid"))
 
 
 def project_to_midi(table: np.ndarray) -> np.ndarray:

@@ -17,6 +17,8 @@ A run folder holds::
                     (genre_lib.verdicts.BaselineVerdict; optional: without it a run is
                     the RNN alone), in skops format, whose loader builds only the
                     types it is told to trust instead of running code as a pickle does
+    plausibility.npz  optional: the statistics of the training files that
+                    genre_lib.plausibility measures flipped files against (plain arrays)
 
 :func:`iterations_table` lines up every run of a folder: the study's table.
 """
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     import pandas
 
     from .model import ModelConfig
+    from .splits import Split
 
 
 #: bump when the run folder layout or the model's input contract changes
@@ -145,6 +148,24 @@ class Run:
         if max_files and len(index) > max_files:
             index = np.sort(np.random.default_rng(seed).choice(index, max_files, replace=False))
         return index
+
+    def split(self, data) -> "Split":
+        """The run's own train / validation / test files among a :class:`~genre_lib.dataset.Dataset`
+        of the data folder it was trained on, recomputed from its split kind and seed
+        and checked against the test files it lists.
+
+        Raises:
+            RunError: the data's split does not give the run's test files (another data
+                folder or genre selection, or files added or removed since).
+        """
+        from .splits import make_split
+
+        split = self.meta["split"]
+        parts = make_split(split["kind"], data.y, data.groups, seed=split["seed"])
+        if [data.paths[i] for i in parts.test] != list(split["test_files"]):
+            raise RunError(f"{data.root}: its {split['kind']} split with seed {split['seed']} does not give the "
+                           f"{len(split['test_files'])} test files of {self.path}; use the data and genres it was trained on")
+        return parts
 
     @property
     def config(self) -> "ModelConfig":

@@ -152,6 +152,7 @@ def train_run(
     config: ModelConfig | None = None,
     seed: int = 0,
     split: str = "group",
+    split_seed: int | None = None,
     max_notes: int = MAX_NOTES,
     file_windows: int = FILE_WINDOWS,
     overwrite: bool = False,
@@ -169,9 +170,13 @@ def train_run(
         out: the run folder to create (refused if it exists, unless ``overwrite``).
         genres: genres to use (default: every genre folder).
         config: hyperparameters (default :class:`ModelConfig`).
-        seed: seeds the split, the weights, the windows and the batch order.
+        seed: seeds the weights, the windows and the batch order, and the split
+            unless ``split_seed`` is given.
         split: ``"group"`` (no artist or sequencer on two sides, the honest one) or
             ``"stratified"`` (random files).
+        split_seed: seeds the split alone (default: ``seed``). Another ``seed`` with
+            the same ``split_seed`` trains a second network on the very same files:
+            a second opinion that differs only by its initial weights and batches.
         max_notes: notes per sequence.
         file_windows: windows per file of the ``file`` protocol.
 
@@ -192,7 +197,8 @@ def train_run(
         data = load_dataset(data, genres, max_notes=max_notes, progress=progress)
     if len(set(data.y.tolist())) < 2:
         raise DataError(f"{data.root}: need files of at least two genres to train, got {list(data.genres)}")
-    parts: Split = make_split(split, data.y, data.groups, seed=seed)
+    split_seed = seed if split_seed is None else int(split_seed)
+    parts: Split = make_split(split, data.y, data.groups, seed=split_seed)
 
     start = time.perf_counter()
     model, history = fit(config, data, parts.train, parts.val, seed, verbose)
@@ -216,7 +222,7 @@ def train_run(
         "config": config.to_dict(),
         "seed": seed,
         "split": {
-            "kind": split, "seed": seed,
+            "kind": split, "seed": split_seed,
             "n_train": len(parts.train), "n_val": len(parts.val), "n_test": len(parts.test),
             "test_files": paths,
         },

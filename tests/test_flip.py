@@ -444,3 +444,237 @@ def test_trajectory_plot_shows_every_frame_and_the_pruning(demo_flip):
         assert all(ax.get_xlabel() and ax.get_ylabel() and ax.get_title() for ax in axes)
     finally:
         plt.close(axes[0].figure)
+
+
+# --- the file's vote, several judges (issue 20) -------------------------------------------
+
+
+def keras_vote(model, table: np.ndarray, protocol: str, k: int = 16) -> np.ndarray:
+    """The vote of a table computed without genre_lib's inference code: the windows
+    (protocols.protocol_windows), the Keras logits model called directly, the logits
+    averaged, the softmax (protocols.vote)."""
+    from genre_lib.model import logits_model
+    from genre_lib.protocols import protocol_windows, vote
+
+    windows = protocol_windows([table], protocol, k, 100)
+    z = np.asarray(logits_model(model)(windows, training=False))
+    return vote(z, 1)[0]
+
+
+@pytest.fixture(scope="module")
+def demo_seed1(demo_data, demo_run, tmp_path_factory):
+    """A second tiny demo network: the demo run's configuration and split (split seed 0),
+    weight seed 1 (train_run's split_seed)."""
+    from genre_lib.model import ModelConfig
+    from genre_lib.train import train_run
+
+    from .conftest import TINY_CONFIG
+
+    out = tmp_path_factory.mktemp("runs") / "demo-tiny-seed1"
+    return train_run(demo_data, out, config=ModelConfig(**TINY_CONFIG), seed=1, split_seed=0)
+
+
+@pytest.mark.slow
+def test_seed_sibling_trains_on_the_same_files_with_other_weights(demo_run, demo_seed1, demo_data):
+    assert demo_seed1.meta["split"] == demo_run.meta["split"] and demo_seed1.meta["seed"] == 1
+    sibling, run = demo_seed1.split(demo_data), demo_run.split(demo_data)
+    for a, b in zip(sibling, run):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(demo_seed1.model.get_weights()[-2], demo_run.model.get_weights()[-2])
+
+
+def test_judge_reads_what_the_verdict_reads(demo, demo_data):
+    from genre_lib.flip import Judge
+    from genre_lib.verdicts import RNNVerdict
+
+    tables = demo_data.tables(demo.run.held_out(demo_data.paths)[:4])
+    for protocol in ("first100", "file"):
+        np.testing.assert_allclose(Judge(demo.model, protocol).proba(tables),
+                                   RNNVerdict(demo.model, demo.genres).predict_proba(tables, protocol), atol=1e-6)
+        for table in tables:
+            np.testing.assert_allclose(Judge(demo.model, protocol).proba([table])[0],
+                                       keras_vote(demo.model, table, protocol), atol=1e-5)
+
+
+def tape_objective(model, table: np.ndarray, starts: np.ndarray, target: int, loss: str) -> np.ndarray:
+    """The gradient of the vote's objective with respect to the whole table, by
+    TensorFlow itself: windows gathered from the table inside the tape, their first
+    step zeroed, the logits averaged over windows."""
+    import tensorflow as tf
+
+    from genre_lib.model import logits_model
+
+    lm = logits_model(model)
+    x = tf.Variable(np.asarray(table, np.float32))
+    first_step = np.ones((len(starts), 100, len(FEATURES)), np.float32)
+    first_step[:, 0, STEP] = 0.0
+    with tf.GradientTape() as tape:
+        windows = tf.gather(x, starts[:, None] + np.arange(100)[None, :]) * first_step
+        zbar = tf.reduce_mean(lm(windows, training=False), axis=0)
+        if loss == "ce":
+            value = tf.nn.log_softmax(zbar)[target]
+        else:
+            other = int(np.argmax(np.where(np.arange(len(zbar)) == target, -np.inf, zbar.numpy())))
+            value = zbar[target] - zbar[other]
+    return tf.convert_to_tensor(tape.gradient(value, x)).numpy()  # gather's gradient comes as IndexedSlices
+
+
+def test_vote_gradient_equals_tensorflows_own_through_overlapping_windows(demo, demo_data):
+    """Judge.objective (windows cut in numpy, each window's gradient added back onto its
+    notes) against a tape through the gathering itself, for two genres (the margin's
+    shortcut) and for three (one gradient per genre), both losses."""
+    from genre_lib.flip import Judge
+    from genre_lib.model import ModelConfig, build_model
+
+    from .conftest import TINY_CONFIG
+
+    table = read_back_order(project_to_midi(demo_data.table(int(demo.run.held_out(demo_data.paths)[0]))))
+    assert len(table) < 16 * 100  # the 16 windows overlap
+    three = build_model(ModelConfig(**TINY_CONFIG), demo_data.X[:40], 3, seed=0)
+    for model, target in ((demo.model, 1), (three, 2)):
+        judge = Judge(model, "file")
+        starts = judge.starts(len(table))
+        for loss in ("margin", "ce"):
+            zbar, grad = judge.objective(table, target, loss)
+            expected = tape_objective(model, table, starts, target, loss)
+            assert np.abs(expected).max() > 0
+            np.testing.assert_allclose(grad, expected, atol=1e-5 * np.abs(expected).max())
+        np.testing.assert_allclose(zbar, judge.vote_logits([table])[0], atol=1e-5)
+
+
+def check_file_vote_flip(model, result, out: Path) -> None:
+    """A whole-file flip written to ``out``: pretty_midi reads exactly the flipped
+    table, and the vote computed independently on the file read back is the target's
+    while it was not on the original."""
+    assert result.flipped and result.success
+    assert pretty_midi_notes(out) == table_notes(result.modified)
+    reparsed = read_midi(out)
+    assert len(reparsed) == len(result.original)
+    after = keras_vote(model, reparsed, "file")
+    assert int(np.argmax(after)) == result.target != int(np.argmax(keras_vote(model, result.original, "file")))
+    np.testing.assert_allclose(after, result.probs_reparsed, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_demo_file_vote_flip_changes_only_notes_the_windows_read(demo, demo_data, tmp_path: Path):
+    from genre_lib.changes import changed_notes, seconds_touched
+    from genre_lib.windows import even_starts
+
+    i = int(demo.run.held_out(demo_data.paths)[1])
+    whole = demo_data.table(i)
+    target = 1 - int(np.argmax(keras_vote(demo.model, whole, "file")))
+    r = optimize_delta(demo.model, whole, target, genres=demo.genres, protocol="file")
+    out = write_midi(r.modified, tmp_path / "whole.mid")
+    check_file_vote_flip(demo.model, r, out)
+    assert r.judges == ("rnn/file",) and r.modified.shape == whole.shape
+    read = np.zeros(len(whole), bool)
+    for s in even_starts(len(whole), 16, 100):
+        read[s : s + 100] = True
+    changed = changed_notes(r.base, r.modified)
+    assert len(changed) == r.notes_changed > 0 and read[changed].all()
+    assert r.share_changed == pytest.approx(r.notes_changed / len(whole))
+    assert 0 < r.seconds_touched == seconds_touched(r.base, r.modified) <= r.seconds_after
+    assert r.summary()["share_changed"] == pytest.approx(r.share_changed, abs=1e-6)
+
+
+@pytest.mark.slow
+def test_two_networks_flip_convinces_both_after_the_round_trip(demo, demo_seed1, tmp_path: Path):
+    """The multi-judge objective on a small demo case: one flip, checked by reading the
+    written file back and calling both Keras models directly."""
+    from genre_lib.dataset import load_file
+
+    checked = 0
+    for k in range(len(demo.files)):
+        table = load_file(demo.files[k])
+        p0, p1 = model_probs(demo.model, table), model_probs(demo_seed1.model, table)
+        if int(np.argmax(p0)) != int(np.argmax(p1)):
+            continue  # the two networks disagree already: no common target
+        target = 1 - int(np.argmax(p0))
+        r = optimize_delta(demo.model, table, target, genres=demo.genres, also=[demo_seed1.model])
+        out = write_midi(r.modified, tmp_path / f"both_{k}.mid")
+        reparsed = read_midi(out)[:100]
+        assert r.flipped and r.judges == ("rnn/first100", "rnn-2/first100")
+        for model, probs in zip((demo.model, demo_seed1.model), r.judge_probs_reparsed):
+            direct = model_probs(model, reparsed)
+            assert int(np.argmax(direct)) == target
+            np.testing.assert_allclose(direct, probs, atol=1e-5)
+        checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_real_file_vote_flip_survives_the_round_trip(real, tmp_path: Path):
+    """A real held-out file whose vote is close (the committed model's file vote is
+    about 0.51 electronic): the whole file is flipped, written and judged again."""
+    path = SHARED_MIDI / "electronic" / "Adamski - Love And Life.mid"
+    assert str(path.relative_to(SHARED_MIDI)) in real.run.meta["split"]["test_files"]
+    whole = read_midi(path)
+    target = 1 - int(np.argmax(keras_vote(real.model, whole, "file")))
+    r = optimize_delta(real.model, whole, target, FlipSettings(record_every=50), genres=real.genres, protocol="file")
+    check_file_vote_flip(real.model, r, write_midi(r.modified, tmp_path / "whole.mid"))
+    assert r.notes_changed < 0.01 * len(whole)
+
+
+# --- the command line: --whole-file and the second opinions ----------------------------
+
+
+@pytest.mark.slow
+def test_cli_whole_file_flip_and_its_second_opinions(demo, demo_src, demo_seed1, capsys, tmp_path: Path):
+    from genre_lib.verdicts import RNNVerdict
+
+    src, own, other = demo_src
+    whole = read_midi(src)
+    target = demo.genres.index(other)
+    if int(np.argmax(keras_vote(demo.model, whole, "file"))) == target:
+        pytest.skip("the file's vote is already the other genre")
+    out = tmp_path / "whole.mid"
+    code, stdout, stderr = flip_cli(capsys, demo.run.path, src, "--target", other, "--out", out, "--whole-file",
+                                    "--ask", demo_seed1.path, "--json")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert report["protocol"] == "file" and report["flipped"] and report["notes"] == len(whole)
+    assert report["share_changed"] == pytest.approx(report["notes_changed"] / len(whole), abs=1e-6)
+    reparsed = read_midi(out)
+    assert len(reparsed) == len(whole)
+    assert int(np.argmax(keras_vote(demo.model, reparsed, "file"))) == target
+    opinions = report["opinions"]
+    assert set(opinions["verdicts"]) == {"rnn", "baseline", "combined", "rnn-seed1"}
+    # every opinion is the verdict computed directly on the written file
+    verdicts = {"rnn": RNNVerdict(demo.model, demo.genres), "rnn-seed1": RNNVerdict(demo_seed1.model, demo.genres),
+                **{v.name: v for v in demo.run.verdicts()[1:]}}
+    for name, by in opinions["verdicts"].items():
+        for protocol, v in by.items():
+            after = verdicts[name].predict_proba([reparsed], protocol)[0]
+            before = verdicts[name].predict_proba([whole], protocol)[0]
+            assert v["p_target_after"] == pytest.approx(after[target], abs=1e-5)
+            assert v["p_target_before"] == pytest.approx(before[target], abs=1e-5)
+            assert v["agrees"] == (int(np.argmax(after)) == target)
+    from genre_lib.midi_io import length_seconds
+
+    assert opinions["seconds"]["file_after"] == pytest.approx(length_seconds(reparsed), abs=1e-3)
+    assert "plausibility_problem" in report  # the demo run has no plausibility.npz
+
+
+@pytest.mark.slow
+def test_cli_default_flip_asks_the_rest_of_the_file(demo, demo_src, demo_seed1, capsys, tmp_path: Path):
+    """Without --whole-file the first 100 notes are flipped and written, as before; the
+    second opinions judge the whole file with those notes in place, checked directly."""
+    src, own, other = demo_src
+    out = tmp_path / "first.mid"
+    code, stdout, stderr = flip_cli(capsys, demo.run.path, src, "--target", other, "--out", out,
+                                    "--convince", demo_seed1.path, "--json")
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert report["protocol"] == "first100" and report["notes"] == 100
+    assert report["judges"] == ["rnn/first100", "rnn-seed1/first100"]
+    target = demo.genres.index(other)
+    first = read_midi(out)
+    assert int(np.argmax(model_probs(demo.model, first))) == target == int(np.argmax(model_probs(demo_seed1.model, first)))
+    # the whole file as the opinions saw it: the flipped notes, then the rest of the input
+    whole = read_midi(src)
+    # (read back, the flipped notes are in chord order; the rest follows the same last onset)
+    rebuilt = read_midi(write_midi(project_to_midi(np.concatenate([first, whole[100:]])), tmp_path / "rebuilt.mid"))
+    probs = model_probs(demo.model, rebuilt[:100])
+    assert report["opinions"]["verdicts"]["rnn"]["first100"]["p_target_after"] == pytest.approx(probs[target], abs=1e-4)
+    assert report["opinions"]["seconds"]["excerpt_notes"] == 100
