@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -142,21 +141,12 @@ def max_difference(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 
 def machine() -> str:
     """CPU, cores, TensorFlow version and oneDNN state of this machine, in one line."""
-    import tensorflow as tf
     from tensorflow.python.util import _pywrap_util_port
 
-    cpu = platform.processor() or platform.machine()
-    flags = ""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        cpu = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
-        have = set(next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")))
-        flags = " ".join(f for f in ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile") if f in have)
-    except (OSError, StopIteration):
-        pass
+    from genre_lib.machine import one_line
+
     onednn = _pywrap_util_port.IsMklEnabled()
-    return (f"{cpu} ({flags}), {os.cpu_count()} cores; TensorFlow {tf.__version__}, oneDNN "
-            f"{'on' if onednn else 'off'} in this process")
+    return f"{one_line()}; oneDNN {'on' if onednn else 'off'} in this process"
 
 
 def main() -> None:

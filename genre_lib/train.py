@@ -16,6 +16,7 @@ import numpy as np
 
 from .data_source import identify
 from .dataset import MAX_NOTES, Dataset, load_dataset
+from .machine import describe as describe_machine
 from .metrics import classification_metrics, misclassified
 from .model import ModelConfig, build_model
 from .probes import KEPT_PROBES, probe_verdict
@@ -231,6 +232,8 @@ def train_run(
         "train_seconds": round(seconds, 1),
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),
+        # the same seed gives the same weights only on the same kind of CPU and libraries
+        "machine": describe_machine(),
     }
     save_run(out, model, meta, history, metrics, overwrite=overwrite, baselines=verdicts[1].models)
     return load_run(out)

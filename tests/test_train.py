@@ -1,5 +1,7 @@
 """Training: seeded and reproducible, windows of whole files, honest splits, run folders whose numbers check out."""
 
+import os
+
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, log_loss
@@ -113,6 +115,11 @@ def test_run_folder_holds_everything_described_in_run_json(demo_run, demo_data):
     assert meta["data"] == {"folder": demo_data.root.name, "collection": "demo", "files_used": len(demo_data),
                             "files_skipped": 3}
     assert meta["file_windows"] == 16 and meta["trained_on"].count("-") == 2
+    import tensorflow as tf
+
+    # the machine it was trained on, read independently of genre_lib.machine
+    assert meta["machine"]["versions"]["tensorflow"] == tf.__version__
+    assert meta["machine"]["cores"] == os.cpu_count()
     split = meta["split"]
     assert split["kind"] == "group" and split["seed"] == 0
     assert split["n_train"] + split["n_val"] + split["n_test"] == len(demo_data)

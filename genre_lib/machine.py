@@ -1,0 +1,71 @@
+"""What machine and software a run was trained on: the one place that reads them.
+
+The same seed gives the same weights on one machine, not across machines: oneDNN
+generates its kernels for the instruction set the CPU reports (see
+``benchmarks/bench_repro.py`` and the README's reproducibility paragraph). So a run
+folder records the CPU, its vector instruction flags, the kernel settings in the
+environment and the library versions, and a reader can tell whether two runs could have
+given the same weights.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+#: the CPU flags that change which kernels oneDNN generates
+VECTOR_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+#: environment variables that change TensorFlow's CPU kernels or their threads
+KERNEL_ENV = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
+              "TF_NUM_INTEROP_THREADS")
+#: the libraries whose version can change a trained model or its figures, each with the
+#: distributions that install it (TensorFlow comes as ``tensorflow`` or ``tensorflow-cpu``)
+PACKAGES = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",), "numpy": ("numpy",),
+            "scikit-learn": ("scikit-learn",), "pretty_midi": ("pretty_midi",)}
+
+
+def cpu(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, list[str]]:
+    """The CPU's model name and which of :data:`VECTOR_FLAGS` it reports (Linux reads
+    ``/proc/cpuinfo``; elsewhere the platform's processor name and no flags)."""
+    name = platform.processor() or platform.machine()
+    try:
+        lines = cpuinfo.read_text().splitlines()
+    except OSError:
+        return name, []
+    name = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), name)
+    have = set(next((ln.split(":", 1)[1].split() for ln in lines if ln.startswith("flags")), []))
+    return name, [f for f in VECTOR_FLAGS if f in have]
+
+
+def versions() -> dict[str, str | None]:
+    """Installed versions of :data:`PACKAGES` and Python (None: not installed)."""
+    found: dict[str, str | None] = {"python": platform.python_version()}
+    for name, distributions in PACKAGES.items():
+        found[name] = None
+        for dist in distributions:
+            try:
+                found[name] = metadata.version(dist)
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return found
+
+
+def describe() -> dict:
+    """The machine as a run folder records it: CPU, flags, cores, kernel settings set in
+    the environment, and library versions."""
+    name, flags = cpu()
+    return {"cpu": name, "cpu_flags": flags, "cores": os.cpu_count(),
+            "kernel_env": {k: os.environ[k] for k in KERNEL_ENV if k in os.environ},
+            "versions": versions()}
+
+
+def one_line(machine: dict | None = None) -> str:
+    """:func:`describe` (or a recorded one) in one line, for benchmarks and reports."""
+    m = describe() if machine is None else machine
+    env = ", ".join(f"{k}={v}" for k, v in m.get("kernel_env", {}).items()) or "default kernel settings"
+    v = m.get("versions", {})
+    return (f"{m.get('cpu')} ({' '.join(m.get('cpu_flags', []))}), {m.get('cores')} cores; "
+            f"TensorFlow {v.get('tensorflow')}, Keras {v.get('keras')}; {env}")
