@@ -32,9 +32,10 @@ target genre (the issues of more genres). Exit status 1 if a success bar is miss
     python benchmarks/bench_flip.py --judges --n 40 --seed 0 --json results/flip-judges.json
 
 flips the same sample of held-out files under each setting of :data:`SETTINGS` (or
-``--settings``): the default flip of the first 100 notes; the same against two networks
-at once (the committed model and its seed-1 sibling, ``models/jazz-electronic-seed1``);
-and a flip of the whole file's vote. Each flip targets the genre the committed model
+``--settings``): the default flip of the first 100 notes, and the same with a logit
+margin of 1 or 2 instead of 0.3; the same three against two networks at once (the
+committed model and its seed-1 sibling, ``models/jazz-electronic-seed1``); and a flip
+of the whole file's vote. Each flip targets the genre the committed model
 does not give the file under the setting's protocol. Every flip's whole file (the rest
 kept) is written, read back and judged by the panel of :mod:`genre_lib.opinions`: the
 committed run's RNN, baseline and RNN + baseline, the seed-1 and seed-2 networks (seed 2
@@ -104,13 +105,16 @@ def flip_one(model, table, target: int, settings, genres, rel: str, p, positions
 #: the optimiser's settings (record_every: no trajectory is needed)
 SETTINGS: dict[str, dict] = {
     "default": dict(protocol="first100", convince=(), params={}),
+    "default-margin1": dict(protocol="first100", convince=(), params={"margin": 1.0}),
+    "default-margin2": dict(protocol="first100", convince=(), params={"margin": 2.0}),
     "two-networks": dict(protocol="first100", convince=("seed1",), params={}),
     "two-networks-margin1": dict(protocol="first100", convince=("seed1",), params={"margin": 1.0}),
-    "default-margin1": dict(protocol="first100", convince=(), params={"margin": 1.0}),
+    "two-networks-margin2": dict(protocol="first100", convince=("seed1",), params={"margin": 2.0}),
     "file-vote": dict(protocol="file", convince=(), params={}),
 }
-#: the settings a plain ``--judges`` run measures
-JUDGES_DEFAULT = ("default", "two-networks", "file-vote")
+#: the settings a plain ``--judges`` run measures: all of them (the margins alone, without
+#: a second network, tell how much of a setting's gain is the margin's)
+JUDGES_DEFAULT = tuple(SETTINGS)
 #: the seed siblings of the run (folders ``<run>-seed<N>`` beside it) the panel asks
 SIBLINGS = ("seed1", "seed2")
 
