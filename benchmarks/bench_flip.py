@@ -302,7 +302,8 @@ def judges_main(args) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "run": args.run.name, "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
+            "run": args.run.name, "command": "python benchmarks/bench_flip.py " + " ".join(sys.argv[1:]),
+            "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
             "files": len(index), "n_test": len(test), "sample_seed": args.seed,
             "reused": {"from": str(args.reuse), "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
             if args.reuse else None,
