@@ -32,9 +32,10 @@ target genre (the issues of more genres). Exit status 1 if a success bar is miss
     python benchmarks/bench_flip.py --judges --n 40 --seed 0 --json results/flip-judges.json
 
 flips the same sample of held-out files under each setting of :data:`SETTINGS` (or
-``--settings``): the default flip of the first 100 notes; the same against two networks
-at once (the committed model and its seed-1 sibling, ``models/jazz-electronic-seed1``);
-and a flip of the whole file's vote. Each flip targets the genre the committed model
+``--settings``): the default flip of the first 100 notes, and the same with a logit
+margin of 1 or 2 instead of 0.3; the same three against two networks at once (the
+committed model and its seed-1 sibling, ``models/jazz-electronic-seed1``); and a flip
+of the whole file's vote. Each flip targets the genre the committed model
 does not give the file under the setting's protocol. Every flip's whole file (the rest
 kept) is written, read back and judged by the panel of :mod:`genre_lib.opinions`: the
 committed run's RNN, baseline and RNN + baseline, the seed-1 and seed-2 networks (seed 2
@@ -48,6 +49,13 @@ share that already gave the target before the flip beside it), plausibility befo
 after, and the length in seconds before and after; then a paired bootstrap interval
 (over files) of how much more often each multi-judge setting convinces the unseen
 seed-2 network than the default does.
+
+With ``--reuse OLD.json`` (an earlier ``--judges`` JSON of the same run, sample size and
+seed), the rows of every setting whose protocol, networks and optimiser settings are
+those of :data:`SETTINGS` are taken from it instead of flipped again (a flip and its
+opinions are deterministic: the same file, settings and networks give the same row), so
+adding a setting costs only that setting; the JSON names the file reused and how many
+rows came from it.
 """
 
 from __future__ import annotations
@@ -104,13 +112,16 @@ def flip_one(model, table, target: int, settings, genres, rel: str, p, positions
 #: the optimiser's settings (record_every: no trajectory is needed)
 SETTINGS: dict[str, dict] = {
     "default": dict(protocol="first100", convince=(), params={}),
+    "default-margin1": dict(protocol="first100", convince=(), params={"margin": 1.0}),
+    "default-margin2": dict(protocol="first100", convince=(), params={"margin": 2.0}),
     "two-networks": dict(protocol="first100", convince=("seed1",), params={}),
     "two-networks-margin1": dict(protocol="first100", convince=("seed1",), params={"margin": 1.0}),
-    "default-margin1": dict(protocol="first100", convince=(), params={"margin": 1.0}),
+    "two-networks-margin2": dict(protocol="first100", convince=("seed1",), params={"margin": 2.0}),
     "file-vote": dict(protocol="file", convince=(), params={}),
 }
-#: the settings a plain ``--judges`` run measures
-JUDGES_DEFAULT = ("default", "two-networks", "file-vote")
+#: the settings a plain ``--judges`` run measures: all of them (the margins alone, without
+#: a second network, tell how much of a setting's gain is the margin's)
+JUDGES_DEFAULT = tuple(SETTINGS)
 #: the seed siblings of the run (folders ``<run>-seed<N>`` beside it) the panel asks
 SIBLINGS = ("seed1", "seed2")
 
@@ -162,6 +173,30 @@ def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
     return out
 
 
+def _setting_record(name: str) -> dict:
+    """How a setting is stored in a ``--judges`` JSON (its ``settings`` block)."""
+    from genre_lib.flip import FlipSettings
+
+    spec = SETTINGS[name]
+    return {"protocol": spec["protocol"], "convince": ["rnn", *(f"rnn-{c}" for c in spec["convince"])],
+            "params": FlipSettings(**spec["params"]).to_dict()}
+
+
+def reusable_rows(args, names: list[str], n_files: int) -> dict:
+    """``{(file, setting): row}`` of an earlier ``--judges`` JSON (``--reuse``) for the
+    settings of ``names`` it ran exactly as :data:`SETTINGS` defines them; exits with a
+    one-line message if it was made for another run, sample size or seed."""
+    try:
+        old = json.loads(args.reuse.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        sys.exit(f"bench_flip: --reuse {args.reuse}: cannot be read ({exc})")
+    made = (old.get("run"), old.get("files"), old.get("sample_seed"))
+    if made != (args.run.name, n_files, args.seed):
+        sys.exit(f"bench_flip: --reuse {args.reuse}: made for run, files, seed {made}, not {(args.run.name, n_files, args.seed)}")
+    same = {n for n in names if old.get("settings", {}).get(n) == _setting_record(n)}
+    return {(r["file"], r["setting"]): r for r in old.get("rows", []) if r["setting"] in same}
+
+
 def judges_main(args) -> None:
     """``--judges``: second opinions on flips under several settings (module docstring)."""
     from genre_lib import plausibility as P
@@ -184,6 +219,7 @@ def judges_main(args) -> None:
     wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed)}
     index = [i for i in test if str(args.data / data.paths[i]) in wanted]
     names = args.settings or list(JUDGES_DEFAULT)
+    reused = reusable_rows(args, names, len(index)) if args.reuse else {}
     print(f"model: {args.run.name} (+ {', '.join(f'{args.run.name}-{s}' for s in SIBLINGS)}); genres {run.genres}")
     print(f"files: {len(index)} of the run's {len(test)} held-out test files"
           + (f" (seeded sample, seed {args.seed})" if args.n else ""))
@@ -192,8 +228,12 @@ def judges_main(args) -> None:
     rows = []
     for i in index:
         whole, rel = data.table(i), data.paths[i]
-        before = panel.judge(whole)
+        before = panel.judge(whole) if any((rel, name) not in reused for name in names) else None
         for name in names:
+            if (rel, name) in reused:
+                rows.append(reused[rel, name])
+                print(f"  {rel[:40]:40s} {name:20s} reused from {args.reuse.name}", flush=True)
+                continue
             spec = SETTINGS[name]
             judges = [Judge(run.model, spec["protocol"], name="rnn")] + [
                 Judge(siblings[c].model, spec["protocol"], name=f"rnn-{c}") for c in spec["convince"]]
@@ -262,11 +302,13 @@ def judges_main(args) -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "run": args.run.name, "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
+            "run": args.run.name, "command": "python benchmarks/bench_flip.py " + " ".join(sys.argv[1:]),
+            "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
             "files": len(index), "n_test": len(test), "sample_seed": args.seed,
+            "reused": {"from": str(args.reuse), "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
+            if args.reuse else None,
             "plausibility_validation": validation, "plausibility_k": measure.k,
-            "settings": {n: {"protocol": SETTINGS[n]["protocol"], "convince": ["rnn", *(f"rnn-{c}" for c in SETTINGS[n]["convince"])],
-                             "params": FlipSettings(**SETTINGS[n]["params"]).to_dict()} for n in names},
+            "settings": {n: _setting_record(n) for n in names},
             "summary": summary, "compared_with_default": comparisons, "rows": rows,
         }, indent=1) + "\n")
 
@@ -284,6 +326,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write per-file rows and the summary here")
     ap.add_argument("--judges", action="store_true", help="second opinions on flips under several settings (issue 20)")
     ap.add_argument("--settings", nargs="+", choices=list(SETTINGS), help=f"with --judges (default: {' '.join(JUDGES_DEFAULT)})")
+    ap.add_argument("--reuse", type=Path, help="with --judges: an earlier --judges JSON whose rows of unchanged settings are kept")
     args = ap.parse_args()
     if args.judges:
         if not args.data.is_dir():
