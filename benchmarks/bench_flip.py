@@ -305,7 +305,7 @@ def judges_main(args) -> None:
             "run": args.run.name, "command": "python benchmarks/bench_flip.py " + " ".join(sys.argv[1:]),
             "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
             "files": len(index), "n_test": len(test), "sample_seed": args.seed,
-            "reused": {"from": str(args.reuse), "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
+            "reused": {"from": args.reuse.name, "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
             if args.reuse else None,
             "plausibility_validation": validation, "plausibility_k": measure.k,
             "settings": {n: _setting_record(n) for n in names},
