@@ -925,7 +925,7 @@ def check_methods(
         genres: genre names, kept with the result.
         n_steps: deletion points after the unmodified one.
         n_random: random orders and derangements averaged per file.
-        flips: flip the files (the slow part: about a second a file).
+        flips: flip the files (the slow part: one optimisation per file).
         seed: seeds every random choice.
         log: called with a line of progress.
 
@@ -998,6 +998,8 @@ def check_methods(
         occ = agreement(shown.values, occlusion_map.values).spearman
         overlap = overlap_position = overlap_naive = np.full(n, np.nan)
         if flips:
+            # maps of the file as read, not of the flip's MIDI-projected base: the two
+            # differ by sub-tick timing only (see FlipResult.base)
             to_target = S.note_importance(method.explain(X, flip_target, feature_scale=std, **options(name)).values)
             overlap = _top_overlap(to_target, changed)
             overlap_position = np.mean([_top_overlap(to_target[p], changed) for p in flip_partners], axis=0)
