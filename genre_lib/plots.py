@@ -403,6 +403,36 @@ def plot_deletion(deletion, ax=None, title: str | None = None):
     return ax
 
 
+def plot_method_checks(checks, ax=None, title: str | None = None):
+    """Each saliency method's deletion AUC minus each no-map ranking's, per file, with
+    the paired bootstrap interval over files
+    (:class:`genre_lib.saliency_checks.MethodChecks`): left of 0, the map makes the
+    probability fall sooner than the rule without a map.
+
+    Returns:
+        The axes.
+    """
+    from .saliency_checks import CHANCES
+
+    ax = _new_ax(ax, figsize=(8, 0.6 + 0.55 * len(checks.methods)))
+    labels = {"random": "random order", "position": "position-matched (another file's map)",
+              "recency": "last notes first"}
+    colors = {"random": "0.4", "position": "tab:purple", "recency": "tab:blue"}
+    for j, c in enumerate(CHANCES):
+        for i, m in enumerate(checks.methods):
+            d = m.deletion[c]
+            y = i + (j - 1) * 0.22
+            ax.errorbar(d.difference, y, xerr=[[d.difference - d.low], [d.high - d.difference]], fmt="o",
+                        color=colors[c], capsize=3, label=labels[c] if i == 0 else None)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(checks.methods)), [m.method for m in checks.methods])
+    ax.invert_yaxis()
+    ax.set_xlabel("deletion AUC of the map minus the rule's (mean over files, paired interval)")
+    ax.set_title(title or f"does a map beat the rules without a map? ({checks.n} files; left of 0: yes)")
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
 def plot_probes(results: "Sequence", axes=None, title: str | None = None):
     """What each probe costs a verdict (:mod:`genre_lib.probes`): one panel per
     protocol, one horizontal bar per probe and verdict, the effect (accuracy as is

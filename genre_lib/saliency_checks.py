@@ -12,6 +12,12 @@
 * :func:`agreement`: does a map rank the notes as occlusion does
   (:class:`genre_lib.saliency.Occlusion`, the measured drop of the output without each
   note), the faithfulness reference of a gradient map?
+* :func:`check_methods`: every method on a set of files, file by file, with paired
+  bootstrap intervals over files against random deletion, a position-matched random
+  order (:func:`derangement`: another file's map, so the recency effect is kept) and
+  the last notes first, and the overlap of flipped notes with salient notes against
+  the same position-matched chance (:class:`MethodChecks`, stored as JSON by
+  ``scripts/saliency_checks.py``, read by notebooks 04 and 05).
 * :func:`planted_cue_share`: ground truth on the generated demo corpus, where the notes
   that carry a genre cue are known (:func:`genre_lib.demo.planted_cue_mask`).
 
@@ -264,6 +270,16 @@ def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, co
     return np.where(replaced[..., None], neutral[None, None], X[:, None])
 
 
+def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neutral: np.ndarray,
+                    counts: np.ndarray) -> np.ndarray:
+    """(files, points) probability of each file's target genre with the first counts[j]
+    notes of its order replaced by the neutral note."""
+    n, n_notes, n_feat = X.shape
+    tables = _replace_in_order(X, orders, neutral, counts)
+    p = predict_proba(model, tables.reshape(-1, n_notes, n_feat)).reshape(n, len(counts), -1)
+    return p[np.arange(n), :, t]
+
+
 def deletion_curve(
     model,
     X: np.ndarray,
@@ -316,9 +332,7 @@ def deletion_curve(
     counts = np.round(x * n_notes).astype(int)
 
     def curves(orders: np.ndarray) -> np.ndarray:
-        tables = _replace_in_order(X, orders, neutral, counts)
-        p = predict_proba(model, tables.reshape(-1, n_notes, n_feat)).reshape(n, n_steps + 1, -1)
-        return p[np.arange(n), :, t]
+        return _deletion_probs(model, X, t, orders, neutral, counts)
 
     importance = S.note_importance(attr)
     salient = curves(np.argsort(-importance, axis=1, kind="stable"))
@@ -522,3 +536,525 @@ def report_lines(report: dict) -> list[str]:
     if report["unattributed"]:
         lines.append("  gets no attribution: " + "; ".join(report["unattributed"]))
     return lines
+
+
+# ---------------------------------------------------------------------------------------
+# Every method on a set of files: per-file figures, paired intervals, a chance level
+# that keeps the recency effect
+# ---------------------------------------------------------------------------------------
+
+#: the no-map rankings a map's deletion AUC is compared with, in the order reported:
+#: random order, a position-matched random order (:func:`derangement`), last notes first
+CHANCES: tuple[str, ...] = ("random", "position", "recency")
+
+
+def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A seeded permutation ``p`` of the files with ``p[i] != i`` and
+    ``groups[p[i]] == groups[i]``: file i is paired with another file of its group.
+
+    Within each group the files are shuffled and each is sent to the next one in the
+    shuffled cycle (a random cyclic derangement).
+
+    Raises:
+        SaliencyError: a group of one file (it has no other file to be paired with).
+    """
+    groups = np.asarray(groups)
+    out = np.empty(len(groups), dtype=int)
+    for g in np.unique(groups):
+        members = rng.permutation(np.flatnonzero(groups == g))
+        if len(members) < 2:
+            raise SaliencyError(f"group {g!r} has one file: a position-matched chance needs two per group")
+        out[members] = np.roll(members, -1)
+    return out
+
+
+def _pairing_groups(groups: np.ndarray) -> np.ndarray:
+    """``groups`` if every group has at least two files, else one group of all files (a
+    small sample can hold a single file of a genre; pairing across genres then beats
+    having no chance level)."""
+    groups = np.asarray(groups)
+    if len(groups) < 2:
+        raise SaliencyError("a position-matched chance needs at least two files")
+    _, sizes = np.unique(groups, return_counts=True)
+    return groups if sizes.min() >= 2 else np.zeros(len(groups), dtype=int)
+
+
+def _nan_list(a: np.ndarray, digits: int = 6) -> list:
+    return [None if not np.isfinite(v) else round(float(v), digits) for v in np.asarray(a, dtype=float)]
+
+
+def _from_list(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class PairedDifference:
+    """A method's per-file figure against a chance level's on the same files.
+
+    Attributes:
+        method_mean, chance_mean: means over the files where both are defined.
+        difference: mean of the per-file differences (method - chance).
+        low, high: 95 % paired percentile bootstrap interval of ``difference`` over
+            files (:func:`genre_lib.metrics.bootstrap_interval` of the differences).
+        share_better: share of files where the method does better than the chance
+            level (a lower deletion AUC; a higher overlap).
+        lower_is_better: the direction of the figure.
+        n: files compared.
+    """
+
+    method_mean: float
+    chance_mean: float
+    difference: float
+    low: float
+    high: float
+    share_better: float
+    lower_is_better: bool
+    n: int
+
+    @classmethod
+    def of(cls, method: np.ndarray, chance: np.ndarray, lower_is_better: bool = True, seed: int = 0) -> "PairedDifference":
+        """The comparison of two per-file arrays (NaN entries of either are left out)."""
+        a, b = np.asarray(method, dtype=float), np.asarray(chance, dtype=float)
+        used = np.isfinite(a) & np.isfinite(b)
+        a, b = a[used], b[used]
+        if not len(a):
+            nan = float("nan")
+            return cls(nan, nan, nan, nan, nan, nan, lower_is_better, 0)
+        diff = a - b
+        low, high = bootstrap_interval(diff, seed=seed)
+        better = (diff < 0) if lower_is_better else (diff > 0)
+        return cls(float(a.mean()), float(b.mean()), float(diff.mean()), low, high, float(better.mean()),
+                   lower_is_better, int(len(a)))
+
+    @property
+    def verdict(self) -> str:
+        """``"beats"`` (the whole interval on the method's better side of 0), ``"worse"``
+        (the whole interval on the wrong side) or ``"no difference"`` (it holds 0)."""
+        if not self.n:
+            return "no files"
+        better_low, better_high = (-self.high, -self.low) if self.lower_is_better else (self.low, self.high)
+        if better_low > 0:
+            return "beats"
+        if better_high < 0:
+            return "worse"
+        return "no difference"
+
+    def summary(self) -> dict:
+        """JSON-able figures, rounded."""
+        return {"method": round(self.method_mean, 4), "chance": round(self.chance_mean, 4),
+                "difference": round(self.difference, 4), "interval": [round(self.low, 4), round(self.high, 4)],
+                "share_better": round(self.share_better, 4), "verdict": self.verdict, "n": self.n}
+
+
+@dataclass(frozen=True, eq=False)
+class MethodCheck:
+    """One saliency method's checks, file by file.
+
+    Attributes:
+        method: the method's name (:data:`genre_lib.saliency.METHODS`).
+        auc: (files,) deletion AUC of the method's ranking (lower: the probability of
+            the explained genre falls sooner).
+        auc_random, auc_position, auc_recency: (files,) deletion AUC of the chance
+            rankings: random order, position-matched random order (another file's map
+            of the same method, :func:`derangement`), last notes first.
+        randomization: (files,) Spearman of |map| between the trained model and a copy
+            with every learned layer re-initialized (:func:`randomization_check`).
+        occlusion_spearman: (files,) Spearman of per-note importance with the occlusion
+            map (:func:`agreement`).
+        overlap: (files,) share of a flipped file's changed notes among the method's
+            top-k notes of the flip's target, k = notes changed (NaN: not flipped).
+        overlap_position: (files,) the same share when the top-k come from another
+            file's map (the position-matched chance).
+        overlap_naive: (files,) k / notes, the chance of a uniformly random ranking.
+        complete: IG's completeness (every file within tolerance), None for methods
+            without one.
+        seed: seed of the bootstrap intervals.
+        deletion: ``{chance: PairedDifference}`` of ``auc`` against each of
+            :data:`CHANCES` (lower is better).
+        overlap_vs_position: :class:`PairedDifference` of ``overlap`` against
+            ``overlap_position`` (higher is better).
+    """
+
+    method: str
+    auc: np.ndarray
+    auc_random: np.ndarray
+    auc_position: np.ndarray
+    auc_recency: np.ndarray
+    randomization: np.ndarray
+    occlusion_spearman: np.ndarray
+    overlap: np.ndarray
+    overlap_position: np.ndarray
+    overlap_naive: np.ndarray
+    complete: bool | None = None
+    seed: int = 0
+    deletion: dict = field(init=False)
+    overlap_vs_position: PairedDifference = field(init=False)
+
+    _ARRAYS = ("auc", "auc_random", "auc_position", "auc_recency", "randomization", "occlusion_spearman",
+               "overlap", "overlap_position", "overlap_naive")
+
+    def __post_init__(self) -> None:
+        arrays = {k: np.asarray(getattr(self, k), dtype=float) for k in self._ARRAYS}
+        sizes = {len(a) for a in arrays.values()}
+        if len(sizes) != 1:
+            raise SaliencyError(f"{self.method}: per-file arrays of different lengths {sorted(sizes)}")
+        deletion = {c: PairedDifference.of(arrays["auc"], arrays[f"auc_{c}"], True, self.seed) for c in CHANCES}
+        _freeze(self, **arrays, deletion=deletion,
+                overlap_vs_position=PairedDifference.of(arrays["overlap"], arrays["overlap_position"], False, self.seed))
+
+    @property
+    def n(self) -> int:
+        """Files checked."""
+        return len(self.auc)
+
+    @property
+    def randomization_mean(self) -> float:
+        """Mean randomization Spearman over files (NaN-skipping: a constant map has no ranking)."""
+        return float(np.nanmean(self.randomization)) if np.isfinite(self.randomization).any() else float("nan")
+
+    def summary(self) -> dict:
+        """JSON-able figures: means, the paired intervals against each chance level, the
+        overlap with flipped notes."""
+        rho = self.randomization[np.isfinite(self.randomization)]
+        occ = self.occlusion_spearman[np.isfinite(self.occlusion_spearman)]
+        flipped = np.isfinite(self.overlap)
+        return {
+            "method": self.method, "n": self.n, "complete": self.complete,
+            "deletion_auc": round(float(self.auc.mean()), 4),
+            "deletion": {c: d.summary() for c, d in self.deletion.items()},
+            "randomization_spearman": round(self.randomization_mean, 4),
+            "randomization_interval": [round(v, 4) for v in bootstrap_interval(rho, seed=self.seed)],
+            "occlusion_spearman": round(float(occ.mean()), 4) if len(occ) else None,
+            "occlusion_spearman_interval": [round(v, 4) for v in bootstrap_interval(occ, seed=self.seed)],
+            "overlap": self.overlap_vs_position.summary(),
+            "overlap_naive_chance": round(float(self.overlap_naive[flipped].mean()), 4) if flipped.any() else None,
+        }
+
+    def to_dict(self) -> dict:
+        """Every per-file array (rounded to 6 digits, NaN as null) and :meth:`summary`."""
+        return {"method": self.method, "complete": self.complete, "seed": self.seed,
+                **{k: _nan_list(getattr(self, k)) for k in self._ARRAYS}, "summary": self.summary()}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MethodCheck":
+        """The inverse of :meth:`to_dict` (the summary is recomputed, not read)."""
+        return cls(d["method"], **{k: _from_list(d[k]) for k in cls._ARRAYS}, complete=d["complete"], seed=d["seed"])
+
+
+@dataclass(frozen=True, eq=False)
+class MethodChecks:
+    """Every method's checks on one set of files (:func:`check_methods`).
+
+    Attributes:
+        methods: one :class:`MethodCheck` per method, in the order computed.
+        files: the files' names (paths relative to the data folder; may be empty).
+        genres: genre names of the model's outputs.
+        y: (files,) the genre each file is explained for (its own).
+        flip_target: (files,) the genre each file was flipped to (the runner-up of the
+            model's probabilities); -1 where no flip was tried.
+        flipped: (files,) the flip held after the MIDI round trip.
+        notes_changed: (files,) notes the flip changed (0 where none was tried).
+        n_steps, n_random: deletion points and chance orders averaged per file.
+        seed: the seed of every random choice (orders, derangements, randomization,
+            bootstrap).
+        meta: what it was computed on (command, run, data; set by the caller).
+    """
+
+    methods: tuple[MethodCheck, ...]
+    files: tuple[str, ...]
+    genres: tuple[str, ...]
+    y: np.ndarray
+    flip_target: np.ndarray
+    flipped: np.ndarray
+    notes_changed: np.ndarray
+    n_steps: int
+    n_random: int
+    seed: int
+    meta: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _freeze(self, methods=tuple(self.methods), files=tuple(self.files), genres=tuple(self.genres),
+                y=np.asarray(self.y, dtype=int), flip_target=np.asarray(self.flip_target, dtype=int),
+                flipped=np.asarray(self.flipped, dtype=bool), notes_changed=np.asarray(self.notes_changed, dtype=int))
+        n = {len(self.y), len(self.flip_target), len(self.flipped), len(self.notes_changed),
+             *(m.n for m in self.methods)} | ({len(self.files)} if self.files else set())
+        if len(n) != 1:
+            raise SaliencyError(f"per-file figures of different lengths {sorted(n)}")
+
+    @property
+    def n(self) -> int:
+        """Files checked."""
+        return len(self.y)
+
+    def method(self, name: str) -> MethodCheck:
+        """The checks of one method by name."""
+        for m in self.methods:
+            if m.method == name:
+                return m
+        raise SaliencyError(f"no checks of {name!r} here; there are {', '.join(m.method for m in self.methods)}")
+
+    def summary(self) -> dict:
+        """JSON-able figures of every method, and the flips they are compared with."""
+        tried = self.flip_target >= 0
+        return {"n": self.n, "flips_tried": int(tried.sum()), "flipped": int(self.flipped.sum()),
+                "notes_changed_median": float(np.median(self.notes_changed[self.flipped])) if self.flipped.any() else None,
+                "methods": {m.method: m.summary() for m in self.methods}}
+
+    def to_dict(self) -> dict:
+        """JSON-able: ``meta``, the settings, every file's figures and :meth:`summary`."""
+        return {"meta": dict(self.meta), "n_steps": self.n_steps, "n_random": self.n_random, "seed": self.seed,
+                "genres": list(self.genres), "files": list(self.files), "y": self.y.tolist(),
+                "flip_target": self.flip_target.tolist(), "flipped": self.flipped.tolist(),
+                "notes_changed": self.notes_changed.tolist(), "summary": self.summary(),
+                "methods": [m.to_dict() for m in self.methods]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "MethodChecks":
+        """The inverse of :meth:`to_dict` (summaries recomputed from the per-file figures)."""
+        return cls(tuple(MethodCheck.from_dict(m) for m in d["methods"]), tuple(d["files"]), tuple(d["genres"]),
+                   np.array(d["y"]), np.array(d["flip_target"]), np.array(d["flipped"]), np.array(d["notes_changed"]),
+                   d["n_steps"], d["n_random"], d["seed"], dict(d.get("meta", {})))
+
+    def frame(self) -> "pandas.DataFrame":
+        """One row per method: mean deletion AUC, each chance's mean AUC with the paired
+        interval of the difference and the share of files the map does better on,
+        randomization and agreement with occlusion, the overlap with flipped notes."""
+        import pandas as pd
+
+        rows = []
+        for m in self.methods:
+            row = {"method": m.method, "files": m.n, "deletion AUC": m.auc.mean()}
+            for c, label in zip(CHANCES, ("random", "position-matched", "last notes first")):
+                d = m.deletion[c]
+                row[f"{label} AUC"] = d.chance_mean
+                row[f"map - {label} [95 %]"] = f"{d.difference:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+                row[f"files below {label}"] = d.share_better
+            row["randomization Spearman"] = m.randomization_mean
+            row["Spearman with occlusion"] = float(np.nanmean(m.occlusion_spearman))
+            o = m.overlap_vs_position
+            row["overlap with flips"] = o.method_mean
+            row["overlap - position-matched [95 %]"] = f"{o.difference:+.3f} [{o.low:+.3f}, {o.high:+.3f}]"
+            row["complete (IG)"] = m.complete
+            rows.append(row)
+        return pd.DataFrame(rows).set_index("method")
+
+    def lines(self) -> list[str]:
+        """The figures in plain text, one method per paragraph (what the script prints)."""
+        out = []
+        for m in self.methods:
+            out.append(f"{m.method} ({m.n} files" + ("" if m.complete is None else
+                                                      f", completeness {'passes' if m.complete else 'FAILS'}") + ")")
+            out.append(f"  deletion AUC {m.auc.mean():.4f}")
+            for c, label in zip(CHANCES, ("random order", "position-matched", "last notes first")):
+                d = m.deletion[c]
+                out.append(f"  vs {label:17} AUC {d.chance_mean:.4f}: map - chance {d.difference:+.4f} "
+                           f"[{d.low:+.4f}, {d.high:+.4f}], map lower for {d.share_better:.0%} of files: {d.verdict}")
+            out.append(f"  randomization Spearman |map| {m.randomization_mean:.3f}; Spearman with occlusion "
+                       f"{np.nanmean(m.occlusion_spearman):.3f}")
+            o = m.overlap_vs_position
+            if o.n:
+                out.append(f"  overlap with flipped notes {o.method_mean:.3f} vs position-matched {o.chance_mean:.3f}: "
+                           f"{o.difference:+.3f} [{o.low:+.3f}, {o.high:+.3f}] over {o.n} flipped files: {o.verdict} "
+                           f"(uniform chance {np.nanmean(np.where(np.isfinite(m.overlap), m.overlap_naive, np.nan)):.3f})")
+        return out
+
+
+def _top_overlap(importance: np.ndarray, changed: list[np.ndarray]) -> np.ndarray:
+    """Per file: share of the changed notes among the top-k of ``importance`` (k = the
+    number of changed notes); NaN for a file with none changed."""
+    out = np.full(len(changed), np.nan)
+    for i, notes in enumerate(changed):
+        if len(notes):
+            top = np.argsort(-importance[i], kind="stable")[: len(notes)]
+            out[i] = np.isin(notes, top).mean()
+    return out
+
+
+def check_methods(
+    model,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    ig_baseline: np.ndarray | None = None,
+    neutral: np.ndarray | None = None,
+    feature_scale: np.ndarray | None = None,
+    methods: tuple[str, ...] = S.METHODS,
+    files: tuple[str, ...] = (),
+    genres: tuple[str, ...] | None = None,
+    n_steps: int = 20,
+    n_random: int = 5,
+    flips: bool = True,
+    seed: int = 0,
+    log: Callable[[str], None] | None = None,
+) -> MethodChecks:
+    """Every saliency method on files ``X`` explained for their own genres ``y``: deletion
+    against three chance levels, randomization, agreement with occlusion and the overlap
+    with flipped notes, per file, with paired bootstrap intervals over files.
+
+    The maps are as notebook 04 shows them: scaled by the model's feature std, IG from
+    ``ig_baseline`` (the genre-balanced training mean, :func:`~genre_lib.saliency.mean_baseline`;
+    default the model's mean note), occlusion and deletion replacing a note by the
+    model's mean note (:func:`~genre_lib.saliency.model_baseline`).
+
+    The **position-matched chance** ranks each file's notes by another file's map of the
+    same method and genre (a seeded :func:`derangement`, ``n_random`` of them averaged;
+    across genres when a genre has a single file here).
+    Why this and not random orders drawn from the method's mean positional profile: the
+    set of rankings is exactly the method's own, so the chance level keeps everything a
+    map shares across files (its pile-up on the last notes, its favourite positions,
+    the correlation between neighbouring ranks) and loses only what is specific to the
+    file, which is what a map is supposed to add; a profile would keep the marginal
+    only, and need a model of how ranks correlate. A map that beats it knows something
+    about *this* file, not only where a recurrent network looks in any file.
+
+    Flips (``flips=True``): each file is flipped to the runner-up genre of the model
+    (:func:`genre_lib.flip.optimize_delta`, default settings, first 100 notes); for the
+    files that flip after the MIDI round trip, the share of changed notes among the
+    method's top-k notes of the flip's target (k = notes changed), against the same share
+    with another file's map (derangement within the flip's target genre).
+
+    Args:
+        model: trained classifier (raw note tables in).
+        X, y: files (files, notes, features) and their genre indices.
+        ig_baseline: IG's neutral table (see above).
+        neutral: the note (or per-position table) a deleted or occluded note becomes
+            (default :func:`~genre_lib.saliency.model_baseline`).
+        feature_scale: per-feature std the maps are scaled by (default the model's).
+        methods: names of :data:`genre_lib.saliency.METHODS` to check.
+        files: the files' names, kept with the result.
+        genres: genre names, kept with the result.
+        n_steps: deletion points after the unmodified one.
+        n_random: random orders and derangements averaged per file.
+        flips: flip the files (the slow part: one optimisation per file).
+        seed: seeds every random choice.
+        log: called with a line of progress.
+
+    Returns:
+        A :class:`MethodChecks`.
+
+    Raises:
+        SaliencyError: bad shapes, an unknown method, or a genre with a single file.
+    """
+    from .flip import FlipSettings, optimize_delta
+
+    say = log or (lambda _line: None)
+    X = np.asarray(X, dtype=np.float32)
+    y = check_targets(y, len(X), n_genres(model), SaliencyError)
+    if X.ndim != 3:
+        raise SaliencyError(f"check_methods needs files x notes x features, got shape {X.shape}")
+    unknown = [m for m in methods if m not in S.METHODS]
+    if unknown:
+        raise SaliencyError(f"unknown saliency method(s) {unknown}; choose from {', '.join(S.METHODS)}")
+    n, n_notes, n_feat = X.shape
+    std = S.feature_std(model) if feature_scale is None else np.asarray(feature_scale, dtype=np.float64)
+    neutral = S.model_baseline(model, n_notes) if neutral is None else \
+        np.broadcast_to(np.asarray(neutral, dtype=np.float32), (n_notes, n_feat))
+    x_axis = np.arange(n_steps + 1) / n_steps
+    counts = np.round(x_axis * n_notes).astype(int)
+
+    def aucs(orders: np.ndarray) -> np.ndarray:
+        return _auc(x_axis, _deletion_probs(model, X, y, orders, neutral, counts))
+
+    def ranked(importance: np.ndarray) -> np.ndarray:
+        return np.argsort(-importance, axis=1, kind="stable")
+
+    # the chance rankings that need no map, drawn once for every method
+    rng = np.random.default_rng(seed)
+    auc_random = np.mean([aucs(np.argsort(rng.random((n, n_notes)), axis=1)) for _ in range(n_random)], axis=0)
+    auc_recency = aucs(np.tile(np.arange(n_notes)[::-1], (n, 1)))
+    partners = [derangement(_pairing_groups(y), rng) for _ in range(n_random)]
+    say(f"chance levels: random {auc_random.mean():.4f}, last notes first {auc_recency.mean():.4f}")
+
+    probs = predict_proba(model, X)
+    flip_target = np.full(n, -1)
+    flipped = np.zeros(n, dtype=bool)
+    notes_changed = np.zeros(n, dtype=int)
+    changed: list[np.ndarray] = [np.array([], dtype=int)] * n
+    if flips:
+        flip_target = np.argsort(probs, axis=1)[:, -2]  # the runner-up: the genre the model does not choose
+        for i in range(n):
+            r = optimize_delta(model, X[i], int(flip_target[i]), FlipSettings(seed=seed), genres=genres)
+            flipped[i], notes_changed[i] = r.flipped, r.notes_changed
+            if r.flipped:
+                changed[i] = np.flatnonzero((np.abs(r.modified - r.base) > 1e-6).any(axis=1))
+            if (i + 1) % 25 == 0 or i + 1 == n:
+                say(f"flips: {i + 1} of {n} files, {flipped[: i + 1].sum()} flipped")
+        flip_partners = [derangement(_pairing_groups(flip_target), rng) for _ in range(n_random)]
+
+    def options(name: str) -> dict:
+        if name == "occlusion":
+            return {"baseline": neutral}  # occlusion deletes a note as the deletion check does
+        return {"baseline": ig_baseline} if name == "ig" and ig_baseline is not None else {}
+
+    occlusion_map = S.Occlusion(model).explain(X, y, feature_scale=std, **options("occlusion"))  # the reference of every map
+    results = []
+    for name in methods:
+        method = S.method_named(name, model, seed=seed)
+        shown = occlusion_map if name == "occlusion" else method.explain(X, y, feature_scale=std, **options(name))
+        importance = S.note_importance(shown.values)
+        auc = aucs(ranked(importance))
+        auc_position = np.mean([aucs(ranked(importance[p])) for p in partners], axis=0)
+        rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options(name))
+        occ = agreement(shown.values, occlusion_map.values).spearman
+        overlap = overlap_position = overlap_naive = np.full(n, np.nan)
+        if flips:
+            # maps of the file as read, not of the flip's MIDI-projected base: the two
+            # differ by sub-tick timing only (see FlipResult.base)
+            to_target = S.note_importance(method.explain(X, flip_target, feature_scale=std, **options(name)).values)
+            overlap = _top_overlap(to_target, changed)
+            overlap_position = np.mean([_top_overlap(to_target[p], changed) for p in flip_partners], axis=0)
+            overlap_naive = np.where(np.isfinite(overlap), notes_changed / n_notes, np.nan)
+        results.append(MethodCheck(name, auc, auc_random, auc_position, auc_recency, rand.spearman[-1], occ,
+                                   overlap, overlap_position, overlap_naive, shown.complete, seed))
+        say(f"{name}: deletion AUC {auc.mean():.4f}, position-matched {auc_position.mean():.4f}, "
+            f"randomization {np.nanmean(rand.spearman[-1]):.3f}")
+    names = tuple(genres) if genres is not None else tuple(str(g) for g in range(n_genres(model)))
+    return MethodChecks(tuple(results), tuple(files), names, y, flip_target, flipped, notes_changed,
+                        n_steps, n_random, seed)
+
+
+def save_checks(checks: MethodChecks, path, overwrite: bool = False):
+    """Write :meth:`MethodChecks.to_dict` as JSON (refusing to replace a file unless
+    ``overwrite``); read it back with :func:`load_checks`."""
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists; not replaced (use --overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def load_checks(path) -> MethodChecks:
+    """A :class:`MethodChecks` stored by :func:`save_checks`.
+
+    Raises:
+        SaliencyError: the file is not such a record (names the file and the cause).
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        return MethodChecks.from_dict(json.loads(Path(path).read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SaliencyError(f"{path}: not a stored saliency check ({type(e).__name__}: {e})") from None
+
+
+def stored_for(checks: MethodChecks, run_path, collection_id: str, files) -> str:
+    """Why a stored :class:`MethodChecks` is *not* the computation for this run (its
+    folder, as :func:`genre_lib.paths.shown` prints it), data collection
+    (:attr:`genre_lib.data_source.Collection.id`) and list of files (``""``: it is)."""
+    from .paths import shown
+
+    meta = checks.meta
+    if meta.get("run") != shown(run_path):
+        return f"computed for run {meta.get('run')!r}, not {shown(run_path)!r}"
+    if meta.get("data", {}).get("collection") != collection_id:
+        return f"computed on collection {meta.get('data', {}).get('collection')!r}, not {collection_id!r}"
+    if list(checks.files) != list(files):
+        return f"computed on {checks.n} other files"
+    return ""
