@@ -423,6 +423,16 @@ def test_cli_flip_as_a_user_runs_it_on_the_committed_model(real, tmp_path: Path)
     probs = model_probs(real.model, read_midi(out)[:100])
     assert real.genres[int(np.argmax(probs))] == target
     np.testing.assert_allclose(probs, [report["after_reparsed"][g] for g in real.genres], atol=1e-5)
+    # the command prints the library call's report: the same keys in the same order, the
+    # same values but the optimiser's seconds (the panel: the run's verdicts, its
+    # plausibility measure and its seed siblings, asked by default)
+    from genre_lib.opinions import flip_file
+
+    mine = json.loads(json.dumps(flip_file(real.run, real.files[k], real.genres.index(target)).to_dict(out)))
+    assert list(report) == list(mine)
+    report.pop("seconds"), mine.pop("seconds")
+    assert report == mine
+    assert {"rnn-seed1", "rnn-seed2"} <= set(report["opinions"]["verdicts"]) and "plausibility" in report["opinions"]
 
 
 def test_trajectory_plot_shows_every_frame_and_the_pruning(demo_flip):
