@@ -216,20 +216,9 @@ def _cmd_iterations(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed_siblings(run_dir: Path) -> list[Path]:
-    """Run folders beside ``run_dir`` named ``<its name>-seed<N>``: the same model trained
-    with other seeds (models/README.md), asked for second opinions by default."""
-    return sorted(p for p in run_dir.parent.glob(f"{run_dir.name}-seed*") if (p / "run.json").is_file())
-
-
 def _cmd_flip(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from . import plausibility
-    from .dataset import check_usable
-    from .flip import Judge, optimize_delta
-    from .midi_io import read_midi, write_midi
-    from .opinions import Panel, ask
+    from .midi_io import write_midi
+    from .opinions import flip_file
 
     src, out = Path(args.file), Path(args.out)
     if out.resolve() == src.resolve():
@@ -239,46 +228,16 @@ def _cmd_flip(args: argparse.Namespace) -> int:
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    # the networks to convince first, then the others to ask, each run folder once
-    others, seen, n_convince = [], {Path(args.run_dir).resolve()}, 0
-    asked = args.ask if args.ask is not None else _seed_siblings(Path(args.run_dir))
-    for k, other_dir in enumerate([*args.convince, *asked]):
-        if Path(other_dir).resolve() in seen:
-            continue
-        seen.add(Path(other_dir).resolve())
-        n_convince += k < len(args.convince)
-        other, error = _load_run_for(other_dir)
-        if error:
-            return _fail(args, error)
-        if tuple(other.genres) != tuple(run.genres):
-            return _fail(args, f"{other_dir}: genres {list(other.genres)} differ from the run's {list(run.genres)}")
-        others.append(other)
     genres = [str(g) for g in run.genres]
     target = _genre_index(genres, args.target)
-    whole = read_midi(src)  # MidiError -> one line, exit 2
-    check_usable(whole, src, run.max_notes)
-    protocol = "file" if args.whole_file else "first100"
-    table = whole if args.whole_file else whole[: run.max_notes]
-    windows = args.file_windows or int(run.meta["file_windows"])
     settings = FlipSettings(l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin, max_steps=args.max_steps,
                             frozen=tuple(args.freeze), seed=args.seed)
-    panel = Panel.of_run(run, others, None, windows)
-    theirs = panel.verdicts[len(panel.verdicts) - len(others):][:n_convince]  # the RNNs of the runs to convince
-    judges = [Judge(run.model, protocol, windows)] + [Judge(v.model, protocol, windows, v.name) for v in theirs]
-    probs = judges[0].proba([table])[0]
+    protocol = "file" if args.whole_file else "first100"
+    flip = flip_file(run, src, target, settings, protocol, convince=args.convince, asked=args.ask,
+                     file_windows=args.file_windows)  # RunError, MidiError, FlipError -> one line, exit 2
+    result, table = flip.result, flip.table
+    summary = flip.to_dict(out)
     how = "its vote of windows" if args.whole_file else "its first notes"
-    if int(probs.argmax()) == target:
-        return _fail(args, f"{src}: already classified as {genres[target]} by {how} (p={probs[target]:.2f}); nothing to flip")
-    result = optimize_delta(judges[0], table, target, settings, genres=genres, also=judges[1:])
-    summary = result.summary()
-    summary.update({"file": str(src), "out": str(out) if result.flipped else None, "seconds": round(result.seconds, 3),
-                    "protocol": protocol})
-    if result.reparsed is not None:
-        try:
-            panel = replace(panel, plausibility=plausibility.load(args.run_dir))
-        except plausibility.PlausibilityError as exc:
-            summary["plausibility_problem"] = str(exc)
-        summary["opinions"] = ask(panel, whole, result).to_dict()
     if args.json:
         _print_json(summary)
     if not result.flipped:
@@ -339,7 +298,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         index = run.files_to_judge(data.paths, args.split)
     except ValueError as exc:
         return _fail(args, f"{args.data_dir}: {exc}")
-    report = probe_report(run, data.tables(index), y[index], args.probes, repeats=args.repeats, seed=args.seed)
+    try:
+        report = probe_report(run, data.tables(index), y[index], args.probes, repeats=args.repeats, seed=args.seed)
+    except ValueError as exc:  # a probe that applies to none of the run's verdicts
+        return _fail(args, f"{args.run_dir}: {exc}")
     report = {"run": str(args.run_dir), "data": str(args.data_dir), "split": args.split,
               "skipped": len(data.skipped), **report}
     if args.json:
@@ -354,6 +316,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
               f"(the statistics part: {inputs['statistics']}; the recurrent state: {inputs['recurrent']})")
     if report["baseline_problem"]:
         print(f"  (no baseline: {report['baseline_problem']})")
+    if args.probes is not None:  # what the default left out goes without saying
+        for verdict, probes in report["not_applied"].items():
+            print(f"  (not for the {verdict}: {', '.join(probes)}; it has no such part)")
     return 0
 
 

@@ -19,12 +19,14 @@ the flipped file as written and read back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .flip import FlipResult, read_back
+from .flip import FlipError, FlipResult, FlipSettings, Judge, optimize_delta, read_back
+from .inference import check_targets
 from .midi_io import length_seconds, project_to_midi
 from .plausibility import Plausibility
 from .protocols import PROTOCOLS
@@ -190,3 +192,149 @@ def ask(panel: Panel, whole: np.ndarray, result: FlipResult, before: dict | None
     source = int(np.argmax(result.probs_before))
     return Opinions(result.target, source, before if before is not None else panel.judge(whole),
                     panel.judge(reparsed), seconds, panel.genres)
+
+
+# ---------------------------------------------------------------------------------------
+# One file flipped by a run, and asked about
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FileFlip:
+    """A flip of one file by a run's network, with the second opinions on it (built by
+    :func:`flip_file`).
+
+    Attributes:
+        file: the file's path as given, or None for a note table passed directly.
+        whole: the file's whole note table, as read.
+        table: the notes the flip optimised: the first notes (``first100``) or the whole
+            table (``file``).
+        protocol: what the flipped networks read of ``table``.
+        result: the optimiser's :class:`~genre_lib.flip.FlipResult`.
+        opinions: the panel's :class:`Opinions` of the flipped whole file, or None when
+            the flip did not survive the MIDI round trip.
+        plausibility_problem: why the panel has no plausibility measure (None when it
+            has one, or when nobody was asked).
+    """
+
+    file: str | None
+    whole: np.ndarray
+    table: np.ndarray
+    protocol: str
+    result: FlipResult
+    opinions: Opinions | None
+    plausibility_problem: str | None = None
+
+    @property
+    def flipped(self) -> bool:
+        """The flip holds after the MIDI round trip (:attr:`FlipResult.flipped`)."""
+        return self.result.flipped
+
+    def to_dict(self, out: str | Path | None = None) -> dict:
+        """A JSON-able report: :meth:`FlipResult.summary`, the file, where the flipped
+        file was written (``out``, kept only when the flip holds), the optimiser's
+        seconds, the protocol, and the second opinions when there are any."""
+        report = self.result.summary()
+        report.update({"file": self.file, "out": str(out) if out is not None and self.flipped else None,
+                       "seconds": round(self.result.seconds, 3), "protocol": self.protocol})
+        if self.plausibility_problem is not None:
+            report["plausibility_problem"] = self.plausibility_problem
+        if self.opinions is not None:
+            report["opinions"] = self.opinions.to_dict()
+        return report
+
+
+def _runs_once(run, convince: Sequence, asked: Sequence) -> tuple[list, int]:
+    """The other runs of a flip, loaded, each folder once and never ``run`` itself: those
+    of ``convince`` first (their count is the second value), then those of ``asked``.
+
+    Raises:
+        RunError: a run folder cannot be loaded, or a run has other genres than ``run``.
+    """
+    from .runs import Run, RunError, load_run
+
+    others, seen, n_convince = [], {Path(run.path).resolve()}, 0
+    for k, other in enumerate([*convince, *asked]):
+        path = Path(other.path if isinstance(other, Run) else other)
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        n_convince += k < len(convince)
+        if not isinstance(other, Run):
+            try:
+                other = load_run(path)
+            except (RunError, OSError) as exc:
+                raise RunError(f"{path}: cannot load run: {exc}") from exc
+        if tuple(other.genres) != tuple(run.genres):
+            raise RunError(f"{path}: genres {list(other.genres)} differ from the run's {list(run.genres)}")
+        others.append(other)
+    return others, n_convince
+
+
+def flip_file(run, file: str | Path | np.ndarray, target: int, settings: FlipSettings = FlipSettings(),
+              protocol: str = "first100", convince: Sequence = (), asked: Sequence | None = None,
+              file_windows: int | None = None) -> FileFlip:
+    """Flip one file to genre ``target`` for ``run``'s network and ask the panel about it.
+
+    The flip convinces ``run``'s RNN and the RNN of each run of ``convince``, reading
+    the file under ``protocol``: its first ``run.max_notes`` notes (``first100``, the
+    study's flip; the flipped notes replace the file's first ones) or the vote of
+    windows over the whole file (``file``). When the flip survives the MIDI round trip,
+    the panel (:meth:`Panel.of_run`: the run's verdicts, the networks of ``convince``
+    and ``asked``, and the run's plausibility measure when it has one) judges the
+    whole file with the flipped notes in place (:func:`ask`).
+
+    Args:
+        run: a loaded run (:func:`genre_lib.runs.load_run`).
+        file: a MIDI file, or a whole note table in MIDI units.
+        target: index of the target genre among ``run.genres``.
+        settings: how the optimiser searches.
+        protocol: ``"first100"`` or ``"file"``.
+        convince: other runs (loaded, or run folders) whose network the flip must
+            convince too.
+        asked: other runs (loaded, or run folders) asked for a second opinion only;
+            None: the run's seed siblings (:func:`genre_lib.runs.seed_siblings`).
+            A run listed twice, or the run itself, is used once.
+        file_windows: windows of the ``file`` vote (default: the run's).
+
+    Raises:
+        RunError: another run cannot be loaded, or has other genres than ``run``.
+        MidiError: the file cannot be read, or is unusable (drums only, too short).
+        FlipError: an unknown protocol, a target out of range, or a file the network
+            already gives the target genre (nothing to flip).
+        OpinionError: the flipped whole file does not survive the round trip.
+    """
+    from . import plausibility
+    from .dataset import check_usable
+    from .midi_io import read_midi
+    from .runs import seed_siblings
+
+    if protocol not in PROTOCOLS:
+        raise FlipError(f"unknown protocol {protocol!r}: use one of {PROTOCOLS}")
+    others, n_convince = _runs_once(run, convince, seed_siblings(run.path) if asked is None else asked)
+    genres = [str(g) for g in run.genres]
+    if isinstance(file, np.ndarray):
+        name, whole = None, np.asarray(file, dtype=np.float32)
+    else:
+        name, whole = str(file), read_midi(file)
+    check_usable(whole, name or "the note table", run.max_notes)
+    table = whole if protocol == "file" else whole[: run.max_notes]
+    windows = int(file_windows or run.meta["file_windows"])
+    panel = Panel.of_run(run, others, None, windows)
+    theirs = panel.verdicts[len(panel.verdicts) - len(others):][:n_convince]  # the RNNs of the runs to convince
+    judges = [Judge(run.model, protocol, windows)] + [Judge(v.model, protocol, windows, v.name) for v in theirs]
+    target = int(check_targets(target, 1, len(genres), FlipError)[0])
+    probs = judges[0].proba([table])[0]
+    if int(probs.argmax()) == target:
+        how = "its vote of windows" if protocol == "file" else "its first notes"
+        raise FlipError(f"{name or 'the note table'}: already classified as {genres[target]} by {how} "
+                        f"(p={probs[target]:.2f}); nothing to flip")
+    result = optimize_delta(judges[0], table, target, settings, genres=genres, also=judges[1:])
+    opinions, problem = None, None
+    if result.reparsed is not None:
+        try:
+            panel = replace(panel, plausibility=plausibility.load(run.path))
+        except plausibility.PlausibilityError as exc:
+            problem = str(exc)
+        opinions = ask(panel, whole, result)
+    return FileFlip(name, whole, table, protocol, result, opinions, problem)

@@ -448,8 +448,33 @@ def order_and_top_attribute(results: Sequence[ProbeResult | dict], protocol: str
 def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
                 protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
     """The standard probe table: :func:`probe_verdict` of every verdict (an RNN and,
-    where it applies, the baseline), the same seed for each."""
-    return [r for v in verdicts for r in probe_verdict(v, tables, y, probes, protocols, repeats, seed)]
+    where it applies, the baseline), the same seed for each.
+
+    A named probe is run for the verdicts it applies to (:func:`applies`) and left out
+    for the others (:func:`not_applied` lists them): a branch probe changes a network,
+    so the baseline has nothing to ablate.
+
+    Raises:
+        ValueError: an unknown probe, or a named probe that applies to none of the verdicts.
+    """
+    if probes is not None:
+        for p in probes:
+            if not any(applies(v, p) for v in verdicts):
+                raise ValueError(f"probe {p!r} applies to none of the verdicts {[v.name for v in verdicts]}"
+                                 + (" (no network with recurrent and statistics branches)"
+                                    if probe_kind(p) == "branch" else ""))
+    return [r for v in verdicts
+            for r in probe_verdict(v, tables, y, None if probes is None else [p for p in probes if applies(v, p)],
+                                   protocols, repeats, seed)]
+
+
+def not_applied(verdicts: Sequence, probes: Sequence[str] | None = None) -> dict[str, list[str]]:
+    """The probes of ``probes`` (default: all of :data:`PROBES`) left out for each
+    verdict because they mean nothing for it (:func:`applies`), ``{verdict name:
+    [probes]}``; verdicts missing nothing are not listed."""
+    names = list(PROBES if probes is None else probes)
+    out = {v.name: [p for p in names if not applies(v, p)] for v in verdicts}
+    return {k: v for k, v in out.items() if v}
 
 
 def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
@@ -459,16 +484,23 @@ def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes
     :meth:`genre_lib.runs.Run.verdicts`; one dict
     per verdict x protocol x probe), ``dense_inputs`` (:func:`dense_inputs` on the
     ``file`` protocol's windows of these files; None for a network without branches),
-    ``files``, ``repeats``, ``seed`` and ``baseline_problem`` (why the baseline is
-    missing, or "")."""
+    ``files``, ``repeats``, ``seed``, ``baseline_problem`` (why the baseline is
+    missing, or "") and ``not_applied`` (:func:`not_applied`: the probes left out per
+    verdict, e.g. a branch probe for the baseline).
+
+    Raises:
+        ValueError: an unknown probe, or a named probe that applies to no verdict of the run.
+    """
     # the combined verdict is left out: its probes would mix the two it is made of
-    results = probe_table(run.verdicts()[:2], tables, y, probes, protocols, repeats, seed)
+    verdicts = run.verdicts()[:2]
+    results = probe_table(verdicts, tables, y, probes, protocols, repeats, seed)
     inputs = None
     if branch_slices(run.model) is not None:
         k = int(run.meta.get("file_windows", FILE_WINDOWS))
         inputs = dense_inputs(run.model, protocol_windows(tables, "file", k, run.max_notes), seed)
     return {"files": len(tables), "repeats": repeats, "seed": seed, "results": [r.to_dict() for r in results],
-            "dense_inputs": inputs, "baseline_problem": run.baseline_problem}
+            "dense_inputs": inputs, "baseline_problem": run.baseline_problem,
+            "not_applied": not_applied(verdicts, probes)}
 
 
 def text_table(results: Sequence[ProbeResult | dict]) -> str:

@@ -366,6 +366,13 @@ def find_runs(runs_dir: str | Path) -> list[Path]:
     return sorted(p.parent for p in runs_dir.rglob("run.json") if not p.parent.name.startswith("."))
 
 
+def seed_siblings(run_dir: str | Path) -> list[Path]:
+    """Run folders beside ``run_dir`` named ``<its name>-seed<N>``: the same model trained
+    with other weight seeds on the same split (models/README.md), sorted by path."""
+    run_dir = Path(run_dir)
+    return sorted(p for p in run_dir.parent.glob(f"{run_dir.name}-seed*") if (p / "run.json").is_file())
+
+
 def best_by_validation(runs_dir: str | Path) -> Path | None:
     """The run folder below ``runs_dir`` with the best validation accuracy, ties going to
     the lower validation loss (the test files are never used to choose); None if none."""

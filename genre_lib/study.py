@@ -102,6 +102,42 @@ def quick_config(config: ModelConfig) -> ModelConfig:
     return config.replace(epochs=min(config.epochs, 4), patience=2, windows=min(config.windows, 2))
 
 
+#: the generated demo corpus's training: epochs and windows per training file (below
+#: quick mode's), so ``make demo`` fits a slower machine; the demo is a first look
+DEMO_EPOCHS, DEMO_WINDOWS = 2, 1
+
+
+def demo_config(config: ModelConfig) -> ModelConfig:
+    """The version of a configuration the notebooks train on the generated demo corpus:
+    quick mode's (:func:`quick_config`) with :data:`DEMO_EPOCHS` epochs and
+    :data:`DEMO_WINDOWS` window per training file, still real training."""
+    return quick_config(config).replace(epochs=min(config.epochs, DEMO_EPOCHS),
+                                        windows=min(config.windows, DEMO_WINDOWS))
+
+
+def notebook_config(config: ModelConfig, source: DataChoice, quick: bool = False) -> ModelConfig:
+    """What the notebooks train of ``config`` on ``source``: :func:`demo_config` on the
+    generated demo corpus, :func:`quick_config` in quick mode, ``config`` itself otherwise."""
+    if source.is_demo:
+        return demo_config(config)
+    return quick_config(config) if quick else config
+
+
+#: the iterations notebook 03 trains on the generated demo corpus: the study's first row,
+#: the first of ours (windows) and the committed configuration, the one notebooks 04
+#: and 05 explain. Every row teaches on real music; on the demo's made-up pieces a few
+#: show the pipeline, and each row costs a model's training
+DEMO_ITERATIONS: tuple[str, ...] = ("study-1-50x1", "4-windows", MAIN_ITERATION)
+
+
+def notebook_iterations(source: DataChoice, quick: bool = False) -> dict[str, ModelConfig]:
+    """The iterations notebook 03 trains on ``source``, in the order they were tried, each
+    as :func:`notebook_config` gives it: every one of :data:`ITERATIONS`, or on the
+    generated demo corpus those of :data:`DEMO_ITERATIONS`."""
+    names = [n for n in ITERATIONS if n in DEMO_ITERATIONS] if source.is_demo else list(ITERATIONS)
+    return {n: notebook_config(ITERATIONS[n], source, quick) for n in names}
+
+
 def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig | None = None, seed: int = 0,
                genres: list[str] | tuple[str, ...] | None = None) -> Run:
     """Load the run folder ``out`` if it holds a usable run, else train it on ``data``.
@@ -126,7 +162,8 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
 def iterations_dir(source: DataChoice, quick: bool = False) -> Path:
     """Where notebook 03 keeps its iteration runs on ``source`` (each in
     ``<iteration>-seed<seed>``), under ``runs/<collection id>/``: ``iterations-quick``
-    for the quick configurations (:func:`quick_config`), ``iterations`` for the full ones."""
+    for the quick configurations (:func:`notebook_config`: quick mode's, or on the demo
+    corpus :func:`demo_config`), ``iterations`` for the full ones."""
     return source.runs_dir / ("iterations-quick" if quick else "iterations")
 
 
@@ -148,8 +185,7 @@ def study_run(source: DataChoice, quick: bool = False) -> Run:
     folder = study_run_dir(source, quick)
     if source.committed_run(STUDY_GENRES) is not None:
         return load_run(folder)
-    config = quick_config(MAIN_CONFIG) if quick else MAIN_CONFIG
-    return ensure_run(folder, source.path, config, seed=0, genres=STUDY_GENRES)
+    return ensure_run(folder, source.path, notebook_config(MAIN_CONFIG, source, quick), seed=0, genres=STUDY_GENRES)
 
 
 def genres_run_dir(source: DataChoice, genres: Iterable[str]) -> Path:
@@ -166,20 +202,20 @@ def genres_run_dir(source: DataChoice, genres: Iterable[str]) -> Path:
 
 def genres_run(source: DataChoice, genres: Iterable[str]) -> Run:
     """The model notebook 06 reads for ``genres`` (:func:`genres_run_dir`): the committed
-    run loaded, else the quick configuration loaded if trained before, trained now
-    otherwise (minutes on the real collection, not the committed configuration's
-    figures: few epochs and windows)."""
+    run loaded, else the quick configuration (:func:`notebook_config`) loaded if
+    trained before, trained now otherwise (minutes on the real collection, not the
+    committed configuration's figures: few epochs and windows)."""
     genres = sorted({g.lower() for g in genres})
     folder = genres_run_dir(source, genres)
     if source.committed_run(genres) is not None:
         return load_run(folder)
-    return ensure_run(folder, source.path, quick_config(MAIN_CONFIG), seed=0, genres=genres)
+    return ensure_run(folder, source.path, notebook_config(MAIN_CONFIG, source, quick=True), seed=0, genres=genres)
 
 
 def describe_run(run: Run) -> str:
     """One Markdown sentence naming a run the notebooks explain: its folder (relative to
     the project), its configuration (the study's :data:`MAIN_CONFIG`, its quick-mode
-    version, :data:`ORDER_CONFIG`, or another one) and its held-out test accuracy under
+    or demo version, :data:`ORDER_CONFIG`, or another one) and its held-out test accuracy under
     both protocols, read from its ``metrics.json``; no absolute path, so it can be
     stored in a notebook."""
     path = Path(run.path).resolve()
@@ -191,6 +227,9 @@ def describe_run(run: Run) -> str:
         what = f"`ORDER_CONFIG` (iteration `{ORDER_ITERATION}`: `MAIN_CONFIG` with per-part intervals and a convolution)"
     elif config == quick_config(MAIN_CONFIG):
         what = f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`) in quick mode (fewer epochs and windows)"
+    elif config == demo_config(MAIN_CONFIG):
+        what = (f"`MAIN_CONFIG` (iteration `{MAIN_ITERATION}`) with the demo corpus's settings "
+                "(fewer epochs and windows than quick mode)")
     else:
         changed = sorted(k for k, v in config.to_dict().items() if MAIN_CONFIG.to_dict().get(k) != v)
         what = f"`MAIN_CONFIG` changed in {', '.join(changed)}" if changed else "`MAIN_CONFIG`"

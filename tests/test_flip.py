@@ -423,6 +423,16 @@ def test_cli_flip_as_a_user_runs_it_on_the_committed_model(real, tmp_path: Path)
     probs = model_probs(real.model, read_midi(out)[:100])
     assert real.genres[int(np.argmax(probs))] == target
     np.testing.assert_allclose(probs, [report["after_reparsed"][g] for g in real.genres], atol=1e-5)
+    # the command prints the library call's report: the same keys in the same order, the
+    # same values but the optimiser's seconds (the panel: the run's verdicts, its
+    # plausibility measure and its seed siblings, asked by default)
+    from genre_lib.opinions import flip_file
+
+    mine = json.loads(json.dumps(flip_file(real.run, real.files[k], real.genres.index(target)).to_dict(out)))
+    assert list(report) == list(mine)
+    report.pop("seconds"), mine.pop("seconds")
+    assert report == mine
+    assert {"rnn-seed1", "rnn-seed2"} <= set(report["opinions"]["verdicts"]) and "plausibility" in report["opinions"]
 
 
 def test_trajectory_plot_shows_every_frame_and_the_pruning(demo_flip):
@@ -678,3 +688,68 @@ def test_cli_default_flip_asks_the_rest_of_the_file(demo, demo_src, demo_seed1, 
     probs = model_probs(demo.model, rebuilt[:100])
     assert report["opinions"]["verdicts"]["rnn"]["first100"]["p_target_after"] == pytest.approx(probs[target], abs=1e-4)
     assert report["opinions"]["seconds"]["excerpt_notes"] == 100
+
+
+# --- the library call behind the command: genre_lib.opinions.flip_file ------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("whole_file", [False, True], ids=["first100", "file"])
+def test_cli_flip_json_is_the_library_calls_report(demo, demo_src, demo_seed1, capsys, tmp_path: Path, whole_file):
+    """``genre-lib flip --json`` prints exactly :meth:`FileFlip.to_dict` of the library
+    call with the same settings: every key and value but the optimiser's seconds."""
+    from genre_lib.opinions import FileFlip, flip_file
+
+    src, own, other = demo_src
+    protocol = "file" if whole_file else "first100"
+    target = demo.genres.index(other)
+    if int(np.argmax(keras_vote(demo.model, read_midi(src), protocol))) == target:
+        pytest.skip(f"the file's {protocol} verdict is already the other genre")
+    out = tmp_path / "out.mid"
+    extra = ["--whole-file", "--ask", demo_seed1.path] if whole_file else ["--convince", demo_seed1.path]
+    code, stdout, stderr = flip_cli(capsys, demo.run.path, src, "--target", other, "--out", out, "--json", *extra)
+    assert code == 0, stderr
+    printed = json.loads(stdout)
+    mine = flip_file(demo.run, src, target, FlipSettings(), protocol,
+                     convince=() if whole_file else [demo_seed1.path], asked=[demo_seed1.path] if whole_file else [])
+    assert isinstance(mine, FileFlip) and mine.flipped
+    with pytest.raises(AttributeError):
+        mine.protocol = "file"  # frozen
+    expected = json.loads(json.dumps(mine.to_dict(out)))  # as JSON would carry it
+    assert list(printed) == list(expected)
+    assert printed.pop("seconds") > 0 and expected.pop("seconds") > 0
+    assert printed == expected
+    assert printed["file"] == str(src) and printed["out"] == str(out) and printed["protocol"] == protocol
+    assert mine.to_dict()["out"] is None  # nothing written by the library
+    # asked without --ask: the run's seed siblings (none beside the tmp demo run); the
+    # panel is then the run's own verdicts
+    alone = flip_file(demo.run, src, target, FlipSettings(), protocol)
+    assert set(alone.to_dict()["opinions"]["verdicts"]) == {"rnn", "baseline", "combined"}
+
+
+def test_flip_file_errors_name_the_file_not_a_flag(demo, demo_src, tmp_path: Path):
+    from genre_lib.opinions import flip_file
+    from genre_lib.runs import RunError
+
+    src, own, other = demo_src
+    with pytest.raises(FlipError, match="already classified as " + own) as caught:
+        flip_file(demo.run, src, demo.genres.index(own))
+    assert str(src) in str(caught.value) and "--" not in str(caught.value)
+    with pytest.raises(FlipError, match="the note table: already classified") as caught:
+        flip_file(demo.run, read_midi(src), demo.genres.index(own))
+    with pytest.raises(RunError, match="cannot load run") as caught:
+        flip_file(demo.run, src, demo.genres.index(other), asked=[tmp_path / "no-run"])
+    assert "--" not in str(caught.value)
+    with pytest.raises(FlipError, match="unknown protocol"):
+        flip_file(demo.run, src, demo.genres.index(other), protocol="last100")
+
+
+def test_seed_siblings_are_the_run_folders_named_after_the_run(tmp_path: Path):
+    from genre_lib.runs import seed_siblings
+
+    for name, complete in [("m", True), ("m-seed1", True), ("m-seed2", True), ("m-seed3", False), ("mx-seed1", True),
+                           ("m-order", True)]:
+        (tmp_path / name).mkdir()
+        if complete:
+            (tmp_path / name / "run.json").write_text("{}")
+    assert seed_siblings(tmp_path / "m") == [tmp_path / "m-seed1", tmp_path / "m-seed2"]

@@ -281,3 +281,38 @@ def test_cli_probe_text(order_run, capsys):
     out = capsys.readouterr().out
     assert f"{len(index)} files (test; 0 skipped), 1 repeats" in out
     assert "rnn       reverse" in out and "baseline  reverse" in out
+
+
+# --- a branch probe named for a run with a baseline --------------------------------------
+
+
+def test_a_named_branch_probe_runs_for_the_rnn_and_is_left_out_for_the_baseline(real_run, demo_dir, capsys):
+    """``genre-lib probe RUN DATA --probes recurrent-mean`` on a run with a baseline: the
+    baseline has no branches to ablate, so the probe is the RNN's alone, and said so."""
+    from genre_lib.cli import main
+
+    assert real_run.baselines is not None and P.branch_slices(real_run.model) is not None
+    tables = [_table(n, seed) for seed, n in enumerate([150, 300, 220, 400])]
+    y = np.array([0, 1, 0, 1])
+    report = P.probe_report(real_run, tables, y, ["recurrent-mean"], repeats=1, seed=0)
+    assert {(r["verdict"], r["protocol"], r["probe"]) for r in report["results"]} == {
+        ("rnn", "first100", "recurrent-mean"), ("rnn", "file", "recurrent-mean")}
+    assert report["not_applied"] == {"baseline": ["recurrent-mean"]}
+    # the RNN's figure is the ablation itself, judged against the labels
+    verdict = real_run.verdicts()[0]
+    reads = P.verdict_reads(verdict, tables, "file")
+    expected = (P.ablate_branch(verdict, reads, "recurrent").argmax(axis=1) == y).mean()
+    assert next(r for r in report["results"] if r["protocol"] == "file")["probed"] == pytest.approx(expected)
+    # the command, on the demo corpus's files (the committed run's genres)
+    assert main(["probe", str(real_run.path), str(demo_dir), "--probes", "recurrent-mean", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "rnn       recurrent-mean" in out and "baseline  recurrent-mean" not in out
+    assert "not for the baseline: recurrent-mean" in out
+
+
+def test_a_named_probe_that_applies_to_no_verdict_is_a_clear_error():
+    tables, y = _constant_pitch_tables([50, 70], [120, 120]), np.array([0, 1])
+    rnn = RNNVerdict(_mean_pitch_model(), ("low", "high"))  # no branches
+    with pytest.raises(ValueError, match="'recurrent-mean' applies to none of the verdicts"):
+        P.probe_table([rnn], tables, y, probes=["recurrent-mean"])
+    assert P.not_applied([rnn], ["shuffle", "recurrent-mean"]) == {"rnn": ["recurrent-mean"]}

@@ -19,8 +19,12 @@ from genre_lib.study import (
     REAL_RUN_DIR,
     STUDY_COLUMNS,
     STUDY_REPORTED,
+    DEMO_ITERATIONS,
+    demo_config,
     ensure_run,
     iterations_dir,
+    notebook_config,
+    notebook_iterations,
     quick_config,
     study_run,
     study_run_dir,
@@ -60,6 +64,31 @@ def test_quick_mode_trains_for_real_but_briefly():
     q = quick_config(MAIN_CONFIG)
     assert 1 <= q.epochs <= 4 and q.windows <= 2
     assert q.replace(epochs=MAIN_CONFIG.epochs, windows=MAIN_CONFIG.windows, patience=MAIN_CONFIG.patience) == MAIN_CONFIG
+
+
+def test_the_demo_trains_less_than_quick_mode_and_only_on_the_demo_corpus(demo_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("GENRE_DATA", raising=False)
+    for config in ITERATIONS.values():
+        d, q = demo_config(config), quick_config(config)
+        assert 1 <= d.epochs <= q.epochs and 1 <= d.windows <= q.windows and d.patience == q.patience
+        assert d.replace(epochs=q.epochs, windows=q.windows) == q  # nothing else changes
+    assert demo_config(MAIN_CONFIG).epochs < quick_config(MAIN_CONFIG).epochs
+    demo = resolve_data_dir(demo_dir)
+    own = tmp_path / "midi"
+    for g, genre in enumerate(("jazz", "electronic")):
+        write_midi(_table(120, seed=g), own / genre / f"tune_{g}_ab.mid")
+    other = resolve_data_dir(own)
+    assert demo.is_demo and not other.is_demo
+    assert notebook_config(MAIN_CONFIG, demo) == notebook_config(MAIN_CONFIG, demo, quick=True) == demo_config(MAIN_CONFIG)
+    assert notebook_config(MAIN_CONFIG, other, quick=True) == quick_config(MAIN_CONFIG)
+    assert notebook_config(MAIN_CONFIG, other) == MAIN_CONFIG
+    # the demo trains a few iterations, in the order tried, among them the model 04 and 05 explain
+    # and every row notebook 03's cells name on any data (the study's first, 4-windows)
+    assert list(notebook_iterations(demo)) == [n for n in ITERATIONS if n in DEMO_ITERATIONS]
+    assert {"study-1-50x1", "4-windows", MAIN_ITERATION} <= set(DEMO_ITERATIONS) < set(ITERATIONS)
+    assert notebook_iterations(demo)[MAIN_ITERATION] == demo_config(MAIN_CONFIG)
+    assert notebook_iterations(other, quick=True) == {n: quick_config(c) for n, c in ITERATIONS.items()}
+    assert notebook_iterations(other) == ITERATIONS
 
 
 def test_ensure_run_loads_an_existing_run_without_training(demo_run, tmp_path):
@@ -119,6 +148,8 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
                     "its 203 held-out test files: 0.768 on the first 100 notes and 0.812 by the vote of 16 windows.")
     assert "in quick mode" in describe_run(run(paths.RUNS_DIR / "demo" / "iterations-quick" / "8-augment-seed0",
                                                quick_config(MAIN_CONFIG)))
+    assert "the demo corpus's settings" in describe_run(run(paths.RUNS_DIR / "demo" / "iterations-quick" / "8-augment-seed0",
+                                                          demo_config(MAIN_CONFIG)))
     other = describe_run(run(tmp_path / "mine", MAIN_CONFIG.replace(epochs=4)))
     assert "`mine`" in other and "changed in epochs" in other and str(tmp_path) not in other
 
