@@ -1021,12 +1021,32 @@ def save_checks(checks: MethodChecks, path, overwrite: bool = False):
 
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; not replaced (use --overwrite)")
+        raise FileExistsError(f"{path}: exists; not replaced (pass overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n")
     tmp.replace(path)
     return path
+
+
+def notebook_checks_path(run_path) -> "Path":
+    """Where notebook 04 leaves the checks it computed for a run (quick mode, the demo, a
+    folder of your own) so that notebook 05 reads the same computation instead of a
+    second one: a file in the cache folder (:func:`genre_lib.paths.cache_dir`), named
+    for the run as :func:`genre_lib.paths.shown` prints it."""
+    import re
+
+    from .paths import cache_dir, shown
+
+    return cache_dir() / "saliency-checks" / (re.sub(r"[^A-Za-z0-9._-]+", "_", shown(run_path)) + ".json")
+
+
+def with_meta(checks: MethodChecks, **meta) -> MethodChecks:
+    """``checks`` with ``meta`` added to what it records of its computation (run, data,
+    command), the rest unchanged."""
+    from dataclasses import replace
+
+    return replace(checks, meta={**checks.meta, **meta})
 
 
 def load_checks(path) -> MethodChecks:

@@ -36,7 +36,7 @@ from . import paths
 from .data_source import COMMITTED_RUNS, DataChoice
 from .dataset import Dataset
 from .model import ModelConfig
-from .runs import Run, load_run
+from .runs import Run, RunError, load_run
 
 #: the study's input columns
 STUDY_COLUMNS: tuple[str, ...] = ("pitch", "step", "duration")
@@ -142,14 +142,20 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
                genres: list[str] | tuple[str, ...] | None = None) -> Run:
     """Load the run folder ``out`` if it holds a usable run, else train it on ``data``.
 
-    A folder from an incompatible version is not replaced silently: the
-    :class:`~genre_lib.runs.RunError` is raised so the user decides what to do with it.
+    A folder from an incompatible version, or trained with another configuration than
+    ``config``, is not replaced silently: :class:`~genre_lib.runs.RunError` is raised so
+    the user decides what to do with it.
     """
     from .train import train_run
 
     out = Path(out)
     if out.exists():
-        return load_run(out)
+        run = load_run(out)
+        if config is not None and run.config != config:
+            differ = sorted(k for k, v in config.to_dict().items() if run.config.to_dict().get(k) != v)
+            raise RunError(f"{out}: trained with another configuration ({', '.join(differ)} differ); "
+                           "move the folder away or delete it to train this one here")
+        return run
     try:
         return train_run(data, out, genres=list(genres) if genres else None, config=config, seed=seed)
     except (FileExistsError, OSError):
@@ -161,9 +167,11 @@ def ensure_run(out: str | Path, data: str | Path | Dataset, config: ModelConfig 
 
 def iterations_dir(source: DataChoice, quick: bool = False) -> Path:
     """Where notebook 03 keeps its iteration runs on ``source`` (each in
-    ``<iteration>-seed<seed>``), under ``runs/<collection id>/``: ``iterations-quick``
-    for the quick configurations (:func:`notebook_config`: quick mode's, or on the demo
-    corpus :func:`demo_config`), ``iterations`` for the full ones."""
+    ``<iteration>-seed<seed>``), under ``runs/<collection id>/``: ``iterations-demo`` on
+    the generated demo corpus (:func:`demo_config`), ``iterations-quick`` for quick
+    mode's configurations, ``iterations`` for the full ones."""
+    if source.is_demo:
+        return source.runs_dir / "iterations-demo"
     return source.runs_dir / ("iterations-quick" if quick else "iterations")
 
 

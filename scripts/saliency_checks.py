@@ -29,7 +29,7 @@ from genre_lib.data_source import identify
 from genre_lib.dataset import load_dataset
 from genre_lib.paths import shown
 from genre_lib.runs import load_run
-from genre_lib.saliency_checks import check_methods, save_checks
+from genre_lib.saliency_checks import check_methods, save_checks, with_meta
 
 
 def main() -> int:
@@ -64,7 +64,7 @@ def main() -> int:
                      "genres": list(data.genres), "files": len(data)},
             "split": "test", "n_files": len(index), "max_files": args.max_files,
             "seconds": round(time.time() - start, 1)}
-    checks = type(checks)(**{**{k: getattr(checks, k) for k in checks.__dataclass_fields__}, "meta": meta})
+    checks = with_meta(checks, **meta)
     print("\n".join(checks.lines()))
     if args.json:
         save_checks(checks, args.json, overwrite=args.overwrite)

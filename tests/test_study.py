@@ -100,14 +100,20 @@ def test_ensure_run_loads_an_existing_run_without_training(demo_run, tmp_path):
     (damaged / "run.json").write_text(json.dumps({**meta, "format_version": 0}))
     with pytest.raises(RunError, match="format version 0"):
         ensure_run(damaged, data=None)  # not silently retrained
+    # a run of another configuration is not taken for this one, nor retrained over
+    other = demo_run.config.replace(epochs=demo_run.config.epochs + 1)
+    with pytest.raises(RunError, match=r"another configuration \(epochs differ\)"):
+        ensure_run(demo_run.path, data=None, config=other)
+    assert ensure_run(demo_run.path, data=None, config=demo_run.config).meta == demo_run.meta
 
 
-def test_the_runs_of_the_demo_corpus_are_notebook_03s_quick_runs(demo_dir, demo_run, monkeypatch):
+def test_the_runs_of_the_demo_corpus_are_notebook_03s_demo_runs(demo_dir, demo_run, monkeypatch):
     monkeypatch.delenv("GENRE_DATA", raising=False)
     for source in (resolve_data_dir(demo_dir), resolve_data_dir(real_dir=demo_dir.parent / "no-real")):
         assert source.is_demo
-        assert iterations_dir(source, quick=True) == paths.RUNS_DIR / "demo" / "iterations-quick"
-        assert study_run_dir(source, quick=True) == paths.RUNS_DIR / "demo" / "iterations-quick" / f"{MAIN_ITERATION}-seed0"
+        # their own folder: the demo's settings are not quick mode's
+        assert iterations_dir(source, quick=True) == paths.RUNS_DIR / "demo" / "iterations-demo"
+        assert study_run_dir(source, quick=True) == paths.RUNS_DIR / "demo" / "iterations-demo" / f"{MAIN_ITERATION}-seed0"
 
 
 def test_on_a_folder_of_ones_own_the_explained_model_is_notebook_03s_run_on_it(tmp_path, demo_run, monkeypatch):
@@ -120,9 +126,14 @@ def test_on_a_folder_of_ones_own_the_explained_model_is_notebook_03s_run_on_it(t
     assert source.runs_dir.parent == tmp_path / "runs" and source.runs_dir.name.startswith("midi-")
     folder = study_run_dir(source, quick=False)
     assert folder == source.runs_dir / "iterations" / f"{MAIN_ITERATION}-seed0"
-    # study_run loads notebook 03's run when it is there (here: the demo run put in its place)
+    # a run of another configuration in its place is refused, not loaded or retrained over
     shutil.copytree(demo_run.path, folder)
-    assert study_run(source).meta == demo_run.meta
+    with pytest.raises(RunError, match="trained with another configuration"):
+        study_run(source)
+    # study_run loads notebook 03's run when it is there (here: the demo run, labelled as MAIN_CONFIG's)
+    meta = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps({**meta, "config": MAIN_CONFIG.to_dict()}))
+    assert study_run(source).meta["split"] == demo_run.meta["split"]
 
 
 @needs_shared
@@ -148,7 +159,7 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
                     "its 203 held-out test files: 0.768 on the first 100 notes and 0.812 by the vote of 16 windows.")
     assert "in quick mode" in describe_run(run(paths.RUNS_DIR / "demo" / "iterations-quick" / "8-augment-seed0",
                                                quick_config(MAIN_CONFIG)))
-    assert "the demo corpus's settings" in describe_run(run(paths.RUNS_DIR / "demo" / "iterations-quick" / "8-augment-seed0",
+    assert "the demo corpus's settings" in describe_run(run(paths.RUNS_DIR / "demo" / "iterations-demo" / "8-augment-seed0",
                                                           demo_config(MAIN_CONFIG)))
     other = describe_run(run(tmp_path / "mine", MAIN_CONFIG.replace(epochs=4)))
     assert "`mine`" in other and "changed in epochs" in other and str(tmp_path) not in other
