@@ -74,9 +74,10 @@ import numpy as np
 from genre_lib.paths import MODELS_DIR, SHARED_MIDI as DEFAULT_DATA  # noqa: E402
 
 
-def held_out_files(run, data: Path, n: int, seed: int) -> list[Path]:
-    """The run's test files (all when ``n`` is 0, else a seeded, genre-balanced sample)."""
-    test = list(run.meta["split"]["test_files"])
+def held_out_files(run, data: Path, n: int, seed: int, files: list[str] | None = None) -> list[Path]:
+    """The run's test files, or ``files`` (paths relative to ``data``) when given: all
+    when ``n`` is 0, else a seeded, genre-balanced sample."""
+    test = list(run.meta["split"]["test_files"]) if files is None else list(files)
     by = {g: [p for p in test if Path(p).parts[0].lower() == g.lower()] for g in run.genres}
     if n:
         rng = np.random.default_rng(seed)
@@ -205,23 +206,30 @@ def judges_main(args) -> None:
     from genre_lib.flip import FlipSettings, Judge, optimize_delta
     from genre_lib.metrics import bootstrap_interval
     from genre_lib.opinions import Panel, ask
-    from genre_lib.runs import load_run
+    from genre_lib.runs import RunError, load_run
 
     run = load_run(args.run)
     siblings = {name: load_run(args.run.parent / f"{args.run.name}-{name}") for name in SIBLINGS}
     measure = P.load(args.run)
     data = load_dataset(args.data, list(run.genres), max_notes=run.max_notes, progress=False)
     y = align_labels(data, run.genres)
-    test = run.split(data).test
+    try:
+        test, unseen = run.split(data).test, False
+    except (RunError, ValueError):
+        # a folder the run was not trained on (e.g. a reviewer's files by other artists; too
+        # few files to split at all is one too): every file of it is held out
+        test, unseen = np.arange(len(data)), True
     validation = P.validate(measure, data.tables(test), y[test])
     panel = Panel.of_run(run, list(siblings.values()), measure)
     verdicts = [v.name for v in panel.verdicts]
-    wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed)}
+    wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed,
+                                             files=list(data.paths) if unseen else None)}
     index = [i for i in test if str(args.data / data.paths[i]) in wanted]
     names = args.settings or list(JUDGES_DEFAULT)
     reused = reusable_rows(args, names, len(index)) if args.reuse else {}
     print(f"model: {args.run.name} (+ {', '.join(f'{args.run.name}-{s}' for s in SIBLINGS)}); genres {run.genres}")
-    print(f"files: {len(index)} of the run's {len(test)} held-out test files"
+    print(f"files: {len(index)} of " + (f"the {len(test)} files of {args.data}, none seen in training" if unseen
+                                         else f"the run's {len(test)} held-out test files")
           + (f" (seeded sample, seed {args.seed})" if args.n else ""))
     print("plausibility AUC on the held-out test files (every file x genre; own genre positive): "
           + ", ".join(f"{p} {v['auc']:.3f}" for p, v in validation.items()), flush=True)
@@ -305,6 +313,7 @@ def judges_main(args) -> None:
             "run": args.run.name, "command": "python benchmarks/bench_flip.py " + " ".join(sys.argv[1:]),
             "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
             "files": len(index), "n_test": len(test), "sample_seed": args.seed,
+            "data": args.data.name, "unseen_folder": unseen,
             "reused": {"from": args.reuse.name, "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
             if args.reuse else None,
             "plausibility_validation": validation, "plausibility_k": measure.k,
@@ -316,7 +325,9 @@ def judges_main(args) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", type=Path, default=MODELS_DIR / "jazz-electronic")
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the data folder the run was trained on")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                    help="the data folder the run was trained on (its held-out files are flipped), or with --judges "
+                         "a folder of files it never saw (all of them are)")
     ap.add_argument("--n", type=int, default=0, help="files (0: every held-out test file)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the sample when --n is set")
     ap.add_argument("--freeze", nargs="*", help="features never changed (default: genre_lib.flip.FROZEN)")

@@ -11,6 +11,8 @@ import pytest
 
 from genre_lib.paths import PROJECT
 
+from .conftest import SHARED_MIDI, needs_shared
+
 sys.path.insert(0, str(PROJECT / "benchmarks"))
 import bench_flip as B  # noqa: E402
 
@@ -53,3 +55,30 @@ def test_every_setting_is_measured_by_default_and_the_margins_are_as_named():
         assert (margin is None) == ("margin" not in name)
         if margin is not None:
             assert name.endswith(f"margin{margin:g}")
+
+
+@needs_shared
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_judges_on_a_folder_the_run_never_saw_flips_its_files(tmp_path, capsys):
+    """A reviewer's folder of other artists' files: every file is held out, and the summary
+    is the one the committed JSON holds, computed on them."""
+    import shutil
+
+    from genre_lib.runs import load_run
+
+    run = load_run(PROJECT / "models" / "jazz-electronic")
+    # two held-out test files stand for a reviewer's unseen ones (the run never trained on them)
+    for rel in (next(p for p in run.meta["split"]["test_files"] if p.startswith(g)) for g in ("jazz/", "electronic/")):
+        (tmp_path / "unseen" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED_MIDI / rel, tmp_path / "unseen" / rel)
+    out = tmp_path / "judges.json"
+    args = argparse.Namespace(run=run.path, data=tmp_path / "unseen", n=0, seed=0, settings=["default"], reuse=None,
+                              json=out)
+    B.judges_main(args)
+    result = json.loads(out.read_text())
+    assert result["unseen_folder"] is True and result["files"] == 2 and result["n_test"] == 2
+    assert {r["file"] for r in result["rows"]} == {p.relative_to(tmp_path / "unseen").as_posix()
+                                                   for p in (tmp_path / "unseen").rglob("*.mid")}
+    assert result["summary"]["default"]["n"] == 2
+    assert "none seen in training" in capsys.readouterr().out

@@ -32,7 +32,7 @@ NOTEBOOKS = Path(os.environ.get("GENRE_BROWSER_NOTEBOOKS", PROJECT / "notebooks"
 #: running a notebook in quick mode takes a minute or two on 2 cores
 RUN_ALL_TIMEOUT_MS = 420_000
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]  # starts JupyterLab and Chromium: tens of seconds
 
 
 def _free_port() -> int:

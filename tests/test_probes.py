@@ -286,6 +286,7 @@ def test_cli_probe_text(order_run, capsys):
 # --- a branch probe named for a run with a baseline --------------------------------------
 
 
+@pytest.mark.slow
 def test_a_named_branch_probe_runs_for_the_rnn_and_is_left_out_for_the_baseline(real_run, demo_dir, capsys):
     """``genre-lib probe RUN DATA --probes recurrent-mean`` on a run with a baseline: the
     baseline has no branches to ablate, so the probe is the RNN's alone, and said so."""
