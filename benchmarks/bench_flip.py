@@ -93,13 +93,14 @@ def held_out_files(run, data: Path, n: int, seed: int, files: list[str] | None =
 def flip_one(model, table, target: int, settings, genres, rel: str, p, positions) -> tuple[dict, object]:
     """Flip one file to ``target``, print its line and return its row and its
     :class:`genre_lib.flip.FlipResult`; adds the changed notes' positions to ``positions``."""
+    from genre_lib.changes import changed_notes
     from genre_lib.flip import optimize_delta
 
     t0 = time.perf_counter()
     r = optimize_delta(model, table, target, settings, genres=genres)
     sec = time.perf_counter() - t0
     p_after = float(r.probs_reparsed[target]) if r.probs_reparsed is not None else float("nan")
-    positions += np.flatnonzero((np.abs(r.modified - r.base) > 1e-6).any(axis=1)).tolist()
+    positions += changed_notes(r.base, r.modified).tolist()
     print(f"  {rel[:50]:50s} -> {genres[target]:10s} flipped={int(r.flipped)} notes={r.notes_changed:3d} "
           f"l1={r.l1:7.2f} steps={r.steps:3d} {sec:5.2f}s p_target {p[target]:.2f}->{p_after:.2f}", flush=True)
     return {"file": rel, "genre": Path(rel).parts[0], "to": genres[target], "flipped": bool(r.flipped),
@@ -215,9 +216,9 @@ def judges_main(args) -> None:
     y = align_labels(data, run.genres)
     try:
         test, unseen = run.split(data).test, False
-    except (RunError, ValueError):
-        # a folder the run was not trained on (e.g. a reviewer's files by other artists; too
-        # few files to split at all is one too): every file of it is held out
+    except RunError:
+        # a folder the run was not trained on (e.g. a reviewer's files by other artists):
+        # every file of it is held out
         test, unseen = np.arange(len(data)), True
     validation = P.validate(measure, data.tables(test), y[test])
     panel = Panel.of_run(run, list(siblings.values()), measure)

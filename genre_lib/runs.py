@@ -155,13 +155,18 @@ class Run:
         and checked against the test files it lists.
 
         Raises:
-            RunError: the data's split does not give the run's test files (another data
-                folder or genre selection, or files added or removed since).
+            RunError: the data cannot be split the run's way, or its split does not give the
+                run's test files (another data folder or genre selection, or files added or
+                removed since).
         """
         from .splits import make_split
 
         split = self.meta["split"]
-        parts = make_split(split["kind"], data.y, data.groups, seed=split["seed"])
+        try:
+            parts = make_split(split["kind"], data.y, data.groups, seed=split["seed"])
+        except ValueError as exc:  # too few files or groups to split as the run was: not its data
+            raise RunError(f"{data.root}: cannot be split as {self.path} was ({exc}); use the data and genres it "
+                           "was trained on") from None
         if [data.paths[i] for i in parts.test] != list(split["test_files"]):
             raise RunError(f"{data.root}: its {split['kind']} split with seed {split['seed']} does not give the "
                            f"{len(split['test_files'])} test files of {self.path}; use the data and genres it was trained on")

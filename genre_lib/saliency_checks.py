@@ -935,6 +935,7 @@ def check_methods(
     Raises:
         SaliencyError: bad shapes, an unknown method, or a genre with a single file.
     """
+    from .changes import changed_notes
     from .flip import FlipSettings, optimize_delta
 
     say = log or (lambda _line: None)
@@ -965,18 +966,18 @@ def check_methods(
     partners = [derangement(_pairing_groups(y), rng) for _ in range(n_random)]
     say(f"chance levels: random {auc_random.mean():.4f}, last notes first {auc_recency.mean():.4f}")
 
-    probs = predict_proba(model, X)
     flip_target = np.full(n, -1)
     flipped = np.zeros(n, dtype=bool)
     notes_changed = np.zeros(n, dtype=int)
     changed: list[np.ndarray] = [np.array([], dtype=int)] * n
     if flips:
-        flip_target = np.argsort(probs, axis=1)[:, -2]  # the runner-up: the genre the model does not choose
+        # the runner-up: the genre the model does not choose
+        flip_target = np.argsort(predict_proba(model, X), axis=1)[:, -2]
         for i in range(n):
             r = optimize_delta(model, X[i], int(flip_target[i]), FlipSettings(seed=seed), genres=genres)
             flipped[i], notes_changed[i] = r.flipped, r.notes_changed
             if r.flipped:
-                changed[i] = np.flatnonzero((np.abs(r.modified - r.base) > 1e-6).any(axis=1))
+                changed[i] = changed_notes(r.base, r.modified)  # the notes notes_changed counts
             if (i + 1) % 25 == 0 or i + 1 == n:
                 say(f"flips: {i + 1} of {n} files, {flipped[: i + 1].sum()} flipped")
         flip_partners = [derangement(_pairing_groups(flip_target), rng) for _ in range(n_random)]

@@ -77,6 +77,10 @@ def test_run_split_refuses_another_data_folder(real_run, demo_data):
 
     with pytest.raises(RunError, match="does not give the 203 test files"):
         real_run.split(demo_data)
+    # too few files to split the run's way at all (e.g. a folder of a reviewer's few files)
+    few = demo_data.subset([0, len(demo_data) - 1])
+    with pytest.raises(RunError, match="cannot be split as"):
+        real_run.split(few)
 
 
 @pytest.mark.slow
