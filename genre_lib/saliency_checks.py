@@ -1031,10 +1031,11 @@ def save_checks(checks: MethodChecks, path, overwrite: bool = False):
 
 
 def notebook_checks_path(run_path) -> "Path":
-    """Where notebook 04 leaves the checks it computed for a run (quick mode, the demo, a
-    folder of your own) so that notebook 05 reads the same computation instead of a
-    second one: a file in the cache folder (:func:`genre_lib.paths.cache_dir`), named
-    for the run as :func:`genre_lib.paths.shown` prints it."""
+    """Where :func:`genre_lib.study.notebook_checks` keeps the checks it computed for a
+    run (quick mode, the demo, a folder of your own), so that notebooks 04 and 05 show
+    one computation instead of making two: a file in the cache folder
+    (:func:`genre_lib.paths.cache_dir`), named for the run as :func:`genre_lib.paths.shown`
+    prints it."""
     import re
 
     from .paths import cache_dir, shown

@@ -31,12 +31,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import paths
 from .data_source import COMMITTED_RUNS, DataChoice
 from .dataset import Dataset
 from .model import ModelConfig
 from .runs import Run, RunError, load_run
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .saliency_checks import MethodChecks
 
 #: the study's input columns
 STUDY_COLUMNS: tuple[str, ...] = ("pitch", "step", "duration")
@@ -123,18 +129,19 @@ def notebook_config(config: ModelConfig, source: DataChoice, quick: bool = False
     return quick_config(config) if quick else config
 
 
-#: the iterations notebook 03 trains on the generated demo corpus: the study's first row,
-#: the first of ours (windows) and the committed configuration, the one notebooks 04
-#: and 05 explain. Every row teaches on real music; on the demo's made-up pieces a few
-#: show the pipeline, and each row costs a model's training
-DEMO_ITERATIONS: tuple[str, ...] = ("study-1-50x1", "4-windows", MAIN_ITERATION)
+#: the iterations notebook 03 trains on the generated demo corpus and in quick mode (CI):
+#: the study's first row, the first of ours (windows) and the committed configuration,
+#: the one notebooks 04 and 05 explain. Every row teaches on real music in a full run; a
+#: quick run checks that the notebook works, and each row costs a model's training
+FEW_ITERATIONS: tuple[str, ...] = ("study-1-50x1", "4-windows", MAIN_ITERATION)
 
 
 def notebook_iterations(source: DataChoice, quick: bool = False) -> dict[str, ModelConfig]:
     """The iterations notebook 03 trains on ``source``, in the order they were tried, each
-    as :func:`notebook_config` gives it: every one of :data:`ITERATIONS`, or on the
-    generated demo corpus those of :data:`DEMO_ITERATIONS`."""
-    names = [n for n in ITERATIONS if n in DEMO_ITERATIONS] if source.is_demo else list(ITERATIONS)
+    as :func:`notebook_config` gives it: every one of :data:`ITERATIONS` in a full run on
+    real data, those of :data:`FEW_ITERATIONS` on the generated demo corpus or in quick mode."""
+    few = source.is_demo or quick
+    names = [n for n in ITERATIONS if n in FEW_ITERATIONS] if few else list(ITERATIONS)
     return {n: notebook_config(ITERATIONS[n], source, quick) for n in names}
 
 
@@ -248,3 +255,86 @@ def describe_run(run: Run) -> str:
     n = protocols.get("first100", {}).get("n")
     accuracy = f"; accuracy on its {n} held-out test files: {' and '.join(scores)}" if scores else ""
     return f"The model: `{where.as_posix()}`, configuration {what}{accuracy}."
+
+
+#: the saliency checks of the committed study model on all its held-out files, made by
+#: ``scripts/saliency_checks.py``: what notebooks 04 and 05 show in a full run on the real
+#: collection, instead of recomputing them for minutes
+STORED_CHECKS = paths.RESULTS_DIR / "saliency-checks-jazz-electronic.json"
+
+#: held-out files per genre notebooks 04 and 05 explain and check in quick mode and on
+#: the demo corpus; a full run takes every held-out file
+CHECKED_PER_GENRE = {"quick": 8, "demo": 3}
+
+
+def explained_files(run: Run, data: Dataset, source: DataChoice, quick: bool = False) -> np.ndarray:
+    """Indices in ``data`` of the held-out files notebooks 04 and 05 explain and check:
+    every held-out test file of ``run`` in a full run, the first
+    :data:`CHECKED_PER_GENRE` of each genre in quick mode and on the demo corpus."""
+    import numpy as np
+
+    held_out = run.held_out(data.paths)
+    per_genre = (CHECKED_PER_GENRE["demo"] if source.is_demo else CHECKED_PER_GENRE["quick"] if quick
+                 else len(held_out))
+    return np.concatenate([held_out[data.y[held_out] == g][:per_genre] for g in range(len(data.genres))])
+
+
+def notebook_checks(run: Run, data: Dataset, source: DataChoice, quick: bool = False) -> tuple[MethodChecks, str]:
+    """The saliency checks notebooks 04 and 05 both show for ``run``, and one line that
+    says what they are.
+
+    :data:`STORED_CHECKS` (all held-out files, with flips) when it was made for this run,
+    data and held-out files: on the real collection, in quick mode too, since reading it
+    costs nothing and shows the real figures. Otherwise
+    :func:`~genre_lib.saliency_checks.check_methods` on :func:`explained_files` (flips
+    only in a full run), seed 0, IG from the mean of every file the model may have seen;
+    the result is kept in the cache folder
+    (:func:`~genre_lib.saliency_checks.notebook_checks_path`) so the other notebook reads
+    it rather than computing it again. The computation is deterministic and both read it
+    as stored, so the two notebooks show the same figures whichever of them computed it
+    (they may run at the same time), and the line does not say which did.
+    """
+    import warnings
+
+    import numpy as np
+
+    from . import saliency as S
+    from .saliency import SaliencyError
+    from .saliency_checks import (MethodChecks, check_methods, load_checks, notebook_checks_path, save_checks, stored_for,
+                                  with_meta)
+
+    held_out = tuple(data.paths[i] for i in run.held_out(data.paths))
+    why = ("the demo corpus" if source.is_demo
+           else f"{paths.shown(STORED_CHECKS)} is missing" if not STORED_CHECKS.is_file()
+           else stored_for(load_checks(STORED_CHECKS), run.path, source.collection.id, held_out))
+    if not why:
+        stored = load_checks(STORED_CHECKS)
+        return stored, (f"read {paths.shown(STORED_CHECKS)}: all {stored.n} held-out test files, computed by "
+                        f"`{stored.meta['command']}`")
+    files = explained_files(run, data, source, quick)
+    names = tuple(data.paths[i] for i in files)
+    small = quick or source.is_demo
+    which = (f"{len(files)} held-out files, the first {CHECKED_PER_GENRE['demo' if source.is_demo else 'quick']} "
+             "of each genre" if small else f"all {len(files)} held-out files")
+    line = f"check_methods on {which} ({why}), {'without' if small else 'with'} flips, seed 0"
+    kept = notebook_checks_path(run.path)
+    if kept.is_file():
+        try:
+            left = load_checks(kept)
+        except SaliencyError:  # a damaged or foreign file is computed again, and replaced
+            left = None
+        if (left is not None and not stored_for(left, run.path, source.collection.id, names)
+                and left.meta.get("flips") == (not small)):
+            return left, line
+    seen = np.setdiff1d(np.arange(len(data)), run.held_out(data.paths))  # training and validation files
+    checks = check_methods(run.model, data.X[files], data.y[files], ig_baseline=S.mean_baseline(data.X[seen], data.y[seen]),
+                           files=names, genres=tuple(data.genres), flips=not small, seed=0)
+    checks = with_meta(checks, run=paths.shown(run.path), data={"collection": source.collection.id},
+                       flips=not small, computed_by=f"genre_lib.study.notebook_checks ({why})")
+    # as stored (per-file values to 6 digits): the notebook that computes shows what the other reads
+    checks = MethodChecks.from_dict(checks.to_dict())
+    try:
+        save_checks(checks, kept, overwrite=True)
+    except OSError as exc:  # a read-only cache folder: the other notebook computes the same again
+        warnings.warn(f"{kept}: could not keep the saliency checks ({exc})", stacklevel=2)
+    return checks, line

@@ -474,10 +474,15 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     if gone:
         p.append("<p>Gone since the previous report: " + ", ".join(f"<code>{_e(g)}</code>" for g in gone) + "</p>")
 
+    # timings.json: {"notebooks": {name: seconds}, "wall_seconds": ..., "at_a_time": ...}; older
+    # reports wrote the per-notebook seconds alone, one notebook at a time
+    per_notebook = timings.get("notebooks", timings) if isinstance(timings.get("notebooks"), dict) else timings
     nb_rows = "".join(
         f"<tr><td><a href='{_e(Path(nb).with_suffix('.html').name)}'>{_e(nb)}</a></td><td class='num'>{sec:.0f} s</td></tr>"
-        for nb, sec in timings.items())
-    total = f"<tr><th>total</th><th class='num'>{sum(timings.values()):.0f} s</th></tr>" if timings else ""
+        for nb, sec in per_notebook.items())
+    wall = timings.get("wall_seconds", sum(per_notebook.values()))
+    total = (f"<tr><th>wall clock ({timings.get('at_a_time', 1)} at a time)</th><th class='num'>{wall:.0f} s</th></tr>"
+             if per_notebook else "")
     p.append(f"<h2>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{nb_rows}{total}</table>")
 
     if runs_dir.is_dir():

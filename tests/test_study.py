@@ -19,7 +19,7 @@ from genre_lib.study import (
     REAL_RUN_DIR,
     STUDY_COLUMNS,
     STUDY_REPORTED,
-    DEMO_ITERATIONS,
+    FEW_ITERATIONS,
     demo_config,
     ensure_run,
     iterations_dir,
@@ -82,12 +82,13 @@ def test_the_demo_trains_less_than_quick_mode_and_only_on_the_demo_corpus(demo_d
     assert notebook_config(MAIN_CONFIG, demo) == notebook_config(MAIN_CONFIG, demo, quick=True) == demo_config(MAIN_CONFIG)
     assert notebook_config(MAIN_CONFIG, other, quick=True) == quick_config(MAIN_CONFIG)
     assert notebook_config(MAIN_CONFIG, other) == MAIN_CONFIG
-    # the demo trains a few iterations, in the order tried, among them the model 04 and 05 explain
-    # and every row notebook 03's cells name on any data (the study's first, 4-windows)
-    assert list(notebook_iterations(demo)) == [n for n in ITERATIONS if n in DEMO_ITERATIONS]
-    assert {"study-1-50x1", "4-windows", MAIN_ITERATION} <= set(DEMO_ITERATIONS) < set(ITERATIONS)
+    # the demo and quick mode train a few iterations, in the order tried, among them the model 04 and
+    # 05 explain and every row notebook 03's cells name on any data (the study's first, 4-windows)
+    assert list(notebook_iterations(demo)) == [n for n in ITERATIONS if n in FEW_ITERATIONS]
+    assert {"study-1-50x1", "4-windows", MAIN_ITERATION} <= set(FEW_ITERATIONS) < set(ITERATIONS)
     assert notebook_iterations(demo)[MAIN_ITERATION] == demo_config(MAIN_CONFIG)
-    assert notebook_iterations(other, quick=True) == {n: quick_config(c) for n, c in ITERATIONS.items()}
+    few = [n for n in ITERATIONS if n in FEW_ITERATIONS]
+    assert notebook_iterations(other, quick=True) == {n: quick_config(ITERATIONS[n]) for n in few}
     assert notebook_iterations(other) == ITERATIONS
 
 
@@ -173,3 +174,48 @@ def test_the_committed_order_model_is_the_order_configuration():
     assert run.config == ORDER_CONFIG and run.genres == ("electronic", "jazz")
     assert {"part_intervals", "conv", "note_summary"} <= {layer.name for layer in run.model.layers}
     assert describe_run(run).startswith("The model: `models/jazz-electronic-order`, configuration `ORDER_CONFIG`")
+
+
+def test_explained_files_are_a_few_held_out_files_per_genre_on_the_demo(demo_run, demo_data, demo_dir):
+    from genre_lib.study import CHECKED_PER_GENRE, explained_files
+
+    source = resolve_data_dir(demo_dir)
+    files = explained_files(demo_run, demo_data, source)
+    held_out = set(demo_run.held_out(demo_data.paths).tolist())
+    assert set(files.tolist()) <= held_out
+    for g in range(len(demo_data.genres)):
+        of_genre = [i for i in sorted(held_out) if demo_data.y[i] == g]
+        # the first of each genre in the order of the data, as many as the demo allows
+        assert [i for i in files if demo_data.y[i] == g] == of_genre[: CHECKED_PER_GENRE["demo"]]
+
+
+@pytest.mark.slow
+def test_notebook_checks_are_check_methods_once_then_read_by_the_other_notebook(demo_run, demo_data, demo_dir,
+                                                                                tmp_path, monkeypatch):
+    import numpy as np
+
+    from genre_lib import saliency as S
+    from genre_lib import study
+    from genre_lib.saliency_checks import check_methods
+
+    monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
+    source = resolve_data_dir(demo_dir)
+    first, said = study.notebook_checks(demo_run, demo_data, source)
+    k = study.CHECKED_PER_GENRE["demo"]
+    assert said.startswith(f"check_methods on {first.n} held-out files, the first {k} of each genre")
+    assert "the demo corpus" in said and first.n == len(study.explained_files(demo_run, demo_data, source)) and "without flips" in said
+    # the independent computation: the same function called by hand on the files and baseline the notebooks use
+    files = study.explained_files(demo_run, demo_data, source)
+    seen = np.setdiff1d(np.arange(len(demo_data)), demo_run.held_out(demo_data.paths))
+    direct = check_methods(demo_run.model, demo_data.X[files], demo_data.y[files],
+                           ig_baseline=S.mean_baseline(demo_data.X[seen], demo_data.y[seen]), flips=False, seed=0)
+    for m, d in zip(first.methods, direct.methods):  # the notebooks show it as stored: to 6 digits
+        assert m.method == d.method and np.allclose(m.auc, d.auc, rtol=0, atol=5e-7)
+        assert m.deletion["position"].difference == pytest.approx(d.deletion["position"].difference, abs=1e-6)
+    # the other notebook reads what the first left instead of computing again (no model is needed to read it)
+    import genre_lib.saliency_checks as checks_module
+
+    monkeypatch.setattr(checks_module, "check_methods", lambda *a, **k: pytest.fail("computed a second time"))
+    second, said_again = study.notebook_checks(demo_run, demo_data, source)
+    assert said_again == said and second.files == first.files
+    assert [m.auc.tolist() for m in second.methods] == [m.auc.tolist() for m in first.methods]
