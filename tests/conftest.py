@@ -99,6 +99,18 @@ def demo_run(demo_data, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_seed1(demo_data, demo_run, tmp_path_factory):
+    """A second tiny demo network: the demo run's configuration and split (split seed 0),
+    weight seed 1 (train_run's split_seed). A session fixture: the flip tests of several
+    modules ask it for a second opinion, and a worker trains it once."""
+    from genre_lib.model import ModelConfig
+    from genre_lib.train import train_run
+
+    out = tmp_path_factory.mktemp("runs") / "demo-tiny-seed1"
+    return train_run(demo_data, out, config=ModelConfig(**TINY_CONFIG), seed=1, split_seed=0)
+
+
+@pytest.fixture(scope="session")
 def real_run():
     """The committed real-data run; skipped when it is not there."""
     from genre_lib.runs import load_run
