@@ -3,9 +3,12 @@
 Each subcommand is a small function ``_cmd_<name>(args) -> int`` registered in
 :func:`build_parser`: it parses, calls genre_lib and prints. Errors the user can fix (a
 missing folder, an unknown genre, a bad file) print one line on stderr naming the cause
-and exit with status 2; TensorFlow's start-up log is kept off stderr
-(:func:`_import_tensorflow_quietly`), and so are progress bars when stderr is not a
-terminal.
+and exit with status 2. TensorFlow is imported only once a model is loaded or trained
+(:func:`_load_run_for`, the train command), after the checks that need no model (the
+run folder's ``run.json``, the data folder, the MIDI file, the target genre), so such
+an error comes in a second, not after TensorFlow's start-up; its start-up log is kept
+off stderr (:func:`_import_tensorflow_quietly`), and so are progress bars when stderr is
+not a terminal.
 
 The module is over 500 lines because it holds the parser of all ten subcommands (the
 train command alone has a flag per model setting) and their printing; the work is in
@@ -18,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import zipfile
 from pathlib import Path
 
 
@@ -108,15 +112,20 @@ _CONFIG_FLAGS = ("cell", "units", "layers", "dense_layers", "dense_units", "drop
 
 def _cmd_train(args: argparse.Namespace) -> int:
     from .study import ITERATIONS
-    from .train import train_run
+    from .train import check_genres, train_run
 
     changes = {k: v for k, v in vars(args).items() if k in _CONFIG_FLAGS and v is not None}
     try:
         config = ITERATIONS[args.iteration].replace(**changes)
     except ValueError as exc:
         return _fail(args, str(exc))
+    if args.out.exists() and not args.overwrite:  # train_run refuses too; this comes before the data is read
+        return _fail(args, f"{args.out}: run folder exists; not replaced (choose another --out or pass --overwrite)")
+    data = load_dataset(args.data_dir, args.genres, max_notes=args.max_notes, progress=True)  # DataError: one line
+    check_genres(data)  # before TensorFlow: a folder of one genre fails at once
+    _import_tensorflow_quietly()
     try:
-        run = train_run(args.data_dir, args.out, args.genres, config, seed=args.seed, split=args.split,
+        run = train_run(data, args.out, args.genres, config, seed=args.seed, split=args.split,
                         split_seed=args.split_seed, max_notes=args.max_notes, file_windows=args.file_windows,
                         overwrite=args.overwrite, progress=True, verbose=2 if args.verbose else 0)
     except FileExistsError as exc:
@@ -137,10 +146,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_run
 
+    meta, error = _run_meta_for(args.run_dir)
+    if error:
+        return _fail(args, error)
+    data = load_dataset(args.data_dir, args.genres, max_notes=int(meta["max_notes"]), progress=not args.json)
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
     try:
         result = evaluate_run(run, data, args.protocol, args.file_windows)
     except GenreMismatchError as exc:
@@ -225,11 +237,14 @@ def _cmd_flip(args: argparse.Namespace) -> int:
         return _fail(args, f"{out}: --out is the input file; the input is never overwritten, choose another path")
     if out.exists() and not args.overwrite:
         return _fail(args, f"{out}: already exists (pass --overwrite to replace it)")
+    meta, error = _run_meta_for(args.run_dir)
+    if error:
+        return _fail(args, error)
+    genres = [str(g) for g in meta["genres"]]
+    target = _genre_index(genres, args.target)
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    genres = [str(g) for g in run.genres]
-    target = _genre_index(genres, args.target)
     settings = FlipSettings(l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin, max_steps=args.max_steps,
                             frozen=tuple(args.freeze), seed=args.seed)
     protocol = "file" if args.whole_file else "first100"
@@ -289,10 +304,13 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .evaluate import align_labels
     from .probes import probe_report, text_table
 
+    meta, error = _run_meta_for(args.run_dir)
+    if error:
+        return _fail(args, error)
+    data = load_dataset(args.data_dir, args.genres, max_notes=int(meta["max_notes"]), progress=not args.json)
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    data = load_dataset(args.data_dir, args.genres, max_notes=run.max_notes, progress=not args.json)
     y = align_labels(data, run.genres)
     try:
         index = run.files_to_judge(data.paths, args.split)
@@ -322,10 +340,31 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_meta_for(run_dir: Path) -> tuple[dict | None, str | None]:
+    """``(run.json, None)`` for a run folder that looks loadable, else ``(None, one-line
+    message)``: the checks of a run that need no TensorFlow (the folder, its files, its
+    format version, a model file that is a Keras archive at all)."""
+    from .runs import read_run_meta
+
+    try:
+        meta = read_run_meta(run_dir)
+    except (RunError, OSError) as exc:
+        return None, f"{run_dir}: cannot load run: {exc}"
+    model = Path(run_dir) / "model.keras"
+    if not zipfile.is_zipfile(model):  # a .keras file is a zip archive
+        return None, f"{run_dir}: cannot load run: {model}: cannot load the model (not a Keras archive)"
+    return meta, None
+
+
 def _load_run_for(run_dir: Path):
-    """``(run, None)`` for a loadable trained run, else ``(None, one-line message)``."""
+    """``(run, None)`` for a loadable trained run, else ``(None, one-line message)``;
+    imports TensorFlow (quietly) only for a run that passes :func:`_run_meta_for`."""
     from .runs import load_run
 
+    meta, error = _run_meta_for(run_dir)
+    if error:
+        return None, error
+    _import_tensorflow_quietly()
     try:
         return load_run(run_dir), None
     except (RunError, OSError) as exc:
@@ -350,12 +389,15 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
 
     if args.out is not None and args.out.exists() and not args.overwrite:
         return _fail(args, f"{args.out}: already exists (pass --overwrite to replace it)")
+    meta, error = _run_meta_for(args.run_dir)
+    if error:
+        return _fail(args, error)
+    genres = [str(g) for g in meta["genres"]]
+    target = None if args.target is None else _genre_index(genres, args.target)
+    table = load_file(args.file, int(meta["max_notes"]))  # MidiError -> one line, exit 2
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    genres = [str(g) for g in run.genres]
-    target = None if args.target is None else _genre_index(genres, args.target)
-    table = load_file(args.file, run.max_notes)  # MidiError -> one line, exit 2
     smap = S.method_named(args.method, run.model, args.output, seed=args.seed).explain(table, target)
     if args.out is not None:
         from .plots import saliency_figure
@@ -386,10 +428,13 @@ def _cmd_saliency_check(args: argparse.Namespace) -> int:
     from .saliency import method_named
     from .saliency_checks import check_report, report_lines
 
+    meta, error = _run_meta_for(args.run_dir)
+    if error:
+        return _fail(args, error)
+    data = load_dataset(args.data_dir, list(meta["genres"]), max_notes=int(meta["max_notes"]), progress=False)
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
-    data = load_dataset(args.data_dir, list(run.genres), max_notes=run.max_notes, progress=False)
     try:
         index = run.files_to_judge(data.paths, args.split, args.max_files, args.seed)
     except ValueError as exc:
@@ -486,7 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=what)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
-    p.set_defaults(func=_cmd_train, tensorflow=True)
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="score a run folder's model on a labelled data folder")
     p.add_argument("run_dir", type=Path)
@@ -496,7 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
     p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_evaluate, tensorflow=True)
+    p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="genre probabilities of MIDI files")
     p.add_argument("run_dir", type=Path)
@@ -507,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verdict", choices=VERDICTS, default="rnn",
                    help="whose probabilities: the RNN's (default), the run's baseline's, or the two combined")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_predict, tensorflow=True)
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("iterations", help="the iterations table of every run folder below RUNS_DIR")
     p.add_argument("runs_dir", type=Path)
@@ -539,7 +584,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="other run folders whose network gives a second opinion (default: the run's seed siblings, "
                         "RUN_DIR-seed<N> beside it)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.set_defaults(func=_cmd_flip, tensorflow=True)
+    p.set_defaults(func=_cmd_flip)
 
     p = sub.add_parser("saliency", help="saliency map of one file: which notes and features the genre rests on")
     p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
@@ -552,7 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the map explains: the target's logit minus the mean of the others' (default) or its logit")
     p.add_argument("--seed", type=int, default=0, help="SmoothGrad noise seed")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_saliency, tensorflow=True)
+    p.set_defaults(func=_cmd_saliency)
 
     p = sub.add_parser("saliency-check", help="sanity (weight randomization), faithfulness (deletion, agreement with occlusion) and IG completeness of saliency maps")
     p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
@@ -566,7 +611,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what the maps explain (default: the target's logit minus the mean of the others')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_saliency_check, tensorflow=True)
+    p.set_defaults(func=_cmd_saliency_check)
 
     from .probes import PROBES, REPEATS
 
@@ -580,7 +625,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_probe, tensorflow=True)
+    p.set_defaults(func=_cmd_probe)
 
     from .download import DEFAULT_BASE_URL
     from .paths import MANIFEST, REAL_DIR
@@ -609,8 +654,6 @@ def main(argv: list[str] | None = None) -> int:
         # imports tqdm, which reads its TQDM_* defaults once, at import
         os.environ.setdefault("TQDM_DISABLE", "1")
     args = build_parser().parse_args(argv)
-    if getattr(args, "tensorflow", False):
-        _import_tensorflow_quietly()
     try:
         return args.func(args)
     except _USER_ERRORS as exc:

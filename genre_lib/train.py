@@ -146,6 +146,19 @@ def metric_blocks(scores) -> dict:
     return {name: {**m["file"], "protocol": "file", "protocols": m} for name, m in scores.metrics.items()}
 
 
+def check_genres(data: Dataset) -> None:
+    """Refuse a dataset with files of fewer than two genres (nothing to tell apart); needs
+    no TensorFlow, so the command line checks it before importing it.
+
+    Raises:
+        DataError: naming the data folder and the genres found.
+    """
+    from .dataset import DataError
+
+    if len(set(data.y.tolist())) < 2:
+        raise DataError(f"{data.root}: need files of at least two genres to train, got {list(data.genres)}")
+
+
 def train_run(
     data: str | Path | Dataset,
     out: str | Path,
@@ -188,16 +201,13 @@ def train_run(
     Returns:
         The loaded :class:`Run`.
     """
-    from .dataset import DataError
-
     config = config or ModelConfig()
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists; not replaced")
     if not isinstance(data, Dataset):
         data = load_dataset(data, genres, max_notes=max_notes, progress=progress)
-    if len(set(data.y.tolist())) < 2:
-        raise DataError(f"{data.root}: need files of at least two genres to train, got {list(data.genres)}")
+    check_genres(data)
     split_seed = seed if split_seed is None else int(split_seed)
     parts: Split = make_split(split, data.y, data.groups, seed=split_seed)
 

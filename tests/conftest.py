@@ -88,14 +88,52 @@ def demo_data(demo_dir):
     return load_dataset(demo_dir, progress=False)
 
 
+def _trained_once(tmp_path_factory, name: str, train):
+    """``train(out)`` for a run folder ``out`` named ``name``, once per test session: under
+    pytest-xdist the first worker to ask trains it and the others load the folder it
+    wrote (seeded training would give them the same weights, at seconds each); alone,
+    or where file locks are missing, each process trains its own."""
+    import os
+
+    from genre_lib.runs import load_run
+
+    try:
+        import fcntl
+    except ImportError:  # not on this platform: train here
+        fcntl = None
+    if fcntl is None or not os.environ.get("PYTEST_XDIST_WORKER"):
+        return train(tmp_path_factory.mktemp("runs") / name)
+    # this session's folder, common to its workers; a folder of its own per run, so that
+    # no run is a seed sibling (runs.seed_siblings) of another, as with mktemp
+    shared = tmp_path_factory.getbasetemp().parent / "shared-runs" / name
+    shared.mkdir(parents=True, exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (shared / name / "run.json").is_file():
+            return load_run(shared / name)
+        return train(shared / name)
+
+
 @pytest.fixture(scope="session")
 def demo_run(demo_data, tmp_path_factory):
     """A small GRU trained for real (seeded) on the demo corpus, as a loaded run folder."""
     from genre_lib.model import ModelConfig
     from genre_lib.train import train_run
 
-    out = tmp_path_factory.mktemp("runs") / "demo-tiny"
-    return train_run(demo_data, out, config=ModelConfig(**TINY_CONFIG), seed=0)
+    return _trained_once(tmp_path_factory, "demo-tiny",
+                         lambda out: train_run(demo_data, out, config=ModelConfig(**TINY_CONFIG), seed=0))
+
+
+@pytest.fixture(scope="session")
+def demo_seed1(demo_data, demo_run, tmp_path_factory):
+    """A second tiny demo network: the demo run's configuration and split (split seed 0),
+    weight seed 1 (train_run's split_seed). A session fixture: the flip tests of several
+    modules ask it for a second opinion, and a worker trains it once."""
+    from genre_lib.model import ModelConfig
+    from genre_lib.train import train_run
+
+    return _trained_once(tmp_path_factory, "demo-tiny-seed1",
+                         lambda out: train_run(demo_data, out, config=ModelConfig(**TINY_CONFIG), seed=1, split_seed=0))
 
 
 @pytest.fixture(scope="session")

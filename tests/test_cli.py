@@ -285,7 +285,11 @@ def only_one_error_line(result: subprocess.CompletedProcess, command: str, *word
         assert w in lines[0], lines[0]
 
 
-@pytest.mark.slow
+# The user errors below are found before TensorFlow is imported (a second, not TensorFlow's
+# start-up); the last one comes after the model is loaded, with TensorFlow's start-up log
+# kept off stderr.
+
+
 def test_user_error_one_genre_folder_only(demo_dir: Path, demo_data, tmp_path: Path):
     data = tmp_path / "data"
     (data / "jazz").mkdir(parents=True)
@@ -296,20 +300,17 @@ def test_user_error_one_genre_folder_only(demo_dir: Path, demo_data, tmp_path: P
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.slow
 def test_user_error_a_missing_folder(demo_run, tmp_path: Path):
     result = run_cli_as_a_user("evaluate", str(demo_run.path), str(tmp_path / "absent"), cache=tmp_path / "cache")
     only_one_error_line(result, "evaluate", "absent", "data folder not found")
 
 
-@pytest.mark.slow
 def test_user_error_a_missing_run(demo_dir: Path, demo_data, tmp_path: Path):
     result = run_cli_as_a_user("predict", str(tmp_path / "no-run"), str(demo_dir / demo_data.paths[0]),
                                cache=tmp_path / "cache")
     only_one_error_line(result, "predict", "no-run", "no such run folder")
 
 
-@pytest.mark.slow
 def test_user_error_a_text_file_as_the_model(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
     run = tmp_path / "run"
     shutil.copytree(demo_run.path, run)
@@ -318,7 +319,6 @@ def test_user_error_a_text_file_as_the_model(demo_run, demo_dir: Path, demo_data
     only_one_error_line(result, "predict", "model.keras", "cannot load the model")
 
 
-@pytest.mark.slow
 def test_user_error_an_unknown_target_genre(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
     out = tmp_path / "out.mid"
     result = run_cli_as_a_user("flip", str(demo_run.path), str(demo_dir / demo_data.paths[0]), "--target", "polka",
@@ -327,9 +327,23 @@ def test_user_error_an_unknown_target_genre(demo_run, demo_dir: Path, demo_data,
     assert not out.exists()
 
 
-@pytest.mark.slow
 def test_user_error_a_text_file_as_midi(demo_run, tmp_path: Path):
     fake = tmp_path / "notes.mid"
     fake.write_text("a text file, not MIDI\n")
     result = run_cli_as_a_user("saliency", str(demo_run.path), str(fake), cache=tmp_path / "cache")
     only_one_error_line(result, "saliency", "notes.mid", "not a MIDI file")
+
+
+@pytest.mark.slow
+def test_user_error_after_tensorflow_is_loaded_is_still_one_line(demo_run, demo_dir: Path, demo_data, tmp_path: Path):
+    """A flip that finds nothing within its budget is known only once the model has run:
+    TensorFlow is imported by then, and its start-up log stays off stderr."""
+    from genre_lib.dataset import load_file
+    from genre_lib.inference import predict_proba
+
+    src, out = demo_dir / demo_data.paths[0], tmp_path / "out.mid"
+    other = demo_run.genres[1 - int(np.argmax(predict_proba(demo_run.model, load_file(src))[0]))]
+    result = run_cli_as_a_user("flip", str(demo_run.path), str(src), "--target", other,
+                               "--out", str(out), "--max-steps", "0", cache=tmp_path / "cache")
+    only_one_error_line(result, "flip", "within 0 steps", "nothing written")
+    assert not out.exists()

@@ -12,7 +12,7 @@ import pytest
 
 from genre_lib.midi_io import read_midi, write_midi
 
-from .test_flip import demo, model_probs  # noqa: F401  (module fixture: the demo run and held-out files)
+from .flip_helpers import demo, model_probs  # noqa: F401  (module fixture: the demo run and held-out files)
 
 
 @pytest.fixture(scope="module")
