@@ -2,8 +2,9 @@
 with Debian's Chromium.
 
 nbval proves a widget cell runs, not that the widget works (it ignores widget messages),
-so these tests open copies of notebooks 04 and 05 in JupyterLab, run all cells, move a
-slider / pick another dropdown entry, and check that what is drawn changes.
+so these tests open copies of notebooks 04 and 05 in JupyterLab (each up to its last
+widget), run all cells, move a slider / pick another dropdown entry, and check that what is
+drawn changes.
 
 Needs the ``playwright`` Python package and a Chromium binary (``/usr/bin/chromium``;
 ``make test`` installs it where it can). Without them the tests are skipped with the
@@ -23,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from .conftest import PROJECT
@@ -56,12 +58,27 @@ def browser():
         b.close()
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def _copy_to_last_widget(source: Path, copy: Path) -> None:
+    """``source`` cut after its last cell that shows a widget (by the committed outputs):
+    the cells after it (the answer, the exercises' solutions) draw nothing a test here
+    looks at and nbval runs them anyway, so the browser need not wait for them."""
+    nb = nbformat.read(source, as_version=4)
+    shows = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and any(WIDGET in o.get("data", {}) for o in c.get("outputs", []))]
+    if shows:
+        nb.cells = nb.cells[: shows[-1] + 1]
+    nbformat.write(nb, copy)
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, browser):
     """A JupyterLab server on a copy of the notebooks (the committed ones stay untouched)."""
     root = tmp_path_factory.mktemp("lab")
     for nb in NOTEBOOKS.glob("*.ipynb"):
-        shutil.copy(nb, root / nb.name)
+        _copy_to_last_widget(nb, root / nb.name)
     port, token = _free_port(), secrets.token_hex(16)
     env = {**os.environ, "GENRE_QUICK": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "GENRE_DATA": ""}
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
