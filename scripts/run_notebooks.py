@@ -137,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
         # the notebooks run in notebooks/: a path relative to where we were called would break
         os.environ["GENRE_DATA"] = str(Path(os.environ["GENRE_DATA"]).expanduser().resolve())
     paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+    if args.jobs > 1:
+        # kernels side by side: TensorFlow's thread pools in each would fight over the same
+        # cores, so each kernel takes its share (results do not depend on the thread count
+        # on one machine: benchmarks/bench_repro.py); a value set by the user wins
+        threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
+        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+            os.environ.setdefault(name, threads)
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
     print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}; {max(1, args.jobs)} notebook(s) at a time")

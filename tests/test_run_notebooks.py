@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -33,10 +34,10 @@ def _stamp_notebook(path: Path, seconds: float) -> None:
     """A notebook that records when it ran, in seconds since the epoch, in ``<name>.json`` beside it."""
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(
-        "import json, time\n"
+        "import json, os, time\n"
         "start = time.time()\n"
         f"time.sleep({seconds})\n"
-        f"json.dump([start, time.time()], open({str(path.with_suffix('.json'))!r}, 'w'))\n"
+        f"json.dump([start, time.time(), os.environ.get('TF_NUM_INTRAOP_THREADS')], open({str(path.with_suffix('.json'))!r}, 'w'))\n"
         "print('done')")]
     nbformat.write(nb, path)
 
@@ -54,6 +55,9 @@ def test_two_at_a_time_and_a_notebook_starts_after_what_it_uses(tmp_path: Path):
     assert ran["04_saliency"][0] >= ran["03_train_evaluate"][1]  # it waited for the run it explains
     assert ran["01_preprocess"][0] < ran["03_train_evaluate"][1]  # side by side with 03
     assert ran["03_train_evaluate"][0] < ran["01_preprocess"][1]
+    # two kernels side by side share the cores rather than each taking all of them (unless the user set it)
+    expected = os.environ.get("TF_NUM_INTRAOP_THREADS") or str(max(1, (os.cpu_count() or 1) // 2))
+    assert {r[2] for r in ran.values()} == {expected}
     timings = json.loads((out / "timings.json").read_text())
     assert set(timings["notebooks"]) == {f"{n}.ipynb" for n in names} and timings["at_a_time"] == 2
     # the wall clock covers the chain 03 -> 04 (the overlap itself is checked by the notebooks' own clocks above)
