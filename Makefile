@@ -9,10 +9,12 @@ STAMP  := $(VENV)/.installed-stamp
 # (Re)install when the venv is missing or pyproject.toml changed. uv (from PyPI) installs
 # the same packages from the same registry as pip, downloading in parallel: about half a
 # minute instead of over a minute on a fresh machine; pip does it where uv cannot be had.
+# --compile-bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set (CI machines), a venv
+# without .pyc files compiles TensorFlow's modules again in every process that imports it.
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@start=$$(date +%s); \
-	if $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --python $(PY) -e '.[test]'; then :; \
+	if $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[test]'; then :; \
 	else echo "install: uv failed, installing with pip"; \
 		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[test]' || exit 1; fi; \
 	echo "install: $$(( $$(date +%s) - start )) s"
