@@ -10,13 +10,12 @@ from collections import defaultdict
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Notebooks under test train in quick mode (fewer epochs, still real training).
 os.environ.setdefault("GENRE_QUICK", "1")
-# pytest-xdist workers side by side: TensorFlow's thread pools in each would fight over the
-# same cores, so each worker (and the notebook kernels it starts) takes its share of them.
-# Results do not depend on the thread count on one machine (benchmarks/bench_repro.py).
+# pytest-xdist workers side by side: each (and the notebook kernels it starts) takes its
+# share of the cores, before anything imports TensorFlow
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
-    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
-    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(_name, _threads)
+    from genre_lib.machine import share_cores
+
+    share_cores(int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
 
 _notebook_seconds: dict[str, float] = defaultdict(float)
 

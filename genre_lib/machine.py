@@ -17,9 +17,10 @@ from pathlib import Path
 
 #: the CPU flags that change which kernels oneDNN generates
 VECTOR_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "amx_tile")
+#: environment variables that set how many threads TensorFlow (and OpenMP in oneDNN) use
+THREAD_ENV = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 #: environment variables that change TensorFlow's CPU kernels or their threads
-KERNEL_ENV = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
-              "TF_NUM_INTEROP_THREADS")
+KERNEL_ENV = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", *THREAD_ENV)
 #: the libraries whose version can change a trained model or its figures, each with the
 #: distributions that install it (TensorFlow comes as ``tensorflow`` or ``tensorflow-cpu``)
 PACKAGES = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",), "numpy": ("numpy",),
@@ -69,3 +70,19 @@ def one_line(machine: dict | None = None) -> str:
     v = m.get("versions", {})
     return (f"{m.get('cpu')} ({' '.join(m.get('cpu_flags', []))}), {m.get('cores')} cores; "
             f"TensorFlow {v.get('tensorflow')}, Keras {v.get('keras')}; {env}")
+
+
+def share_cores(processes: int, environ: dict[str, str] | None = None) -> str:
+    """Set :data:`THREAD_ENV` in ``environ`` (default ``os.environ``, so processes started
+    from here inherit it) to this machine's cores divided among ``processes`` running side
+    by side, unless a variable is set already (the user's value wins); returns the count.
+
+    Why: each TensorFlow process sizes its thread pools for every core, and two of them on
+    the same cores fight over them. The weights do not depend on the thread count on one
+    machine (``benchmarks/bench_repro.py``).
+    """
+    env = os.environ if environ is None else environ
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, processes)))
+    for name in THREAD_ENV:
+        env.setdefault(name, threads)
+    return threads

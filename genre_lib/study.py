@@ -303,12 +303,12 @@ def notebook_checks(run: Run, data: Dataset, source: DataChoice, quick: bool = F
     from .saliency_checks import (MethodChecks, check_methods, load_checks, notebook_checks_path, save_checks, stored_for,
                                   with_meta)
 
-    held_out = tuple(data.paths[i] for i in run.held_out(data.paths))
+    held_out = run.held_out(data.paths)
+    stored = load_checks(STORED_CHECKS) if not source.is_demo and STORED_CHECKS.is_file() else None
     why = ("the demo corpus" if source.is_demo
-           else f"{paths.shown(STORED_CHECKS)} is missing" if not STORED_CHECKS.is_file()
-           else stored_for(load_checks(STORED_CHECKS), run.path, source.collection.id, held_out))
+           else f"{paths.shown(STORED_CHECKS)} is missing" if stored is None
+           else stored_for(stored, run.path, source.collection.id, [data.paths[i] for i in held_out]))
     if not why:
-        stored = load_checks(STORED_CHECKS)
         return stored, (f"read {paths.shown(STORED_CHECKS)}: all {stored.n} held-out test files, computed by "
                         f"`{stored.meta['command']}`")
     files = explained_files(run, data, source, quick)
@@ -326,7 +326,7 @@ def notebook_checks(run: Run, data: Dataset, source: DataChoice, quick: bool = F
         if (left is not None and not stored_for(left, run.path, source.collection.id, names)
                 and left.meta.get("flips") == (not small)):
             return left, line
-    seen = np.setdiff1d(np.arange(len(data)), run.held_out(data.paths))  # training and validation files
+    seen = np.setdiff1d(np.arange(len(data)), held_out)  # training and validation files
     checks = check_methods(run.model, data.X[files], data.y[files], ig_baseline=S.mean_baseline(data.X[seen], data.y[seen]),
                            files=names, genres=tuple(data.genres), flips=not small, seed=0)
     checks = with_meta(checks, run=paths.shown(run.path), data={"collection": source.collection.id},

@@ -21,7 +21,7 @@ import os
 import re
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import IO
 
@@ -29,6 +29,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from genre_lib.machine import share_cores
 from genre_lib.paths import NOTEBOOKS_DIR
 
 NOTEBOOKS = NOTEBOOKS_DIR
@@ -117,7 +118,7 @@ def schedule(paths: list[Path]) -> list[tuple[Path, tuple[Path, ...]]]:
     others wait for first (the longest chain starts first), else in the order given."""
     names = {p.stem: p for p in paths}
 
-    def waiting_on(name: str) -> int:  # how many notebooks wait for this one, directly or not
+    def waiting_on(name: str) -> int:  # how many notebooks wait for this one
         return sum(1 for other in names if name in NEEDS.get(other, ()))
 
     ordered = sorted(paths, key=lambda p: -waiting_on(p.stem))  # stable: ties keep their order
@@ -137,16 +138,12 @@ def main(argv: list[str] | None = None) -> int:
         # the notebooks run in notebooks/: a path relative to where we were called would break
         os.environ["GENRE_DATA"] = str(Path(os.environ["GENRE_DATA"]).expanduser().resolve())
     paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
-    if args.jobs > 1:
-        # kernels side by side: TensorFlow's thread pools in each would fight over the same
-        # cores, so each kernel takes its share (results do not depend on the thread count
-        # on one machine: benchmarks/bench_repro.py); a value set by the user wins
-        threads = str(max(1, (os.cpu_count() or 1) // args.jobs))
-        for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-            os.environ.setdefault(name, threads)
+    jobs = max(1, args.jobs)
+    if jobs > 1:
+        share_cores(jobs)  # kernels side by side: each takes its share of the cores
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}; {max(1, args.jobs)} notebook(s) at a time")
+    print(f"data: {os.environ.get('GENRE_DATA') or 'generated demo corpus'}; {jobs} notebook(s) at a time")
     if not paths:
         print(f"error: no notebooks found in {NOTEBOOKS}", file=sys.stderr)
         return 1
@@ -155,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     pending, running, done = schedule(paths), {}, set()
     start = time.perf_counter()
     # worker processes, started fresh (spawn): each notebook's kernel is a child of one
-    with ProcessPoolExecutor(max(1, args.jobs), mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         while pending or running:
-            for item in [i for i in pending if all(n in done for n in i[1])][: max(1, args.jobs) - len(running)]:
+            for item in [i for i in pending if all(n in done for n in i[1])][: jobs - len(running)]:
                 pending.remove(item)
                 running[pool.submit(_run_one, item[0], logs.get(item[0]))] = item[0]
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -173,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 _save(nb, path, args.out)
                 print(f"{seconds:7.1f} s  {path.name}", flush=True)
     wall = time.perf_counter() - start
-    print(f"{wall:7.1f} s  wall clock ({sum(timings.values()):.1f} s of notebooks, {max(1, args.jobs)} at a time)")
+    print(f"{wall:7.1f} s  wall clock ({sum(timings.values()):.1f} s of notebooks, {jobs} at a time)")
     if not os.environ.get("GENRE_DATA") and not args.notebooks:
         # the demo is budgeted: say where it stands, so a slow-down shows when it happens
         verdict = "within budget" if wall <= DEMO_BUDGET else "OVER BUDGET: see the slowest notebooks above"
@@ -186,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
                     part.unlink()
         (args.out / "timings.json").write_text(json.dumps(
             {"notebooks": {p.name: timings[p.name] for p in paths if p.name in timings},
-             "wall_seconds": round(wall, 1), "at_a_time": max(1, args.jobs)}, indent=2) + "\n")
+             "wall_seconds": round(wall, 1), "at_a_time": jobs}, indent=2) + "\n")
         out = os.path.relpath(args.out)  # short: the terminal output is a summary
         print(f"seconds per notebook: {out}/timings.json; kernel messages: {out}/kernels.log")
     if failed:

@@ -39,3 +39,15 @@ def test_describe_records_kernel_settings_from_the_environment(monkeypatch):
     m = describe()
     assert m["kernel_env"]["ONEDNN_MAX_CPU_ISA"] == "AVX2" and "TF_ENABLE_ONEDNN_OPTS" not in m["kernel_env"]
     assert "ONEDNN_MAX_CPU_ISA=AVX2" in one_line(m)
+
+
+def test_share_cores_divides_the_cores_and_leaves_a_users_setting_alone():
+    import os
+
+    from genre_lib.machine import THREAD_ENV, share_cores
+
+    env = {"OMP_NUM_THREADS": "3"}
+    threads = share_cores(2, env)
+    assert threads == str(max(1, (os.cpu_count() or 1) // 2))
+    assert env == {"OMP_NUM_THREADS": "3", **{n: threads for n in THREAD_ENV if n != "OMP_NUM_THREADS"}}
+    assert share_cores(10 * (os.cpu_count() or 1), {}) == "1"  # never zero threads
