@@ -24,6 +24,11 @@ SCALES: dict[str, float] = {
 }
 
 
+#: A difference below this many scaled units (:data:`SCALES`) is float32 storage noise,
+#: not a change: the one rule for what counts as a changed value or note.
+NOISE = 1e-6
+
+
 def scale_vector() -> np.ndarray:
     """:data:`SCALES` as a vector in the order of the note-table columns."""
     return np.array([SCALES[f] for f in FEATURES], dtype=np.float64)
@@ -32,7 +37,7 @@ def scale_vector() -> np.ndarray:
 def _scaled_diff(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
     """``(modified - original) / scale`` per note and feature, float32 storage noise set to 0."""
     diff = (np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
-    diff[np.abs(diff) < 1e-6] = 0.0  # float32 storage noise is not a change
+    diff[np.abs(diff) < NOISE] = 0.0
     return diff
 
 
@@ -61,11 +66,18 @@ def change_by_feature(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
     return np.abs(_scaled_diff(original, modified)).sum(axis=0)
 
 
+def changed_mask(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
+    """Which notes have at least one feature changed by :data:`NOISE` scaled units or
+    more: ``(..., notes)`` booleans for tables ``(..., notes, features)`` (a stack of
+    modified tables is compared with one original by broadcasting)."""
+    diff = np.abs(np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
+    return (diff >= NOISE).any(axis=-1)
+
+
 def changed_notes(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
     """Row indices of the notes with at least one feature changed (as :func:`change_size`
-    counts them)."""
-    diff = np.abs(np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
-    return np.flatnonzero((diff >= 1e-6).any(axis=1))
+    counts them, :func:`changed_mask`)."""
+    return np.flatnonzero(changed_mask(original, modified))
 
 
 def seconds_touched(original: np.ndarray, modified: np.ndarray) -> float:
@@ -130,5 +142,5 @@ def describe_changes(original: np.ndarray, modified: np.ndarray) -> list[dict]:
             "delta": float(np.float32(b[i, k] - a[i, k])),
             "text": _describe_one(FEATURES[k], float(a[i, k]), float(b[i, k])),
         }
-        for i, k in zip(*np.nonzero(np.abs(b - a) > 1e-6))
+        for i, k in zip(*np.nonzero(_scaled_diff(a, b)))
     ]

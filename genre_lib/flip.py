@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .changes import change_by_feature, change_size, describe_changes, scale_vector, seconds_touched
+from .changes import change_by_feature, change_size, changed_mask, changed_notes, describe_changes, scale_vector, seconds_touched
 from .inference import check_targets, gradient, logits, n_genres, n_notes, softmax
 from .midi_io import (
     FEATURES,
@@ -541,7 +541,7 @@ def _restored(current: np.ndarray, base: np.ndarray, notes: np.ndarray) -> np.nd
 
 
 def _n_changed(tables: np.ndarray, base: np.ndarray) -> np.ndarray:
-    return (np.abs(tables - base) > 1e-6).any(axis=-1).sum(axis=-1)
+    return changed_mask(base, tables).sum(axis=-1)
 
 
 def _greedy_restore(judges: tuple[Judge, ...], base: np.ndarray, current: np.ndarray, target: int,
@@ -553,13 +553,13 @@ def _greedy_restore(judges: tuple[Judge, ...], base: np.ndarray, current: np.nda
     Returns:
         ``(table, its vote logits per judge, or None when nothing was restored)``.
     """
-    changed = np.nonzero((np.abs(current - base) > 1e-6).any(axis=1))[0]
+    changed = changed_notes(base, current)
     likes = _likes(judges, current)
     gaps = np.concatenate([_trial_gaps(judges, likes, _restored(current, base, changed[k : k + _CHUNK]), target)[0]
                            for k in range(0, len(changed), _CHUNK)])
     zs = None
     for note in changed[np.argsort(-gaps, kind="stable")]:
-        if not (np.abs(current[note] - base[note]) > 1e-6).any():
+        if not changed_mask(base[note], current[note]):
             continue  # already restored by an earlier restoration's projection
         trial = _restored(current, base, np.array([note]))
         if _n_changed(trial, base)[0] >= _n_changed(current, base):
@@ -590,7 +590,7 @@ def _prune(judges: tuple[Judge, ...], base: np.ndarray, modified: np.ndarray, ta
         zs = z_pass
         frames.add(step, current, zs[0], "prune")
     while _n_changed(current, base) * len(current) <= BEST_FIRST_ROWS:
-        changed = np.nonzero((np.abs(current - base) > 1e-6).any(axis=1))[0]
+        changed = changed_notes(base, current)
         if len(changed) == 0:
             break
         trials = _restored(current, base, changed)

@@ -14,6 +14,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.colors import to_rgba
 from matplotlib.patches import Rectangle
 
+from .changes import changed_mask
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, onsets
 
 if TYPE_CHECKING:
@@ -185,7 +186,7 @@ def plot_flip(
     stacked = axes is None
     if stacked:
         _, axes = plt.subplots(2, 1, figsize=(12, 6.5), sharex=True, sharey=True, layout="constrained")
-    changed = (np.abs(modified.astype(float) - original.astype(float)) > 1e-6).any(axis=1)
+    changed = changed_mask(original, modified)
     limits = []
     for ax, table, kwargs, title in (
         (axes[0], original, {"values": values, "vmax": vmax, "values_label": values_label}, titles[0]),
@@ -488,7 +489,7 @@ def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None)
         _, axes = plt.subplots(1, 2, figsize=(12, 3.4), layout="constrained")
     frames = np.arange(len(result.trajectory_steps))
     pruned = np.array(result.trajectory_phase) == "prune"
-    changed = [(np.abs(t - result.base) > 1e-6).any(axis=1).sum() for t in result.trajectory_tables]
+    changed = [int(changed_mask(result.base, t).sum()) for t in result.trajectory_tables]
     for g, name in enumerate(names):
         axes[0].plot(frames, result.trajectory_probs[:, g], label=name,
                      color=FLIP_COLOR if g == result.target else "tab:blue")

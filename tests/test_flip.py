@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre_lib.changes import SCALES, change_size, describe_changes
+from genre_lib.changes import NOISE, SCALES, change_size, changed_mask, changed_notes, describe_changes
 from genre_lib.flip import FROZEN, FlipError, FlipSettings, optimize_delta
 from genre_lib.midi_io import (
     DRUM,
@@ -23,6 +23,7 @@ from genre_lib.midi_io import (
     PITCH,
     PROGRAM,
     STEP,
+    VELOCITY,
     project_to_midi,
     read_back_order,
     read_midi,
@@ -114,6 +115,28 @@ def test_change_texts_read_as_music():
     assert texts[1].startswith("duration x1.8")
     size = change_size(a, b)
     assert (size["l1"], size["l2"], size["notes_changed"]) == (pytest.approx(3 + 0.4 / 0.125), pytest.approx(np.hypot(3, 3.2)), 2)
+
+
+def test_one_rule_for_a_changed_note_counts_real_changes_and_not_float32_noise():
+    a = np.array([[60, 0, 0.25, 80, 0, 0], [62, 0.5, 0.5, 80, 0, 0], [64, 0.1, 0.3, 90, 0, 24]], np.float32)
+    noisy = a.copy()  # times in seconds, one float32 step up: what storing them can do, no change
+    noisy[:, [STEP, DURATION]] = np.nextafter(a[:, [STEP, DURATION]], np.float32(1000))
+    assert not changed_mask(a, noisy).any() and change_size(a, noisy)["notes_changed"] == 0
+    assert describe_changes(a, noisy) == []
+    moved = a.copy()
+    moved[1, VELOCITY] += 1  # the smallest real MIDI change
+    moved[2, STEP] += 0.001  # a millisecond
+    # a stack of tables is compared with one original, each table as on its own
+    stack = np.stack([a, noisy, moved])
+    assert changed_mask(a, stack).tolist() == [[False] * 3, [False] * 3, [False, True, True]]
+    assert changed_notes(a, moved).tolist() == [1, 2] == [c["note"] for c in describe_changes(a, moved)]
+    # the threshold is in scaled units: a change just below NOISE units is noise, just above it is not
+    for f in ("step", "velocity"):
+        k = FEATURES.index(f)
+        for units, counted in ((0.5 * NOISE, False), (2 * NOISE, True)):
+            b = a.astype(np.float64)
+            b[0, k] += units * SCALES[f]
+            assert bool(changed_mask(a.astype(np.float64), b)[0]) is counted, (f, units)
 
 
 def test_l1_weight_makes_the_change_sparser(demo, demo_flip):
