@@ -1,4 +1,5 @@
-"""The search for a recurrent model whose note order matters (issue 19, item 3).
+"""Screening configurations of the network on one fold: the search for a model whose
+note order matters (issue 19, item 3) and for a better four-genre model (issue 21).
 
 Every candidate is ``MAIN_CONFIG`` with a few settings changed (:data:`CANDIDATES`).
 *Screening* trains a candidate on one fold of the group 5-fold split
@@ -14,6 +15,16 @@ file's probabilities as :mod:`genre_lib.crossval` does.
         --screen 8-augment no-summary intervals --json results/order-search.json
     python scripts/order_search.py ../shared/midi --genres jazz electronic \
         --cv intervals --json results/cv-order-intervals.json
+
+Two checks read kept networks (``--models``) without training: ``--ensemble`` averages
+several candidates' networks (are their mistakes their own?), ``--pooled-head`` fits a
+logistic head on a network's pooled window features (do the windows hold more than the
+vote passes on?).
+
+    python scripts/order_search.py ../shared/midi --genres jazz electronic rock country \
+        --screen 8-augment wide long --models runs/search4 --json results/search-four-genres.json
+    python scripts/order_search.py ../shared/midi --genres jazz electronic rock country \
+        --ensemble 8-augment wide long --models runs/search4 --json results/search-four-genres.json
 
 Rows are added to ``--json`` (a row of the same candidate, fold and seed is replaced),
 so screenings can run one at a time. ``--models DIR`` keeps each trained network
@@ -57,6 +68,13 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
                           {"intervals": True}),
     "intervals+conv+summary": ("intervals and the 5-note convolution, with the window statistics kept",
                                {"intervals": True, "conv": 5}),
+    # capacity and training length, screened for four genres (issue 21)
+    "wide": ("twice the units: a 128-unit GRU and a 128-unit dense layer", {"units": 128, "dense_units": 128}),
+    "long": ("twice the epochs (40, the cosine schedule stretched over them)", {"epochs": 40}),
+    "wide+long": ("128 units and 40 epochs", {"units": 128, "dense_units": 128, "epochs": 40}),
+    "windows16": ("twice the windows of every training file per epoch (16)", {"windows": 16}),
+    "wide+dropout": ("128 units with dropout 0.4", {"units": 128, "dense_units": 128, "dropout": 0.4}),
+    "two-layers": ("two stacked 64-unit GRU layers", {"layers": 2}),
 }
 
 
@@ -120,6 +138,75 @@ def screen_row(name: str, data: Dataset, fold: int, seed: int, repeats: int, mod
     return {"candidate": name, "what": what[0], "changes": what[1], "config": config.to_dict(), "fold": fold,
             "seed": seed + fold, "n_test": len(part.test), "params": int(model.count_params()),
             "train_seconds": seconds, "epochs": epochs, **{p: figures[p] for p in PROTOCOLS}}
+
+
+def ensemble_row(names: list[str], data: Dataset, fold: int, seed: int, models: Path) -> dict:
+    """The kept networks of candidates ``names`` on fold ``fold``, each alone and all
+    together (:class:`genre_lib.verdicts.Combined`: their log-probabilities averaged), on
+    that fold's test files under both protocols. If the networks' mistakes were their
+    own (the variance of one training), the ensemble would beat each of them."""
+    import keras
+
+    from genre_lib.verdicts import Combined, RNNVerdict, score
+
+    note_encoding()  # registers the project's layers before Keras reads the files
+    part = group_folds(data.y, data.groups, 5, seed=0)[fold]
+    verdicts = []
+    for name in names:
+        path = models / f"{name}-fold{fold}-seed{seed + fold}.keras"
+        if not path.is_file():
+            raise SystemExit(f"{path}: no kept network; screen {name} with --models {models} first")
+        verdicts.append(RNNVerdict(keras.models.load_model(path), tuple(data.genres), name=name))
+    together = Combined(*verdicts, name="ensemble")
+    scores = score([*verdicts, together], data.tables(part.test), data.y[part.test], data.genres)
+    acc = {v: {p: scores.metrics[v][p]["accuracy"] for p in PROTOCOLS} for v in [*names, "ensemble"]}
+    return {"candidate": "ensemble(" + "+".join(names) + ")", "fold": fold, "seed": seed + fold,
+            "what": "the networks' log-probabilities averaged (no training)", "n_test": len(part.test),
+            "members": {n: acc[n] for n in names}, **{p: {"accuracy": acc["ensemble"][p]} for p in PROTOCOLS}}
+
+
+def pooled_head_row(name: str, data: Dataset, fold: int, seed: int, models: Path,
+                    strengths: tuple[float, ...] = (0.01, 0.1, 1.0)) -> dict:
+    """A learned file-level head instead of the vote: the kept network of candidate
+    ``name`` on fold ``fold`` gives the features its logits are computed from (the last
+    hidden layer) for each of the ``file`` protocol's windows; their mean, maximum and
+    standard deviation over a file's windows feed a logistic regression fitted on the
+    network's own training files, one per inverse regularisation strength in
+    ``strengths``, all reported on the fold's test files beside the vote. If the windows
+    held more about the file than their averaged logits pass on, a head would beat the
+    vote; choosing the best strength on the test files makes that an upper bound."""
+    import keras
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from genre_lib.inference import logits
+    from genre_lib.protocols import FILE_WINDOWS, protocol_windows, vote
+
+    note_encoding()
+    part = group_folds(data.y, data.groups, 5, seed=0)[fold]
+    path = models / f"{name}-fold{fold}-seed{seed + fold}.keras"
+    if not path.is_file():
+        raise SystemExit(f"{path}: no kept network; screen {name} with --models {models} first")
+    model = keras.models.load_model(path)
+    hidden = keras.Model(model.input, model.get_layer("logits").input)
+
+    def pooled(files: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        windows = protocol_windows(data.tables(files), "file")
+        h = hidden.predict(windows, batch_size=512, verbose=0).reshape(len(files), FILE_WINDOWS, -1)
+        return np.concatenate([h.mean(1), h.max(1), h.std(1)], axis=1), windows
+
+    x_train, _ = pooled(part.train)
+    x_test, windows = pooled(part.test)
+    y_train, y_test = data.y[part.train], data.y[part.test]
+    voted = float((vote(logits(model, windows), len(part.test)).argmax(1) == y_test).mean())
+    heads = {}
+    for c in strengths:
+        head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000)).fit(x_train, y_train)
+        heads[str(c)] = {"train": float(head.score(x_train, y_train)), "test": float(head.score(x_test, y_test))}
+    return {"candidate": f"pooled-head({name})", "fold": fold, "seed": seed + fold, "n_test": len(part.test),
+            "what": "logistic regression on the mean, max and sd of the last hidden layer over the file's windows",
+            "vote": voted, "heads": heads, "file": {"accuracy": max(h["test"] for h in heads.values())}}
 
 
 def cross_validate_order(name: str, data: Dataset, seed: int, repeats: int, models: Path | None,
@@ -187,17 +274,35 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="fold k trains with seed + k")
     ap.add_argument("--repeats", type=int, default=3, help="draws of each random order probe")
     ap.add_argument("--models", type=Path, help="keep trained networks here and reuse kept ones")
+    ap.add_argument("--ensemble", nargs="+", default=[], metavar="CANDIDATE",
+                    help="average the kept networks (--models) of these candidates on --fold")
+    ap.add_argument("--pooled-head", metavar="CANDIDATE",
+                    help="a logistic head on the kept network's pooled window features of --fold, against the vote")
     ap.add_argument("--json", type=Path, required=True, help="screening: rows added here; --cv: the result")
     args = ap.parse_args()
-    if not args.screen and not args.cv:
-        ap.error("give --screen CANDIDATE... or --cv CANDIDATE")
-    for name in [*args.screen, *([args.cv] if args.cv else [])]:
+    if not (args.screen or args.cv or args.ensemble or args.pooled_head):
+        ap.error("give --screen CANDIDATE..., --ensemble CANDIDATE..., --pooled-head CANDIDATE or --cv CANDIDATE")
+    if (args.ensemble or args.pooled_head) and args.models is None:
+        ap.error("--ensemble and --pooled-head read kept networks: give --models DIR")
+    for name in [*args.screen, *args.ensemble, *([args.cv] if args.cv else []),
+                 *([args.pooled_head] if args.pooled_head else [])]:
         candidate_config(name)
     data = load_dataset(args.data_dir, args.genres, progress=False)
     command = "python scripts/order_search.py " + " ".join(sys.argv[1:])
     for name in args.screen:
         row = screen_row(name, data, args.fold, args.seed, args.repeats, args.models)
         print(_line(row), flush=True)
+        _add_rows(args.json, [row], command)
+    if args.ensemble:
+        row = ensemble_row(args.ensemble, data, args.fold, args.seed, args.models)
+        print(f"{row['candidate']} fold {row['fold']}: " + " | ".join(
+            f"{p} {row[p]['accuracy']:.3f} (members " + ", ".join(f"{n} {a[p]:.3f}" for n, a in row["members"].items())
+            + ")" for p in PROTOCOLS), flush=True)
+        _add_rows(args.json, [row], command)
+    if args.pooled_head:
+        row = pooled_head_row(args.pooled_head, data, args.fold, args.seed, args.models)
+        print(f"{row['candidate']} fold {row['fold']}: vote {row['vote']:.3f}; heads (test, train by C): " + ", ".join(
+            f"C={c} {h['test']:.3f} ({h['train']:.3f})" for c, h in row["heads"].items()), flush=True)
         _add_rows(args.json, [row], command)
     if args.cv:
         result = cross_validate_order(args.cv, data, args.seed, args.repeats, args.models,
