@@ -42,12 +42,12 @@ from pathlib import Path
 
 import numpy as np
 
-from genre_lib.dataset import Dataset, load_dataset
+from genre_lib.dataset import MAX_NOTES, Dataset, load_dataset
 from genre_lib.metrics import classification_metrics, mean_sd
 from genre_lib.model import ModelConfig, note_encoding
 from genre_lib.probes import ORDER_PROBES, probe_verdict
 from genre_lib.protocols import PROTOCOLS
-from genre_lib.splits import group_folds
+from genre_lib.splits import Split, group_folds
 from genre_lib.study import ITERATIONS, MAIN_CONFIG, MAIN_ITERATION
 
 #: the candidates: what each changes in words, and its settings changed from MAIN_CONFIG
@@ -128,16 +128,67 @@ def measure(model, data: Dataset, test: np.ndarray, repeats: int, seed: int) -> 
     return figures, probs
 
 
-def screen_row(name: str, data: Dataset, fold: int, seed: int, repeats: int, models: Path | None) -> dict:
-    """One screening row: candidate ``name`` trained and measured on fold ``fold``."""
+def same_files(part: Split, data: Dataset, longer: Dataset) -> tuple[Split, np.ndarray]:
+    """``part`` (positions in ``data``) as positions in ``longer``, the same collection
+    read with longer windows, without the files too short for them.
+
+    Returns:
+        ``(the split in longer's positions, the kept test files' positions in data)``.
+    """
+    where = {path: i for i, path in enumerate(longer.paths)}
+    kept = [np.array([i for i in side if data.paths[i] in where], dtype=int) for side in part]
+    moved = Split(*(np.array([where[data.paths[i]] for i in side], dtype=int) for side in kept))
+    return moved, kept[2]
+
+
+def fewer_groups(part: Split, groups: list[str], share: float, seed: int) -> Split:
+    """``part`` with a seeded ``share`` of its training groups (artists, sequencers) kept:
+    a point of the learning curve, tested on the same files."""
+    train_groups = sorted({groups[i] for i in part.train})
+    rng = np.random.default_rng(seed)
+    kept = set(rng.permutation(train_groups)[: max(1, round(share * len(train_groups)))].tolist())
+    return part._replace(train=np.array([i for i in part.train if groups[i] in kept], dtype=int))
+
+
+def screen_row(name: str, data: Dataset, fold: int, seed: int, repeats: int, models: Path | None,
+               longer: Dataset | None = None, train_share: float = 1.0) -> dict:
+    """One screening row: candidate ``name`` trained and measured on fold ``fold``.
+
+    With ``longer`` (the collection read with windows of more than 100 notes), the
+    network reads windows of that length: it trains and is tested on fold ``fold`` of
+    ``data`` without the files too short for them, and the kept network of the committed
+    configuration (``--models``) is measured again on the same test files as the
+    row's ``reference``. Its ``first100`` then reads the first window of that length.
+    With ``train_share`` below 1, it trains on that share of the fold's training groups
+    (:func:`fewer_groups`, seeded by ``seed``) and is tested on the same files."""
     config = candidate_config(name)
     part = group_folds(data.y, data.groups, 5, seed=0)[fold]
-    model, seconds, epochs = trained(name, config, data, part, fold, seed + fold, models)
+    notes = MAX_NOTES if longer is None else int(longer.X.shape[1])
+    row_extra: dict = {}
+    if longer is not None:
+        part, test_here = same_files(part, data, longer)
+        reference = models / f"{MAIN_ITERATION}-fold{fold}-seed{seed + fold}.keras" if models else None
+        if reference is None or not reference.is_file():
+            raise SystemExit(f"{reference}: screen {MAIN_ITERATION} with --models first, to compare on the same files")
+        import keras
+
+        note_encoding()
+        ref_figures, _ = measure(keras.models.load_model(reference), data, test_here, repeats, seed)
+        row_extra = {"notes": notes, "reference": {"candidate": MAIN_ITERATION, "notes": MAX_NOTES,
+                                                   **{p: {"accuracy": ref_figures[p]["accuracy"]} for p in PROTOCOLS}}}
+        data = longer
+    label = name if longer is None else f"{name}-{notes}notes"
+    if train_share < 1:
+        part = fewer_groups(part, list(data.groups), train_share, seed)
+        label += f"-train{round(100 * train_share)}"
+        row_extra["train_share"] = train_share
+    model, seconds, epochs = trained(label, config, data, part, fold, seed + fold, models)
     figures, _ = measure(model, data, part.test, repeats, seed)
     what = CANDIDATES.get(name, (f"iteration {name}", {}))
-    return {"candidate": name, "what": what[0], "changes": what[1], "config": config.to_dict(), "fold": fold,
-            "seed": seed + fold, "n_test": len(part.test), "params": int(model.count_params()),
-            "train_seconds": seconds, "epochs": epochs, **{p: figures[p] for p in PROTOCOLS}}
+    return {"candidate": label, "what": what[0] + (f", windows of {notes} notes" if longer is not None else ""),
+            "changes": what[1], "config": config.to_dict(), "fold": fold,
+            "seed": seed + fold, "n_train": len(part.train), "n_test": len(part.test), "params": int(model.count_params()),
+            "train_seconds": seconds, "epochs": epochs, **row_extra, **{p: figures[p] for p in PROTOCOLS}}
 
 
 def ensemble_row(names: list[str], data: Dataset, fold: int, seed: int, models: Path) -> dict:
@@ -261,7 +312,9 @@ def _line(row: dict) -> str:
     return f"{row['candidate']:18s} fold {row['fold']}: " + " | ".join(
         f"{p} {row[p]['accuracy']:.3f} order {row[p]['shuffle']['effect']:+.3f} "
         f"[{row[p]['shuffle']['low']:+.3f}, {row[p]['shuffle']['high']:+.3f}] reverse {row[p]['reverse']['effect']:+.3f}"
-        for p in PROTOCOLS) + f" | {row['train_seconds']} s"
+        for p in PROTOCOLS) + f" | {row['train_seconds']} s" + (
+        f" | on the same {row['n_test']} files, {row['reference']['candidate']}: " + ", ".join(
+            f"{p} {row['reference'][p]['accuracy']:.3f}" for p in PROTOCOLS) if "reference" in row else "")
 
 
 def main() -> int:
@@ -274,6 +327,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0, help="fold k trains with seed + k")
     ap.add_argument("--repeats", type=int, default=3, help="draws of each random order probe")
     ap.add_argument("--models", type=Path, help="keep trained networks here and reuse kept ones")
+    ap.add_argument("--train-share", type=float, default=1.0,
+                    help="train on this share of the fold's training groups (a learning curve; same test files)")
+    ap.add_argument("--notes", type=int, default=MAX_NOTES,
+                    help="notes per window the screened networks read (the folds stay those of 100-note windows)")
     ap.add_argument("--ensemble", nargs="+", default=[], metavar="CANDIDATE",
                     help="average the kept networks (--models) of these candidates on --fold")
     ap.add_argument("--pooled-head", metavar="CANDIDATE",
@@ -289,8 +346,16 @@ def main() -> int:
         candidate_config(name)
     data = load_dataset(args.data_dir, args.genres, progress=False)
     command = "python scripts/order_search.py " + " ".join(sys.argv[1:])
+    if not 0 < args.train_share <= 1:
+        ap.error(f"--train-share must be in (0, 1], not {args.train_share}")
+    longer = None
+    if args.notes != MAX_NOTES:
+        if args.notes < MAX_NOTES or not args.screen:
+            ap.error(f"--notes screens windows longer than {MAX_NOTES} notes: give it with --screen")
+        longer = load_dataset(args.data_dir, args.genres, max_notes=args.notes, progress=False)
+        print(f"windows of {args.notes} notes: {len(longer)} of the {len(data)} files are long enough", flush=True)
     for name in args.screen:
-        row = screen_row(name, data, args.fold, args.seed, args.repeats, args.models)
+        row = screen_row(name, data, args.fold, args.seed, args.repeats, args.models, longer, args.train_share)
         print(_line(row), flush=True)
         _add_rows(args.json, [row], command)
     if args.ensemble:

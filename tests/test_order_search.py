@@ -1,5 +1,6 @@
-"""scripts/order_search.py's checks of kept networks: the ensemble and the pooled head,
-on two tiny networks trained for real on fold 0 of the demo corpus."""
+"""scripts/order_search.py: the folds its longer-window and learning-curve screenings
+keep, and its checks of kept networks (the ensemble, the pooled head) on two tiny
+networks trained for real on fold 0 of the demo corpus."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ sys.path.insert(0, str(PROJECT / "scripts"))
 
 import order_search  # noqa: E402
 
-pytestmark = pytest.mark.slow  # trains two networks
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,7 @@ def _window_log_probs(model, data, files) -> np.ndarray:
     return mean_logit - np.log(np.exp(mean_logit).sum(axis=1, keepdims=True))
 
 
+@pytest.mark.slow  # trains two networks
 def test_the_ensemble_is_the_mean_of_the_members_log_probabilities(kept, demo_data):
     import keras
 
@@ -59,6 +60,7 @@ def test_the_ensemble_is_the_mean_of_the_members_log_probabilities(kept, demo_da
     assert row["n_test"] == len(part.test) and row["candidate"] == "ensemble(a+b)"
 
 
+@pytest.mark.slow  # trains two networks
 def test_the_pooled_head_is_scored_beside_the_networks_own_vote(kept, demo_data):
     import keras
 
@@ -74,7 +76,39 @@ def test_the_pooled_head_is_scored_beside_the_networks_own_vote(kept, demo_data)
     assert row["file"]["accuracy"] == max(h["test"] for h in row["heads"].values())
 
 
+@pytest.mark.slow  # trains two networks
 def test_a_check_of_a_network_that_was_not_kept_names_the_file(kept, demo_data):
     models, _ = kept
     with pytest.raises(SystemExit, match="c-fold0-seed0.keras: no kept network"):
         order_search.ensemble_row(["a", "c"], demo_data, 0, 0, models)
+
+
+def test_longer_windows_keep_the_folds_files_that_are_long_enough(demo_dir, demo_data):
+    from genre_lib.dataset import load_dataset
+    from genre_lib.splits import group_folds
+
+    lengths = np.array([len(t) for t in demo_data.tables(np.arange(len(demo_data)))])
+    notes = int(np.percentile(lengths, 30))  # long enough to leave some files out
+    longer = load_dataset(demo_dir, max_notes=notes, progress=False)
+    part = group_folds(demo_data.y, demo_data.groups, 5, seed=0)[0]
+    moved, test_here = order_search.same_files(part, demo_data, longer)
+    for side, there in zip(part, moved):
+        wanted = [demo_data.paths[i] for i in side if lengths[i] >= notes]
+        assert [longer.paths[i] for i in there] == wanted and 0 < len(wanted) <= len(side)
+    assert [demo_data.paths[i] for i in test_here] == [longer.paths[i] for i in moved.test]
+    assert longer.X.shape[1] == notes and len(longer) < len(demo_data)
+
+
+def test_a_learning_curve_point_keeps_a_seeded_share_of_the_training_groups_and_every_test_file(demo_data):
+    from genre_lib.splits import group_folds
+
+    groups = list(demo_data.groups)
+    part = group_folds(demo_data.y, demo_data.groups, 5, seed=0)[0]
+    half = order_search.fewer_groups(part, groups, 0.5, seed=0)
+    assert half.test is part.test and half.val is part.val
+    before, after = {groups[i] for i in part.train}, {groups[i] for i in half.train}
+    assert after < before and len(after) == round(0.5 * len(before))
+    # whole groups: every training file of a kept group stays
+    assert sorted(half.train.tolist()) == sorted(i for i in part.train if groups[i] in after)
+    assert np.array_equal(order_search.fewer_groups(part, groups, 0.5, seed=0).train, half.train)
+    assert not np.array_equal(order_search.fewer_groups(part, groups, 0.5, seed=1).train, half.train)
