@@ -20,7 +20,7 @@ import numpy as np
 
 from .data_source import identify
 from .dataset import Dataset
-from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy
+from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy, shared_mistakes
 from .model import ModelConfig
 from .probes import KEPT_PROBES, order_and_top_attribute, probe_verdict
 from .protocols import FILE_WINDOWS, PROTOCOLS
@@ -171,6 +171,16 @@ def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") ->
 
     probs, y, genres = _probabilities(result, protocol, who)
     return pd.DataFrame(pair_accuracy(probs, y, genres)).sort_values("pair accuracy").reset_index(drop=True)
+
+
+def shared_errors(result: dict, protocol: str = "file", a: str = "rnn", b: str = "baseline") -> dict:
+    """:func:`genre_lib.metrics.shared_mistakes` of two verdicts (:data:`VERDICTS`) over
+    every test file of a :func:`cross_validate` result: how many files both get wrong,
+    against how many they would if their mistakes were independent given the genre.
+    Many more shared mistakes than that point at the files, not at either model."""
+    pa, y, _ = _probabilities(result, protocol, a)
+    pb, _, _ = _probabilities(result, protocol, b)
+    return shared_mistakes(pa.argmax(1), pb.argmax(1), y)
 
 
 def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:

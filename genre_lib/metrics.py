@@ -128,3 +128,42 @@ def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict:
     n, low = a_only + b_only, min(a_only, b_only)
     p = min(1.0, 2 * sum(comb(n, i) for i in range(low + 1)) / 2**n) if n else 1.0
     return {"a_only": a_only, "b_only": b_only, "p": float(p)}
+
+
+def shared_mistakes(predicted_a: np.ndarray, predicted_b: np.ndarray, y: np.ndarray, n: int = 2000,
+                    seed: int = 0) -> dict:
+    """How far two judges fail on the same files, against the chance level that keeps
+    each judge's error rate per true genre: the files both would get wrong if their
+    mistakes were independent given the genre (for each genre, its files times the two
+    error rates).
+
+    Args:
+        predicted_a, predicted_b: each file's predicted genre index by the two judges.
+        y: each file's true genre index.
+        n, seed: bootstrap draws over files and their seed, for the interval of the ratio.
+
+    Returns:
+        ``files``; ``a_wrong``, ``b_wrong``; ``both_wrong`` and ``same_wrong_genre`` (of
+        those, the files both give the same wrong genre); ``expected_both_wrong`` under
+        independence; ``ratio`` = both_wrong / expected, with ``low`` and ``high`` its 95 %
+        percentile bootstrap interval over files (:func:`bootstrap_interval`).
+    """
+    pa, pb, y = (np.asarray(v, dtype=int) for v in (predicted_a, predicted_b, y))
+    rows = np.stack([pa != y, pb != y, y], axis=1).astype(float)
+
+    def counts(r: np.ndarray) -> tuple[float, float]:
+        wa, wb, g = r[:, 0] > 0, r[:, 1] > 0, r[:, 2]
+        expected = sum(wa[g == k].mean() * wb[g == k].mean() * (g == k).sum() for k in np.unique(g))
+        return float((wa & wb).sum()), float(expected)
+
+    def ratio(r: np.ndarray) -> float:
+        both, expected = counts(r)
+        return both / expected if expected > 0 else float("nan")
+
+    both, expected = counts(rows)
+    low, high = bootstrap_interval(rows, ratio, n=n, seed=seed)
+    wrong = (pa != y) & (pb != y)
+    return {"files": len(y), "a_wrong": int((pa != y).sum()), "b_wrong": int((pb != y).sum()),
+            "both_wrong": int(both), "same_wrong_genre": int((wrong & (pa == pb)).sum()),
+            "expected_both_wrong": expected, "ratio": both / expected if expected > 0 else float("nan"),
+            "low": low, "high": high}

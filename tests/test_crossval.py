@@ -122,3 +122,18 @@ def test_a_result_of_the_old_format_reads_with_the_new_keys(result, tmp_path):
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
     np.testing.assert_array_equal(file_probabilities(load_cv(path), "file"), file_probabilities(result, "file"))
+
+
+def test_shared_errors_of_the_committed_cv_count_its_files():
+    from genre_lib.crossval import load_cv, shared_errors
+    from genre_lib.paths import RESULTS_DIR
+
+    cv = load_cv(RESULTS_DIR / "cv-four-genres.json")
+    genres = cv["data"]["genres"]
+    wrong = {who: [int(np.argmax(f[f"{who}_file"])) != genres.index(f["true"]) for f in cv["files"]]
+             for who in ("rnn", "baseline")}
+    r = shared_errors(cv, "file")
+    assert r["files"] == len(cv["files"]) == cv["data"]["files"]
+    assert r["a_wrong"] == sum(wrong["rnn"]) and r["b_wrong"] == sum(wrong["baseline"])
+    assert r["both_wrong"] == sum(x and z for x, z in zip(wrong["rnn"], wrong["baseline"]))
+    assert r["low"] <= r["ratio"] <= r["high"]

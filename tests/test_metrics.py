@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precisio
 from genre_lib.dataset import load_file
 from genre_lib.evaluate import GenreMismatchError, align_labels
 from genre_lib.inference import predict_proba
-from genre_lib.metrics import (bootstrap_interval, classification_metrics, mcnemar, mean_sd, misclassified,
+from genre_lib.metrics import (bootstrap_interval, classification_metrics, mcnemar, mean_sd, misclassified, shared_mistakes,
                                pair_accuracy)
 
 
@@ -138,3 +138,26 @@ def test_mcnemar_matches_scipys_binomial_test():
     assert (m["a_only"], m["b_only"]) == (30, 12)
     assert m["p"] == pytest.approx(binomtest(12, 42, 0.5).pvalue)
     assert mcnemar(a, a)["p"] == 1.0
+
+
+def test_shared_mistakes_by_hand():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    a = np.array([1, 1, 0, 0, 0, 1, 1, 1])  # wrong on files 0, 1, 4
+    b = np.array([1, 0, 2, 0, 2, 1, 1, 1])  # wrong on files 0, 2, 4
+    r = shared_mistakes(a, b, y, n=200)
+    # genre 0: 4 files x 2/4 x 2/4 = 1; genre 1: 4 x 1/4 x 1/4 = 0.25
+    assert r["expected_both_wrong"] == pytest.approx(1.25)
+    assert (r["a_wrong"], r["b_wrong"], r["both_wrong"], r["same_wrong_genre"]) == (3, 3, 2, 1)
+    assert r["ratio"] == pytest.approx(2 / 1.25) and r["files"] == 8
+
+
+def test_independent_mistakes_share_about_the_chance_level_and_identical_ones_far_more():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 3000)
+    rate = np.array([0.1, 0.3, 0.2])[y]  # error rates that differ by genre, as real judges' do
+    wrong_a, wrong_b = rng.random(3000) < rate, rng.random(3000) < rate
+    a, b = np.where(wrong_a, (y + 1) % 3, y), np.where(wrong_b, (y + 2) % 3, y)
+    r = shared_mistakes(a, b, y, n=300)
+    assert r["low"] < 1 < r["high"] and r["same_wrong_genre"] == 0
+    same = shared_mistakes(a, a, y, n=300)
+    assert same["both_wrong"] == same["a_wrong"] == same["same_wrong_genre"] and same["low"] > 3
