@@ -87,18 +87,32 @@ def candidate_config(name: str) -> ModelConfig:
     raise SystemExit(f"unknown candidate {name!r}: use one of {', '.join([*CANDIDATES, *ITERATIONS])}")
 
 
+def kept_path(models: Path, name: str, fold: int, seed: int) -> Path:
+    """Where ``--models`` keeps the network of candidate ``name`` trained on fold ``fold`` with ``seed``."""
+    return models / f"{name}-fold{fold}-seed{seed}.keras"
+
+
+def kept_network(models: Path | None, name: str, fold: int, seed: int):
+    """The kept network of candidate ``name`` on fold ``fold`` (trained with ``seed``),
+    for the checks that train nothing; a one-line exit when it was not kept."""
+    import keras
+
+    path = kept_path(models, name, fold, seed) if models is not None else None
+    if path is None or not path.is_file():
+        raise SystemExit(f"{path or name}: no kept network; screen {name} with --models DIR first")
+    note_encoding()  # registers the project's layers before Keras reads the file
+    return keras.models.load_model(path)
+
+
 def trained(name: str, config: ModelConfig, data: Dataset, part, fold: int, seed: int, models: Path | None):
     """The network of candidate ``name`` on one fold: loaded from ``models`` if kept
     there, else trained with :func:`genre_lib.train.fit` (and kept). Returns
     ``(model, seconds, epochs)``; both are None for a loaded network."""
-    import keras
-
     from genre_lib.train import fit
 
-    path = models / f"{name}-fold{fold}-seed{seed}.keras" if models else None
+    path = kept_path(models, name, fold, seed) if models else None
     if path is not None and path.is_file():
-        note_encoding()  # registers the project's layers before Keras reads the file
-        return keras.models.load_model(path), None, None
+        return kept_network(models, name, fold, seed), None, None
     start = time.perf_counter()
     model, history = fit(config, data, part.train, part.val, seed=seed)
     seconds = round(time.perf_counter() - start, 1)
@@ -167,13 +181,8 @@ def screen_row(name: str, data: Dataset, fold: int, seed: int, repeats: int, mod
     row_extra: dict = {}
     if longer is not None:
         part, test_here = same_files(part, data, longer)
-        reference = models / f"{MAIN_ITERATION}-fold{fold}-seed{seed + fold}.keras" if models else None
-        if reference is None or not reference.is_file():
-            raise SystemExit(f"{reference}: screen {MAIN_ITERATION} with --models first, to compare on the same files")
-        import keras
-
-        note_encoding()
-        ref_figures, _ = measure(keras.models.load_model(reference), data, test_here, repeats, seed)
+        # the committed configuration on the same files, to compare with
+        ref_figures, _ = measure(kept_network(models, MAIN_ITERATION, fold, seed + fold), data, test_here, repeats, seed)
         row_extra = {"notes": notes, "reference": {"candidate": MAIN_ITERATION, "notes": MAX_NOTES,
                                                    **{p: {"accuracy": ref_figures[p]["accuracy"]} for p in PROTOCOLS}}}
         data = longer
@@ -196,18 +205,11 @@ def ensemble_row(names: list[str], data: Dataset, fold: int, seed: int, models: 
     together (:class:`genre_lib.verdicts.Combined`: their log-probabilities averaged), on
     that fold's test files under both protocols. If the networks' mistakes were their
     own (the variance of one training), the ensemble would beat each of them."""
-    import keras
-
     from genre_lib.verdicts import Combined, RNNVerdict, score
 
-    note_encoding()  # registers the project's layers before Keras reads the files
     part = group_folds(data.y, data.groups, 5, seed=0)[fold]
-    verdicts = []
-    for name in names:
-        path = models / f"{name}-fold{fold}-seed{seed + fold}.keras"
-        if not path.is_file():
-            raise SystemExit(f"{path}: no kept network; screen {name} with --models {models} first")
-        verdicts.append(RNNVerdict(keras.models.load_model(path), tuple(data.genres), name=name))
+    verdicts = [RNNVerdict(kept_network(models, name, fold, seed + fold), tuple(data.genres), name=name)
+                for name in names]
     together = Combined(*verdicts, name="ensemble")
     scores = score([*verdicts, together], data.tables(part.test), data.y[part.test], data.genres)
     acc = {v: {p: scores.metrics[v][p]["accuracy"] for p in PROTOCOLS} for v in [*names, "ensemble"]}
@@ -234,12 +236,8 @@ def pooled_head_row(name: str, data: Dataset, fold: int, seed: int, models: Path
     from genre_lib.inference import logits
     from genre_lib.protocols import FILE_WINDOWS, protocol_windows, vote
 
-    note_encoding()
     part = group_folds(data.y, data.groups, 5, seed=0)[fold]
-    path = models / f"{name}-fold{fold}-seed{seed + fold}.keras"
-    if not path.is_file():
-        raise SystemExit(f"{path}: no kept network; screen {name} with --models {models} first")
-    model = keras.models.load_model(path)
+    model = kept_network(models, name, fold, seed + fold)
     hidden = keras.Model(model.input, model.get_layer("logits").input)
 
     def pooled(files: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
