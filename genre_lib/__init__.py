@@ -15,7 +15,7 @@ Modules, one job each:
 * :mod:`genre_lib.baseline`: the non-neural baseline (gradient boosting on 48 statistics), both protocols.
 * :mod:`genre_lib.train`: fitting on windows and writing a run folder; :mod:`genre_lib.runs`: reading run folders, the iterations table.
 * :mod:`genre_lib.study`: the study's iterations and ours, the committed model, the runs notebooks 03 to 05 train and explain.
-* :mod:`genre_lib.crossval`: group k-fold cross-validation under both protocols, errors by group.
+* :mod:`genre_lib.crossval`: group k-fold cross-validation under both protocols, errors by group, mistakes two verdicts share.
 * :mod:`genre_lib.inference`: running a model: one cache of compiled functions, logits, probabilities, gradients.
 * :mod:`genre_lib.evaluate`: the two protocols (first 100 notes, a vote of windows) and accuracy, loss, per-genre metrics, confusion.
 * :mod:`genre_lib.saliency`: attribution methods and the map as shown (one class per method, :class:`~genre_lib.saliency.SaliencyMap`).
@@ -23,7 +23,7 @@ Modules, one job each:
 * :mod:`genre_lib.flip`: the genre-flip optimiser (settings, judges, frozen result, pruning, round trip).
 * :mod:`genre_lib.opinions`: second opinions on a flip (the file's vote, the baseline, other seeds, plausibility, seconds).
 * :mod:`genre_lib.plausibility`: how near a file sits to real files of each genre (48 statistics, nearest neighbours), validated on held-out files.
-* :mod:`genre_lib.changes`: the size of a change to a note table and its description in words.
+* :mod:`genre_lib.changes`: what counts as a changed note, the size of a change to a note table and its description in words.
 * :mod:`genre_lib.plots`: every figure.
 * :mod:`genre_lib.widgets`, :mod:`genre_lib.audio`: the notebooks' interactive views and sound.
 * :mod:`genre_lib.cli`: the ``genre-lib`` command line (parse, call, print; every error one line).

@@ -51,7 +51,15 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .changes import change_by_feature, change_size, changed_mask, changed_notes, describe_changes, scale_vector, seconds_touched
+from .changes import (
+    change_by_feature,
+    change_size,
+    changed_mask,
+    changed_notes,
+    describe_changes,
+    scale_vector,
+    seconds_touched,
+)
 from .inference import check_targets, gradient, logits, n_genres, n_notes, softmax
 from .midi_io import (
     FEATURES,
