@@ -70,8 +70,7 @@ def changed_mask(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
     """Which notes have at least one feature changed by :data:`NOISE` scaled units or
     more: ``(..., notes)`` booleans for tables ``(..., notes, features)`` (a stack of
     modified tables is compared with one original by broadcasting)."""
-    diff = np.abs(np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
-    return (diff >= NOISE).any(axis=-1)
+    return (_scaled_diff(original, modified) != 0).any(axis=-1)
 
 
 def changed_notes(original: np.ndarray, modified: np.ndarray) -> np.ndarray:

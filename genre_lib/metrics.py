@@ -149,7 +149,8 @@ def shared_mistakes(predicted_a: np.ndarray, predicted_b: np.ndarray, y: np.ndar
         percentile bootstrap interval over files (:func:`bootstrap_interval`).
     """
     pa, pb, y = (np.asarray(v, dtype=int) for v in (predicted_a, predicted_b, y))
-    rows = np.stack([pa != y, pb != y, y], axis=1).astype(float)
+    wrong_a, wrong_b = pa != y, pb != y
+    rows = np.stack([wrong_a, wrong_b, y], axis=1).astype(float)  # one row per file, for the bootstrap
 
     def counts(r: np.ndarray) -> tuple[float, float]:
         wa, wb, g = r[:, 0] > 0, r[:, 1] > 0, r[:, 2]
@@ -162,8 +163,6 @@ def shared_mistakes(predicted_a: np.ndarray, predicted_b: np.ndarray, y: np.ndar
 
     both, expected = counts(rows)
     low, high = bootstrap_interval(rows, ratio, n=n, seed=seed)
-    wrong = (pa != y) & (pb != y)
-    return {"files": len(y), "a_wrong": int((pa != y).sum()), "b_wrong": int((pb != y).sum()),
-            "both_wrong": int(both), "same_wrong_genre": int((wrong & (pa == pb)).sum()),
-            "expected_both_wrong": expected, "ratio": both / expected if expected > 0 else float("nan"),
-            "low": low, "high": high}
+    return {"files": len(y), "a_wrong": int(wrong_a.sum()), "b_wrong": int(wrong_b.sum()),
+            "both_wrong": int(both), "same_wrong_genre": int((wrong_a & wrong_b & (pa == pb)).sum()),
+            "expected_both_wrong": expected, "ratio": ratio(rows), "low": low, "high": high}

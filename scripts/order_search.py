@@ -122,6 +122,18 @@ def trained(name: str, config: ModelConfig, data: Dataset, part, fold: int, seed
     return model, seconds, len(history["loss"])
 
 
+def accuracies(model, data: Dataset, test: np.ndarray) -> tuple[dict, dict]:
+    """Accuracy and loss of ``model`` judging the files ``test`` under both protocols
+    (:class:`genre_lib.verdicts.RNNVerdict`), and its ``(files, genres)`` probabilities."""
+    from genre_lib.verdicts import RNNVerdict
+
+    verdict = RNNVerdict(model, tuple(data.genres))
+    tables, y = data.tables(test), data.y[test]
+    probs = {p: verdict.predict_proba(tables, p) for p in PROTOCOLS}
+    figures = {p: {k: classification_metrics(probs[p], y, data.genres)[k] for k in ("accuracy", "loss")} for p in PROTOCOLS}
+    return figures, probs
+
+
 def measure(model, data: Dataset, test: np.ndarray, repeats: int, seed: int) -> tuple[dict, dict]:
     """Accuracy and order probes of ``model`` on the files ``test`` under both protocols.
 
@@ -132,10 +144,9 @@ def measure(model, data: Dataset, test: np.ndarray, repeats: int, seed: int) -> 
     """
     from genre_lib.verdicts import RNNVerdict
 
+    figures, probs = accuracies(model, data, test)
     verdict = RNNVerdict(model, tuple(data.genres))
     tables, y = data.tables(test), data.y[test]
-    probs = {p: verdict.predict_proba(tables, p) for p in PROTOCOLS}
-    figures = {p: {k: classification_metrics(probs[p], y, data.genres)[k] for k in ("accuracy", "loss")} for p in PROTOCOLS}
     for r in probe_verdict(verdict, tables, y, probes=list(ORDER_PROBES), repeats=repeats, seed=seed):
         assert abs(r.accuracy - figures[r.protocol]["accuracy"]) < 1e-9, "the probe judges as the verdict does"
         figures[r.protocol][r.probe] = {"effect": r.effect, "low": r.low, "high": r.high, "probed": r.probed}
@@ -182,7 +193,7 @@ def screen_row(name: str, data: Dataset, fold: int, seed: int, repeats: int, mod
     if longer is not None:
         part, test_here = same_files(part, data, longer)
         # the committed configuration on the same files, to compare with
-        ref_figures, _ = measure(kept_network(models, MAIN_ITERATION, fold, seed + fold), data, test_here, repeats, seed)
+        ref_figures, _ = accuracies(kept_network(models, MAIN_ITERATION, fold, seed + fold), data, test_here)
         row_extra = {"notes": notes, "reference": {"candidate": MAIN_ITERATION, "notes": MAX_NOTES,
                                                    **{p: {"accuracy": ref_figures[p]["accuracy"]} for p in PROTOCOLS}}}
         data = longer
@@ -233,22 +244,22 @@ def pooled_head_row(name: str, data: Dataset, fold: int, seed: int, models: Path
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from genre_lib.inference import logits
-    from genre_lib.protocols import FILE_WINDOWS, protocol_windows, vote
+    from genre_lib.inference import n_notes
+    from genre_lib.protocols import FILE_WINDOWS, protocol_windows
 
     part = group_folds(data.y, data.groups, 5, seed=0)[fold]
     model = kept_network(models, name, fold, seed + fold)
     hidden = keras.Model(model.input, model.get_layer("logits").input)
 
-    def pooled(files: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        windows = protocol_windows(data.tables(files), "file")
+    def pooled(files: np.ndarray) -> np.ndarray:
+        # the windows the file protocol's vote reads, each file's features pooled over them
+        windows = protocol_windows(data.tables(files), "file", FILE_WINDOWS, n_notes(model))
         h = hidden.predict(windows, batch_size=512, verbose=0).reshape(len(files), FILE_WINDOWS, -1)
-        return np.concatenate([h.mean(1), h.max(1), h.std(1)], axis=1), windows
+        return np.concatenate([h.mean(1), h.max(1), h.std(1)], axis=1)
 
-    x_train, _ = pooled(part.train)
-    x_test, windows = pooled(part.test)
+    x_train, x_test = pooled(part.train), pooled(part.test)
     y_train, y_test = data.y[part.train], data.y[part.test]
-    voted = float((vote(logits(model, windows), len(part.test)).argmax(1) == y_test).mean())
+    voted = accuracies(model, data, part.test)[0]["file"]["accuracy"]
     heads = {}
     for c in strengths:
         head = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=3000)).fit(x_train, y_train)
