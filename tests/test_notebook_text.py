@@ -1,16 +1,20 @@
-"""Results are written by code, not typed (issue 11, item 1).
+"""What the notebooks' text says is what their outputs show.
 
-A typed markdown cell of a notebook may state constants of the method (100 notes, the
-study's quoted figures, a threshold we chose) but not a measured result: a sentence that
-states an accuracy or a share is written by the cell that computed it
-(``display(Markdown(f"..."))``), or refers to the output above it ("the table above").
-Otherwise the text drifts from the run the next time the notebooks are executed.
+* **No figure typed by hand.** Every number a typed markdown cell quotes must appear in an
+  output of the same notebook (as committed: a clean run on the real collection). A
+  result is written by the cell that computed it (``display(Markdown(f"..."))``); a
+  constant of the method (100 notes, 16 windows, a 95 % interval) is printed by code
+  somewhere in the notebook, so the student can see where it comes from. Code spans,
+  formulas, link targets and references to other notebooks are not claims and are not
+  read.
+* **Every exercise's expectation is asserted**: an exercise (a markdown cell with
+  ``*Expect:*``) is followed by its solution, a collapsed code cell, and every solution
+  checks the expectation with ``assert`` (nbval runs it in CI).
+* **One question, one answer**: the first cell asks the notebook's question, the last
+  cell prints its answer from the figures above it, in at most three sentences.
 
-The test reads every ``notebooks/*.ipynb`` (a new notebook is covered as soon as it is
-there) and fails on a typed markdown cell holding a *measured-looking figure*: a decimal
-number (0.88, 83.49) or a percentage (58 %), unless it is part of one of the phrases of
-:data:`QUOTED_CONSTANTS`. Markdown in the outputs of code cells is computed, so it is
-not read. Code spans (`` `margin=1.0` ``) are code, not claims, and are not read either.
+The tests read every ``notebooks/[0-9]*.ipynb``, so a new notebook is covered as soon as
+it is there.
 """
 
 from __future__ import annotations
@@ -23,108 +27,97 @@ import pytest
 
 from genre_lib.paths import NOTEBOOKS_DIR as NOTEBOOKS
 
-#: The one list of figures typed markdown may contain: each a phrase as it stands in a
-#: notebook (whitespace-insensitive), with why it is a constant and not a measurement.
-#: Extend it with the phrase, not the bare number, so the same number stated elsewhere
-#: as a result is still caught.
-QUOTED_CONSTANTS: dict[str, str] = {
-    # the study's own figures (quoted, not reproduced: its data and split)
-    "75.99 %": "the study's reported accuracy, row 1",
-    "83.49 %": "the study's reported accuracy, row 2",
-    "94.17 %": "the study's reported accuracy, row 3",
-    "study's target of 90 %": "03: the study's own aim, quoted as the study's",
-    "the study's 90 % for the whole-file vote": "03: the study's aim, which the project's issue 13 applies to whole files",
-    # targets this project set (its issues), quoted with their origin
-    "(whole-file accuracy ≥ 0.87 with every genre's recall ≥ 0.80)": "03: notebook 06's three-genre target, set by the project's issue 12",
-    "jazz 1.00": "the study's flip: jazz probability before",
-    "electronic 0.45": "the study's flip: electronic probability after",
-    # thresholds and settings we chose
-    "p ≥ 0.9": "05: the showcase file's minimum p(jazz)",
-    "p ≥ 0.5": "05: the fallback when no file reaches p >= 0.9",
-    "margin (0.3": "05: FlipSettings.margin, the default logit margin",
-    "margin 0.3": "05: FlipSettings.margin, the default logit margin",
-    "below 0.5": "04: the randomization check's threshold (Spearman of |map|)",
-    "p below 0.05": "03: the usual significance convention for McNemar's p-value, a choice",
-    "above 0.5": "04: the randomization check's threshold (Spearman of |map|)",
-    "noise 15 %": "04: SmoothGrad's noise, a fraction of each feature's spread",
-    "a 95 % *Wilson interval*": "03: the confidence level of the interval",
-    "with a 95 % paired": "04: the confidence level of the probes' bootstrap intervals",
-    "accuracy of at least 0.83": "06: issue 21's target for the RNN alone on four genres (CV, file)",
-    "recall at least 0.75": "06: issue 21's target for every genre's recall on four genres",
-    "targets were 0.87 and 0.80": "06: the three-genre issue's targets (CV file accuracy, every recall)",
-    # arithmetic, not measurement
-    "0.69 for a 50/50 guess": "02: ln 2, the cross-entropy of a 50/50 guess",
-    "shrinks to 2.4": "02: log1p(10 s)",
-    "at least 0.57": "05: sigmoid(0.3), the probability the default margin means",
-    "p ≥ 0.73": "05: sigmoid(1.0), the probability margin 1.0 means",
-    "chance is 10 %": "05: 10 of 100 notes",
-    "with probability 1.00 sits": "04: an example probability in the explanation of logits",
-    # made-up examples in the text (not results of a run)
-    "at 1.5 s": "01: an example MIDI message",
-    "at 2.0 s": "01: an example MIDI message",
-    "a pitch of 60.4": "05: the made-up notes of the projection example",
-    "a step of -0.02 s": "05: the made-up notes of the projection example",
-    "cut to 0.25 s": "05: reads the projection example's output right above it (fixed input, no training)",
-    "(0.9 rounds to 1": "05: the projection example's drum flag",
-}
-
-#: a decimal number (0.88, .5) or a percentage (58 %, 58%, 5.5 %), not part of a longer
-#: number, a version or a word (x0.011 is a decimal too: ratios are results)
-FIGURE = re.compile(r"(?<![\d.])(?:\d+(?:\.\d+)?\s?%|\d*\.\d+)(?![\d%]|\.\d)")
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
-_SPACE = re.compile(r"[\s\u00a0\u202f]+")
-
-
-def typed_figures(markdown: str, allowed: dict[str, str] | None = None) -> list[str]:
-    """The measured-looking figures of one typed markdown text that no allowed phrase
-    covers, in order of appearance."""
-    allowed = QUOTED_CONSTANTS if allowed is None else allowed
-    text = _SPACE.sub(" ", _CODE.sub(" ", markdown))
-    for phrase in allowed:
-        text = text.replace(_SPACE.sub(" ", phrase), " ")
-    return [m.group(0) for m in FIGURE.finditer(text)]
+_MATH = re.compile(r"\$[^$\n]+\$")
+_LINK_TARGET = re.compile(r"\]\([^)]*\)")
+_NOTEBOOK_REF = re.compile(r"\b(?:notebooks?|and|or|to|,)\s+0\d\b|^#\s*0\d\b|\b0\d_\w+", re.M | re.I)
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?![\w])")
+_TAGS = re.compile(r"<[^>]+>")
 
 
 def notebook_paths() -> list[Path]:
-    return sorted(NOTEBOOKS.glob("*.ipynb"))
+    return sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
+
+
+def typed_numbers(markdown: str) -> list[str]:
+    """The numbers a typed markdown text quotes, outside code, formulas, link targets and
+    references to other notebooks, in order of appearance."""
+    text = markdown
+    for pattern in (_CODE, _MATH, _LINK_TARGET, _NOTEBOOK_REF):
+        text = pattern.sub(" ", text)
+    return _NUMBER.findall(text)
+
+
+def output_text(nb: nbformat.NotebookNode) -> str:
+    """Everything the notebook's outputs show as text: printed lines, plain, Markdown and
+    HTML results (tables), without HTML tags."""
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out["text"])
+            for kind in ("text/plain", "text/markdown", "text/html"):
+                value = out.get("data", {}).get(kind)
+                if isinstance(value, str) and "<audio" not in value:
+                    parts.append(_TAGS.sub(" ", value) if kind == "text/html" else value)
+    return "\n".join(parts)
+
+
+def shown(number: str, outputs: str) -> bool:
+    """The number stands in the outputs as a number of its own (not part of a longer one)."""
+    return re.search(rf"(?<![\d.]){re.escape(number)}(?![\d])", outputs) is not None
 
 
 def test_the_notebooks_are_found():
-    assert notebook_paths(), f"no notebooks in {NOTEBOOKS}"
-
-
-@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
-def test_no_typed_measured_figures(path):
-    nb = nbformat.read(path, as_version=4)
-    found = [
-        f"{path.name}, cell {i}: {figure!r}"
-        for i, cell in enumerate(nb.cells)
-        if cell.cell_type == "markdown"
-        for figure in typed_figures(cell.source)
-    ]
-    assert not found, (
-        "typed markdown states measured-looking figures; write the sentence in the cell that computed it "
-        "(display(Markdown(f'...'))), refer to the output above, or, for a constant of the method, add the "
-        "phrase to QUOTED_CONSTANTS in tests/test_notebook_text.py:\n  " + "\n  ".join(found)
-    )
+    assert len(notebook_paths()) == 6, [p.name for p in notebook_paths()]
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("the RNN reaches 0.88 on the test files", ["0.88"]),
-    ("**83.49** and 58 % of the changes, 12% last", ["83.49", "58 %", "12%"]),
-    ("a step x0.011 and .5 of them", ["0.011", ".5"]),
-    ("58\u202f% of the files", ["58 %"]),  # spaces normalised,
-    ("the study reported 75.99 %, we chose p ≥ 0.9", []),
-    ("the study's flip (jazz 1.00 to electronic 0.45)", []),
-    ("`FlipSettings(margin=1.0)` and ```\nx = 0.25\n```", []),
-    ("100 notes, 16 windows, 2026-11-26, 1/960 s", []),
-    ("Python 3.11.2 and 1.2.3", []),
+    ("the RNN reaches 0.88 on 203 files", ["0.88", "203"]),
+    ("`margin=1.0` and $\\log 2$ and ```\nx = 0.25\n```", []),
+    ("see [a term](glossary.md#l1-and-l2-penalty) and notebook 03", []),
+    ("notebooks 04 and 05, in `04_saliency`", []),
+    ("an L1 penalty, log1p and C4", []),
     ("at the end of a sentence, 0.88.", ["0.88"]),
-    ("electronic 0.46 is not the study's figure", ["0.46"]),
 ])
-def test_typed_figures_finds_measured_looking_figures(text, expected):
-    assert typed_figures(text) == expected
+def test_typed_numbers_finds_the_numbers_of_a_claim(text, expected):
+    assert typed_numbers(text) == expected
 
 
-def test_an_allowed_phrase_does_not_allow_its_number_elsewhere():
-    assert typed_figures("we chose p ≥ 0.9, and 0.9 of the files flipped") == ["0.9"]
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_every_typed_number_is_shown_by_an_output(path):
+    nb = nbformat.read(path, as_version=4)
+    outputs = output_text(nb)
+    assert outputs.strip(), f"{path.name} has no outputs: commit it executed (make notebooks)"
+    missing = [f"cell {i}: {n!r}" for i, cell in enumerate(nb.cells) if cell.cell_type == "markdown"
+               for n in typed_numbers(cell.source) if not shown(n, outputs)]
+    assert not missing, (f"{path.name}: typed markdown quotes numbers no output shows; print them from code "
+                         "(display(Markdown(f'...'))) or drop them:\n  " + "\n  ".join(missing))
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_every_exercise_asserts_its_expectation(path):
+    cells = nbformat.read(path, as_version=4).cells
+    exercises = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "*Expect:*" in c.source]
+    assert exercises, f"{path.name} has no exercise"
+    for i in exercises:
+        after = cells[i + 1] if i + 1 < len(cells) else None
+        assert after is not None and after.cell_type == "code" and after.metadata.get("jupyter", {}).get("source_hidden"), \
+            f"{path.name}, cell {i}: an exercise is not followed by a collapsed solution cell"
+        assert re.search(r"^\s*assert\b", after.source, re.M), f"{path.name}, cell {i + 1}: the solution asserts nothing"
+    solutions = [i for i, c in enumerate(cells) if c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert solutions == [i + 1 for i in exercises], f"{path.name}: a collapsed cell that solves no exercise"
+
+
+@pytest.mark.parametrize("path", notebook_paths(), ids=lambda p: p.name)
+def test_one_question_first_and_its_answer_last(path):
+    cells = nbformat.read(path, as_version=4).cells
+    question = re.search(r"\*\*The question:\*\* \*(.+?)\*", cells[0].source)
+    assert cells[0].cell_type == "markdown" and question and question.group(1).endswith("?"), \
+        f"{path.name}: the first cell does not ask the notebook's question"
+    last = cells[-1]
+    answers = [o["data"]["text/markdown"] for o in last.get("outputs", []) if "text/markdown" in o.get("data", {})]
+    assert last.cell_type == "code" and cells[-2].source.strip() == "## The answer" and len(answers) == 1, \
+        f"{path.name}: the notebook does not end with its answer printed from code"
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", answers[0].strip()) if s]
+    assert 1 <= len(sentences) <= 3, f"{path.name}: the answer has {len(sentences)} sentences: {answers[0]!r}"
