@@ -10,15 +10,21 @@ to ``reports/<collection id>/`` (``midi`` for the real collection wherever it li
 ``demo`` for the demo corpus; see :func:`genre_lib.data_source.identify`).
 
 Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.html``.
-At the top, on one screen: the iterations table beside the study's reported figures,
-the model notebooks 04 and 05 explain under both protocols (``first100`` and ``file``)
-with its confusion matrix, one saliency map with its checks and one flip (the outputs
-of the notebook cells tagged ``report``). Below it, the committed models of more genres
-that go with the data (notebook 06), held-out and cross-validated, with each genre's
-recall. Then: what is new since the previous report,
-every run by the date it was trained, the run time of each notebook, the full
-iterations table, the best run by validation and every ``report`` figure, with links
-to the executed notebooks. Figures are embedded, so the folder can be copied or mailed.
+At the top: the iterations table beside the study's reported figures; the model
+notebooks 04 and 05 explain under both protocols (``first100`` and ``file``) with its
+confusion matrices, beside the committed cross-validation made with its settings
+(:func:`committed_cv`); one saliency map and one flip side by side, and the map's checks
+(the outputs of the notebook cells tagged ``report``). Below it, the committed models of
+more genres that go with the data (notebook 06), held-out and cross-validated, with each
+genre's recall. Then, **for the mentor, each notebook's dated summary** (the prose of
+``docs/mentor-notes.md``; the figures computed here from ``results/`` and ``models/``,
+:func:`mentor_figures`), linked to the generated results pages (``results/*.md``). Then:
+what is new since the previous report, every run by the date it was trained, the run
+time of each notebook, every setting and result of the iterations, the best run by
+validation and every ``report`` figure, with links to the executed notebooks. Figures are
+embedded, so the page can be copied or mailed (the links to ``results/`` and the
+notebooks' HTML are relative). Laid out for a 1366-px-wide screen: nothing runs off the
+page or overlaps (``tests/test_browser.py`` checks it in headless Chromium).
 
 **New since the previous report.** The mentor reads the page every two weeks. Each
 report keeps what it showed in ``previous.json`` beside ``index.html`` (when it was
@@ -91,7 +97,7 @@ img { max-width: 100%; height: auto; display: block; } .small { color: #555; fon
 pre { font-size: 0.78em; margin: 0.3em 0; white-space: pre-wrap; overflow-wrap: anywhere; background: #f8f8f8; padding: 0.3em 0.5em; }
 code { overflow-wrap: anywhere; }
 .wide table, table.wide { font-size: 0.75em; } .wide td, .wide th { padding: 1px 3px; }
-.toc { font-size: 0.9em; } .toc a { margin-right: 1em; }
+.tcap { margin: 0.5em 0 0.1em; } .toc { font-size: 0.9em; } .toc a { margin-right: 1em; }
 section.mentor { border-top: 1px solid #ddd; margin-top: 1em; padding-top: 0.3em; }
 section.mentor ul { margin: 0.2em 0 0.4em 1.2em; padding: 0; }
 """
@@ -703,7 +709,7 @@ def _block_html(block) -> str:
     if block[0] == "text":
         return "<pre class='figures'>" + _e("\n".join(block[1]).strip("\n")) + "</pre>"
     _, caption, head, rows = block
-    return ("<table class='figures'><caption>" + _e(caption) + "</caption><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head)
+    return ("<p class='small tcap'>" + _e(caption) + "</p><table class='figures'><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head)
             + "</tr>" + "".join("<tr>" + "".join(f"<td{' class=num' if k else ''}>{_e(v)}</td>" for k, v in enumerate(row))
                                 + "</tr>" for row in rows) + "</table>")
 
