@@ -330,6 +330,46 @@ def timing_page(name: str, rec: dict) -> Page:
     return page
 
 
+# --- the iterations table of notebook 03 (scripts/export_iterations.py)
+
+
+def is_iterations(record: dict) -> bool:
+    return record.get("kind") == "iterations" and isinstance(record.get("rows"), list)
+
+
+def iterations_page(name: str, rec: dict) -> Page:
+    rows = rec["rows"]
+    page = Page(name, f"results/{name}.json", "The iterations, beside the study's", rec.get("what", ""))
+    dates = sorted({r.get("trained") for r in rows if r.get("trained")})
+    page.made = [f"Command: `{rec['command']}`", f"Trained by: {rec.get('trained_by', '?')}, in `{rec.get('runs_dir')}`"
+                 + (f", on {dates[0]}" + (f" to {dates[-1]}" if dates[-1] != dates[0] else "") if dates else ""),
+                 f"Data: {_data_words(rec.get('data', {}))}",
+                 "Split: each run's group split (seed 0, no artist or sequencer on two sides); " + ", ".join(
+                     sorted({f"{r.get('test files')} test files" for r in rows if r.get("test files")})),
+                 "Protocols: " + "; ".join(PROTOCOL_WORDS[p] for p in PROTOCOLS)]
+    body = [[code(r["iteration"]), f"{r['model']} {r['nodes']}, {r['layers']} layer(s), dense {r['dense']}", r["inputs"],
+             r["additions"], f3(r.get("study reported"), 4), f3(r.get("first100 accuracy")), f3(r.get("accuracy")),
+             f3(r.get("combined accuracy")), signed(r.get("order effect")), signed(r.get("order effect first100")),
+             r.get("top attribute") or ""] for r in rows if not r.get("note")]
+    base = {(r.get("baseline first100"), r.get("baseline accuracy")) for r in rows if not r.get("note")}
+    for b100, bfile in sorted(base, key=str):
+        body.append(["baseline", "gradient boosting, 48 statistics (same files)", "", "", "", f3(b100), f3(bfile), "", "", "", ""])
+    page.add("table", "The iterations",
+             table(["iteration", "model", "inputs", "additions", "study reported", "`first100`", "`file`",
+                    "RNN + baseline `file`", "order effect `file`", "order effect `first100`", "leans on (`file`)"],
+                   body, right={4, 5, 6, 7, 8, 9})
+             + "\n\n*Order effect*: what shuffling the notes of every window costs the row's RNN (one draw); "
+             "*leans on*: the column whose permutation costs it most. One split of a few hundred test files: "
+             "rows a few files apart cannot be ranked by it; the cross-validation is the figure for the "
+             "committed configuration.")
+    settings = [[code(r["run"]), r.get("windows", ""), r.get("epochs", ""), f3(r.get("loss")), f3(r.get("first100 loss")),
+                 f3(r.get("train s"), 0), r.get("trained", ""), r.get("note", "")] for r in rows]
+    page.add("runs", "Every run",
+             table(["run", "windows per file and epoch", "epochs (trained / max)", "loss `file`", "loss `first100`",
+                    "train s", "trained", "note"], settings, right={1, 3, 4, 5}))
+    return page
+
+
 # --- cross-validation of an order-search candidate (scripts/order_search.py --cv)
 
 
@@ -664,7 +704,7 @@ def models_page(models_dir: Path = MODELS_DIR) -> Page:
 # ---------------------------------------------------------------------------- all pages, the index
 
 
-KINDS = ((is_timing, timing_page), (is_cv, cv_page), (is_candidate_cv, candidate_cv_page), (is_screening, screening_page),
+KINDS = ((is_timing, timing_page), (is_iterations, iterations_page), (is_cv, cv_page), (is_candidate_cv, candidate_cv_page), (is_screening, screening_page),
          (is_flip_judges, flip_judges_page), (is_flip_targets, flip_targets_page), (is_saliency, saliency_page))
 
 
