@@ -810,7 +810,11 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     p.append("<p class='toc'>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in toc)
              + f" · the lab's results: {_results_link('README', out)}</p>")
 
-    p.append("<div id='glance'><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks) + "</div>")
+    committed_iterations = sorted(paths.RESULTS_DIR.glob("iterations-*.json")) if not is_demo else []
+    p.append("<div id='glance'><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks)
+             + ("<p class='small'>The committed table of the real-data iterations: "
+                + ", ".join(_results_link(c.stem, out) for c in committed_iterations) + ".</p>" if committed_iterations else "")
+             + "</div>")
     p.append("<div class='row2'><div>" + glance_model(explained, marks) + "</div><div>"
              + (glance_cv(explained, paths.RESULTS_DIR, out) or "<p class='small'>No committed cross-validation goes with "
                 "this model (on the demo corpus there is none).</p>") + "</div></div>")
