@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test unit fast nbval browser-deps lab notebooks report bench clean
+.PHONY: install demo test unit fast nbval browser-deps lab notebooks report report-again results-pages bench clean
 
 # (Re)install when the venv is missing or pyproject.toml changed. uv (from PyPI) installs
 # the same packages from the same registry as pip, downloading in parallel: about half a
@@ -30,6 +30,15 @@ demo: install
 
 ## report: the same as demo (the mentor's report is what demo writes)
 report: demo
+
+## report-again: the report's page again from the notebooks already run (no notebook runs)
+report-again: install
+	@$(PY) scripts/make_report.py --no-run
+
+## results-pages: the readable page of every results/*.json (results/<name>.md, results/README.md)
+## and the generated tables of README.md and docs/*.md, from the committed JSON (seconds)
+results-pages: install
+	@$(PY) scripts/results_pages.py
 
 ## test: unit tests (with the browser tests of the widgets) and every notebook under nbval
 test: install browser-deps unit nbval

@@ -10,15 +10,21 @@ to ``reports/<collection id>/`` (``midi`` for the real collection wherever it li
 ``demo`` for the demo corpus; see :func:`genre_lib.data_source.identify`).
 
 Executes the notebooks in order (scripts/run_notebooks.py), then writes ``index.html``.
-At the top, on one screen: the iterations table beside the study's reported figures,
-the model notebooks 04 and 05 explain under both protocols (``first100`` and ``file``)
-with its confusion matrix, one saliency map with its checks and one flip (the outputs
-of the notebook cells tagged ``report``). Below it, the committed models of more genres
-that go with the data (notebook 06), held-out and cross-validated, with each genre's
-recall. Then: what is new since the previous report,
-every run by the date it was trained, the run time of each notebook, the full
-iterations table, the best run by validation and every ``report`` figure, with links
-to the executed notebooks. Figures are embedded, so the folder can be copied or mailed.
+At the top: the iterations table beside the study's reported figures; the model
+notebooks 04 and 05 explain under both protocols (``first100`` and ``file``) with its
+confusion matrices, beside the committed cross-validation made with its settings
+(:func:`committed_cv`); one saliency map and one flip side by side, and the map's checks
+(the outputs of the notebook cells tagged ``report``). Below it, the committed models of
+more genres that go with the data (notebook 06), held-out and cross-validated, with each
+genre's recall. Then, **for the mentor, each notebook's dated summary** (the prose of
+``docs/mentor-notes.md``; the figures computed here from ``results/`` and ``models/``,
+:func:`mentor_figures`), linked to the generated results pages (``results/*.md``). Then:
+what is new since the previous report, every run by the date it was trained, the run
+time of each notebook, every setting and result of the iterations, the best run by
+validation and every ``report`` figure, with links to the executed notebooks. Figures are
+embedded, so the page can be copied or mailed (the links to ``results/`` and the
+notebooks' HTML are relative). Laid out for a 1366-px-wide screen: nothing runs off the
+page or overlaps (``tests/test_browser.py`` checks it in headless Chromium).
 
 **New since the previous report.** The mentor reads the page every two weeks. Each
 report keeps what it showed in ``previous.json`` beside ``index.html`` (when it was
@@ -32,26 +38,39 @@ stops the report with a message (move it away or choose ``--out``).
 from __future__ import annotations
 
 import argparse
+import csv
+import dataclasses
 import datetime as dt
+import functools
 import html
 import json
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run_notebooks, beside this script
 
+import results_pages  # noqa: E402
 import run_notebooks  # noqa: E402
 
+# genre_lib, by stable high-level names only (the package is being refactored): the data
+# rule, the run folders, the study's table, and the readers of committed results
 from genre_lib import paths  # noqa: E402
-from genre_lib.data_source import COMMITTED_RUNS, DataChoice, find_cv, record_collection, resolve_data_dir  # noqa: E402
+from genre_lib.crossval import file_probabilities, load_cv, shared_errors  # noqa: E402
+from genre_lib.data_source import COMMITTED_RUNS, DataChoice, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
+from genre_lib.metrics import mcnemar  # noqa: E402
 from genre_lib.paths import shown  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_metrics, read_run_meta  # noqa: E402
-from genre_lib.study import ITERATIONS, STUDY_COLUMNS, STUDY_REPORTED, iterations_dir, study_run_dir  # noqa: E402
+from genre_lib.saliency_checks import load_checks  # noqa: E402
+from genre_lib.study import (ITERATIONS, MAIN_ITERATION, STORED_CHECKS, STUDY_COLUMNS, STUDY_REPORTED,  # noqa: E402
+                             iterations_dir, study_run_dir)
 
 #: marks the files this script writes, so it never overwrites one it did not write
 GENERATOR = "genre-rnn scripts/make_report.py"
@@ -60,16 +79,27 @@ PAGE, PREVIOUS = "index.html", "previous.json"
 SAME = 5e-4
 
 CSS = """
-body { font-family: system-ui, sans-serif; max-width: 1250px; margin: 1em auto; color: #222; font-size: 14px; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, sans-serif; max-width: 1250px; margin: 1em auto; padding: 0 12px; color: #222; font-size: 14px; }
+p, li, td, th, caption, figcaption { overflow-wrap: break-word; }
 h1 { font-size: 1.4em; margin: 0.2em 0; } h2 { font-size: 1.15em; margin: 1.2em 0 0.4em; } h3 { font-size: 1em; margin: 0.6em 0 0.3em; }
-table { border-collapse: collapse; font-size: 0.85em; } td, th { border: 1px solid #ccc; padding: 2px 6px; }
-th { background: #f3f3f3; } td.num { text-align: right; } .new { background: #e4f6e4; } .changed { background: #fff1cc; }
+h4 { font-size: 0.95em; margin: 0.6em 0 0.2em; }
+table { border-collapse: collapse; font-size: 0.85em; max-width: 100%; margin: 0.3em 0; }
+td, th { border: 1px solid #ccc; padding: 2px 5px; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; white-space: nowrap; } .new { background: #e4f6e4; } .changed { background: #fff1cc; }
+caption { text-align: left; font-size: 0.95em; color: #444; padding: 2px 0; }
 .mark { font-weight: bold; color: #1a6b1a; } .changed .mark { color: #8a5a00; }
 .note { background: #fff6d6; padding: 0.4em 0.8em; border-left: 4px solid #e0b000; margin: 0.4em 0; }
-.glance { display: grid; grid-template-columns: 1.5fr 1fr; gap: 0.6em 1.4em; align-items: start; }
-.glance figure { margin: 0; } figure { margin: 1em 0; } figcaption { color: #555; font-size: 0.85em; }
-img { max-width: 100%; } .small { color: #555; font-size: 0.85em; } .glance pre { font-size: 0.75em; margin: 0.2em 0; white-space: pre-wrap; }
-.glance td, .glance th { white-space: nowrap; font-size: 0.92em; } .glance > div { min-width: 0; } .glance h2 { margin-top: 0.3em; }
+.row2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 0.6em 1.6em; align-items: start; }
+.row2 > div { min-width: 0; } .row2 h2 { margin-top: 0.3em; }
+figure { margin: 0.6em 0; } figcaption { color: #555; font-size: 0.85em; }
+img { max-width: 100%; height: auto; display: block; } .small { color: #555; font-size: 0.85em; }
+pre { font-size: 0.78em; margin: 0.3em 0; white-space: pre-wrap; overflow-wrap: anywhere; background: #f8f8f8; padding: 0.3em 0.5em; }
+code { overflow-wrap: anywhere; }
+.wide table, table.wide { font-size: 0.75em; } .wide td, .wide th { padding: 1px 3px; }
+.tcap { margin: 0.5em 0 0.1em; } .toc { font-size: 0.9em; } .toc a { margin-right: 1em; }
+section.mentor { border-top: 1px solid #ddd; margin-top: 1em; padding-top: 0.3em; }
+section.mentor ul { margin: 0.2em 0 0.4em 1.2em; padding: 0; }
 """
 
 
@@ -345,16 +375,24 @@ def glance_model(run_dir: Path, marks: dict) -> str:
             + "</div>")
 
 
-def glance_cv(run_dir: Path, results_dir: Path) -> str:
-    """The committed cross-validation of the explained model's data folder and genres
-    (``results/cv-*.json``, :func:`genre_lib.data_source.find_cv`), mean ± sd over the
-    folds for the RNN, the baseline and the two combined under both protocols; "" when
-    there is none (the demo corpus)."""
+def committed_cv(run_dir: Path, results_dir: Path) -> Path | None:
+    """The committed cross-validation of a run: ``results/cv-*.json`` made on the run's
+    collection, for its genres, **with its network settings** (so the committed model
+    ``models/jazz-electronic`` gets ``cv-jazz-electronic.json``, not the order-using
+    network's ``cv-jazz-electronic-order.json`` of the same data and genres); None when
+    there is none (the demo corpus) or the run cannot be read."""
     try:
         meta = read_run_meta(run_dir)
     except RunError:
-        return ""
-    path = find_cv(record_collection(meta.get("data", {})), meta.get("genres", []), results_dir)
+        return None
+    return results_pages.committed_cv_path(meta, results_dir)
+
+
+def glance_cv(run_dir: Path, results_dir: Path, out: Path | None = None) -> str:
+    """The committed cross-validation of the explained model (:func:`committed_cv`), mean
+    ± sd over the folds for the RNN, the baseline and the two combined under both
+    protocols; "" when there is none (the demo corpus)."""
+    path = committed_cv(run_dir, results_dir)
     try:
         cv = json.loads(path.read_text()) if path is not None else None
     except (OSError, json.JSONDecodeError):
@@ -369,13 +407,14 @@ def glance_cv(run_dir: Path, results_dir: Path) -> str:
     return (f"<h3>Group {cv['folds_total']}-fold cross-validation ({cv['data']['files']} files)</h3>"
             f"<table><tr><th></th><th>first100</th><th>file</th></tr>{rows}</table>"
             f"<p class='small'>Mean ± sd over the folds, from <code>{_e(shown(path))}</code> "
-            f"(made by <code>{_e(cv.get('command', '?'))}</code>).</p>")
+            f"(made by <code>{_e(cv.get('command', '?'))}</code>)"
+            + (f"; every table of it: {_results_link(path.stem, out)}" if out is not None else "") + ".</p>")
 
 
-def more_genres(run_dirs: list[Path], results_dir: Path) -> str:
+def more_genres(run_dirs: list[Path], results_dir: Path, out: Path | None = None) -> str:
     """The committed models of more genres than the study's (one row each): held-out
     test files under both protocols for the RNN, the baseline and the two combined, and
-    their committed cross-validation (:func:`genre_lib.data_source.find_cv`), mean ± sd
+    their committed cross-validation (:func:`committed_cv`), mean ± sd
     with the `file` recall of every genre; "" when there are none."""
     rows = []
     verdicts = (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline"))
@@ -385,7 +424,7 @@ def more_genres(run_dirs: list[Path], results_dir: Path) -> str:
         except (RunError, OSError, json.JSONDecodeError) as exc:
             rows.append(f"<tr><td><code>{_e(shown(run_dir))}</code></td><td colspan='5'>{_e(exc)}</td></tr>")
             continue
-        path = find_cv(record_collection(meta.get("data", {})), meta.get("genres", []), results_dir)
+        path = committed_cv(run_dir, results_dir)
         try:
             cv = json.loads(path.read_text()) if path is not None else {}
         except (OSError, json.JSONDecodeError):
@@ -400,7 +439,8 @@ def more_genres(run_dirs: list[Path], results_dir: Path) -> str:
             cells += "<td>" + _e(", ".join(f"{g} {v['mean']:.3f}" for g, v in recall.items()) or "–") + "</td>"
             head = (f"<td rowspan='3'><code>{_e(shown(run_dir))}</code><br><span class='small'>"
                     f"{_e(', '.join(meta.get('genres', [])))}; {metrics.get('rnn', {}).get('n', '?')} held-out files"
-                    + (f"; CV <code>{_e(shown(path))}</code>" if path is not None else "; no committed CV") + "</span></td>"
+                    + ((f"; CV {_results_link(path.stem, out)}" if out is not None else f"; CV <code>{_e(shown(path))}</code>")
+                       if path is not None else "; no committed CV") + "</span></td>"
                     if k == 0 else "")
             rows.append(f"<tr>{head}<td>{name}</td>{cells}</tr>")
     if not rows:
@@ -411,19 +451,332 @@ def more_genres(run_dirs: list[Path], results_dir: Path) -> str:
             "<th>CV first100</th><th>CV file</th><th>CV file recall</th></tr>" + "".join(rows) + "</table>")
 
 
-def _figure_block(item: dict | None, what: str) -> str:
+# ---------------------------------------------------------------------------- the mentor's summaries
+
+#: the notebooks' dated summaries for the mentor (prose); the figures are computed below
+MENTOR_NOTES = paths.PROJECT / "docs" / "mentor-notes.md"
+_MENTOR_HEADING = re.compile(r"^## (?P<nb>\d\d) · (?P<title>.+) · for the mentor · (?P<date>\S+)\s*$", re.M)
+
+
+def read_mentor_notes(path: Path = MENTOR_NOTES) -> dict[str, dict]:
+    """The sections of ``docs/mentor-notes.md``: ``{"01": {"title", "date", "figures",
+    "changed", "questions"}}`` (Markdown), in file order; {} when the file is missing."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    heads = list(_MENTOR_HEADING.finditer(text))
+    notes = {}
+    for k, m in enumerate(heads):
+        body = text[m.end(): heads[k + 1].start() if k + 1 < len(heads) else len(text)]
+        parts = dict.fromkeys(("figures", "changed", "questions"), "")
+        key = None
+        for line in body.splitlines(keepends=True):
+            title = line.strip().lower()
+            if title.startswith("### "):
+                key = ("figures" if "figures" in title else "changed" if "changed" in title
+                       else "questions" if "question" in title else None)
+                continue
+            if key:
+                parts[key] += line
+        notes[m.group("nb")] = {"title": m.group("title"), "date": m.group("date"), **{k: v.strip() for k, v in parts.items()}}
+    return notes
+
+
+def _markdown(text: str, out: Path) -> str:
+    """Markdown prose as HTML; links into the project (``../notebooks/...``, ``../results/...``,
+    written from ``docs/``) are made relative to the report folder ``out``."""
+    rel = Path(os.path.relpath(paths.PROJECT, Path(out).resolve())).as_posix()
+    text = re.sub(r"\]\(\.\./", f"]({rel}/", text)
+    try:
+        import mistune  # nbconvert's Markdown renderer, installed with it
+    except ImportError:
+        return "<pre>" + _e(text) + "</pre>"
+    return mistune.html(text)
+
+
+def _results_link(name: str, out: Path) -> str:
+    """A link from the report folder to ``results/<name>.md`` (a generated results page)."""
+    page = paths.RESULTS_DIR / f"{name}.md"
+    href = Path(os.path.relpath(page, Path(out).resolve())).as_posix()
+    return f"<a href='{_e(href)}'><code>results/{_e(name)}.md</code></a>"
+
+
+def _targets_against(m: dict, target: float) -> str:
+    """How a cross-validated mean ± sd stands against a target, in words."""
+    gap = m["mean"] - target
+    words = "reached" if gap >= 0 else f"not reached, {-gap:.3f} short"
+    return words + (" (by less than the folds' sd)" if abs(gap) < m["sd"] else "")
+
+
+def _figures_01() -> tuple[list, list[str]]:
+    """Files the collection's list names, and how many each committed CV used and skipped."""
+    with open(paths.MANIFEST, newline="", encoding="utf-8") as f:
+        listed = Counter(row["genre"] for row in csv.DictReader(f))
+    lines = [f"{shown(paths.MANIFEST)}: {sum(listed.values())} files: " + ", ".join(f"{g} {n}" for g, n in sorted(listed.items()))]
+    pages = []
+    for cv_path in sorted(paths.RESULTS_DIR.glob("cv-*.json")):
+        cv = json.loads(cv_path.read_text())
+        used = Counter(f["true"] for f in cv["files"])
+        lines.append(f"{shown(cv_path)}: " + ", ".join(f"{g} {used[g]} used, {listed[g] - used[g]} skipped" for g in cv["data"]["genres"]))
+        pages.append(cv_path.stem)
+    return [("text", lines)], pages
+
+
+@functools.lru_cache(maxsize=4)
+def _trainable_parameters(run_dir: Path, stamp: float) -> str:
+    try:  # the one figure that needs the network itself (and so TensorFlow)
+        from genre_lib.runs import load_run
+
+        weights = load_run(run_dir).model.trainable_weights
+        return str(sum(int(np.prod(w.shape)) for w in weights))
+    except Exception as exc:  # noqa: BLE001 - the report shows what it could not read, and goes on
+        return f"not counted ({type(exc).__name__}: {exc})"
+
+
+def trainable_parameters(run_dir: Path) -> str:
+    """The trainable parameters of a run's network (loaded once per model file)."""
+    model = Path(run_dir) / "model.keras"
+    return _trainable_parameters(Path(run_dir), model.stat().st_mtime if model.exists() else 0.0)
+
+
+def _figures_02() -> tuple[list, list[str]]:
+    """The committed two-genre network: its settings, size, training time and how it judges a file."""
+    run_dir = paths.MODELS_DIR / "jazz-electronic"
+    meta = read_run_meta(run_dir)
+    cfg = meta["config"]
+    main = results_pages.same_config(cfg, dataclasses.asdict(ITERATIONS[MAIN_ITERATION]))
+    size = trainable_parameters(run_dir)
+    lines = [f"{shown(run_dir)}: {'MAIN_CONFIG' if main else 'not MAIN_CONFIG'}: {cfg['cell'].upper()} of {cfg['units']} units, "
+             f"{cfg['dense_layers']} dense layer of {cfg['dense_units']}, reading {', '.join(meta['features'])}",
+             f"trainable parameters: {size}",
+             f"trained {meta['epochs_trained']} of {cfg['epochs']} epochs in {meta['train_seconds']:.0f} s, "
+             f"{cfg['windows']} windows of {meta['max_notes']} notes per training file and epoch",
+             f"a file is judged by the first {meta['max_notes']} notes (first100) or by a vote of {meta['file_windows']} windows (file)"]
+    return [("text", lines)], ["models"]
+
+
+#: the accuracy each protocol is held to in group 5-fold CV, and where the target comes from
+TARGETS_TWO = {"file": (0.90, "the study's target of 90 %, which this project applies to the whole-file vote"),
+               "first100": (0.82, "set by this project for the study's protocol; not the study's")}
+#: four genres: (file accuracy, every recall) for the RNN alone
+TARGETS_FOUR = (0.83, 0.75)
+_LABELS = {"rnn": "RNN", "baseline": "baseline", "combined": "RNN + baseline"}
+_PROTOCOLS = ("first100", "file")
+
+
+def _figures_03() -> tuple[list, list[str]]:
+    """The committed model held out, its order probe, the CV, McNemar between the verdicts, the targets."""
+    run_dir = paths.MODELS_DIR / "jazz-electronic"
+    held = read_metrics(run_dir)
+    blocks = [("table", f"{shown(run_dir)}, its {held['rnn']['n']} held-out test files (group split, seed 0): accuracy",
+               ["", *_PROTOCOLS], [[_LABELS[v]] + [f"{held[v]['protocols'][p]['accuracy']:.3f}" for p in _PROTOCOLS]
+                                   for v in _LABELS])]
+    lines = []
+    for p in _PROTOCOLS:
+        shuffle = next(r for r in held["probes"] if (r["verdict"], r["probe"], r["protocol"]) == ("rnn", "shuffle", p))
+        lines.append(f"order probe, {p}: shuffling the notes of each window costs the RNN {shuffle['effect']:+.3f} accuracy "
+                     f"(95 % interval {shuffle['low']:+.3f} to {shuffle['high']:+.3f})")
+    blocks.append(("text", lines))
+    cv_path = committed_cv(run_dir, paths.RESULTS_DIR)
+    cv = load_cv(cv_path)
+    S = cv["summary"]
+    blocks.append(("table", f"{shown(cv_path)}: group {cv['folds_total']}-fold CV, {cv['data']['files']} files: mean ± sd over the folds",
+                   ["", *_PROTOCOLS], [[_LABELS[v]] + ["{mean:.3f} ± {sd:.3f}".format(**S[f"{v}_{p}"]) for p in _PROTOCOLS]
+                                       for v in _LABELS]))
+    y = np.array([cv["data"]["genres"].index(f["true"]) for f in cv["files"]])
+    lines = []
+    for p in _PROTOCOLS:
+        right = {v: file_probabilities(cv, p, v).argmax(1) == y for v in _LABELS}
+        lines.append(f"McNemar, all files, {p}: " + "; ".join(
+            f"{_LABELS[a]} vs {_LABELS[b]} p = {mcnemar(right[a], right[b])['p']:.2g}"
+            for a, b in (("rnn", "baseline"), ("combined", "rnn"), ("combined", "baseline"))))
+    for p, (target, origin) in TARGETS_TWO.items():
+        lines.append(f"target {p} >= {target:.2f} ({origin}): " + "; ".join(
+            f"{_LABELS[v]} {_targets_against(S[f'{v}_{p}'], target)}" for v in ("rnn", "combined")))
+    blocks.append(("text", lines))
+    return blocks, ["models", cv_path.stem]
+
+
+def _figures_04() -> tuple[list, list[str]]:
+    """Every saliency method on every held-out file: deletion against three chances, randomization."""
+    names = {"random": "random order", "position": "position-matched", "recency": "last notes first"}
+    if not STORED_CHECKS.is_file():
+        return [("text", [f"{shown(STORED_CHECKS)} is missing: make it with scripts/saliency_checks.py"])], []
+    checks = load_checks(STORED_CHECKS)
+    caption = (f"{shown(STORED_CHECKS)}: {checks.meta['run']}, {checks.n} held-out test files of the "
+               f"'{checks.meta['data']['collection']}' collection: deletion AUC, the map's AUC minus each ranking "
+               "without a map [95 % interval], randomization Spearman")
+    rows = [[m.method, f"{m.auc.mean():.3f}"]
+            + [f"{m.deletion[c].difference:+.3f} [{m.deletion[c].low:+.3f}, {m.deletion[c].high:+.3f}]" for c in names]
+            + [f"{m.randomization_mean:.2f}" + ("" if m.complete is not False else " (IG fails completeness)")]
+            for m in checks.methods]
+    return [("table", caption, ["method", "deletion AUC", *(f"map - {w}" for w in names.values()), "randomization Spearman"],
+             rows)], [STORED_CHECKS.stem]
+
+
+def _figures_05() -> tuple[list, list[str]]:
+    """The second-opinion benchmark of the flips: every setting, judged by the unseen seed-2 network."""
+    path = paths.RESULTS_DIR / "flip-judges.json"
+    if not path.is_file():
+        return [("text", [f"{shown(path)}: not there; make it with benchmarks/bench_flip.py --judges"])], []
+    judges = json.loads(path.read_text())
+    seed2 = "rnn-seed2"
+    reused = (f" ({judges['reused']['rows']} rows of unchanged settings reused from an earlier run of the same sample)"
+              if judges.get("reused") else "")
+    auc = judges["plausibility_validation"]
+    lines = [f"{shown(path)}: models/{judges['run']}, {judges['files']} of its {judges['n_test']} held-out test files "
+             f"(seeded sample, seed {judges['sample_seed']}); made by {judges['command']}{reused}",
+             "plausibility AUC on all held-out test files: " + ", ".join(f"{p} {v['auc']:.3f} (n {v['n']})" for p, v in auc.items())]
+    rows = []
+    for name, s in judges["summary"].items():
+        c = judges["compared_with_default"].get(name)
+        rows.append([name, f"{s['flipped']:.0%}", f"{s['median_notes_changed']:.0f}", f"{s['agrees'][seed2]['first100']:.0%}",
+                     f"{s['agrees'][seed2]['file']:.0%}",
+                     f"{c['difference']:+.0%} ({c['interval_95'][0]:+.0%} to {c['interval_95'][1]:+.0%}, {c['judge']})" if c else ""])
+    return [("text", lines), ("table", "every setting: the seed-2 network (never optimized against) judges the flipped file",
+                              ["setting", "flipped", "median notes changed", "seed-2 network agrees (first100)",
+                               "seed-2 network agrees (file)", "convinced minus the default's (95 % interval, judge)"], rows)], [path.stem]
+
+
+def _figures_06() -> tuple[list, list[str]]:
+    """Four genres: the committed model, its CV against the targets, the screening, shared mistakes, flips."""
+    four = paths.MODELS_DIR / "four-genres"
+    held = read_metrics(four)
+    lines = []
+    for who in _LABELS:
+        p = held[who]["protocols"]
+        lines.append(f"{shown(four)}, {_LABELS[who]:14}: {p['file']['accuracy']:.3f} (file), {p['first100']['accuracy']:.3f} "
+                     f"(first100) on {p['file']['n']} held-out test files")
+    cv_path = committed_cv(four, paths.RESULTS_DIR)
+    cv = load_cv(cv_path)
+    S, R = cv["summary"], cv["recall"]
+    lines.append("")
+    lines.append(f"{shown(cv_path)}: {cv['data']['files']} files, {cv['data']['groups']} groups; made by {cv['command']}")
+    for who in _LABELS:
+        low = min(R[f"{who}_file"].items(), key=lambda kv: kv[1]["mean"])
+        lines.append(f"  {_LABELS[who]:14} file {S[f'{who}_file']['mean']:.3f} ± {S[f'{who}_file']['sd']:.3f}, first100 "
+                     f"{S[f'{who}_first100']['mean']:.3f} ± {S[f'{who}_first100']['sd']:.3f}; lowest recall (file) {low[0]} {low[1]['mean']:.3f}")
+    acc_target, recall_target = TARGETS_FOUR
+    rnn_acc, base_acc = S["rnn_file"]["mean"], S["baseline_file"]["mean"]
+    rnn_low = min(v["mean"] for v in R["rnn_file"].values())
+    met = rnn_acc >= acc_target and rnn_acc >= base_acc and rnn_low >= recall_target
+    lines.append(f"the four-genre targets for the RNN alone (file): accuracy >= {acc_target} and no lower than the baseline's, "
+                 f"every recall >= {recall_target}: " + ("met" if met else "not met")
+                 + f" ({rnn_acc:.3f} against the baseline's {base_acc:.3f}; lowest recall {rnn_low:.3f})")
+    pages = ["models", cv_path.stem]
+    search_path = paths.RESULTS_DIR / "search-four-genres.json"
+    if search_path.is_file():
+        screened = [r for r in json.loads(search_path.read_text())["rows"] if "train_seconds" in r and r["fold"] == 0]
+        committed = next(r for r in screened if r["candidate"] == MAIN_ITERATION)
+        others = [r for r in screened if r is not committed]
+        gain = {r["candidate"]: r["file"]["accuracy"] - (r["reference"]["file"]["accuracy"] if "reference" in r
+                                                         else committed["file"]["accuracy"]) for r in others}
+        lines.append(f"{shown(search_path)}: {len(others)} other trainings on fold 0 ({committed['n_test']} test files), file "
+                     "accuracy against the committed configuration's on the same files: "
+                     + ", ".join(f"{k} {v:+.3f}" for k, v in gain.items()))
+        pages.append(search_path.stem)
+    shared = shared_errors(cv, "file")
+    lines.append(f"files both the RNN and the baseline get wrong in the CV (file): {shared['both_wrong']}, "
+                 f"{shared['ratio']:.1f} times the {shared['expected_both_wrong']:.0f} of independent mistakes")
+    flips_path = paths.RESULTS_DIR / "flip-four-genres.json"
+    if flips_path.is_file():
+        flips = json.loads(flips_path.read_text())
+        s4 = flips["summary"]
+        lines.append("")
+        lines.append(f"{shown(flips_path)}: {s4['n']} flips of {s4['files']} held-out files, "
+                     f"{s4['success_after_round_trip']:.1%} after the round trip, median {s4['median_notes_changed']:g} "
+                     f"notes changed of 100; made by {flips['command']}")
+        pages.append(flips_path.stem)
+    return [("text", lines)], pages
+
+
+#: the figures of each notebook's summary, computed from committed files
+MENTOR_FIGURES = {"01": _figures_01, "02": _figures_02, "03": _figures_03, "04": _figures_04, "05": _figures_05, "06": _figures_06}
+
+
+def mentor_figures(nb: str) -> tuple[list, list[str]]:
+    """The figures of notebook ``nb``'s summary as blocks (``("text", lines)`` or
+    ``("table", caption, head, rows)``) and the results pages they come from; a
+    figure that cannot be computed says why instead of stopping the report."""
+    try:
+        return MENTOR_FIGURES[nb]()
+    except Exception as exc:  # noqa: BLE001 - one broken summary must not hide the others
+        return [("text", [f"figures not computed: {type(exc).__name__}: {exc}"])], []
+
+
+def _block_html(block) -> str:
+    if block[0] == "text":
+        return "<pre class='figures'>" + _e("\n".join(block[1]).strip("\n")) + "</pre>"
+    _, caption, head, rows = block
+    return ("<p class='small tcap'>" + _e(caption) + "</p><table class='figures'><tr>" + "".join(f"<th>{_e(h)}</th>" for h in head)
+            + "</tr>" + "".join("<tr>" + "".join(f"<td{' class=num' if k else ''}>{_e(v)}</td>" for k, v in enumerate(row))
+                                + "</tr>" for row in rows) + "</table>")
+
+
+def mentor_sections(out: Path, notes: dict[str, dict] | None = None) -> str:
+    """One section per notebook: its dated summary for the mentor (``docs/mentor-notes.md``),
+    the figures computed from ``results/`` and ``models/``, what changed and the open
+    questions, with links to the results pages the figures come from."""
+    notes = read_mentor_notes() if notes is None else notes
+    if not notes:
+        return ""
+    parts = ["<h2 id='mentor'>For the mentor: each notebook's summary</h2><p class='small'>The dated summaries that "
+             "stood at the top of each notebook: the prose from <code>docs/mentor-notes.md</code>, the figures computed "
+             "here from the committed <code>results/</code> and <code>models/</code> (real data, whatever data this "
+             "report ran on).</p>"]
+    for nb, note in notes.items():
+        blocks, pages = mentor_figures(nb)
+        links = ", ".join(_results_link(p, out) for p in dict.fromkeys(pages))
+        parts.append(
+            f"<section class='mentor' id='mentor-{_e(nb)}'><h3>{_e(nb)} · {_e(note['title'])} "
+            f"<span class='small'>· for the mentor · {_e(note['date'])}</span></h3>"
+            + (f"<p class='small'>Results pages: {links}</p>" if links else "")
+            + _markdown(note["figures"], out) + "".join(_block_html(b) for b in blocks)
+            + ("<h4>What changed since the last committed run</h4>" + _markdown(note["changed"], out) if note["changed"] else "")
+            + ("<h4>Open questions</h4>" + _markdown(note["questions"], out) if note["questions"] else "")
+            + "</section>")
+    return "\n".join(parts)
+
+
+def _figure_block(item: dict | None, what: str, tables: bool = True) -> str:
     if item is None or not item["png"]:
         return f"<p class='note'>No {what} (a notebook failed, or its cell tagged <code>report</code> made no figure).</p>"
     text = "".join(f"<pre>{_e(t.strip())}</pre>" for t in item["text"])
-    tables = "".join(item["html"])
     return (f"<figure>{_img(item['png'][0], what)}<figcaption>{_e(what)}: {_e(item['caption'])} "
-            f"(from {_e(item['notebook'])})</figcaption></figure>{text}{tables}")
+            f"(from {_e(item['notebook'])})</figcaption></figure>{text}" + ("".join(item["html"]) if tables else ""))
+
+
+#: the columns of the iterations table that are results; the others are settings
+RESULT_COLUMNS = ("accuracy", "loss", "first100 accuracy", "first100 loss", "baseline accuracy", "baseline first100",
+                  "combined accuracy", "combined first100", "order effect", "order effect first100", "top attribute")
+
+
+def iterations_settings(runs_dir: Path) -> str:
+    """Every run of the iterations folder in two tables that fit the page: its settings,
+    then its results (the same rows, by run)."""
+    table = iterations_table(runs_dir)
+    if table.empty:
+        return ""
+    results = ["run"] + [c for c in RESULT_COLUMNS if c in table.columns]
+    settings = [c for c in table.columns if c not in RESULT_COLUMNS]
+    fmt = dict(index=False, float_format=lambda v: f"{v:.3f}", na_rep="", classes="wide", border=0)
+    return (f"<h3>Settings</h3>{table[settings].to_html(**fmt)}"
+            f"<h3>Results</h3><p class='small'>Accuracy and loss on the held-out test files of each run's split "
+            "(<code>file</code> protocol, then <code>first100</code>), the baseline and RNN + baseline on the same "
+            "files, and what shuffling the notes of every window costs the RNN (order effect).</p>"
+            f"{table[results].to_html(**fmt)}")
 
 
 def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int, runs_dir: Path,
                explained: Path, records: list[dict], previous: dict | None, timings: dict,
-               cells: list[dict], more: list[Path] = ()) -> str:
-    """The whole page, from what is on disk (the run folders) and what the notebooks made."""
+               cells: list[dict], more: list[Path] = (), out: Path | None = None,
+               mentor: dict[str, dict] | None = None) -> str:
+    """The whole page, from what is on disk (the run folders, the committed results) and
+    what the notebooks made. ``out``: the report folder the page is written to (for the
+    links to the results pages); ``mentor``: the notebooks' summaries (default
+    ``docs/mentor-notes.md``)."""
+    out = Path(out) if out is not None else paths.REPORTS_DIR / label
     marks, gone = changes_since(records, previous)
     by_nb = {}
     for item in cells:
@@ -432,6 +785,8 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     checks = next((i for i in by_nb.get("04", []) if i["html"] and not i["png"]), None)
     flip = next((i for i in by_nb.get("05", []) if i["png"]), None)
     flip_text = [t for i in by_nb.get("05", []) if not i["png"] for t in i["text"]]
+    mentor_html = mentor_sections(out, mentor)
+    more_html = more_genres(list(more), paths.RESULTS_DIR, out)
 
     p = [f"<h1>genre-rnn report: {_e(label)} data</h1>",
          f"<p class='small'>Made {_e(made)} from commit <code>{_e(commit)}</code>. "
@@ -443,22 +798,42 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     if is_demo:
         p.append("<p class='note'>Demo data: a small <b>generated</b> corpus (not real music), run with the demo's "
                  "small workload (few epochs, few files). Its numbers show the pipeline works, not how well the model "
-                 "classifies real files. Run <code>GENRE_DATA=../shared/midi make report</code> for real data.</p>")
+                 "classifies real files. Run <code>GENRE_DATA=../shared/midi make report</code> for real data. "
+                 "The mentor's summaries below are computed from the committed real-data results either way.</p>")
     if status:
         p.append("<p class='note'><b>Some notebooks failed</b>; see the notebook table below.</p>")
+    toc = [("glance", "At a glance"), ("saliency", "One saliency map"), ("flip", "One flip")]
+    toc += [("more", "More genres")] if more_html else []
+    toc += [("mentor", "For the mentor: each notebook's summary")] if mentor_html else []
+    toc += [("new", "Runs by date"), ("notebooks", "Notebooks"), ("settings", "All settings of the iterations"),
+            ("figures", "Figures")]
+    p.append("<p class='toc'>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in toc)
+             + f" · the lab's results: {_results_link('README', out)}</p>")
 
-    p.append("<div class='glance'>")
-    p.append("<div><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks) + "</div>")
-    p.append("<div>" + glance_model(explained, marks) + glance_cv(explained, paths.RESULTS_DIR) + "</div>")
-    p.append("<div><h2>One saliency map</h2>" + _figure_block(saliency, "saliency map")
-             + (f"<h3>Its checks</h3>{''.join(checks['html'])}<p class='small'>From {_e(checks['notebook'])}: "
-                "randomization (Spearman of |map| with a randomized model; passes below 0.5) and deletion "
-                "(AUC of the probability as the most salient notes are deleted; lower than random is better).</p>"
-                if checks else "") + "</div>")
-    p.append("<div><h2>One flip</h2>" + _figure_block(flip, "flip")
-             + "".join(f"<pre>{_e(t.strip())}</pre>" for t in flip_text) + "</div>")
+    committed_iterations = sorted(paths.RESULTS_DIR.glob("iterations-*.json")) if not is_demo else []
+    p.append("<div id='glance'><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks)
+             + ("<p class='small'>The committed table of the real-data iterations: "
+                + ", ".join(_results_link(c.stem, out) for c in committed_iterations) + ".</p>" if committed_iterations else "")
+             + "</div>")
+    p.append("<div class='row2'><div>" + glance_model(explained, marks) + "</div><div>"
+             + (glance_cv(explained, paths.RESULTS_DIR, out) or "<p class='small'>No committed cross-validation goes with "
+                "this model (on the demo corpus there is none).</p>") + "</div></div>")
+    p.append("<div class='row2'>")
+    p.append("<div id='saliency'><h2>One saliency map</h2>" + _figure_block(saliency, "saliency map", tables=False) + "</div>")
+    p.append("<div id='flip'><h2>One flip</h2>" + _figure_block(flip, "flip")
+             + "".join(f"<pre>{_e(t.strip())}</pre>" for t in flip_text)
+             + f"<p class='small'>Every flip setting, judged by other networks: {_results_link('flip-judges', out)}.</p></div>")
     p.append("</div>")
-    p.append(more_genres(list(more), paths.RESULTS_DIR))
+    if checks:
+        p.append(f"<h3>The saliency map's checks</h3><div class='wide'>{''.join(checks['html'])}</div>"
+                 f"<p class='small'>From {_e(checks['notebook'])}: randomization (Spearman of |map| with a randomized "
+                 "model; passes below 0.5) and deletion (AUC of the probability as the most salient notes are deleted; "
+                 "lower than a ranking without a map is better). Every method on every held-out file of the committed "
+                 f"model, with the chance levels: {_results_link(STORED_CHECKS.stem, out)}.</p>")
+    if more_html:
+        p.append(f"<div id='more'>{more_html}</div>")
+    if mentor_html:
+        p.append(mentor_html)
 
     # ---- details
     p.append("<h2 id='new'>Runs by the date they were trained</h2>")
@@ -483,14 +858,12 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     wall = timings.get("wall_seconds", sum(per_notebook.values()))
     total = (f"<tr><th>wall clock ({timings.get('at_a_time', 1)} at a time)</th><th class='num'>{wall:.0f} s</th></tr>"
              if per_notebook else "")
-    p.append(f"<h2>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{nb_rows}{total}</table>")
+    p.append(f"<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{nb_rows}{total}</table>")
 
+    p.append("<h2 id='settings'>All settings of the iterations</h2>")
     if runs_dir.is_dir():
-        table = iterations_table(runs_dir)
-        p.append(f"<h2>All settings of the iterations</h2><p class='small'>Every run in <code>{_e(shown(runs_dir))}</code>; "
-                 "accuracy and loss on the held-out test files of each run's split (<code>file</code> protocol, then "
-                 "<code>first100</code>).</p>")
-        p.append(table.to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep=""))
+        p.append(f"<p class='small'>Every run in <code>{_e(shown(runs_dir))}</code>, one row each in both tables.</p>")
+        p.append(iterations_settings(runs_dir))
         best = best_by_validation(runs_dir)
         if best:
             metrics = read_metrics(best)
@@ -499,14 +872,16 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
                      f"<p>Test accuracy <b>{t['accuracy']:.3f}</b> (<code>file</code>), loss {t['loss']:.3f} on {t['n']} "
                      f"held-out files; baseline {metrics['baseline']['accuracy']:.3f}.</p>")
             p.append(_confusion_html(t) + "<p></p>" + _per_genre_html(t))
+    else:
+        p.append(f"<p class='note'>No iterations in <code>{_e(shown(runs_dir))}</code> yet (notebook 03 trains them).</p>")
 
     figures = [(i, png) for i in cells for png in i["png"]]
-    if figures:
-        p.append("<h2>Figures</h2>")
-        for item, png in figures:
-            p.append(f"<figure>{_img(png, item['caption'])}<figcaption>{_e(item['caption'])} "
-                     f"(from {_e(item['notebook'])})</figcaption></figure>")
+    p.append("<h2 id='figures'>Figures</h2>")
+    for item, png in figures:
+        p.append(f"<figure>{_img(png, item['caption'])}<figcaption>{_e(item['caption'])} "
+                 f"(from {_e(item['notebook'])})</figcaption></figure>")
     return (f"<!doctype html><meta charset='utf-8'><meta name='generator' content='{GENERATOR}'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>genre-rnn report: {_e(label)}</title><style>{CSS}</style>\n" + "\n".join(p) + "\n")
 
 
@@ -547,7 +922,7 @@ def write_report(out: Path, *, choice: DataChoice, quick: bool, status: int = 0,
         label=choice.collection.id, is_demo=choice.is_demo, made=made, commit=commit, status=status,
         runs_dir=runs_dir or iterations_dir(choice, small(choice, quick)),
         explained=explained, records=records, previous=previous, cells=report_cells(out), more=more,
-        timings=json.loads(timings_file.read_text()) if timings_file.exists() else {},
+        timings=json.loads(timings_file.read_text()) if timings_file.exists() else {}, out=out,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / PAGE).write_text(page, encoding="utf-8")

@@ -9,7 +9,7 @@ import pytest
 from genre_lib.paths import MODELS_DIR, PROJECT, SHARED_MIDI  # noqa: F401 (PROJECT: for the test modules)
 
 needs_shared = pytest.mark.skipif(
-    not SHARED_MIDI.is_dir(), reason=f"real data not found at {SHARED_MIDI} (see README: Real data)"
+    not SHARED_MIDI.is_dir(), reason=f"real data not found at {SHARED_MIDI} (see docs/data.md)"
 )
 
 

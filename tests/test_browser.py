@@ -4,7 +4,9 @@ with Debian's Chromium.
 nbval proves a widget cell runs, not that the widget works (it ignores widget messages),
 so these tests open copies of notebooks 04 and 05 in JupyterLab (each up to its last
 widget), run all cells, move a slider / pick another dropdown entry, and check that what is
-drawn changes.
+drawn changes. The mentor's report (scripts/make_report.py) is opened at 1366 px wide, on
+the demo corpus and on the real collection, and checked for anything that runs off the
+page or overlaps.
 
 Needs the ``playwright`` Python package and a Chromium binary (``/usr/bin/chromium``;
 ``make test`` installs it where it can). Without them the tests are skipped with the
@@ -27,7 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from .conftest import PROJECT
+from .conftest import PROJECT, needs_shared
 
 CHROMIUM = os.environ.get("GENRE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 NOTEBOOKS = Path(os.environ.get("GENRE_BROWSER_NOTEBOOKS", PROJECT / "notebooks"))
@@ -234,3 +236,114 @@ def test_saliency_dropdown_redraws_the_map(browser, lab):
     after = _wait_changed(cell, before)
     assert after[1] != before[1], f"choosing {other!r} did not redraw the map"
     page.close()
+
+
+# ---------------------------------------------------------------------------- the mentor's report at 1366 px
+
+#: the width of the screen the mentor reads the report on
+REPORT_WIDTH = 1366
+
+#: what overflows the page and which tables, figures, images and text blocks overlap
+LAYOUT_JS = """() => {
+  const W = document.documentElement.clientWidth;
+  const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+    + (typeof e.className === 'string' && e.className ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+    + ' "' + ((e.textContent || e.getAttribute('alt') || '').trim().replace(/\\s+/g, ' ').slice(0, 60)) + '"';
+  const over = [];
+  for (const e of document.body.querySelectorAll('*')) {
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0) continue;
+    if (r.right > W + 0.5 || r.left < -0.5) over.push(`${name(e)}: x ${Math.round(r.left)} to ${Math.round(r.right)}`);
+  }
+  const boxes = [...document.querySelectorAll('table, figure, img, pre')];
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const a = boxes[i], b = boxes[j];
+      if (a.contains(b) || b.contains(a)) continue;
+      const p = a.getBoundingClientRect(), q = b.getBoundingClientRect();
+      const w = Math.min(p.right, q.right) - Math.max(p.left, q.left);
+      const h = Math.min(p.bottom, q.bottom) - Math.max(p.top, q.top);
+      if (w > 1 && h > 1) overlaps.push(`${name(a)} and ${name(b)}: ${Math.round(w)} x ${Math.round(h)} px`);
+    }
+  }
+  return {width: W, scrollWidth: document.documentElement.scrollWidth, over, overlaps, boxes: boxes.length};
+}"""
+
+
+def _layout(browser, page_file: Path) -> dict:
+    page = browser.new_page(viewport={"width": REPORT_WIDTH, "height": 900})
+    try:
+        page.goto(page_file.as_uri())
+        page.wait_for_load_state("load")
+        return page.evaluate(LAYOUT_JS)
+    finally:
+        page.close()
+
+
+def _assert_fits(layout: dict, what: str) -> None:
+    assert layout["boxes"] > 10, f"{what}: the page has almost no tables or figures ({layout['boxes']})"
+    assert not layout["over"], (f"{what}: {len(layout['over'])} element(s) run off the {layout['width']}-px page "
+                                f"(scroll width {layout['scrollWidth']}): {layout['over'][:8]}")
+    assert layout["scrollWidth"] <= layout["width"], f"{what}: the page scrolls sideways ({layout['scrollWidth']} px)"
+    assert not layout["overlaps"], f"{what}: tables or figures overlap: {layout['overlaps'][:8]}"
+
+
+def _committed_notebooks_executed(out: Path) -> None:
+    """The committed notebooks (their stored outputs: a real-data run, the widest tables
+    and the real figures) as if run_notebooks had just left them in the report folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    for nb in sorted(NOTEBOOKS.glob("0[1-6]_*.ipynb")):
+        shutil.copy(nb, out / nb.name)
+
+
+@pytest.fixture(scope="module")
+def report_module():
+    sys.path.insert(0, str(PROJECT / "scripts"))
+    import make_report
+
+    return make_report
+
+
+def test_the_demo_report_fits_a_1366_px_page(browser, report_module, demo_run, demo_dir, tmp_path):
+    """The report on the demo corpus (its iterations: copies of the session's demo run),
+    with the outputs of the committed notebooks: nothing runs off the page, nothing overlaps."""
+    from genre_lib.data_source import resolve_data_dir
+    from genre_lib.runs import find_runs
+
+    iterations = tmp_path / "runs" / "iterations-demo"
+    for name in ("study-1-50x1-seed0", "4-windows-seed0", "8-augment-seed0"):
+        shutil.copytree(demo_run.path, iterations / name)
+    out = tmp_path / "reports" / "demo"
+    _committed_notebooks_executed(out)
+    page = report_module.write_report(out, choice=resolve_data_dir(demo_dir), quick=True, commit="test",
+                                      run_dirs=find_runs(iterations.parent), runs_dir=iterations,
+                                      explained=iterations / "8-augment-seed0")
+    _assert_fits(_layout(browser, page), "the demo report")
+
+
+@needs_shared
+def test_the_real_data_report_fits_a_1366_px_page(browser, report_module, tmp_path):
+    """The report on the real collection, as ``GENRE_DATA=../shared/midi make report`` lays
+    it out: the iterations notebook 03 trained (``runs/midi/iterations``; where it has not
+    run yet, the committed models stand in for them, under the iterations' names), the
+    committed models of more genres, their cross-validations, the outputs of the committed
+    notebooks."""
+    from genre_lib.data_source import resolve_data_dir
+    from genre_lib.paths import MODELS_DIR, SHARED_MIDI
+    from genre_lib.study import ITERATIONS, iterations_dir
+
+    choice = resolve_data_dir(SHARED_MIDI)
+    runs_dir = iterations_dir(choice, False)
+    if not runs_dir.is_dir():
+        runs_dir = tmp_path / "runs" / "iterations"
+        models = sorted(p for p in MODELS_DIR.iterdir() if (p / "run.json").is_file())
+        for k, name in enumerate(ITERATIONS):
+            shutil.copytree(models[k % len(models)], runs_dir / f"{name}-seed0", ignore=shutil.ignore_patterns("*.npz"))
+    out = tmp_path / "reports" / "midi"
+    _committed_notebooks_executed(out)
+    page = report_module.write_report(out, choice=choice, quick=False, commit="test", runs_dir=runs_dir,
+                                      explained=MODELS_DIR / "jazz-electronic")
+    html = page.read_text(encoding="utf-8")
+    assert "Group 5-fold cross-validation" in html and "cv-jazz-electronic.md" in html
+    _assert_fits(_layout(browser, page), "the real-data report")

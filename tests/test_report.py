@@ -81,7 +81,7 @@ def test_the_top_shows_the_iterations_beside_the_study_the_model_and_the_figures
     assert f"{file_acc:.3f}" in glance and f"{first100:.3f}" in glance
     combined = demo_run.metrics["combined"]["protocols"]["file"]["accuracy"]
     assert "<th>combined</th>" in glance and f"{combined:.3f}" in glance
-    top = glance.split("<div class='glance'>")[1].split("<h2>One saliency map")[0]  # past the page's CSS
+    top = glance.split("<div id='glance'>")[1].split("<h2>One saliency map")[0]  # past the page's CSS
     assert "{" not in top, "an unformatted placeholder on the page"
     assert "first100: confusion" in glance and "file: confusion" in glance
     assert "saliency map: The study&#x27;s map" in glance and "<table id='checks'>" in glance
@@ -169,10 +169,13 @@ def test_the_cross_validation_of_the_explained_models_folder_and_genres(demo_run
     # a result for the demo run's folder and genres, and one for other genres that must not be shown
     summary = {f"{who}_{p}": {"mean": m, "sd": 0.01} for (who, p), m in zip(
         [(w, p) for w in ("rnn", "baseline", "combined") for p in ("first100", "file")], (0.81, 0.88, 0.82, 0.89, 0.84, 0.91))}
-    genres = demo_run.meta["genres"]
-    for name, g in (("cv-demo.json", genres[::-1]), ("cv-other.json", genres + ["rock"])):
+    genres, config = demo_run.meta["genres"], demo_run.meta["config"]
+    # the right one; one for other genres; one for the same data and genres by another network
+    # (sorted first, as cv-jazz-electronic-order.json is before cv-jazz-electronic.json): neither may be shown
+    for name, g, c in (("cv-demo.json", genres[::-1], config), ("cv-other.json", genres + ["rock"], config),
+                       ("cv-demo-order.json", genres, {**config, "conv": 5, "intervals": True})):
         cv = {"data": {"folder": demo_run.meta["data"]["folder"], "genres": g, "files": 300}, "folds_total": 5,
-              "summary": summary if name == "cv-demo.json" else {k: {"mean": 0.5, "sd": 0} for k in summary},
+              "config": c, "summary": summary if name == "cv-demo.json" else {k: {"mean": 0.5, "sd": 0} for k in summary},
               "command": f"python scripts/cross_validate.py x --json {name}"}
         (results / name).write_text(json.dumps(cv))
     html = make_report.glance_cv(demo_run.path, results)
@@ -196,3 +199,80 @@ def test_the_committed_models_of_more_genres_with_their_cross_validation():
         assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
         assert ", ".join(f"{g} {v['mean']:.3f}" for g, v in cv["recall"][f"{who}_file"].items()) in html
     assert make_report.more_genres([], RESULTS_DIR) == ""
+
+
+def test_the_committed_models_cv_is_the_one_made_with_its_settings():
+    """The committed two-genre model's CV is cv-jazz-electronic.json, not the order-using
+    network's cv-jazz-electronic-order.json of the same data and genres (which has no
+    baseline or combined verdicts under these names: the page showed only dashes)."""
+    from genre_lib.paths import MODELS_DIR, RESULTS_DIR
+
+    assert make_report.committed_cv(MODELS_DIR / "jazz-electronic", RESULTS_DIR).name == "cv-jazz-electronic.json"
+    assert make_report.committed_cv(MODELS_DIR / "jazz-electronic-order", RESULTS_DIR).name == "cv-jazz-electronic-order.json"
+    html = make_report.glance_cv(MODELS_DIR / "jazz-electronic", RESULTS_DIR)
+    cv = json.loads((RESULTS_DIR / "cv-jazz-electronic.json").read_text())
+    assert "–" not in html
+    for who in ("rnn", "baseline", "combined"):
+        for p in ("first100", "file"):
+            s = cv["summary"][f"{who}_{p}"]
+            assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
+
+
+def _text(html: str) -> str:
+    import html as html_lib
+    import re
+
+    return html_lib.unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_each_notebooks_summary_for_the_mentor_is_a_section_with_its_results_pages(tmp_path):
+    import re
+
+    notes = make_report.read_mentor_notes()
+    assert list(notes) == ["01", "02", "03", "04", "05", "06"]
+    for nb, note in notes.items():
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d", note["date"]) and note["figures"] and note["changed"] and note["questions"]
+    out = tmp_path / "reports" / "demo"
+    html = make_report.mentor_sections(out, notes)
+    assert not re.search(r"issue \d", html, re.I), "an issue number in the mentor's sections"
+    for nb, note in notes.items():
+        section = html.split(f"id='mentor-{nb}'>")[1].split("</section>")[0]
+        assert note["date"] in section and "What changed since the last committed run" in section and "Open questions" in section
+        links = re.findall(r"href='([^']+\.md)'", section)
+        assert links, f"{nb}: no link to a results page"
+        for href in links:
+            target = (out / href).resolve()
+            assert target.is_file(), f"{nb}: {href} -> {target} does not exist"
+        assert "figures not computed" not in section, section[:2000]
+
+
+@pytest.mark.slow  # loads the committed network (TensorFlow) for notebook 02's parameter count
+def test_the_mentor_figures_are_those_the_notebooks_printed(tmp_path):
+    """Every figure the notebooks' mentor cells printed at ab002df (from the committed
+    results then) is printed by the report's section of that notebook, while the
+    committed results and models are those of ab002df."""
+    import re
+    import subprocess
+
+    import nbformat
+
+    git = lambda *a: subprocess.run(["git", *a], cwd=PROJECT, capture_output=True, text=True)
+    if git("cat-file", "-e", "ab002df").returncode != 0:
+        pytest.skip("commit ab002df is not in this clone (shallow?)")
+    # a result, model or the manifest changed or gone since then (one added since changes no figure of then)
+    changed = git("diff", "--name-only", "--diff-filter=MDR", "ab002df", "--", "models", "data/sources/midi.csv",
+                  "results").stdout.split()
+    if [c for c in changed if not c.endswith(".md")]:
+        pytest.skip("the committed results or models changed since ab002df: the notebooks' figures of then do not apply")
+    number = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?%?")
+    html = make_report.mentor_sections(tmp_path / "out")
+    for path in sorted((PROJECT / "notebooks").glob("0[1-6]_*.ipynb")):
+        old = git("show", f"ab002df:notebooks/{path.name}")
+        nb = nbformat.reads(old.stdout, as_version=4)
+        cell = next(c for c in nb.cells[:4] if c.cell_type == "code")  # the mentor cell, after "For the mentor"
+        printed = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+        printed = re.sub(r"issue \d+", "", printed)  # the project's issue numbers are left out on purpose
+        section = _text(html.split(f"id='mentor-{path.name[:2]}'>")[1].split("</section>")[0])
+        shown = {n.lstrip("+") for n in number.findall(section)}
+        missing = [n for n in number.findall(printed) if n.lstrip("+") not in shown]
+        assert not missing, f"{path.name}: figures printed at ab002df that the report does not show: {missing[:20]}"
