@@ -182,3 +182,37 @@ def test_on_real_files_pieces_read_like_read_midi_and_edits_move_little_else():
                     assert np.nanmedian(d[:, i]) <= 0.01, (name, c)
             q = edited[0]
             assert np.allclose(read_midi(write_piece(q, Path(tmp) / "x.mid", overwrite=True)), to_table(q)[0], atol=2e-4)
+
+
+@pytest.mark.slow
+def test_cli_concepts_gives_the_table_and_its_answer(demo_run, demo_dir, tmp_path):
+    """``genre-lib concepts`` on 8 demo files per genre: every edit, judge and protocol, the
+    verdicts before the edits equal ``evaluate``'s (the same files, read by read_midi)."""
+    import json
+    import shutil
+
+    from genre_lib.dataset import load_dataset
+    from genre_lib.evaluate import evaluate_run
+
+    from .test_cli import run_cli
+
+    data = tmp_path / "data"
+    for genre in ("jazz", "electronic"):
+        (data / genre).mkdir(parents=True)
+        for path in sorted((demo_dir / genre).glob("*.mid"))[:8]:
+            shutil.copy(path, data / genre / path.name)
+    result = run_cli("concepts", str(demo_run.path), str(data), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    table = report["table"]
+    assert table["files"] + len(report["skipped"]) == 16 and table["files"] >= 10
+    rows = {(r["edit"], r["judge"], r["protocol"]): r for r in table["rows"]}
+    assert set(rows) == {(e, j, p) for e in EDITS for j in ("rnn", "baseline", "combined") for p in ("first100", "file")}
+    evaluated = evaluate_run(demo_run, load_dataset(data, progress=False, use_cache=False))
+    for p in ("first100", "file"):
+        assert rows["drop drums", "rnn", p]["accuracy"][0] == pytest.approx(evaluated["protocols"][p]["accuracy"])
+        assert "held-out" in report["answers"][f"rnn {p}"]
+    text = run_cli("concepts", str(demo_run.path), str(data))
+    assert text.returncode == 0 and "drop drums" in text.stdout and "rnn file: Judged by the rnn" in text.stdout
+    missing = run_cli("concepts", str(tmp_path / "absent"), str(data))
+    assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
