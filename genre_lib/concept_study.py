@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
 
 import numpy as np
 
@@ -23,19 +23,20 @@ from .edits import EDITS, HORSE, edit
 from .midi_io import DRUM, MidiError
 from .protocols import FIRST_N, PROTOCOLS
 
+if TYPE_CHECKING:
+    from .runs import Run
+
 BOOTSTRAP = 2000
 
 
-@dataclass(frozen=True)
-class Judge:
+class Judge(NamedTuple):
     """A judge of whole note tables: ``predict_proba(tables) -> (files, genres)``."""
-
     name: str
     genres: tuple[str, ...]
     predict_proba: Callable[[Sequence[np.ndarray]], np.ndarray]
 
 
-def judges_for(run, protocol: str, others: dict | None = None) -> list[Judge]:
+def judges_for(run: "Run", protocol: str, others: dict | None = None) -> list[Judge]:
     """The judges of ``run`` under ``protocol``: its RNN and baseline (:func:`edit_table`
     combines their probabilities), and the RNN of each run of ``others`` (``{name: run}``,
     same genres), e.g. ``{"9-order": load_run(...)}``. The one place this module makes a
@@ -101,11 +102,10 @@ def render(files: Files, edits: Sequence[str] = tuple(EDITS), shift: bool = True
     base, out = np.array([measure(p) if shift else np.full(len(NAMES), np.nan) for p in files.pieces]), {}
     for name in edits:
         done = [(i, q) for i, p in enumerate(files.pieces) for q in [edit(p, name)] if q is not p]
-        tables = [to_table(q)[0] for _, q in done]
         index = np.array([i for i, _ in done], dtype=np.int64)
         after = np.array([measure(q) if shift else base[i] for i, q in done]).reshape(-1, len(NAMES))
-        out[name] = {"index": index, "shift": after - base[index],
-                     "tables": [t if len(t) >= FIRST_N and (t[:, DRUM] < 0.5).any() else None for t in tables]}
+        out[name] = {"index": index, "shift": after - base[index], "tables": [
+            t if len(t) >= FIRST_N and (t[:, DRUM] < 0.5).any() else None for t in (to_table(q)[0] for _, q in done)]}
     return out
 
 
@@ -165,7 +165,7 @@ def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = 
                      + ", ".join(f"{n} to {g}" for g, n in r["to"].items() if n) + ")" for r in movers)
     return (f"Judged by the {judge} ({protocol} protocol) on the {table['files']} {what} files, the edits that change "
             f"more verdicts than any horse test (at most {horse:.1%}: a whole tone up or down, 6 % faster or slower) "
-            f"are {cite or 'none'}. The others change no more verdicts than a horse test, within their intervals: "
+            f"are {cite or 'none'}. The others cannot be told from a horse test (their interval reaches down to it): "
             f"{', '.join(rest) or 'none'}.")
 
 
@@ -187,7 +187,7 @@ def data_table(values: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> dict
     return out
 
 
-def hidden_states(run, windows: np.ndarray, layer: str = "gru_1") -> np.ndarray:
+def hidden_states(run: "Run", windows: np.ndarray, layer: str = "gru_1") -> np.ndarray:
     """The RNN's final recurrent state (``layer``'s output) for each window ``(windows, units)``."""
     import keras
 
@@ -226,7 +226,7 @@ def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, gro
     return out
 
 
-def probe_windows(run, files: Files) -> dict:
+def probe_windows(run: "Run", files: Files) -> dict:
     """The ``file`` protocol's windows of every file (:func:`genre_lib.windows.even_windows`): the
     RNN's states, the 48 note statistics, each concept measured on the window's notes, group and file."""
     from .baseline import note_statistics
@@ -239,7 +239,7 @@ def probe_windows(run, files: Files) -> dict:
             "values": values, "groups": np.array(files.groups)[owner], "files": owner}
 
 
-def concept_report(run, root: str | Path, split: str = "all", others: dict | None = None, seed: int = 0) -> dict:
+def concept_report(run: "Run", root: str | Path, split: str = "all", others: dict | None = None, seed: int = 0) -> dict:
     """What ``genre-lib concepts`` prints: the edit table of ``run`` (and the RNNs of ``others``) on
     the files of ``root`` (``split="test"``: the run's held-out files) and its answers, JSON-able."""
     paths = [p for p in run.meta["split"]["test_files"] if (Path(root) / p).is_file()] if split == "test" else None

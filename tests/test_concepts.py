@@ -137,7 +137,7 @@ def test_answer_names_the_edits_above_every_horse_test():
     rows = [_row(h, 0.02, 0.0, 0.04) for h in HORSE]
     rows += [_row("drop drums", 0.10, 0.06, 0.15, to={"jazz": 3, "rock": 0, "electronic": 5}), _row("add swing", 0.03, 0.01, 0.05), _row("quantize", 0.0, 0.0, 0.0)]
     text = answer({"rows": rows, "files": 203})
-    first, second = text.split(". The others", 1)
+    first, second = text.split(". The others cannot", 1)
     assert "drop drums 10.0% (6.0% to 15.0%" in first and "3 to jazz, 5 to electronic)" in first and "at most 2.0%" in first and "add swing" not in first
     assert "add swing" in second and "quantize" in second and text.count(".") >= 2
 
@@ -216,3 +216,22 @@ def test_cli_concepts_gives_the_table_and_its_answer(demo_run, demo_dir, tmp_pat
     assert text.returncode == 0 and "drop drums" in text.stdout and "rnn file: Judged by the rnn" in text.stdout
     missing = run_cli("concepts", str(tmp_path / "absent"), str(data))
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, files, judges", [("jazz-electronic", 203, {"rnn", "baseline", "combined", "9-order"}),
+                                                 ("four-genres", 428, {"rnn", "baseline", "combined"})])
+def test_stored_tables_cover_every_held_out_file_edit_and_judge_and_state_their_answer(name, files, judges):
+    """results/concepts-<run>.json (scripts/concept_tables.py): all held-out files, every edit,
+    judge and protocol, the answers as :func:`answer` computes them from the stored table."""
+    import json
+
+    from .conftest import PROJECT
+
+    stored = json.loads((PROJECT / "results" / f"concepts-{name}.json").read_text())
+    table = stored["table"]
+    assert table["files"] == files and not stored["how"]["skipped"]
+    assert {(r["edit"], r["judge"], r["protocol"]) for r in table["rows"]} == {
+        (e, j, p) for e in EDITS for j in judges for p in ("first100", "file")}
+    for key, text in stored["answers"].items():
+        assert text == answer(table, *key.split(" "))
+    assert {r["concept"] for r in stored["probes"]["rows"]} == set(NAMES)
