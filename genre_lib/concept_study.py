@@ -62,13 +62,14 @@ class Files:
 
 
 def load_files(root: str | Path, genres: Sequence[str], paths: Sequence[str] | None = None) -> Files:
-    """Every ``<genre>/*.mid`` of ``root`` for ``genres`` (or only ``paths``); a file that cannot be
-    read, is drums only or has fewer than 100 notes is skipped with its reason."""
+    """Every ``<genre>/*.mid`` of ``root`` for ``genres`` with a folder there (or only ``paths``), each
+    labelled by its genre's index in ``genres``; unreadable, drums-only and under-100-note files skipped."""
     from .dataset import check_usable, find_midi_files, group_of
 
     root = Path(root)
-    if paths is None:
-        paths = [p.relative_to(root).as_posix() for ps in find_midi_files(root, list(genres)).values() for p in ps]
+    if paths is None:  # the genres with a folder here (all of them named in the error if none has one)
+        here = [g for g in genres if (root / g).is_dir()] or list(genres)
+        paths = [p.relative_to(root).as_posix() for ps in find_midi_files(root, here).values() for p in ps]
     lower, kept, skipped = [g.lower() for g in genres], [], []
     for rel in paths:
         try:

@@ -214,6 +214,9 @@ def test_cli_concepts_gives_the_table_and_its_answer(demo_run, demo_dir, tmp_pat
         assert "held-out" in report["answers"][f"rnn {p}"]
     text = run_cli("concepts", str(demo_run.path), str(data))
     assert text.returncode == 0 and "drop drums" in text.stdout and "rnn file: Judged by the rnn" in text.stdout
+    shutil.rmtree(data / "electronic")  # new files of one genre only: judged all the same
+    one = json.loads(run_cli("concepts", str(demo_run.path), str(data), "--json").stdout)["table"]
+    assert set(one["rows"][0]["per_genre"]) == {"jazz"} and one["genres"] == list(demo_run.genres)
     missing = run_cli("concepts", str(tmp_path / "absent"), str(data))
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
 
