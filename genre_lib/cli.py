@@ -340,6 +340,25 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_concepts(args: argparse.Namespace) -> int:
+    from .concept_study import concept_report, text_table
+
+    runs = {}
+    for d in (args.run_dir, *args.also):
+        runs[d], error = _load_run_for(d)
+        if error:
+            return _fail(args, error)
+    report = concept_report(runs.pop(args.run_dir), args.data_dir, args.split, {d.name: r for d, r in runs.items()}, args.seed)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{args.data_dir}: {report['table']['files']} files ({args.split}; {len(report['skipped'])} skipped); share of "
+          f"verdicts each edit changes and change of the margin ({report['table']['margin']}), 95 % intervals over files")
+    print(text_table(report["table"]))
+    print("\n".join(f"{who}: {text}" for who, text in report["answers"].items()))
+    return 0
+
+
 def _run_meta_for(run_dir: Path) -> tuple[dict | None, str | None]:
     """``(run.json, None)`` for a run folder that looks loadable, else ``(None, one-line
     message)``: the checks of a run that need no TensorFlow (the folder, its files, its
@@ -626,6 +645,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_probe)
+
+    p = sub.add_parser("concepts", help="what musical edits (swing, backbeat, instruments, ...) do to a run's verdicts")
+    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid (the run's genres)")
+    p.add_argument("--also", nargs="+", type=Path, default=[], help="other run folders whose RNN judges too")
+    p.add_argument("--split", choices=("all", "test"), default="all",
+                   help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_concepts)
 
     from .download import DEFAULT_BASE_URL
     from .paths import MANIFEST, REAL_DIR

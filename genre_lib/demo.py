@@ -814,3 +814,63 @@ def make_order_corpus(out_dir: str | Path, per_genre: int = 40, seed: int = 0, o
         f"{ORDER_NOTES} notes in {ORDER_PHRASE}-note phrases, played upwards (`rising`) or downwards "
         "(`falling`). Only the order of the notes tells the genres apart.\n", encoding="utf-8")
     return sorted(paths)
+
+
+# --- planted musical concepts ------------------------------------------------------------
+
+#: the instrument each family concept is planted with (the plain example plays vibraphone, GM 11)
+CONCEPT_PROGRAMS = {"piano": 0, "organ": 16, "guitar": 25, "strings": 48, "brass_reeds": 65, "synth": 81}
+
+
+def concept_examples(out_dir: str | Path, seed: int = 0, overwrite: bool = False) -> dict[str, tuple[Path, Path]]:
+    """Write ``<concept>-without.mid`` and ``<concept>-with.mid`` to ``out_dir`` for each
+    concept of :data:`genre_lib.concepts.CONCEPTS` (8 bars of 4/4 at 120 bpm; not real
+    music); returns ``{concept: (without, with)}``. The plain example: a vibraphone
+    melody in straight eighths (chord tones on the beats), a triad held from beat 1,
+    bass roots on 1 and 3, a kick on 1 and 3 and a hi-hat on every beat, a new chord and
+    melody every bar. Each *with* file changes one thing: swung off-beats, chords pushed
+    half a beat early, snare on 2 and 4, kick on every beat, seventh chords, a stepwise
+    bass on every beat, another instrument, drums (*without* has none), 150 bpm,
+    sixteenths, one bar looped, onsets off the grid (seeded)."""
+    from .concepts import CONCEPTS, FIELDS, Piece
+    from .edits import write_piece
+
+    rng = np.random.default_rng(seed)
+    roots, minor, scale = 48 + rng.permutation(12)[:8], rng.random(8) < 0.5, np.array([0, 2, 4, 5, 7, 9, 11])
+
+    def piece(change: str = "") -> Piece:
+        q, loop, notes = 480, change == "repetition", []
+
+        def add(start, end, pitch, program=11, drum=False, track=0, velocity=90):
+            notes.append((int(start), int(end), int(pitch), velocity, program, drum, track))
+
+        program = CONCEPT_PROGRAMS.get(change, 11)
+        for bar in range(8):
+            b, at = (0 if loop else bar), bar * 4 * q
+            root, third = roots[b], 3 if minor[b] else 4
+            chord = [root + 12, root + 12 + third, root + 19] + ([root + 22 + (not minor[b])] if change == "sevenths" else [])
+            push = -q // 2 if change == "syncopation" and bar else 0
+            for p in chord:
+                add(at + push, at + 4 * q - 10, p, program, track=1)
+            step = q // 4 if change == "density" else q // 2
+            for k, t in enumerate(range(0, 4 * q, step)):  # chord tones on the beats, the scale between
+                late = q // 6 if change == "swing" and t % q == q // 2 else 0
+                add(at + t + late, at + t + step - 10, chord[k % 3] + 12 if t % q == 0 else root + 24 + scale[(7 * b + k) % 7],
+                    program)
+            walk = [0, 2, third, 5] if change == "walking_bass" else None
+            for beat in range(4) if walk else (0, 2):
+                add(at + beat * q, at + beat * q + (q if walk else 2 * q) - 10, root - 12 + (walk[beat] if walk else 0), 33, track=2)
+            for beat in range(4) if change != "drums-less" else ():
+                kick, snare = beat in (0, 2) or change == "four_on_floor", beat in (1, 3) and change == "backbeat"
+                for sound in [36] * kick + [38] * snare + [42]:
+                    add(at + beat * q, at + beat * q + 60, sound, 0, True, 3, 70 if sound == 42 else 90)
+        n = {k: np.array(c, bool if k == "drum" else np.int64) for k, c in zip(FIELDS, zip(*notes))}
+        if change == "looseness":
+            times, at = np.unique(n["start"], return_inverse=True)  # notes struck together stay together
+            jitter = np.rint(rng.normal(0, 0.04, len(times)) * q).astype(np.int64)[at]
+            n["start"], n["end"] = np.maximum(n["start"] + jitter, 0), n["end"] + jitter
+        return Piece(n, q, np.array([[0, 400000 if change == "tempo" else 500000]]), np.array([[0, 4, 4]]))
+
+    pairs = {c: (piece("drums-less"), piece()) if c == "drums" else (piece(), piece(c)) for c in CONCEPTS}
+    return {c: tuple(write_piece(p, Path(out_dir) / f"{c}-{kind}.mid", overwrite=overwrite)
+                     for p, kind in zip(pair, ("without", "with"))) for c, pair in pairs.items()}

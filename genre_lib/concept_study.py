@@ -1,0 +1,261 @@
+"""What music a judge hears: concepts per genre (:func:`data_table`: distributions, AUC,
+Cliff's delta), verdicts on edited files (:func:`edit_table`), probes of the RNN's state
+(:func:`probe_table`, with a control task: Hewitt & Liang 2019) and the answer (:func:`answer`).
+
+The edit table explains each file's *margin*: log p(true genre) - max log p(other genre),
+for a network its true genre's logit minus the best other logit (of the 16 windows' mean
+logits under ``file``, of the first window under ``first100``), and counts the verdicts
+that change, each with a 95 % bootstrap interval over files. TCAV is left out: it follows
+a gradient along a concept direction the probes find; the edits change the music itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
+
+import numpy as np
+
+from .concepts import NAMES, Piece, measure, read_piece, to_table
+from .edits import EDITS, HORSE, edit
+from .midi_io import DRUM, MidiError
+from .protocols import FIRST_N, PROTOCOLS
+
+if TYPE_CHECKING:
+    from .runs import Run
+
+BOOTSTRAP = 2000
+
+
+class Judge(NamedTuple):
+    """A judge of whole note tables: ``predict_proba(tables) -> (files, genres)``."""
+    name: str
+    genres: tuple[str, ...]
+    predict_proba: Callable[[Sequence[np.ndarray]], np.ndarray]
+
+
+def judges_for(run: "Run", protocol: str, others: dict | None = None) -> list[Judge]:
+    """The judges of ``run`` under ``protocol``: its RNN and baseline (:func:`edit_table`
+    combines their probabilities), and the RNN of each run of ``others`` (``{name: run}``,
+    same genres), e.g. ``{"9-order": load_run(...)}``. The one place this module makes a
+    judge (today's API: ``run.verdicts()``, ``verdict.predict_proba(tables, protocol)``);
+    a margin needs no logits: log-probabilities differ from logits by one number per file."""
+    pairs = [(v.name, v) for v in run.verdicts()[:2]] + [(k, r.verdicts()[0]) for k, r in (others or {}).items()]
+    if any(tuple(v.genres) != tuple(run.genres) for _, v in pairs):
+        raise ValueError(f"the judges' genres differ: {[v.genres for _, v in pairs]}")
+    return [Judge(name, tuple(v.genres), partial(v.predict_proba, protocol=protocol)) for name, v in pairs]
+
+
+@dataclass
+class Files:
+    """Files read once: path (in the data folder), genre, group, piece, note table, each row's note; skipped files."""
+
+    paths: list[str]
+    y: np.ndarray
+    groups: list[str]
+    pieces: list[Piece]
+    tables: list[np.ndarray]
+    rows: list[np.ndarray]
+    skipped: list[tuple[str, str]]
+
+
+def load_files(root: str | Path, genres: Sequence[str], paths: Sequence[str] | None = None) -> Files:
+    """Every ``<genre>/*.mid`` of ``root`` for ``genres`` with a folder there (or only ``paths``), each
+    labelled by its genre's index in ``genres``; unreadable, drums-only and under-100-note files skipped."""
+    from .dataset import check_usable, find_midi_files, group_of
+
+    root = Path(root)
+    if paths is None:  # the genres with a folder here (all of them named in the error if none has one)
+        here = [g for g in genres if (root / g).is_dir()] or list(genres)
+        paths = [p.relative_to(root).as_posix() for ps in find_midi_files(root, here).values() for p in ps]
+    lower, kept, skipped = [g.lower() for g in genres], [], []
+    for rel in paths:
+        try:
+            piece = read_piece(root / rel)
+            table, rows = to_table(piece)
+            check_usable(table, rel, FIRST_N)
+            kept.append((rel, lower.index(rel.split("/")[0].lower()), group_of(rel), piece, table, rows))
+        except MidiError as exc:
+            skipped.append((rel, exc.reason))
+    paths, y, groups, pieces, tables, rows = (list(c) for c in zip(*kept)) if kept else ([],) * 6
+    return Files(paths, np.array(y, dtype=np.int64), groups, pieces, tables, rows, skipped)
+
+
+def _interval(v: np.ndarray, seed: int) -> tuple[float, float]:
+    """95 % bootstrap interval of the mean over files (:func:`genre_lib.metrics.bootstrap_interval`'s draws at once)."""
+    if not len(v):
+        return np.nan, np.nan
+    draws = np.asarray(v, float)[np.random.default_rng(seed).integers(0, len(v), (BOOTSTRAP, len(v)))].mean(1)
+    return tuple(float(q) for q in np.quantile(draws, [0.025, 0.975]))
+
+
+def _margin(p: np.ndarray, y: np.ndarray) -> np.ndarray:
+    logp = np.log(np.maximum(p, 1e-300))
+    return logp[np.arange(len(y)), y] - np.where(np.eye(p.shape[1], dtype=bool)[y], -np.inf, logp).max(1)
+
+
+def render(files: Files, edits: Sequence[str] = tuple(EDITS), shift: bool = True) -> dict:
+    """Each edit of each file, rendered once: ``{edit: {"index": files it changed, "tables":
+    their note tables (None: under 100 notes left), "shift": their concepts' change}}``
+    (``shift=False``: not measured, NaN)."""
+    base, out = np.array([measure(p) if shift else np.full(len(NAMES), np.nan) for p in files.pieces]), {}
+    for name in edits:
+        done = [(i, q) for i, p in enumerate(files.pieces) for q in [edit(p, name)] if q is not p]
+        index = np.array([i for i, _ in done], dtype=np.int64)
+        after = np.array([measure(q) if shift else base[i] for i, q in done]).reshape(-1, len(NAMES))
+        out[name] = {"index": index, "shift": after - base[index], "tables": [
+            t if len(t) >= FIRST_N and (t[:, DRUM] < 0.5).any() else None for t in (to_table(q)[0] for _, q in done)]}
+    return out
+
+
+def edit_table(files: Files, judges: dict[str, list[Judge]], rendered: dict | None = None, seed: int = 0) -> dict:
+    """For every edit, judge (and the RNN and baseline combined) and protocol, on all
+    ``files``: the change of the margin and the share of verdicts changed, with 95 %
+    bootstrap intervals over files (a file the edit left alone counts as no change; one
+    left under 100 notes is not judged), per true genre, and where changed verdicts go.
+    ``judges``: ``{protocol: judges_for(run, protocol, ...)}``; ``rendered``: :func:`render`."""
+    from .verdicts import combine_proba
+
+    rendered = rendered or render(files)
+    genres, rows = judges[PROTOCOLS[0]][0].genres, []
+    for protocol, js in judges.items():
+        probs = {j.name: {None: j.predict_proba(files.tables)} for j in js}
+        for j in js:
+            for name, r in rendered.items():
+                ok = [k for k, t in enumerate(r["tables"]) if t is not None]
+                p = probs[j.name][None].copy()
+                p[r["index"]] = np.nan
+                if ok:  # one call per edit: every file it changed at once
+                    p[r["index"][ok]] = j.predict_proba([r["tables"][k] for k in ok])
+                probs[j.name][name] = p
+        if {"rnn", "baseline"} <= set(probs):
+            probs["combined"] = {k: combine_proba(probs["rnn"][k], probs["baseline"][k]) for k in probs["rnn"]}
+        for judge, by in probs.items():
+            for name in rendered:
+                ok = ~np.isnan(by[name]).any(1)
+                (b, a), y = (by[k][ok] for k in (None, name)), files.y[ok]
+                d, flip = _margin(a, y) - _margin(b, y), (a.argmax(1) != b.argmax(1)).astype(float)
+                rows.append({"edit": name, "judge": judge, "protocol": protocol, "files": int(ok.sum()),
+                             "margin": float(d.mean()), "margin_interval": _interval(d, seed),
+                             "flipped": float(flip.mean()), "flipped_interval": _interval(flip, seed),
+                             "accuracy": [float((b.argmax(1) == y).mean()), float((a.argmax(1) == y).mean())],
+                             "per_genre": {g: {"files": int((y == k).sum()), "margin": float(d[y == k].mean()),
+                                               "flipped": float(flip[y == k].mean())} for k, g in enumerate(genres)
+                                           if (y == k).any()},
+                             "to": {g: int((a.argmax(1)[flip > 0] == k).sum()) for k, g in enumerate(genres)}})
+    edits = {name: {"text": EDITS[name].text, "moves": list(EDITS[name].moves), "changed": int(len(r["index"])),
+                    "shift": dict(zip(NAMES, np.nanmean(r["shift"], 0).tolist() if np.isfinite(r["shift"]).any() else [np.nan] * len(NAMES)))}
+             for name, r in rendered.items()}
+    return {"files": len(files.y), "genres": list(genres), "seed": seed, "bootstrap": BOOTSTRAP, "edits": edits,
+            "rows": rows, "margin": "log p(true genre) - max log p(other genre): for a network its logits' difference"}
+
+
+def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = "held-out") -> str:
+    """The edit table's answer in two sentences for one judge and protocol: the edits
+    that change more verdicts than any horse test (the low end of their interval above
+    the largest share a horse test changes), with intervals, and the edits that do not."""
+    rows = [r for r in table["rows"] if r["judge"] == judge and r["protocol"] == protocol]
+    horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
+    movers = sorted((r for r in rows if r["edit"] not in HORSE and r["flipped_interval"][0] > horse),
+                    key=lambda r: -r["flipped"])
+    rest = [f"{r['edit']} ({r['flipped']:.1%})" for r in rows if r["edit"] not in HORSE and r not in movers]
+    cite = "; ".join(f"{r['edit']} {r['flipped']:.1%} ({r['flipped_interval'][0]:.1%} to {r['flipped_interval'][1]:.1%}; "
+                     f"margin {r['margin']:+.2f}, {r['margin_interval'][0]:+.2f} to {r['margin_interval'][1]:+.2f}; "
+                     + ", ".join(f"{n} to {g}" for g, n in r["to"].items() if n) + ")" for r in movers)
+    return (f"Judged by the {judge} ({protocol} protocol) on the {table['files']} {what} files, the edits that change "
+            f"more verdicts than any horse test (at most {horse:.1%}: a whole tone up or down, 6 % faster or slower) "
+            f"are {cite or 'none'}. The others cannot be told from a horse test (their interval reaches down to it): "
+            f"{', '.join(rest) or 'none'}.")
+
+
+def data_table(values: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> dict:
+    """Each concept per genre (files, quartiles, files where it is undefined) and per pair
+    ``"a / b"``: the AUC (the chance a file of ``a`` has more of it than one of ``b``, ties
+    half) and Cliff's delta (2 AUC - 1)."""
+    from scipy.stats import mannwhitneyu
+
+    out = {}
+    for i, c in enumerate(NAMES):
+        v = [x[~np.isnan(x)] for x in (values[y == k, i] for k in range(len(genres)))]
+        per = {g: {"files": len(x), "undefined": int((y == k).sum() - len(x)), **dict(zip(
+            ("q1", "median", "q3"), np.quantile(x, [0.25, 0.5, 0.75]).tolist() if len(x) else [np.nan] * 3))}
+            for k, (g, x) in enumerate(zip(genres, v))}
+        auc = {f"{genres[a]} / {genres[b]}": mannwhitneyu(v[a], v[b]).statistic / (len(v[a]) * len(v[b]))
+               if len(v[a]) and len(v[b]) else np.nan for a in range(len(genres)) for b in range(a + 1, len(genres))}
+        out[c] = {"genres": per, "pairs": {k: {"auc": float(x), "delta": float(2 * x - 1)} for k, x in auc.items()}}
+    return out
+
+
+def hidden_states(run: "Run", windows: np.ndarray, layer: str = "gru_1") -> np.ndarray:
+    """The RNN's final recurrent state (``layer``'s output) for each window ``(windows, units)``."""
+    import keras
+
+    m = keras.Model(run.model.inputs[0], run.model.get_layer(layer).output)
+    return np.concatenate([np.asarray(m(windows[i:i + 1024], training=False)) for i in range(0, len(windows), 1024)])
+
+
+def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, groups: np.ndarray, files: np.ndarray,
+                seed: int = 0, folds: int = 5) -> list[dict]:
+    """For each concept: a logistic probe of the windows' ``states`` for "above the median
+    of these windows" (a label, not a tuned threshold), its accuracy on groups held out
+    (``folds``-fold group CV), the control task's (the labels shuffled over windows),
+    selectivity = accuracy - control with a 95 % bootstrap interval over ``files``, and the
+    same probe's accuracy on ``surface`` (the windows' 48 note statistics)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    out = []
+    for i, c in enumerate(NAMES):
+        ok = ~np.isnan(values[:, i])
+        label = values[ok, i] > (np.median(values[ok, i]) if ok.any() else 0)
+        if not 0.05 <= (label.mean() if ok.any() else 0) <= 0.95:
+            out.append({"concept": c, "windows": int(ok.sum()), "note": "one label on 95 % of windows: not probed"})
+            continue
+        control = np.random.default_rng(seed).permutation(label)
+        r, rc, rs = (cross_val_predict(probe, x[ok], lab, groups=groups[ok], cv=GroupKFold(folds)) == lab
+                     for x, lab in ((states, label), (states, control), (surface, label)))
+        f, count = files[ok], np.bincount(files[ok])
+        per_file = (np.bincount(f, r) - np.bincount(f, rc))[count > 0] / count[count > 0]
+        out.append({"concept": c, "windows": int(ok.sum()), "base_rate": float(label.mean()),
+                    "accuracy": float(r.mean()), "control": float(rc.mean()), "selectivity": float(r.mean() - rc.mean()),
+                    "selectivity_interval": _interval(per_file, seed), "surface": float(rs.mean())})
+    return out
+
+
+def probe_windows(run: "Run", files: Files) -> dict:
+    """The ``file`` protocol's windows of every file (:func:`genre_lib.windows.even_windows`): the
+    RNN's states, the 48 note statistics, each concept measured on the window's notes, group and file."""
+    from .baseline import note_statistics
+    from .windows import even_starts, even_windows
+
+    k, n = int(run.meta["file_windows"]), run.max_notes
+    windows, owner = even_windows(files.tables, k, n)
+    values = np.array([measure(p, r[s:s + n]) for p, r in zip(files.pieces, files.rows) for s in even_starts(len(r), k, n)])
+    return {"states": hidden_states(run, windows), "surface": np.array([note_statistics(w) for w in windows]),
+            "values": values, "groups": np.array(files.groups)[owner], "files": owner}
+
+
+def concept_report(run: "Run", root: str | Path, split: str = "all", others: dict | None = None, seed: int = 0) -> dict:
+    """What ``genre-lib concepts`` prints: the edit table of ``run`` (and the RNNs of ``others``) on
+    the files of ``root`` (``split="test"``: the run's held-out files) and its answers, JSON-able."""
+    paths = [p for p in run.meta["split"]["test_files"] if (Path(root) / p).is_file()] if split == "test" else None
+    files = load_files(root, run.genres, paths)  # a genre without its folder: a DataError naming it
+    table = edit_table(files, {p: judges_for(run, p, others) for p in PROTOCOLS}, seed=seed)
+    judges = dict.fromkeys(r["judge"] for r in table["rows"])
+    return {"run": str(run.path), "data": str(root), "split": split, "skipped": [list(s) for s in files.skipped],
+            "table": table, "answers": {f"{j} {p}": answer(table, j, p) for j in judges for p in PROTOCOLS}}
+
+
+def text_table(table: dict) -> str:
+    """The edit table for people: per edit and judge and protocol, verdicts changed and margin change."""
+    cells: dict = {}
+    for r in table["rows"]:
+        cells.setdefault((r["edit"], r["judge"]), {})[r["protocol"]] = "{:5.1%} [{:5.1%}, {:5.1%}] {:+.2f} [{:+.2f}, {:+.2f}]".format(
+            r["flipped"], *r["flipped_interval"], r["margin"], *r["margin_interval"])
+    return "\n".join([f"{'edit':23} {'judge':9} " + "  ".join(f"{p + ': changed [95 %], margin [95 %]':46}" for p in PROTOCOLS)]
+                     + [f"{e:23} {j:9} " + "  ".join(f"{by.get(p, '-'):46}" for p in PROTOCOLS) for (e, j), by in cells.items()])
