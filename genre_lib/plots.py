@@ -619,3 +619,34 @@ def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, pr
     ax2.set_title("black ticks:\nbefore the flip", fontsize=9)
     ax2.set_xlabel("genre (orange: target)")
     return fig
+
+
+def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str = "file", ax=None):
+    """The share of verdicts each musical edit changes (:func:`genre_lib.concept_study.edit_table`),
+    one bar per edit and judge with its 95 % bootstrap interval over files; the horse tests
+    (:data:`genre_lib.edits.HORSE`) grey, and a dotted line at the most any of them changes.
+
+    Returns:
+        The axes.
+    """
+    from .edits import HORSE
+
+    rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]
+    edits = list(dict.fromkeys(r["edit"] for r in rows))
+    ax = _new_ax(ax, (9, 0.3 * len(edits) * len(judges) + 1.2))
+    height = 0.8 / len(judges)
+    for j, judge in enumerate(judges):
+        got = {r["edit"]: r for r in rows if r["judge"] == judge}
+        y = np.arange(len(edits)) + (j - (len(judges) - 1) / 2) * height
+        share = np.array([got[e]["flipped"] for e in edits])
+        err = np.abs(np.array([got[e]["flipped_interval"] for e in edits]).T - share)
+        ax.barh(y, share, height, xerr=err, capsize=2, label=judge,
+                color=["0.7" if e in HORSE else f"C{j}" for e in edits])
+    horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
+    ax.axvline(horse, color="0.3", ls=":", lw=1, label=f"most a horse test changes ({horse:.1%})")
+    ax.set_yticks(range(len(edits)), edits)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(xlabel=f"verdicts changed by the edit ({protocol}), 95 % interval")
+    ax.legend(fontsize=8, loc="lower right")
+    return ax
