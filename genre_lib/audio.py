@@ -70,13 +70,11 @@ def render_audio(source, fs: int = 16000, seconds: float | None = None) -> np.nd
         the same samples. Play it with ``IPython.display.Audio(wave, rate=fs)``.
     """
     table = project_to_midi(read_midi(source) if isinstance(source, (str, Path)) else source)
-    n = audio_length(table, fs)
-    if seconds is not None:
-        n = min(n, int(round(seconds * fs)))
+    n = min(audio_length(table, fs), int(round(seconds * fs)) if seconds is not None else np.inf)
     synth = _synth(int(fs))
-    drum = table[:, DRUM] >= 0.5
     # one channel per program, the drums on a channel of their own (drum mode: bank 128)
-    programs, channel = np.unique(np.where(drum, -1, table[:, PROGRAM]).astype(int), return_inverse=True)
+    programs, channel = np.unique(np.where(table[:, DRUM] >= 0.5, -1, table[:, PROGRAM]).astype(int),
+                                  return_inverse=True)
     for c, program in enumerate(programs):
         synth.channel_set_bank(c, 0)
         synth.channel_set_preset_number(c, max(int(program), 0), bool(program < 0))

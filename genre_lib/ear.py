@@ -40,8 +40,7 @@ def msd_tags() -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def weights() -> dict[str, np.ndarray]:
-    """The tagger's variables by their TensorFlow 1 names (``conv2d_3/kernel``, ...),
-    without the optimiser's slots, read from the installed musicnn's checkpoint."""
+    """The tagger's variables by TensorFlow 1 name (``conv2d_3/kernel``, ...) from musicnn's checkpoint."""
     import musicnn
     import tensorflow as tf
 
@@ -51,8 +50,7 @@ def weights() -> dict[str, np.ndarray]:
 
 
 def _mel_filters() -> np.ndarray:
-    """librosa's default mel filter bank (Slaney's mel scale and area normalisation),
-    ``(N_MELS, N_FFT // 2 + 1)``, as ``librosa.feature.melspectrogram`` uses in musicnn."""
+    """``(96, 257)``: librosa's default mel filter bank (Slaney's scale and area), as musicnn's."""
     step = np.log(6.4) / 27.0  # Slaney: linear below 1 kHz (200/3 Hz a mel), logarithmic above
     top = 15 + np.log(FS / 2 / 1000) / step  # the mel of FS / 2
     mels = np.linspace(0, top, N_MELS + 2)
@@ -200,16 +198,14 @@ class EarVerdict:
         return np.array([np.mean([window_tags(w) for w in heard(t)], axis=0) for t in tables])
 
     def features(self, scores: np.ndarray) -> np.ndarray:
-        """What the calibration reads of tag scores ``(files, 50)``: their logits, of the
-        run's genre tags (in :attr:`classes_` order) or of all 50."""
+        """The logits of the genres' tags (:attr:`classes_` order; or all 50) of scores ``(files, 50)``."""
         lower = [t.lower() for t in msd_tags()]
         cols = range(len(lower)) if self.tags == "all" else [lower.index(g.lower()) for g in self.genres]
         p = np.clip(np.asarray(scores)[:, list(cols)], 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p))
 
     def fit(self, tables: Sequence[np.ndarray], y: np.ndarray, scores: np.ndarray | None = None) -> "EarVerdict":
-        """Calibrate on labelled files (``y``: index into :attr:`classes_`); ``scores``:
-        their :meth:`tag_scores` when already computed."""
+        """Calibrate on files labelled ``y`` (index into :attr:`classes_`; ``scores``: their tag scores)."""
         from sklearn.linear_model import LogisticRegression
 
         if sorted(set(np.asarray(y).tolist())) != list(range(len(self.genres))):
@@ -239,11 +235,14 @@ class EarVerdict:
         return softmax((x - p["mean"]) / p["scale"] @ p["coef"].T + p["intercept"])
 
 
-def load_ears(path: str | Path) -> dict[str, EarVerdict]:
-    """The calibrated ears of a results file's ``"calibration"`` (``scripts/ear_eval.py``)."""
+def load_ears(path: str | Path, genres: Sequence[str]) -> dict[str, EarVerdict]:
+    """The calibrated ears of a results file's ``"calibration"`` (``scripts/ear_eval.py``);
+    ValueError if they judge other genres than ``genres``."""
     import json
 
     stored = json.loads(Path(path).read_text())["calibration"]  # protocol: dataclasses.asdict
+    if any(tuple(d["genres"]) != tuple(genres) for d in stored.values()):
+        raise ValueError(f"its ears judge other genres than {list(genres)}")
     return {p: EarVerdict(**{**d, "genres": tuple(d["genres"])}) for p, d in stored.items()}
 
 
@@ -252,8 +251,8 @@ def todays_verdict(ears: dict[str, EarVerdict]):
     ``Panel``), one ear per protocol; it goes when issue 29's verdicts land."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(name="ear", genres=next(iter(ears.values())).classes_,
-                           predict_proba=lambda tables, protocol: ears[protocol].predict_proba(tables))
+    genres = next(iter(ears.values())).classes_
+    return SimpleNamespace(name="ear", genres=genres, predict_proba=lambda t, protocol: ears[protocol].predict_proba(t))
 
 
 def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], groups: Sequence | None = None,
@@ -267,12 +266,12 @@ def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], gro
     from .metrics import bootstrap_interval
 
     before, after, t = np.asarray(before), np.asarray(after), np.asarray(targets, dtype=int)
-    r = np.arange(len(t))
+    r = np.arange(len(t))  # edit by edit: agrees, agreed before, rose, change of p(target)
     rows = np.stack([after.argmax(1) == t, before.argmax(1) == t, after[r, t] > before[r, t],
                      after[r, t] - before[r, t]], axis=1).astype(float)
     g = np.unique(r if groups is None else np.asarray(groups), return_inverse=True)[1]
-    by = [rows[g == k] for k in range(len(set(g.tolist())))]
-    out: dict = {"n": len(t), "groups": len(by)}
+    by, out = [rows[g == k] for k in range(len(set(g.tolist())))], {"n": len(t)}
+    out["groups"] = len(by)
     for j, key in enumerate(("agrees", "agreed_before", "rose", "p_change")):
         out[key] = float(rows[:, j].mean()) if len(t) else float("nan")
         # resampling whole groups (files), not edits: edits of one file are not independent

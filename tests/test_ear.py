@@ -106,7 +106,9 @@ def test_the_ear_is_a_verdict(tmp_path, monkeypatch):
     # stored and read back, it judges the same; today's verdicts take it beside the others
     path = tmp_path / "ear.json"
     path.write_text(json.dumps({"calibration": {p: dataclasses.asdict(e) for p, e in ears.items()}}))
-    stored = ear.todays_verdict(ear.load_ears(path))
+    stored = ear.todays_verdict(ear.load_ears(path, genres))
+    with pytest.raises(ValueError, match="other genres"):
+        ear.load_ears(path, ("jazz", "electronic"))
     np.testing.assert_allclose(stored.predict_proba(tables, "file"), ears["file"].predict_proba(tables))
     scores = score([stored], tables, y, genres)
     assert scores.metrics["ear"]["file"]["n"] == 6
