@@ -114,3 +114,22 @@ def test_the_ear_is_a_verdict(tmp_path, monkeypatch):
     assert scores.metrics["ear"]["file"]["n"] == 6
     moved = ear.ear_agreement(tables, tables, [1] * 6, ears["file"], n=100)
     assert moved["rose"] == 0 and moved["agrees"] == moved["agreed_before"]
+
+
+@pytest.mark.parametrize("run", ["jazz-electronic", "four-genres"])
+def test_the_committed_ear_results_hold_together(run):
+    """results/ear-<run>.json (scripts/ear_eval.py): its ears load for the run's genres, its
+    per-file probabilities are the run's test files and give the accuracy it reports."""
+    from genre_lib.runs import read_run_meta
+
+    meta = read_run_meta(PROJECT / "models" / run)
+    result = json.loads((PROJECT / "results" / f"ear-{run}.json").read_text())
+    ears = ear.load_ears(PROJECT / "results" / f"ear-{run}.json", meta["genres"])
+    assert set(ears) == {"first100", "file"} and all(e.params for e in ears.values())
+    assert sorted(result["test_files"]) == sorted(meta["split"]["test_files"])
+    assert result["n_test"] == len(meta["split"]["test_files"])
+    for p in ears:
+        right = [meta["genres"][int(np.argmax(f[f"ear_{p}"]))] == f["true"] for f in result["test_files"].values()]
+        assert np.mean(right) == pytest.approx(result["test"][p]["ear"]["accuracy"])
+        assert result["test"][p]["ear"]["accuracy_95"][0] < np.mean(right) < result["test"][p]["ear"]["accuracy_95"][1]
+    assert result["port_check"]["max_abs_tag_difference"] < 1e-4
