@@ -246,7 +246,8 @@ def main() -> None:
             report["test_files"].setdefault(data.paths[i], {"true": genres[y[i]]})[f"ear_{p}"] = [
                 round(float(v), 4) for v in probs["ear"][k]]
         diff = (probs["ear"].argmax(1) == y[test]).astype(float) - (probs["rnn"].argmax(1) == y[test])
-        report["ear_minus_rnn"][p] = {"difference": float(diff.mean()), "interval_95": bootstrap_interval(diff, seed=args.seed)}
+        report["ear_minus_rnn"][p] = {"difference": float(diff.mean()),
+                                      "interval_95": bootstrap_interval(diff, seed=args.seed)}
     report["port_check"] = port_check()
     if args.cv:
         report["cv_shared_mistakes"] = cv_shared(args.cv, data, scores, genres, args.seed)
