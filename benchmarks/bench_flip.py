@@ -59,8 +59,9 @@ protocols: the first 100 notes heard, or 4 of the 16 windows the RNN's vote read
         --settings default two-networks-margin2 file-vote --json results/flip-ear.json
 
 Every judge's agreement then has a 95 % bootstrap interval over files (``agrees_95``),
-and ``rose``: the share of flips after which the judge gives the target genre a higher
-probability than before, with its interval (``rose_95``).
+beside ``rose``, the share of flips after which the judge gives the target genre a
+higher probability than before, and ``p_change``, the mean change of that probability,
+each with its interval (``rose_95``, ``p_change_95``).
 
 With ``--reuse OLD.json`` (an earlier ``--judges`` JSON of the same run, sample size and
 seed), the rows of every setting whose protocol, networks and optimiser settings are
@@ -175,6 +176,9 @@ def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
                           for p in PROTOCOLS} for v in verdicts},
         "rose": {v: {p: _share(_rose(r, v, p) for r in ok) for p in PROTOCOLS} for v in verdicts},
         "rose_95": {v: {p: bootstrap_interval([_rose(r, v, p) for r in ok]) for p in PROTOCOLS} for v in verdicts},
+        "p_change": {v: {p: _share(_change(r, v, p) for r in ok) for p in PROTOCOLS} for v in verdicts},
+        "p_change_95": {v: {p: bootstrap_interval([_change(r, v, p) for r in ok]) for p in PROTOCOLS}
+                        for v in verdicts},
         "seconds": {k: _median(r["opinions"]["seconds"][k] for r in ok)
                     for k in ("excerpt_before", "excerpt_after", "file_before", "file_after")},
         "file_length_changed": _share(abs(r["opinions"]["seconds"]["file_after"] - r["opinions"]["seconds"]["file_before"]) > 0.05
@@ -193,10 +197,15 @@ def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
     return out
 
 
+def _change(row: dict, verdict: str, protocol: str) -> float:
+    """How much more probability the judge gives the flip's target after it than before."""
+    v = row["opinions"]["verdicts"][verdict][protocol]
+    return v["p_target_after"] - v["p_target_before"]
+
+
 def _rose(row: dict, verdict: str, protocol: str) -> bool:
     """The judge gives the flip's target a higher probability after it than before."""
-    v = row["opinions"]["verdicts"][verdict][protocol]
-    return v["p_target_after"] > v["p_target_before"]
+    return _change(row, verdict, protocol) > 0
 
 
 def _setting_record(name: str) -> dict:
