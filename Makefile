@@ -11,12 +11,20 @@ STAMP  := $(VENV)/.installed-stamp
 # minute instead of over a minute on a fresh machine; pip does it where uv cannot be had.
 # --compile-bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set (CI machines), a venv
 # without .pyc files compiles TensorFlow's modules again in every process that imports it.
-$(STAMP): pyproject.toml
+#
+# NO_DEPS are installed without their dependencies, so they cannot sit in pyproject.toml:
+# tinysoundfont (the synthesiser of genre_lib.audio) requires pyaudio, for live playback
+# only, which PyPI has no Linux wheel of (it would need a system library to build);
+# musicnn (the weights of genre_lib.ear's tagger; its code is not run) pins numpy < 1.17.
+NO_DEPS := tinysoundfont==0.3.7 musicnn==0.1.0
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@start=$$(date +%s); \
-	if $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[test]'; then :; \
+	if $(PY) -m pip install --quiet uv && $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) -e '.[test]' \
+		&& $(VENV)/bin/uv pip install --quiet --compile-bytecode --python $(PY) --no-deps $(NO_DEPS); then :; \
 	else echo "install: uv failed, installing with pip"; \
-		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[test]' || exit 1; fi; \
+		$(PY) -m pip install --quiet --upgrade pip && $(PY) -m pip install --quiet -e '.[test]' \
+		&& $(PY) -m pip install --quiet --no-deps $(NO_DEPS) || exit 1; fi; \
 	echo "install: $$(( $$(date +%s) - start )) s"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $@

@@ -50,6 +50,19 @@ after, and the length in seconds before and after; then a paired bootstrap inter
 (over files) of how much more often each multi-judge setting convinces the unseen
 seed-2 network than the default does.
 
+With ``--ear EAR.json`` (``results/ear-<run>.json``, written by ``scripts/ear_eval.py``)
+the panel also asks the audio judge of :mod:`genre_lib.ear`, calibrated as stored there:
+the flipped file played and tagged by a model trained on recordings (``ear``, under both
+protocols: the first 100 notes heard, or 4 of the 16 windows the RNN's vote reads)::
+
+    python benchmarks/bench_flip.py --judges --ear results/ear-jazz-electronic.json --n 40 --seed 0 \
+        --settings default two-networks-margin2 file-vote --json results/flip-ear.json
+
+Every judge's agreement then has a 95 % bootstrap interval over files (``agrees_95``),
+beside ``rose``, the share of flips after which the judge gives the target genre a
+higher probability than before, and ``p_change``, the mean change of that probability,
+each with its interval (``rose_95``, ``p_change_95``).
+
 With ``--reuse OLD.json`` (an earlier ``--judges`` JSON of the same run, sample size and
 seed), the rows of every setting whose protocol, networks and optimiser settings are
 those of :data:`SETTINGS` are taken from it instead of flipped again (a flip and its
@@ -140,6 +153,7 @@ def _median(values) -> float | None:
 
 def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
     """Per-setting figures of the rows of :func:`judges_main` (see the module docstring)."""
+    from genre_lib.metrics import bootstrap_interval
     from genre_lib.protocols import PROTOCOLS
 
     ok = [r for r in rows if r["flipped"]]
@@ -157,6 +171,14 @@ def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
                    for v in verdicts},
         "agreed_before": {v: {p: _share(r["opinions"]["verdicts"][v][p]["agreed_before"] for r in ok)
                               for p in PROTOCOLS} for v in verdicts},
+        # intervals over files (one flip per file and setting): how sure each share is
+        "agrees_95": {v: {p: bootstrap_interval([r["opinions"]["verdicts"][v][p]["agrees"] for r in ok])
+                          for p in PROTOCOLS} for v in verdicts},
+        "rose": {v: {p: _share(_rose(r, v, p) for r in ok) for p in PROTOCOLS} for v in verdicts},
+        "rose_95": {v: {p: bootstrap_interval([_rose(r, v, p) for r in ok]) for p in PROTOCOLS} for v in verdicts},
+        "p_change": {v: {p: _share(_change(r, v, p) for r in ok) for p in PROTOCOLS} for v in verdicts},
+        "p_change_95": {v: {p: bootstrap_interval([_change(r, v, p) for r in ok]) for p in PROTOCOLS}
+                        for v in verdicts},
         "seconds": {k: _median(r["opinions"]["seconds"][k] for r in ok)
                     for k in ("excerpt_before", "excerpt_after", "file_before", "file_after")},
         "file_length_changed": _share(abs(r["opinions"]["seconds"]["file_after"] - r["opinions"]["seconds"]["file_before"]) > 0.05
@@ -173,6 +195,17 @@ def judges_summary(rows: list[dict], verdicts: list[str]) -> dict:
             "median_typicality_after": _median(r["opinions"]["plausibility"][p]["typicality_after"] for r in ok),
         } for p in PROTOCOLS}
     return out
+
+
+def _change(row: dict, verdict: str, protocol: str) -> float:
+    """How much more probability the judge gives the flip's target after it than before."""
+    v = row["opinions"]["verdicts"][verdict][protocol]
+    return v["p_target_after"] - v["p_target_before"]
+
+
+def _rose(row: dict, verdict: str, protocol: str) -> bool:
+    """The judge gives the flip's target a higher probability after it than before."""
+    return _change(row, verdict, protocol) > 0
 
 
 def _setting_record(name: str) -> dict:
@@ -222,6 +255,12 @@ def judges_main(args) -> None:
         test, unseen = np.arange(len(data)), True
     validation = P.validate(measure, data.tables(test), y[test])
     panel = Panel.of_run(run, list(siblings.values()), measure)
+    if args.ear:  # the audio judge, calibrated on the run's training files by scripts/ear_eval.py
+        from dataclasses import replace
+
+        from genre_lib.ear import load_ears, todays_verdict
+
+        panel = replace(panel, verdicts=(*panel.verdicts, todays_verdict(load_ears(args.ear, run.genres))))
     verdicts = [v.name for v in panel.verdicts]
     wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed,
                                              files=list(data.paths) if unseen else None)}
@@ -313,6 +352,7 @@ def judges_main(args) -> None:
         args.json.write_text(json.dumps({
             "run": args.run.name, "command": "python benchmarks/bench_flip.py " + " ".join(sys.argv[1:]),
             "siblings": {k: f"{args.run.name}-{k}" for k in SIBLINGS},
+            "ear": str(args.ear) if args.ear else None,
             "files": len(index), "n_test": len(test), "sample_seed": args.seed,
             "data": args.data.name, "unseen_folder": unseen,
             "reused": {"from": args.reuse.name, "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
@@ -339,6 +379,8 @@ def main() -> None:
     ap.add_argument("--judges", action="store_true", help="second opinions on flips under several settings (issue 20)")
     ap.add_argument("--settings", nargs="+", choices=list(SETTINGS), help=f"with --judges (default: {' '.join(JUDGES_DEFAULT)})")
     ap.add_argument("--reuse", type=Path, help="with --judges: an earlier --judges JSON whose rows of unchanged settings are kept")
+    ap.add_argument("--ear", type=Path, help="with --judges: the audio judge also asked, calibrated as in this "
+                                             "results/ear-<run>.json (scripts/ear_eval.py)")
     args = ap.parse_args()
     if args.judges:
         if not args.data.is_dir():

@@ -1,52 +1,49 @@
-"""Listen to a note table: render it to a waveform for ``IPython.display.Audio``.
+"""Listen to a note table: General MIDI instruments played through a SoundFont.
 
-Two synthesisers, chosen automatically:
-
-* **FluidSynth** (real instrument sounds, drums included) when ``pyfluidsynth`` is
-  installed and a General MIDI SoundFont is found (``sf2_path``, the ``GENRE_SF2``
-  environment variable, or the usual system locations). Nothing is downloaded.
-* Otherwise **pretty_midi's sine synthesiser**. It plays every pitched note as a sine
-  tone (all programs sound alike) and *skips drum tracks*, so we add simple seeded
-  noise clicks for drum notes: a low thump for kicks, a noise burst for snares and
-  claps, a short high tick for hi-hats and cymbals. Enough to hear the rhythm the
-  classifier heard, not to judge the sound.
-
-Only the given table is rendered (the first 100 notes in this series): a few seconds.
+One synthesiser: TinySoundFont (the ``tinysoundfont`` wheel carries its C code) playing
+``TimGM6mb.sf2``, the General MIDI SoundFont inside the ``pretty_midi`` wheel: no download,
+no system package, the same sound on every machine. Each note sounds as its program's
+instrument, drum notes (channel 10) as the kit's drums. It replaces pretty_midi's sine
+tones (every program alike, drums skipped), which misled the ear about the instruments
+the network reads, and FluidSynth, found on some machines only. Only the notes are
+played, as the network reads them (a note table has no tempo map, pedal or pitch bend).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from .midi_io import DRUM, DURATION, PITCH, VELOCITY, onsets, project_to_midi, to_pretty_midi
+from .midi_io import DRUM, DURATION, PITCH, PROGRAM, VELOCITY, onsets, project_to_midi, read_midi
 
-#: Silence kept after the last note-off, seconds (room for a drum's decay).
+#: Silence kept after the last note-off, seconds (room for a note's release).
 TAIL = 0.25
 
-_SF2_CANDIDATES = (
-    "/usr/share/sounds/sf2/FluidR3_GM.sf2",
-    "/usr/share/sounds/sf2/default-GM.sf2",
-    "/usr/share/soundfonts/FluidR3_GM.sf2",
-    "/usr/share/soundfonts/default.sf2",
-)
-
-_KICKS = {35, 36}
-_SNARES = {37, 38, 39, 40}
+#: Peak level of a rendered waveform: every render is scaled to it, so a quiet file and
+#: a loud one are heard (and tagged, :mod:`genre_lib.ear`) at the same level.
+PEAK = 0.9
 
 
-def find_soundfont(sf2_path: str | Path | None = None) -> Path | None:
-    """A usable SoundFont and FluidSynth binding, or None (then the sine synth is used)."""
+def soundfont_path() -> Path:
+    """The General MIDI SoundFont inside the installed ``pretty_midi`` package."""
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def _synth(fs: int):
+    """A SoundFont loaded afresh (0.03 s) rendering mono at ``fs`` (a reused one still
+    releases the last render's notes after ``reset``: renders would differ)."""
     try:
-        import fluidsynth  # noqa: F401  (pyfluidsynth)
+        from tinysoundfont import _tinysoundfont as tsf
     except ImportError:
-        return None
-    for cand in (sf2_path, os.environ.get("GENRE_SF2"), *_SF2_CANDIDATES):
-        if cand and Path(cand).is_file():
-            return Path(cand)
-    return None
+        raise ImportError("tinysoundfont is not installed: run `make install` (it installs tinysoundfont==0.3.7 "
+                          "with --no-deps)") from None
+    synth = tsf.SoundFont(str(soundfont_path()))
+    synth.set_output(tsf.OutputMode.Mono, fs, 0.0)
+    synth.set_max_voices(256)
+    return synth
 
 
 def audio_length(table: np.ndarray, fs: int = 16000) -> int:
@@ -57,59 +54,48 @@ def audio_length(table: np.ndarray, fs: int = 16000) -> int:
     return int(round((end + TAIL) * fs))
 
 
-def _drum_hits(table: np.ndarray, fs: int, n: int, seed: int) -> np.ndarray:
-    """Seeded noise clicks for the drum notes of ``table`` (sine synthesis skips drums)."""
-    rng = np.random.default_rng(seed)
-    out = np.zeros(n)
-    start = onsets(table)
-    for i in np.nonzero(table[:, DRUM] >= 0.5)[0]:
-        pitch = int(round(table[i, PITCH]))
-        gain = float(np.clip(table[i, VELOCITY], 1, 127)) / 127.0
-        if pitch in _KICKS:
-            length, t = int(0.15 * fs), np.arange(int(0.15 * fs)) / fs
-            hit = np.sin(2 * np.pi * (60 + 80 * np.exp(-t * 30)) * t) * np.exp(-t * 25)
-        elif pitch in _SNARES:
-            length = int(0.12 * fs)
-            hit = rng.standard_normal(length) * np.exp(-np.arange(length) / fs * 30) * 0.5
-        else:  # hats, cymbals, percussion: short, bright (differenced noise is high-passed)
-            length = int(0.05 * fs)
-            hit = np.diff(rng.standard_normal(length + 1)) * np.exp(-np.arange(length) / fs * 80) * 0.25
-        s = int(round(start[i] * fs))
-        e = min(n, s + length)
-        if s < n:
-            out[s:e] += gain * hit[: e - s]
-    return out
-
-
-def render_audio(table: np.ndarray, fs: int = 16000, sf2_path: str | Path | None = None, seed: int = 0) -> np.ndarray:
-    """Render a note table to a mono waveform.
+def render_audio(source, fs: int = 16000, seconds: float | None = None) -> np.ndarray:
+    """Render notes to a mono waveform with General MIDI instruments.
 
     Args:
-        table: note table (notes x 6), e.g. the first 100 notes of a file or a flip.
+        source: a note table (notes x 6; e.g. the first 100 notes of a file or a flip)
+            or a MIDI file's path.
         fs: sample rate in Hz.
-        sf2_path: a General MIDI SoundFont for FluidSynth (optional, see module docstring).
-        seed: seed of the drum-click noise (sine synthesiser only).
+        seconds: render only the first ``seconds`` (default: the whole table).
 
     Returns:
-        float32 array of :func:`audio_length` samples in [-1, 1], silent (zeros) if the
-        table has no sound. Play it with ``IPython.display.Audio(wave, rate=fs)``.
+        float32 array of :func:`audio_length` samples of the notes as a MIDI file holds them
+        (:func:`~genre_lib.midi_io.project_to_midi`; at most ``seconds * fs``), its peak
+        at :data:`PEAK`, silent (zeros) if the notes make no sound. The same notes give
+        the same samples. Play it with ``IPython.display.Audio(wave, rate=fs)``.
     """
-    table = project_to_midi(table)
-    n = audio_length(table, fs)
-    pm = to_pretty_midi(table)
-    sf2 = find_soundfont(sf2_path)
-    if sf2 is not None:
-        wave = pm.fluidsynth(fs=fs, sf2_path=str(sf2))
-    else:
-        # pretty_midi's synthesize leaves drum instruments out; clicks stand in for them
-        wave = pm.synthesize(fs=fs) if any(not i.is_drum for i in pm.instruments) else np.zeros(0)
-        wave = np.asarray(wave, dtype=np.float64)
-        clicks = _drum_hits(table, fs, n, seed)
-        wave = np.pad(wave[:n], (0, max(0, n - len(wave))))
-        wave = wave / (np.abs(wave).max() or 1.0) + clicks
-    wave = np.asarray(wave, dtype=np.float64)[:n]
-    wave = np.pad(wave, (0, n - len(wave)))
-    peak = np.abs(wave).max()
-    if peak > 0:
-        wave = wave / peak * 0.9
-    return wave.astype(np.float32)
+    table = project_to_midi(read_midi(source) if isinstance(source, (str, Path)) else source)
+    n = min(audio_length(table, fs), int(round(seconds * fs)) if seconds is not None else np.inf)
+    synth = _synth(int(fs))
+    # one channel per program, the drums on a channel of their own (drum mode: bank 128)
+    programs, channel = np.unique(np.where(table[:, DRUM] >= 0.5, -1, table[:, PROGRAM]).astype(int),
+                                  return_inverse=True)
+    for c, program in enumerate(programs):
+        synth.channel_set_bank(c, 0)
+        synth.channel_set_preset_number(c, max(int(program), 0), bool(program < 0))
+    start = np.round(onsets(table) * fs).astype(np.int64)
+    end = np.round((onsets(table) + table[:, DURATION]) * fs).astype(np.int64)
+    keys, gains = table[:, PITCH].astype(int), table[:, VELOCITY] / 127.0
+    # events by sample, note-offs before note-ons at the same sample (a repeated key sounds again)
+    events = sorted([(int(e), 0, i) for i, e in enumerate(end)] + [(int(s), 1, i) for i, s in enumerate(start)])
+    wave, done = np.zeros(n, np.float32), 0
+    for at, on, i in events:
+        at = min(at, n)
+        if at > done:
+            synth.render(memoryview(wave[done:at]).cast("B"))
+            done = at
+        if at >= n:
+            break
+        if on:
+            synth.channel_note_on(int(channel[i]), int(keys[i]), float(gains[i]))
+        else:
+            synth.channel_note_off(int(channel[i]), int(keys[i]))
+    if done < n:
+        synth.render(memoryview(wave[done:]).cast("B"))
+    peak = float(np.abs(wave).max()) if n else 0.0
+    return wave * np.float32(PEAK / peak) if peak > 0 else wave

@@ -153,8 +153,16 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     run, error = _load_run_for(args.run_dir)
     if error:
         return _fail(args, error)
+    extra = ()
+    if args.ear:  # the audio judge beside the others (genre_lib.ear)
+        from .ear import load_ears, todays_verdict
+
+        try:
+            extra = (todays_verdict(load_ears(args.ear, run.genres)),)
+        except (ImportError, OSError, ValueError, KeyError) as exc:
+            return _fail(args, f"--ear {args.ear}: {exc}")
     try:
-        result = evaluate_run(run, data, args.protocol, args.file_windows)
+        result = evaluate_run(run, data, args.protocol, args.file_windows, extra)
     except GenreMismatchError as exc:
         return _fail(args, f"{exc} (pass --genres to pick them)")
     if args.json:
@@ -168,9 +176,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for genre, g in m["per_genre"].items():
             print(f"    {genre:12} n={g['n']:4}  precision {g['precision']:.3f}  recall {g['recall']:.3f}")
         print("    confusion (rows true, columns predicted):", m["confusion"])
-    for who in VERDICTS[1:]:
+    for who in [*VERDICTS[1:], "ear"]:
         if who in result:
-            print(f"  {LABELS[who] + ':':16} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}"
+            print(f"  {LABELS.get(who, 'ear (audio)') + ':':16} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}"
                                                       for p, m in result[who]["protocols"].items()))
     if "baseline_problem" in result:
         print(f"  (no baseline or combined figures: {result['baseline_problem']})")
@@ -559,6 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--protocol", choices=PROTOCOLS, default="file",
                    help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
     p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
+    p.add_argument("--ear", type=Path, metavar="JSON", help="also the audio judge (genre_lib.ear), calibrated as "
+                   "in JSON (results/ear-<run>.json, made by scripts/ear_eval.py)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_evaluate)
 

@@ -42,7 +42,8 @@ def align_labels(data: "Dataset", model_genres: Sequence[str]) -> np.ndarray:
     return order[data.y]
 
 
-def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windows: int | None = None) -> dict:
+def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windows: int | None = None,
+                 extra: Sequence = ()) -> dict:
     """Every verdict of ``run`` (:meth:`genre_lib.runs.Run.verdicts`) on every file of
     ``data`` under both protocols, as one JSON-able report.
 
@@ -51,7 +52,8 @@ def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windo
     then ``misclassified`` (the RNN's, under ``protocol``) and ``skipped`` (files that
     could not be read, with the reason). The run's baseline and the RNN + baseline
     combined are under ``baseline`` and ``combined``, each ``{"accuracy", "protocols"}``;
-    a run without a usable baseline has ``baseline_problem`` instead.
+    a run without a usable baseline has ``baseline_problem`` instead. ``extra`` verdicts
+    (e.g. the audio judge, :func:`genre_lib.ear.todays_verdict`) are reported the same way.
 
     Raises:
         GenreMismatchError: ``data`` holds a genre the run does not know.
@@ -60,13 +62,13 @@ def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windo
     check_protocol(protocol)
     y = align_labels(data, run.genres)
     verdicts = run.verdicts(file_windows)
-    scores = score(verdicts, data.tables(), y, run.genres)
+    scores = score([*verdicts, *extra], data.tables(), y, run.genres)
     rnn = scores.metrics["rnn"]
     rnn["file"]["windows"] = verdicts[0].file_windows
     report = {**rnn[protocol], "protocol": protocol, "protocols": rnn}
     report["misclassified"] = misclassified(scores.probabilities["rnn"][protocol], y, data.paths, run.genres)
     report["skipped"] = [{"path": s.path, "reason": s.reason} for s in data.skipped]
-    for v in verdicts[1:]:
+    for v in [*verdicts[1:], *extra]:
         report[v.name] = {"accuracy": scores.metrics[v.name][protocol]["accuracy"], "protocols": scores.metrics[v.name]}
     if len(verdicts) == 1:
         report["baseline_problem"] = run.baseline_problem

@@ -74,7 +74,7 @@ def test_judges_on_a_folder_the_run_never_saw_flips_its_files(tmp_path, capsys):
         shutil.copy(SHARED_MIDI / rel, tmp_path / "unseen" / rel)
     out = tmp_path / "judges.json"
     args = argparse.Namespace(run=run.path, data=tmp_path / "unseen", n=0, seed=0, settings=["default"], reuse=None,
-                              json=out)
+                              json=out, ear=None)
     B.judges_main(args)
     result = json.loads(out.read_text())
     assert result["unseen_folder"] is True and result["files"] == 2 and result["n_test"] == 2

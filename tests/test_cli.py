@@ -161,6 +161,39 @@ def test_evaluate_on_a_genre_the_model_does_not_know(demo_run, demo_dir: Path, d
     assert json.loads(capsys.readouterr().out)["n"] == 3
 
 
+@pytest.mark.slow  # renders and tags six files (TensorFlow)
+def test_evaluate_reports_the_audio_judge_beside_the_others(demo_run, demo_dir: Path, demo_data, tmp_path: Path,
+                                                             monkeypatch):
+    import dataclasses
+
+    from genre_lib.dataset import load_dataset
+    from genre_lib.ear import EarVerdict
+
+    data = tmp_path / "data"
+    for genre in ("jazz", "electronic"):
+        (data / genre).mkdir(parents=True)
+        for path in [p for p in demo_data.paths if p.startswith(genre + "/")][:3]:
+            shutil.copy(demo_dir / path, data / genre)
+    monkeypatch.setenv("GENRE_CACHE", str(tmp_path / "cache"))
+    six = load_dataset(data, progress=False)
+    ears = {p: EarVerdict(tuple(demo_run.genres), p).fit(six.tables(), six.y) for p in ("first100", "file")}
+    stored = tmp_path / "ear.json"
+    stored.write_text(json.dumps({"calibration": {p: dataclasses.asdict(e) for p, e in ears.items()}}))
+    result = run_cli("evaluate", str(demo_run.path), str(data), "--ear", str(stored), "--json",
+                     env_cache=tmp_path / "cache")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for p, e in ears.items():
+        right = (e.predict_proba(six.tables()).argmax(1) == six.y).mean()
+        assert report["ear"]["protocols"][p]["accuracy"] == pytest.approx(right)
+    assert set(report) >= {"baseline", "combined", "ear"}
+    assert "ear (audio):" in run_cli("evaluate", str(demo_run.path), str(data), "--ear", str(stored),
+                                     env_cache=tmp_path / "cache").stdout
+    stored.write_text("{}")
+    _one_line_error(run_cli("evaluate", str(demo_run.path), str(data), "--ear", str(stored),
+                            env_cache=tmp_path / "cache"), "--ear", "calibration")
+
+
 def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
     from genre_lib.cli import main
 
