@@ -29,28 +29,20 @@ print above any result, where the notebooks keep the runs they train on it
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import MIDI_SUFFIXES, DataError
+from .dataset import DataError, midi_files
 from .download import ManifestError, read_manifest
-from .paths import MANIFEST, MODELS_DIR, REAL_DIR, RESULTS_DIR, RUNS_DIR, shown
+from .paths import MANIFEST, REAL_DIR, shown
 
 #: the environment variable naming a data folder of the user's own
 ENV_VAR = "GENRE_DATA"
 
 #: the collections :func:`identify` tells apart
 REAL, DEMO, OTHER = "real", "demo", "other"
-
-#: the committed runs trained on the real collection, by the genres they tell apart
-COMMITTED_RUNS: dict[frozenset[str], Path] = {
-    frozenset({"jazz", "electronic"}): MODELS_DIR / "jazz-electronic",
-    frozenset({"jazz", "electronic", "rock"}): MODELS_DIR / "jazz-electronic-rock",
-    frozenset({"jazz", "electronic", "rock", "country"}): MODELS_DIR / "four-genres",
-}
 
 #: the website each genre folder of the real collection was scraped from
 #: (``../shared/midi/README.md``): a pair of genres from one site cannot be told apart
@@ -114,27 +106,6 @@ class DataChoice:
         """True for the real collection of ``data/sources/midi.csv``, wherever it lies."""
         return self.collection.kind == REAL
 
-    @property
-    def runs_dir(self) -> Path:
-        """Where the notebooks keep the runs they train on this data: ``runs/<collection id>``."""
-        return RUNS_DIR / self.collection.id
-
-    def committed_run(self, genres: Iterable[str]) -> Path | None:
-        """The committed run trained on this data for ``genres`` (``models/jazz-electronic``
-        for the real collection and the study's genres), or None: no committed run goes
-        with this data and these genres."""
-        wanted = frozenset(g.lower() for g in genres)
-        if not self.is_real or not wanted <= set(self.collection.genres):
-            return None
-        return COMMITTED_RUNS.get(wanted)
-
-    def committed_cv(self, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
-        """The committed cross-validation (``results/cv-*.json``) made on this data for
-        exactly ``genres``, or None (see :func:`find_cv`)."""
-        if not {g.lower() for g in genres} <= set(self.collection.genres):
-            return None
-        return find_cv(self.collection.id, genres, results_dir)
-
     def same_collection(self, record: Mapping) -> bool:
         """Whether a run's or a cross-validation's ``data`` record was made on this collection."""
         return record_collection(record) == self.collection.id
@@ -142,32 +113,14 @@ class DataChoice:
 
 def has_midi(folder: str | Path) -> bool:
     """True if ``folder/<genre>/`` (any depth) holds at least one .mid or .midi file."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return False
-    for genre in sorted(folder.iterdir()):
-        if genre.is_dir() and not genre.name.startswith("."):
-            # stop at the first file: data/real holds thousands of them
-            if any(p.suffix.lower() in MIDI_SUFFIXES and p.is_file() for p in genre.rglob("*")):
-                return True
-    return False
+    return next(midi_files(folder), None) is not None
 
 
 def midi_listing(folder: str | Path) -> dict[str, int]:
-    """Every MIDI file the loader would read in ``folder``, as ``<genre>/<path under the
-    genre folder>`` (genre lower-case, as :func:`genre_lib.dataset.find_midi_files`
-    reads it) -> size in bytes."""
-    folder = Path(folder)
-    listing = {}
-    if not folder.is_dir():
-        return listing
-    for genre in sorted(folder.iterdir()):
-        if not genre.is_dir() or genre.name.startswith("."):
-            continue
-        for p in genre.rglob("*"):
-            if p.suffix.lower() in MIDI_SUFFIXES and p.is_file():
-                listing[f"{genre.name.lower()}/{p.relative_to(genre).as_posix()}"] = p.stat().st_size
-    return listing
+    """Every MIDI file the loader would read in ``folder``, ``<genre, lower-case>/<path
+    under the genre folder>`` -> size in bytes."""
+    return {f"{genre.name.lower()}/{p.relative_to(genre).as_posix()}": p.stat().st_size
+            for genre, p in midi_files(folder)}
 
 
 def identify(folder: str | Path, manifest: str | Path = MANIFEST) -> Collection:
@@ -211,25 +164,9 @@ def _other_id(folder: Path, listing: dict[str, int]) -> str:
 
 def record_collection(record: Mapping) -> str:
     """The collection id a run's or a cross-validation's ``data`` record names: its
-    ``collection``, or for a record written before it was stored, its ``folder`` (the
-    committed records were made on ``../shared/midi``, whose folder name is the real
-    collection's id)."""
+    ``collection``, else its ``folder`` (the committed records were made on
+    ``../shared/midi``, whose folder name is the real collection's id)."""
     return str(record.get("collection") or record.get("folder") or "")
-
-
-def find_cv(collection_id: str, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
-    """The first cross-validation result in ``results_dir/cv-*.json`` (by name) made on the
-    collection ``collection_id`` for exactly ``genres`` (in any order), or None. A file
-    that cannot be read as JSON is passed over: it is no result."""
-    wanted = {g.lower() for g in genres}
-    for path in sorted(Path(results_dir).glob("cv-*.json")):
-        try:
-            record = json.loads(path.read_text()).get("data", {})
-        except (OSError, json.JSONDecodeError, AttributeError):
-            continue
-        if record_collection(record) == collection_id and {str(g).lower() for g in record.get("genres", [])} == wanted:
-            return path
-    return None
 
 
 def resolve_data_dir(

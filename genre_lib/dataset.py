@@ -17,6 +17,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -184,41 +185,40 @@ def group_of(path: str | Path) -> str:
     return stem.lower()
 
 
-def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None = None) -> dict[str, list[Path]]:
-    """Map each genre to its MIDI files under ``root/<genre>/`` (any depth), sorted.
+def midi_files(root: str | Path, genres: Iterable[str] | None = None) -> Iterator[tuple[Path, Path]]:
+    """``(genre folder, MIDI file)`` for every ``.mid``/``.midi`` file under the genre
+    folders of ``root`` (any depth; hidden folders skipped; ``genres``: only those,
+    case-insensitive), folder by folder in sorted order. The one walk of a data folder."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    wanted = None if genres is None else {g.lower() for g in genres}
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and not folder.name.startswith(".") and (wanted is None or folder.name.lower() in wanted):
+            yield from ((folder, p) for p in sorted(folder.rglob("*")) if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
-    Args:
-        root: data folder with one sub-folder per genre.
-        genres: genre names to select (case-insensitive); ``None`` selects every
-            sub-folder that holds at least one MIDI file.
+
+def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None = None) -> dict[str, list[Path]]:
+    """Map each genre (lower-case) to its MIDI files under ``root/<genre>/``, sorted;
+    ``genres=None`` selects every folder holding a MIDI file.
 
     Raises:
-        DataError: ``root`` is missing or not a folder, a requested genre has no
-            folder, or no MIDI file is found.
+        DataError: ``root`` is missing, a requested genre has no folder, or no MIDI file is found.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found (expected <root>/<genre>/*.mid)")
-    folders = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
-    if genres is None:
-        selected = list(folders)
-    else:
-        selected = [g.lower() for g in genres]
-        unknown = [g for g in selected if g not in folders]
-        if unknown:
-            raise DataError(
-                f"{root}: no folder for genre(s) {', '.join(unknown)}; "
-                f"available: {', '.join(sorted(folders)) or 'none'}"
-            )
-    files = {}
-    for genre in sorted(set(selected)):
-        found = sorted(
-            p for p in folders[genre].rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
-        )
-        if found or genres is not None:
-            files[genre] = found
+    folders = sorted(p.name.lower() for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [g for g in (genres or ()) if g.lower() not in folders]
+    if unknown:
+        raise DataError(f"{root}: no folder for genre(s) {', '.join(g.lower() for g in unknown)}; "
+                        f"available: {', '.join(folders) or 'none'}")
+    files: dict[str, list[Path]] = {g.lower(): [] for g in sorted(set(genres or ()), key=str.lower)}
+    for folder, path in midi_files(root, genres):
+        files.setdefault(folder.name.lower(), []).append(path)
+    files = dict(sorted((g, sorted(f)) for g, f in files.items()))
     if not any(files.values()):
-        raise DataError(f"{root}: no .mid or .midi files found under {', '.join(sorted(files)) or 'any genre folder'}")
+        raise DataError(f"{root}: no .mid or .midi files found under {', '.join(files) or 'any genre folder'}")
     return files
 
 

@@ -285,25 +285,11 @@ def to_pretty_midi(table: np.ndarray):
 
 
 def write_midi(table: np.ndarray, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a note table to a playable ``.mid`` file.
+    """Write a note table to a playable ``.mid`` file (an existing file only with
+    ``overwrite``, :func:`genre_lib.paths.write_atomic`); returns the path."""
+    from .paths import write_atomic
 
-    Args:
-        table: note table (see module docstring).
-        path: where to write.
-        overwrite: replace an existing file; without it an existing file is an error,
-            so nothing the user made is overwritten silently.
-
-    Returns:
-        The path written.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    to_pretty_midi(table).write(str(tmp))
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda tmp: to_pretty_midi(table).write(str(tmp)), overwrite)
 
 
 def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: bool = False) -> np.ndarray:
@@ -316,6 +302,15 @@ def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: boo
 
     with tempfile.TemporaryDirectory() as tmp:
         return read_midi(write_midi(table, Path(tmp) / "table.mid"))
+
+
+def read_back(table: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """``(table written to MIDI and read back, None)``, as many first notes as ``table``
+    has (:func:`write_read`), or ``(None, why)`` when fewer notes come back."""
+    reparsed = write_read(table)
+    if len(reparsed) < len(table):
+        return None, f"read back {len(reparsed)} notes < {len(table)}"
+    return reparsed[: len(table)], None
 
 
 def project_to_midi(table: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ anywhere agree. Nothing here creates a folder or reads one.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 #: the project root: the folder holding ``genre_lib/``
@@ -73,3 +73,21 @@ def shown(path: str | Path) -> str:
         return Path(os.path.relpath(Path(path).resolve(), PROJECT)).as_posix()
     except ValueError:  # another drive (Windows): no relative path exists
         return Path(path).name
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object], overwrite: bool = False) -> Path:
+    """Write a file by ``write(temporary path)`` beside ``path``, renamed into place when
+    done (a reader never sees half a file); an existing file is replaced only with
+    ``overwrite``. Returns ``path``.
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is false.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; not replaced (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    write(tmp)
+    tmp.replace(path)
+    return path

@@ -1,31 +1,18 @@
 """Probes: what a verdict's accuracy loses when part of its input is destroyed.
 
-A saliency map says where a gradient is large; a probe says what the verdict *needs*:
-destroy one kind of information in the notes a judge reads, judge again, and compare.
-Three kinds:
+Destroy one kind of information in what a verdict reads (:meth:`NoteVerdict.reads
+<genre_lib.verdicts.NoteVerdict.reads>`: an RNN's windows, the baseline's notes), judge
+again as the verdict judges, and compare:
 
-* **order** probes re-arrange the notes of every read (a window of the RNN, the notes
-  the baseline reads) and keep every note whole (its pitch, its own step and duration,
-  its velocity, drum flag and program): ``shuffle`` (all notes of the read), ``reverse``,
-  and ``shuffle-16`` / ``shuffle-4`` (shuffled within consecutive spans of 16 or 4
-  notes: a judge hurt by ``shuffle`` but not by ``shuffle-16`` hears longer patterns,
-  one hurt by ``shuffle-4`` hears local ones);
-* **attribute** probes (permutation importance) give every file's reads one column, or
-  a group of columns (:data:`ATTRIBUTE_GROUPS`), of another file's read at the same note
-  position, keeping everything else;
-* **branch** probes (a network with a recurrent part and a statistics part side by side,
-  :class:`genre_lib.model.NoteSummary`) replace one part's output by its mean over the
-  probed windows: what is left when that part says the same thing for every window.
+* **order** probes re-arrange the notes of every read, each note kept whole:
+  ``shuffle``, ``reverse``, ``shuffle-16`` / ``shuffle-4`` (within spans of 16 or 4 notes);
+* **attribute** probes give every file's reads one column, or a group of columns
+  (:data:`ATTRIBUTE_GROUPS`), of another file's read at the same note position;
+* **branch** probes (a network with a recurrent part and a statistics part side by side)
+  replace one part's output by its mean over the probed windows.
 
-Every probe is judged under a protocol of :mod:`genre_lib.protocols`, exactly as the
-verdict judges: an RNN reads the protocol's windows (:func:`genre_lib.protocols.protocol_windows`,
-each probed) and they vote (:func:`genre_lib.protocols.vote`); the baseline reads the
-notes :func:`genre_lib.protocols.notes_read` gives (the first 100 notes, or the whole
-file), each probed as one read. A result (:class:`ProbeResult`) holds the accuracy as is,
-the accuracy probed, their difference (the *effect*: what the probe costs) and a 95 %
-paired bootstrap interval over files (:func:`genre_lib.metrics.bootstrap_interval` of the
-per-file differences of correctness; a probe drawn at random is repeated and each file's
-correctness averaged over the repeats first). Every random choice comes from ``seed``.
+A :class:`ProbeResult` holds the accuracy as is, probed, their difference (the
+*effect*) and a 95 % paired bootstrap interval over files; every draw comes from ``seed``.
 """
 
 from __future__ import annotations
@@ -36,17 +23,15 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .inference import logits, n_notes
 from .metrics import bootstrap_interval
 from .midi_io import FEATURES, STEP
-from .protocols import FILE_WINDOWS, PROTOCOLS, check_protocol, notes_read, protocol_windows, vote
-from .verdicts import BaselineVerdict, RNNVerdict
+from .protocols import PROTOCOLS, vote
 
 if TYPE_CHECKING:
     import keras
     import pandas
 
-    from .runs import Run
+    from .verdicts import NoteVerdict, RNNVerdict
 
 #: order probes and the span each shuffles within (None: the whole read; 0: reversed)
 ORDER_PROBES: dict[str, int | None] = {"shuffle": None, "reverse": 0, "shuffle-16": 16, "shuffle-4": 4}
@@ -220,36 +205,6 @@ def probe_reads(reads: Sequence[np.ndarray], probe: str, rng: np.random.Generato
     raise ValueError(f"{probe!r} is a branch probe: it changes the network, not its input")
 
 
-# --- what a verdict reads and how it judges it ------------------------------------------
-
-
-def verdict_reads(verdict, tables: Sequence[np.ndarray], protocol: str) -> list[np.ndarray]:
-    """What ``verdict`` reads of each file under ``protocol``, one ``(k, notes, features)``
-    array per file: an RNN's windows (``k`` = 1 or the ``file`` protocol's windows), the
-    baseline's notes (``k`` = 1: the first 100, or the whole table).
-
-    Raises:
-        ValueError: a verdict that is neither an RNN nor the baseline, or an unknown protocol.
-    """
-    check_protocol(protocol)
-    if isinstance(verdict, RNNVerdict):
-        w = protocol_windows(tables, protocol, verdict.file_windows, n_notes(verdict.model))
-        return list(w.reshape(len(tables), -1, *w.shape[1:]))
-    if isinstance(verdict, BaselineVerdict):
-        return [t[None] for t in notes_read(tables, protocol, verdict.first_n)]
-    raise ValueError(f"cannot probe verdict {getattr(verdict, 'name', verdict)!r}: probes read an RNN or the baseline")
-
-
-def judge_reads(verdict, reads: Sequence[np.ndarray], protocol: str) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of ``verdict`` from the reads
-    :func:`verdict_reads` gives (probed or not), judged as the verdict judges files."""
-    if isinstance(verdict, RNNVerdict):
-        w = np.concatenate(list(reads))
-        return vote(logits(verdict.model, w), len(reads))
-    # the baseline's reads are its notes already: as whole tables, notes_read keeps them
-    return verdict.predict_proba([r[0] for r in reads], protocol)
-
-
 # --- branches --------------------------------------------------------------------------
 
 
@@ -329,9 +284,8 @@ def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> di
             "order_free_are_statistics": bool((free == statistics).all()), "windows": int(len(windows))}
 
 
-def ablate_branch(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of an RNN verdict from its reads
-    (:func:`verdict_reads`) with the ``part`` branch's outputs (``"recurrent"`` or
+def ablate_branch(verdict: "RNNVerdict", reads: Sequence[np.ndarray], part: str) -> np.ndarray:
+    """Genre probabilities ``(files, genres)`` of an RNN verdict from its reads with the ``part`` branch's outputs (``"recurrent"`` or
     ``"statistics"``, :func:`branch_slices`) replaced by their mean over every window
     read, the rest of the network unchanged.
 
@@ -350,16 +304,17 @@ def ablate_branch(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -
     return vote(_predict(head, z), len(reads))
 
 
-def applies(verdict, probe: str) -> bool:
+def applies(verdict: "NoteVerdict", probe: str) -> bool:
     """Whether ``probe`` means something for ``verdict``: order and attribute probes for
-    every RNN and the baseline, branch probes for a network with both branches.
+    every verdict that reads notes, branch probes for a network with both branches.
 
     Raises:
         ValueError: an unknown probe.
     """
     if probe_kind(probe) == "branch":
-        return isinstance(verdict, RNNVerdict) and branch_slices(verdict.model) is not None
-    return isinstance(verdict, (RNNVerdict, BaselineVerdict))
+        model = getattr(verdict, "model", None)
+        return hasattr(model, "get_layer") and branch_slices(model) is not None
+    return hasattr(verdict, "reads")
 
 
 # --- probing ---------------------------------------------------------------------------
@@ -381,25 +336,22 @@ def _result(verdict_name: str, protocol: str, probe: str, right: np.ndarray, rig
                        float(right.mean()), float(right_probed.mean()), float(diff.mean()), low, high, int(seed))
 
 
-def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
-                  protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
+def probe_verdict(verdict: "NoteVerdict", tables: Sequence[np.ndarray], y: np.ndarray,
+                  probes: Sequence[str] | None = None, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
     """Every probe of ``probes`` that applies to ``verdict`` (:func:`applies`; default:
-    all of :data:`PROBES`), under every protocol, on the same files.
+    all of :data:`PROBES`) on the same files, judged under the verdict's protocol.
 
     Args:
-        verdict: an :class:`genre_lib.verdicts.RNNVerdict` or :class:`genre_lib.verdicts.BaselineVerdict`.
-        tables: each file's whole note table.
-        y: each file's true genre, an index into ``verdict.genres``.
-        probes: probe names (:data:`PROBES`); one that does not apply to this verdict
-            is left out when ``probes`` is None and an error when it is named.
-        protocols: the protocols to judge under.
-        repeats: draws of each random probe, averaged per file (``reverse`` and branch
-            probes have no random choice and are drawn once).
+        verdict: a verdict that reads notes (:class:`genre_lib.verdicts.NoteVerdict`).
+        tables, y: each file's whole note table and true genre index.
+        probes: probe names; one that does not apply is left out when ``probes`` is
+            None and an error when it is named.
+        repeats: draws of each random probe, averaged per file.
         seed: seeds every draw and every bootstrap.
 
     Raises:
-        ValueError: an unknown probe or protocol, a named probe that does not apply,
-            ``repeats < 1``, or ``y`` not one label per table.
+        ValueError: an unknown probe, a named probe that does not apply, ``repeats < 1``,
+            or ``y`` not one label per table.
     """
     y = np.asarray(y)
     if len(y) != len(tables):
@@ -412,23 +364,20 @@ def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: 
         if probes is not None and not applies(verdict, p):
             raise ValueError(f"probe {p!r} does not apply to verdict {verdict.name!r} (no recurrent and statistics branches)")
     names = [p for p in names if applies(verdict, p)]
-    for protocol in protocols:
-        check_protocol(protocol)
-    results = []
-    for protocol in protocols:
-        reads = verdict_reads(verdict, tables, protocol)
-        right = judge_reads(verdict, reads, protocol).argmax(axis=1) == y
-        for p in names:
-            kind = probe_kind(p)
-            draws = 1 if kind == "branch" or ORDER_PROBES.get(p) == 0 else repeats
-            probed = np.zeros(len(y))
-            for r in range(draws):
-                if kind == "branch":
-                    proba = ablate_branch(verdict, reads, BRANCH_PROBES[p])
-                else:
-                    proba = judge_reads(verdict, probe_reads(reads, p, _rng(seed, p, protocol, r)), protocol)
-                probed += proba.argmax(axis=1) == y
-            results.append(_result(verdict.name, protocol, p, right, probed / draws, draws, seed))
+    protocol, results = verdict.protocol, []
+    reads = verdict.reads(tables)
+    right = verdict.judge_reads(reads).argmax(axis=1) == y
+    for p in names:
+        kind = probe_kind(p)
+        draws = 1 if kind == "branch" or ORDER_PROBES.get(p) == 0 else repeats
+        probed = np.zeros(len(y))
+        for r in range(draws):
+            if kind == "branch":
+                proba = ablate_branch(verdict, reads, BRANCH_PROBES[p])
+            else:
+                proba = verdict.judge_reads(probe_reads(reads, p, _rng(seed, p, protocol, r)))
+            probed += proba.argmax(axis=1) == y
+        results.append(_result(verdict.name, protocol, p, right, probed / draws, draws, seed))
     return results
 
 
@@ -446,13 +395,9 @@ def order_and_top_attribute(results: Sequence[ProbeResult | dict], protocol: str
 
 
 def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
-                protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
-    """The standard probe table: :func:`probe_verdict` of every verdict (an RNN and,
-    where it applies, the baseline), the same seed for each.
-
-    A named probe is run for the verdicts it applies to (:func:`applies`) and left out
-    for the others (:func:`not_applied` lists them): a branch probe changes a network,
-    so the baseline has nothing to ablate.
+                repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
+    """:func:`probe_verdict` of every verdict (each under its own protocol), the same
+    seed for each; a named probe runs for the verdicts it applies to (:func:`applies`).
 
     Raises:
         ValueError: an unknown probe, or a named probe that applies to none of the verdicts.
@@ -465,39 +410,35 @@ def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray,
                                     if probe_kind(p) == "branch" else ""))
     return [r for v in verdicts
             for r in probe_verdict(v, tables, y, None if probes is None else [p for p in probes if applies(v, p)],
-                                   protocols, repeats, seed)]
+                                   repeats, seed)]
 
 
 def not_applied(verdicts: Sequence, probes: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """The probes of ``probes`` (default: all of :data:`PROBES`) left out for each
-    verdict because they mean nothing for it (:func:`applies`), ``{verdict name:
-    [probes]}``; verdicts missing nothing are not listed."""
+    """The probes of ``probes`` (default: all) left out for each verdict because they mean
+    nothing for it, ``{verdict name: [probes]}``; verdicts missing nothing are not listed."""
     names = list(PROBES if probes is None else probes)
     out = {v.name: [p for p in names if not applies(v, p)] for v in verdicts}
     return {k: v for k, v in out.items() if v}
 
 
-def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
-                 protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> dict:
+def probe_report(run, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
+                 repeats: int = REPEATS, seed: int = 0) -> dict:
     """Everything ``genre-lib probe`` prints of a run folder on labelled files, as a
-    JSON-able dict: ``results`` (:func:`probe_table` of the run's RNN and baseline,
-    :meth:`genre_lib.runs.Run.verdicts`; one dict
-    per verdict x protocol x probe), ``dense_inputs`` (:func:`dense_inputs` on the
-    ``file`` protocol's windows of these files; None for a network without branches),
-    ``files``, ``repeats``, ``seed``, ``baseline_problem`` (why the baseline is
-    missing, or "") and ``not_applied`` (:func:`not_applied`: the probes left out per
-    verdict, e.g. a branch probe for the baseline).
+    JSON-able dict: ``results`` (:func:`probe_table` of the run's RNN and baseline under
+    both protocols), ``dense_inputs`` (:func:`dense_inputs` on the ``file`` windows;
+    None for a network without branches), ``files``, ``repeats``, ``seed``,
+    ``baseline_problem`` and ``not_applied``.
 
     Raises:
         ValueError: an unknown probe, or a named probe that applies to no verdict of the run.
     """
     # the combined verdict is left out: its probes would mix the two it is made of
-    verdicts = run.verdicts()[:2]
-    results = probe_table(verdicts, tables, y, probes, protocols, repeats, seed)
+    verdicts = [run.verdicts(p)[k] for k in range(min(2, len(run.verdicts("file")))) for p in PROTOCOLS]
+    results = probe_table(verdicts, tables, y, probes, repeats, seed)
     inputs = None
     if branch_slices(run.model) is not None:
-        k = int(run.meta.get("file_windows", FILE_WINDOWS))
-        inputs = dense_inputs(run.model, protocol_windows(tables, "file", k, run.max_notes), seed)
+        windows = run.verdict("rnn", "file").windows(tables)
+        inputs = dense_inputs(run.model, windows.reshape(-1, *windows.shape[2:]), seed)
     return {"files": len(tables), "repeats": repeats, "seed": seed, "results": [r.to_dict() for r in results],
             "dense_inputs": inputs, "baseline_problem": run.baseline_problem,
             "not_applied": not_applied(verdicts, probes)}

@@ -97,7 +97,6 @@ import numpy as np
 from .inference import (MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value,
                         predict_proba)
 from .midi_io import FEATURES, STEP
-from .protocols import FILE_WINDOWS
 
 #: What a map explains (see the module docstring); the first is the default.
 OUTPUTS: tuple[str, ...] = ("logit_diff", "logit")
@@ -782,32 +781,21 @@ def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) 
     return classes[name](model, output)
 
 
-def file_attribution(method: Method, table: np.ndarray, target: int, k: int = FILE_WINDOWS, **options) -> np.ndarray:
-    """A map of the ``file`` protocol's verdict over a whole note table: each of the
-    ``k`` evenly spaced windows the vote reads is explained for ``target``
-    (:meth:`Method.attribute`), weighted ``1/k`` as the vote weighs windows (it
-    averages their logits), and placed back on the notes it was cut from; where
-    windows overlap, their shares add up.
-
-    For :class:`Gradient` this is exactly the gradient of the vote's explained output
-    with respect to every entry of the table, except a window's first step, which the
-    window sets to 0 (:func:`genre_lib.windows.cut_windows`) and so does not depend on
-    the table: it gets no share. Notes no window reads get zeros.
+def file_attribution(method: Method, verdict, table: np.ndarray, target: int, **options) -> np.ndarray:
+    """A map of a verdict's judgement of a whole note table: each window ``verdict``
+    reads (:meth:`genre_lib.verdicts.RNNVerdict.starts`) is explained for ``target``,
+    weighted ``1/k`` as the vote averages the logits of its ``k`` windows, and added back
+    onto the notes it was cut from (:func:`genre_lib.windows.onto_table`). For
+    :class:`Gradient` this is the gradient of the vote's explained output with respect
+    to every entry of the table; notes no window reads get zeros.
 
     Returns:
         ``(notes, columns)`` in :attr:`Method.raw_unit` (columns: :attr:`Method.features`).
     """
-    from .inference import n_notes
-    from .windows import cut_windows, even_starts
+    from .windows import cut_windows, onto_table
 
     table = np.asarray(table)
-    length = n_notes(method.model)
-    starts = even_starts(len(table), k, length)
-    shares = np.array(method.attribute(cut_windows(table, starts, length), np.full(k, int(target)), **options),
-                      dtype=np.float64) / k
-    if shares.shape[-1] == len(FEATURES):
-        shares[:, 0, STEP] = 0.0  # the window's own constant, not the table's entry
-    out = np.zeros((len(table), shares.shape[-1]))
-    for start, share in zip(starts, shares):
-        out[start:start + length] += share
-    return out
+    starts = verdict.starts(len(table))
+    shares = np.array(method.attribute(cut_windows(table, starts, verdict.length), np.full(len(starts), int(target)),
+                                       **options), dtype=np.float64) / len(starts)
+    return onto_table(shares, starts, len(table))

@@ -1,29 +1,18 @@
 """Is a saliency map about the model, and about the music? The checks.
 
-* :func:`randomization_check`: model-parameter randomization (Adebayo et al. 2018,
-  "Sanity checks for saliency maps"). Re-initialize the weights layer by layer from the
-  output down, in a *copy* of the model, and compare each map with the trained model's
-  map by Spearman rank correlation of |attribution|. A method whose maps barely change
-  when the weights are destroyed shows the input or the architecture, not what the
-  model learned.
-* :func:`deletion_curve`: faithfulness. Replace the notes the map calls most important,
-  most important first, with a neutral note and follow the target genre's probability;
-  compare with replacing notes in random order and with replacing the last notes first.
-* :func:`agreement`: does a map rank the notes as occlusion does
-  (:class:`genre_lib.saliency.Occlusion`, the measured drop of the output without each
-  note), the faithfulness reference of a gradient map?
-* :func:`check_methods`: every method on a set of files, file by file, with paired
-  bootstrap intervals over files against random deletion, a position-matched random
-  order (:func:`derangement`: another file's map, so the recency effect is kept) and
-  the last notes first, and the overlap of flipped notes with salient notes against
-  the same position-matched chance (:class:`MethodChecks`, stored as JSON by
-  ``scripts/saliency_checks.py``, read by notebooks 04 and 05).
-* :func:`planted_cue_share`: ground truth on the generated demo corpus, where the notes
-  that carry a genre cue are known (:func:`genre_lib.demo.planted_cue_mask`).
-
-:func:`check_report` runs them on a set of files and gives the report that
-``genre-lib saliency-check`` prints (:func:`report_lines`) and a notebook can show.
-Results are frozen dataclasses whose figures are all fields, their arrays read-only.
+* :func:`randomization_check`: re-initialize the weights layer by layer in a copy of
+  the model (Adebayo et al. 2018) and compare each map with the trained model's by the
+  Spearman correlation of |attribution|;
+* :func:`deletion_curve`: replace the notes the map calls most important with a neutral
+  note and follow the target's probability, against random deletion and the last notes
+  first;
+* :func:`agreement`: does a map rank the notes as occlusion does?
+* :func:`planted_cue_share`: ground truth on the demo corpus's planted cues;
+* :func:`check_methods`, the one report: every method on a set of files, file by file,
+  with paired bootstrap intervals against random deletion, a position-matched chance
+  (:func:`derangement`: another file's map) and the last notes first, and the overlap of
+  flipped notes with salient notes (:class:`MethodChecks`, stored as JSON by
+  ``scripts/saliency_checks.py``, printed by ``genre-lib saliency-check``).
 """
 
 from __future__ import annotations
@@ -249,16 +238,6 @@ class DeletionResult:
                 recency_deletion_auc=float(aucs["recency"].mean()),
                 salient_lower_share=float((aucs["salient"] < aucs["random"]).mean()))
 
-    def summary(self) -> dict:
-        """JSON-able figures over the files."""
-        return {
-            "deletion_auc": round(self.deletion_auc, 4),
-            "random_deletion_auc": round(self.random_deletion_auc, 4),
-            "salient_lower_share": round(self.salient_lower_share, 4),
-            "recency_deletion_auc": round(self.recency_deletion_auc, 4),
-            "n": int(len(self.auc_salient)),
-        }
-
 
 def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Tables (files, points, notes, features): point j has the first counts[j] notes of
@@ -268,6 +247,13 @@ def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, co
     rank[np.arange(n)[:, None], orders] = np.arange(n_notes)[None]
     replaced = rank[:, None, :] < counts[None, :, None]  # (files, points, notes)
     return np.where(replaced[..., None], neutral[None, None], X[:, None])
+
+
+def _chance_orders(n: int, n_notes: int, rng: np.random.Generator, n_random: int) -> tuple[list, np.ndarray]:
+    """The rankings a map's deletion is compared with: ``n_random`` random orders per
+    file (drawn from ``rng``, at least one) and the last notes first."""
+    random = [np.argsort(rng.random((n, n_notes)), axis=1) for _ in range(max(1, n_random))]
+    return random, np.tile(np.arange(n_notes)[::-1], (n, 1))
 
 
 def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neutral: np.ndarray,
@@ -334,14 +320,9 @@ def deletion_curve(
     def curves(orders: np.ndarray) -> np.ndarray:
         return _deletion_probs(model, X, t, orders, neutral, counts)
 
-    importance = S.note_importance(attr)
-    salient = curves(np.argsort(-importance, axis=1, kind="stable"))
-    rng = np.random.default_rng(seed)
-    random = np.mean(
-        [curves(np.argsort(rng.random((n, n_notes)), axis=1)) for _ in range(max(1, n_random))], axis=0
-    )
-    recency = curves(np.tile(np.arange(n_notes)[::-1], (n, 1)))
-    return DeletionResult(x, salient, random, recency)
+    salient = curves(np.argsort(-S.note_importance(attr), axis=1, kind="stable"))
+    random, recency = _chance_orders(n, n_notes, np.random.default_rng(seed), n_random)
+    return DeletionResult(x, salient, np.mean([curves(o) for o in random], axis=0), curves(recency))
 
 
 # ---------------------------------------------------------------------------------------
@@ -374,15 +355,6 @@ class AgreementResult:
         _freeze(self, mean_spearman=float(np.nanmean(self.spearman)),
                 mean_top_overlap=float(np.mean(self.top_overlap)))
 
-    def summary(self) -> dict:
-        """JSON-able means over files, each with its 95 % bootstrap interval over files."""
-        rho = self.spearman[np.isfinite(self.spearman)]
-        return {"spearman": round(self.mean_spearman, 4),
-                "spearman_interval": [round(v, 4) for v in bootstrap_interval(rho)],
-                f"top{self.k}_overlap": round(self.mean_top_overlap, 4),
-                f"top{self.k}_overlap_interval": [round(v, 4) for v in bootstrap_interval(self.top_overlap)],
-                "chance": round(self.chance, 4), "n": int(len(self.spearman))}
-
 
 def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> AgreementResult:
     """Do two maps of the same files rank the notes alike?
@@ -402,13 +374,6 @@ def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> Agreem
     top_r = np.argsort(-r, axis=1, kind="stable")[:, :k]
     overlap = np.array([len(np.intersect1d(u, v)) / k for u, v in zip(top_a, top_r)])
     return AgreementResult(_spearman_per_file(a, r), overlap, k, k / a.shape[1])
-
-
-def recency_map(n_files: int, n_notes: int) -> np.ndarray:
-    """A map with no model in it: each note's importance is its position (the last note
-    read most important), the ranking a recurrent network's maps lean towards. Its
-    :func:`agreement` with a reference is the chance level that keeps the recency effect."""
-    return np.tile(np.arange(1, n_notes + 1, dtype=np.float64)[None, :, None], (n_files, 1, 1))
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,86 +421,6 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
         "lift": mean_share / mean_chance if used.any() and mean_chance > 0 else float("nan"),
         "n": int(used.sum()),
     }
-
-
-# ---------------------------------------------------------------------------------------
-# The report
-# ---------------------------------------------------------------------------------------
-
-
-def check_report(
-    method: Method,
-    X: np.ndarray,
-    y: np.ndarray,
-    baseline: np.ndarray | None = None,
-    n_steps: int = 20,
-    seed: int = 0,
-) -> dict:
-    """Every check of one method on files ``X`` explained for their own genres ``y``,
-    as one JSON-able dict.
-
-    Args:
-        method: the saliency method, on the trained model.
-        X, y: files (files, notes, features) and their genre indices.
-        baseline: the neutral table of IG, occlusion and deletion (default: the training
-            mean note, :func:`~genre_lib.saliency.model_baseline`).
-        n_steps, seed: see :func:`deletion_curve` (the seed also seeds the
-            randomization).
-
-    Returns:
-        ``method``, ``output``, ``n``, ``accuracy``; ``randomization_spearman`` (|map|,
-        every learned layer re-initialized), ``randomization_spearman_signed``,
-        ``randomization_stages``; :meth:`DeletionResult.summary`'s keys;
-        ``occlusion_agreement`` (:func:`agreement` with the occlusion map) and
-        ``recency_agreement`` (the position-only map's, the chance level);
-        ``completeness`` (IG's :meth:`~genre_lib.saliency.Completeness.summary`, else
-        None); ``unattributed``.
-    """
-    X = np.asarray(X)
-    model = method.model
-    neutral = S.model_baseline(model, X.shape[1]) if baseline is None else baseline
-    std = S.feature_std(model)
-    options = {"baseline": neutral} if method.uses_baseline else {}
-    shown = method.explain(X, y, feature_scale=std, baseline=neutral)
-    rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options)
-    deletion = deletion_curve(model, X, y, shown.values, neutral, n_steps=n_steps, seed=seed)
-    occlusion = shown if method.name == "occlusion" else \
-        S.Occlusion(model, method.output).explain(X, y, feature_scale=std, baseline=neutral)
-    accuracy = float((predict_proba(model, X).argmax(-1) == np.asarray(y)).mean())
-    return {
-        "method": method.name,
-        "output": method.output,
-        "n": int(len(X)),
-        "accuracy": round(accuracy, 4),
-        "randomization_spearman": round(rand.fully_randomized, 4),
-        "randomization_spearman_signed": round(rand.fully_randomized_signed, 4),
-        "randomization_stages": rand.summary()["stages"],
-        **deletion.summary(),
-        "occlusion_agreement": agreement(shown.values, occlusion.values).summary(),
-        "recency_agreement": agreement(recency_map(*X.shape[:2]), occlusion.values).summary(),
-        "completeness": None if shown.completeness is None else shown.completeness.summary(),
-        "unattributed": list(shown.unattributed),
-    }
-
-
-def report_lines(report: dict) -> list[str]:
-    """The text form of :func:`check_report` (what ``genre-lib saliency-check`` prints
-    after its first line)."""
-    lines = [f"  randomized {' + '.join(stage['randomized'])}: Spearman vs trained |map| {stage['spearman_mean']:.3f}, "
-             f"signed {stage['spearman_signed_mean']:.3f}" for stage in report["randomization_stages"]]
-    lines.append(f"  deletion AUC: salient first {report['deletion_auc']:.3f}, random {report['random_deletion_auc']:.3f}, "
-                 f"last notes first {report['recency_deletion_auc']:.3f} (lower = falls faster)")
-    occ, rec = report["occlusion_agreement"], report["recency_agreement"]
-    k = next(key for key in occ if key.startswith("top") and key.endswith("_overlap"))
-    lines.append(f"  agreement with occlusion: Spearman {occ['spearman']:.3f}, {k.replace('_', ' ')} {occ[k]:.3f} "
-                 f"(position alone: {rec['spearman']:.3f}, {rec[k]:.3f}; random {occ['chance']:.2f})")
-    if report["completeness"] is not None:
-        c = report["completeness"]
-        lines.append(f"  completeness: {c['complete_share']:.0%} of files within {c['tolerance']:.0%} "
-                     f"(median gap {c['gap_median']:.4f}, max {c['gap_max']:.4f})")
-    if report["unattributed"]:
-        lines.append("  gets no attribution: " + "; ".join(report["unattributed"]))
-    return lines
 
 
 # ---------------------------------------------------------------------------------------
@@ -870,6 +755,28 @@ def _top_overlap(importance: np.ndarray, changed: list[np.ndarray]) -> np.ndarra
     return out
 
 
+def _flip_all(model, X: np.ndarray, genres: tuple[str, ...], seed: int, say) -> tuple:
+    """Each file flipped (first 100 notes, default settings) to the model's runner-up
+    genre: ``(targets, flipped, notes changed, the changed notes of each flipped file)``."""
+    from .changes import changed_notes
+    from .flip import FlipSettings, optimize_delta
+    from .verdicts import RNNVerdict
+
+    n = len(X)
+    judge = RNNVerdict(model, genres, "first100")
+    target = np.argsort(predict_proba(model, X), axis=1)[:, -2]
+    flipped, notes_changed = np.zeros(n, dtype=bool), np.zeros(n, dtype=int)
+    changed: list[np.ndarray] = [np.array([], dtype=int)] * n
+    for i in range(n):
+        r = optimize_delta(judge, X[i], int(target[i]), FlipSettings(seed=seed))
+        flipped[i], notes_changed[i] = r.flipped, r.notes_changed
+        if r.flipped:
+            changed[i] = changed_notes(r.base, r.modified)  # the notes notes_changed counts
+        if (i + 1) % 25 == 0 or i + 1 == n:
+            say(f"flips: {i + 1} of {n} files, {flipped[: i + 1].sum()} flipped")
+    return target, flipped, notes_changed, changed
+
+
 def check_methods(
     model,
     X: np.ndarray,
@@ -879,6 +786,7 @@ def check_methods(
     neutral: np.ndarray | None = None,
     feature_scale: np.ndarray | None = None,
     methods: tuple[str, ...] = S.METHODS,
+    output: str = S.DEFAULT_OUTPUT,
     files: tuple[str, ...] = (),
     genres: tuple[str, ...] | None = None,
     n_steps: int = 20,
@@ -891,53 +799,20 @@ def check_methods(
     against three chance levels, randomization, agreement with occlusion and the overlap
     with flipped notes, per file, with paired bootstrap intervals over files.
 
-    The maps are as notebook 04 shows them: scaled by the model's feature std, IG from
-    ``ig_baseline`` (the genre-balanced training mean, :func:`~genre_lib.saliency.mean_baseline`;
-    default the model's mean note), occlusion and deletion replacing a note by the
-    model's mean note (:func:`~genre_lib.saliency.model_baseline`).
-
-    The **position-matched chance** ranks each file's notes by another file's map of the
-    same method and genre (a seeded :func:`derangement`, ``n_random`` of them averaged;
-    across genres when a genre has a single file here).
-    Why this and not random orders drawn from the method's mean positional profile: the
-    set of rankings is exactly the method's own, so the chance level keeps everything a
-    map shares across files (its pile-up on the last notes, its favourite positions,
-    the correlation between neighbouring ranks) and loses only what is specific to the
-    file, which is what a map is supposed to add; a profile would keep the marginal
-    only, and need a model of how ranks correlate. A map that beats it knows something
-    about *this* file, not only where a recurrent network looks in any file.
-
-    Flips (``flips=True``): each file is flipped to the runner-up genre of the model
-    (:func:`genre_lib.flip.optimize_delta`, default settings, first 100 notes); for the
-    files that flip after the MIDI round trip, the share of changed notes among the
-    method's top-k notes of the flip's target (k = notes changed), against the same share
-    with another file's map (derangement within the flip's target genre).
-
-    Args:
-        model: trained classifier (raw note tables in).
-        X, y: files (files, notes, features) and their genre indices.
-        ig_baseline: IG's neutral table (see above).
-        neutral: the note (or per-position table) a deleted or occluded note becomes
-            (default :func:`~genre_lib.saliency.model_baseline`).
-        feature_scale: per-feature std the maps are scaled by (default the model's).
-        methods: names of :data:`genre_lib.saliency.METHODS` to check.
-        files: the files' names, kept with the result.
-        genres: genre names, kept with the result.
-        n_steps: deletion points after the unmodified one.
-        n_random: random orders and derangements averaged per file.
-        flips: flip the files (the slow part: one optimisation per file).
-        seed: seeds every random choice.
-        log: called with a line of progress.
-
-    Returns:
-        A :class:`MethodChecks`.
+    Maps are shown scaled by the model's feature std; IG starts from ``ig_baseline`` (the
+    genre-balanced training mean, :func:`~genre_lib.saliency.mean_baseline`; default the
+    model's mean note); occlusion and deletion replace a note by ``neutral`` (default the
+    model's mean note). The **position-matched chance** ranks each file's notes by
+    another file's map of the same method and genre (:func:`derangement`, ``n_random``
+    of them): it keeps everything a map shares across files (its pile-up on the last
+    notes) and loses only what is specific to the file. With ``flips`` each file is
+    flipped to the model's runner-up genre (:func:`_flip_all`) and the share of its
+    changed notes among the method's top-k notes (k = notes changed) is compared with
+    the same share by another file's map.
 
     Raises:
-        SaliencyError: bad shapes, an unknown method, or a genre with a single file.
+        SaliencyError: bad shapes, an unknown method, or fewer than two files.
     """
-    from .changes import changed_notes
-    from .flip import FlipSettings, optimize_delta
-
     say = log or (lambda _line: None)
     X = np.asarray(X, dtype=np.float32)
     y = check_targets(y, len(X), n_genres(model), SaliencyError)
@@ -947,6 +822,7 @@ def check_methods(
     if unknown:
         raise SaliencyError(f"unknown saliency method(s) {unknown}; choose from {', '.join(S.METHODS)}")
     n, n_notes, n_feat = X.shape
+    names = tuple(genres) if genres is not None else tuple(str(g) for g in range(n_genres(model)))
     std = S.feature_std(model) if feature_scale is None else np.asarray(feature_scale, dtype=np.float64)
     neutral = S.model_baseline(model, n_notes) if neutral is None else \
         np.broadcast_to(np.asarray(neutral, dtype=np.float32), (n_notes, n_feat))
@@ -956,91 +832,51 @@ def check_methods(
     def aucs(orders: np.ndarray) -> np.ndarray:
         return _auc(x_axis, _deletion_probs(model, X, y, orders, neutral, counts))
 
-    def ranked(importance: np.ndarray) -> np.ndarray:
-        return np.argsort(-importance, axis=1, kind="stable")
-
     # the chance rankings that need no map, drawn once for every method
     rng = np.random.default_rng(seed)
-    auc_random = np.mean([aucs(np.argsort(rng.random((n, n_notes)), axis=1)) for _ in range(n_random)], axis=0)
-    auc_recency = aucs(np.tile(np.arange(n_notes)[::-1], (n, 1)))
+    random, recency = _chance_orders(n, n_notes, rng, n_random)
+    auc_random, auc_recency = np.mean([aucs(o) for o in random], axis=0), aucs(recency)
     partners = [derangement(_pairing_groups(y), rng) for _ in range(n_random)]
     say(f"chance levels: random {auc_random.mean():.4f}, last notes first {auc_recency.mean():.4f}")
-
-    flip_target = np.full(n, -1)
-    flipped = np.zeros(n, dtype=bool)
-    notes_changed = np.zeros(n, dtype=int)
-    changed: list[np.ndarray] = [np.array([], dtype=int)] * n
+    flip_target, flipped, notes_changed, changed = np.full(n, -1), np.zeros(n, bool), np.zeros(n, int), [[]] * n
+    flip_partners = []
     if flips:
-        # the runner-up: the genre the model does not choose
-        flip_target = np.argsort(predict_proba(model, X), axis=1)[:, -2]
-        for i in range(n):
-            r = optimize_delta(model, X[i], int(flip_target[i]), FlipSettings(seed=seed), genres=genres)
-            flipped[i], notes_changed[i] = r.flipped, r.notes_changed
-            if r.flipped:
-                changed[i] = changed_notes(r.base, r.modified)  # the notes notes_changed counts
-            if (i + 1) % 25 == 0 or i + 1 == n:
-                say(f"flips: {i + 1} of {n} files, {flipped[: i + 1].sum()} flipped")
+        flip_target, flipped, notes_changed, changed = _flip_all(model, X, names, seed, say)
         flip_partners = [derangement(_pairing_groups(flip_target), rng) for _ in range(n_random)]
-
-    def options(name: str) -> dict:
-        if name == "occlusion":
-            return {"baseline": neutral}  # occlusion deletes a note as the deletion check does
-        return {"baseline": ig_baseline} if name == "ig" and ig_baseline is not None else {}
-
-    occlusion_map = S.Occlusion(model).explain(X, y, feature_scale=std, **options("occlusion"))  # the reference of every map
+    occlusion = S.Occlusion(model, output).explain(X, y, feature_scale=std, baseline=neutral)
     results = []
     for name in methods:
-        method = S.method_named(name, model, seed=seed)
-        shown = occlusion_map if name == "occlusion" else method.explain(X, y, feature_scale=std, **options(name))
+        method = S.method_named(name, model, output, seed=seed)
+        options = {"baseline": neutral if name == "occlusion" else ig_baseline} if method.uses_baseline else {}
+        shown = occlusion if name == "occlusion" else method.explain(X, y, feature_scale=std, **options)
         importance = S.note_importance(shown.values)
-        auc = aucs(ranked(importance))
-        auc_position = np.mean([aucs(ranked(importance[p])) for p in partners], axis=0)
-        rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options(name))
-        occ = agreement(shown.values, occlusion_map.values).spearman
+        ranked = [np.argsort(-i, axis=1, kind="stable") for i in (importance, *(importance[p] for p in partners))]
+        auc, auc_position = aucs(ranked[0]), np.mean([aucs(r) for r in ranked[1:]], axis=0)
+        rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options)
         overlap = overlap_position = overlap_naive = np.full(n, np.nan)
         if flips:
-            # maps of the file as read, not of the flip's MIDI-projected base: the two
-            # differ by sub-tick timing only (see FlipResult.base)
-            to_target = S.note_importance(method.explain(X, flip_target, feature_scale=std, **options(name)).values)
+            # maps of the file as read, not of the flip's MIDI-projected base (they differ by sub-tick timing)
+            to_target = S.note_importance(method.explain(X, flip_target, feature_scale=std, **options).values)
             overlap = _top_overlap(to_target, changed)
             overlap_position = np.mean([_top_overlap(to_target[p], changed) for p in flip_partners], axis=0)
             overlap_naive = np.where(np.isfinite(overlap), notes_changed / n_notes, np.nan)
-        results.append(MethodCheck(name, auc, auc_random, auc_position, auc_recency, rand.spearman[-1], occ,
-                                   overlap, overlap_position, overlap_naive, shown.complete, seed))
+        results.append(MethodCheck(name, auc, auc_random, auc_position, auc_recency, rand.spearman[-1],
+                                   agreement(shown.values, occlusion.values).spearman, overlap, overlap_position,
+                                   overlap_naive, shown.complete, seed))
         say(f"{name}: deletion AUC {auc.mean():.4f}, position-matched {auc_position.mean():.4f}, "
             f"randomization {np.nanmean(rand.spearman[-1]):.3f}")
-    names = tuple(genres) if genres is not None else tuple(str(g) for g in range(n_genres(model)))
     return MethodChecks(tuple(results), tuple(files), names, y, flip_target, flipped, notes_changed,
                         n_steps, n_random, seed)
 
 
 def save_checks(checks: MethodChecks, path, overwrite: bool = False):
-    """Write :meth:`MethodChecks.to_dict` as JSON (refusing to replace a file unless
-    ``overwrite``); read it back with :func:`load_checks`."""
+    """Write :meth:`MethodChecks.to_dict` as JSON (:func:`genre_lib.paths.write_atomic`);
+    read it back with :func:`load_checks`."""
     import json
-    from pathlib import Path
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; not replaced (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    from .paths import write_atomic
 
-
-def notebook_checks_path(run_path) -> "Path":
-    """Where :func:`genre_lib.study.notebook_checks` keeps the checks it computed for a
-    run (quick mode, the demo, a folder of your own), so that notebooks 04 and 05 show
-    one computation instead of making two: a file in the cache folder
-    (:func:`genre_lib.paths.cache_dir`), named for the run as :func:`genre_lib.paths.shown`
-    prints it."""
-    import re
-
-    from .paths import cache_dir, shown
-
-    return cache_dir() / "saliency-checks" / (re.sub(r"[^A-Za-z0-9._-]+", "_", shown(run_path)) + ".json")
+    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n"), overwrite)
 
 
 def with_meta(checks: MethodChecks, **meta) -> MethodChecks:

@@ -16,14 +16,15 @@ import numpy as np
 
 from .data_source import identify
 from .dataset import MAX_NOTES, Dataset, load_dataset
+from .configs import ModelConfig
 from .machine import describe as describe_machine
 from .metrics import classification_metrics, misclassified
-from .model import ModelConfig, build_model
-from .probes import KEPT_PROBES, probe_verdict
-from .protocols import FILE_WINDOWS
+from .model import build_model
+from .probes import KEPT_PROBES, probe_table
+from .protocols import FILE_WINDOWS, PROTOCOLS
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
-from .verdicts import BaselineVerdict, Combined, RNNVerdict, score
+from .verdicts import BaselineVerdict, Combined, RNNVerdict, judge, metric_blocks
 
 if TYPE_CHECKING:
     import keras
@@ -60,7 +61,7 @@ def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, win
     is meant to be used: by the first 100 notes for a model trained on them, else by a
     vote of :data:`VAL_WINDOWS` evenly spaced windows (never windows of training files)."""
     protocol = "first100" if windows == 1 else "file"
-    probs = RNNVerdict(model, data.genres, VAL_WINDOWS).predict_proba(data.tables(val), protocol)
+    probs = RNNVerdict(model, data.genres, protocol, VAL_WINDOWS).predict_proba(data.tables(val))
     m = classification_metrics(probs, data.y[val], data.genres)
     return m["accuracy"], m["loss"]
 
@@ -123,27 +124,17 @@ def fit(
     return model, history
 
 
-def judge_fold(model: "keras.Model", data: Dataset, train: np.ndarray, test: np.ndarray, seed: int = 0,
-               file_windows: int = FILE_WINDOWS):
-    """The verdicts of one trained network on the files ``test``: the RNN, the baseline
-    fitted on the files ``train`` (seeded by ``seed``) and the two combined, scored
-    under both protocols (:func:`genre_lib.verdicts.score`).
-
-    Returns:
-        ``(verdicts, scores)``: the three verdicts and their
-        :class:`~genre_lib.verdicts.Scores`.
-    """
-    train, test = np.asarray(train, dtype=int), np.asarray(test, dtype=int)
-    rnn = RNNVerdict(model, data.genres, file_windows)
-    base = BaselineVerdict.fit(data.tables(train), data.y[train], data.genres, seed, data.X.shape[1])
-    verdicts = (rnn, base, Combined(rnn, base))
-    return verdicts, score(verdicts, data.tables(test), data.y[test], data.genres)
-
-
-def metric_blocks(scores) -> dict:
-    """``metrics.json``'s blocks of :class:`~genre_lib.verdicts.Scores`: one per verdict,
-    the ``file`` protocol's figures at the top and both protocols under ``protocols``."""
-    return {name: {**m["file"], "protocol": "file", "protocols": m} for name, m in scores.metrics.items()}
+def fold_verdicts(model: "keras.Model", data: Dataset, train: np.ndarray, seed: int = 0,
+                  file_windows: int = FILE_WINDOWS) -> list:
+    """The verdicts of one trained network under both protocols: the RNN, the baseline
+    fitted on the files ``train`` (seeded by ``seed``) and the two combined."""
+    train = np.asarray(train, dtype=int)
+    out = []
+    for p in PROTOCOLS:
+        rnn = RNNVerdict(model, data.genres, p, file_windows)
+        base = BaselineVerdict(data.genres, p, data.X.shape[1], seed).fit(data.tables(train), data.y[train])
+        out += [rnn, base, Combined(rnn, base)]
+    return out
 
 
 def check_genres(data: Dataset) -> None:
@@ -215,15 +206,16 @@ def train_run(
     model, history = fit(config, data, parts.train, parts.val, seed, verbose)
     seconds = time.perf_counter() - start
 
-    verdicts, scores = judge_fold(model, data, parts.train, parts.test, seed, file_windows)
-    kept = probe_verdict(verdicts[0], data.tables(parts.test), data.y[parts.test], KEPT_PROBES, repeats=1, seed=seed)
-    val = score(verdicts[:1], data.tables(parts.val), data.y[parts.val], data.genres)
+    verdicts = fold_verdicts(model, data, parts.train, seed, file_windows)
+    tables, y_test = data.tables(parts.test), data.y[parts.test]
+    probs = judge(verdicts, tables)
+    rnns = [v for v in verdicts if v.name == "rnn"]
     paths = [data.paths[i] for i in parts.test]
     metrics = {
-        **metric_blocks(scores),
-        "val": metric_blocks(val)["rnn"],
-        "misclassified": misclassified(scores.probabilities["rnn"]["file"], data.y[parts.test], paths, data.genres),
-        "probes": [r.to_dict() for r in kept],
+        **metric_blocks(probs, y_test, data.genres),
+        "val": metric_blocks(judge(rnns, data.tables(parts.val)), data.y[parts.val], data.genres)["rnn"],
+        "misclassified": misclassified(probs["file"]["rnn"], y_test, paths, data.genres),
+        "probes": [r.to_dict() for r in probe_table(rnns, tables, y_test, KEPT_PROBES, repeats=1, seed=seed)],
     }
     meta = {
         "genres": list(data.genres),
@@ -245,5 +237,6 @@ def train_run(
         # the same seed gives the same weights only on the same kind of CPU and libraries
         "machine": describe_machine(),
     }
-    save_run(out, model, meta, history, metrics, overwrite=overwrite, baselines=verdicts[1].models)
+    save_run(out, model, meta, history, metrics, overwrite=overwrite,
+             baselines={v.protocol: v.model for v in verdicts if v.name == "baseline"})
     return load_run(out)

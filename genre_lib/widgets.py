@@ -114,25 +114,11 @@ def flip_explorer(
     root: str | Path | None = None,
     settings: FlipSettings = FlipSettings(),
 ):
-    """A widget to flip a file's genre and step through the flip (needs a kernel).
-
-    Controls: a dropdown of ``files``, a dropdown of target genres, and a slider over
-    the recorded steps; the note map, probability bars and a summary line are redrawn
-    with :func:`render_flip_step`. Flips are computed on first use and cached.
-
-    Args:
-        model: the classifier (raw note tables in, probabilities out).
-        genres: genre names, in the model's output order.
-        files: MIDI files to choose from.
-        root: folder the file labels are shown relative to (default: none).
-        settings: how :func:`~genre_lib.flip.optimize_delta` searches.
-
-    Returns:
-        An ``ipywidgets.VBox`` (its text form names no paths). Its controls are also attributes, so code (and tests)
-        can drive it: ``.file``, ``.target``, ``.slider`` (set ``.value``), and read
-        ``.image`` (PNG), ``.text`` (HTML summary), ``.result`` (the current flip) and
-        ``.summary`` (the current summary line).
-    """
+    """A widget to flip a file's first notes (``model`` of ``genres``) to a chosen genre
+    and step through the flip with :func:`render_flip_step` (flips computed on first use
+    and cached; labels of ``files`` relative to ``root``). Returns an ``ipywidgets.VBox``
+    whose controls are attributes code can drive: ``.file``, ``.target``, ``.slider``,
+    and read: ``.image``, ``.text``, ``.result`` (the flip), ``.summary``."""
     import html
 
     import ipywidgets as w
@@ -141,8 +127,9 @@ def flip_explorer(
     from .flip import optimize_delta
     from .inference import n_notes, predict_proba
     from .midi_io import MidiError
+    from .verdicts import RNNVerdict
 
-    max_notes = n_notes(model)
+    max_notes, judge = n_notes(model), RNNVerdict(model, genres, "first100")
     file_dd = _file_dropdown(files, root)
     target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
@@ -162,7 +149,7 @@ def flip_explorer(
             except MidiError as exc:
                 cache[key] = f"cannot use this file: {exc.reason}"
                 return cache[key]
-            cache[key] = optimize_delta(model, table, list(genres).index(target), settings, genres=tuple(genres))
+            cache[key] = optimize_delta(judge, table, list(genres).index(target), settings)
         return cache[key]
 
     def redraw(*_):
