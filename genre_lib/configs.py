@@ -22,29 +22,14 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The named hyperparameters of one network (what the iterations table lists).
-
-    Attributes:
-        cell: ``"gru"`` or ``"lstm"``; units: recurrent units per layer; layers: stacked
-            recurrent layers; dense_layers, dense_units: the dense layers before the
-            logits; dropout: after the recurrent part and each dense layer.
-        epochs, learning_rate, batch_size, patience: training (Adam; early stopping
-            after ``patience`` epochs without a better validation accuracy).
-        families, pitch_classes, drum_sounds: one-hot program family, pitch class and
-            drum sound of each note (:class:`genre_lib.model.ProgramFamily`, ...).
-        summary: window statistics beside the recurrent state
-            (:class:`genre_lib.model.NoteSummary`, with pitch classes the
-            :class:`~genre_lib.model.PitchClassProfile`).
-        augment: random tempo, key and loudness while training (:class:`~genre_lib.model.MusicAugment`).
-        columns: the note-table columns the recurrent layers read.
-        windows: 100-note windows per training file and epoch (1: the first 100 notes).
-        cosine: half-cosine learning-rate decay, the last epoch kept (no early stopping).
-        intervals: each note's place in its own part's line
-            (:class:`~genre_lib.model.PartIntervals`); interval_summary: statistics of
-            those channels beside the state; parts: one recurrent stack per part;
-            bidirectional: recurrent layers read both ways (the last three were screened
-            by ``scripts/order_search.py``, no committed model uses them).
-        conv: width in notes of a convolution before the recurrent layers (0: none).
+    """The named hyperparameters of one network (what the iterations table lists):
+    the recurrent ``cell`` (GRU or LSTM), ``units``, ``layers``, the dense layers,
+    ``dropout``, training (``epochs``, ``learning_rate``, ``batch_size``, ``patience``,
+    ``windows`` per training file, ``cosine`` decay), the input's ``columns``, and the
+    model's additions (one-hot ``families``, ``pitch_classes``, ``drum_sounds``; window
+    statistics ``summary``; ``augment``; per-part ``intervals``, ``interval_summary``,
+    ``parts``, ``bidirectional`` (screened by ``scripts/order_search.py``); a ``conv``
+    width). See :mod:`genre_lib.model` for the layers each adds.
     """
 
     cell: str = "gru"

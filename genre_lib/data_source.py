@@ -1,29 +1,10 @@
-"""Which MIDI folder the series reads, which collection it holds, and the runs that go with it: the one rule.
+"""Which MIDI folder the series reads and which collection it holds: the one rule.
 
-:func:`resolve_data_dir` decides the folder, first match wins:
-
-1. a folder given explicitly (an argument), or the environment variable ``GENRE_DATA``
-   when it is set and not empty: read where it is;
-2. ``<project>/data/real`` (written by ``make data``, see :mod:`genre_lib.download`)
-   when it holds at least one ``.mid``/``.midi`` file under a genre folder;
-3. the generated demo corpus (:func:`genre_lib.demo.ensure_demo_data`), which is *not
-   real music*.
-
-:func:`identify` then says which collection the folder holds, by its files and never by
-its name:
-
-* ``real``: every MIDI file under a genre folder is listed in ``data/sources/midi.csv``
-  as ``<genre>/<name>`` with that size, and every listed file of each genre present is
-  there (a download of some genres only is still the real collection, of those genres).
-  So ``data/real`` after ``make data`` and ``../shared/midi`` are the same collection;
-* ``demo``: the complete corpus written by :mod:`genre_lib.demo`;
-* ``other``: anything else, such as a folder of the user's own.
-
-The returned :class:`DataChoice` carries a one-line banner saying which data this is, to
-print above any result, where the notebooks keep the runs they train on it
-(:attr:`DataChoice.runs_dir`), the committed run that goes with it
-(:meth:`DataChoice.committed_run`) and its committed cross-validation
-(:meth:`DataChoice.committed_cv`).
+:func:`resolve_data_dir`, first match wins: a folder given explicitly or by
+``GENRE_DATA``; ``data/real`` after ``make data``; the generated demo corpus (not real
+music). :func:`identify` then tells the collection by its files, never its name:
+``real`` when the genre folders hold exactly files listed in ``data/sources/midi.csv``
+(all listed files of each genre present), ``demo`` for the demo corpus, ``other`` else.
 """
 
 from __future__ import annotations
@@ -57,18 +38,10 @@ SITES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Collection:
-    """Which data a folder holds, judged by its files.
-
-    Attributes:
-        kind: :data:`REAL`, :data:`DEMO` or :data:`OTHER`.
-        id: names the folders of this data, ``runs/<id>/`` and ``reports/<id>/``, and is
-            stored in run and cross-validation records: the manifest's name (``midi``)
-            for the real collection, ``demo`` for the demo corpus, else
-            ``<folder name>-<8 hex digits of its file list>`` (another file list,
-            another id).
-        genres: the genre folders holding MIDI files, lower-case, sorted.
-        note: for a folder holding files of the real collection that is not exactly
-            it, the first difference, in one line; else ``""``.
+    """Which data a folder holds: ``kind`` (:data:`REAL`, :data:`DEMO`, :data:`OTHER`),
+    ``id`` (names ``runs/<id>/`` and ``reports/<id>/``: ``midi`` for the real collection,
+    ``demo``, else the folder name and a hash of its file list), its ``genres`` and a
+    ``note`` on the first difference from the real collection.
     """
 
     kind: str
@@ -79,16 +52,8 @@ class Collection:
 
 @dataclass(frozen=True)
 class DataChoice:
-    """The data folder to read, where the choice came from, which collection it holds,
-    and a line saying so.
-
-    Attributes:
-        path: the folder, laid out as ``<path>/<genre>/*.mid``.
-        kind: where the choice came from: ``"given"`` (an argument), ``"env"``
-            (``GENRE_DATA``), ``"real"`` (``data/real`` from ``make data``) or ``"demo"``
-            (the generated corpus, the fallback).
-        banner: one line for people saying which data this is.
-        collection: what the folder holds (see :func:`identify`).
+    """The data folder to read (``path``), where the choice came from (``kind``:
+    ``given``, ``env``, ``real`` or ``demo``), a one-line ``banner`` and its ``collection``.
     """
 
     path: Path
@@ -173,15 +138,9 @@ def resolve_data_dir(
     data_dir: str | Path | None = None, *, real_dir: str | Path = REAL_DIR, demo_dir: str | Path | None = None,
     manifest: str | Path = MANIFEST,
 ) -> DataChoice:
-    """The data folder to use: explicit, else ``GENRE_DATA``, else ``data/real``, else the demo.
-
-    Args:
-        data_dir: a folder chosen by the caller; None or ``""`` means "not chosen" (the
-            notebooks' ``DATA_DIR = ""``).
-        real_dir: where ``make data`` writes the real music (default ``<project>/data/real``).
-        demo_dir: the demo corpus folder (default :data:`genre_lib.paths.DEMO_DIR`);
-            made if it is not there yet.
-        manifest: the list of the real collection's files (default ``data/sources/midi.csv``).
+    """The data folder to use: ``data_dir`` (None or ``""``: not chosen), else
+    ``GENRE_DATA``, else ``real_dir`` when it holds MIDI files, else the demo corpus (made
+    in ``demo_dir`` if missing).
 
     Raises:
         DataError: the given or ``GENRE_DATA`` folder does not exist.

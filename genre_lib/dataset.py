@@ -23,7 +23,7 @@ import numpy as np
 
 from . import paths as project_paths
 from .midi_io import DRUM, DURATION, FEATURES, MidiError, onsets, parse_midi_bytes
-from .windows import even_windows, random_windows
+from .windows import random_windows
 
 #: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
 MAX_NOTES = 100
@@ -48,25 +48,11 @@ class Skipped:
 
 @dataclass
 class Dataset:
-    """Note sequences of a folder of MIDI files, ready for a model.
-
-    Attributes:
-        X: float32 array (files, max_notes, features): the first ``max_notes`` notes of
-            each used file (the study's input), columns named by ``features``.
-        y: int array (files,): index into ``genres`` of each file's genre.
-        genres: genre names, sorted; ``y`` indexes this tuple.
-        paths: each used file's path relative to ``root`` (POSIX separators).
-        groups: each used file's group (artist or sequencer, see :func:`group_of`).
-        root: the data folder.
-        features: names of the last axis of ``X``.
-        found: number of MIDI files found for the selected genres.
-        skipped: files found but not used, with the reason.
-        n_notes: each used file's full number of notes, before truncation.
-        seconds: each used file's length in seconds (first onset to last note-off).
-        notes: float32 array (all notes, features): the whole note tables of the used
-            files, one after the other; :meth:`table` cuts out one file's.
-        offsets: int array (files + 1,): file ``i``'s notes are
-            ``notes[offsets[i]:offsets[i + 1]]``.
+    """The note tables of a folder of MIDI files: ``X`` (each file's first notes,
+    ``(files, max_notes, features)``), ``y`` (genre indices into the sorted ``genres``),
+    ``paths`` relative to ``root``, ``groups`` (:func:`group_of`), the files ``found`` and
+    ``skipped`` (with reasons), each file's ``n_notes`` and ``seconds``, and every whole
+    table in ``notes`` (file ``i``: ``notes[offsets[i]:offsets[i + 1]]``, :meth:`table`).
     """
 
     X: np.ndarray
@@ -97,18 +83,6 @@ class Dataset:
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         return [self.table(i) for i in index]
 
-    def even_windows(self, k: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``k`` evenly spaced windows of every file (or of the files at ``index``), the
-        windows a file is judged by (:func:`genre_lib.windows.even_windows`).
-
-        Returns:
-            ``(W, owner)``: windows ``(files * k, max_notes, features)``, file by file,
-            and the dataset position of each window's file.
-        """
-        index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
-        W, owner = even_windows(self.tables(index), k, self.X.shape[1])
-        return W, index[owner]
-
     def random_windows(self, k: int, seed: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``k`` windows of every file (or of the files at ``index``) for training: the
         first 100 notes and ``k - 1`` seeded random windows
@@ -120,30 +94,6 @@ class Dataset:
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         W, owner = random_windows(self.tables(index), k, np.random.default_rng(seed), self.X.shape[1])
         return W, index[owner]
-
-    def subset(self, index: np.ndarray) -> "Dataset":
-        """The files at ``index`` (a list or array of positions), as a new Dataset."""
-        index = np.asarray(index, dtype=int)
-        notes = offsets = None
-        if self.notes is not None:
-            tables = [self.table(i) for i in index]
-            notes = np.concatenate(tables) if tables else self.notes[:0]
-            offsets = np.concatenate([[0], np.cumsum([len(t) for t in tables], dtype=np.int64)])
-        return Dataset(
-            X=self.X[index],
-            y=self.y[index],
-            genres=self.genres,
-            paths=[self.paths[i] for i in index],
-            groups=[self.groups[i] for i in index],
-            root=self.root,
-            features=self.features,
-            found=len(index),
-            skipped=[],
-            n_notes=None if self.n_notes is None else self.n_notes[index],
-            seconds=None if self.seconds is None else self.seconds[index],
-            notes=notes,
-            offsets=offsets,
-        )
 
     def report(self) -> dict:
         """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
@@ -166,15 +116,8 @@ class Dataset:
 
 
 def group_of(path: str | Path) -> str:
-    """The artist or sequencer a file belongs to, for group-aware splits.
-
-    The rule, taken from the file name (without its suffix), first match wins:
-
-    1. ``Artist - Title`` -> ``artist`` (the text before the first `` - ``);
-    2. ``title_xx`` -> ``_xx`` (the sequencer's initials after the last underscore);
-    3. otherwise the whole name (each file is its own group).
-
-    The group is lower-cased so ``ATB`` and ``Atb`` are one artist.
+    """The artist or sequencer of a file, for group splits: ``Artist - Title`` ->
+    ``artist``; ``title_xx`` -> ``_xx``; else the whole name; lower-cased.
     """
     stem = Path(path).stem
     if " - " in stem:
@@ -287,25 +230,11 @@ def load_dataset(
     use_cache: bool = True,
     progress: bool = True,
 ) -> Dataset:
-    """Read every MIDI file of the selected genres into a :class:`Dataset`.
-
-    Each file's whole note table is kept (all tracks merged, see
-    :mod:`genre_lib.midi_io`), and ``X`` holds its first ``max_notes`` notes, the
-    study's input (windows are ``max_notes`` long too); files with fewer notes, drum-only, empty, corrupt or non-MIDI
-    files are skipped with a reason, and a file whose bytes equal an earlier file's is
-    skipped as a duplicate. The run never stops on one bad file.
-
-    Results are cached in ``cache_dir`` (default :func:`genre_lib.paths.cache_dir`), keyed by
-    the files' paths and contents and by ``max_notes``, so a second run only hashes the
-    files.
-
-    Args:
-        root: data folder laid out as ``<root>/<genre>/**/*.mid``.
-        genres: genres to load (case-insensitive); ``None`` loads every genre folder.
-        max_notes: notes per sequence the model reads (the study used 100); shorter
-            files are skipped.
-        cache_dir: cache folder; ``use_cache=False`` neither reads nor writes it.
-        progress: show a progress bar while parsing.
+    """Read every MIDI file of the selected genres into a :class:`Dataset`: each file's
+    whole note table, ``X`` its first ``max_notes`` notes; short, drum-only, empty, corrupt
+    and duplicate files are skipped with a reason, never stopping the run. Results are
+    cached in ``cache_dir`` (default :func:`genre_lib.paths.cache_dir`) by the files' paths
+    and contents, unless ``use_cache`` is false.
 
     Raises:
         DataError: the folder or a genre is missing, or no file is usable.

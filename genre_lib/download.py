@@ -99,18 +99,10 @@ class FileProblem:
 
 @dataclass(frozen=True)
 class DownloadReport:
-    """What :func:`download` did, file by file (paths relative to ``dest``).
-
-    Attributes:
-        dest: the destination folder.
-        listed: number of manifest entries given.
-        downloaded: files fetched and verified in this run.
-        already_there: files found with the listed SHA-1 and left alone.
-        failed: files that could not be fetched after every retry, with the last cause.
-        conflicts: local files with another SHA-1 than listed; never overwritten.
-        skipped: rows whose file name an earlier row of the same genre already uses.
-        not_tried: files not attempted because the run stopped (see ``stopped``).
-        stopped: why the run stopped early, or None.
+    """What :func:`download` did, file by file (paths relative to ``dest``): files
+    ``downloaded``, ``already_there``, ``failed`` (with the last cause), ``conflicts``
+    (another SHA-1, never overwritten), ``skipped`` (a name an earlier row uses), the count
+    ``not_tried`` and why the run ``stopped`` early.
     """
 
     dest: Path
@@ -243,16 +235,9 @@ def download(
     timeout: float = 30.0,
     progress: bool = True,
 ) -> DownloadReport:
-    """Fetch every entry into ``dest/<genre>/<name>``, verified, resumable, never overwriting.
-
-    Args:
-        entries: what to fetch (see :func:`read_manifest`, :func:`select_genres`).
-        dest: destination folder, created if needed.
-        base_url: ``http(s)://host[:port][/prefix]`` the repositories are served under.
-        retries: further attempts after a file's first failed one.
-        backoff: seconds before the first retry, doubled before each next one.
-        timeout: seconds a connection may stay silent before the attempt fails.
-        progress: show a progress bar (on stderr).
+    """Fetch every entry into ``dest/<genre>/<name>``, verified, resumable, never
+    overwriting; ``retries`` further attempts per file, ``backoff`` seconds before the first
+    retry (doubled after), ``timeout`` seconds of silence per attempt.
 
     Raises:
         UnreachableError: the host cannot be reached at all (one line, naming the file).

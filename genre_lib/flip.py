@@ -57,22 +57,10 @@ class FlipError(ValueError):
 
 @dataclass(frozen=True)
 class FlipSettings:
-    """How :func:`optimize_delta` searches.
-
-    Attributes:
-        l1: L1 weight, relative to the largest gradient; larger is sparser.
-        l2: weight of ``|delta/scale|_2^2`` in the objective (0: off).
-        lr: step size in scaled units (the most sensitive coordinate moves this much).
-        max_steps: step budget; without success the result has ``success=False``.
-        margin: logit margin the target must win by (with two genres, 0.3 means a
-            probability of at least 0.57).
-        frozen: features that never change.
-        anneal: fade the L1 weight out over the first 3/4 of the budget.
-        prune: after success, restore changed notes while the target keeps winning.
-        round_trip: write the result to MIDI, read it back and classify it.
-        record_every, max_frames: keep one trajectory frame every this many steps, at
-            most this many (first and last always kept).
-        seed: seed of the tiny tie-break noise of the first step.
+    """How :func:`optimize_delta` searches: ``l1`` (weight relative to the largest
+    gradient), ``l2``, ``lr`` (scaled units), ``max_steps``, ``margin`` (logit margin to win
+    by), ``frozen`` features, ``anneal`` (fade L1 over 3/4 of the budget), ``prune``,
+    ``round_trip``, ``record_every`` / ``max_frames`` (trajectory) and ``seed`` (tie-break noise).
     """
 
     l1: float = 0.3
@@ -145,25 +133,14 @@ def _objective(judge: RNNVerdict, table: np.ndarray, target: int) -> tuple[np.nd
 
 @dataclass(frozen=True, eq=False)
 class FlipResult:
-    """Everything a flip produced (built once, never changed).
-
-    Attributes:
-        original: the input table (the first notes, or the whole file for a ``file`` flip).
-        base: ``project_to_midi(original)``, what a written file holds; changes are
-            measured from here.
-        modified: the flipped table, MIDI-legal, rows matched to ``original``.
-        target: index of the target genre.
-        steps: optimiser steps taken (pruning not counted).
-        success: the target won by the margin with every judge before the round trip.
-        probs_before, probs_after: the first judge's probabilities of ``original`` and
-            of ``modified``.
-        trajectory_steps, trajectory_tables, trajectory_probs, trajectory_phase: the
-            recorded frames (phase ``"optimize"`` or ``"prune"``).
-        reparsed, probs_reparsed: ``modified`` written and read back and its
-            probabilities (None without a round trip; ``round_trip_error`` says why).
-        seconds: wall time; settings: the :class:`FlipSettings`; genres: genre names.
-        judges: each judge as ``"name/protocol"``, the first one's probabilities above.
-        judge_probs_reparsed: every judge's probabilities of ``reparsed``.
+    """Everything a flip produced (built once, never changed): the ``original`` table,
+    ``base`` (its MIDI projection, changes are measured from here), the MIDI-legal
+    ``modified`` table, ``target``, ``steps``, ``success`` before the round trip, the first
+    judge's ``probs_before`` and ``probs_after``, the recorded ``trajectory_*`` frames
+    (phase ``optimize`` or ``prune``), the ``reparsed`` table and ``probs_reparsed`` (None
+    without a round trip; ``round_trip_error`` says why), ``seconds``, ``settings``,
+    ``genres``, the ``judges`` as ``"name/protocol"`` and each one's probabilities of the
+    reparsed table.
     """
 
     original: np.ndarray
@@ -245,7 +222,7 @@ class FlipResult:
         return describe_changes(self.base, self.modified)
 
     def summary(self) -> dict:
-        """A JSON-able summary (probabilities keyed by genre name when known)."""
+        """A JSON-able summary (probabilities keyed by genre name)."""
 
         def named(p):
             return None if p is None else {g: round(float(v), 6) for g, v in zip(self.genre_names, p)}
@@ -306,12 +283,9 @@ class _Frames:
 
 def _descend(judges: tuple[RNNVerdict, ...], base: np.ndarray, target: int, s: FlipSettings, frames: _Frames
              ) -> tuple[int, np.ndarray, np.ndarray, bool]:
-    """Projected, soft-thresholded gradient steps from ``base`` until the target wins by
-    the margin (plus the pruning slack) with every judge, or the budget ends.
-
-    Returns:
-        ``(steps taken, last projected table, its vote logits per judge (judges,
-        genres), success)``.
+    """Projected, soft-thresholded gradient steps from ``base`` until the target wins
+    by the margin (plus :data:`PRUNE_SLACK`) with every judge, or the budget ends; returns
+    ``(steps, last projected table, its vote logits per judge, success)``.
     """
     n = len(base)
     scale = scale_vector()
@@ -413,12 +387,9 @@ def _n_changed(tables: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 def _greedy_restore(judges: tuple[RNNVerdict, ...], base: np.ndarray, current: np.ndarray, target: int,
                     margin: float) -> tuple[np.ndarray, np.ndarray | None]:
-    """One pass over the changed notes: each note's restoration is tried once, in the
-    order of what it costs the margin on its own (cheapest first), and kept when every
-    judge still gives the target ``margin``.
-
-    Returns:
-        ``(table, its vote logits per judge, or None when nothing was restored)``.
+    """One pass over the changed notes, cheapest first, keeping each restoration while
+    every judge still gives the target ``margin``; returns ``(table, vote logits or None
+    when nothing was restored)``.
     """
     changed = changed_notes(base, current)
     likes = _likes(judges, current)
@@ -440,14 +411,10 @@ def _greedy_restore(judges: tuple[RNNVerdict, ...], base: np.ndarray, current: n
 
 def _prune(judges: tuple[RNNVerdict, ...], base: np.ndarray, modified: np.ndarray, target: int, margin: float,
            step: int, frames: _Frames) -> tuple[np.ndarray, np.ndarray]:
-    """Best-first pruning: repeatedly restore the changed note whose restoration costs
-    the least target margin (the smallest over the judges), while the target keeps
-    winning by ``margin`` with every judge. Where that is too costly (more than
-    :data:`BEST_FIRST_ROWS` rows of trials), greedy passes (:func:`_greedy_restore`)
-    until one restores nothing.
-
-    Returns:
-        ``(pruned table, its vote logits per judge)``.
+    """Best-first pruning: restore the changed note whose restoration costs the least
+    margin while the target keeps winning by ``margin`` with every judge; greedy passes
+    (:func:`_greedy_restore`) where trials would exceed :data:`BEST_FIRST_ROWS` rows.
+    Returns ``(pruned table, its vote logits per judge)``.
     """
     current, zs = modified.copy(), None
     while _n_changed(current, base) * len(current) > BEST_FIRST_ROWS:
@@ -479,23 +446,10 @@ def _prune(judges: tuple[RNNVerdict, ...], base: np.ndarray, modified: np.ndarra
 
 def optimize_delta(judge: RNNVerdict, table: np.ndarray, target: int, settings: FlipSettings = FlipSettings(),
                    also: Sequence[RNNVerdict] = ()) -> FlipResult:
-    """Find a small, MIDI-legal change to ``table`` that makes ``judge`` (and every
-    verdict of ``also``) choose ``target``.
-
-    Each step projects ``table + delta`` to MIDI (rows in read-back order), lets each
-    judge read it under its protocol and stops once the target wins by ``margin`` for
-    all of them; otherwise it takes a gradient step normalised so the most sensitive
-    coordinate moves ``lr`` scaled units, soft-thresholds by ``lr * l1`` and clips to
-    legal ranges. After success, pruning restores changed notes (least costly first)
-    while the target still wins without them.
-
-    Args:
-        judge: an :class:`~genre_lib.verdicts.RNNVerdict`; under ``first100`` give the
-            first notes, under ``file`` the whole table.
-        table: note table ``(notes, 6)`` in MIDI units.
-        target: index of the target genre.
-        settings: how to search.
-        also: other verdicts (networks of other seeds) the flip must convince too.
+    """Find a small, MIDI-legal change to ``table`` that makes ``judge`` (an
+    :class:`~genre_lib.verdicts.RNNVerdict`: give the first notes under ``first100``, the
+    whole table under ``file``) and every verdict of ``also`` choose ``target``: projected,
+    normalised gradient steps with an L1 proximal step, then pruning, then the round trip.
 
     Raises:
         FlipError: a table of the wrong shape or shorter than a window, or a target out of range.
@@ -533,16 +487,9 @@ def optimize_delta(judge: RNNVerdict, table: np.ndarray, target: int, settings: 
 
 
 def flip_summary(results: Sequence[FlipResult]) -> dict:
-    """What a set of flips did, as a JSON-able dict.
-
-    Returns:
-        ``n`` (flips), ``flipped`` (share that flipped and survived writing the MIDI
-        file and reading it back, :attr:`FlipResult.flipped`), ``success_before_round_trip``,
-        ``median_notes_changed``, ``max_notes_changed``, ``median_l1`` (scaled units) and
-        ``share_of_change``: each feature's share of all change, summed over the flips in
-        scaled units (:func:`genre_lib.changes.change_by_feature`), in the order of
-        :data:`~genre_lib.midi_io.FEATURES`. With no flips the figures are NaN and the
-        shares 0.
+    """What a set of flips did, as a JSON-able dict: ``n``, the share ``flipped`` (after
+    the round trip) and before it, the median and maximum notes changed, the median
+    ``l1`` and each feature's ``share_of_change`` (NaN and zeros without flips).
     """
     results = list(results)
     moved = np.zeros(len(FEATURES))
@@ -630,24 +577,16 @@ def _runs_once(run, convince: Sequence, asked: Sequence) -> tuple[list, int]:
 def flip_file(run, file: str | Path | np.ndarray, target: int, settings: FlipSettings = FlipSettings(),
               protocol: str = "first100", convince: Sequence = (), asked: Sequence | None = None,
               file_windows: int | None = None) -> FileFlip:
-    """Flip one file to genre ``target`` for ``run``'s network (its first ``max_notes``
-    notes under ``first100``, the vote over the whole file under ``file``), convincing
-    the network of every run of ``convince`` too, then ask the panel
-    (:meth:`genre_lib.opinions.Panel.of_run`: the run's verdicts, the networks of
-    ``convince`` and ``asked``, the run's plausibility measure) about the whole file
-    with the flipped notes in place.
-
-    Args:
-        run: a loaded run; file: a MIDI file or a whole note table.
-        target: index of the target genre among ``run.genres``.
-        convince, asked: other runs (loaded, or folders); ``asked=None``: the run's seed
-            siblings (:func:`genre_lib.runs.seed_siblings`). A run listed twice is used once.
-        file_windows: windows of the ``file`` vote (default: the run's).
+    """Flip one file (a MIDI path or a whole note table) to ``target`` for ``run``'s
+    network under ``protocol``, convincing the networks of ``convince`` too, then ask the
+    panel (:meth:`genre_lib.opinions.Panel.of_run`: the run's verdicts, the networks of
+    ``convince`` and ``asked`` (None: the seed siblings), its plausibility measures) about
+    the whole file with the flipped notes in place.
 
     Raises:
         RunError: another run cannot be loaded, or has other genres.
         MidiError: the file cannot be read, or is unusable.
-        FlipError: an unknown protocol, a target out of range, or a file already of the target genre.
+        FlipError: an unknown protocol, a target out of range, or a file already of the target.
         OpinionError: the flipped whole file does not survive the round trip.
     """
     from . import plausibility

@@ -39,8 +39,6 @@ for _k, _pitches in enumerate(DRUM_SOUNDS.values()):
 #: notes of the bass family (programs 32-39), and the rest.
 PARTS: tuple[str, ...] = ("drums", "bass", "other")
 
-PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
 
 def program_family(program: np.ndarray) -> np.ndarray:
     """Index into :data:`FAMILIES` of each program number (clipped to 0-127)."""
@@ -50,11 +48,3 @@ def program_family(program: np.ndarray) -> np.ndarray:
 def drum_sound(pitch: np.ndarray) -> np.ndarray:
     """Index into :data:`DRUM_SOUNDS` of each drum pitch, -1 for other percussion."""
     return DRUM_SOUND_OF_PITCH[np.clip(np.rint(np.asarray(pitch)).astype(np.int64), 0, 127)]
-
-
-def part_of(drum: np.ndarray, program: np.ndarray) -> np.ndarray:
-    """Index into :data:`PARTS` of each note: 0 for a drum note, 1 for a pitched note of
-    the bass family, 2 for the other pitched notes."""
-    drum = np.asarray(drum) > 0.5
-    bass = program_family(program) == FAMILIES.index("bass")
-    return np.where(drum, 0, np.where(bass, 1, 2)).astype(np.int64)

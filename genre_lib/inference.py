@@ -1,15 +1,9 @@
-"""Asking a trained classifier for numbers: logits, probabilities and the gradients of
-its logits.
+"""Asking a trained classifier for numbers: logits, probabilities and gradients.
 
-Everything in genre_lib that runs a model goes through this module: evaluation, the
-command line and the widgets (:func:`predict_proba`), saliency (:func:`gradient` of a
-genre's logit), and the flip optimiser (:func:`gradient` of the target's margin,
-:func:`logits` of its pruning trials). Each model's compiled (traced) functions are built
-once and kept in one bounded cache (:class:`CompiledCache`).
-
-Inputs are note tables in MIDI units, one table ``(notes, features)`` or a batch
-``(files, notes, features)``; outputs are always per file, ``(files, ...)``.
-TensorFlow is imported on first use, not with this module.
+Everything that runs a model goes through here; each model's traced functions are
+built once and kept in a bounded cache (:class:`CompiledCache`). Inputs are note tables
+in MIDI units, one table or a batch; outputs are per file. TensorFlow is imported on
+first use.
 """
 
 from __future__ import annotations
@@ -211,19 +205,9 @@ def gradient(
     objective: str = "logit",
     batch_size: int = MAX_ROWS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The logits of ``X`` and the gradient of each file's ``objective`` (see
-    :data:`OBJECTIVES`) for its target genre with respect to its note table.
-
-    Args:
-        model: a classifier with a Dense layer named ``"logits"`` before its softmax.
-        X: one table or a batch, MIDI units.
-        target: one genre index for all files, or one per file.
-        objective: one of :data:`OBJECTIVES`.
-        batch_size: rows per compiled call.
-
-    Returns:
-        ``(logits (files, genres), gradient (files, notes, features))``, in the model's
-        dtype.
+    """The logits ``(files, genres)`` of ``X`` (one table or a batch) and the gradient
+    ``(files, notes, features)`` of each file's ``objective`` (:data:`OBJECTIVES`) for its
+    ``target`` genre, in the model's dtype.
 
     Raises:
         ValueError: bad shape, target or objective.

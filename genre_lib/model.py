@@ -216,25 +216,11 @@ class PartMask(keras.layers.Layer):
 
 @register
 class PartIntervals(keras.layers.Layer):
-    """Where each note stands in its own part's line (:data:`INTERVAL_CHANNELS`).
-
-    Merged by onset, the notes of a window interleave drums, bass and the other
-    instruments, so the note before a bass note is seldom a bass note. For every
-    note this layer finds, within the note's part (drums, bass, the rest):
-
-    * the previous note of the part (any earlier row), and the pitch interval to it
-      in octaves, clipped to two (none for drums: a drum pitch names a drum);
-    * the previous *onset* of the part (the last earlier row that starts strictly
-      earlier; the onsets are the running sum of the steps), and the time since it
-      as ``log2(seconds + 1/32) + 2``: an inter-onset interval;
-    * the ratio of that interval to the part's previous one, ``log2``, clipped to
-      ±3: a tempo-free rhythm (0 for even notes, about ±1 for a swung long-short).
-
-    A note without such a predecessor in the window gets 0. Each quantity sits in
-    its part's own channel and is 0 in the other parts' channels. All of them change
-    when the notes are reordered: they are the order, read per part. Transposition
-    and a change of tempo (:class:`MusicAugment`) leave the intervals and the ratios
-    unchanged.
+    """Where each note stands in its own part's line (:data:`INTERVAL_CHANNELS`): within
+    its part (drums, bass, the rest), the pitch interval to the previous note in octaves
+    (clipped to two; none for drums), ``log2`` of the time since the part's previous onset
+    plus 2, and ``log2`` of that interval over the previous one (clipped to ±3); 0 without a
+    predecessor. They are the order, read per part; tempo and key changes leave them unchanged.
     """
 
     def call(self, x):
@@ -283,17 +269,9 @@ def encode_notes(X: np.ndarray) -> np.ndarray:
 
 
 def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: int = 0) -> "keras.Model":
-    """A compiled, untrained classifier whose normalization is adapted to ``X_train``.
-
-    Args:
-        config: the hyperparameters.
-        X_train: training note tables ``(files, notes, features)`` in MIDI units; only
-            their per-feature statistics are used here.
-        n_genres: number of output classes.
-        seed: seeds Keras' weight initialisation (and Python/numpy/TF generators).
-
-    Returns:
-        A ``keras.Model`` mapping ``(batch, notes, features)`` to genre probabilities.
+    """A compiled, untrained classifier of ``config`` whose normalization is adapted to
+    ``X_train`` ``(files, notes, features)`` in MIDI units, with ``n_genres`` outputs;
+    ``seed`` seeds the initialisation.
     """
     keras.utils.set_random_seed(seed)
     X_train = np.asarray(X_train, dtype=np.float32)

@@ -1,20 +1,6 @@
-"""Where the project keeps things, and whether it runs in quick mode: the one place that knows.
-
-Every folder below is computed from the project root (the folder holding ``genre_lib/``),
-never from the working directory, so a notebook, a script and a test started from
-anywhere agree. Nothing here creates a folder or reads one.
-
-* :data:`PROJECT`: the project root.
-* :data:`REAL_DIR` (``data/real``, written by ``make data``), :data:`DEMO_DIR`
-  (``data/demo``, the generated corpus), :data:`MANIFEST` (``data/sources/midi.csv``, the
-  list of the real collection's files), :func:`cache_dir` (``data/cache`` unless
-  ``GENRE_CACHE`` says otherwise).
-* :data:`MODELS_DIR` (committed runs), :data:`RUNS_DIR` (runs the notebooks train, one
-  folder per data collection), :data:`REPORTS_DIR`, :data:`RESULTS_DIR`, :data:`NOTEBOOKS_DIR`.
-* :data:`SHARED_MIDI`: where the real collection sits beside the project on the
-  maintainers' machines (``../shared/midi``; tests and benchmarks use it when present).
-* :func:`quick_mode`: fewer epochs and files, still real training (``GENRE_QUICK=1`` or ``CI`` set).
-* :func:`shown`: a path as printed in banners and notebook outputs, relative to the project.
+"""Where the project keeps things, and whether it runs in quick mode: the one place
+that knows. Every folder is computed from the project root, never the working
+directory; nothing here creates or reads a folder.
 """
 
 from __future__ import annotations

@@ -84,20 +84,9 @@ def probe_kind(probe: str) -> str:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One probe of one verdict under one protocol.
-
-    Attributes:
-        verdict: the verdict's name (``"rnn"``, ``"baseline"``).
-        protocol: ``"first100"`` or ``"file"``.
-        probe: the probe's name (:data:`PROBES`).
-        kind: ``"order"``, ``"attribute"`` or ``"branch"``.
-        files: files judged.
-        repeats: draws averaged (1 for a probe with no random choice).
-        accuracy: accuracy as is.
-        probed: accuracy with the probe (the mean over repeats).
-        effect: ``accuracy - probed``: what the probe costs (negative: it helps).
-        low, high: 95 % paired bootstrap interval of ``effect`` over files.
-        seed: the seed of the probe's draws and of the bootstrap.
+    """One probe of one verdict under its protocol: the accuracy as is, ``probed``
+    (mean over ``repeats`` draws), ``effect`` = accuracy - probed with its 95 % paired
+    bootstrap interval ``low``..``high`` over ``files``, and the ``seed``.
     """
 
     verdict: str
@@ -122,8 +111,7 @@ class ProbeResult:
 
 
 def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> np.ndarray:
-    """The new row order ``(n, length)`` of ``n`` reads of ``length`` notes under an order
-    probe: row ``j`` of a probed read is row ``order[j]`` of the read.
+    """The new row order ``(n, length)`` of ``n`` reads under an order probe.
 
     Raises:
         ValueError: not an order probe.
@@ -141,16 +129,10 @@ def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> 
 
 
 def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Reads ``(n, length, features)`` with their rows in ``order`` (:func:`order_indices`),
-    every note whole, except for one rule about the first row's step.
-
-    A window's first step is 0 (:func:`genre_lib.windows.cut_windows`: a window cannot
-    tell from its first step where it starts), so the first row of a probed read keeps
-    the first row's step value (0 in a window) and the note that held the first place
-    takes the step of the note that replaced it (its own step was already lost at the
-    cut). Every column then holds the same multiset of values as before, so a judge that
-    reads only column statistics (means, spreads, extremes, counts) sees exactly the
-    same input: whatever a probe costs it comes from the order.
+    """Reads ``(n, length, features)`` with their rows in ``order``, every note whole,
+    except that the first row keeps the read's first step (0 in a window) and the note
+    that left the first place takes the step of the one that replaced it: every column
+    keeps its multiset of values, so what a probe costs comes from the order alone.
     """
     reads = np.asarray(reads)
     n = len(reads)
@@ -163,9 +145,9 @@ def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
-    """For each of ``n`` files, another file to take columns from: a seeded random
-    permutation with no file its own donor (one cycle through a shuffled order), so a
-    column always comes from another file. One file is its own donor."""
+    """For each of ``n`` files another file to take columns from: one seeded cycle
+    through a shuffled order (a single file is its own donor).
+    """
     if n < 2:
         return np.zeros(n, dtype=np.int64)
     cycle = rng.permutation(n)
@@ -175,10 +157,10 @@ def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def swap_columns(reads: Sequence[np.ndarray], columns: Sequence[str], donor: np.ndarray) -> list[np.ndarray]:
-    """Every file's reads ``(k, notes, features)`` with ``columns`` taken from the same
-    read (window) of file ``donor[i]`` at the same note position; a donor with fewer
-    notes (whole tables differ in length) is repeated from its start. The first row
-    keeps its own step, as :func:`reorder` does."""
+    """Every file's reads with ``columns`` taken from the same read of file
+    ``donor[i]`` at the same note position (a shorter donor repeated); the first row keeps
+    its own step.
+    """
     cols = [FEATURES.index(c) for c in columns]
     out = []
     for i, read in enumerate(reads):
@@ -209,11 +191,10 @@ def probe_reads(reads: Sequence[np.ndarray], probe: str, rng: np.random.Generato
 
 
 def branch_slices(model: "keras.Model") -> dict[str, np.ndarray] | None:
-    """The inputs of the dense layers that come from each branch of a network: indices
-    into the output of :data:`BRANCH_LAYER`, ``{"recurrent": ..., "statistics": ...}``
-    (the recurrent state; the window statistics of :class:`genre_lib.model.NoteSummary`
-    and :class:`genre_lib.model.PitchClassProfile`), or None for a network without the
-    two branches."""
+    """The indices of the dense layers' inputs (the output of :data:`BRANCH_LAYER`)
+    that come from the recurrent state and from the window statistics, or None for a
+    network without the two branches.
+    """
     try:
         layer = model.get_layer(BRANCH_LAYER)
     except ValueError:
@@ -244,12 +225,8 @@ def _predict(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.
 
 
 def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, tol: float = 1e-4) -> np.ndarray:
-    """Which inputs of the dense layers (the outputs of :data:`BRANCH_LAYER`) do not
-    change when the notes of every window are permuted (a plain permutation of the
-    rows, so the statistics of every column are unchanged), measured on ``windows``:
-    a boolean mask, True where no window moved by more than ``tol`` (relative to the
-    input's spread over the windows, so float round-off in a sum taken in another
-    order does not count).
+    """Which inputs of the dense layers do not change when the notes of every window are
+    permuted (relative to each input's spread, within ``tol``), measured on ``windows``.
 
     Raises:
         ValueError: the network has no :data:`BRANCH_LAYER`.
@@ -267,10 +244,9 @@ def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, 
 
 
 def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> dict:
-    """How the inputs of a two-branch network's dense layers divide: their number, how
-    many come from the recurrent part and from the window statistics
-    (:func:`branch_slices`), and how many are order-free as measured on ``windows``
-    (:func:`order_free_inputs`), with whether those are exactly the statistics part.
+    """How the dense layers' inputs divide: their number, how many come from the
+    recurrent part and from the statistics (:func:`branch_slices`), and how many are
+    order-free on ``windows`` (:func:`order_free_inputs`).
 
     Raises:
         ValueError: the network has no :data:`BRANCH_LAYER`.
@@ -285,9 +261,8 @@ def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> di
 
 
 def ablate_branch(verdict: "RNNVerdict", reads: Sequence[np.ndarray], part: str) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of an RNN verdict from its reads with the ``part`` branch's outputs (``"recurrent"`` or
-    ``"statistics"``, :func:`branch_slices`) replaced by their mean over every window
-    read, the rest of the network unchanged.
+    """Probabilities ``(files, genres)`` of an RNN verdict from its reads with the
+    ``part`` branch's outputs replaced by their mean over every window read.
 
     Raises:
         ValueError: the network has no branches, or an unknown part.

@@ -67,22 +67,11 @@ def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> n
 
 @dataclass(frozen=True, eq=False)
 class RandomizationResult:
-    """Spearman rank correlation of |map| between the trained model and copies with
-    more and more layers re-initialized.
-
-    Attributes:
-        method: the saliency method's name.
-        mode: ``"cascade"`` (stage k re-initializes the top k learned layers) or
-            ``"independent"`` (stage k re-initializes layer k alone).
-        stages: names of the layers re-initialized at each stage (cumulative for a
-            cascade).
-        spearman: (stages, files), rank correlation of |map| (the check).
-        spearman_signed: the same without the absolute value (Adebayo et al. report
-            both): whether the direction of each entry survives, not only its size.
-        mean, mean_signed: (stages,) means over files (NaN-skipping: a constant map has
-            no ranking).
-        fully_randomized, fully_randomized_signed: the last stage's means (for a
-            cascade: every learned layer re-initialized).
+    """Spearman correlation of |map| between the trained model and copies with more
+    and more layers re-initialized: ``spearman`` and ``spearman_signed`` ``(stages,
+    files)``, their means per stage and at the last stage (``fully_randomized``: a
+    trustworthy method falls well below 0.5). ``mode`` is ``"cascade"`` (stage k
+    re-initializes the top k learned layers) or ``"independent"`` (layer k alone).
     """
 
     method: str
@@ -125,38 +114,13 @@ def randomization_check(
 ) -> RandomizationResult:
     """Model-parameter randomization test (Adebayo et al. 2018).
 
-    A copy of the method's model (:func:`genre_lib.model.clone_model`; the original's
-    weights are never changed) has its learned layers re-initialized one after another
-    from the top (the ``logits`` Dense layer first), and at every stage the map of each
-    file is compared with the trained model's map by the Spearman rank correlation of
-    |attribution| over all entries of that file (``scipy.stats.spearmanr``).
-
-    Maps are compared as they are shown (:meth:`~genre_lib.saliency.Method.shown`): a
-    raw gradient's columns differ by the 1/std of the model's input normalization, which
-    a random copy shares, so raw maps correlate through units alone (``scaled=False``
-    shows how much).
-
-    What else a random copy shares, and so what this check cannot see past: the
-    position (a recurrent network's gradient fades with the distance from the last note,
-    a random one's too; the signed correlation shows more), and the input (gradient x
-    input and IG multiply by ``x`` or ``x - baseline``, a factor both models share, and
-    entries that are exactly 0 in both tie).
-
-    Args:
-        method: the saliency method, on the trained model.
-        X, target: files (files, notes, features) and the genre index to explain.
-        layers: ``"cascade"`` or ``"independent"``.
-        seed: seed of the re-initialization.
-        feature_scale: per-feature std for :meth:`~genre_lib.saliency.Method.shown`
-            (default: read from the model).
-        scaled: compare the maps as shown (default); ``False`` compares the raw
-            attributions.
-        options: passed to the method's ``attribute`` (e.g. IG's ``baseline``).
-
-    Returns:
-        A :class:`RandomizationResult`; ``.fully_randomized`` is the mean correlation
-        with every learned layer re-initialized (a trustworthy method falls well below
-        0.5; 1 would mean the map ignores the weights).
+    A copy of the method's model (the original is never changed) has its learned layers
+    re-initialized from the top, and at every stage each file's map is compared with the
+    trained model's by the Spearman correlation of |attribution| (and signed). Maps are
+    compared as shown (``scaled=False``: raw), since raw gradients share the normalization's
+    units with any copy. A random copy still shares the position (a recurrent network's
+    gradient fades with the distance from the last note) and the input, which this check
+    cannot see past. ``options`` go to the method's ``attribute``.
     """
     if layers not in ("cascade", "independent"):
         raise SaliencyError(f"layers must be 'cascade' or 'independent', got {layers!r}")
@@ -203,20 +167,11 @@ def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class DeletionResult:
-    """Target-genre probability as notes are replaced by a neutral note.
-
-    Attributes:
-        x: fraction of notes replaced at each point, 0 to 1 (``n_steps + 1`` points).
-        salient: (files, points) probability, most important notes replaced first.
-        random: (files, points) probability, notes replaced in random order (mean over
-            ``n_random`` seeded orders).
-        recency: (files, points) probability, the *last* notes replaced first: a
-            map-free ranking to beat, since a recurrent network's output depends most on
-            the notes it read last.
-        auc_salient, auc_random, auc_recency: (files,) area under each curve over x in
-            [0, 1] (trapezoid rule); lower means the probability fell sooner.
-        deletion_auc, random_deletion_auc, recency_deletion_auc: their means.
-        salient_lower_share: share of files whose salient AUC is below the random one.
+    """The target's probability as notes are replaced by a neutral note, at fractions
+    ``x`` of the notes: ``salient`` (most important first), ``random`` (mean of random
+    orders) and ``recency`` (last notes first) ``(files, points)``, the area under each
+    curve per file (``auc_*``; lower: it fell sooner), their means and the share of files
+    whose salient AUC is below the random one.
     """
 
     x: np.ndarray
@@ -276,32 +231,11 @@ def deletion_curve(
     seed: int = 0,
     n_random: int = 5,
 ) -> DeletionResult:
-    """Deletion curve of a saliency map against random deletion and recency.
-
-    Notes are ranked by :func:`~genre_lib.saliency.note_importance` of ``attr`` (sum of
-    |attribution| over the map's columns; pass a comparable map). At point j = 0..n_steps
-    the first round(j / n_steps * notes) notes of the ranking are replaced by the neutral
-    note and the model's probability of the target genre is recorded. The same is done
-    for ``n_random`` random orders per file (seeded) and for the last notes first.
-
-    A replaced note keeps its place in the sequence but takes the neutral note's step,
-    so later onsets move too: deleting a note from a sequence of relative times is never
-    perfectly local. The neutral note (a dataset mean) is not a playable note (fractional
-    drum flag and program); it is a point the model has no genre evidence for.
-
-    Args:
-        model: trained classifier.
-        X: files (files, notes, features) or one table (notes, features).
-        target: genre index per file (or one for all).
-        attr: the maps of ``X`` (files, notes, columns), e.g. ``explain(...).values``.
-        baseline_note: the neutral note (features,) or a per-position table (notes,
-            features), e.g. :func:`~genre_lib.saliency.model_baseline`.
-        n_steps: points after the unmodified one; the curves have ``n_steps + 1`` points.
-        seed: seed of the random orders.
-        n_random: random orders averaged per file.
-
-    Returns:
-        A :class:`DeletionResult`; its first point is the unmodified probability.
+    """Deletion curve of maps ``attr`` of files ``X`` against random orders and the last
+    notes first: at each of ``n_steps + 1`` points the first notes of each ranking
+    (:func:`~genre_lib.saliency.note_importance`) are replaced by ``baseline_note`` (a note
+    or a per-position table) and the target's probability recorded. A replaced note keeps
+    its place but takes the neutral note's step, so later onsets move too.
     """
     X = np.asarray(X, dtype=np.float32)
     attr = np.asarray(attr)
@@ -332,16 +266,9 @@ def deletion_curve(
 
 @dataclass(frozen=True, eq=False)
 class AgreementResult:
-    """How a map ranks the notes compared with a reference map's ranking.
-
-    Attributes:
-        spearman: (files,) Spearman correlation of the per-note importance
-            (:func:`~genre_lib.saliency.note_importance`, |.| summed over columns).
-        top_overlap: (files,) share of the reference's ``k`` most important notes that
-            are among the map's ``k`` most important.
-        k: the notes compared in ``top_overlap``.
-        chance: ``top_overlap`` expected of a random ranking, ``k / notes``.
-        mean_spearman, mean_top_overlap: their means over files (NaN-skipping).
+    """How a map ranks the notes against a reference's: per file the Spearman
+    correlation of note importance and the share of the reference's top ``k`` notes among
+    the map's (``chance``: ``k / notes``), and their means.
     """
 
     spearman: np.ndarray
@@ -382,19 +309,10 @@ def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> Agreem
 
 
 def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[np.ndarray], np.ndarray]) -> dict:
-    """Share of |attribution| on the notes that carry a planted genre cue.
-
-    Args:
-        attr: maps (files, notes, columns), comparable across columns.
-        tables: the note tables the maps explain (files, notes, features).
-        mask_fn: table -> boolean mask (notes,) of cue notes, e.g.
-            :func:`genre_lib.demo.planted_cue_mask`.
-
-    Returns:
-        ``share``: per file, sum of |attr| on cue notes / sum of |attr|;
-        ``chance``: per file, the fraction of notes that are cue notes (what a map
-        spreading attribution evenly would score); ``mean_share``, ``mean_chance`` and
-        ``lift`` (their ratio) over the files with at least one cue note; ``n``.
+    """Share of |attribution| on the notes carrying a planted cue (``mask_fn(table)``,
+    e.g. :func:`genre_lib.demo.planted_cue_mask`) against the share of such notes: per file
+    ``share`` and ``chance``, and over files with a cue ``mean_share``, ``mean_chance``,
+    their ratio ``lift`` and ``n``.
     """
     attr = np.asarray(attr)
     tables = np.asarray(tables)
@@ -434,14 +352,11 @@ CHANCES: tuple[str, ...] = ("random", "position", "recency")
 
 
 def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A seeded permutation ``p`` of the files with ``p[i] != i`` and
-    ``groups[p[i]] == groups[i]``: file i is paired with another file of its group.
-
-    Within each group the files are shuffled and each is sent to the next one in the
-    shuffled cycle (a random cyclic derangement).
+    """A seeded permutation ``p`` with ``p[i] != i`` and ``groups[p[i]] == groups[i]``
+    (a random cycle within each group): each file paired with another of its group.
 
     Raises:
-        SaliencyError: a group of one file (it has no other file to be paired with).
+        SaliencyError: a group of one file.
     """
     groups = np.asarray(groups)
     out = np.empty(len(groups), dtype=int)
@@ -474,17 +389,9 @@ def _from_list(values) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class PairedDifference:
-    """A method's per-file figure against a chance level's on the same files.
-
-    Attributes:
-        method_mean, chance_mean: means over the files where both are defined.
-        difference: mean of the per-file differences (method - chance).
-        low, high: 95 % paired percentile bootstrap interval of ``difference`` over
-            files (:func:`genre_lib.metrics.bootstrap_interval` of the differences).
-        share_better: share of files where the method does better than the chance
-            level (a lower deletion AUC; a higher overlap).
-        lower_is_better: the direction of the figure.
-        n: files compared.
+    """A method's per-file figure against a chance level's on the same files: both
+    means, the mean difference with its 95 % paired bootstrap interval, the share of files
+    the method does better on (lower or higher is better, ``lower_is_better``) and ``n``.
     """
 
     method_mean: float
@@ -533,31 +440,13 @@ class PairedDifference:
 
 @dataclass(frozen=True, eq=False)
 class MethodCheck:
-    """One saliency method's checks, file by file.
-
-    Attributes:
-        method: the method's name (:data:`genre_lib.saliency.METHODS`).
-        auc: (files,) deletion AUC of the method's ranking (lower: the probability of
-            the explained genre falls sooner).
-        auc_random, auc_position, auc_recency: (files,) deletion AUC of the chance
-            rankings: random order, position-matched random order (another file's map
-            of the same method, :func:`derangement`), last notes first.
-        randomization: (files,) Spearman of |map| between the trained model and a copy
-            with every learned layer re-initialized (:func:`randomization_check`).
-        occlusion_spearman: (files,) Spearman of per-note importance with the occlusion
-            map (:func:`agreement`).
-        overlap: (files,) share of a flipped file's changed notes among the method's
-            top-k notes of the flip's target, k = notes changed (NaN: not flipped).
-        overlap_position: (files,) the same share when the top-k come from another
-            file's map (the position-matched chance).
-        overlap_naive: (files,) k / notes, the chance of a uniformly random ranking.
-        complete: IG's completeness (every file within tolerance), None for methods
-            without one.
-        seed: seed of the bootstrap intervals.
-        deletion: ``{chance: PairedDifference}`` of ``auc`` against each of
-            :data:`CHANCES` (lower is better).
-        overlap_vs_position: :class:`PairedDifference` of ``overlap`` against
-            ``overlap_position`` (higher is better).
+    """One method's checks, file by file (arrays over files): deletion ``auc`` and the
+    chance rankings' (``auc_random``, ``auc_position``: another file's map, ``auc_recency``),
+    ``randomization`` (Spearman with every learned layer re-initialized),
+    ``occlusion_spearman``, the ``overlap`` of a flipped file's changed notes with the
+    method's top notes, the same with another file's map (``overlap_position``) and k /
+    notes (``overlap_naive``), IG's ``complete``; ``deletion`` and ``overlap_vs_position``
+    are the :class:`PairedDifference` of each against its chance.
     """
 
     method: str
@@ -628,21 +517,10 @@ class MethodCheck:
 
 @dataclass(frozen=True, eq=False)
 class MethodChecks:
-    """Every method's checks on one set of files (:func:`check_methods`).
-
-    Attributes:
-        methods: one :class:`MethodCheck` per method, in the order computed.
-        files: the files' names (paths relative to the data folder; may be empty).
-        genres: genre names of the model's outputs.
-        y: (files,) the genre each file is explained for (its own).
-        flip_target: (files,) the genre each file was flipped to (the runner-up of the
-            model's probabilities); -1 where no flip was tried.
-        flipped: (files,) the flip held after the MIDI round trip.
-        notes_changed: (files,) notes the flip changed (0 where none was tried).
-        n_steps, n_random: deletion points and chance orders averaged per file.
-        seed: the seed of every random choice (orders, derangements, randomization,
-            bootstrap).
-        meta: what it was computed on (command, run, data; set by the caller).
+    """Every method's checks on one set of files (:func:`check_methods`): ``methods``,
+    the files' names, the genres, each file's explained genre ``y``, the flip's target (-1:
+    none tried), whether it ``flipped`` and the ``notes_changed``, the settings, and ``meta``
+    (what it was computed on).
     """
 
     methods: tuple[MethodCheck, ...]
@@ -701,9 +579,7 @@ class MethodChecks:
                    d["n_steps"], d["n_random"], d["seed"], dict(d.get("meta", {})))
 
     def frame(self) -> "pandas.DataFrame":
-        """One row per method: mean deletion AUC, each chance's mean AUC with the paired
-        interval of the difference and the share of files the map does better on,
-        randomization and agreement with occlusion, the overlap with flipped notes."""
+        """One row per method: the figures of :meth:`lines` as a ``pandas.DataFrame``."""
         import pandas as pd
 
         rows = []

@@ -69,24 +69,12 @@ def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, win
 def fit(
     config: ModelConfig, data: Dataset, train: np.ndarray, val: np.ndarray, seed: int = 0, verbose: int = 0,
 ) -> "tuple[keras.Model, dict]":
-    """Train a new model on the files ``train`` of ``data``, validating on the files
-    ``val``, and keep the weights of the epoch with the best validation accuracy (ties:
-    the lower validation loss); stop when it has not improved for ``config.patience``
-    epochs. With ``config.cosine`` every epoch is trained and the last one kept.
-
-    Every epoch draws new training windows (seeded by ``seed`` and the epoch), so a
-    model with ``config.windows`` windows per file sees ``windows * epochs`` different
-    parts of every file. Class weights count files: every file has the same number of
-    windows. The epoch is chosen by accuracy, not loss: on files by unseen sequencers
-    the validation loss rises from the first epochs on (the model grows surer of its
-    mistakes) while the accuracy still improves.
-
-    Same seed, same data, same machine: same weights (TensorFlow's deterministic ops are
-    switched on, a process-wide setting).
-
-    Returns:
-        ``(model, history)`` with ``history`` a dict of per-epoch lists (``loss``,
-        ``accuracy``, ``val_loss``, ``val_accuracy``) and ``best_epoch``.
+    """Train a new model on the files ``train`` of ``data``, validating on ``val``; keep
+    the epoch with the best validation accuracy (ties: lower loss) and stop after
+    ``config.patience`` epochs without one (with ``config.cosine``: every epoch, the last
+    kept). Each epoch draws new seeded training windows; class weights count files; same
+    seed, data and machine: same weights. Returns ``(model, history)`` (per-epoch ``loss``,
+    ``accuracy``, ``val_loss``, ``val_accuracy`` and ``best_epoch``).
     """
     import tensorflow as tf
 
@@ -164,33 +152,17 @@ def train_run(
     progress: bool = False,
     verbose: int = 0,
 ) -> Run:
-    """Train on a data folder (or a loaded :class:`Dataset`), score the held-out test
-    files under both protocols (the RNN, the baseline trained on the same files, and
-    the two combined: :func:`judge_fold`), probe the RNN on them
-    (:data:`genre_lib.probes.KEPT_PROBES`, one draw each), and write the run
-    folder ``out`` with the baseline beside the model.
-
-    Args:
-        data: folder laid out as ``<root>/<genre>/*.mid``, or a loaded dataset.
-        out: the run folder to create (refused if it exists, unless ``overwrite``).
-        genres: genres to use (default: every genre folder).
-        config: hyperparameters (default :class:`ModelConfig`).
-        seed: seeds the weights, the windows and the batch order, and the split
-            unless ``split_seed`` is given.
-        split: ``"group"`` (no artist or sequencer on two sides, the honest one) or
-            ``"stratified"`` (random files).
-        split_seed: seeds the split alone (default: ``seed``). Another ``seed`` with
-            the same ``split_seed`` trains a second network on the very same files:
-            a second opinion that differs only by its initial weights and batches.
-        max_notes: notes per sequence.
-        file_windows: windows per file of the ``file`` protocol.
+    """Train on a data folder (or a loaded :class:`Dataset`), judge the held-out test
+    files with every verdict under both protocols (:func:`fold_verdicts`), probe the RNN
+    (:data:`genre_lib.probes.KEPT_PROBES`, one draw), and write the run folder ``out`` with
+    the baseline beside the model; returns the loaded :class:`Run`. ``seed`` seeds the
+    weights, windows, batches and the split unless ``split_seed`` is given (another
+    ``seed`` with the same ``split_seed`` is a seed sibling on the same files); ``split``:
+    ``"group"`` or ``"stratified"``.
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is false.
         DataError: the folder has files of fewer than two genres.
-
-    Returns:
-        The loaded :class:`Run`.
     """
     config = config or ModelConfig()
     out = Path(out)

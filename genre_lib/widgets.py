@@ -1,19 +1,6 @@
-"""Interactive views (ipywidgets) for the notebooks.
-
-Each view is a pure rendering function (tested with pytest, no browser; the figures
-themselves come from :mod:`genre_lib.plots`) plus thin widget wiring around it:
-
-* :func:`render_flip_step` draws one step of a genre flip (note map + probabilities);
-  :func:`flip_explorer` lets the reader pick a file and a target genre and step through
-  the flip with a slider (needs a running kernel);
-  :func:`flip_stack` pre-renders the frames of one flip into an ipywidgets 8 ``Stack``
-  whose slider is ``jslink``-ed in the browser, so it also works on a static page;
-* :func:`render_saliency` draws one file's saliency map; :func:`saliency_explorer` picks
-  the file and the method.
-
-Figures are shown as PNG ``Image`` widgets rather than in an ``Output`` widget: the
-images live in the widget state, so they survive ``nbconvert --execute`` and static
-HTML, and tests can read them without a kernel.
+"""Interactive views (ipywidgets) for the notebooks: a pure rendering function per
+view (tested without a browser) with thin widget wiring around it. Figures are PNG
+``Image`` widgets, so they live in the widget state and survive static HTML.
 """
 
 from __future__ import annotations
@@ -29,20 +16,8 @@ from .flip import FlipResult, FlipSettings
 
 
 def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None = None, values=None):
-    """Draw frame ``step`` of a flip's trajectory.
-
-    Args:
-        result: a :class:`~genre_lib.flip.FlipResult`.
-        step: index into the recorded frames (0 = start, ``len(result.trajectory_steps) - 1``
-            = the final, pruned table); negative indices count from the end.
-        genres: genre names (default: ``result.genres``).
-        values: optional per-note values (e.g. saliency) colouring the original notes.
-
-    Returns:
-        ``(figure, text)``: a matplotlib ``Figure`` (not registered with pyplot, so it
-        never piles up) with the note map (original vs. this frame, changed notes
-        outlined) and the genre probabilities at this frame, and a one-line summary
-        such as ``"step 12 (optimize): electronic 0.31, jazz 0.69 | 5 notes changed, l1 3.20"``.
+    """Frame ``step`` of a flip's trajectory (negative counts from the end): a new
+    ``Figure`` (note map and probabilities) and a one-line summary.
     """
     from .plots import flip_frame_figure
 
@@ -210,20 +185,9 @@ def flip_explorer(
 
 
 def flip_stack(result: FlipResult, genres: Sequence[str] | None = None, max_frames: int = 12):
-    """Pre-render a flip's frames into an ipywidgets 8 ``Stack`` driven by a slider
-    linked in the browser (``jslink``), for pages without a kernel (static HTML).
-
-    Args:
-        result: the flip to show.
-        genres: genre names (default: ``result.genres``).
-        max_frames: frames kept, evenly spaced, first and last included (each is a PNG
-            stored in the notebook, so keep it small).
-
-    Returns:
-        An ``ipywidgets.VBox`` of the slider and the stack; ``.stack``, ``.slider`` and
-        ``.frames`` (the trajectory indices shown) and ``.link`` are attributes. The
-        link acts in the browser only: in Python, setting the slider does not move the
-        stack.
+    """A flip's frames pre-rendered into an ipywidgets ``Stack`` driven by a slider linked
+    in the browser (``jslink``), for pages without a kernel: at most ``max_frames`` frames,
+    evenly spaced; ``.stack``, ``.slider``, ``.frames`` and ``.link`` are attributes.
     """
     import html
 
@@ -252,24 +216,9 @@ def render_saliency(
     title: str = "",
     target: int | None = None,
 ):
-    """One file's saliency map for the genre the model predicts, or for ``target``
-    (:func:`genre_lib.plots.saliency_figure`).
-
-    Args:
-        model: the classifier (raw note tables in).
-        table: one note table (notes, features).
-        method: a :data:`genre_lib.saliency.METHODS` name.
-        genres: genre names in the model's order.
-        baseline: the neutral table of IG and occlusion (default: the training mean note).
-        feature_std: per-feature std (default: from the model).
-        title: what the figure calls the file (e.g. its name).
-        target: genre index to explain (None: the predicted genre); with more than two
-            genres each genre has its own map (which notes argue for rock, which for
-            electronic).
-
-    Returns:
-        ``(figure, summary line)``; the line names the prediction, the genre explained
-        and the top note.
+    """One file's map (:func:`genre_lib.plots.saliency_figure`) for ``target`` (None: the
+    predicted genre) by the method named ``method``, and a summary line naming the
+    prediction, the genre explained and the top note.
     """
     from .plots import saliency_figure
     from .saliency import method_named

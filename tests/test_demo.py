@@ -30,9 +30,10 @@ from genre_lib.midi_io import (
     notes_from_events,
     onsets,
     read_midi,
-    read_midi_pretty,
 )
 from genre_lib.paths import DEMO_DIR
+
+from .pretty_reader import read_midi_pretty
 
 PER_GENRE = 20
 

@@ -169,7 +169,7 @@ def test_branch_ablation_and_order_free_inputs_of_the_committed_model(real_run):
 
 def test_order_corpus_pairs_hold_the_same_notes_in_another_order(tmp_path: Path):
     from genre_lib.baseline import note_statistics
-    from genre_lib.demo import make_order_corpus, order_piece
+    from .order_corpus import make_order_corpus, order_piece
 
     rising, falling = order_piece(np.random.default_rng(0))
     assert np.array_equal(np.sort(rising, axis=0), np.sort(falling, axis=0))
@@ -188,7 +188,7 @@ def test_order_corpus_pairs_hold_the_same_notes_in_another_order(tmp_path: Path)
 def order_run(tmp_path_factory):
     """The planted-order corpus and a tiny GRU trained on it for real (a run folder)."""
     from genre_lib.dataset import load_dataset
-    from genre_lib.demo import make_order_corpus
+    from .order_corpus import make_order_corpus
     from genre_lib.model import ModelConfig
     from genre_lib.train import train_run
 
