@@ -524,6 +524,7 @@ def _add_download(sub) -> None:
     p.add_argument("--manifest", type=Path, default=MANIFEST, help="the list of files (default: data/sources/midi.csv)")
     p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the repositories are served (default %(default)s)")
     p.add_argument("--retries", type=int, default=2, help="further attempts per failed file (default %(default)s)")
+    p.add_argument("--backoff", type=float, default=0.5, help="seconds before the first retry, doubled after")
     p.set_defaults(func=_cmd_download)
 
 

@@ -95,6 +95,30 @@ class Dataset:
         W, owner = random_windows(self.tables(index), k, np.random.default_rng(seed), self.X.shape[1])
         return W, index[owner]
 
+    def subset(self, index: np.ndarray) -> "Dataset":
+        """The files at ``index`` (a list or array of positions), as a new Dataset."""
+        index = np.asarray(index, dtype=int)
+        notes = offsets = None
+        if self.notes is not None:
+            tables = [self.table(i) for i in index]
+            notes = np.concatenate(tables) if tables else self.notes[:0]
+            offsets = np.concatenate([[0], np.cumsum([len(t) for t in tables], dtype=np.int64)])
+        return Dataset(
+            X=self.X[index],
+            y=self.y[index],
+            genres=self.genres,
+            paths=[self.paths[i] for i in index],
+            groups=[self.groups[i] for i in index],
+            root=self.root,
+            features=self.features,
+            found=len(index),
+            skipped=[],
+            n_notes=None if self.n_notes is None else self.n_notes[index],
+            seconds=None if self.seconds is None else self.seconds[index],
+            notes=notes,
+            offsets=offsets,
+        )
+
     def report(self) -> dict:
         """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
         reasons: dict[str, int] = {}

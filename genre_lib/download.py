@@ -262,17 +262,19 @@ def download(
                 e.target, f"exists with SHA-1 {found}, the manifest lists {e.sha1}; left as it is "
                           "(move it away and rerun to get the listed file)"))
     downloaded, failed, stopped, not_tried, in_a_row = [], [], None, 0, 0
+    # the first file tells an unreachable host apart before anything is shown
+    first = _fetch_with_retries(need[0], dest, base_url, retries, backoff, timeout) if need else None
+    if first is not None and first.unreachable:
+        raise UnreachableError(f"cannot reach {host}: {first.cause} (fetching {need[0].target}); {OFFLINE_HINT}")
     with tqdm(total=len(todo), initial=len(todo) - len(need), desc="download", unit="file",
               disable=not progress or not need, file=sys.stderr) as bar:
         for i, e in enumerate(need):
-            problem = _fetch_with_retries(e, dest, base_url, retries, backoff, timeout)
+            problem = first if i == 0 else _fetch_with_retries(e, dest, base_url, retries, backoff, timeout)
             bar.update(1)
             if problem is None:
                 downloaded.append(e.target)
                 in_a_row = 0
                 continue
-            if problem.unreachable and not downloaded and not failed:
-                raise UnreachableError(f"cannot reach {host}: {problem.cause} (fetching {e.target}); {OFFLINE_HINT}")
             failed.append(FileProblem(e.target, problem.cause))
             in_a_row = in_a_row + 1 if problem.connection else 0
             if in_a_row >= LOST_AFTER:

@@ -34,7 +34,7 @@ import numpy as np
 from .changes import change_by_feature, change_size, changed_mask, changed_notes, describe_changes, scale_vector
 from .changes import seconds_touched
 from .inference import check_targets, gradient, logits, n_genres, softmax
-from .midi_io import (FEATURES, MIDI_MAX, MIDI_MIN, canonical_order, length_seconds, project_to_midi, read_back,
+from .midi_io import (FEATURES, MIDI_MAX, MIDI_MIN, STEP, canonical_order, length_seconds, project_to_midi, read_back,
                       read_back_order)
 from .verdicts import RNNVerdict
 from .windows import cut_windows, onto_table

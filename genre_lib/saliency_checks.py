@@ -25,7 +25,6 @@ import numpy as np
 from . import saliency as S
 from .inference import check_targets, n_genres, predict_proba
 from .metrics import bootstrap_interval
-from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
 from .saliency import Method, SaliencyError
 
 #: notes compared in :func:`agreement`'s top-k overlap
@@ -122,6 +121,8 @@ def randomization_check(
     gradient fades with the distance from the last note) and the input, which this check
     cannot see past. ``options`` go to the method's ``attribute``.
     """
+    from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
+
     if layers not in ("cascade", "independent"):
         raise SaliencyError(f"layers must be 'cascade' or 'independent', got {layers!r}")
     X = np.asarray(X)

@@ -19,7 +19,6 @@ from .dataset import MAX_NOTES, Dataset, load_dataset
 from .configs import ModelConfig
 from .machine import describe as describe_machine
 from .metrics import classification_metrics, misclassified
-from .model import build_model
 from .probes import KEPT_PROBES, probe_table
 from .protocols import FILE_WINDOWS, PROTOCOLS
 from .runs import Run, load_run, save_run
@@ -77,6 +76,8 @@ def fit(
     ``accuracy``, ``val_loss``, ``val_accuracy`` and ``best_epoch``).
     """
     import tensorflow as tf
+
+    from .model import build_model
 
     tf.config.experimental.enable_op_determinism()
     train, val = np.asarray(train, dtype=int), np.asarray(val, dtype=int)

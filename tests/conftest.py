@@ -117,7 +117,7 @@ def _trained_once(tmp_path_factory, name: str, train):
 @pytest.fixture(scope="session")
 def demo_run(demo_data, tmp_path_factory):
     """A small GRU trained for real (seeded) on the demo corpus, as a loaded run folder."""
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.train import train_run
 
     return _trained_once(tmp_path_factory, "demo-tiny",
@@ -129,7 +129,7 @@ def demo_seed1(demo_data, demo_run, tmp_path_factory):
     """A second tiny demo network: the demo run's configuration and split (split seed 0),
     weight seed 1 (train_run's split_seed). A session fixture: the flip tests of several
     modules ask it for a second opinion, and a worker trains it once."""
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.train import train_run
 
     return _trained_once(tmp_path_factory, "demo-tiny-seed1",

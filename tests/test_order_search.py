@@ -23,7 +23,7 @@ import order_search  # noqa: E402
 def kept(demo_data, tmp_path_factory):
     """Two tiny networks (weight seeds 0 and 1) on fold 0's training files, kept as
     order_search names them."""
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.splits import group_folds
     from genre_lib.train import fit
 
