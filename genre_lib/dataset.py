@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from . import paths as project_paths
-from .midi_io import DRUM, DURATION, FEATURES, MidiError, onsets, parse_midi_bytes
+from .midi_io import DRUM, FEATURES, MidiError, length_seconds, parse_midi_bytes
 from .windows import random_windows
 
 #: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
@@ -282,44 +282,9 @@ def load_dataset(
     if cached is not None:
         return _from_arrays(cached, root, genre_names, len(blobs), max_notes)
 
-    X, y, paths, skipped, n_notes, seconds = [], [], [], [], [], []
-    seen: dict[str, str] = {}
-    iterator = blobs
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(blobs, desc="reading MIDI", unit="file", leave=False)
-    for genre, rel, data, digest in iterator:
-        if data is None:
-            skipped.append(Skipped(rel, digest))
-            continue
-        if digest in seen:
-            skipped.append(Skipped(rel, f"duplicate: same bytes as {seen[digest]}"))
-            continue
-        seen[digest] = rel
-        try:
-            table = parse_midi_bytes(data, rel)
-            check_usable(table, rel, max_notes)
-        except MidiError as exc:
-            skipped.append(Skipped(rel, exc.reason))
-            continue
-        X.append(table)
-        n_notes.append(len(table))
-        seconds.append(float((onsets(table) + table[:, DURATION]).max()))
-        y.append(genre_names.index(genre))
-        paths.append(rel)
-    if not X:
-        raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(skipped)} skipped)")
-    arrays = {
-        "notes": np.concatenate(X).astype(np.float32),
-        "offsets": np.concatenate([[0], np.cumsum(n_notes)]).astype(np.int64),
-        "y": np.asarray(y, dtype=np.int64),
-        "paths": np.asarray(paths),
-        "n_notes": np.asarray(n_notes, dtype=np.int64),
-        "seconds": np.asarray(seconds, dtype=np.float64),
-        "skipped_paths": np.asarray([s.path for s in skipped], dtype=str),
-        "skipped_reasons": np.asarray([s.reason for s in skipped], dtype=str),
-    }
+    arrays = _parse(blobs, genre_names, max_notes, progress)
+    if not len(arrays["y"]):
+        raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(arrays['skipped_paths'])} skipped)")
     if use_cache:
         try:
             _write_cache(cache_path, arrays)
@@ -328,6 +293,42 @@ def load_dataset(
 
             warnings.warn(f"{cache_path}: could not write cache ({exc})", stacklevel=2)
     return _from_arrays(arrays, root, genre_names, len(blobs), max_notes)
+
+
+def _parse(blobs: list, genres: tuple[str, ...], max_notes: int, progress: bool) -> dict:
+    """The arrays of a dataset (its cache's content) from ``(genre, path, bytes or None,
+    digest or why unreadable)`` per file: usable files' whole tables, the others skipped
+    with the reason (a repeated digest is a duplicate)."""
+    tables, y, paths, skipped, seen = [], [], [], [], {}
+    if progress:
+        from tqdm.auto import tqdm
+
+        blobs = tqdm(blobs, desc="reading MIDI", unit="file", leave=False)
+    for genre, rel, data, digest in blobs:
+        if data is None or digest in seen:
+            skipped.append(Skipped(rel, digest if data is None else f"duplicate: same bytes as {seen[digest]}"))
+            continue
+        seen[digest] = rel
+        try:
+            table = parse_midi_bytes(data, rel)
+            check_usable(table, rel, max_notes)
+        except MidiError as exc:
+            skipped.append(Skipped(rel, exc.reason))
+            continue
+        tables.append(table)
+        y.append(genres.index(genre))
+        paths.append(rel)
+    n_notes = [len(t) for t in tables]
+    return {
+        "notes": np.concatenate(tables).astype(np.float32) if tables else np.zeros((0, len(FEATURES)), np.float32),
+        "offsets": np.concatenate([[0], np.cumsum(n_notes)]).astype(np.int64),
+        "y": np.asarray(y, dtype=np.int64),
+        "paths": np.asarray(paths),
+        "n_notes": np.asarray(n_notes, dtype=np.int64),
+        "seconds": np.asarray([length_seconds(t) for t in tables], dtype=np.float64),
+        "skipped_paths": np.asarray([s.path for s in skipped], dtype=str),
+        "skipped_reasons": np.asarray([s.reason for s in skipped], dtype=str),
+    }
 
 
 def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int, max_notes: int) -> Dataset:

@@ -202,9 +202,9 @@ def styles_of(genre: str, borrowed: tuple[str, ...] | list[str]) -> dict[str, st
     return {part: other if cue in borrowed else genre for part, cue in zip(PARTS, cues)}
 
 
-def _piece(
-    rng, genre: str, habit: dict, borrowed: tuple[str, ...], n_notes: int, drums_only: bool = False
-) -> tuple[np.ndarray, dict]:
+def _settings(rng, genre: str, habit: dict, borrowed: tuple[str, ...]) -> dict:
+    """Everything a piece draws once: tempo, swing, loop, instruments, key, the lead's
+    range and riff, the cue sections' period and phase."""
     style = styles_of(genre, borrowed)
     mine = {part: habit if s == genre else None for part, s in style.items()}
     if style["timing"] == "jazz":
@@ -215,119 +215,132 @@ def _piece(
         centre = habit["bpm"] if mine["timing"] and rng.random() < HABIT_SHARE else rng.uniform(118, 140)
         bpm = float(np.clip(centre + rng.normal(0, 4), 118, 140))
         swing, jitter = 0.5, 0.004
-    human = style["dynamics"] == "jazz"
-    voff = habit["velocity"] + rng.uniform(-6, 6)
-    jazz_harmony = style["harmony"] == "jazz"
-    loops = _JAZZ_LOOPS if jazz_harmony else _ELECTRONIC_LOOPS
-    loop = loops[_choose(rng, mine["harmony"], "loop", range(len(loops)))]
-    chords = dict(_SEVENTHS) if jazz_harmony else dict(_TRIADS)
-    comp_program = _choose(rng, mine["harmony"], "comp", [0, 4]) if jazz_harmony else 0
-    pad_program = 0 if jazz_harmony else _choose(rng, mine["harmony"], "pad", [88, 89, 90])
-    power = not jazz_harmony and _choose(rng, mine["harmony"], "chord", ["triad", "power"]) == "power"
+    s = {"style": style, "bpm": bpm, "swing": swing, "jitter": jitter, "human": style["dynamics"] == "jazz",
+         "voff": habit["velocity"] + rng.uniform(-6, 6), "jazz_harmony": style["harmony"] == "jazz"}
+    loops = _JAZZ_LOOPS if s["jazz_harmony"] else _ELECTRONIC_LOOPS
+    s["loop"] = loops[_choose(rng, mine["harmony"], "loop", range(len(loops)))]
+    s["chords"] = dict(_SEVENTHS) if s["jazz_harmony"] else dict(_TRIADS)
+    s["comp"] = _choose(rng, mine["harmony"], "comp", [0, 4]) if s["jazz_harmony"] else 0
+    s["pad"] = 0 if s["jazz_harmony"] else _choose(rng, mine["harmony"], "pad", [88, 89, 90])
+    s["power"] = not s["jazz_harmony"] and _choose(rng, mine["harmony"], "chord", ["triad", "power"]) == "power"
     jazz_bass = style["bass"] == "jazz"
-    bass_program = _choose(rng, mine["bass"], "bass", [32, 33] if jazz_bass else [38, 39])
-    bass_style = "walking" if jazz_bass else _choose(rng, mine["bass"], "bass_style", ["offbeat", "eighths"])
-    jazz_lead = style["lead"] == "jazz"
-    lead_program = _choose(rng, mine["lead"], "lead", [65, 56, 66] if jazz_lead else list(range(80, 88)))
-    backbeat = _pick(rng, habit, "backbeat", [CLAP, SNARE])
-    key = int(rng.integers(12))
-    low, high = {65: (61, 84), 56: (58, 82), 66: (54, 77)}.get(lead_program, (60, 84))
-    lead = int(rng.integers(low + 4, high - 4))
+    s["bass"] = _choose(rng, mine["bass"], "bass", [32, 33] if jazz_bass else [38, 39])
+    s["bass_style"] = "walking" if jazz_bass else _choose(rng, mine["bass"], "bass_style", ["offbeat", "eighths"])
+    s["jazz_lead"] = style["lead"] == "jazz"
+    s["lead_program"] = _choose(rng, mine["lead"], "lead", [65, 56, 66] if s["jazz_lead"] else list(range(80, 88)))
+    s["backbeat"] = _pick(rng, habit, "backbeat", [CLAP, SNARE])
+    s["key"] = int(rng.integers(12))
+    s["low"], s["high"] = {65: (61, 84), 56: (58, 82), 66: (54, 77)}.get(s["lead_program"], (60, 84))
+    s["lead"] = int(rng.integers(s["low"] + 4, s["high"] - 4))
     # a one-bar riff (the electronic lead): sixteenth slots, each a chord tone and an octave
     slots = np.sort(rng.choice(16, size=int(rng.integers(4, 9)), replace=False))
-    riff = [(int(s), int(rng.integers(3)), int(rng.integers(2))) for s in slots]
+    s["riff"] = [(int(x), int(rng.integers(3)), int(rng.integers(2))) for x in slots]
     # cue sections recur every `period` sections from a random one, so the cues are
     # spread through the piece and some 100-note windows hold none
-    period = int(rng.choice(CUE_PERIODS))
-    phase = int(rng.integers(period))
+    s["period"] = int(rng.choice(CUE_PERIODS))
+    s["phase"] = int(rng.integers(s["period"]))
+    return s
+
+
+def _drums(ev: _Events, s: dict, t: float, cue: bool, vel) -> None:
+    """One bar of drums: the genre's pattern in cue sections, a plain shared beat elsewhere."""
+    if cue and s["style"]["drums"] == "jazz":
+        for pos, level in ((0, 80), (1, 92), (1.5, 68), (2, 80), (3, 92), (3.5, 68)):
+            ev.add(t + pos, 0.4, RIDE, vel(level), drum=True)
+        for pos in (1, 3):
+            ev.add(t + pos, 0.2, PEDAL_HAT, vel(62), drum=True)
+    elif cue:
+        for pos in range(4):
+            ev.add(t + pos, 0.25, KICK, vel(116), drum=True)
+        for k in range(16):
+            ev.add(t + k / 4, 0.1, CLOSED_HAT, vel((92, 60, 76, 60)[k % 4]), drum=True)
+    else:
+        for pos in (0, 2):
+            ev.add(t + pos, 0.25, PLAIN_KICK, vel(96), drum=True)
+    if not cue or s["style"]["drums"] == "electronic":
+        for pos in (1, 3):
+            ev.add(t + pos, 0.2, s["backbeat"], vel(100), drum=True)
+
+
+def _bass_and_harmony(ev: _Events, rng, s: dict, t: float, cue: bool, pc: int, intervals, next_degree: int, vel) -> None:
+    """One bar of bass (walking, off-beat or eighths) and harmony (comped voicings or a held pad)."""
+    root = 36 + pc if 36 + pc <= 44 else 24 + pc
+    if s["bass_style"] == "walking":
+        # root, two chord tones, a chromatic approach to the next root
+        tones = [root + i for i in intervals] + [root + 12]
+        target = 36 + (s["key"] + next_degree) % 12
+        line = [root, int(rng.choice(tones[1:])), int(rng.choice(tones)), target + int(rng.choice([-1, 1, -5]))]
+        for pos, p in enumerate(line):
+            ev.add(t + pos, 0.85, p, vel(82), program=s["bass"])
+    else:
+        program = s["bass"] if cue else PICKED_BASS
+        if s["bass_style"] == "offbeat":
+            for pos in range(4):
+                ev.add(t + pos + 0.5, 0.4, root, vel(100), program=program)
+        else:
+            for k in range(8):
+                ev.add(t + k / 2, 0.35, root + 12 * (k % 2), vel((100, 88)[k % 2]), program=program)
+    if s["jazz_harmony"]:
+        # piano comp: rootless 4-note voicing (3rd, 5th, 7th, 9th) around middle C
+        voicing = sorted(48 + pc + i for i in (intervals[1], intervals[2], intervals[3], 14))
+        while voicing[0] < 52:
+            voicing = [v + 12 for v in voicing]
+        for pos, length in _COMP_RHYTHMS[int(rng.integers(len(_COMP_RHYTHMS)))]:
+            level = vel(60)
+            for p in voicing:
+                ev.add(t + pos, 0.9 * length, p, level + rng.normal(0, 4), program=s["comp"])
+    else:
+        for i in (_TRIADS["5"] if s["power"] else intervals):
+            ev.add(t, 3.9, 48 + pc + i, vel(72), program=s["pad"] if cue else STRINGS)
+
+
+def _lead(ev: _Events, rng, s: dict, t: float, cue: bool, pc: int, intervals, vel) -> None:
+    """One bar of the lead: swung eighths with rests (chord tones on the beat) or the riff."""
+    if not s["jazz_lead"]:
+        for j, (x, tone, octave) in enumerate(s["riff"]):
+            nxt = s["riff"][j + 1][0] if j + 1 < len(s["riff"]) else 16
+            p = 60 + (pc + intervals[tone]) % 12 + 12 * octave
+            ev.add(t + x / 4, max(0.8 * (nxt - x) / 4, 0.2), p, vel(96 if x % 4 == 0 else 84),
+                   program=s["lead_program"] if cue else VIBRAPHONE)
+        return
+    if rng.random() <= 0.2:
+        return
+    beats = np.flatnonzero(rng.random(8) < 0.55)
+    if len(beats) < 2:
+        beats = np.array([0, 1])
+    allowed = {(pc + i) % 12 for i in intervals}
+    passing = allowed | {(pc + i) % 12 for i in (2, 5, 9)}
+    low, high = s["low"], s["high"]
+    for j, x in enumerate(beats):
+        pcs = allowed if x % 2 == 0 else passing
+        near = [p for p in range(max(low, s["lead"] - 5), min(high, s["lead"] + 5) + 1) if p % 12 in pcs and p != s["lead"]]
+        s["lead"] = int(rng.choice(near)) if near else int(np.clip(s["lead"], low, high))
+        gap = (beats[j + 1] - x) / 2 if j + 1 < len(beats) else (8 - x) / 2
+        ev.add(t + x / 2, 0.9 * min(gap, 1.5), s["lead"], vel(86 + 6 * (x % 2)), program=s["lead_program"])
+
+
+def _piece(
+    rng, genre: str, habit: dict, borrowed: tuple[str, ...], n_notes: int, drums_only: bool = False
+) -> tuple[np.ndarray, dict]:
+    s = _settings(rng, genre, habit, borrowed)
     ev = _Events()
 
     def vel(level: float) -> float:
-        return _velocity(rng, level, voff, human)
+        return _velocity(rng, level, s["voff"], s["human"])
 
     bar = 0
     while len(ev.rows) < n_notes:
         t = 4.0 * bar
-        cue = (bar // SECTION_BARS) % period == phase
-        degree, quality = loop[bar % 4]
-        next_degree = loop[(bar + 1) % 4][0]
-        intervals = chords[quality]
-        pc = (key + degree) % 12
-        # drums: the genre's pattern in cue sections, a plain shared beat elsewhere
-        if cue and style["drums"] == "jazz":
-            for pos, level in ((0, 80), (1, 92), (1.5, 68), (2, 80), (3, 92), (3.5, 68)):
-                ev.add(t + pos, 0.4, RIDE, vel(level), drum=True)
-            for pos in (1, 3):
-                ev.add(t + pos, 0.2, PEDAL_HAT, vel(62), drum=True)
-        elif cue:
-            for pos in range(4):
-                ev.add(t + pos, 0.25, KICK, vel(116), drum=True)
-            for k in range(16):
-                ev.add(t + k / 4, 0.1, CLOSED_HAT, vel((92, 60, 76, 60)[k % 4]), drum=True)
-        else:
-            for pos in (0, 2):
-                ev.add(t + pos, 0.25, PLAIN_KICK, vel(96), drum=True)
-        if not cue or style["drums"] == "electronic":
-            for pos in (1, 3):
-                ev.add(t + pos, 0.2, backbeat, vel(100), drum=True)
-        if drums_only:
-            bar += 1
-            continue
-        # bass
-        root = 36 + pc if 36 + pc <= 44 else 24 + pc
-        if bass_style == "walking":
-            # root, two chord tones, a chromatic approach to the next root
-            tones = [root + i for i in intervals] + [root + 12]
-            target = 36 + (key + next_degree) % 12
-            line = [root, int(rng.choice(tones[1:])), int(rng.choice(tones)), target + int(rng.choice([-1, 1, -5]))]
-            for pos, p in enumerate(line):
-                ev.add(t + pos, 0.85, p, vel(82), program=bass_program)
-        else:
-            program = bass_program if cue else PICKED_BASS
-            if bass_style == "offbeat":
-                for pos in range(4):
-                    ev.add(t + pos + 0.5, 0.4, root, vel(100), program=program)
-            else:
-                for k in range(8):
-                    ev.add(t + k / 2, 0.35, root + 12 * (k % 2), vel((100, 88)[k % 2]), program=program)
-        # harmony
-        if jazz_harmony:
-            # piano comp: rootless 4-note voicing (3rd, 5th, 7th, 9th) around middle C
-            voicing = sorted(48 + pc + i for i in (intervals[1], intervals[2], intervals[3], 14))
-            while voicing[0] < 52:
-                voicing = [v + 12 for v in voicing]
-            for pos, length in _COMP_RHYTHMS[int(rng.integers(len(_COMP_RHYTHMS)))]:
-                level = vel(60)
-                for p in voicing:
-                    ev.add(t + pos, 0.9 * length, p, level + rng.normal(0, 4), program=comp_program)
-        else:
-            shape = _TRIADS["5"] if power else intervals
-            for i in shape:
-                ev.add(t, 3.9, 48 + pc + i, vel(72), program=pad_program if cue else STRINGS)
-        # lead
-        if jazz_lead:
-            # swung eighths with rests, chord tones on the beat, scale tones between
-            if rng.random() > 0.2:
-                beats = np.flatnonzero(rng.random(8) < 0.55)
-                if len(beats) < 2:
-                    beats = np.array([0, 1])
-                allowed = {(pc + i) % 12 for i in intervals}
-                passing = allowed | {(pc + i) % 12 for i in (2, 5, 9)}
-                for j, s in enumerate(beats):
-                    pcs = allowed if s % 2 == 0 else passing
-                    near = [p for p in range(max(low, lead - 5), min(high, lead + 5) + 1) if p % 12 in pcs and p != lead]
-                    lead = int(rng.choice(near)) if near else int(np.clip(lead, low, high))
-                    gap = (beats[j + 1] - s) / 2 if j + 1 < len(beats) else (8 - s) / 2
-                    ev.add(t + s / 2, 0.9 * min(gap, 1.5), lead, vel(86 + 6 * (s % 2)), program=lead_program)
-        else:
-            for j, (s, tone, octave) in enumerate(riff):
-                nxt = riff[j + 1][0] if j + 1 < len(riff) else 16
-                p = 60 + (pc + intervals[tone]) % 12 + 12 * octave
-                ev.add(t + s / 4, max(0.8 * (nxt - s) / 4, 0.2), p, vel(96 if s % 4 == 0 else 84),
-                       program=lead_program if cue else VIBRAPHONE)
+        cue = (bar // SECTION_BARS) % s["period"] == s["phase"]
+        degree, quality = s["loop"][bar % 4]
+        pc = (s["key"] + degree) % 12
+        _drums(ev, s, t, cue, vel)
+        if not drums_only:
+            _bass_and_harmony(ev, rng, s, t, cue, pc, s["chords"][quality], s["loop"][(bar + 1) % 4][0], vel)
+            _lead(ev, rng, s, t, cue, pc, s["chords"][quality], vel)
         bar += 1
-    table = _to_table(ev, n_notes, bpm, swing, jitter, rng)
-    return table, {"bpm": round(bpm, 2), "swing": round(swing, 3), "cue_period": period}
+    table = _to_table(ev, n_notes, s["bpm"], s["swing"], s["jitter"], rng)
+    return table, {"bpm": round(s["bpm"], 2), "swing": round(s["swing"], 3), "cue_period": s["period"]}
 
 
 def _plan(per_genre: int, seed: int) -> list[dict]:

@@ -654,6 +654,18 @@ def _flip_all(model, X: np.ndarray, genres: tuple[str, ...], seed: int, say) -> 
     return target, flipped, notes_changed, changed
 
 
+def _checked(model, X: np.ndarray, y: np.ndarray, methods: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as float32 files and ``y`` as targets, checked along with the method names."""
+    X = np.asarray(X, dtype=np.float32)
+    y = check_targets(y, len(X), n_genres(model), SaliencyError)
+    if X.ndim != 3:
+        raise SaliencyError(f"check_methods needs files x notes x features, got shape {X.shape}")
+    unknown = [m for m in methods if m not in S.METHODS]
+    if unknown:
+        raise SaliencyError(f"unknown saliency method(s) {unknown}; choose from {', '.join(S.METHODS)}")
+    return X, y
+
+
 def check_methods(
     model,
     X: np.ndarray,
@@ -672,32 +684,19 @@ def check_methods(
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> MethodChecks:
-    """Every saliency method on files ``X`` explained for their own genres ``y``: deletion
-    against three chance levels, randomization, agreement with occlusion and the overlap
-    with flipped notes, per file, with paired bootstrap intervals over files.
-
-    Maps are shown scaled by the model's feature std; IG starts from ``ig_baseline`` (the
-    genre-balanced training mean, :func:`~genre_lib.saliency.mean_baseline`; default the
-    model's mean note); occlusion and deletion replace a note by ``neutral`` (default the
-    model's mean note). The **position-matched chance** ranks each file's notes by
-    another file's map of the same method and genre (:func:`derangement`, ``n_random``
-    of them): it keeps everything a map shares across files (its pile-up on the last
-    notes) and loses only what is specific to the file. With ``flips`` each file is
-    flipped to the model's runner-up genre (:func:`_flip_all`) and the share of its
-    changed notes among the method's top-k notes (k = notes changed) is compared with
-    the same share by another file's map.
+    """Every method of ``methods`` on files ``X`` explained for their own genres ``y``:
+    deletion against three chance levels (random, position-matched: another file's map of
+    the same genre, :func:`derangement`; last notes first), randomization, agreement with
+    occlusion and, with ``flips`` (each file flipped to the runner-up genre), the share of
+    changed notes among the top-k notes against another file's map; per file, with paired
+    bootstrap intervals. IG starts from ``ig_baseline`` (default the model's mean note),
+    occlusion and deletion put in ``neutral`` (default the same).
 
     Raises:
         SaliencyError: bad shapes, an unknown method, or fewer than two files.
     """
     say = log or (lambda _line: None)
-    X = np.asarray(X, dtype=np.float32)
-    y = check_targets(y, len(X), n_genres(model), SaliencyError)
-    if X.ndim != 3:
-        raise SaliencyError(f"check_methods needs files x notes x features, got shape {X.shape}")
-    unknown = [m for m in methods if m not in S.METHODS]
-    if unknown:
-        raise SaliencyError(f"unknown saliency method(s) {unknown}; choose from {', '.join(S.METHODS)}")
+    X, y = _checked(model, X, y, methods)
     n, n_notes, n_feat = X.shape
     names = tuple(genres) if genres is not None else tuple(str(g) for g in range(n_genres(model)))
     std = S.feature_std(model) if feature_scale is None else np.asarray(feature_scale, dtype=np.float64)

@@ -81,6 +81,40 @@ def _frame_indices(n_frames: int, max_frames: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n_frames - 1, max_frames)).astype(int))
 
 
+def _cached_flip(cache: dict, judge, path: str, target: int, settings: FlipSettings) -> FlipResult | str:
+    """The flip of a file's first notes to ``target``, computed once, or why the file cannot be flipped."""
+    from .dataset import load_file
+    from .flip import optimize_delta
+    from .midi_io import MidiError
+
+    if (path, target) not in cache:
+        try:
+            cache[path, target] = optimize_delta(judge, load_file(path, judge.length), target, settings)
+        except MidiError as exc:
+            cache[path, target] = f"cannot use this file: {exc.reason}"
+    return cache[path, target]
+
+
+def _reread(res: FlipResult, genres: Sequence[str]) -> str:
+    """What the written and re-read file is called, and whether that is a flip."""
+    if res.probs_reparsed is None:
+        return "round trip failed"
+    return f"re-read file: {genres[int(np.argmax(res.probs_reparsed))]} ({'flipped' if res.flipped else 'not flipped'})"
+
+
+def _other_genre(model, genres: Sequence[str], path: str) -> str | None:
+    """The first genre the model does not already give this file (a flip's target)."""
+    from .dataset import load_file
+    from .inference import n_notes, predict_proba
+    from .midi_io import MidiError
+
+    try:
+        predicted = int(np.argmax(predict_proba(model, load_file(path, n_notes(model)))[0]))
+    except MidiError:
+        return None
+    return next(g for k, g in enumerate(genres) if k != predicted)
+
+
 def flip_explorer(
     model,
     genres: Sequence[str],
@@ -98,13 +132,9 @@ def flip_explorer(
 
     import ipywidgets as w
 
-    from .dataset import load_file
-    from .flip import optimize_delta
-    from .inference import n_notes, predict_proba
-    from .midi_io import MidiError
     from .verdicts import RNNVerdict
 
-    max_notes, judge = n_notes(model), RNNVerdict(model, genres, "first100")
+    judge = RNNVerdict(model, genres, "first100")
     file_dd = _file_dropdown(files, root)
     target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
@@ -116,34 +146,17 @@ def flip_explorer(
     box.result = None
     box.summary = ""
 
-    def compute(path: str, target: str) -> FlipResult | str:
-        key = (path, target)
-        if key not in cache:
-            try:
-                table = load_file(path, max_notes)
-            except MidiError as exc:
-                cache[key] = f"cannot use this file: {exc.reason}"
-                return cache[key]
-            cache[key] = optimize_delta(judge, table, list(genres).index(target), settings)
-        return cache[key]
-
     def redraw(*_):
         res = box.result
         if not isinstance(res, FlipResult):
             return
         fig, line = render_flip_step(res, slider.value, genres)
         image.value = figure_png(fig)
-        verdict = (
-            f"re-read file: {genres[int(np.argmax(res.probs_reparsed))]} "
-            f"({'flipped' if res.flipped else 'not flipped'})"
-            if res.probs_reparsed is not None
-            else "round trip failed"
-        )
         box.summary = line
-        text.value = f"<code>{html.escape(line)}</code><br>{html.escape(verdict)}"
+        text.value = f"<code>{html.escape(line)}</code><br>{html.escape(_reread(res, genres))}"
 
     def refresh(*_):
-        res = compute(file_dd.value, target_dd.value)
+        res = _cached_flip(cache, judge, file_dd.value, list(genres).index(target_dd.value), settings)
         if isinstance(res, str):
             box.result, box.summary = None, res
             image.value = b""
@@ -159,17 +172,9 @@ def flip_explorer(
         if int(np.argmax(res.probs_before)) == res.target:
             text.value += "<br>already classified as the target: nothing to flip"
 
-    def other_genre(path: str) -> str | None:
-        """The first genre the model does not already give this file (a flip's target)."""
-        try:
-            predicted = int(np.argmax(predict_proba(model, load_file(path, max_notes))[0]))
-        except MidiError:
-            return None
-        return next(g for k, g in enumerate(genres) if k != predicted)
-
     def new_file(*_):
         # aim at a genre the file can flip to; setting the target redraws, else redraw here
-        target = other_genre(file_dd.value)
+        target = _other_genre(model, genres, file_dd.value)
         if target is not None and target != target_dd.value:
             target_dd.value = target
         else:
@@ -179,7 +184,7 @@ def flip_explorer(
     target_dd.observe(refresh, names="value")
     slider.observe(redraw, names="value")
     box.file, box.target, box.slider, box.image, box.text = file_dd, target_dd, slider, image, text
-    target_dd.value = other_genre(file_dd.value) or genres[0]
+    target_dd.value = _other_genre(model, genres, file_dd.value) or genres[0]
     refresh()
     return box
 
