@@ -146,10 +146,18 @@ def real_run():
     return load_run(REAL_RUN)
 
 
+#: the fixtures that train a model: a test that asks for one (or for a fixture built on
+#: one) is marked slow
+TRAINED = ("demo_run", "demo_seed1")
+
+
 def pytest_collection_modifyitems(items):
     """Every test that reads ../shared/midi (``needs_shared``, or the committed model's
-    ``real_run``) is marked ``real_data``, so ``-m "not real_data"`` leaves them all out."""
+    ``real_run``) is marked ``real_data``, so ``-m "not real_data"`` leaves them all out;
+    every test of a trained model (:data:`TRAINED`) is marked ``slow``."""
     for item in items:
+        if any(f in getattr(item, "fixturenames", ()) for f in TRAINED):
+            item.add_marker(pytest.mark.slow)
         skip_reasons = [str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")]
         if "real_run" in getattr(item, "fixturenames", ()) or any("real data not found" in r for r in skip_reasons):
             item.add_marker(pytest.mark.real_data)

@@ -288,6 +288,7 @@ def only_one_error_line(result: subprocess.CompletedProcess, command: str, *word
 # kept off stderr.
 
 
+@pytest.mark.slow
 def test_user_error_one_genre_folder_only(demo_dir: Path, demo_data, tmp_path: Path):
     data = tmp_path / "data"
     (data / "jazz").mkdir(parents=True)

@@ -54,6 +54,7 @@ def _vote(window_probs: np.ndarray) -> np.ndarray:
 
 @pytest.mark.real_data
 @needs_shared
+@pytest.mark.slow
 def test_committed_models_test_metrics_reproduce_from_its_listed_files(real_run):
     from genre_lib.midi_io import read_midi
     from genre_lib.windows import even_windows

@@ -156,6 +156,7 @@ def test_model_outputs_probabilities_and_its_logits_model_shares_the_weights(unt
     assert {id(v) for v in logits_net.weights} <= {id(v) for v in untrained.weights}, "no copy of the weights"
 
 
+@pytest.mark.slow
 def test_the_model_reads_raw_midi_units_with_real_gradients(untrained, sample):
     import tensorflow as tf
 

@@ -132,6 +132,7 @@ def test_bad_probe_protocol_or_verdict_is_a_clear_error():
 # --- branches of the committed network ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_branch_ablation_and_order_free_inputs_of_the_committed_model(real_run):
     import keras
 

@@ -316,6 +316,7 @@ def category_model(demo_data):
     return build_model(config, demo_data.X, 2, seed=0)
 
 
+@pytest.mark.slow
 def test_occlusion_attributes_the_categories_a_gradient_cannot_see(category_model, demo_data):
     X = demo_data.X[:3]
     gradient = S.Gradient(category_model).explain(X, 0)
