@@ -1,11 +1,7 @@
-"""The ``genre-lib`` command line (also ``python -m genre_lib``).
-
-Each subcommand is a function ``_cmd_<name>(args) -> int`` registered in
-:func:`build_parser`: it parses, calls genre_lib and prints. Errors the user can fix
-print one line on stderr naming the cause and exit with status 2. TensorFlow is
-imported only once a model is loaded or trained, after the checks that need no model
-(:func:`_run_meta`), so such an error comes in a second; its start-up log is kept off
-stderr, and so are progress bars when stderr is not a terminal.
+"""The ``genre-lib`` command line (also ``python -m genre_lib``): one ``_cmd_<name>(args)``
+per subcommand of :func:`build_parser`, which parses, calls genre_lib and prints. An
+error the user can fix is one line on stderr and exit status 2; TensorFlow is imported
+only after the checks that need no model (:func:`_run_meta`), quietly.
 """
 
 from __future__ import annotations
@@ -155,17 +151,14 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
-#: the train command's flags that change a ModelConfig setting of the same name
-_CONFIG_FLAGS = ("cell", "units", "layers", "dense_layers", "dense_units", "dropout", "epochs", "learning_rate",
-                 "batch_size", "patience", "windows", "families", "pitch_classes", "drum_sounds", "summary",
-                 "augment", "cosine")
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .configs import ITERATIONS
+    from dataclasses import fields
+
+    from .configs import ITERATIONS, ModelConfig
     from .train import check_genres, train_run
 
-    changes = {k: v for k, v in vars(args).items() if k in _CONFIG_FLAGS and v is not None}
+    settings = {f.name for f in fields(ModelConfig)}
+    changes = {k: v for k, v in vars(args).items() if k in settings and v is not None}
     try:
         config = ITERATIONS[args.iteration].replace(**changes)
     except ValueError as exc:
@@ -465,7 +458,9 @@ def _parents() -> dict[str, argparse.ArgumentParser]:
 
 
 def _add_train(sub, P: dict) -> None:
-    from .configs import ITERATIONS, MAIN_ITERATION
+    from dataclasses import fields
+
+    from .configs import ITERATIONS, MAIN_ITERATION, ModelConfig
 
     p = sub.add_parser("train", parents=[P["data"], P["genres"]], help="train an RNN on a data folder, write a run folder")
     p.add_argument("--out", required=True, type=Path, help="run folder to create")
@@ -478,12 +473,11 @@ def _add_train(sub, P: dict) -> None:
     p.add_argument("--iteration", choices=list(ITERATIONS), default=MAIN_ITERATION,
                    help="settings to start from (default %(default)s); the flags below change them")
     p.add_argument("--cell", choices=("gru", "lstm"))
-    for flag, kind in (("units", int), ("layers", int), ("dense-layers", int), ("dense-units", int),
-                       ("dropout", float), ("epochs", int), ("learning-rate", float), ("batch-size", int),
-                       ("patience", int), ("windows", int)):
-        p.add_argument(f"--{flag}", type=kind, help=f"ModelConfig.{flag.replace('-', '_')}")
-    for flag in ("families", "pitch-classes", "drum-sounds", "summary", "augment", "cosine"):
-        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=f"ModelConfig.{flag.replace('-', '_')}")
+    for f in fields(ModelConfig):  # a flag per setting, help in ModelConfig's docstring
+        kind = {"int": int, "float": float, "bool": argparse.BooleanOptionalAction}.get(str(f.type))
+        if kind is not None:
+            p.add_argument(f"--{f.name.replace('_', '-')}", **({"action": kind} if kind is argparse.BooleanOptionalAction
+                                                               else {"type": kind}), help=f"ModelConfig.{f.name}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     p.set_defaults(func=_cmd_train)

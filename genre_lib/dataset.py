@@ -1,11 +1,6 @@
-"""From a folder of MIDI files to arrays a model can learn from.
-
-The folder is laid out as ``<root>/<genre>/**/*.mid`` (or ``.midi``): the genre is the
-name of the top folder, compared case-insensitively. ``load_dataset`` returns a
-:class:`Dataset` holding every used file's whole note table, ``X`` (each file's first
-100 notes, the study's input: files x notes x features), integer labels, the genre
-names, the file paths and the report of every file it skipped and why. Windows of the
-whole tables (:mod:`genre_lib.windows`) are cut on demand.
+"""From a folder ``<root>/<genre>/**/*.mid`` to a :class:`Dataset`: every usable file's
+whole note table, its first 100 notes (``X``), labels, paths, groups and the report of
+every file skipped and why.
 """
 
 from __future__ import annotations

@@ -1,23 +1,12 @@
 """Flip a file's genre with the smallest valid change (a counterfactual note table).
 
-:func:`flip_file` is the entry point: it flips one file for a run's network and asks
-second opinions (:mod:`genre_lib.opinions`). :func:`optimize_delta` optimises an
-additive change to a note table by projected gradient steps until every judge (an
-:class:`~genre_lib.verdicts.RNNVerdict`, which knows its protocol: the first 100 notes,
-or the vote of windows over the whole file) gives the target genre:
-
-* **objective**: the target's logit margin, the change measured in *scaled units*
-  (:data:`genre_lib.changes.SCALES`: a semitone, a 1/16 note of step or duration, 8
-  velocity steps, one General MIDI family of programs);
-* **sparsity**: an L1 weight applied as a proximal step, then pruning restores every
-  changed note the target does not need;
-* **valid music**: every step classifies :func:`~genre_lib.midi_io.project_to_midi` of
-  the table in the order :func:`~genre_lib.midi_io.read_midi` would read it back, the
-  gradient passing straight through the rounding and the reordering;
-* **proof by round trip**: :attr:`FlipResult.flipped` is true only if the written and
-  re-read file is the target for every judge.
-
-Frozen features (:data:`FROZEN`) and the first note's step never change.
+:func:`flip_file` flips one file for a run's network and asks second opinions;
+:func:`optimize_delta` takes projected gradient steps on a change until every judge (an
+:class:`~genre_lib.verdicts.RNNVerdict`, reading by its protocol) gives the target: the
+target's logit margin in scaled units (:data:`genre_lib.changes.SCALES`), an L1
+proximal step and then pruning for sparsity, every step judged on the MIDI projection in
+read-back order (gradients straight through the rounding), and the result proved by
+writing and re-reading the file. Frozen features (:data:`FROZEN`) never change.
 """
 
 from __future__ import annotations

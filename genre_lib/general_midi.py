@@ -1,10 +1,6 @@
-"""General MIDI categories: what a program number or a drum note stands for.
-
-A note table stores instruments and drum sounds as numbers (program 0-127, drum pitch
-35-81), but they are categories: program 80 (square lead) is not "more" than 79
-(ocarina), and drum pitch 38 (snare) is not between 36 (kick) and 42 (closed hi-hat)
-in any musical sense. The model's encoding layers and the baseline's statistics both
-read them through the tables here, so the two see the same categories.
+"""General MIDI categories: what a program number or a drum note stands for (program 80
+is not "more" than 79). The model's layers and the baseline's statistics read them
+through the tables here, so the two see the same categories.
 """
 
 from __future__ import annotations

@@ -1,11 +1,7 @@
-"""What machine and software a run was trained on: the one place that reads them.
-
-The same seed gives the same weights on one machine, not across machines: oneDNN
-generates its kernels for the instruction set the CPU reports (see
-``benchmarks/bench_repro.py`` and the README's reproducibility paragraph). So a run
-folder records the CPU, its vector instruction flags, the kernel settings in the
-environment and the library versions, and a reader can tell whether two runs could have
-given the same weights.
+"""What machine and software a run was trained on: the one place that reads them. The
+same seed gives the same weights on one machine only (oneDNN generates kernels for the
+CPU's instruction set, ``benchmarks/bench_repro.py``), so a run records the CPU, its
+vector flags, the kernel settings and the library versions.
 """
 
 from __future__ import annotations

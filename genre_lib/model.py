@@ -71,14 +71,9 @@ class NoteEncoding(keras.layers.Layer):
 
 @register
 class ProgramFamily(keras.layers.Layer):
-    """One-hot General MIDI program family (16 families of 8 programs: pianos,
-    chromatic percussion, organs, guitars, basses, strings, ..., synth leads, synth
-    pads, ...) of every pitched note; all zeros for drum notes.
-
-    A program number is a category: 80 (square lead) is not "more" than 79
-    (ocarina). The family one-hot lets the network treat it as one. It has no
-    gradient with respect to the program (a category cannot be nudged); the raw
-    program column still reaches the network through the normalized features.
+    """One-hot General MIDI program family (16 of 8 programs) of every pitched note, zeros
+    for drums: a program is a category (80 is not "more" than 79). A step function of the
+    program, without gradient; the raw program still reaches the network.
     """
 
     def call(self, x):
@@ -141,14 +136,9 @@ class PitchClassProfile(keras.layers.Layer):
 
 @register
 class NoteSummary(keras.layers.Layer):
-    """Mean, standard deviation, maximum and minimum of every input channel over the
-    notes: the per-file statistics a non-neural baseline sees, given to the dense
-    layers beside the recurrent state.
-
-    The standard deviation of a constant channel (a program family a file never
-    uses, a file without drums) is 0, where ``sqrt`` has an infinite slope: plain
-    ``ops.std`` then gives a NaN input gradient (saliency, the delta optimizer). The
-    double ``where`` gives the same values and a zero gradient there instead.
+    """Mean, standard deviation, maximum and minimum of every channel over the notes, beside
+    the recurrent state. The std of a constant channel takes a double ``where`` so its
+    gradient is 0, not the NaN of ``sqrt`` at 0.
     """
 
     def call(self, x):
@@ -353,24 +343,16 @@ def _recurrent(config: ModelConfig, h, prefix: str = "", mask=None):
 
 
 def logits_model(model: "keras.Model") -> "keras.Model":
-    """The same network cut before its softmax: note tables in, one logit per genre out.
-
-    Shares the weights of ``model`` (no copy). Saliency and the delta optimizer use it,
-    because the probability of a confident prediction barely moves (see
-    :mod:`genre_lib.saliency`).
+    """The same network cut before its softmax (shared weights): saliency and flips
+    differentiate logits, since a confident probability barely moves.
     """
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
 def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each input feature over the training notes, in
-    MIDI units, recovered from the model's Normalization layer.
-
-    For the log-encoded columns (step, duration) the Normalization layer holds the
-    statistics of ``log1p(seconds)``; the raw-unit scale returned for them is the
-    first-order (delta-method) one at the mean: ``std_raw ≈ std_log * exp(mean_log)``
-    and ``mean_raw ≈ expm1(mean_log)``. It is used only to put feature columns on a
-    comparable scale and as a neutral value, where this precision is plenty.
+    """Mean and standard deviation of each input feature over the training notes in MIDI
+    units, from the model's Normalization layer; for the ``log1p``-encoded times, to first
+    order at the mean (``std ≈ std_log * exp(mean_log)``), enough for scales and a neutral note.
     """
     norm = model.get_layer("normalization")
     mean = np.asarray(keras.ops.convert_to_numpy(norm.mean), dtype=np.float64).reshape(-1)
@@ -395,12 +377,8 @@ CATEGORICAL_LAYERS: dict[str, tuple[str, str]] = {
 
 
 def categorical_encodings(model: "keras.Model") -> tuple[tuple[str, str], ...]:
-    """The one-hot categories the model computes from its input columns, as
-    ``(column, encoding)`` pairs, e.g. ``("pitch", "pitch class")``.
-
-    Each is a step function of its column (``floor``, ``round``, a table look-up), so
-    its derivative is zero wherever it exists: no gradient-based attribution reaches
-    a column through it, and a straight path across one of its steps jumps.
+    """The one-hot categories the model computes from its input columns, as ``(column,
+    encoding)`` pairs: step functions, so no gradient reaches a column through them.
     """
     names = {layer.name for layer in model.layers}
     return tuple(pair for name, pair in CATEGORICAL_LAYERS.items() if name in names)

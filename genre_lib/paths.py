@@ -62,18 +62,28 @@ def shown(path: str | Path) -> str:
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], object], overwrite: bool = False) -> Path:
-    """Write a file by ``write(temporary path)`` beside ``path``, renamed into place when
-    done (a reader never sees half a file); an existing file is replaced only with
-    ``overwrite``. Returns ``path``.
+    """Write a file or a folder by ``write(temporary path)`` beside ``path``, renamed into
+    place when done, so a reader never sees half of it and a crash leaves nothing that
+    looks complete; what is there already is replaced only with ``overwrite``. Returns ``path``.
 
     Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
+        FileExistsError: ``path`` exists (or appeared while writing) and ``overwrite`` is false.
     """
+    import shutil
+    import tempfile
+
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: already exists; not replaced (pass overwrite=True to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    write(tmp)
-    tmp.replace(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)) / path.name
+    try:
+        write(tmp)
+        if path.exists():
+            if not overwrite:  # another process finished first
+                raise FileExistsError(f"{path}: appeared while writing; not replaced")
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        tmp.replace(path)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
     return path

@@ -1,18 +1,10 @@
-"""Probes: what a verdict's accuracy loses when part of its input is destroyed.
-
-Destroy one kind of information in what a verdict reads (:meth:`NoteVerdict.reads
-<genre_lib.verdicts.NoteVerdict.reads>`: an RNN's windows, the baseline's notes), judge
-again as the verdict judges, and compare:
-
-* **order** probes re-arrange the notes of every read, each note kept whole:
-  ``shuffle``, ``reverse``, ``shuffle-16`` / ``shuffle-4`` (within spans of 16 or 4 notes);
-* **attribute** probes give every file's reads one column, or a group of columns
-  (:data:`ATTRIBUTE_GROUPS`), of another file's read at the same note position;
-* **branch** probes (a network with a recurrent part and a statistics part side by side)
-  replace one part's output by its mean over the probed windows.
-
-A :class:`ProbeResult` holds the accuracy as is, probed, their difference (the
-*effect*) and a 95 % paired bootstrap interval over files; every draw comes from ``seed``.
+"""Probes: what a verdict's accuracy loses when part of what it reads is destroyed
+(:meth:`NoteVerdict.reads <genre_lib.verdicts.NoteVerdict.reads>`), judged again as it
+judges: **order** probes re-arrange the notes of every read (``shuffle``, ``reverse``,
+within spans of 16 or 4); **attribute** probes give every read a column, or a group
+(:data:`ATTRIBUTE_GROUPS`), of another file's; **branch** probes replace a network's
+recurrent or statistics part by its mean. A :class:`ProbeResult` holds the effect and
+its 95 % paired bootstrap interval over files.
 """
 
 from __future__ import annotations
@@ -313,16 +305,9 @@ def _result(verdict_name: str, protocol: str, probe: str, right: np.ndarray, rig
 
 def probe_verdict(verdict: "NoteVerdict", tables: Sequence[np.ndarray], y: np.ndarray,
                   probes: Sequence[str] | None = None, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
-    """Every probe of ``probes`` that applies to ``verdict`` (:func:`applies`; default:
-    all of :data:`PROBES`) on the same files, judged under the verdict's protocol.
-
-    Args:
-        verdict: a verdict that reads notes (:class:`genre_lib.verdicts.NoteVerdict`).
-        tables, y: each file's whole note table and true genre index.
-        probes: probe names; one that does not apply is left out when ``probes`` is
-            None and an error when it is named.
-        repeats: draws of each random probe, averaged per file.
-        seed: seeds every draw and every bootstrap.
+    """Every probe of ``probes`` (default: all that apply, :func:`applies`) of a verdict
+    that reads notes, on ``tables`` of true genres ``y``, under the verdict's protocol;
+    random probes are drawn ``repeats`` times, every draw and bootstrap seeded by ``seed``.
 
     Raises:
         ValueError: an unknown probe, a named probe that does not apply, ``repeats < 1``,

@@ -12,12 +12,11 @@ protocol, read by skops trusting only gradient-boosting types) and
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .paths import write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,19 +42,10 @@ class RunError(ValueError):
 
 @dataclass
 class Run:
-    """A loaded run folder.
-
-    Attributes:
-        path: the folder.
-        model: the Keras model (note tables in MIDI units in, genre probabilities out).
-        genres: genre names in the model's output order.
-        features: the note-table columns the model reads, in order.
-        max_notes: notes per file the model reads.
-        meta: everything in ``run.json`` (settings, seed, split, data, timing).
-        history: per-epoch training curves.
-        metrics: test metrics (``metrics.json``).
-        baselines: the fitted baseline classifier per protocol as stored, or None when
-            the run has none or it cannot be read (``baseline_problem`` says why).
+    """A loaded run folder: its ``path``, Keras ``model``, ``genres`` (output order),
+    ``features`` and ``max_notes`` (input), ``meta`` (``run.json``), ``history``,
+    ``metrics`` and the stored baseline classifier per protocol (``baselines``; None, with
+    ``baseline_problem`` saying why, when there is none usable).
     """
 
     path: Path
@@ -154,10 +144,6 @@ class Run:
         return ModelConfig.from_dict(self.meta["config"])
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
-
-
 def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False,
              baselines: dict | None = None) -> Path:
     """Write a run folder through a temporary folder renamed into place at the end, so
@@ -170,24 +156,17 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists; not replaced")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
         model.save(tmp / "model.keras")
-        _write_json(tmp / "run.json", {"format_version": FORMAT_VERSION, **meta})
-        _write_json(tmp / "history.json", history)
-        _write_json(tmp / "metrics.json", metrics)
+        for name, obj in (("run.json", {"format_version": FORMAT_VERSION, **meta}), ("history.json", history),
+                          ("metrics.json", metrics)):
+            (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
         if baselines is not None:
             _dump_baselines(baselines, tmp / BASELINE_FILE)
-        if out.exists():
-            if not overwrite:  # appeared while we were writing (another process)
-                raise FileExistsError(f"{out}: run folder appeared while saving; not replaced")
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return write_atomic(out, write, overwrite)
 
 
 def read_metrics(run_dir: str | Path) -> dict:

@@ -586,30 +586,6 @@ class SmoothGrad(Method):
     def name(self) -> str:  # type: ignore[override]
         return "smoothgrad" if type(self.method) is Gradient else f"smoothgrad-{self.method.name}"
 
-    @property
-    def uses_baseline(self) -> bool:  # type: ignore[override]
-        return self.method.uses_baseline
-
-    @property
-    def local(self) -> bool:  # type: ignore[override]
-        return self.method.local
-
-    @property
-    def raw_unit(self) -> str:
-        return self.method.raw_unit
-
-    @property
-    def unit(self) -> str:
-        return self.method.unit
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return self.method.features
-
-    @property
-    def unattributed(self) -> tuple[str, ...]:
-        return self.method.unattributed
-
     def reference(self, baseline: np.ndarray | None) -> str | None:
         return self.method.reference(baseline)
 
@@ -631,6 +607,11 @@ class SmoothGrad(Method):
         a = self.method.attribute(noisy, np.repeat(t, self.n), **options)
         a = a.reshape(n, self.n, *a.shape[1:]).mean(axis=1).astype(x.dtype)
         return a[0] if single else a
+
+
+# what a SmoothGrad map is, its units and what it cannot see: those of the method it averages
+for _name in ("uses_baseline", "local", "raw_unit", "unit", "features", "unattributed"):
+    setattr(SmoothGrad, _name, property(lambda self, _n=_name: getattr(self.method, _n)))
 
 
 def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) -> Method:

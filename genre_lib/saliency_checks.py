@@ -1,18 +1,9 @@
-"""Is a saliency map about the model, and about the music? The checks.
-
-* :func:`randomization_check`: re-initialize the weights layer by layer in a copy of
-  the model (Adebayo et al. 2018) and compare each map with the trained model's by the
-  Spearman correlation of |attribution|;
-* :func:`deletion_curve`: replace the notes the map calls most important with a neutral
-  note and follow the target's probability, against random deletion and the last notes
-  first;
-* :func:`agreement`: does a map rank the notes as occlusion does?
-* :func:`planted_cue_share`: ground truth on the demo corpus's planted cues;
-* :func:`check_methods`, the one report: every method on a set of files, file by file,
-  with paired bootstrap intervals against random deletion, a position-matched chance
-  (:func:`derangement`: another file's map) and the last notes first, and the overlap of
-  flipped notes with salient notes (:class:`MethodChecks`, stored as JSON by
-  ``scripts/saliency_checks.py``, printed by ``genre-lib saliency-check``).
+"""Is a saliency map about the model, and about the music? The checks: weight
+randomization (:func:`randomization_check`, Adebayo et al. 2018), deletion against
+chance (:func:`deletion_curve`), agreement with occlusion (:func:`agreement`), planted
+cues (:func:`planted_cue_share`), and the one report of every method on a set of files
+with paired intervals (:func:`check_methods`, :class:`MethodChecks`: stored by
+``scripts/saliency_checks.py``, printed by ``genre-lib saliency-check``).
 """
 
 from __future__ import annotations
@@ -285,12 +276,8 @@ class AgreementResult:
 
 
 def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> AgreementResult:
-    """Do two maps of the same files rank the notes alike?
-
-    Args:
-        attr, reference: maps (files, notes, columns) or (notes, columns); the columns
-            may differ (a gradient map's six features against occlusion's one).
-        k: notes compared in the top-k overlap.
+    """Do two maps of the same files (the columns may differ) rank the notes alike:
+    per-file Spearman correlation of note importance and top-``k`` overlap.
     """
     a, r = S.note_importance(attr), S.note_importance(reference)
     if a.ndim == 1:

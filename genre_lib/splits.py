@@ -1,13 +1,7 @@
-"""Seeded train / validation / test splits of a :class:`~genre_lib.dataset.Dataset`.
-
-Two kinds:
-
-* :func:`stratified_split` shuffles files, keeping each genre's share on every side.
-* :func:`group_split` keeps all files of one group (artist or sequencer, see
-  :func:`genre_lib.dataset.group_of`) on one side. Files by one sequencer share
-  instruments, velocities and habits, so a random split lets a model recognise the
-  sequencer instead of the genre and overstates accuracy on new sources. Use this one
-  to estimate accuracy on unseen files.
+"""Seeded train / validation / test splits: :func:`stratified_split` (random files,
+each genre's share kept) and :func:`group_split` (no artist or sequencer on two sides,
+:func:`genre_lib.dataset.group_of`; files of one sequencer share habits, so a random
+split overstates accuracy on new sources).
 """
 
 from __future__ import annotations
