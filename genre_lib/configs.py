@@ -1,12 +1,7 @@
-"""Model configurations: the named hyperparameters of one network (:class:`ModelConfig`),
-the study's iterations and ours (:data:`ITERATIONS`), and their quick and demo versions.
-
-The iterations table starts with the study's three rows on its input (pitch, step and
-duration of the first 100 notes; it reported :data:`STUDY_REPORTED` on its own data);
-each of our rows then adds one idea to the row before: windows, every column,
-categories as one-hots, window statistics, augmentation (the committed
-:data:`MAIN_CONFIG`), and per-part intervals with a convolution (:data:`ORDER_CONFIG`,
-a network whose order matters).
+"""Model configurations: :class:`ModelConfig`, the study's iterations and ours
+(:data:`ITERATIONS`: the study's three rows on its input, then one idea each: windows,
+every column, one-hot categories, window statistics, augmentation: :data:`MAIN_CONFIG`;
+per-part intervals and a convolution: :data:`ORDER_CONFIG`), and their quick and demo versions.
 """
 
 from __future__ import annotations

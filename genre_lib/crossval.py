@@ -1,11 +1,7 @@
-"""Group k-fold cross-validation: the accuracy figures the README and notebook 03 report.
-
-Every file is a test file once and no sequencer or artist is on two sides of a fold
-(:func:`genre_lib.splits.group_folds`). In each fold the RNN and the baseline are
-trained on the same files and judged on the same test files under both protocols. A
-result keeps, per fold, ``accuracy``, ``loss`` and ``recall`` as ``[verdict][protocol]``,
-and every test file's probabilities as ``probabilities[verdict][protocol]``, so the
-errors can be read by group afterwards without training again.
+"""Group k-fold cross-validation (:func:`genre_lib.splits.group_folds`): the RNN and the
+baseline trained on the same files and judged on the same test files under both
+protocols; a result keeps every fold's figures as ``[verdict][protocol]`` and every test
+file's probabilities, so errors can be read by group without training again.
 """
 
 from __future__ import annotations
@@ -69,16 +65,11 @@ def cross_validate(
     file_windows: int = FILE_WINDOWS, log: Callable[[str], None] = print,
 ) -> dict:
     """Group ``folds``-fold cross-validation of ``config`` and of the baseline on ``data``;
-    fold ``k`` trains with seed ``seed + k`` (``only_folds``: run only these).
-
-    Returns:
-        A JSON-able dict: ``folds`` (per fold: ``accuracy``, ``loss`` and ``recall`` per
-        verdict and protocol, the ``file`` accuracy for each of :data:`VOTE_SIZES`
-        windows, the RNN's probes (:data:`genre_lib.probes.KEPT_PROBES`) and
-        ``order_effect`` per protocol, epochs, seconds), ``summary`` (mean and sd over the
-        folds: ``accuracy[verdict][protocol]``, ``order_effect[protocol]``,
-        ``train_seconds``), ``recall`` (``[verdict][protocol][genre]``) and ``files``
-        (every test file's fold, group, genre and ``probabilities`` of :data:`STORED`).
+    fold ``k`` trains with seed ``seed + k`` (``only_folds``: only these). Returns a
+    JSON-able dict: ``folds`` (per fold ``accuracy``, ``loss``, ``recall`` as
+    ``[verdict][protocol]``, ``file_by_windows`` for :data:`VOTE_SIZES`, the RNN's probes and
+    ``order_effect``), ``summary`` (:func:`summarize`), ``recall`` (:func:`recall_summary`)
+    and ``files`` (each test file's fold, group, genre and ``probabilities`` of :data:`STORED`).
     """
     from .train import fit
 
@@ -148,15 +139,8 @@ def pooled_metrics(result: dict, protocol: str = "file", who: str = "rnn") -> di
 
 
 def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """How well each pair of genres is told apart: for the files of two genres, the
-    share the model gives the higher probability to the right one of the two (the
-    other genres' probabilities ignored), and how many files of the pair's first genre
-    the full decision gave to its second and the other way round. One row per pair
-    (``"jazz / rock"``: first / second), the hardest pair first.
-
-    With more than two genres this separates the pairs one accuracy mixes: for example
-    whether rock and electronic, from one site, are harder to tell apart than jazz and
-    electronic, from two sites. ``who`` picks the verdict (:data:`VERDICTS`).
+    """:func:`genre_lib.metrics.pair_accuracy` of the verdict ``who`` over every test file, one
+    row per pair of genres, the hardest pair first (with more genres, which borders are hard).
     """
     import pandas as pd
 
@@ -202,12 +186,9 @@ def _predictions(result: dict, protocol: str, who: str = "rnn") -> "pandas.DataF
 
 
 def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """Where a verdict (``who``, :data:`VERDICTS`) goes wrong, by artist or sequencer:
-    one row per group with at least one misclassified file under ``protocol``, the
-    groups with most errors first.
-
-    Columns: group, genre (the group's true genre), files, wrong, share wrong, and the
-    mean probability the verdict gave the genre it wrongly chose.
+    """Where the verdict ``who`` goes wrong, by artist or sequencer: one row per group
+    with a misclassified file (files, wrong, share wrong, the mean probability of the wrong
+    answer), most errors first.
     """
     df = _predictions(result, protocol, who)
     df["wrong"] = df["predicted"] != df["true"]
@@ -219,15 +200,9 @@ def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "
 
 
 def errors_by_direction(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """The groups behind each direction of error: one row per (true genre, predicted
-    genre, group) with at least one file of the group's genre called the other genre by
-    the verdict ``who`` under ``protocol``.
-
-    Columns: true, predicted, group, wrong (files called ``predicted``), files (the
-    group's files of the true genre) and share (wrong / files); within each direction the groups with
-    most such files first, directions with most errors first. With more than two genres
-    "jazz files called country" and "country files called jazz" are separate rows, so
-    the groups that sit on each side of a border can be read apart.
+    """The groups behind each direction of error (true genre -> predicted genre) of the
+    verdict ``who``: one row per direction and group with the files called the other genre,
+    the group's files of its genre and the share; most errors first.
     """
     df = _predictions(result, protocol, who)
     # an artist may have files in two genre folders: count the group's files of its true genre

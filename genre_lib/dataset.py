@@ -79,12 +79,8 @@ class Dataset:
         return [self.table(i) for i in index]
 
     def random_windows(self, k: int, seed: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``k`` windows of every file (or of the files at ``index``) for training: the
-        first 100 notes and ``k - 1`` seeded random windows
-        (:func:`genre_lib.windows.random_windows`); same seed, same windows.
-
-        Returns:
-            ``(W, owner)`` as :meth:`even_windows`.
+        """``(W, owner)``: ``k`` training windows of every file (or of those at ``index``):
+        the first 100 notes and ``k - 1`` seeded random ones (:func:`genre_lib.windows.random_windows`).
         """
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         W, owner = random_windows(self.tables(index), k, np.random.default_rng(seed), self.X.shape[1])
@@ -194,9 +190,7 @@ def check_usable(table: np.ndarray, path: str | Path, max_notes: int = MAX_NOTES
 
 
 def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
-    """Read one MIDI file into its first ``max_notes`` notes, shape (max_notes, features).
-
-    This is the single preprocessing path: datasets, prediction and saliency all use it.
+    """One MIDI file's first ``max_notes`` notes: the preprocessing of prediction and saliency.
 
     Raises:
         MidiError: the file is unusable (unreadable, empty, drums only, too short).

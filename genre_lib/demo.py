@@ -604,11 +604,8 @@ def make_demo_corpus(
 
 
 def ensure_demo_data(out_dir: str | Path | None = None, per_genre: int = 150, seed: int = 0) -> Path:
-    """Make the demo corpus if it is not there yet and return its folder.
-
-    Args:
-        out_dir: the corpus folder (default :data:`genre_lib.paths.DEMO_DIR`, ``<project>/data/demo``).
-        per_genre, seed: see :func:`make_demo_corpus`.
+    """Make the demo corpus in ``out_dir`` (default :data:`genre_lib.paths.DEMO_DIR`) if it
+    is not there yet (:func:`make_demo_corpus`) and return the folder.
 
     Raises:
         FileExistsError: the folder holds files the demo generator did not write.

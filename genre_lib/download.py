@@ -1,18 +1,11 @@
-"""Download the real MIDI collections listed in ``data/sources/midi.csv``, with pooch.
+"""Download the real MIDI collections listed in ``data/sources/midi.csv`` with pooch.
 
-The manifest names, for each file, its genre, the public GitHub repository, commit and
-path it lives at, its SHA-1, its size and (optional column ``name``) its file name in
-the collection. :func:`download` fetches every listed file from
-``<base_url>/<repository>/<commit>/<path>`` with ``pooch.retrieve`` (streamed to a
-temporary file, SHA-1 checked, renamed into place) into ``<dest>/<genre>/<name>``:
-
-* resume: a file already there with the listed SHA-1 is skipped; nothing is
-  overwritten: one with another SHA-1 is a *conflict*, reported and left as it is;
-* a failed file is retried, then named in the report, and the run goes on;
-* offline, the run stops at the first file with one :class:`UnreachableError` line; a
-  connection lost mid-run stops it after :data:`LOST_AFTER` files in a row.
-
-**Licence.** :data:`LICENCE_NOTE`: never commit or redistribute the files.
+Each row names a file's genre, GitHub repository, commit, path, SHA-1, size and
+(optionally) its name in the collection; :func:`download` fetches it with
+``pooch.retrieve`` (SHA-1 checked, renamed into place) to ``<dest>/<genre>/<name>``.
+Resumable (files with the listed SHA-1 are skipped), never overwriting (another SHA-1 is
+a conflict), a failed file retried then reported; offline, one :class:`UnreachableError`
+line. **Licence**: :data:`LICENCE_NOTE`.
 """
 
 from __future__ import annotations
@@ -138,12 +131,11 @@ class DownloadReport:
 
 
 def read_manifest(path: str | Path = MANIFEST) -> list[ManifestEntry]:
-    """Read a manifest CSV (columns :data:`COLUMNS`, optionally :data:`NAME_COLUMN`) into
-    entries, in file order.
+    """The entries of a manifest CSV (columns :data:`COLUMNS`, optionally :data:`NAME_COLUMN`), in order.
 
     Raises:
-        ManifestError: the file is missing or unreadable, lacks a column, has no rows,
-            or a row has an unusable value (the message names the file and line).
+        ManifestError: missing or unreadable, a column or rows missing, or an unusable
+            value (naming the file and line).
     """
     path = Path(path)
     if not path.is_file():

@@ -30,10 +30,9 @@ OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob", "logit_diff")
 
 
 class CompiledCache:
-    """The compiled (traced) functions of the last few models, least recently used
-    dropped first. Tracing a model's gradient is slow next to running it, so each
-    model's are built once. The functions hold the model, so a weak-keyed cache would never free it:
-    a small bound does.
+    """The traced functions of the last few models, least recently used dropped first:
+    tracing is slow next to running, and the functions hold their model, so a small bound
+    (not weak keys) frees it.
     """
 
     def __init__(self, size: int = 4) -> None:

@@ -77,11 +77,9 @@ def find_cv(collection_id: str, genres: Iterable[str], results_dir: str | Path =
 
 def ensure_run(out: str | Path, data: "str | Path | Dataset", config: ModelConfig | None = None, seed: int = 0,
                genres: list[str] | tuple[str, ...] | None = None) -> Run:
-    """Load the run folder ``out`` if it holds a usable run, else train it on ``data``.
-
-    A folder from an incompatible version, or trained with another configuration than
-    ``config``, is not replaced silently: :class:`~genre_lib.runs.RunError` is raised so
-    the user decides what to do with it.
+    """The run folder ``out`` loaded, or trained on ``data`` if it is not there; a folder
+    of another version or configuration is an error (:class:`~genre_lib.runs.RunError`),
+    never replaced silently.
     """
     from .train import train_run
 
@@ -134,11 +132,9 @@ def study_run(source: "DataChoice", quick: bool = False) -> Run:
 
 
 def genres_run_dir(source: "DataChoice", genres: Iterable[str]) -> Path:
-    """The folder of the model notebook 06 reads for ``genres`` on ``source``: the
-    committed run for them (:func:`committed_run`; ``models/four-genres`` for
-    the real collection and jazz, electronic, rock and country), else a run of the quick configuration
-    of :data:`MAIN_CONFIG` (:func:`quick_config`) in
-    ``runs/<collection id>/genres-quick/<genres, sorted>-seed0``."""
+    """The folder of the model notebook 06 reads for ``genres``: the committed run
+    (:func:`committed_run`), else ``runs/<id>/genres-quick/<genres>-seed0`` (:func:`quick_config`).
+    """
     committed = committed_run(source, genres)
     if committed is not None:
         return committed
@@ -158,11 +154,9 @@ def genres_run(source: "DataChoice", genres: Iterable[str]) -> Run:
 
 
 def describe_run(run: Run) -> str:
-    """One Markdown sentence naming a run the notebooks explain: its folder (relative to
-    the project), its configuration (the study's :data:`MAIN_CONFIG`, its quick-mode
-    or demo version, :data:`ORDER_CONFIG`, or another one) and its held-out test accuracy under
-    both protocols, read from its ``metrics.json``; no absolute path, so it can be
-    stored in a notebook."""
+    """One Markdown sentence naming a run the notebooks explain: its folder (relative to the
+    project), its configuration and its held-out accuracy under both protocols.
+    """
     path = Path(run.path).resolve()
     where = path.relative_to(paths.PROJECT) if path.is_relative_to(paths.PROJECT) else Path(path.name)
     config = run.config

@@ -68,11 +68,10 @@ def mean_sd(values: Sequence[float]) -> dict[str, float]:
 
 
 def pair_accuracy(probs: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> list[dict]:
-    """How well each pair of genres is told apart: for the files of two genres, the
-    share whose own genre gets the higher probability of the two (the other genres'
-    probabilities ignored), and how many files of the pair's first genre the full
-    decision gave to its second and the other way round. One dict per pair
-    (``"jazz / rock"``: first / second), in genre order."""
+    """How well each pair of genres is told apart: per pair (``"jazz / rock"``), the share
+    of its files whose own genre beats the other of the two, and how many of each the full
+    decision gave to the other.
+    """
     probs, y = np.asarray(probs, dtype=float), np.asarray(y)
     predicted = probs.argmax(1)
     rows = []
@@ -90,12 +89,9 @@ def pair_accuracy(probs: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> li
 
 def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], np.ndarray] | None = None,
                        n: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """A percentile bootstrap interval over the rows of ``values`` (one row per file:
-    resampling files, the unit the claims are about), all ``n`` resamples drawn at once.
-
-    ``statistic`` maps the stack of resamples ``(n, files, ...)`` to ``(n,)`` values
-    (default: the mean of each resample). For a paired comparison of two judges, pass the
-    per-file differences: the interval of their mean is the paired interval.
+    """A percentile bootstrap interval over the rows of ``values`` (files), all ``n``
+    resamples drawn at once; ``statistic`` maps the resamples ``(n, files, ...)`` to ``(n,)``
+    (default: their means). Per-file differences of two judges give the paired interval.
     """
     v = np.asarray(values, dtype=float) if statistic is None else np.asarray(values)
     if len(v) == 0:
@@ -122,21 +118,10 @@ def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict:
 
 def shared_mistakes(predicted_a: np.ndarray, predicted_b: np.ndarray, y: np.ndarray, n: int = 2000,
                     seed: int = 0) -> dict:
-    """How far two judges fail on the same files, against the chance level that keeps
-    each judge's error rate per true genre: the files both would get wrong if their
-    mistakes were independent given the genre (for each genre, its files times the two
-    error rates).
-
-    Args:
-        predicted_a, predicted_b: each file's predicted genre index by the two judges.
-        y: each file's true genre index.
-        n, seed: bootstrap draws over files and their seed, for the interval of the ratio.
-
-    Returns:
-        ``files``; ``a_wrong``, ``b_wrong``; ``both_wrong`` and ``same_wrong_genre`` (of
-        those, the files both give the same wrong genre); ``expected_both_wrong`` under
-        independence; ``ratio`` = both_wrong / expected, with ``low`` and ``high`` its 95 %
-        percentile bootstrap interval over files (:func:`bootstrap_interval`).
+    """How far two judges (their predicted genres) fail on the same files, against the
+    files both would get wrong if their mistakes were independent given the true genre
+    ``y``: ``a_wrong``, ``b_wrong``, ``both_wrong``, ``same_wrong_genre``,
+    ``expected_both_wrong``, their ``ratio`` and its 95 % bootstrap interval (``n`` draws).
     """
     pa, pb, y = (np.asarray(v, dtype=int) for v in (predicted_a, predicted_b, y))
     wrong_a, wrong_b = pa != y, pb != y

@@ -50,11 +50,8 @@ class MidiError(ValueError):
 
 def note_order(onset: np.ndarray, pitch: np.ndarray, drum: np.ndarray, program: np.ndarray, duration: np.ndarray,
                velocity: np.ndarray) -> np.ndarray:
-    """The order of the notes of a note table: by onset, then pitch, drum flag, program,
-    duration and velocity, so it never depends on how a file's tracks were laid out.
-
-    Returns:
-        An index array (``np.lexsort`` of the per-note arrays).
+    """The order of a table's notes (an index array): by onset, then pitch, drum flag,
+    program, duration and velocity, whatever the file's track layout.
     """
     return np.lexsort((velocity, duration, program, drum, pitch, onset))
 
@@ -273,13 +270,8 @@ def project_to_midi(table: np.ndarray) -> np.ndarray:
 
 
 def canonical_order(table: np.ndarray) -> np.ndarray:
-    """Row order in which :func:`read_midi` returns the notes of a (projected) table once
-    written: :func:`note_order` on the tick grid. Notes only swap places inside chords
-    (same onset).
-
-    Returns:
-        An index array; ``table[canonical_order(table)]`` has the rows in the order read
-        back (see :func:`read_back_order` for the steps).
+    """The row order in which :func:`read_midi` returns a (projected) table once written:
+    :func:`note_order` on the tick grid (notes only swap places inside chords).
     """
     t = np.asarray(table, dtype=np.float64)
     ticks = np.round(np.cumsum(np.maximum(t[:, STEP], 0.0)) / TIME_RESOLUTION)

@@ -1,12 +1,8 @@
-"""Run folders: one trained model with everything needed to use and judge it.
-
-A run folder holds ``model.keras`` (normalization inside: raw note tables in),
-``run.json`` (format version, genres, input spec, settings, seed, split, data, timing,
-machine), ``history.json`` (per-epoch curves), ``metrics.json`` (the held-out test
-files' metrics of every verdict under both protocols, the RNN's validation metrics,
-misclassified files and probes) and, optionally, ``baseline.skops`` (the baseline per
-protocol, read by skops trusting only gradient-boosting types) and
-``plausibility.npz`` (:mod:`genre_lib.plausibility`).
+"""Run folders: ``model.keras`` (normalization inside), ``run.json`` (genres, input,
+settings, seed, split, data, timing, machine), ``history.json``, ``metrics.json`` (every
+verdict's held-out figures under both protocols, validation, misclassified files,
+probes) and optionally ``baseline.skops`` (skops, trusting only gradient-boosting types)
+and ``plausibility.npz``.
 """
 
 from __future__ import annotations
@@ -216,15 +212,9 @@ def _dump_baselines(baselines: dict, path: Path) -> None:
 
 
 def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
-    """The baselines of a run folder (:data:`BASELINE_FILE`), or None and the reason.
-
-    The file is read with skops, trusting only scikit-learn's gradient-boosting types:
-    a file holding anything else is refused, not run. Its scikit-learn version must be
-    this one's (a model written by another version may predict differently).
-
-    Returns:
-        ``(baselines, problem)``: a dict keyed by protocol and ``""``, or None and a
-        message naming the file and the cause.
+    """``(baseline classifier per protocol, "")`` of a run folder's :data:`BASELINE_FILE`,
+    or ``(None, why)``: read with skops trusting only gradient-boosting types (anything else
+    is refused, not run), and only when written by this scikit-learn version.
     """
     import sklearn
     import skops.io as sio
@@ -251,8 +241,8 @@ def load_run(run_dir: str | Path) -> Run:
     """Load a run folder written by :func:`genre_lib.train.train_run`.
 
     Raises:
-        RunError: see :func:`read_run_meta`; also a model file Keras cannot read or whose
-            input or output shape disagrees with ``run.json``.
+        RunError: see :func:`read_run_meta`; a model Keras cannot read or whose shapes
+            disagree with ``run.json``.
     """
     import keras
 

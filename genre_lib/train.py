@@ -1,9 +1,6 @@
-"""Training: seeded, class-balanced, early-stopped, and written to a run folder.
-
-A model learns from 100-note windows of its training files (``config.windows`` per
-file and epoch, drawn afresh every epoch; one window is the study's setting, the
-first 100 notes only) and is judged under both protocols of
-:mod:`genre_lib.protocols`: the study's ``first100`` and the whole-file ``file`` vote.
+"""Training: seeded, class-balanced, early-stopped, on windows of the training files
+drawn afresh every epoch (one window: the study's first 100 notes), judged under both
+protocols and written to a run folder.
 """
 
 from __future__ import annotations
@@ -41,12 +38,8 @@ def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
 
 
 def training_windows(data: Dataset, index: np.ndarray, windows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sequences one epoch trains on: each file's first 100 notes when ``windows``
-    is 1 (the study's), else ``windows`` windows per file (the first 100 notes and
-    seeded random ones, :meth:`Dataset.random_windows`).
-
-    Returns:
-        ``(X, y)``: windows ``(files * windows, notes, features)`` and their files' labels.
+    """One epoch's sequences ``(X, y)``: each file's first 100 notes (``windows`` 1, the
+    study's), else the first and ``windows - 1`` seeded random windows per file.
     """
     index = np.asarray(index, dtype=int)
     if windows == 1:

@@ -243,12 +243,9 @@ def render_saliency(
 
 def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str], baseline: np.ndarray,
                       root: str | Path | None = None):
-    """Dropdowns of files, saliency methods and the genre to explain ("predicted" or
-    any genre); the chosen map is drawn below (needs a running kernel).
-
-    Returns:
-        The widget box, with ``.file``, ``.method``, ``.target`` (set ``.value`` to
-        drive them), ``.image`` and ``.text``; ``.summary`` holds the line shown.
+    """Dropdowns of files, methods and the genre to explain ("predicted" or any), the
+    chosen map drawn below (needs a kernel); ``.file``, ``.method``, ``.target``, ``.image``,
+    ``.text`` and ``.summary`` are attributes.
     """
     import html
 
