@@ -321,6 +321,8 @@ def _fetch_with_retries(e: ManifestEntry, dest: Path, base_url: str, retries: in
             return None
         except _Failure as exc:
             failure = exc
+        if failure.unreachable and attempt >= 1:
+            break  # refused twice: no network, not a passing hiccup
         if attempt < retries:
             time.sleep(backoff * 2**attempt)
     return failure

@@ -3,6 +3,7 @@
 except those only a type checker runs (``if TYPE_CHECKING:``)."""
 
 import ast
+import functools
 from pathlib import Path
 
 import genre_lib
@@ -35,6 +36,7 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     modules = {p.stem: p for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
     return {m: {d for d in _imports(p) if d in modules and d != m} for m, p in modules.items()}
