@@ -109,14 +109,9 @@ def _describe_one(feature: str, before: float, after: float) -> str:
 
 
 def describe_changes(original: np.ndarray, modified: np.ndarray) -> list[dict]:
-    """Every (note, feature) whose value differs between two note tables of the same
-    notes (rows matched by position), in note order.
-
-    Returns:
-        One dict per change: ``note`` (row index), ``feature``, ``before``, ``after``,
-        ``delta`` (after - before) and ``text``, e.g. ``"pitch +3 semitones (60 -> 63)"``
-        or ``"duration x1.8, +100 ms (0.125 s -> 0.225 s)"``. ``pandas.DataFrame(...)``
-        turns it into a table.
+    """Every (note, feature) that differs between two tables of the same notes, in note
+    order: ``note``, ``feature``, ``before``, ``after``, ``delta`` and ``text`` (e.g.
+    ``"pitch +3 semitones (60 -> 63)"``).
 
     Raises:
         NoteTableError: the tables differ in shape.

@@ -39,10 +39,9 @@ def align_labels(data: "Dataset", model_genres: Sequence[str]) -> np.ndarray:
 
 def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windows: int | None = None) -> dict:
     """Every verdict of ``run`` on every file of ``data`` under both protocols, as one
-    JSON-able report: the RNN's figures under ``protocol`` at the top level (both
-    protocols under ``protocols``), its ``misclassified`` files, the ``skipped`` files,
-    and ``baseline`` and ``combined`` (each ``{"accuracy", "protocols"}``), or
-    ``baseline_problem`` for a run without a usable baseline.
+    JSON-able report: the RNN's figures under ``protocol`` at the top level (every protocol
+    under ``protocols``), its ``misclassified`` files, the ``skipped`` files, and
+    ``baseline`` and ``combined`` (or ``baseline_problem``).
 
     Raises:
         GenreMismatchError: ``data`` holds a genre the run does not know.

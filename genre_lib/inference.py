@@ -20,13 +20,10 @@ if TYPE_CHECKING:
 #: IG or SmoothGrad on many files (files x steps rows) does not exhaust memory.
 MAX_ROWS = 1024
 
-#: What :func:`gradient` differentiates, for each file's target genre ``t``:
-#: ``"logit"`` its logit; ``"margin"`` its logit minus the best other genre's (positive:
-#: the target wins); ``"log_prob"`` its log-probability (minus the cross-entropy);
-#: ``"logit_diff"`` its logit minus the mean of the other genres' logits (with two
-#: genres, the log odds of the target; see :mod:`genre_lib.saliency` for why saliency
-#: explains it). :func:`objective_value` computes each from logits.
-OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob", "logit_diff")
+#: What :func:`gradient` differentiates, for each file's target genre: ``"logit"`` its
+#: logit; ``"margin"`` its logit minus the best other genre's (a flip's objective);
+#: ``"logit_diff"`` its logit minus the mean of the other genres' (what saliency explains).
+OBJECTIVES: tuple[str, ...] = ("logit", "margin", "logit_diff")
 
 
 class CompiledCache:
@@ -74,10 +71,8 @@ class _Compiled:
                 chosen = tf.gather(z, target, axis=1, batch_dims=1)
                 is_target = tf.cast(tf.one_hot(target, k), tf.bool)
                 other = tf.reduce_max(tf.where(is_target, tf.fill(tf.shape(z), z.dtype.min), z), axis=1)
-                log_prob = tf.gather(tf.nn.log_softmax(z), target, axis=1, batch_dims=1)
                 mean_other = (tf.reduce_sum(z, axis=1) - chosen) / max(k - 1, 1)
-                value = tf.where(objective == 0, chosen, tf.where(
-                    objective == 1, chosen - other, tf.where(objective == 2, log_prob, chosen - mean_other)))
+                value = tf.where(objective == 0, chosen, tf.where(objective == 1, chosen - other, chosen - mean_other))
                 # each file's value depends only on its own input (inference mode: no
                 # batch statistics), so the gradient of the sum over files is every
                 # file's own gradient, in one backward pass
@@ -173,9 +168,6 @@ def objective_value(z: np.ndarray, target: int | np.ndarray, objective: str) -> 
     chosen = z[rows, t]
     if objective == "logit":
         return chosen
-    if objective == "log_prob":
-        top = z.max(axis=1)
-        return chosen - top - np.log(np.exp(z - top[:, None]).sum(axis=1))
     others = np.where(np.eye(z.shape[-1], dtype=bool)[t], np.nan, z)
     if objective == "margin":
         return chosen - np.nanmax(others, axis=1)

@@ -1,14 +1,10 @@
-"""How plausible a (flipped) file is as a genre: where it sits among real files.
-
-No network here: among a run's real training files, described by the 48 statistics
-(:mod:`genre_lib.note_statistics`) of the notes a protocol reads, is the file nearer to
-the files of a genre than to those of any other genre? Each statistic is mapped through
-the training files' quantiles onto a normal scale (a few extreme files would otherwise
-set every distance); :meth:`Plausibility.score` is ``log(nearest other genre's distance
-/ the genre's distance)`` with the mean distance to the :data:`K` nearest training files
-of a genre, above 0 nearer the genre. :func:`validate` checks on held-out real files that
-the score tells a file's own genre from the others (an AUC). The measure is the training
-files' statistics themselves: :func:`save` writes them to a run folder as numbers only.
+"""How plausible a (flipped) file is as a genre, with no network: among a run's real
+training files, described by the 48 statistics of the notes a protocol reads (each
+mapped through the training files' quantiles onto a normal scale), is the file nearer to
+the files of a genre than to any other genre's? :meth:`Plausibility.score` is ``log(the
+nearest other genre's distance / the genre's)`` (mean distance to the :data:`K` nearest
+training files), above 0 nearer the genre; :func:`validate` checks on held-out real
+files that it tells a file's own genre (an AUC). :func:`save` stores the statistics as numbers.
 """
 
 from __future__ import annotations

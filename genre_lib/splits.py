@@ -50,15 +50,9 @@ def group_split(
     val_size: float = 0.1,
     seed: int = 0,
 ) -> Split:
-    """Split so that no group (artist or sequencer) is on two sides, genres balanced
-    as well as the groups allow.
-
-    Args:
-        y: genre label of each file.
-        groups: group of each file (:func:`genre_lib.dataset.group_of`).
-        test_size, val_size: approximate fractions of all files for test and validation
-            (whole groups move, so the sizes are approximate).
-        seed: random seed; the same seed gives the same split.
+    """Seeded split with no group (artist or sequencer, :func:`genre_lib.dataset.group_of`)
+    on two sides, genres balanced as well as the groups allow; ``test_size`` and
+    ``val_size`` are approximate (whole groups move).
     """
     y = np.asarray(y)
     groups = np.asarray(groups)
@@ -69,16 +63,9 @@ def group_split(
 
 
 def group_folds(y: np.ndarray, groups: list[str] | np.ndarray, n_folds: int = 5, val_size: float = 0.1, seed: int = 0) -> list[Split]:
-    """Group k-fold cross-validation: every file is a test file exactly once, no group on
-    two sides of any fold, and each fold's validation part is held out by group from
-    its training part (as in :func:`group_split`).
-
-    Args:
-        y: genre label of each file.
-        groups: group of each file.
-        n_folds: number of folds (each tests about ``1 / n_folds`` of the files).
-        val_size: approximate fraction of all files used for validation in each fold.
-        seed: random seed.
+    """Group ``n_folds``-fold cross-validation of files with genres ``y`` and ``groups``:
+    every file a test file once, no group on two sides of a fold, each fold's validation
+    part (about ``val_size`` of the files) held out by group from its training part.
     """
     y = np.asarray(y)
     groups = np.asarray(groups)
