@@ -26,12 +26,12 @@ def memory():
     return Memory(paths.cache_dir() / "joblib", verbose=0)
 
 
-def _checks(model, run: str, model_sha1: str, collection: str, X: np.ndarray, y: np.ndarray, ig_baseline: np.ndarray,
+def _checks(model, run: str, model_sha1: str, data: dict, X: np.ndarray, y: np.ndarray, ig_baseline: np.ndarray,
             files: tuple, genres: tuple, flips: bool, why: str) -> "MethodChecks":
     from .saliency_checks import MethodChecks, check_methods, with_meta
 
     checks = check_methods(model, X, y, ig_baseline=ig_baseline, files=files, genres=genres, flips=flips, seed=0)
-    checks = with_meta(checks, run=run, data={"collection": collection}, flips=flips,
+    checks = with_meta(checks, run=run, data=data, flips=flips,
                        computed_by=f"genre_lib.cache.notebook_checks ({why})")
     # as stored (per-file values to 6 digits), as the stored checks are
     return MethodChecks.from_dict(checks.to_dict())
@@ -48,6 +48,7 @@ def notebook_checks(run: "Run", data: "Dataset", source: "DataChoice", quick: bo
     import hashlib
 
     from . import saliency as S
+    from .data_source import data_record
     from .saliency_checks import load_checks, stored_for
 
     held_out = run.held_out(data.paths)
@@ -65,7 +66,7 @@ def notebook_checks(run: "Run", data: "Dataset", source: "DataChoice", quick: bo
     seen = np.setdiff1d(np.arange(len(data)), held_out)  # training and validation files
     sha1 = hashlib.sha1((run.path / "model.keras").read_bytes()).hexdigest()
     compute = memory().cache(_checks, ignore=["model"])
-    checks = compute(run.model, paths.shown(run.path), sha1, source.collection.id, data.X[files], data.y[files],
+    checks = compute(run.model, paths.shown(run.path), sha1, data_record(data), data.X[files], data.y[files],
                      S.mean_baseline(data.X[seen], data.y[seen]), tuple(data.paths[i] for i in files),
                      tuple(data.genres), not small, why)
     return checks, f"check_methods on {which} ({why}), {'without' if small else 'with'} flips, seed 0"

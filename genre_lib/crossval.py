@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from .configs import ModelConfig
-from .data_source import identify
+from .data_source import data_record
 from .dataset import Dataset
 from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy, shared_mistakes
 from .paths import write_atomic
@@ -88,8 +88,7 @@ def cross_validate(
                          for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
             + " | RNN order effect " + " ".join(f"{p} {row['order_effect'][p]:+.3f}" for p in PROTOCOLS))
     return {
-        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
-                 "files": len(data), "groups": len(set(data.groups))},
+        "data": data_record(data),
         "config": config.to_dict(), "folds_total": folds, "seed": seed, "file_windows": file_windows,
         "folds": rows, "summary": summarize(rows), "recall": recall_summary(rows), "files": files,
     }

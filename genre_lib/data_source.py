@@ -127,6 +127,14 @@ def _other_id(folder: Path, listing: dict[str, int]) -> str:
     return f"{folder.resolve().name}-{digest[:8]}"
 
 
+def data_record(data) -> dict:
+    """What a run, a cross-validation or stored checks record of the data they were made
+    on (a :class:`~genre_lib.dataset.Dataset`): the folder's name, its collection
+    (:func:`identify`), the genres, the files used and skipped, and the groups."""
+    return {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
+            "files": len(data), "files_skipped": len(data.skipped), "groups": len(set(data.groups))}
+
+
 def record_collection(record: Mapping) -> str:
     """The collection id a run's or a cross-validation's ``data`` record names: its
     ``collection``, else its ``folder`` (the committed records were made on

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data_source import identify
+from .data_source import data_record
 from .dataset import MAX_NOTES, Dataset, load_dataset
 from .configs import ModelConfig
 from .machine import describe as describe_machine
@@ -195,8 +195,7 @@ def train_run(
             "n_train": len(parts.train), "n_val": len(parts.val), "n_test": len(parts.test),
             "test_files": paths,
         },
-        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id,
-                 "files_used": len(data), "files_skipped": len(data.skipped)},
+        "data": data_record(data),
         "train_seconds": round(seconds, 1),
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_lib.data_source import data_record
 from genre_lib.dataset import MAX_NOTES, Dataset, load_dataset
 from genre_lib.metrics import classification_metrics, mean_sd
 from genre_lib.configs import ITERATIONS, MAIN_CONFIG, MAIN_ITERATION, ModelConfig
@@ -303,8 +304,7 @@ def cross_validate_order(name: str, data: Dataset, seed: int, repeats: int, mode
                             ("baseline", [r["baseline"][p] for r in rows])):
             summary[f"{p}_{key}"] = mean_sd(values)
     return {"candidate": name, "what": CANDIDATES.get(name, (name, {}))[0], "config": config.to_dict(),
-            "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
-                     "groups": len(set(data.groups))},
+            "data": data_record(data),
             "folds_total": folds, "seed": seed, "repeats": repeats, "folds": rows, "summary": summary, "files": files}
 
 

@@ -164,7 +164,7 @@ def test_evaluate_text_report(demo_run, demo_dir: Path, capsys):
 
     assert main(["evaluate", str(demo_run.path), str(demo_dir)]) == 0
     out = capsys.readouterr().out
-    assert f"{demo_run.meta['data']['files_used']} files (3 skipped)" in out
+    assert f"{demo_run.meta['data']['files']} files (3 skipped)" in out
     assert "first100 (judged by the first 100 notes): RNN accuracy" in out
     assert f"file     (judged by a vote of {demo_run.meta['file_windows']} windows): RNN accuracy" in out
     assert "confusion (rows true, columns predicted)" in out

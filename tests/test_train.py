@@ -113,8 +113,8 @@ def test_run_folder_holds_everything_described_in_run_json(demo_run, demo_data):
     assert meta["format_version"] == FORMAT_VERSION
     assert demo_run.genres == demo_data.genres == ("electronic", "jazz")
     assert demo_run.config == ModelConfig(**TINY_CONFIG)
-    assert meta["data"] == {"folder": demo_data.root.name, "collection": "demo", "files_used": len(demo_data),
-                            "files_skipped": 3}
+    assert meta["data"] == {"folder": demo_data.root.name, "collection": "demo", "genres": ["electronic", "jazz"],
+                            "files": len(demo_data), "files_skipped": 3, "groups": len(set(demo_data.groups))}
     assert meta["file_windows"] == 16 and meta["trained_on"].count("-") == 2
     import tensorflow as tf
 
