@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -221,20 +219,6 @@ def _read_cache(path: Path) -> dict | None:
         return None
 
 
-def _write_cache(path: Path, arrays: dict) -> None:
-    # Write to a temporary file in the same folder, then rename: a reader sees either
-    # the old file, no file, or the complete new one, never a half-written cache.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_dataset(
     root: str | Path,
     genres: list[str] | tuple[str, ...] | None = None,
@@ -276,7 +260,8 @@ def load_dataset(
         raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(arrays['skipped_paths'])} skipped)")
     if use_cache:
         try:
-            _write_cache(cache_path, arrays)
+            # a reader sees the old file, none or the new one, never half a cache
+            project_paths.write_atomic(cache_path, lambda tmp: np.savez(tmp, **arrays), overwrite=True)
         except OSError as exc:  # a read-only cache folder must not stop the run
             import warnings
 
