@@ -310,12 +310,8 @@ def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes
 
 def plot_deletion(deletion, ax=None, title: str | None = None):
     """Deletion curves (:class:`genre_lib.saliency_checks.DeletionResult`): the mean
-    probability of each file's own genre as more notes are replaced by the neutral note,
-    in three orders (most salient first, random, last notes first), the area under each
-    curve in the legend (lower = the probability falls sooner).
-
-    Returns:
-        The axes.
+    probability of each file's genre as notes are replaced, most salient first, in random
+    order and last first, each curve's area in the legend; returns the axes.
     """
     ax = _new_ax(ax, figsize=(7, 4))
     n = len(deletion.auc_salient)
@@ -332,13 +328,8 @@ def plot_deletion(deletion, ax=None, title: str | None = None):
 
 
 def plot_method_checks(checks, ax=None, title: str | None = None):
-    """Each saliency method's deletion AUC minus each no-map ranking's, per file, with
-    the paired bootstrap interval over files
-    (:class:`genre_lib.saliency_checks.MethodChecks`): left of 0, the map makes the
-    probability fall sooner than the rule without a map.
-
-    Returns:
-        The axes.
+    """Each method's deletion AUC minus each no-map ranking's with its paired interval
+    (:class:`genre_lib.saliency_checks.MethodChecks`); left of 0 the map does better. Returns the axes.
     """
     from .saliency_checks import CHANCES
 
@@ -394,12 +385,8 @@ def plot_probes(results: "Sequence", axes=None, title: str | None = None):
 
 
 def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None):
-    """How a flip got there (:class:`genre_lib.flip.FlipResult`): each genre's
-    probability at every recorded frame (left) and the notes changed (right); the
-    frames of the pruning pass are shaded grey.
-
-    Returns:
-        The two axes.
+    """How a flip got there: each genre's probability at every recorded frame (left) and the
+    notes changed (right), the pruning frames shaded; returns the two axes.
     """
     from matplotlib.patches import Patch
 
@@ -429,11 +416,8 @@ def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None)
 
 
 def plot_change_positions(positions: Sequence[int], n_flips: int, n_notes: int = 100, last: int = 10, ax=None):
-    """Where in the notes the flips changed something: a histogram of the positions of
-    all changed notes over ``n_flips`` flips, the last ``last`` positions shaded.
-
-    Returns:
-        The axes.
+    """A histogram of the positions of the notes ``n_flips`` flips changed, the last
+    ``last`` positions shaded; returns the axes.
     """
     ax = _new_ax(ax, figsize=(9, 3))
     positions = np.asarray(positions, dtype=int)

@@ -244,12 +244,10 @@ class Completeness:
 
 @dataclass(frozen=True, eq=False)
 class SaliencyMap:
-    """One method's map of one file (or of each file of a batch), as shown: ``values``
-    (comparable, in ``unit``), ``raw`` (the method's attribution, in ``raw_unit``), the
-    ``method``, the explained ``output``, the ``target`` genre, the model's ``probs``, the
-    ``feature_scale`` gradients were scaled by, the map's ``features``, what it leaves
-    ``unattributed``, its ``reference`` (IG's path start, occlusion's neutral note) and IG's
-    ``completeness``.
+    """One method's map of a file (or of each file of a batch) as shown: ``values`` (in
+    ``unit``), ``raw`` (in ``raw_unit``), ``method``, ``output``, ``target``, the model's
+    ``probs``, the ``feature_scale``, the map's ``features``, what it leaves
+    ``unattributed``, its ``reference`` and IG's ``completeness``.
     """
 
     values: np.ndarray

@@ -231,9 +231,8 @@ def combine_proba(*probs: np.ndarray) -> np.ndarray:
 
 
 def predict_all(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Every verdict's probabilities ``(files, genres)`` by name; a :class:`Combined`
-    verdict is computed from its parts' when they are among ``verdicts`` (the RNN's
-    windows are not judged twice).
+    """Every verdict's probabilities ``(files, genres)`` by name, a :class:`Combined` one
+    from its parts' when they are among ``verdicts`` (no window judged twice).
 
     Raises:
         ValueError: two verdicts share a name.

@@ -1,10 +1,7 @@
-"""Cutting a file's note table into fixed-length windows, and putting per-window maps back.
-
-A *window* is a run of ``length`` consecutive notes (the first 100 notes are the study's
-input). Every window is a note table of its own: its first note's ``step`` is set to 0,
-as in a file's first note, so a model cannot tell a window from a file's beginning.
-:func:`random_starts` places training windows (window 0 first, then seeded random
-ones), :func:`even_starts` the ``k`` windows a file is judged by.
+"""Cutting a note table into windows of ``length`` consecutive notes, each with its
+first step set to 0 (so a window looks like a file's beginning): :func:`random_starts`
+for training, :func:`even_starts` for the ``k`` windows a file is judged by; and
+:func:`onto_table`, putting per-window maps back onto the table.
 """
 
 from __future__ import annotations
