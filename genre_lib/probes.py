@@ -383,11 +383,9 @@ def not_applied(verdicts: Sequence, probes: Sequence[str] | None = None) -> dict
 
 def probe_report(run, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
                  repeats: int = REPEATS, seed: int = 0) -> dict:
-    """Everything ``genre-lib probe`` prints of a run folder on labelled files, as a
-    JSON-able dict: ``results`` (:func:`probe_table` of the run's RNN and baseline under
-    both protocols), ``dense_inputs`` (:func:`dense_inputs` on the ``file`` windows;
-    None for a network without branches), ``files``, ``repeats``, ``seed``,
-    ``baseline_problem`` and ``not_applied``.
+    """What ``genre-lib probe`` prints: ``results`` (:func:`probe_table` of the run's RNN and
+    baseline under both protocols), ``dense_inputs`` (None without branches), ``files``,
+    ``repeats``, ``seed``, ``baseline_problem`` and ``not_applied``.
 
     Raises:
         ValueError: an unknown probe, or a named probe that applies to no verdict of the run.

@@ -1,28 +1,16 @@
 """Saliency maps: which notes and which of their features a genre decision rests on.
 
-One small class per method, as Captum arranges them: build it on a model, then
-``attribute(tables, target, ...)`` with that method's own options, or ``explain`` for
-the map as shown (a :class:`SaliencyMap`). Every map is signed and shaped like the note
-table (occlusion: one column, ``note``).
-
-**What is explained** (``output=``): by default the target's logit minus the mean of
-the other genres' logits (with two genres, its log odds): a single logit also moves with
-evidence that raises every genre alike, and a probability is flat for files the model
-is sure of. The mean of the others is linear in the logits, so Integrated Gradients'
-completeness holds.
-
-**What gets no attribution**: the one-hot categories the model computes from a column
-(:func:`genre_lib.model.categorical_encodings`: program family, pitch class, drum
-sound) are step functions without gradient; every map lists what its method cannot see
-(``unattributed``). Occlusion replaces whole notes, so it sees them.
-
-**Methods**: :class:`Gradient`; :class:`GradientTimesInput` (kept as a warning: on raw
-MIDI units the origin is arbitrary); :class:`IntegratedGradients` (from a neutral
-baseline with each note's own pitch and program, so no category jumps on the path);
-:class:`Occlusion` (each note replaced by the neutral note: the faithfulness
-reference); :class:`SmoothGrad` (any method averaged over noisy copies). Gradient maps
-are shown times each feature's training std (:meth:`Method.shown`), comparable across
-columns.
+One class per method, as Captum arranges them: ``attribute(tables, target, ...)`` with
+the method's own options, or ``explain`` for the map as shown (:class:`SaliencyMap`,
+signed, shaped like the note table). By default a map explains the target's logit minus
+the mean of the others' (two genres: its log odds), linear in the logits, so Integrated
+Gradients' completeness holds. The one-hot categories the model computes from a column
+(:func:`genre_lib.model.categorical_encodings`) are step functions no gradient sees;
+every map lists what its method cannot see (``unattributed``). Methods:
+:class:`Gradient`, :class:`GradientTimesInput` (a warning: the origin of raw MIDI units
+is arbitrary), :class:`IntegratedGradients` (from a neutral note, each note's own pitch
+and program kept), :class:`Occlusion` (the faithfulness reference) and
+:class:`SmoothGrad`; gradient maps are shown times each feature's training std.
 """
 
 from __future__ import annotations
@@ -628,15 +616,10 @@ def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) 
 
 
 def file_attribution(method: Method, verdict, table: np.ndarray, target: int, **options) -> np.ndarray:
-    """A map of a verdict's judgement of a whole note table: each window ``verdict``
-    reads (:meth:`genre_lib.verdicts.RNNVerdict.starts`) is explained for ``target``,
-    weighted ``1/k`` as the vote averages the logits of its ``k`` windows, and added back
-    onto the notes it was cut from (:func:`genre_lib.windows.onto_table`). For
-    :class:`Gradient` this is the gradient of the vote's explained output with respect
-    to every entry of the table; notes no window reads get zeros.
-
-    Returns:
-        ``(notes, columns)`` in :attr:`Method.raw_unit` (columns: :attr:`Method.features`).
+    """A map of a verdict's judgement of a whole table: each window it reads explained for
+    ``target``, weighted ``1/k`` as the vote averages ``k`` windows, and added back onto the
+    notes it was cut from (:func:`genre_lib.windows.onto_table`): for :class:`Gradient`, the
+    gradient of the vote; notes no window reads get zeros. ``(notes, columns)``.
     """
     from .windows import cut_windows, onto_table
 

@@ -102,15 +102,10 @@ def randomization_check(
     scaled: bool = True,
     **options,
 ) -> RandomizationResult:
-    """Model-parameter randomization test (Adebayo et al. 2018).
-
-    A copy of the method's model (the original is never changed) has its learned layers
-    re-initialized from the top, and at every stage each file's map is compared with the
-    trained model's by the Spearman correlation of |attribution| (and signed). Maps are
-    compared as shown (``scaled=False``: raw), since raw gradients share the normalization's
-    units with any copy. A random copy still shares the position (a recurrent network's
-    gradient fades with the distance from the last note) and the input, which this check
-    cannot see past. ``options`` go to the method's ``attribute``.
+    """Model-parameter randomization (Adebayo et al. 2018): a copy of the model has its
+    learned layers re-initialized from the top (``layers="cascade"``) or one at a time, and
+    each file's map, as shown (``scaled=False``: raw), is compared with the trained model's
+    by the Spearman correlation of |attribution|; ``options`` go to ``attribute``.
     """
     from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
 

@@ -146,13 +146,11 @@ def train_run(
     progress: bool = False,
     verbose: int = 0,
 ) -> Run:
-    """Train on a data folder (or a loaded :class:`Dataset`), judge the held-out test
-    files with every verdict under both protocols (:func:`fold_verdicts`), probe the RNN
-    (:data:`genre_lib.probes.KEPT_PROBES`, one draw), and write the run folder ``out`` with
-    the baseline beside the model; returns the loaded :class:`Run`. ``seed`` seeds the
-    weights, windows, batches and the split unless ``split_seed`` is given (another
-    ``seed`` with the same ``split_seed`` is a seed sibling on the same files); ``split``:
-    ``"group"`` or ``"stratified"``.
+    """Train on a data folder (or a :class:`Dataset`), judge the held-out test files with
+    every verdict under both protocols (:func:`fold_verdicts`), probe the RNN
+    (:data:`genre_lib.probes.KEPT_PROBES`) and write the run folder ``out`` with its baseline;
+    returns the loaded :class:`Run`. ``seed`` also seeds the ``split`` (``"group"`` or
+    ``"stratified"``) unless ``split_seed`` is given (a seed sibling: same files, other weights).
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is false.

@@ -1,19 +1,12 @@
 """Who judges a file: the one interface every judge keeps, and the series' three judges.
 
-A *verdict* is built with its protocol (:mod:`genre_lib.protocols`) and is a
-scikit-learn-style estimator over whole note tables (one per file,
-:meth:`genre_lib.dataset.Dataset.tables`); :class:`Verdict` is the interface a new judge
-implements. What a verdict reads of a file is exposed once (:meth:`NoteVerdict.reads`), so
-flips, probes, opinions, plausibility, saliency of the vote and scoring all take the
-same object:
-
-* :class:`RNNVerdict`: a Keras network on the protocol's windows, the windows voting;
-* :class:`BaselineVerdict`: gradient boosting on the 48 statistics
-  (:mod:`genre_lib.note_statistics`) of the notes the protocol reads;
-* :class:`Combined`: several verdicts by the normalised geometric mean of their
-  probabilities (:func:`combine_proba`).
-
-A run folder gives its verdicts for a protocol: :meth:`genre_lib.runs.Run.verdicts`.
+A verdict is built with its protocol and is a scikit-learn-style estimator over whole
+note tables (:class:`Verdict`, the interface a new judge implements); what it reads is
+exposed once (:meth:`NoteVerdict.reads`), so flips, probes, opinions, plausibility,
+saliency of the vote and scoring all take the same object: :class:`RNNVerdict` (a
+network's windows voting), :class:`BaselineVerdict` (gradient boosting on the 48
+statistics of the notes read) and :class:`Combined` (:func:`combine_proba`). A run gives
+its verdicts for a protocol: :meth:`genre_lib.runs.Run.verdicts`.
 """
 
 from __future__ import annotations
