@@ -1,9 +1,6 @@
-"""Asking a trained classifier for numbers: logits, probabilities and gradients.
-
-Everything that runs a model goes through here; each model's traced functions are
-built once and kept in a bounded cache (:class:`CompiledCache`). Inputs are note tables
-in MIDI units, one table or a batch; outputs are per file. TensorFlow is imported on
-first use.
+"""Asking a trained classifier for numbers (logits, probabilities, gradients): each
+model's traced functions built once (:class:`CompiledCache`); note tables in MIDI units
+in, one table or a batch; TensorFlow imported on first use.
 """
 
 from __future__ import annotations
@@ -118,8 +115,7 @@ def input_dtype(model: "keras.Model") -> np.dtype:
 
 def as_batch(X: np.ndarray, dtype: np.dtype = np.dtype(np.float32), error: type[Exception] = ValueError
              ) -> tuple[np.ndarray, bool]:
-    """``(batch, single)``: ``X`` as ``(files, notes, features)`` of ``dtype``, and whether
-    it was one table.
+    """``(X as (files, notes, features) of dtype, whether it was one table)``.
 
     Raises:
         error: ``X`` is neither one table nor a batch.

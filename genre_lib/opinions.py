@@ -147,9 +147,9 @@ class Opinions:
 
 
 def ask(panel: Panel, whole: np.ndarray, result: "FlipResult", before: dict | None = None) -> Opinions:
-    """The panel's opinions of a flip of ``whole`` (the file's whole note table): the
-    flipped whole file (:func:`whole_modified`) is written to MIDI and read back, and the
-    panel judges the original (``before``, when already computed) and that reading.
+    """The panel's opinions of a flip of ``whole`` (the file's whole table): the flipped whole
+    file (:func:`whole_modified`) written and read back, judged beside the original (``before``:
+    its judgement when already computed).
 
     Raises:
         OpinionError: the flipped file reads back with fewer notes.

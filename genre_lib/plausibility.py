@@ -134,8 +134,8 @@ def validate(measure: Plausibility, tables: Sequence[np.ndarray], y: np.ndarray)
 
 
 def fit_run(run, data) -> tuple[Plausibility, ...]:
-    """The measures of a run under each protocol (in :data:`PROTOCOLS` order), fitted on
-    its own training files among ``data``, its data folder (:meth:`Run.split`).
+    """A run's measures under each protocol (:data:`PROTOCOLS` order), fitted on its own
+    training files among ``data`` (:meth:`Run.split`).
 
     Raises:
         RunError: ``data`` does not hold the run's split.
@@ -149,9 +149,7 @@ def fit_run(run, data) -> tuple[Plausibility, ...]:
 
 
 def save(measures: Sequence[Plausibility], run_dir: str | Path, overwrite: bool = False) -> Path:
-    """Write the measures of both protocols (:func:`fit_run`) to
-    ``run_dir/``:data:`PLAUSIBILITY_FILE`: the training files' statistics, their genres
-    and the settings, as plain arrays.
+    """Write the measures of both protocols to ``run_dir/``:data:`PLAUSIBILITY_FILE` as plain arrays.
 
     Raises:
         FileExistsError: the file exists and ``overwrite`` is false.

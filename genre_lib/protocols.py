@@ -1,9 +1,6 @@
-"""How a file is judged: the two protocols, in one place.
-
-A protocol says which notes of a whole note table a judge (:mod:`genre_lib.verdicts`)
-reads: ``first100``, the study's, the file's first :data:`FIRST_N` notes; ``file``,
-:data:`FILE_WINDOWS` evenly spaced windows over the whole file, whose judgements vote
-(:func:`vote`), or for an order-free judge every note of the file.
+"""How a file is judged, in one place: ``first100`` (the study's) reads its first
+:data:`FIRST_N` notes; ``file`` reads :data:`FILE_WINDOWS` evenly spaced windows, whose
+judgements vote (:func:`vote`), or every note for an order-free judge.
 """
 
 from __future__ import annotations

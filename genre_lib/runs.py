@@ -93,9 +93,8 @@ class Run:
         return np.array([i for i, p in enumerate(paths) if p in test], dtype=int)
 
     def files_to_judge(self, paths: list[str], split: str = "all", max_files: int = 0, seed: int = 0) -> "np.ndarray":
-        """Indices among ``paths`` of the files a check or probe judges: every file
-        (``split="all"``) or the run's held-out test files (``"test"``), then a seeded
-        random sample of at most ``max_files`` of them (0: all), sorted.
+        """Indices among ``paths`` of every file (``split="all"``) or of the run's held-out test
+        files (``"test"``), then a seeded sample of at most ``max_files`` (0: all), sorted.
 
         Raises:
             ValueError: an unknown split, or none of the run's held-out files is in ``paths``.
@@ -112,9 +111,8 @@ class Run:
         return index
 
     def split(self, data) -> "Split":
-        """The run's own train / validation / test files among a
-        :class:`~genre_lib.dataset.Dataset` of its data folder, recomputed from its split
-        kind and seed and checked against the test files it lists.
+        """The run's own train / validation / test files in a :class:`~genre_lib.dataset.Dataset`
+        of its data folder, recomputed from its split kind and seed and checked against its test files.
 
         Raises:
             RunError: the data cannot be split the run's way, or not into its test files.
@@ -142,9 +140,8 @@ class Run:
 
 def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False,
              baselines: dict | None = None) -> Path:
-    """Write a run folder through a temporary folder renamed into place at the end, so
-    a crash never leaves a folder that looks complete; ``baselines`` (a fitted baseline
-    classifier per protocol) go to :data:`BASELINE_FILE`.
+    """Write a run folder (:func:`genre_lib.paths.write_atomic`), ``baselines`` (a fitted
+    classifier per protocol) in :data:`BASELINE_FILE`.
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is false.
@@ -174,8 +171,7 @@ def read_run_meta(run_dir: str | Path) -> dict:
     """``run.json`` of a run folder, checked for this version's format (no model load).
 
     Raises:
-        RunError: the folder or one of its files is missing, or it was written by an
-            incompatible version.
+        RunError: the folder or one of its files is missing, or of another version.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

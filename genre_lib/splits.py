@@ -21,12 +21,8 @@ class Split(NamedTuple):
 
 
 def stratified_split(y: np.ndarray, test_size: float = 0.2, val_size: float = 0.1, seed: int = 0) -> Split:
-    """Random split stratified by genre.
-
-    Args:
-        y: genre label of each file.
-        test_size, val_size: fractions of all files for test and validation.
-        seed: random seed; the same seed gives the same split.
+    """Seeded random split of files with genres ``y``, each genre's share kept on every side
+    (``test_size``, ``val_size``: fractions of all files).
     """
     index = np.arange(len(y))
     rest, test = train_test_split(index, test_size=test_size, stratify=y, random_state=seed)

@@ -120,8 +120,7 @@ def fold_verdicts(model: "keras.Model", data: Dataset, train: np.ndarray, seed: 
 
 
 def check_genres(data: Dataset) -> None:
-    """Refuse a dataset with files of fewer than two genres (nothing to tell apart); needs
-    no TensorFlow, so the command line checks it before importing it.
+    """Refuse a dataset of fewer than two genres (checked before TensorFlow is imported).
 
     Raises:
         DataError: naming the data folder and the genres found.

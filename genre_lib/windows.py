@@ -14,9 +14,8 @@ from .midi_io import FEATURES, STEP
 
 
 def even_starts(n_notes: int, k: int, length: int = 100) -> np.ndarray:
-    """Start positions of ``k`` windows of ``length`` notes spread evenly over a table of
-    ``n_notes`` notes, the first at 0, the last ending at the last note (short tables
-    repeat starts).
+    """Starts of ``k`` windows of ``length`` notes spread evenly over ``n_notes`` notes, the
+    first at 0, the last ending at the last note (short tables repeat starts).
 
     Raises:
         ValueError: ``n_notes < length`` or ``k < 1``.
