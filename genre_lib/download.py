@@ -11,7 +11,6 @@ line. **Licence**: :data:`LICENCE_NOTE`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import re
 import sys
 import time
@@ -43,7 +42,6 @@ OFFLINE_HINT = (
 #: files in a row failing with a connection error after which a run stops (the network is gone)
 LOST_AFTER = 3
 
-_CHUNK = 1 << 16
 _SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
@@ -187,11 +185,6 @@ def _safe_part(part: str) -> bool:
     return part not in (".", "..") and not part.startswith(".") and not any(c in part for c in "/\\\0")
 
 
-def manifest_genres(entries: Iterable[ManifestEntry]) -> list[str]:
-    """The genres of the entries, sorted, each once."""
-    return sorted({e.genre for e in entries})
-
-
 def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) -> list[ManifestEntry]:
     """The entries of the given genres (case-insensitive), in manifest order; None: all.
 
@@ -200,7 +193,7 @@ def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) ->
     """
     if not genres:
         return list(entries)
-    known = manifest_genres(entries)
+    known = sorted({e.genre for e in entries})
     wanted = {g.lower() for g in genres}
     unknown = sorted(wanted - {g.lower() for g in known})
     if unknown:
@@ -209,12 +202,10 @@ def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) ->
 
 
 def sha1_of(path: str | Path) -> str:
-    """The SHA-1 of a file's bytes, as 40 lower-case hexadecimal digits."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The SHA-1 of a file's bytes, as 40 lower-case hexadecimal digits (pooch's, as it checks downloads)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha1")
 
 
 def download(
