@@ -108,9 +108,10 @@ def flip_one(model, table, target: int, settings, genres, rel: str, p, positions
     :class:`genre_lib.flip.FlipResult`; adds the changed notes' positions to ``positions``."""
     from genre_lib.changes import changed_notes
     from genre_lib.flip import optimize_delta
+    from genre_lib.verdicts import RNNVerdict
 
     t0 = time.perf_counter()
-    r = optimize_delta(model, table, target, settings, genres=genres)
+    r = optimize_delta(RNNVerdict(model, genres, "first100"), table, target, settings)
     sec = time.perf_counter() - t0
     p_after = float(r.probs_reparsed[target]) if r.probs_reparsed is not None else float("nan")
     positions += changed_notes(r.base, r.modified).tolist()
@@ -237,14 +238,15 @@ def judges_main(args) -> None:
     from genre_lib import plausibility as P
     from genre_lib.dataset import load_dataset
     from genre_lib.evaluate import align_labels
-    from genre_lib.flip import FlipSettings, Judge, optimize_delta
+    from genre_lib.flip import FlipSettings, optimize_delta
     from genre_lib.metrics import bootstrap_interval
     from genre_lib.opinions import Panel, ask
     from genre_lib.runs import RunError, load_run
+    from genre_lib.verdicts import RNNVerdict
 
     run = load_run(args.run)
     siblings = {name: load_run(args.run.parent / f"{args.run.name}-{name}") for name in SIBLINGS}
-    measure = P.load(args.run)
+    measures = P.load(args.run)
     data = load_dataset(args.data, list(run.genres), max_notes=run.max_notes, progress=False)
     y = align_labels(data, run.genres)
     try:
@@ -253,15 +255,15 @@ def judges_main(args) -> None:
         # a folder the run was not trained on (e.g. a reviewer's files by other artists):
         # every file of it is held out
         test, unseen = np.arange(len(data)), True
-    validation = P.validate(measure, data.tables(test), y[test])
-    panel = Panel.of_run(run, list(siblings.values()), measure)
+    validation = {m.protocol: P.validate(m, data.tables(test), y[test]) for m in measures}
+    panel = Panel.of_run(run, list(siblings.values()), measures)
     if args.ear:  # the audio judge, calibrated on the run's training files by scripts/ear_eval.py
         from dataclasses import replace
 
-        from genre_lib.ear import load_ears, todays_verdict
+        from genre_lib.ear import load_ears
 
-        panel = replace(panel, verdicts=(*panel.verdicts, todays_verdict(load_ears(args.ear, run.genres))))
-    verdicts = [v.name for v in panel.verdicts]
+        panel = replace(panel, verdicts=(*panel.verdicts, *load_ears(args.ear, run.genres).values()))
+    verdicts = list(dict.fromkeys(v.name for v in panel.verdicts))
     wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed,
                                              files=list(data.paths) if unseen else None)}
     index = [i for i in test if str(args.data / data.paths[i]) in wanted]
@@ -283,14 +285,14 @@ def judges_main(args) -> None:
                 print(f"  {rel[:40]:40s} {name:20s} reused from {args.reuse.name}", flush=True)
                 continue
             spec = SETTINGS[name]
-            judges = [Judge(run.model, spec["protocol"], name="rnn")] + [
-                Judge(siblings[c].model, spec["protocol"], name=f"rnn-{c}") for c in spec["convince"]]
+            judges = [run.verdict("rnn", spec["protocol"])] + [
+                RNNVerdict(siblings[c].model, run.genres, spec["protocol"], name=f"rnn-{c}") for c in spec["convince"]]
             table = whole if spec["protocol"] == "file" else whole[: run.max_notes]
             p = before["verdicts"]["rnn"][spec["protocol"]]
             target = int(np.argsort(p)[-2])
             settings = FlipSettings(**{"record_every": 10**6, **spec["params"]})
             t0 = time.perf_counter()
-            r = optimize_delta(judges[0], table, target, settings, genres=run.genres, also=judges[1:])
+            r = optimize_delta(judges[0], table, target, settings, also=judges[1:])
             opinions = ask(panel, whole, r, before).to_dict() if r.reparsed is not None else None
             row = {"file": rel, "genre": Path(rel).parts[0], "setting": name, "to": run.genres[target],
                    "flipped": bool(r.flipped and opinions is not None), "success_before_round_trip": bool(r.success),
@@ -357,7 +359,7 @@ def judges_main(args) -> None:
             "data": args.data.name, "unseen_folder": unseen,
             "reused": {"from": args.reuse.name, "rows": sum(1 for r in rows if (r["file"], r["setting"]) in reused)}
             if args.reuse else None,
-            "plausibility_validation": validation, "plausibility_k": measure.k,
+            "plausibility_validation": validation, "plausibility_k": measures[0].k,
             "settings": {n: _setting_record(n) for n in names},
             "summary": summary, "compared_with_default": comparisons, "rows": rows,
         }, indent=1) + "\n")

@@ -51,7 +51,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 
 from genre_lib.paths import SHARED_MIDI  # noqa: E402
-from genre_lib.study import REAL_RUN_DIR  # noqa: E402
+from genre_lib.locations import REAL_RUN_DIR  # noqa: E402
 
 GENRES = ["jazz", "electronic"]
 ALIASES = {"one-thread": "threads=1", "both": "no-onednn+threads=1"}
@@ -90,7 +90,7 @@ def child(data_dir: Path, out: Path, threads: int | None) -> None:
     from tensorflow.python.util import _pywrap_util_port
 
     from genre_lib.dataset import load_dataset
-    from genre_lib.study import MAIN_CONFIG
+    from genre_lib.configs import MAIN_CONFIG
     from genre_lib.train import train_run
 
     data = load_dataset(data_dir, GENRES, progress=False)
@@ -198,8 +198,7 @@ def report(runs: dict, data_dir: Path) -> None:
     for key, run in [("committed", committed)] + [(k, load_run(folder)) for k, (folder, _) in runs.items()]:
         weights[key] = run.model.get_weights()
         layers[key] = [v.path for v in run.model.weights]
-        rnn = run.verdict("rnn")
-        labels[key] = {p: rnn.predict_proba(tables, p).argmax(1) for p in ("file", "first100")}
+        labels[key] = {p: run.verdict("rnn", p).predict(tables) for p in ("file", "first100")}
         if key != "committed":
             runs[key][1]["metrics"] = run.metrics
     c = committed.metrics

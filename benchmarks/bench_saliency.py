@@ -34,7 +34,7 @@ def _model_and_data(args):
     from genre_lib.dataset import load_dataset
     from genre_lib.demo import ensure_demo_data
     from genre_lib.runs import load_run
-    from genre_lib.study import study_run, study_run_dir
+    from genre_lib.locations import study_run, study_run_dir
 
     if args.model:
         import keras

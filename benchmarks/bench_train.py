@@ -37,7 +37,8 @@ from genre_lib.protocols import FILE_WINDOWS  # noqa: E402
 from genre_lib.verdicts import RNNVerdict  # noqa: E402
 from genre_lib.midi_io import MidiError  # noqa: E402
 from genre_lib.paths import SHARED_MIDI as DEFAULT  # noqa: E402
-from genre_lib.study import MAIN_CONFIG, REAL_RUN_DIR  # noqa: E402
+from genre_lib.configs import MAIN_CONFIG  # noqa: E402
+from genre_lib.locations import REAL_RUN_DIR  # noqa: E402
 from genre_lib.train import train_run  # noqa: E402
 
 GENRES = ["jazz", "electronic"]
@@ -91,7 +92,7 @@ def main() -> None:
         print(f"predict_proba, batch of {len(data)}: first call {first:.2f} s ({len(data) / first:,.0f} files/s), "
               f"warm {min(warm):.3f} s ({len(data) / min(warm):,.0f} files/s)")
         start = time.perf_counter()
-        RNNVerdict(run.model, run.genres, FILE_WINDOWS).predict_proba(data.tables(), "file")
+        RNNVerdict(run.model, run.genres, "file", FILE_WINDOWS).predict_proba(data.tables())
         vote = time.perf_counter() - start
         print(f"file protocol ({FILE_WINDOWS} windows per file), {len(data)} files: {vote:.2f} s ({len(data) / vote:,.0f} files/s)")
 

@@ -1,8 +1,5 @@
-"""How big a change to a note table is, and what it is in words.
-
-A genre flip (:mod:`genre_lib.flip`) is judged by how little it changes: these are its
-units (:data:`SCALES`), its size (:func:`change_size`) and its list of changes read as
-music (:func:`describe_changes`).
+"""How big a change to a note table is (:data:`SCALES`, :func:`change_size`) and what it
+is in words (:func:`describe_changes`): the measure of a genre flip.
 """
 
 from __future__ import annotations
@@ -42,13 +39,9 @@ def _scaled_diff(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
 
 
 def change_size(original: np.ndarray, modified: np.ndarray) -> dict:
-    """How big the change from ``original`` to ``modified`` is.
-
-    Returns:
-        ``l1``: sum of |change / scale| over all notes and features (scaled units, see
-        :data:`SCALES`); ``l2``: the Euclidean norm of change / scale (not squared);
-        ``notes_changed``: notes with at least one feature changed; ``units``: a
-        reminder of the scales.
+    """The size of the change from ``original`` to ``modified`` in scaled units
+    (:data:`SCALES`): ``l1``, ``l2`` (Euclidean, not squared), ``notes_changed`` and
+    ``units`` (a reminder of the scales).
     """
     diff = _scaled_diff(original, modified)
     return {
@@ -116,14 +109,9 @@ def _describe_one(feature: str, before: float, after: float) -> str:
 
 
 def describe_changes(original: np.ndarray, modified: np.ndarray) -> list[dict]:
-    """Every (note, feature) whose value differs between two note tables of the same
-    notes (rows matched by position), in note order.
-
-    Returns:
-        One dict per change: ``note`` (row index), ``feature``, ``before``, ``after``,
-        ``delta`` (after - before) and ``text``, e.g. ``"pitch +3 semitones (60 -> 63)"``
-        or ``"duration x1.8, +100 ms (0.125 s -> 0.225 s)"``. ``pandas.DataFrame(...)``
-        turns it into a table.
+    """Every (note, feature) that differs between two tables of the same notes, in note
+    order: ``note``, ``feature``, ``before``, ``after``, ``delta`` and ``text`` (e.g.
+    ``"pitch +3 semitones (60 -> 63)"``).
 
     Raises:
         NoteTableError: the tables differ in shape.

@@ -1,18 +1,7 @@
-"""The ``genre-lib`` command line (also ``python -m genre_lib``).
-
-Each subcommand is a small function ``_cmd_<name>(args) -> int`` registered in
-:func:`build_parser`: it parses, calls genre_lib and prints. Errors the user can fix (a
-missing folder, an unknown genre, a bad file) print one line on stderr naming the cause
-and exit with status 2. TensorFlow is imported only once a model is loaded or trained
-(:func:`_load_run_for`, the train command), after the checks that need no model (the
-run folder's ``run.json``, the data folder, the MIDI file, the target genre), so such
-an error comes in a second, not after TensorFlow's start-up; its start-up log is kept
-off stderr (:func:`_import_tensorflow_quietly`), and so are progress bars when stderr is
-not a terminal.
-
-The module is over 500 lines because it holds the parser of all ten subcommands (the
-train command alone has a flag per model setting) and their printing; the work is in
-the modules they call.
+"""The ``genre-lib`` command line (also ``python -m genre_lib``): one ``_cmd_<name>(args)``
+per subcommand of :func:`build_parser`, which parses, calls genre_lib and prints. An
+error the user can fix is one line on stderr and exit status 2; TensorFlow is imported
+only after the checks that need no model (:func:`_run_meta`), quietly.
 """
 
 from __future__ import annotations
@@ -24,16 +13,15 @@ import sys
 import zipfile
 from pathlib import Path
 
-
 from .dataset import MAX_NOTES, DataError, load_dataset
 from .evaluate import GenreMismatchError
 from .flip import FlipError, FlipSettings
 from .midi_io import FEATURES, MidiError
 from .protocols import FILE_WINDOWS, PROTOCOLS
 from .runs import RunError
-from .verdicts import LABELS, VERDICTS
 from .saliency import METHODS as SALIENCY_METHODS  # no TensorFlow at import time
 from .saliency import OUTPUTS as SALIENCY_OUTPUTS
+from .verdicts import LABELS, VERDICTS
 
 
 class UnknownGenreError(ValueError):
@@ -48,14 +36,10 @@ def _fail(args: argparse.Namespace, message: str) -> int:
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up log kept off stderr.
-
-    ``TF_CPP_MIN_LOG_LEVEL`` silences most of TensorFlow's C++ log, but while its
-    libraries load, absl's "before InitializeLog" notice and the oneDNN note are written
-    straight to file descriptor 2, so that descriptor points at /dev/null during the
-    import. Python-side warnings go through the ``tensorflow`` and absl loggers, set to
-    errors only. A user's own ``TF_CPP_MIN_LOG_LEVEL`` is kept.
-    """
+    """Import TensorFlow with its start-up log kept off stderr: while its libraries load,
+    absl and oneDNN write straight to file descriptor 2, so it points at /dev/null during
+    the import; the Python loggers are set to errors only. A user's own
+    ``TF_CPP_MIN_LOG_LEVEL`` is kept."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         sys.stderr.flush()
@@ -82,6 +66,69 @@ def _print_json(obj: dict) -> None:
     sys.stdout.write("\n")
 
 
+def _run_meta(run_dir: Path) -> dict:
+    """``run.json`` of a run folder that looks loadable (checks that need no TensorFlow).
+
+    Raises:
+        RunError: naming the folder and the cause.
+    """
+    from .runs import read_run_meta
+
+    try:
+        meta = read_run_meta(run_dir)
+    except (RunError, OSError) as exc:
+        raise RunError(f"{run_dir}: cannot load run: {exc}") from None
+    model = Path(run_dir) / "model.keras"
+    if not zipfile.is_zipfile(model):  # a .keras file is a zip archive
+        raise RunError(f"{run_dir}: cannot load run: {model}: cannot load the model (not a Keras archive)")
+    return meta
+
+
+def _load_run(run_dir: Path):
+    """The loaded run (TensorFlow imported quietly, only for a folder :func:`_run_meta` passes).
+
+    Raises:
+        RunError: naming the folder and the cause.
+    """
+    from .runs import load_run
+
+    _run_meta(run_dir)
+    _import_tensorflow_quietly()
+    try:
+        return load_run(run_dir)
+    except (RunError, OSError) as exc:
+        raise RunError(f"{run_dir}: cannot load run: {exc}") from None
+
+
+def _run_and_data(args: argparse.Namespace, genres: list[str] | None):
+    """The preamble of a command on a run and a data folder: the run's ``run.json``
+    checked, the data read at the run's length, then the run loaded."""
+    meta = _run_meta(args.run_dir)
+    data = load_dataset(args.data_dir, genres, max_notes=int(meta["max_notes"]),
+                        progress=not getattr(args, "json", False))
+    return _load_run(args.run_dir), data
+
+
+def _files_to_judge(args: argparse.Namespace, run, data, max_files: int = 0):
+    """:meth:`genre_lib.runs.Run.files_to_judge` of ``--split``; DataError naming the folder."""
+    try:
+        return run.files_to_judge(data.paths, args.split, max_files, getattr(args, "seed", 0))
+    except ValueError as exc:
+        raise DataError(f"{args.data_dir}: {exc}") from None
+
+
+def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int:
+    """Index of the target genre ``name`` among the run's genres (case-insensitive).
+
+    Raises:
+        UnknownGenreError: the run does not know it.
+    """
+    lowered = [g.lower() for g in genres]
+    if name.lower() not in lowered:
+        raise UnknownGenreError(f"unknown target genre {name!r}; this run knows: {', '.join(genres)}")
+    return lowered.index(name.lower())
+
+
 def _cmd_demo_data(args: argparse.Namespace) -> int:
     from .demo import make_demo_corpus
 
@@ -104,17 +151,14 @@ def _cmd_preprocess(args: argparse.Namespace) -> int:
     return 0
 
 
-#: the train command's flags that change a ModelConfig setting of the same name
-_CONFIG_FLAGS = ("cell", "units", "layers", "dense_layers", "dense_units", "dropout", "epochs", "learning_rate",
-                 "batch_size", "patience", "windows", "families", "pitch_classes", "drum_sounds", "summary",
-                 "augment", "cosine")
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .study import ITERATIONS
+    from dataclasses import fields
+
+    from .configs import ITERATIONS, ModelConfig
     from .train import check_genres, train_run
 
-    changes = {k: v for k, v in vars(args).items() if k in _CONFIG_FLAGS and v is not None}
+    settings = {f.name for f in fields(ModelConfig)}
+    changes = {k: v for k, v in vars(args).items() if k in settings and v is not None}
     try:
         config = ITERATIONS[args.iteration].replace(**changes)
     except ValueError as exc:
@@ -146,19 +190,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_run
 
-    meta, error = _run_meta_for(args.run_dir)
-    if error:
-        return _fail(args, error)
-    data = load_dataset(args.data_dir, args.genres, max_notes=int(meta["max_notes"]), progress=not args.json)
-    run, error = _load_run_for(args.run_dir)
-    if error:
-        return _fail(args, error)
+    run, data = _run_and_data(args, args.genres)
     extra = ()
     if args.ear:  # the audio judge beside the others (genre_lib.ear)
-        from .ear import load_ears, todays_verdict
+        from .ear import load_ears
 
         try:
-            extra = (todays_verdict(load_ears(args.ear, run.genres)),)
+            extra = tuple(load_ears(args.ear, run.genres).values())
         except (ImportError, OSError, ValueError, KeyError) as exc:
             return _fail(args, f"--ear {args.ear}: {exc}")
     try:
@@ -176,9 +214,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         for genre, g in m["per_genre"].items():
             print(f"    {genre:12} n={g['n']:4}  precision {g['precision']:.3f}  recall {g['recall']:.3f}")
         print("    confusion (rows true, columns predicted):", m["confusion"])
-    for who in [*VERDICTS[1:], "ear"]:
+    for who in (*VERDICTS[1:], *(v.name for v in extra)):
         if who in result:
-            print(f"  {LABELS.get(who, 'ear (audio)') + ':':16} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}"
+            print(f"  {LABELS.get(who, who) + ':':16} " + ", ".join(f"{p} accuracy {m['accuracy']:.3f}"
                                                       for p, m in result[who]["protocols"].items()))
     if "baseline_problem" in result:
         print(f"  (no baseline or combined figures: {result['baseline_problem']})")
@@ -189,10 +227,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from .dataset import check_usable
     from .midi_io import read_midi
 
-    run, error = _load_run_for(args.run_dir)
-    if error:
-        return _fail(args, error)
+    run = _load_run(args.run_dir)
     paths, tables, status = [], [], 0
+    protocol = "file" if args.whole_file else "first100"
     for path in args.files:
         try:
             table = read_midi(path)
@@ -202,13 +239,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         except MidiError as exc:
             print(f"genre-lib predict: {path}: skipped: {exc.reason}", file=sys.stderr)
             status = 2
-    protocol = "file" if args.whole_file else "first100"
     try:
-        verdict = run.verdict(args.verdict, args.file_windows)
+        verdict = run.verdict(args.verdict, protocol, args.file_windows)
     except ValueError as exc:  # a baseline verdict from a run without a usable baseline
         return _fail(args, str(exc))
     # one batched call for all files: a model call has a fixed overhead
-    probs = verdict.predict_proba(tables, protocol) if tables else []
+    probs = verdict.predict_proba(tables) if tables else []
     rows = [
         {"path": str(path), "predicted": run.genres[int(p.argmax())],
          "probabilities": {g: round(float(v), 4) for g, v in zip(run.genres, p)}}
@@ -238,21 +274,16 @@ def _cmd_iterations(args: argparse.Namespace) -> int:
 
 def _cmd_flip(args: argparse.Namespace) -> int:
     from .midi_io import write_midi
-    from .opinions import flip_file
+    from .flip import flip_file
 
     src, out = Path(args.file), Path(args.out)
     if out.resolve() == src.resolve():
         return _fail(args, f"{out}: --out is the input file; the input is never overwritten, choose another path")
     if out.exists() and not args.overwrite:
         return _fail(args, f"{out}: already exists (pass --overwrite to replace it)")
-    meta, error = _run_meta_for(args.run_dir)
-    if error:
-        return _fail(args, error)
-    genres = [str(g) for g in meta["genres"]]
+    genres = [str(g) for g in _run_meta(args.run_dir)["genres"]]
     target = _genre_index(genres, args.target)
-    run, error = _load_run_for(args.run_dir)
-    if error:
-        return _fail(args, error)
+    run = _load_run(args.run_dir)
     settings = FlipSettings(l1=args.l1, l2=args.l2, lr=args.lr, margin=args.margin, max_steps=args.max_steps,
                             frozen=tuple(args.freeze), seed=args.seed)
     protocol = "file" if args.whole_file else "first100"
@@ -312,18 +343,9 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     from .evaluate import align_labels
     from .probes import probe_report, text_table
 
-    meta, error = _run_meta_for(args.run_dir)
-    if error:
-        return _fail(args, error)
-    data = load_dataset(args.data_dir, args.genres, max_notes=int(meta["max_notes"]), progress=not args.json)
-    run, error = _load_run_for(args.run_dir)
-    if error:
-        return _fail(args, error)
+    run, data = _run_and_data(args, args.genres)
     y = align_labels(data, run.genres)
-    try:
-        index = run.files_to_judge(data.paths, args.split)
-    except ValueError as exc:
-        return _fail(args, f"{args.data_dir}: {exc}")
+    index = _files_to_judge(args, run, data)
     try:
         report = probe_report(run, data.tables(index), y[index], args.probes, repeats=args.repeats, seed=args.seed)
     except ValueError as exc:  # a probe that applies to none of the run's verdicts
@@ -348,83 +370,17 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_concepts(args: argparse.Namespace) -> int:
-    from .concept_study import concept_report, text_table
-
-    runs = {}
-    for d in (args.run_dir, *args.also):
-        runs[d], error = _load_run_for(d)
-        if error:
-            return _fail(args, error)
-    report = concept_report(runs.pop(args.run_dir), args.data_dir, args.split, {d.name: r for d, r in runs.items()}, args.seed)
-    if args.json:
-        _print_json(report)
-        return 0
-    print(f"{args.data_dir}: {report['table']['files']} files ({args.split}; {len(report['skipped'])} skipped); share of "
-          f"verdicts each edit changes and change of the margin ({report['table']['margin']}), 95 % intervals over files")
-    print(text_table(report["table"]))
-    print("\n".join(f"{who}: {text}" for who, text in report["answers"].items()))
-    return 0
-
-
-def _run_meta_for(run_dir: Path) -> tuple[dict | None, str | None]:
-    """``(run.json, None)`` for a run folder that looks loadable, else ``(None, one-line
-    message)``: the checks of a run that need no TensorFlow (the folder, its files, its
-    format version, a model file that is a Keras archive at all)."""
-    from .runs import read_run_meta
-
-    try:
-        meta = read_run_meta(run_dir)
-    except (RunError, OSError) as exc:
-        return None, f"{run_dir}: cannot load run: {exc}"
-    model = Path(run_dir) / "model.keras"
-    if not zipfile.is_zipfile(model):  # a .keras file is a zip archive
-        return None, f"{run_dir}: cannot load run: {model}: cannot load the model (not a Keras archive)"
-    return meta, None
-
-
-def _load_run_for(run_dir: Path):
-    """``(run, None)`` for a loadable trained run, else ``(None, one-line message)``;
-    imports TensorFlow (quietly) only for a run that passes :func:`_run_meta_for`."""
-    from .runs import load_run
-
-    meta, error = _run_meta_for(run_dir)
-    if error:
-        return None, error
-    _import_tensorflow_quietly()
-    try:
-        return load_run(run_dir), None
-    except (RunError, OSError) as exc:
-        return None, f"{run_dir}: cannot load run: {exc}"
-
-
-def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int:
-    """Index of the target genre ``name`` among the run's genres (case-insensitive).
-
-    Raises:
-        UnknownGenreError: the run does not know it.
-    """
-    lowered = [g.lower() for g in genres]
-    if name.lower() not in lowered:
-        raise UnknownGenreError(f"unknown target genre {name!r}; this run knows: {', '.join(genres)}")
-    return lowered.index(name.lower())
-
-
 def _cmd_saliency(args: argparse.Namespace) -> int:
     from . import saliency as S
     from .dataset import load_file
 
     if args.out is not None and args.out.exists() and not args.overwrite:
         return _fail(args, f"{args.out}: already exists (pass --overwrite to replace it)")
-    meta, error = _run_meta_for(args.run_dir)
-    if error:
-        return _fail(args, error)
+    meta = _run_meta(args.run_dir)
     genres = [str(g) for g in meta["genres"]]
     target = None if args.target is None else _genre_index(genres, args.target)
     table = load_file(args.file, int(meta["max_notes"]))  # MidiError -> one line, exit 2
-    run, error = _load_run_for(args.run_dir)
-    if error:
-        return _fail(args, error)
+    run = _load_run(args.run_dir)
     smap = S.method_named(args.method, run.model, args.output, seed=args.seed).explain(table, target)
     if args.out is not None:
         from .plots import saliency_figure
@@ -452,39 +408,21 @@ def _cmd_saliency(args: argparse.Namespace) -> int:
 
 
 def _cmd_saliency_check(args: argparse.Namespace) -> int:
-    from .saliency import method_named
-    from .saliency_checks import check_report, report_lines
+    from .saliency_checks import check_methods
 
-    meta, error = _run_meta_for(args.run_dir)
-    if error:
-        return _fail(args, error)
-    data = load_dataset(args.data_dir, list(meta["genres"]), max_notes=int(meta["max_notes"]), progress=False)
-    run, error = _load_run_for(args.run_dir)
-    if error:
-        return _fail(args, error)
-    try:
-        index = run.files_to_judge(data.paths, args.split, args.max_files, args.seed)
-    except ValueError as exc:
-        return _fail(args, f"{args.data_dir}: {exc}")
-    X, y = data.X[index], data.y[index]
-    method = method_named(args.method, run.model, args.output, seed=args.seed)
-    checks = check_report(method, X, y, n_steps=args.n_steps, seed=args.seed)
-    report = {
-        "run": str(args.run_dir),
-        "data": str(args.data_dir),
-        "explained": "each file's own (labelled) genre",
-        "files": args.split,
-        "skipped": len(data.skipped),
-        **checks,
-        "deletion_baseline": "training mean note (model normalization)",
-        "seed": args.seed,
-    }
+    meta = _run_meta(args.run_dir)
+    run, data = _run_and_data(args, list(meta["genres"]))
+    index = _files_to_judge(args, run, data, args.max_files)
+    checks = check_methods(run.model, data.X[index], data.y[index], methods=(args.method,), output=args.output,
+                           files=tuple(data.paths[i] for i in index), genres=tuple(run.genres), n_steps=args.n_steps,
+                           flips=False, seed=args.seed)
     if args.json:
-        _print_json(report)
+        _print_json({"run": str(args.run_dir), "data": str(args.data_dir), "files": args.split,
+                     "skipped": len(data.skipped), **checks.summary()})
         return 0
-    print(f"{args.data_dir}: {len(X)} files ({len(data.skipped)} skipped), accuracy {checks['accuracy']:.3f}, "
-          f"method {method.name}, explained output {method.output}")
-    for line in report_lines(checks):
+    print(f"{args.data_dir}: {checks.n} files ({len(data.skipped)} skipped), method {args.method}, "
+          f"explained output {args.output}")
+    for line in checks.lines():
         print(line)
     return 0
 
@@ -506,178 +444,176 @@ def _cmd_download(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="genre-lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _cmd_concepts(args: argparse.Namespace) -> int:
+    from .concept_study import concept_report, text_table
 
-    p = sub.add_parser("demo-data", help="write the generated demo corpus (not real music)")
-    p.add_argument("out_dir", type=Path)
-    p.add_argument("--per-genre", type=int, default=150)
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_cmd_demo_data)
+    run = _load_run(args.run_dir)
+    others = {d.name: _load_run(d) for d in args.also}
+    report = concept_report(run, args.data_dir, args.split, others, args.seed)
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"{args.data_dir}: {report['table']['files']} files ({args.split}; {len(report['skipped'])} skipped); share of "
+          f"verdicts each edit changes and change of the margin ({report['table']['margin']}), 95 % intervals over files")
+    print(text_table(report["table"]))
+    print("\n".join(f"{who}: {text}" for who, text in report["answers"].items()))
+    return 0
 
-    p = sub.add_parser("preprocess", help="read a data folder and report files found, used and skipped")
-    p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
-    p.add_argument("--genres", nargs="+", help="genres to load (default: every genre folder)")
-    p.add_argument("--max-notes", type=int, default=MAX_NOTES, help="notes kept per file (default 100)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=_cmd_preprocess)
 
-    p = sub.add_parser("train", help="train an RNN on a data folder and write a run folder")
-    p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
+def _parents() -> dict[str, argparse.ArgumentParser]:
+    """The options several subcommands share, each declared once (argparse parents)."""
+    def parent() -> argparse.ArgumentParser:
+        return argparse.ArgumentParser(add_help=False)
+
+    out = {name: parent() for name in ("json", "run", "data", "seed", "genres", "split", "output")}
+    out["json"].add_argument("--json", action="store_true", help="print one JSON object")
+    out["run"].add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    out["data"].add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
+    out["genres"].add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
+    out["seed"].add_argument("--seed", type=int, default=0)
+    out["split"].add_argument("--split", choices=("all", "test"), default="all",
+                              help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
+    out["output"].add_argument("--method", choices=SALIENCY_METHODS, default="gradient",
+                               help="attribution method (default gradient)")
+    out["output"].add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
+                               help="what the map explains: the target's logit minus the mean of the others' "
+                                    "(default) or its logit")
+    return out
+
+
+def _add_train(sub, P: dict) -> None:
+    from dataclasses import fields
+
+    from .configs import ITERATIONS, MAIN_ITERATION, ModelConfig
+
+    p = sub.add_parser("train", parents=[P["data"], P["genres"]], help="train an RNN on a data folder, write a run folder")
     p.add_argument("--out", required=True, type=Path, help="run folder to create")
-    p.add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batches, and the split unless --split-seed")
     p.add_argument("--split", choices=("group", "stratified"), default="group",
                    help="group: no artist/sequencer on two sides (default); stratified: random files")
-    p.add_argument("--split-seed", type=int,
-                   help="seeds the split alone (default: --seed); e.g. --seed 1 --split-seed 0 trains a second "
-                        "network on the files of the run trained with --seed 0")
+    p.add_argument("--split-seed", type=int, help="seeds the split alone (default: --seed), e.g. for a seed sibling")
     p.add_argument("--max-notes", type=int, default=MAX_NOTES)
-    p.add_argument("--file-windows", type=int, default=FILE_WINDOWS,
-                   help="windows per file of the file protocol (default %(default)s)")
-    from .study import ITERATIONS, MAIN_ITERATION
-
+    p.add_argument("--file-windows", type=int, default=FILE_WINDOWS, help="windows per file of the file protocol")
     p.add_argument("--iteration", choices=list(ITERATIONS), default=MAIN_ITERATION,
-                   help="settings to start from (default %(default)s, the committed model's); the flags below change them")
+                   help="settings to start from (default %(default)s); the flags below change them")
     p.add_argument("--cell", choices=("gru", "lstm"))
-    p.add_argument("--units", type=int, help="recurrent nodes per layer")
-    p.add_argument("--layers", type=int, help="recurrent layers")
-    p.add_argument("--dense-layers", type=int)
-    p.add_argument("--dense-units", type=int)
-    p.add_argument("--dropout", type=float)
-    p.add_argument("--epochs", type=int, help="maximum epochs")
-    p.add_argument("--learning-rate", type=float)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    p.add_argument("--windows", type=int, help="100-note windows per training file and epoch (1: the first 100 notes)")
-    for flag, what in (("families", "program-family one-hot"), ("pitch-classes", "pitch-class one-hot"),
-                       ("drum-sounds", "drum-sound one-hot"), ("summary", "note statistics beside the state"),
-                       ("augment", "training-time augmentation"), ("cosine", "cosine learning-rate decay")):
-        p.add_argument(f"--{flag}", action=argparse.BooleanOptionalAction, help=what)
+    for f in fields(ModelConfig):  # a flag per setting, help in ModelConfig's docstring
+        kind = {"int": int, "float": float, "bool": argparse.BooleanOptionalAction}.get(str(f.type))
+        if kind is not None:
+            p.add_argument(f"--{f.name.replace('_', '-')}", **({"action": kind} if kind is argparse.BooleanOptionalAction
+                                                               else {"type": kind}), help=f"ModelConfig.{f.name}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("evaluate", help="score a run folder's model on a labelled data folder")
-    p.add_argument("run_dir", type=Path)
-    p.add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
-    p.add_argument("--genres", nargs="+", help="genres to score (default: every genre folder)")
+
+def _add_flip(sub, P: dict) -> None:
+    p = sub.add_parser("flip", parents=[P["run"], P["json"], P["seed"]],
+                       help="change a file as little as possible so the model calls it another genre")
+    p.add_argument("file", type=Path, help="MIDI file to flip (never modified)")
+    p.add_argument("--target", required=True, help="genre to flip to")
+    p.add_argument("--out", required=True, type=Path, help="where to write the flipped MIDI file")
+    flip = FlipSettings()
+    for name, kind, what in (("l1", float, "L1 weight (sparsity)"), ("l2", float, "L2 weight"),
+                             ("lr", float, "step size (scaled units)"), ("margin", float, "logit margin"),
+                             ("max-steps", int, "step budget")):
+        p.add_argument(f"--{name}", type=kind, default=getattr(flip, name.replace("-", "_")),
+                       help=f"{what}, default %(default)s")
+    p.add_argument("--freeze", nargs="*", choices=FEATURES, default=list(flip.frozen),
+                   help="features never changed (default: %(default)s)")
+    p.add_argument("--whole-file", action="store_true",
+                   help="flip the vote of windows over the whole file (default: the first notes, the study's)")
+    p.add_argument("--file-windows", type=int, help="windows of the vote with --whole-file (default: the run's)")
+    p.add_argument("--convince", nargs="*", type=Path, default=[], metavar="RUN_DIR",
+                   help="other run folders whose network the flip must convince too")
+    p.add_argument("--ask", nargs="*", type=Path, metavar="RUN_DIR",
+                   help="other run folders asked for a second opinion (default: the run's seed siblings)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.set_defaults(func=_cmd_flip)
+
+
+def _add_download(sub) -> None:
+    from .download import DEFAULT_BASE_URL
+    from .paths import MANIFEST, REAL_DIR
+
+    p = sub.add_parser("download", help="fetch the real MIDI files of data/sources/midi.csv (SHA-1 checked, resumable)")
+    p.add_argument("--dest", type=Path, default=REAL_DIR, help="destination, DEST/<genre>/<name> (default: data/real)")
+    p.add_argument("--genres", nargs="+", help="genres to fetch (default: every genre of the manifest)")
+    p.add_argument("--manifest", type=Path, default=MANIFEST, help="the list of files (default: data/sources/midi.csv)")
+    p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the repositories are served (default %(default)s)")
+    p.add_argument("--retries", type=int, default=2, help="further attempts per failed file (default %(default)s)")
+    p.add_argument("--backoff", type=float, default=0.5, help="seconds before the first retry, doubled after")
+    p.set_defaults(func=_cmd_download)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    from .probes import PROBES, REPEATS
+
+    parser = argparse.ArgumentParser(prog="genre-lib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    P = _parents()
+
+    p = sub.add_parser("demo-data", parents=[P["seed"]], help="write the generated demo corpus (not real music)")
+    p.add_argument("out_dir", type=Path)
+    p.add_argument("--per-genre", type=int, default=150)
+    p.set_defaults(func=_cmd_demo_data)
+
+    p = sub.add_parser("preprocess", parents=[P["data"], P["genres"], P["json"]],
+                       help="read a data folder and report files found, used and skipped")
+    p.add_argument("--max-notes", type=int, default=MAX_NOTES, help="notes kept per file (default 100)")
+    p.set_defaults(func=_cmd_preprocess)
+
+    _add_train(sub, P)
+
+    p = sub.add_parser("evaluate", parents=[P["run"], P["data"], P["genres"], P["json"]],
+                       help="score a run folder's model on a labelled data folder")
     p.add_argument("--protocol", choices=PROTOCOLS, default="file",
                    help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
     p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
     p.add_argument("--ear", type=Path, metavar="JSON", help="also the audio judge (genre_lib.ear), calibrated as "
                    "in JSON (results/ear-<run>.json, made by scripts/ear_eval.py)")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", help="genre probabilities of MIDI files")
-    p.add_argument("run_dir", type=Path)
+    p = sub.add_parser("predict", parents=[P["run"], P["json"]], help="genre probabilities of MIDI files")
     p.add_argument("files", nargs="+", type=Path)
-    p.add_argument("--whole-file", action="store_true",
-                   help="judge each file by a vote of windows over all its notes (default: its first 100 notes)")
+    p.add_argument("--whole-file", action="store_true", help="judge by a vote of windows over all notes (default: the first 100)")
     p.add_argument("--file-windows", type=int, help="windows per file with --whole-file (default: the run's)")
-    p.add_argument("--verdict", choices=VERDICTS, default="rnn",
-                   help="whose probabilities: the RNN's (default), the run's baseline's, or the two combined")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--verdict", choices=VERDICTS, default="rnn", help="the RNN's (default), the baseline's or the two combined")
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("iterations", help="the iterations table of every run folder below RUNS_DIR")
+    p = sub.add_parser("iterations", parents=[P["json"]], help="the iterations table of every run folder below RUNS_DIR")
     p.add_argument("runs_dir", type=Path)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_iterations)
 
-    p = sub.add_parser("flip", help="change a file as little as possible so the model calls it another genre")
-    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
-    p.add_argument("file", type=Path, help="MIDI file to flip (never modified)")
-    p.add_argument("--target", required=True, help="genre to flip to")
-    p.add_argument("--out", required=True, type=Path, help="where to write the flipped MIDI file")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    flip = FlipSettings()
-    p.add_argument("--l1", type=float, default=flip.l1, help="L1 weight (sparsity), default %(default)s")
-    p.add_argument("--l2", type=float, default=flip.l2, help="L2 weight, default %(default)s")
-    p.add_argument("--lr", type=float, default=flip.lr, help="step size (scaled units), default %(default)s")
-    p.add_argument("--margin", type=float, default=flip.margin, help="logit margin, default %(default)s")
-    p.add_argument("--max-steps", type=int, default=flip.max_steps, help="step budget, default %(default)s")
-    p.add_argument("--freeze", nargs="*", choices=FEATURES, default=list(flip.frozen),
-                   help="features never changed (default: %(default)s; e.g. --freeze drum program keeps instruments)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--whole-file", action="store_true",
-                   help="flip the vote of windows over the whole file (and write the whole file); "
-                        "default: the verdict of the first notes (the study's), writing those notes")
-    p.add_argument("--file-windows", type=int, help="windows of the vote with --whole-file (default: the run's)")
-    p.add_argument("--convince", nargs="*", type=Path, default=[], metavar="RUN_DIR",
-                   help="other run folders whose network the flip must convince too (e.g. a seed sibling)")
-    p.add_argument("--ask", nargs="*", type=Path, metavar="RUN_DIR",
-                   help="other run folders whose network gives a second opinion (default: the run's seed siblings, "
-                        "RUN_DIR-seed<N> beside it)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.set_defaults(func=_cmd_flip)
+    _add_flip(sub, P)
 
-    p = sub.add_parser("saliency", help="saliency map of one file: which notes and features the genre rests on")
-    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    p = sub.add_parser("saliency", parents=[P["run"], P["output"], P["seed"], P["json"]],
+                       help="saliency map of one file: which notes and features the genre rests on")
     p.add_argument("file", type=Path, help="MIDI file to explain")
-    p.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="attribution method (default gradient)")
     p.add_argument("--target", help="genre to explain (default: the predicted one)")
     p.add_argument("--out", type=Path, help="write a PNG (heat map and piano roll)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
-                   help="what the map explains: the target's logit minus the mean of the others' (default) or its logit")
-    p.add_argument("--seed", type=int, default=0, help="SmoothGrad noise seed")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_saliency)
 
-    p = sub.add_parser("saliency-check", help="sanity (weight randomization), faithfulness (deletion, agreement with occlusion) and IG completeness of saliency maps")
-    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
-    p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid (held out from training)")
-    p.add_argument("--method", choices=SALIENCY_METHODS, default="gradient", help="attribution method (default gradient)")
+    p = sub.add_parser("saliency-check", parents=[P["run"], P["data"], P["output"], P["split"], P["seed"], P["json"]],
+                       help="randomization, deletion against chance, agreement with occlusion and IG completeness")
     p.add_argument("--max-files", type=int, default=200, help="files used, a seeded sample (default 200; 0 = all)")
-    p.add_argument("--split", choices=("all", "test"), default="all",
-                   help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
     p.add_argument("--n-steps", type=int, default=20, help="points of the deletion curve after the first")
-    p.add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
-                   help="what the maps explain (default: the target's logit minus the mean of the others')")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_saliency_check)
 
-    from .probes import PROBES, REPEATS
-
-    p = sub.add_parser("probe", help="what a run's verdicts lose when note order or one attribute is destroyed")
-    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
-    p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid")
-    p.add_argument("--genres", nargs="+", help="genres to load (default: every genre folder)")
+    p = sub.add_parser("probe", parents=[P["run"], P["data"], P["genres"], P["split"], P["seed"], P["json"]],
+                       help="what a run's verdicts lose when note order or one attribute is destroyed")
     p.add_argument("--probes", nargs="+", choices=PROBES, help="probes to run (default: every one that applies)")
     p.add_argument("--repeats", type=int, default=REPEATS, help="draws of each random probe (default %(default)s)")
-    p.add_argument("--split", choices=("all", "test"), default="all",
-                   help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_probe)
 
-    p = sub.add_parser("concepts", help="what musical edits (swing, backbeat, instruments, ...) do to a run's verdicts")
-    p.add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
-    p.add_argument("data_dir", type=Path, help="labelled files, DATA_DIR/<genre>/*.mid (the run's genres)")
+    p = sub.add_parser("concepts", parents=[P["run"], P["data"], P["split"], P["seed"], P["json"]],
+                       help="what musical edits (swing, backbeat, instruments, ...) do to a run's verdicts")
     p.add_argument("--also", nargs="+", type=Path, default=[], help="other run folders whose RNN judges too")
-    p.add_argument("--split", choices=("all", "test"), default="all",
-                   help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap intervals")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_concepts)
 
-    from .download import DEFAULT_BASE_URL
-    from .paths import MANIFEST, REAL_DIR
-
-    p = sub.add_parser("download", help="fetch the real MIDI files listed in data/sources/midi.csv (SHA-1 checked, resumable)")
-    p.add_argument("--dest", type=Path, default=REAL_DIR, help="destination folder, DEST/<genre>/<name> (default: data/real)")
-    p.add_argument("--genres", nargs="+", help="genres to fetch (default: every genre of the manifest)")
-    p.add_argument("--manifest", type=Path, default=MANIFEST, help="the list of files (default: data/sources/midi.csv)")
-    p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the repositories are served (default %(default)s)")
-    p.add_argument("--retries", type=int, default=2, help="further attempts per failed file (default %(default)s)")
-    p.add_argument("--backoff", type=float, default=0.5, help="seconds before the first retry, doubled after (default %(default)s)")
-    p.set_defaults(func=_cmd_download)
-
+    _add_download(sub)
     return parser
 
 
@@ -689,8 +625,8 @@ _USER_ERRORS = (DataError, MidiError, RunError, GenreMismatchError, UnknownGenre
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     if not sys.stderr.isatty():
-        # a progress bar in a log is noise; set before the parser imports anything that
-        # imports tqdm, which reads its TQDM_* defaults once, at import
+        # a progress bar in a log is noise; set before anything imports tqdm, which reads
+        # its TQDM_* defaults once, at import
         os.environ.setdefault("TQDM_DISABLE", "1")
     args = build_parser().parse_args(argv)
     try:

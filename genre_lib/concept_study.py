@@ -11,41 +11,34 @@ a gradient along a concept direction the probes find; the edits change the music
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, NamedTuple, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from .concepts import NAMES, Piece, measure, read_piece, to_table
 from .edits import EDITS, HORSE, edit
+from .metrics import bootstrap_interval
 from .midi_io import DRUM, MidiError
 from .protocols import FIRST_N, PROTOCOLS
 
 if TYPE_CHECKING:
     from .runs import Run
+    from .verdicts import Verdict
 
 BOOTSTRAP = 2000
 
 
-class Judge(NamedTuple):
-    """A judge of whole note tables: ``predict_proba(tables) -> (files, genres)``."""
-    name: str
-    genres: tuple[str, ...]
-    predict_proba: Callable[[Sequence[np.ndarray]], np.ndarray]
-
-
-def judges_for(run: "Run", protocol: str, others: dict | None = None) -> list[Judge]:
-    """The judges of ``run`` under ``protocol``: its RNN and baseline (:func:`edit_table`
-    combines their probabilities), and the RNN of each run of ``others`` (``{name: run}``,
-    same genres), e.g. ``{"9-order": load_run(...)}``. The one place this module makes a
-    judge (today's API: ``run.verdicts()``, ``verdict.predict_proba(tables, protocol)``);
-    a margin needs no logits: log-probabilities differ from logits by one number per file."""
-    pairs = [(v.name, v) for v in run.verdicts()[:2]] + [(k, r.verdicts()[0]) for k, r in (others or {}).items()]
-    if any(tuple(v.genres) != tuple(run.genres) for _, v in pairs):
-        raise ValueError(f"the judges' genres differ: {[v.genres for _, v in pairs]}")
-    return [Judge(name, tuple(v.genres), partial(v.predict_proba, protocol=protocol)) for name, v in pairs]
+def judges_for(run: "Run", protocol: str, others: dict | None = None) -> list["Verdict"]:
+    """The verdicts of ``run`` under ``protocol`` (its RNN and baseline; :func:`edit_table`
+    combines their probabilities) and the RNN of each run of ``others`` (``{name: run}``,
+    same genres), named by its key, e.g. ``{"9-order": load_run(...)}``."""
+    judges = [run.verdict("rnn", protocol), run.verdict("baseline", protocol)]
+    judges += [replace(r.verdict("rnn", protocol), name=name) for name, r in (others or {}).items()]
+    if any(tuple(j.classes_) != tuple(run.genres) for j in judges):
+        raise ValueError(f"the judges' genres differ: {[j.classes_ for j in judges]}")
+    return judges
 
 
 @dataclass
@@ -83,14 +76,6 @@ def load_files(root: str | Path, genres: Sequence[str], paths: Sequence[str] | N
     return Files(paths, np.array(y, dtype=np.int64), groups, pieces, tables, rows, skipped)
 
 
-def _interval(v: np.ndarray, seed: int) -> tuple[float, float]:
-    """95 % bootstrap interval of the mean over files (:func:`genre_lib.metrics.bootstrap_interval`'s draws at once)."""
-    if not len(v):
-        return np.nan, np.nan
-    draws = np.asarray(v, float)[np.random.default_rng(seed).integers(0, len(v), (BOOTSTRAP, len(v)))].mean(1)
-    return tuple(float(q) for q in np.quantile(draws, [0.025, 0.975]))
-
-
 def _margin(p: np.ndarray, y: np.ndarray) -> np.ndarray:
     logp = np.log(np.maximum(p, 1e-300))
     return logp[np.arange(len(y)), y] - np.where(np.eye(p.shape[1], dtype=bool)[y], -np.inf, logp).max(1)
@@ -110,7 +95,7 @@ def render(files: Files, edits: Sequence[str] = tuple(EDITS), shift: bool = True
     return out
 
 
-def edit_table(files: Files, judges: dict[str, list[Judge]], rendered: dict | None = None, seed: int = 0) -> dict:
+def edit_table(files: Files, judges: dict[str, list["Verdict"]], rendered: dict | None = None, seed: int = 0) -> dict:
     """For every edit, judge (and the RNN and baseline combined) and protocol, on all
     ``files``: the change of the margin and the share of verdicts changed, with 95 %
     bootstrap intervals over files (a file the edit left alone counts as no change; one
@@ -119,7 +104,7 @@ def edit_table(files: Files, judges: dict[str, list[Judge]], rendered: dict | No
     from .verdicts import combine_proba
 
     rendered = rendered or render(files)
-    genres, rows = judges[PROTOCOLS[0]][0].genres, []
+    genres, rows = next(iter(judges.values()))[0].classes_, []
     for protocol, js in judges.items():
         probs = {j.name: {None: j.predict_proba(files.tables)} for j in js}
         for j in js:
@@ -138,8 +123,8 @@ def edit_table(files: Files, judges: dict[str, list[Judge]], rendered: dict | No
                 (b, a), y = (by[k][ok] for k in (None, name)), files.y[ok]
                 d, flip = _margin(a, y) - _margin(b, y), (a.argmax(1) != b.argmax(1)).astype(float)
                 rows.append({"edit": name, "judge": judge, "protocol": protocol, "files": int(ok.sum()),
-                             "margin": float(d.mean()), "margin_interval": _interval(d, seed),
-                             "flipped": float(flip.mean()), "flipped_interval": _interval(flip, seed),
+                             "margin": float(d.mean()), "margin_interval": bootstrap_interval(d, seed=seed),
+                             "flipped": float(flip.mean()), "flipped_interval": bootstrap_interval(flip, seed=seed),
                              "accuracy": [float((b.argmax(1) == y).mean()), float((a.argmax(1) == y).mean())],
                              "per_genre": {g: {"files": int((y == k).sum()), "margin": float(d[y == k].mean()),
                                                "flipped": float(flip[y == k].mean())} for k, g in enumerate(genres)
@@ -223,7 +208,7 @@ def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, gro
         per_file = (np.bincount(f, r) - np.bincount(f, rc))[count > 0] / count[count > 0]
         out.append({"concept": c, "windows": int(ok.sum()), "base_rate": float(label.mean()),
                     "accuracy": float(r.mean()), "control": float(rc.mean()), "selectivity": float(r.mean() - rc.mean()),
-                    "selectivity_interval": _interval(per_file, seed), "surface": float(rs.mean())})
+                    "selectivity_interval": bootstrap_interval(per_file, seed=seed), "surface": float(rs.mean())})
     return out
 
 

@@ -1,12 +1,7 @@
-"""Group k-fold cross-validation: the accuracy figures the README and notebook 03 report.
-
-Every file is a test file once; no sequencer or artist is on two sides of a fold, and
-each fold's validation files are held out by group from its training files
-(:func:`genre_lib.splits.group_folds`). In each fold the RNN and the baseline are
-trained on the same training files and judged on the same test files under both
-protocols (:mod:`genre_lib.protocols`). The result keeps every file's probabilities,
-so the errors can be read by group afterwards (:func:`errors_by_group`) without
-training again.
+"""Group k-fold cross-validation (:func:`genre_lib.splits.group_folds`): the RNN and the
+baseline trained on the same files and judged on the same test files under both
+protocols; a result keeps every fold's figures as ``[verdict][protocol]`` and every test
+file's probabilities, so errors can be read by group without training again.
 """
 
 from __future__ import annotations
@@ -18,14 +13,15 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from .data_source import identify
+from .configs import ModelConfig
+from .data_source import data_record
 from .dataset import Dataset
 from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy, shared_mistakes
-from .model import ModelConfig
-from .probes import KEPT_PROBES, order_and_top_attribute, probe_verdict
+from .paths import write_atomic
+from .probes import KEPT_PROBES, order_and_top_attribute, probe_table
 from .protocols import FILE_WINDOWS, PROTOCOLS
 from .splits import group_folds
-from .verdicts import VERDICTS, RNNVerdict, combine_proba
+from .verdicts import VERDICTS, RNNVerdict, combine_proba, judge
 
 if TYPE_CHECKING:
     import pandas
@@ -33,34 +29,49 @@ if TYPE_CHECKING:
 #: numbers of windows the file protocol is also scored with, to see where it levels off
 VOTE_SIZES: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
 
+#: the verdicts whose per-file probabilities a result keeps (the combined one is computed from them)
+STORED: tuple[str, ...] = ("rnn", "baseline")
+
+
+def _fold_row(k: int, model, history: dict, seconds: float, data: Dataset, part, seed: int, file_windows: int
+              ) -> tuple[dict, list[dict]]:
+    """One fold's figures and its test files' records (see :func:`cross_validate`)."""
+    from .train import fold_verdicts
+
+    verdicts = fold_verdicts(model, data, part.train, seed, file_windows)
+    tables, y = data.tables(part.test), data.y[part.test]
+    probs = judge(verdicts, tables)
+    metrics = {who: {p: classification_metrics(probs[p][who], y, data.genres) for p in PROTOCOLS} for who in probs["file"]}
+    # the vote of file_windows windows is the file protocol's, already judged
+    by_windows = {n: probs["file"]["rnn"] if n == file_windows else
+                  RNNVerdict(model, data.genres, "file", n).predict_proba(tables) for n in VOTE_SIZES}
+    probes = probe_table([v for v in verdicts if v.name == "rnn"], tables, y, KEPT_PROBES, repeats=1, seed=seed)
+    row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1),
+           **{key: {who: {p: m[p][key] for p in PROTOCOLS} for who, m in metrics.items()} for key in ("accuracy", "loss")},
+           "recall": {who: {p: {g: v["recall"] for g, v in m[p]["per_genre"].items()} for p in PROTOCOLS}
+                      for who, m in metrics.items()},
+           "file_by_windows": {str(n): classification_metrics(v, y, data.genres)["accuracy"] for n, v in by_windows.items()},
+           "probes": [r.to_dict() for r in probes]}
+    row["order_effect"] = {p: order_and_top_attribute(row["probes"], p)["order effect"] for p in PROTOCOLS}
+    files = [{"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
+              "probabilities": {who: {p: [round(float(v), 4) for v in probs[p][who][j]] for p in PROTOCOLS}
+                                for who in STORED}}
+             for j, i in enumerate(part.test)]
+    return row, files
+
 
 def cross_validate(
     data: Dataset, config: ModelConfig, folds: int = 5, seed: int = 0, only_folds: list[int] | None = None,
     file_windows: int = FILE_WINDOWS, log: Callable[[str], None] = print,
 ) -> dict:
-    """Group ``folds``-fold cross-validation of ``config`` and of the baseline on ``data``.
-
-    Args:
-        data: the files (their genres are the classes).
-        config: the RNN's settings.
-        folds: number of folds; fold ``k`` trains with seed ``seed + k``.
-        seed: seeds the folds and the training.
-        only_folds: run only these folds (a quick look; the summary then covers them only).
-        file_windows: windows per file of the ``file`` protocol.
-        log: where to write one line per fold.
-
-    Returns:
-        A JSON-able dict: ``folds`` (per fold: accuracies of the RNN and the baseline
-        under both protocols, the file protocol's accuracy for each of
-        :data:`VOTE_SIZES` windows, the RNN's probes on the fold's test files
-        (:data:`genre_lib.probes.KEPT_PROBES`, one draw each, and the order effect
-        under both protocols), epochs, seconds), ``summary`` (mean and standard
-        deviation over the folds) and ``files`` (every test file's fold, group, true
-        genre and the probabilities of the RNN and of the baseline under both
-        protocols, keyed ``f"{verdict}_{protocol}"``; the combined verdict is computed
-        from them, :func:`file_probabilities`).
+    """Group ``folds``-fold cross-validation of ``config`` and of the baseline on ``data``;
+    fold ``k`` trains with seed ``seed + k`` (``only_folds``: only these). Returns a
+    JSON-able dict: ``folds`` (per fold ``accuracy``, ``loss``, ``recall`` as
+    ``[verdict][protocol]``, ``file_by_windows`` for :data:`VOTE_SIZES`, the RNN's probes and
+    ``order_effect``), ``summary`` (:func:`summarize`), ``recall`` (:func:`recall_summary`)
+    and ``files`` (each test file's fold, group, genre and ``probabilities`` of :data:`STORED`).
     """
-    from .train import fit, judge_fold
+    from .train import fit
 
     rows, files = [], []
     for k, part in enumerate(group_folds(data.y, data.groups, folds, seed=seed)):
@@ -68,76 +79,46 @@ def cross_validate(
             continue
         start = time.perf_counter()
         model, history = fit(config, data, part.train, part.val, seed=seed + k)
-        seconds = time.perf_counter() - start
-        verdicts, scores = judge_fold(model, data, part.train, part.test, seed + k, file_windows)
-        tables, y = data.tables(part.test), data.y[part.test]
-        probs = scores.probabilities
-        # the vote of file_windows windows is the file protocol's, already scored
-        by_windows = {n: probs["rnn"]["file"] if n == file_windows else
-                      RNNVerdict(model, data.genres, n).predict_proba(tables, "file") for n in VOTE_SIZES}
-        row = {"fold": k, "n_test": len(y), "epochs": len(history["loss"]), "train_seconds": round(seconds, 1)}
-        for p in PROTOCOLS:
-            for who, m in scores.metrics.items():
-                row[f"{who}_{p}"] = m[p]["accuracy"]
-                row[f"{who}_{p}_loss"] = m[p]["loss"]
-                row[f"{who}_{p}_recall"] = {g: v["recall"] for g, v in m[p]["per_genre"].items()}
-        row["file_by_windows"] = {str(n): classification_metrics(v, y, data.genres)["accuracy"] for n, v in by_windows.items()}
-        row["probes"] = [r.to_dict() for r in probe_verdict(verdicts[0], tables, y, KEPT_PROBES, repeats=1, seed=seed + k)]
-        for p in PROTOCOLS:
-            row[f"rnn_{p}_order_effect"] = order_and_top_attribute(row["probes"], p)["order effect"]
+        row, tested = _fold_row(k, model, history, time.perf_counter() - start, data, part, seed + k, file_windows)
         rows.append(row)
-        for j, i in enumerate(part.test):
-            files.append({"path": data.paths[i], "group": data.groups[i], "true": data.genres[data.y[i]], "fold": k,
-                          **{f"{who}_{p}": [round(float(v), 4) for v in probs[who][p][j]]
-                             for who in ("rnn", "baseline") for p in PROTOCOLS}})
-        log(f"fold {k}: {len(y):4d} test files, {row['epochs']} epochs, {seconds:.0f} s | "
-            f"RNN first100 {row['rnn_first100']:.3f} file {row['rnn_file']:.3f} | "
-            f"baseline first100 {row['baseline_first100']:.3f} file {row['baseline_file']:.3f} | "
-            f"RNN + baseline first100 {row['combined_first100']:.3f} file {row['combined_file']:.3f} | "
-            f"RNN order effect first100 {row['rnn_first100_order_effect']:+.3f} file {row['rnn_file_order_effect']:+.3f}")
-    summary = {key: mean_sd([r[key] for r in rows])
-               for key in [f"{who}_{p}" for who in VERDICTS for p in PROTOCOLS]
-               + [f"rnn_{p}_order_effect" for p in PROTOCOLS] + ["train_seconds"]}
+        files += tested
+        a = row["accuracy"]
+        log(f"fold {k}: {row['n_test']:4d} test files, {row['epochs']} epochs, {row['train_seconds']:.0f} s | "
+            + " | ".join(f"{name} " + " ".join(f"{p} {a[who][p]:.3f}" for p in PROTOCOLS)
+                         for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
+            + " | RNN order effect " + " ".join(f"{p} {row['order_effect'][p]:+.3f}" for p in PROTOCOLS))
     return {
-        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
-                 "files": len(data), "groups": len(set(data.groups))},
+        "data": data_record(data),
         "config": config.to_dict(), "folds_total": folds, "seed": seed, "file_windows": file_windows,
-        "folds": rows, "summary": summary, "recall": recall_summary(rows), "files": files,
+        "folds": rows, "summary": summarize(rows), "recall": recall_summary(rows), "files": files,
     }
 
 
-def recall_summary(folds: list[dict]) -> dict[str, dict[str, dict[str, float]]]:
-    """Each genre's recall, mean and standard deviation over the folds, for each of
-    :data:`VERDICTS` the result holds, under both protocols: ``{"rnn_file": {"jazz": {"mean", "sd"}, ...}, ...}``.
+def summarize(folds: list[dict]) -> dict:
+    """Mean and sd over the folds of a :func:`cross_validate` result's ``folds``:
+    ``accuracy[verdict][protocol]``, ``order_effect[protocol]`` and ``train_seconds``."""
+    return {"accuracy": {who: {p: mean_sd([r["accuracy"][who][p] for r in folds]) for p in PROTOCOLS} for who in VERDICTS},
+            "order_effect": {p: mean_sd([r["order_effect"][p] for r in folds]) for p in PROTOCOLS},
+            "train_seconds": mean_sd([r["train_seconds"] for r in folds])}
 
-    ``folds`` is the ``folds`` list of a :func:`cross_validate` result. With more than
-    two genres one accuracy hides a genre the model rarely gets right, so the
-    targets for more genres ask for every genre's recall.
-    """
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for who in VERDICTS:
-        for p in PROTOCOLS:
-            if f"{who}_{p}_recall" not in folds[0]:  # a result from before the combined verdict
-                continue
-            per = [r[f"{who}_{p}_recall"] for r in folds]
-            out[f"{who}_{p}"] = {g: mean_sd([f[g] for f in per]) for g in per[0]}
-    return out
+
+def recall_summary(folds: list[dict]) -> dict:
+    """Each genre's recall, mean and sd over the folds, ``[verdict][protocol][genre]``:
+    with more than two genres one accuracy hides a genre the model rarely gets right."""
+    return {who: {p: {g: mean_sd([r["recall"][who][p][g] for r in folds]) for g in folds[0]["recall"][who][p]}
+                  for p in PROTOCOLS} for who in VERDICTS}
 
 
 def file_probabilities(result: dict, protocol: str = "file", who: str = "rnn") -> np.ndarray:
-    """Every test file's probabilities ``(files, genres)`` under ``protocol`` from a
-    :func:`cross_validate` result, of the verdict ``who`` (:data:`VERDICTS`; the
-    combined one is recomputed from the stored RNN and baseline probabilities by the
-    same rule, :func:`genre_lib.verdicts.combine_proba`)."""
-    files = result["files"]
+    """Every test file's probabilities ``(files, genres)`` under ``protocol`` of the
+    verdict ``who`` (:data:`VERDICTS`) from a :func:`cross_validate` result; the
+    combined verdict's are recomputed from the RNN's and the baseline's
+    (:func:`genre_lib.verdicts.combine_proba`)."""
     if who == "combined":
-        return combine_proba(file_probabilities(result, protocol, "rnn"), file_probabilities(result, protocol, "baseline"))
-    if who not in VERDICTS:
+        return combine_proba(*(file_probabilities(result, protocol, w) for w in STORED))
+    if who not in STORED:
         raise ValueError(f"unknown verdict {who!r}: use one of {VERDICTS}")
-    key = f"{who}_{protocol}"
-    if key not in files[0]:
-        raise KeyError(f"this cross-validation result has no {key} probabilities per file; run it again")
-    return np.array([f[key] for f in files], dtype=float)
+    return np.array([f["probabilities"][who][protocol] for f in result["files"]], dtype=float)
 
 
 def _probabilities(result: dict, protocol: str, who: str = "rnn") -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -157,15 +138,8 @@ def pooled_metrics(result: dict, protocol: str = "file", who: str = "rnn") -> di
 
 
 def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """How well each pair of genres is told apart: for the files of two genres, the
-    share the model gives the higher probability to the right one of the two (the
-    other genres' probabilities ignored), and how many files of the pair's first genre
-    the full decision gave to its second and the other way round. One row per pair
-    (``"jazz / rock"``: first / second), the hardest pair first.
-
-    With more than two genres this separates the pairs one accuracy mixes: for example
-    whether rock and electronic, from one site, are harder to tell apart than jazz and
-    electronic, from two sites. ``who`` picks the verdict (:data:`VERDICTS`).
+    """:func:`genre_lib.metrics.pair_accuracy` of the verdict ``who`` over every test file, one
+    row per pair of genres, the hardest pair first (with more genres, which borders are hard).
     """
     import pandas as pd
 
@@ -184,33 +158,14 @@ def shared_errors(result: dict, protocol: str = "file", a: str = "rnn", b: str =
 
 
 def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
-    """Write a :func:`cross_validate` result as JSON (refusing to replace a file unless
-    ``overwrite``), to be read back with :func:`load_cv`."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; not replaced")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(result, indent=1) + "\n")
-    tmp.replace(path)
-    return path
-
-
-#: the per-file keys of results written before the verdicts were named (the RNN's
-#: probabilities were keyed by the protocol alone)
-_OLD_FILE_KEYS = {"first100": "rnn_first100", "file": "rnn_file"}
+    """Write a :func:`cross_validate` result as JSON (:func:`genre_lib.paths.write_atomic`),
+    to be read back with :func:`load_cv`."""
+    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite)
 
 
 def load_cv(path: str | Path) -> dict:
-    """A cross-validation result written by :func:`save_cv`. A result written before
-    the per-file probabilities were keyed by verdict (``"first100"`` for the RNN's)
-    is read with the new keys (``"rnn_first100"``)."""
-    result = json.loads(Path(path).read_text())
-    for f in result.get("files", []):
-        for old, new in _OLD_FILE_KEYS.items():
-            if old in f and new not in f:
-                f[new] = f.pop(old)
-    return result
+    """A cross-validation result written by :func:`save_cv`."""
+    return json.loads(Path(path).read_text())
 
 
 def _predictions(result: dict, protocol: str, who: str = "rnn") -> "pandas.DataFrame":
@@ -226,16 +181,13 @@ def _predictions(result: dict, protocol: str, who: str = "rnn") -> "pandas.DataF
     df["p_predicted"] = probs.max(1)
     for j, g in enumerate(genres):
         df[f"p {g}"] = probs[:, j]
-    return df.drop(columns=[c for c in df.columns if c.startswith(("rnn_", "baseline_"))])
+    return df.drop(columns="probabilities")
 
 
 def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """Where a verdict (``who``, :data:`VERDICTS`) goes wrong, by artist or sequencer:
-    one row per group with at least one misclassified file under ``protocol``, the
-    groups with most errors first.
-
-    Columns: group, genre (the group's true genre), files, wrong, share wrong, and the
-    mean probability the verdict gave the genre it wrongly chose.
+    """Where the verdict ``who`` goes wrong, by artist or sequencer: one row per group
+    with a misclassified file (files, wrong, share wrong, the mean probability of the wrong
+    answer), most errors first.
     """
     df = _predictions(result, protocol, who)
     df["wrong"] = df["predicted"] != df["true"]
@@ -247,15 +199,9 @@ def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "
 
 
 def errors_by_direction(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """The groups behind each direction of error: one row per (true genre, predicted
-    genre, group) with at least one file of the group's genre called the other genre by
-    the verdict ``who`` under ``protocol``.
-
-    Columns: true, predicted, group, wrong (files called ``predicted``), files (the
-    group's files of the true genre) and share (wrong / files); within each direction the groups with
-    most such files first, directions with most errors first. With more than two genres
-    "jazz files called country" and "country files called jazz" are separate rows, so
-    the groups that sit on each side of a border can be read apart.
+    """The groups behind each direction of error (true genre -> predicted genre) of the
+    verdict ``who``: one row per direction and group with the files called the other genre,
+    the group's files of its genre and the share; most errors first.
     """
     df = _predictions(result, protocol, who)
     # an artist may have files in two genre folders: count the group's files of its true genre

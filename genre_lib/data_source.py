@@ -1,56 +1,29 @@
-"""Which MIDI folder the series reads, which collection it holds, and the runs that go with it: the one rule.
+"""Which MIDI folder the series reads and which collection it holds: the one rule.
 
-:func:`resolve_data_dir` decides the folder, first match wins:
-
-1. a folder given explicitly (an argument), or the environment variable ``GENRE_DATA``
-   when it is set and not empty: read where it is;
-2. ``<project>/data/real`` (written by ``make data``, see :mod:`genre_lib.download`)
-   when it holds at least one ``.mid``/``.midi`` file under a genre folder;
-3. the generated demo corpus (:func:`genre_lib.demo.ensure_demo_data`), which is *not
-   real music*.
-
-:func:`identify` then says which collection the folder holds, by its files and never by
-its name:
-
-* ``real``: every MIDI file under a genre folder is listed in ``data/sources/midi.csv``
-  as ``<genre>/<name>`` with that size, and every listed file of each genre present is
-  there (a download of some genres only is still the real collection, of those genres).
-  So ``data/real`` after ``make data`` and ``../shared/midi`` are the same collection;
-* ``demo``: the complete corpus written by :mod:`genre_lib.demo`;
-* ``other``: anything else, such as a folder of the user's own.
-
-The returned :class:`DataChoice` carries a one-line banner saying which data this is, to
-print above any result, where the notebooks keep the runs they train on it
-(:attr:`DataChoice.runs_dir`), the committed run that goes with it
-(:meth:`DataChoice.committed_run`) and its committed cross-validation
-(:meth:`DataChoice.committed_cv`).
+:func:`resolve_data_dir`, first match wins: a folder given explicitly or by
+``GENRE_DATA``; ``data/real`` after ``make data``; the generated demo corpus (not real
+music). :func:`identify` then tells the collection by its files, never its name:
+``real`` when the genre folders hold exactly files listed in ``data/sources/midi.csv``
+(all listed files of each genre present), ``demo`` for the demo corpus, ``other`` else.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import MIDI_SUFFIXES, DataError
+from .dataset import DataError, midi_files
 from .download import ManifestError, read_manifest
-from .paths import MANIFEST, MODELS_DIR, REAL_DIR, RESULTS_DIR, RUNS_DIR, shown
+from .paths import MANIFEST, REAL_DIR, shown
 
 #: the environment variable naming a data folder of the user's own
 ENV_VAR = "GENRE_DATA"
 
 #: the collections :func:`identify` tells apart
 REAL, DEMO, OTHER = "real", "demo", "other"
-
-#: the committed runs trained on the real collection, by the genres they tell apart
-COMMITTED_RUNS: dict[frozenset[str], Path] = {
-    frozenset({"jazz", "electronic"}): MODELS_DIR / "jazz-electronic",
-    frozenset({"jazz", "electronic", "rock"}): MODELS_DIR / "jazz-electronic-rock",
-    frozenset({"jazz", "electronic", "rock", "country"}): MODELS_DIR / "four-genres",
-}
 
 #: the website each genre folder of the real collection was scraped from
 #: (``../shared/midi/README.md``): a pair of genres from one site cannot be told apart
@@ -65,18 +38,10 @@ SITES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Collection:
-    """Which data a folder holds, judged by its files.
-
-    Attributes:
-        kind: :data:`REAL`, :data:`DEMO` or :data:`OTHER`.
-        id: names the folders of this data, ``runs/<id>/`` and ``reports/<id>/``, and is
-            stored in run and cross-validation records: the manifest's name (``midi``)
-            for the real collection, ``demo`` for the demo corpus, else
-            ``<folder name>-<8 hex digits of its file list>`` (another file list,
-            another id).
-        genres: the genre folders holding MIDI files, lower-case, sorted.
-        note: for a folder holding files of the real collection that is not exactly
-            it, the first difference, in one line; else ``""``.
+    """Which data a folder holds: ``kind`` (:data:`REAL`, :data:`DEMO`, :data:`OTHER`),
+    ``id`` (names ``runs/<id>/`` and ``reports/<id>/``: ``midi`` for the real collection,
+    ``demo``, else the folder name and a hash of its file list), its ``genres`` and a
+    ``note`` on the first difference from the real collection.
     """
 
     kind: str
@@ -87,16 +52,8 @@ class Collection:
 
 @dataclass(frozen=True)
 class DataChoice:
-    """The data folder to read, where the choice came from, which collection it holds,
-    and a line saying so.
-
-    Attributes:
-        path: the folder, laid out as ``<path>/<genre>/*.mid``.
-        kind: where the choice came from: ``"given"`` (an argument), ``"env"``
-            (``GENRE_DATA``), ``"real"`` (``data/real`` from ``make data``) or ``"demo"``
-            (the generated corpus, the fallback).
-        banner: one line for people saying which data this is.
-        collection: what the folder holds (see :func:`identify`).
+    """The data folder to read (``path``), where the choice came from (``kind``:
+    ``given``, ``env``, ``real`` or ``demo``), a one-line ``banner`` and its ``collection``.
     """
 
     path: Path
@@ -114,27 +71,6 @@ class DataChoice:
         """True for the real collection of ``data/sources/midi.csv``, wherever it lies."""
         return self.collection.kind == REAL
 
-    @property
-    def runs_dir(self) -> Path:
-        """Where the notebooks keep the runs they train on this data: ``runs/<collection id>``."""
-        return RUNS_DIR / self.collection.id
-
-    def committed_run(self, genres: Iterable[str]) -> Path | None:
-        """The committed run trained on this data for ``genres`` (``models/jazz-electronic``
-        for the real collection and the study's genres), or None: no committed run goes
-        with this data and these genres."""
-        wanted = frozenset(g.lower() for g in genres)
-        if not self.is_real or not wanted <= set(self.collection.genres):
-            return None
-        return COMMITTED_RUNS.get(wanted)
-
-    def committed_cv(self, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
-        """The committed cross-validation (``results/cv-*.json``) made on this data for
-        exactly ``genres``, or None (see :func:`find_cv`)."""
-        if not {g.lower() for g in genres} <= set(self.collection.genres):
-            return None
-        return find_cv(self.collection.id, genres, results_dir)
-
     def same_collection(self, record: Mapping) -> bool:
         """Whether a run's or a cross-validation's ``data`` record was made on this collection."""
         return record_collection(record) == self.collection.id
@@ -142,32 +78,14 @@ class DataChoice:
 
 def has_midi(folder: str | Path) -> bool:
     """True if ``folder/<genre>/`` (any depth) holds at least one .mid or .midi file."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return False
-    for genre in sorted(folder.iterdir()):
-        if genre.is_dir() and not genre.name.startswith("."):
-            # stop at the first file: data/real holds thousands of them
-            if any(p.suffix.lower() in MIDI_SUFFIXES and p.is_file() for p in genre.rglob("*")):
-                return True
-    return False
+    return next(midi_files(folder), None) is not None
 
 
 def midi_listing(folder: str | Path) -> dict[str, int]:
-    """Every MIDI file the loader would read in ``folder``, as ``<genre>/<path under the
-    genre folder>`` (genre lower-case, as :func:`genre_lib.dataset.find_midi_files`
-    reads it) -> size in bytes."""
-    folder = Path(folder)
-    listing = {}
-    if not folder.is_dir():
-        return listing
-    for genre in sorted(folder.iterdir()):
-        if not genre.is_dir() or genre.name.startswith("."):
-            continue
-        for p in genre.rglob("*"):
-            if p.suffix.lower() in MIDI_SUFFIXES and p.is_file():
-                listing[f"{genre.name.lower()}/{p.relative_to(genre).as_posix()}"] = p.stat().st_size
-    return listing
+    """Every MIDI file the loader would read in ``folder``, ``<genre, lower-case>/<path
+    under the genre folder>`` -> size in bytes."""
+    return {f"{genre.name.lower()}/{p.relative_to(genre).as_posix()}": p.stat().st_size
+            for genre, p in midi_files(folder)}
 
 
 def identify(folder: str | Path, manifest: str | Path = MANIFEST) -> Collection:
@@ -209,42 +127,28 @@ def _other_id(folder: Path, listing: dict[str, int]) -> str:
     return f"{folder.resolve().name}-{digest[:8]}"
 
 
+def data_record(data) -> dict:
+    """What a run, a cross-validation or stored checks record of the data they were made
+    on (a :class:`~genre_lib.dataset.Dataset`): the folder's name, its collection
+    (:func:`identify`), the genres, the files used and skipped, and the groups."""
+    return {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
+            "files": len(data), "files_skipped": len(data.skipped), "groups": len(set(data.groups))}
+
+
 def record_collection(record: Mapping) -> str:
     """The collection id a run's or a cross-validation's ``data`` record names: its
-    ``collection``, or for a record written before it was stored, its ``folder`` (the
-    committed records were made on ``../shared/midi``, whose folder name is the real
-    collection's id)."""
+    ``collection``, else its ``folder`` (the committed records were made on
+    ``../shared/midi``, whose folder name is the real collection's id)."""
     return str(record.get("collection") or record.get("folder") or "")
-
-
-def find_cv(collection_id: str, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
-    """The first cross-validation result in ``results_dir/cv-*.json`` (by name) made on the
-    collection ``collection_id`` for exactly ``genres`` (in any order), or None. A file
-    that cannot be read as JSON is passed over: it is no result."""
-    wanted = {g.lower() for g in genres}
-    for path in sorted(Path(results_dir).glob("cv-*.json")):
-        try:
-            record = json.loads(path.read_text()).get("data", {})
-        except (OSError, json.JSONDecodeError, AttributeError):
-            continue
-        if record_collection(record) == collection_id and {str(g).lower() for g in record.get("genres", [])} == wanted:
-            return path
-    return None
 
 
 def resolve_data_dir(
     data_dir: str | Path | None = None, *, real_dir: str | Path = REAL_DIR, demo_dir: str | Path | None = None,
     manifest: str | Path = MANIFEST,
 ) -> DataChoice:
-    """The data folder to use: explicit, else ``GENRE_DATA``, else ``data/real``, else the demo.
-
-    Args:
-        data_dir: a folder chosen by the caller; None or ``""`` means "not chosen" (the
-            notebooks' ``DATA_DIR = ""``).
-        real_dir: where ``make data`` writes the real music (default ``<project>/data/real``).
-        demo_dir: the demo corpus folder (default :data:`genre_lib.paths.DEMO_DIR`);
-            made if it is not there yet.
-        manifest: the list of the real collection's files (default ``data/sources/midi.csv``).
+    """The data folder to use: ``data_dir`` (None or ``""``: not chosen), else
+    ``GENRE_DATA``, else ``real_dir`` when it holds MIDI files, else the demo corpus (made
+    in ``demo_dir`` if missing).
 
     Raises:
         DataError: the given or ``GENRE_DATA`` folder does not exist.

@@ -1,28 +1,22 @@
-"""From a folder of MIDI files to arrays a model can learn from.
-
-The folder is laid out as ``<root>/<genre>/**/*.mid`` (or ``.midi``): the genre is the
-name of the top folder, compared case-insensitively. ``load_dataset`` returns a
-:class:`Dataset` holding every used file's whole note table, ``X`` (each file's first
-100 notes, the study's input: files x notes x features), integer labels, the genre
-names, the file paths and the report of every file it skipped and why. Windows of the
-whole tables (:mod:`genre_lib.windows`) are cut on demand.
+"""From a folder ``<root>/<genre>/**/*.mid`` to a :class:`Dataset`: every usable file's
+whole note table, its first 100 notes (``X``), labels, paths, groups and the report of
+every file skipped and why.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
 from . import paths as project_paths
-from .midi_io import DRUM, DURATION, FEATURES, MidiError, onsets, parse_midi_bytes
-from .windows import even_windows, random_windows
+from .midi_io import DRUM, FEATURES, MidiError, length_seconds, parse_midi_bytes
+from .windows import random_windows
 
 #: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
 MAX_NOTES = 100
@@ -47,25 +41,11 @@ class Skipped:
 
 @dataclass
 class Dataset:
-    """Note sequences of a folder of MIDI files, ready for a model.
-
-    Attributes:
-        X: float32 array (files, max_notes, features): the first ``max_notes`` notes of
-            each used file (the study's input), columns named by ``features``.
-        y: int array (files,): index into ``genres`` of each file's genre.
-        genres: genre names, sorted; ``y`` indexes this tuple.
-        paths: each used file's path relative to ``root`` (POSIX separators).
-        groups: each used file's group (artist or sequencer, see :func:`group_of`).
-        root: the data folder.
-        features: names of the last axis of ``X``.
-        found: number of MIDI files found for the selected genres.
-        skipped: files found but not used, with the reason.
-        n_notes: each used file's full number of notes, before truncation.
-        seconds: each used file's length in seconds (first onset to last note-off).
-        notes: float32 array (all notes, features): the whole note tables of the used
-            files, one after the other; :meth:`table` cuts out one file's.
-        offsets: int array (files + 1,): file ``i``'s notes are
-            ``notes[offsets[i]:offsets[i + 1]]``.
+    """The note tables of a folder of MIDI files: ``X`` (each file's first notes,
+    ``(files, max_notes, features)``), ``y`` (genre indices into the sorted ``genres``),
+    ``paths`` relative to ``root``, ``groups`` (:func:`group_of`), the files ``found`` and
+    ``skipped`` (with reasons), each file's ``n_notes`` and ``seconds``, and every whole
+    table in ``notes`` (file ``i``: ``notes[offsets[i]:offsets[i + 1]]``, :meth:`table`).
     """
 
     X: np.ndarray
@@ -96,25 +76,9 @@ class Dataset:
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         return [self.table(i) for i in index]
 
-    def even_windows(self, k: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``k`` evenly spaced windows of every file (or of the files at ``index``), the
-        windows a file is judged by (:func:`genre_lib.windows.even_windows`).
-
-        Returns:
-            ``(W, owner)``: windows ``(files * k, max_notes, features)``, file by file,
-            and the dataset position of each window's file.
-        """
-        index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
-        W, owner = even_windows(self.tables(index), k, self.X.shape[1])
-        return W, index[owner]
-
     def random_windows(self, k: int, seed: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``k`` windows of every file (or of the files at ``index``) for training: the
-        first 100 notes and ``k - 1`` seeded random windows
-        (:func:`genre_lib.windows.random_windows`); same seed, same windows.
-
-        Returns:
-            ``(W, owner)`` as :meth:`even_windows`.
+        """``(W, owner)``: ``k`` training windows of every file (or of those at ``index``):
+        the first 100 notes and ``k - 1`` seeded random ones (:func:`genre_lib.windows.random_windows`).
         """
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         W, owner = random_windows(self.tables(index), k, np.random.default_rng(seed), self.X.shape[1])
@@ -165,15 +129,8 @@ class Dataset:
 
 
 def group_of(path: str | Path) -> str:
-    """The artist or sequencer a file belongs to, for group-aware splits.
-
-    The rule, taken from the file name (without its suffix), first match wins:
-
-    1. ``Artist - Title`` -> ``artist`` (the text before the first `` - ``);
-    2. ``title_xx`` -> ``_xx`` (the sequencer's initials after the last underscore);
-    3. otherwise the whole name (each file is its own group).
-
-    The group is lower-cased so ``ATB`` and ``Atb`` are one artist.
+    """The artist or sequencer of a file, for group splits: ``Artist - Title`` ->
+    ``artist``; ``title_xx`` -> ``_xx``; else the whole name; lower-cased.
     """
     stem = Path(path).stem
     if " - " in stem:
@@ -184,41 +141,40 @@ def group_of(path: str | Path) -> str:
     return stem.lower()
 
 
-def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None = None) -> dict[str, list[Path]]:
-    """Map each genre to its MIDI files under ``root/<genre>/`` (any depth), sorted.
+def midi_files(root: str | Path, genres: Iterable[str] | None = None) -> Iterator[tuple[Path, Path]]:
+    """``(genre folder, MIDI file)`` for every ``.mid``/``.midi`` file under the genre
+    folders of ``root`` (any depth; hidden folders skipped; ``genres``: only those,
+    case-insensitive), folder by folder in sorted order. The one walk of a data folder."""
+    root = Path(root)
+    if not root.is_dir():
+        return
+    wanted = None if genres is None else {g.lower() for g in genres}
+    for folder in sorted(root.iterdir()):
+        if folder.is_dir() and not folder.name.startswith(".") and (wanted is None or folder.name.lower() in wanted):
+            yield from ((folder, p) for p in sorted(folder.rglob("*")) if p.suffix.lower() in MIDI_SUFFIXES and p.is_file())
 
-    Args:
-        root: data folder with one sub-folder per genre.
-        genres: genre names to select (case-insensitive); ``None`` selects every
-            sub-folder that holds at least one MIDI file.
+
+def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None = None) -> dict[str, list[Path]]:
+    """Map each genre (lower-case) to its MIDI files under ``root/<genre>/``, sorted;
+    ``genres=None`` selects every folder holding a MIDI file.
 
     Raises:
-        DataError: ``root`` is missing or not a folder, a requested genre has no
-            folder, or no MIDI file is found.
+        DataError: ``root`` is missing, a requested genre has no folder, or no MIDI file is found.
     """
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found (expected <root>/<genre>/*.mid)")
-    folders = {p.name.lower(): p for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")}
-    if genres is None:
-        selected = list(folders)
-    else:
-        selected = [g.lower() for g in genres]
-        unknown = [g for g in selected if g not in folders]
-        if unknown:
-            raise DataError(
-                f"{root}: no folder for genre(s) {', '.join(unknown)}; "
-                f"available: {', '.join(sorted(folders)) or 'none'}"
-            )
-    files = {}
-    for genre in sorted(set(selected)):
-        found = sorted(
-            p for p in folders[genre].rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
-        )
-        if found or genres is not None:
-            files[genre] = found
+    folders = sorted(p.name.lower() for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    unknown = [g for g in (genres or ()) if g.lower() not in folders]
+    if unknown:
+        raise DataError(f"{root}: no folder for genre(s) {', '.join(g.lower() for g in unknown)}; "
+                        f"available: {', '.join(folders) or 'none'}")
+    files: dict[str, list[Path]] = {g.lower(): [] for g in sorted(set(genres or ()), key=str.lower)}
+    for folder, path in midi_files(root, genres):
+        files.setdefault(folder.name.lower(), []).append(path)
+    files = dict(sorted((g, sorted(f)) for g, f in files.items()))
     if not any(files.values()):
-        raise DataError(f"{root}: no .mid or .midi files found under {', '.join(sorted(files)) or 'any genre folder'}")
+        raise DataError(f"{root}: no .mid or .midi files found under {', '.join(files) or 'any genre folder'}")
     return files
 
 
@@ -232,9 +188,7 @@ def check_usable(table: np.ndarray, path: str | Path, max_notes: int = MAX_NOTES
 
 
 def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
-    """Read one MIDI file into its first ``max_notes`` notes, shape (max_notes, features).
-
-    This is the single preprocessing path: datasets, prediction and saliency all use it.
+    """One MIDI file's first ``max_notes`` notes: the preprocessing of prediction and saliency.
 
     Raises:
         MidiError: the file is unusable (unreadable, empty, drums only, too short).
@@ -265,20 +219,6 @@ def _read_cache(path: Path) -> dict | None:
         return None
 
 
-def _write_cache(path: Path, arrays: dict) -> None:
-    # Write to a temporary file in the same folder, then rename: a reader sees either
-    # the old file, no file, or the complete new one, never a half-written cache.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def load_dataset(
     root: str | Path,
     genres: list[str] | tuple[str, ...] | None = None,
@@ -287,25 +227,11 @@ def load_dataset(
     use_cache: bool = True,
     progress: bool = True,
 ) -> Dataset:
-    """Read every MIDI file of the selected genres into a :class:`Dataset`.
-
-    Each file's whole note table is kept (all tracks merged, see
-    :mod:`genre_lib.midi_io`), and ``X`` holds its first ``max_notes`` notes, the
-    study's input (windows are ``max_notes`` long too); files with fewer notes, drum-only, empty, corrupt or non-MIDI
-    files are skipped with a reason, and a file whose bytes equal an earlier file's is
-    skipped as a duplicate. The run never stops on one bad file.
-
-    Results are cached in ``cache_dir`` (default :func:`genre_lib.paths.cache_dir`), keyed by
-    the files' paths and contents and by ``max_notes``, so a second run only hashes the
-    files.
-
-    Args:
-        root: data folder laid out as ``<root>/<genre>/**/*.mid``.
-        genres: genres to load (case-insensitive); ``None`` loads every genre folder.
-        max_notes: notes per sequence the model reads (the study used 100); shorter
-            files are skipped.
-        cache_dir: cache folder; ``use_cache=False`` neither reads nor writes it.
-        progress: show a progress bar while parsing.
+    """Read every MIDI file of the selected genres into a :class:`Dataset`: each file's
+    whole note table, ``X`` its first ``max_notes`` notes; short, drum-only, empty, corrupt
+    and duplicate files are skipped with a reason, never stopping the run. Results are
+    cached in ``cache_dir`` (default :func:`genre_lib.paths.cache_dir`) by the files' paths
+    and contents, unless ``use_cache`` is false.
 
     Raises:
         DataError: the folder or a genre is missing, or no file is usable.
@@ -329,19 +255,32 @@ def load_dataset(
     if cached is not None:
         return _from_arrays(cached, root, genre_names, len(blobs), max_notes)
 
-    X, y, paths, skipped, n_notes, seconds = [], [], [], [], [], []
-    seen: dict[str, str] = {}
-    iterator = blobs
+    arrays = _parse(blobs, genre_names, max_notes, progress)
+    if not len(arrays["y"]):
+        raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(arrays['skipped_paths'])} skipped)")
+    if use_cache:
+        try:
+            # a reader sees the old file, none or the new one, never half a cache
+            project_paths.write_atomic(cache_path, lambda tmp: np.savez(tmp, **arrays), overwrite=True)
+        except OSError as exc:  # a read-only cache folder must not stop the run
+            import warnings
+
+            warnings.warn(f"{cache_path}: could not write cache ({exc})", stacklevel=2)
+    return _from_arrays(arrays, root, genre_names, len(blobs), max_notes)
+
+
+def _parse(blobs: list, genres: tuple[str, ...], max_notes: int, progress: bool) -> dict:
+    """The arrays of a dataset (its cache's content) from ``(genre, path, bytes or None,
+    digest or why unreadable)`` per file: usable files' whole tables, the others skipped
+    with the reason (a repeated digest is a duplicate)."""
+    tables, y, paths, skipped, seen = [], [], [], [], {}
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(blobs, desc="reading MIDI", unit="file", leave=False)
-    for genre, rel, data, digest in iterator:
-        if data is None:
-            skipped.append(Skipped(rel, digest))
-            continue
-        if digest in seen:
-            skipped.append(Skipped(rel, f"duplicate: same bytes as {seen[digest]}"))
+        blobs = tqdm(blobs, desc="reading MIDI", unit="file", leave=False)
+    for genre, rel, data, digest in blobs:
+        if data is None or digest in seen:
+            skipped.append(Skipped(rel, digest if data is None else f"duplicate: same bytes as {seen[digest]}"))
             continue
         seen[digest] = rel
         try:
@@ -350,31 +289,20 @@ def load_dataset(
         except MidiError as exc:
             skipped.append(Skipped(rel, exc.reason))
             continue
-        X.append(table)
-        n_notes.append(len(table))
-        seconds.append(float((onsets(table) + table[:, DURATION]).max()))
-        y.append(genre_names.index(genre))
+        tables.append(table)
+        y.append(genres.index(genre))
         paths.append(rel)
-    if not X:
-        raise DataError(f"{root}: none of the {len(blobs)} MIDI files is usable ({len(skipped)} skipped)")
-    arrays = {
-        "notes": np.concatenate(X).astype(np.float32),
+    n_notes = [len(t) for t in tables]
+    return {
+        "notes": np.concatenate(tables).astype(np.float32) if tables else np.zeros((0, len(FEATURES)), np.float32),
         "offsets": np.concatenate([[0], np.cumsum(n_notes)]).astype(np.int64),
         "y": np.asarray(y, dtype=np.int64),
         "paths": np.asarray(paths),
         "n_notes": np.asarray(n_notes, dtype=np.int64),
-        "seconds": np.asarray(seconds, dtype=np.float64),
+        "seconds": np.asarray([length_seconds(t) for t in tables], dtype=np.float64),
         "skipped_paths": np.asarray([s.path for s in skipped], dtype=str),
         "skipped_reasons": np.asarray([s.reason for s in skipped], dtype=str),
     }
-    if use_cache:
-        try:
-            _write_cache(cache_path, arrays)
-        except OSError as exc:  # a read-only cache folder must not stop the run
-            import warnings
-
-            warnings.warn(f"{cache_path}: could not write cache ({exc})", stacklevel=2)
-    return _from_arrays(arrays, root, genre_names, len(blobs), max_notes)
 
 
 def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int, max_notes: int) -> Dataset:

@@ -1,51 +1,20 @@
-"""Download the real MIDI collections listed in ``data/sources/midi.csv``.
+"""Download the real MIDI collections listed in ``data/sources/midi.csv`` with pooch.
 
-The manifest names, for each file, its genre, the public GitHub repository and commit
-it lives in, its path there, its SHA-1, its size and (optional column ``name``) its file
-name in the collection, which may differ from the name in the repository. :func:`download`
-fetches every listed file from ``<base_url>/<repository>/<commit>/<path>`` (by default
-``https://raw.githubusercontent.com``), checks its SHA-1 and writes it to
-``<dest>/<genre>/<name>`` (without a ``name`` column: the last part of the path), one
-file at a time, with the standard library only. The committed manifest lists exactly
-the files of the real collection, so a complete download rebuilds it byte for byte.
-
-**Licence.** :data:`LICENCE_NOTE`: the files carry no licence, the songs belong to their
-authors; use them for training and evaluation only, never commit or redistribute them
-(``data/real/`` is git-ignored).
-
-Behaviour, in the order it matters to a user:
-
-* resume: a file already there with the listed SHA-1 is skipped ("already there");
-* nothing is overwritten: a file already there with another SHA-1 is a *conflict*,
-  reported and left as it is;
-* each file is written to a temporary file in its own folder and renamed into place
-  only once its size and SHA-1 match, so an interrupted run leaves no partial file;
-* a failed file is retried (``retries`` times, backoff doubling from ``backoff``
-  seconds), then named in the report, and the run goes on with the others;
-* offline (DNS failure, no route, connection refused) the run stops before the first
-  file, within seconds, with one :class:`UnreachableError` line saying what to do; a
-  connection lost mid-run stops it after :data:`LOST_AFTER` files in a row fail that way.
-
-Two rows of one genre with the same local file name (compared case-insensitively,
-since macOS and Windows file systems are) would land on one local file: the first row
-is downloaded, every later one is reported as *skipped*. The committed manifest has no
-such rows.
+Each row names a file's genre, GitHub repository, commit, path, SHA-1, size and
+(optionally) its name in the collection; :func:`download` fetches it with
+``pooch.retrieve`` (SHA-1 checked, renamed into place) to ``<dest>/<genre>/<name>``.
+Resumable (files with the listed SHA-1 are skipped), never overwriting (another SHA-1 is
+a conflict), a failed file retried then reported; offline, one :class:`UnreachableError`
+line. **Licence**: :data:`LICENCE_NOTE`.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
-import http.client
-import os
 import re
-import socket
 import sys
-import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -73,7 +42,6 @@ OFFLINE_HINT = (
 #: files in a row failing with a connection error after which a run stops (the network is gone)
 LOST_AFTER = 3
 
-_CHUNK = 1 << 16
 _SHA1 = re.compile(r"[0-9a-f]{40}")
 
 
@@ -122,18 +90,10 @@ class FileProblem:
 
 @dataclass(frozen=True)
 class DownloadReport:
-    """What :func:`download` did, file by file (paths relative to ``dest``).
-
-    Attributes:
-        dest: the destination folder.
-        listed: number of manifest entries given.
-        downloaded: files fetched and verified in this run.
-        already_there: files found with the listed SHA-1 and left alone.
-        failed: files that could not be fetched after every retry, with the last cause.
-        conflicts: local files with another SHA-1 than listed; never overwritten.
-        skipped: rows whose file name an earlier row of the same genre already uses.
-        not_tried: files not attempted because the run stopped (see ``stopped``).
-        stopped: why the run stopped early, or None.
+    """What :func:`download` did, file by file (paths relative to ``dest``): files
+    ``downloaded``, ``already_there``, ``failed`` (with the last cause), ``conflicts``
+    (another SHA-1, never overwritten), ``skipped`` (a name an earlier row uses), the count
+    ``not_tried`` and why the run ``stopped`` early.
     """
 
     dest: Path
@@ -169,12 +129,11 @@ class DownloadReport:
 
 
 def read_manifest(path: str | Path = MANIFEST) -> list[ManifestEntry]:
-    """Read a manifest CSV (columns :data:`COLUMNS`, optionally :data:`NAME_COLUMN`) into
-    entries, in file order.
+    """The entries of a manifest CSV (columns :data:`COLUMNS`, optionally :data:`NAME_COLUMN`), in order.
 
     Raises:
-        ManifestError: the file is missing or unreadable, lacks a column, has no rows,
-            or a row has an unusable value (the message names the file and line).
+        ManifestError: missing or unreadable, a column or rows missing, or an unusable
+            value (naming the file and line).
     """
     path = Path(path)
     if not path.is_file():
@@ -226,11 +185,6 @@ def _safe_part(part: str) -> bool:
     return part not in (".", "..") and not part.startswith(".") and not any(c in part for c in "/\\\0")
 
 
-def manifest_genres(entries: Iterable[ManifestEntry]) -> list[str]:
-    """The genres of the entries, sorted, each once."""
-    return sorted({e.genre for e in entries})
-
-
 def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) -> list[ManifestEntry]:
     """The entries of the given genres (case-insensitive), in manifest order; None: all.
 
@@ -239,7 +193,7 @@ def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) ->
     """
     if not genres:
         return list(entries)
-    known = manifest_genres(entries)
+    known = sorted({e.genre for e in entries})
     wanted = {g.lower() for g in genres}
     unknown = sorted(wanted - {g.lower() for g in known})
     if unknown:
@@ -248,12 +202,10 @@ def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) ->
 
 
 def sha1_of(path: str | Path) -> str:
-    """The SHA-1 of a file's bytes, as 40 lower-case hexadecimal digits."""
-    digest = hashlib.sha1()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The SHA-1 of a file's bytes, as 40 lower-case hexadecimal digits (pooch's, as it checks downloads)."""
+    import pooch
+
+    return pooch.file_hash(str(path), alg="sha1")
 
 
 def download(
@@ -266,29 +218,18 @@ def download(
     timeout: float = 30.0,
     progress: bool = True,
 ) -> DownloadReport:
-    """Fetch every entry into ``dest/<genre>/<name>``, verified, resumable, never overwriting.
-
-    Args:
-        entries: what to fetch (see :func:`read_manifest`, :func:`select_genres`).
-        dest: destination folder, created if needed.
-        base_url: ``http(s)://host[:port][/prefix]`` the repositories are served under.
-        retries: further attempts after a file's first failed one.
-        backoff: seconds before the first retry, doubled before each next one.
-        timeout: seconds a connection may stay silent before the attempt fails.
-        progress: show a progress bar (on stderr).
-
-    Returns:
-        The report; ``report.ok`` is False if any file failed or conflicted.
+    """Fetch every entry into ``dest/<genre>/<name>``, verified, resumable, never
+    overwriting; ``retries`` further attempts per file, ``backoff`` seconds before the first
+    retry (doubled after), ``timeout`` seconds of silence per attempt.
 
     Raises:
-        UnreachableError: files are missing but the host cannot be reached at all.
-        ValueError: ``base_url`` is not an http(s) address, or a negative retries/backoff.
-        OSError: a file cannot be written in ``dest`` (permissions, disk full).
+        UnreachableError: the host cannot be reached at all (one line, naming the file).
+        ValueError: ``base_url`` is not an http(s) address, or negative retries/backoff.
+        OSError: a file cannot be written in ``dest``.
     """
     if retries < 0 or backoff < 0 or timeout <= 0:
         raise ValueError(f"retries ({retries}) and backoff ({backoff}) must be >= 0, timeout ({timeout}) > 0")
-    dest = Path(dest)
-    host = _host_of(base_url)
+    dest, host = Path(dest), _host_of(base_url)
     todo, skipped = _unique_names(entries)
     already, conflicts, need = [], [], []
     for e in todo:  # local checks first: a complete folder needs no network at all
@@ -303,33 +244,29 @@ def download(
             conflicts.append(FileProblem(
                 e.target, f"exists with SHA-1 {found}, the manifest lists {e.sha1}; left as it is "
                           "(move it away and rerun to get the listed file)"))
-    downloaded, failed, stopped, not_tried = [], [], None, 0
-    if need:
-        _check_reachable(base_url, host, timeout=min(timeout, 5.0), attempts=min(retries + 1, 2), backoff=backoff)
-        in_a_row = 0
-        with tqdm(total=len(todo), initial=len(todo) - len(need), desc="download", unit="file",
-                  disable=not progress, file=sys.stderr) as bar:
-            for i, e in enumerate(need):
-                problem = _fetch_with_retries(e, dest, base_url, retries, backoff, timeout)
-                bar.update(1)
-                if problem is None:
-                    downloaded.append(e.target)
-                    in_a_row = 0
-                    continue
-                cause, connection = problem
-                failed.append(FileProblem(e.target, cause))
-                bar.set_postfix(failed=len(failed))
-                in_a_row = in_a_row + 1 if connection else 0
-                if in_a_row >= LOST_AFTER:
-                    not_tried = len(need) - i - 1
-                    stopped = (f"lost the connection to {host} ({cause}) for {in_a_row} files in a row; "
-                               "rerun to resume")
-                    break
-    return DownloadReport(
-        dest=dest, listed=len(entries), downloaded=tuple(downloaded), already_there=tuple(already),
-        failed=tuple(failed), conflicts=tuple(conflicts), skipped=tuple(skipped), not_tried=not_tried,
-        stopped=stopped,
-    )
+    downloaded, failed, stopped, not_tried, in_a_row = [], [], None, 0, 0
+    # the first file tells an unreachable host apart before anything is shown
+    first = _fetch_with_retries(need[0], dest, base_url, retries, backoff, timeout) if need else None
+    if first is not None and first.unreachable:
+        raise UnreachableError(f"cannot reach {host}: {first.cause} (fetching {need[0].target}); {OFFLINE_HINT}")
+    with tqdm(total=len(todo), initial=len(todo) - len(need), desc="download", unit="file",
+              disable=not progress or not need, file=sys.stderr) as bar:
+        for i, e in enumerate(need):
+            problem = first if i == 0 else _fetch_with_retries(e, dest, base_url, retries, backoff, timeout)
+            bar.update(1)
+            if problem is None:
+                downloaded.append(e.target)
+                in_a_row = 0
+                continue
+            failed.append(FileProblem(e.target, problem.cause))
+            in_a_row = in_a_row + 1 if problem.connection else 0
+            if in_a_row >= LOST_AFTER:
+                not_tried = len(need) - i - 1
+                stopped = f"lost the connection to {host} ({problem.cause}) for {in_a_row} files in a row; rerun to resume"
+                break
+    return DownloadReport(dest=dest, listed=len(entries), downloaded=tuple(downloaded), already_there=tuple(already),
+                          failed=tuple(failed), conflicts=tuple(conflicts), skipped=tuple(skipped),
+                          not_tried=not_tried, stopped=stopped)
 
 
 def _unique_names(entries: list[ManifestEntry]) -> tuple[list[ManifestEntry], list[FileProblem]]:
@@ -356,106 +293,64 @@ def _host_of(base_url: str) -> str:
     return parts.netloc
 
 
-def _reason(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-
-
-def _check_reachable(base_url: str, host: str, timeout: float, attempts: int, backoff: float) -> None:
-    """Open (and close) one TCP connection to the host, or to the proxy urllib would use.
-
-    One cheap connection with a short timeout tells "offline" apart in seconds; without
-    it every file would wait out its own timeouts and retries.
-    """
-    parts = urllib.parse.urlsplit(base_url)
-    address = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    proxy = urllib.request.getproxies().get(parts.scheme)
-    if proxy and not urllib.request.proxy_bypass(parts.hostname):
-        p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-        address = (p.hostname, p.port or 80)
-    for attempt in range(attempts):
-        try:
-            socket.create_connection(address, timeout=timeout).close()
-            return
-        except OSError as exc:
-            last = exc
-            if attempt + 1 < attempts:
-                time.sleep(backoff * 2**attempt)
-    via = f" (via proxy {address[0]}:{address[1]})" if address[0] != parts.hostname else ""
-    raise UnreachableError(f"cannot reach {host}{via}: {_reason(last)}; {OFFLINE_HINT}")
-
-
+@dataclass
 class _Failure(Exception):
-    """One failed attempt: its cause, and whether it was the connection that failed."""
+    """One failed attempt: its cause, whether the connection failed, and whether it
+    could not be opened at all (the host is unreachable)."""
 
-    def __init__(self, cause: str, connection: bool = False):
-        super().__init__(cause)
-        self.cause, self.connection = cause, connection
+    cause: str
+    connection: bool = False
+    unreachable: bool = False
 
 
-def _fetch_with_retries(
-    e: ManifestEntry, dest: Path, base_url: str, retries: int, backoff: float, timeout: float
-) -> tuple[str, bool] | None:
-    """None when the file is in place; else the last attempt's cause and whether it was a connection failure."""
+def _fetch_with_retries(e: ManifestEntry, dest: Path, base_url: str, retries: int, backoff: float,
+                        timeout: float) -> _Failure | None:
+    """None when the file is in place; else the last attempt's :class:`_Failure`."""
     for attempt in range(retries + 1):
         try:
-            _fetch(e, dest / e.genre / e.name, e.url(base_url), timeout)
+            _fetch(e, dest, base_url, timeout)
             return None
         except _Failure as exc:
             failure = exc
+        if failure.unreachable and attempt >= 1:
+            break  # refused twice: no network, not a passing hiccup
         if attempt < retries:
             time.sleep(backoff * 2**attempt)
-    return failure.cause, failure.connection
+    return failure
 
 
-def _fetch(e: ManifestEntry, final: Path, url: str, timeout: float) -> None:
-    """Fetch one file into a temporary file beside ``final``; rename it into place once verified."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".part")
+def _fetch(e: ManifestEntry, dest: Path, base_url: str, timeout: float) -> None:
+    """``pooch.retrieve`` of one file, its errors turned into a :class:`_Failure`."""
+    import logging
+
+    import pooch
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    pooch.get_logger().setLevel(logging.WARNING)
     try:
-        digest, size = hashlib.sha1(), 0
-        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
-            announced = response.headers.get("Content-Length", "")
-            while chunk := _read(response, size, e.size):
-                size += len(chunk)
-                if size > e.size:
-                    raise _Failure(f"more than the {e.size} bytes the manifest lists")
-                digest.update(chunk)
-                out.write(chunk)
-        # read(n) returns b"" rather than raising when the server hangs up early
-        if announced.isdigit() and size < int(announced):
-            raise _Failure(f"the connection closed after {size} of {announced} bytes")
-        if size != e.size:
-            raise _Failure(f"got {size} bytes, the manifest lists {e.size}")
-        if digest.hexdigest() != e.sha1:
-            raise _Failure(f"SHA-1 mismatch: got {digest.hexdigest()}, the manifest lists {e.sha1}")
-        if final.exists():  # appeared while we fetched: still never overwrite
-            raise _Failure("a file appeared at this path during the download; left as it is")
-        os.replace(tmp, final)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _open(url: str, timeout: float):
-    try:
-        return urllib.request.urlopen(url, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise _Failure(f"HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise _Failure(_reason(exc.reason), connection=isinstance(exc.reason, OSError)) from None
-    except (ConnectionError, TimeoutError) as exc:
-        raise _Failure(_reason(exc), connection=True) from None
-    except (http.client.HTTPException, OSError) as exc:
+        pooch.retrieve(e.url(base_url), known_hash=f"sha1:{e.sha1}", fname=e.name, path=dest / e.genre,
+                       downloader=pooch.HTTPDownloader(timeout=timeout), progressbar=False)
+    except requests.exceptions.HTTPError as exc:
+        raise _Failure(f"HTTP {exc.response.status_code} {exc.response.reason}") from None
+    except requests.exceptions.ChunkedEncodingError as exc:
+        got = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected", str(exc))
+        cause = (f"the connection closed after {got[1]} of {int(got[1]) + int(got[2])} bytes" if got
+                 else f"the connection closed early ({exc})")
+        raise _Failure(cause) from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        reason = getattr(exc.args[0], "reason", exc) if exc.args else exc
+        unreachable = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError)
+        raise _Failure(_reason(reason), connection=True, unreachable=unreachable) from None
+    except requests.exceptions.RequestException as exc:
         raise _Failure(_reason(exc)) from None
+    except ValueError as exc:  # pooch: the SHA-1 of the downloaded bytes is not the listed one
+        got = re.search(r"but got ([0-9a-f]{40})", str(exc))
+        raise _Failure(f"SHA-1 mismatch: got {got[1] if got else '?'}, the manifest lists {e.sha1}") from None
 
 
-def _read(response, got: int, expected: int) -> bytes:
-    try:
-        return response.read(_CHUNK)
-    except http.client.IncompleteRead as exc:
-        raise _Failure(f"the connection closed after {got + len(exc.partial)} of {expected} bytes") from None
-    except (ConnectionError, TimeoutError) as exc:
-        raise _Failure(_reason(exc), connection=True) from None
-    except (http.client.HTTPException, OSError) as exc:
-        raise _Failure(_reason(exc)) from None
+def _reason(exc: BaseException) -> str:
+    """A short cause: the innermost OS error's text where there is one."""
+    text = str(exc)
+    found = re.search(r"\[Errno -?\d+\] ([^)'\]]+)", text)
+    return found[1] if found else (getattr(exc, "strerror", None) or text or type(exc).__name__)

@@ -157,8 +157,8 @@ def window_tags(window: np.ndarray) -> np.ndarray:
 
 @dataclass(eq=False)
 class EarVerdict:
-    """The audio judge as a verdict of issue 29's kind: built with its protocol,
-    ``fit(tables, y) -> self``, ``predict_proba(tables)``, ``classes_``.
+    """The audio judge as a verdict (:class:`genre_lib.verdicts.Verdict`): built with its
+    protocol, ``fit(tables, y) -> self``, ``predict_proba(tables)``, ``classes_``.
 
     Of each whole note table it hears what its protocol reads: the first 100 notes
     (``first100``) or :data:`EAR_WINDOWS` even windows of 100 notes (``file``), each played
@@ -234,6 +234,10 @@ class EarVerdict:
         p = {k: np.asarray(v) for k, v in self.params.items()}
         return softmax((x - p["mean"]) / p["scale"] @ p["coef"].T + p["intercept"])
 
+    def predict(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """Each file's predicted genre, an index into :attr:`classes_`."""
+        return self.predict_proba(tables).argmax(axis=1)
+
 
 def load_ears(path: str | Path, genres: Sequence[str]) -> dict[str, EarVerdict]:
     """The calibrated ears of a results file's ``"calibration"`` (``scripts/ear_eval.py``);
@@ -244,15 +248,6 @@ def load_ears(path: str | Path, genres: Sequence[str]) -> dict[str, EarVerdict]:
     if any(tuple(d["genres"]) != tuple(genres) for d in stored.values()):
         raise ValueError(f"its ears judge other genres than {list(genres)}")
     return {p: EarVerdict(**{**d, "genres": tuple(d["genres"])}) for p, d in stored.items()}
-
-
-def todays_verdict(ears: dict[str, EarVerdict]):
-    """The one adapter to today's verdicts (``predict_proba(tables, protocol)``: ``score``,
-    ``Panel``), one ear per protocol; it goes when issue 29's verdicts land."""
-    from types import SimpleNamespace
-
-    genres = next(iter(ears.values())).classes_
-    return SimpleNamespace(name="ear", genres=genres, predict_proba=lambda t, protocol: ears[protocol].predict_proba(t))
 
 
 def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], groups: Sequence | None = None,

@@ -1,10 +1,5 @@
 """Scoring a run on a labelled data folder: the labels put in the run's genre order, and
-the report ``genre-lib evaluate`` prints.
-
-Who judges is :mod:`genre_lib.verdicts`, how a file is judged :mod:`genre_lib.protocols`,
-the figures :mod:`genre_lib.metrics`; this module puts them together for one run and
-one folder.
-"""
+the report ``genre-lib evaluate`` prints."""
 
 from __future__ import annotations
 
@@ -13,8 +8,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .metrics import misclassified
-from .protocols import check_protocol
-from .verdicts import score
+from .protocols import PROTOCOLS, check_protocol
+from .verdicts import judge, metric_blocks
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -44,16 +39,11 @@ def align_labels(data: "Dataset", model_genres: Sequence[str]) -> np.ndarray:
 
 def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windows: int | None = None,
                  extra: Sequence = ()) -> dict:
-    """Every verdict of ``run`` (:meth:`genre_lib.runs.Run.verdicts`) on every file of
-    ``data`` under both protocols, as one JSON-able report.
-
-    The RNN's figures come first and at the top level (``accuracy``, ``loss``, ``n``,
-    ``per_genre``, ``confusion`` under ``protocol``; both protocols under ``protocols``),
-    then ``misclassified`` (the RNN's, under ``protocol``) and ``skipped`` (files that
-    could not be read, with the reason). The run's baseline and the RNN + baseline
-    combined are under ``baseline`` and ``combined``, each ``{"accuracy", "protocols"}``;
-    a run without a usable baseline has ``baseline_problem`` instead. ``extra`` verdicts
-    (e.g. the audio judge, :func:`genre_lib.ear.todays_verdict`) are reported the same way.
+    """Every verdict of ``run`` on every file of ``data`` under both protocols, as one
+    JSON-able report: the RNN's figures under ``protocol`` at the top level (every protocol
+    under ``protocols``), its ``misclassified`` files, the ``skipped`` files, and
+    ``baseline`` and ``combined`` (or ``baseline_problem``); ``extra`` verdicts (e.g. the
+    audio judges of :func:`genre_lib.ear.load_ears`, one per protocol) the same way.
 
     Raises:
         GenreMismatchError: ``data`` holds a genre the run does not know.
@@ -61,16 +51,16 @@ def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windo
     """
     check_protocol(protocol)
     y = align_labels(data, run.genres)
-    verdicts = run.verdicts(file_windows)
-    scores = score([*verdicts, *extra], data.tables(), y, run.genres)
-    rnn = scores.metrics["rnn"]
-    rnn["file"]["windows"] = verdicts[0].file_windows
+    verdicts = [v for p in PROTOCOLS for v in run.verdicts(p, file_windows)] + list(extra)
+    probs = judge(verdicts, data.tables())
+    blocks = metric_blocks(probs, y, run.genres)
+    rnn = blocks["rnn"]["protocols"]
+    rnn["file"]["windows"] = int(file_windows or run.meta["file_windows"])
     report = {**rnn[protocol], "protocol": protocol, "protocols": rnn}
-    report["misclassified"] = misclassified(scores.probabilities["rnn"][protocol], y, data.paths, run.genres)
+    report["misclassified"] = misclassified(probs[protocol]["rnn"], y, data.paths, run.genres)
     report["skipped"] = [{"path": s.path, "reason": s.reason} for s in data.skipped]
-    for v in [*verdicts[1:], *extra]:
-        report[v.name] = {"accuracy": scores.metrics[v.name][protocol]["accuracy"], "protocols": scores.metrics[v.name]}
-    if len(verdicts) == 1:
+    for name, block in list(blocks.items())[1:]:
+        report[name] = {"accuracy": block["protocols"][protocol]["accuracy"], "protocols": block["protocols"]}
+    if "baseline" not in blocks:
         report["baseline_problem"] = run.baseline_problem
     return report
-

@@ -1,10 +1,6 @@
-"""General MIDI categories: what a program number or a drum note stands for.
-
-A note table stores instruments and drum sounds as numbers (program 0-127, drum pitch
-35-81), but they are categories: program 80 (square lead) is not "more" than 79
-(ocarina), and drum pitch 38 (snare) is not between 36 (kick) and 42 (closed hi-hat)
-in any musical sense. The model's encoding layers and the baseline's statistics both
-read them through the tables here, so the two see the same categories.
+"""General MIDI categories: what a program number or a drum note stands for (program 80
+is not "more" than 79). The model's layers and the baseline's statistics read them
+through the tables here, so the two see the same categories.
 """
 
 from __future__ import annotations
@@ -39,8 +35,6 @@ for _k, _pitches in enumerate(DRUM_SOUNDS.values()):
 #: notes of the bass family (programs 32-39), and the rest.
 PARTS: tuple[str, ...] = ("drums", "bass", "other")
 
-PITCH_CLASSES: tuple[str, ...] = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-
 
 def program_family(program: np.ndarray) -> np.ndarray:
     """Index into :data:`FAMILIES` of each program number (clipped to 0-127)."""
@@ -50,11 +44,3 @@ def program_family(program: np.ndarray) -> np.ndarray:
 def drum_sound(pitch: np.ndarray) -> np.ndarray:
     """Index into :data:`DRUM_SOUNDS` of each drum pitch, -1 for other percussion."""
     return DRUM_SOUND_OF_PITCH[np.clip(np.rint(np.asarray(pitch)).astype(np.int64), 0, 127)]
-
-
-def part_of(drum: np.ndarray, program: np.ndarray) -> np.ndarray:
-    """Index into :data:`PARTS` of each note: 0 for a drum note, 1 for a pitched note of
-    the bass family, 2 for the other pitched notes."""
-    drum = np.asarray(drum) > 0.5
-    bass = program_family(program) == FAMILIES.index("bass")
-    return np.where(drum, 0, np.where(bass, 1, 2)).astype(np.int64)

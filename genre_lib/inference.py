@@ -1,15 +1,6 @@
-"""Asking a trained classifier for numbers: logits, probabilities and the gradients of
-its logits.
-
-Everything in genre_lib that runs a model goes through this module: evaluation, the
-command line and the widgets (:func:`predict_proba`), saliency (:func:`gradient` of a
-genre's logit), and the flip optimiser (:func:`gradient` of the target's margin,
-:func:`logits` of its pruning trials). Each model's compiled (traced) functions are built
-once and kept in one bounded cache (:class:`CompiledCache`).
-
-Inputs are note tables in MIDI units, one table ``(notes, features)`` or a batch
-``(files, notes, features)``; outputs are always per file, ``(files, ...)``.
-TensorFlow is imported on first use, not with this module.
+"""Asking a trained classifier for numbers (logits, probabilities, gradients): each
+model's traced functions built once (:class:`CompiledCache`); note tables in MIDI units
+in, one table or a batch; TensorFlow imported on first use.
 """
 
 from __future__ import annotations
@@ -26,20 +17,16 @@ if TYPE_CHECKING:
 #: IG or SmoothGrad on many files (files x steps rows) does not exhaust memory.
 MAX_ROWS = 1024
 
-#: What :func:`gradient` differentiates, for each file's target genre ``t``:
-#: ``"logit"`` its logit; ``"margin"`` its logit minus the best other genre's (positive:
-#: the target wins); ``"log_prob"`` its log-probability (minus the cross-entropy);
-#: ``"logit_diff"`` its logit minus the mean of the other genres' logits (with two
-#: genres, the log odds of the target; see :mod:`genre_lib.saliency` for why saliency
-#: explains it). :func:`objective_value` computes each from logits.
-OBJECTIVES: tuple[str, ...] = ("logit", "margin", "log_prob", "logit_diff")
+#: What :func:`gradient` differentiates, for each file's target genre: ``"logit"`` its
+#: logit; ``"margin"`` its logit minus the best other genre's (a flip's objective);
+#: ``"logit_diff"`` its logit minus the mean of the other genres' (what saliency explains).
+OBJECTIVES: tuple[str, ...] = ("logit", "margin", "logit_diff")
 
 
 class CompiledCache:
-    """The compiled (traced) functions of the last few models, least recently used
-    dropped first. Tracing a model's gradient is slow next to running it, so each
-    model's are built once. The functions hold the model, so a weak-keyed cache would never free it:
-    a small bound does.
+    """The traced functions of the last few models, least recently used dropped first:
+    tracing is slow next to running, and the functions hold their model, so a small bound
+    (not weak keys) frees it.
     """
 
     def __init__(self, size: int = 4) -> None:
@@ -81,10 +68,8 @@ class _Compiled:
                 chosen = tf.gather(z, target, axis=1, batch_dims=1)
                 is_target = tf.cast(tf.one_hot(target, k), tf.bool)
                 other = tf.reduce_max(tf.where(is_target, tf.fill(tf.shape(z), z.dtype.min), z), axis=1)
-                log_prob = tf.gather(tf.nn.log_softmax(z), target, axis=1, batch_dims=1)
                 mean_other = (tf.reduce_sum(z, axis=1) - chosen) / max(k - 1, 1)
-                value = tf.where(objective == 0, chosen, tf.where(
-                    objective == 1, chosen - other, tf.where(objective == 2, log_prob, chosen - mean_other)))
+                value = tf.where(objective == 0, chosen, tf.where(objective == 1, chosen - other, chosen - mean_other))
                 # each file's value depends only on its own input (inference mode: no
                 # batch statistics), so the gradient of the sum over files is every
                 # file's own gradient, in one backward pass
@@ -130,8 +115,7 @@ def input_dtype(model: "keras.Model") -> np.dtype:
 
 def as_batch(X: np.ndarray, dtype: np.dtype = np.dtype(np.float32), error: type[Exception] = ValueError
              ) -> tuple[np.ndarray, bool]:
-    """``(batch, single)``: ``X`` as ``(files, notes, features)`` of ``dtype``, and whether
-    it was one table.
+    """``(X as (files, notes, features) of dtype, whether it was one table)``.
 
     Raises:
         error: ``X`` is neither one table nor a batch.
@@ -180,9 +164,6 @@ def objective_value(z: np.ndarray, target: int | np.ndarray, objective: str) -> 
     chosen = z[rows, t]
     if objective == "logit":
         return chosen
-    if objective == "log_prob":
-        top = z.max(axis=1)
-        return chosen - top - np.log(np.exp(z - top[:, None]).sum(axis=1))
     others = np.where(np.eye(z.shape[-1], dtype=bool)[t], np.nan, z)
     if objective == "margin":
         return chosen - np.nanmax(others, axis=1)
@@ -211,19 +192,9 @@ def gradient(
     objective: str = "logit",
     batch_size: int = MAX_ROWS,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The logits of ``X`` and the gradient of each file's ``objective`` (see
-    :data:`OBJECTIVES`) for its target genre with respect to its note table.
-
-    Args:
-        model: a classifier with a Dense layer named ``"logits"`` before its softmax.
-        X: one table or a batch, MIDI units.
-        target: one genre index for all files, or one per file.
-        objective: one of :data:`OBJECTIVES`.
-        batch_size: rows per compiled call.
-
-    Returns:
-        ``(logits (files, genres), gradient (files, notes, features))``, in the model's
-        dtype.
+    """The logits ``(files, genres)`` of ``X`` (one table or a batch) and the gradient
+    ``(files, notes, features)`` of each file's ``objective`` (:data:`OBJECTIVES`) for its
+    ``target`` genre, in the model's dtype.
 
     Raises:
         ValueError: bad shape, target or objective.

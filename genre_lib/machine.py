@@ -1,11 +1,7 @@
-"""What machine and software a run was trained on: the one place that reads them.
-
-The same seed gives the same weights on one machine, not across machines: oneDNN
-generates its kernels for the instruction set the CPU reports (see
-``benchmarks/bench_repro.py`` and the README's reproducibility paragraph). So a run
-folder records the CPU, its vector instruction flags, the kernel settings in the
-environment and the library versions, and a reader can tell whether two runs could have
-given the same weights.
+"""What machine and software a run was trained on: the one place that reads them. The
+same seed gives the same weights on one machine only (oneDNN generates kernels for the
+CPU's instruction set, ``benchmarks/bench_repro.py``), so a run records the CPU, its
+vector flags, the kernel settings and the library versions.
 """
 
 from __future__ import annotations
@@ -73,13 +69,10 @@ def one_line(machine: dict | None = None) -> str:
 
 
 def share_cores(processes: int, environ: dict[str, str] | None = None) -> str:
-    """Set :data:`THREAD_ENV` in ``environ`` (default ``os.environ``, so processes started
-    from here inherit it) to this machine's cores divided among ``processes`` running side
-    by side, unless a variable is set already (the user's value wins); returns the count.
-
-    Why: each TensorFlow process sizes its thread pools for every core, and two of them on
-    the same cores fight over them. The weights do not depend on the thread count on one
-    machine (``benchmarks/bench_repro.py``).
+    """Set :data:`THREAD_ENV` in ``environ`` (default ``os.environ``, inherited by
+    processes started from here) to the cores divided among ``processes`` side by side,
+    unless already set; returns the count. TensorFlow sizes its pools for every core, and
+    processes sharing cores fight over them (the weights do not depend on it).
     """
     env = os.environ if environ is None else environ
     threads = str(max(1, (os.cpu_count() or 1) // max(1, processes)))

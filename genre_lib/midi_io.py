@@ -1,31 +1,14 @@
 """Read MIDI files into note tables and write note tables back to MIDI.
 
-A *note table* is a float32 array of shape ``(n_notes, len(FEATURES))``, one row per
-note, ordered by onset (then pitch). Its columns are:
-
-========== ===========================================================
-pitch      MIDI pitch 0-127 (for drum notes: the drum sound, e.g. 36 = kick)
-step       seconds since the previous note's onset (0 for the first note)
-duration   seconds from note-on to note-off (> 0)
-velocity   MIDI velocity 1-127 (how hard the note is struck)
-drum       1 if the note is on a drum track (MIDI channel 10), else 0
-program    General MIDI program 0-127 of the note's instrument (0 for drums)
-========== ===========================================================
-
-How instruments are combined: every track, drums included, is merged into one
-sequence. Drums carry much of a genre's rhythm (four-on-the-floor kicks, swung
-rides), so dropping them would hide exactly what separates jazz from electronic
-music; the ``drum`` and ``program`` columns keep which instrument played each note.
-
-Reading uses symusic (a C++ parser, much faster than pretty_midi:
-``benchmarks/bench_preprocess.py`` measures both); writing uses
-pretty_midi, whose data model is the readable one. ``tests/test_midi_io.py`` checks
-that both readers give the same note tables.
-
-What a MIDI file can hold is defined here and only here: the order of notes in a table
-(:func:`note_order`), the rule for overlapping notes of one key (:func:`same_key_ends`),
-and the projection of any table onto values a written file holds exactly
-(:func:`project_to_midi`), with the order it is read back in (:func:`read_back_order`).
+A *note table* is a float32 array ``(notes, 6)``, one row per note ordered by onset
+(:func:`note_order`), columns :data:`FEATURES`: pitch (0-127; for drums the drum sound),
+step (seconds since the previous onset, 0 for the first note), duration (seconds),
+velocity (1-127), drum (1 on the drum channel) and program (0-127, 0 for drums). Every
+track, drums included, is merged into one sequence: drums carry much of a genre's rhythm.
+Reading uses symusic, writing pretty_midi. What a MIDI file can hold is defined here
+only: the note order, the rule for overlapping notes of one key (:func:`same_key_ends`)
+and the projection onto what a written file holds (:func:`project_to_midi`), with the
+order it is read back in (:func:`read_back_order`).
 """
 
 from __future__ import annotations
@@ -67,35 +50,19 @@ class MidiError(ValueError):
 
 def note_order(onset: np.ndarray, pitch: np.ndarray, drum: np.ndarray, program: np.ndarray, duration: np.ndarray,
                velocity: np.ndarray) -> np.ndarray:
-    """The order of the notes of a note table: by onset, then pitch, drum flag, program,
-    duration and velocity, so it never depends on how a file's tracks were laid out.
-
-    Returns:
-        An index array (``np.lexsort`` of the per-note arrays).
+    """The order of a table's notes (an index array): by onset, then pitch, drum flag,
+    program, duration and velocity, whatever the file's track layout.
     """
     return np.lexsort((velocity, duration, program, drum, pitch, onset))
 
 
 def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program: np.ndarray, pitch: np.ndarray,
                   gap: float = 0.0, min_length: float = 0.0) -> np.ndarray:
-    """Note ends cut so that no two notes of one key (same drum flag, program and pitch)
-    overlap: a note ends at the latest ``gap`` before the next note of its key starts,
-    notes of one key starting together end together (at the earliest of their ends), and
-    every note lasts at least ``min_length``.
-
-    MIDI pairs note-offs with note-ons by key alone, so overlapping notes of one key are
-    ambiguous: readers pair them differently (pretty_midi ends every open note of the
-    key at the first note-off, symusic the oldest one), and a written file would not
-    hold the table it was written from.
-
-    Args:
-        start, end: onset and offset of each note (any time unit, e.g. seconds or ticks).
-        drum, program, pitch: the key of each note.
-        gap: silence left before the next note of the key.
-        min_length: shortest note kept.
-
-    Returns:
-        The new ends, float64, in the input's note order.
+    """Note ends (float64) cut so that no two notes of one key (drum flag, program,
+    pitch) overlap: a note ends at the latest ``gap`` before the next note of its key,
+    notes of a key starting together end together, each lasts at least ``min_length``.
+    MIDI pairs note-offs with note-ons by key alone, so overlapping notes of one key read
+    back differently in different readers.
     """
     start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     order = np.lexsort((start, pitch, program, drum))
@@ -126,17 +93,8 @@ def notes_from_events(
     drum: np.ndarray,
     program: np.ndarray,
 ) -> np.ndarray:
-    """Build a note table from per-note absolute times and attributes.
-
-    Notes are sorted by :func:`note_order`. Notes with a duration of zero or less are
-    dropped: they make no sound.
-
-    Args:
-        start, end: onset and offset of each note in seconds.
-        pitch, velocity, drum, program: per-note attributes (see module docstring).
-
-    Returns:
-        The note table, float32 of shape ``(n_notes, len(FEATURES))``.
+    """A note table from per-note absolute times (seconds) and attributes, sorted by
+    :func:`note_order`; notes of no duration are dropped.
     """
     start = np.asarray(start, dtype=np.float64)
     duration = np.asarray(end, dtype=np.float64) - start
@@ -210,38 +168,6 @@ def read_midi(path: str | Path) -> np.ndarray:
     return parse_midi_bytes(data, path)
 
 
-def read_midi_pretty(path: str | Path) -> np.ndarray:
-    """Read a MIDI file with pretty_midi (slower reference reader used by the tests).
-
-    Raises:
-        MidiError: pretty_midi cannot parse the file, or it has no notes.
-    """
-    import warnings
-
-    import pretty_midi
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tempo events on non-zero tracks are common
-            pm = pretty_midi.PrettyMIDI(str(path))
-    except Exception as exc:
-        raise MidiError(path, f"unreadable MIDI: {exc}") from None
-    notes = [(n, inst) for inst in pm.instruments for n in inst.notes]
-    if not notes:
-        raise MidiError(path, "no notes")
-    table = notes_from_events(
-        [n.start for n, _ in notes],
-        [n.end for n, _ in notes],
-        [n.pitch for n, _ in notes],
-        [n.velocity for n, _ in notes],
-        [float(i.is_drum) for _, i in notes],
-        [i.program for _, i in notes],
-    )
-    if len(table) == 0:
-        raise MidiError(path, "no notes")
-    return table
-
-
 def onsets(table: np.ndarray) -> np.ndarray:
     """Absolute onset time of each note of a note table, in seconds from its first note."""
     return np.cumsum(table[:, STEP].astype(np.float64))
@@ -285,25 +211,11 @@ def to_pretty_midi(table: np.ndarray):
 
 
 def write_midi(table: np.ndarray, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a note table to a playable ``.mid`` file.
+    """Write a note table to a playable ``.mid`` file (an existing file only with
+    ``overwrite``, :func:`genre_lib.paths.write_atomic`); returns the path."""
+    from .paths import write_atomic
 
-    Args:
-        table: note table (see module docstring).
-        path: where to write.
-        overwrite: replace an existing file; without it an existing file is an error,
-            so nothing the user made is overwritten silently.
-
-    Returns:
-        The path written.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    to_pretty_midi(table).write(str(tmp))
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda tmp: to_pretty_midi(table).write(str(tmp)), overwrite)
 
 
 def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: bool = False) -> np.ndarray:
@@ -318,24 +230,22 @@ def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: boo
         return read_midi(write_midi(table, Path(tmp) / "table.mid"))
 
 
+def read_back(table: np.ndarray) -> tuple[np.ndarray | None, str | None]:
+    """``(table written to MIDI and read back, None)``, as many first notes as ``table``
+    has (:func:`write_read`), or ``(None, why)`` when fewer notes come back."""
+    reparsed = write_read(table)
+    if len(reparsed) < len(table):
+        return None, f"read back {len(reparsed)} notes < {len(table)}"
+    return reparsed[: len(table)], None
+
+
 def project_to_midi(table: np.ndarray) -> np.ndarray:
-    """Round and clip a note table to values a MIDI file written by :func:`write_midi`
-    holds exactly, keeping the row order.
-
-    * pitch, velocity, program: integers, pitch and program 0-127, velocity 1-127;
-    * drum: 0 or 1 (threshold 0.5); drum notes get program 0, as when read back;
-    * step: onsets (the running sum of steps) are rounded to the tick grid
-      (:data:`TIME_RESOLUTION` s), steps below 0 become 0 and the first note's step is 0
-      (a file read back starts at its first note);
-    * duration: rounded to the tick grid, at least one tick, and cut where the next
-      note of the same key starts (:func:`same_key_ends`).
-
-    Rounding *onsets* rather than each step keeps the timing error below half a tick
-    however long the file, exactly as writing the file does. The function is idempotent:
-    ``project_to_midi(project_to_midi(t))`` equals ``project_to_midi(t)``.
-
-    Returns:
-        A new float32 table of the same shape.
+    """Round and clip a note table to values a file written by :func:`write_midi` holds
+    exactly, keeping the row order: integer pitch, velocity and program in range, a 0/1 drum
+    flag (drum notes program 0), onsets rounded to the tick grid (steps >= 0, the first 0),
+    durations on the grid, at least one tick and cut where the next note of the key starts.
+    Rounding onsets rather than steps keeps the timing error below half a tick; the
+    projection is idempotent. Returns a new float32 table.
 
     Raises:
         NoteTableError: not a ``(notes, 6)`` table.
@@ -360,13 +270,8 @@ def project_to_midi(table: np.ndarray) -> np.ndarray:
 
 
 def canonical_order(table: np.ndarray) -> np.ndarray:
-    """Row order in which :func:`read_midi` returns the notes of a (projected) table once
-    written: :func:`note_order` on the tick grid. Notes only swap places inside chords
-    (same onset).
-
-    Returns:
-        An index array; ``table[canonical_order(table)]`` has the rows in the order read
-        back (see :func:`read_back_order` for the steps).
+    """The row order in which :func:`read_midi` returns a (projected) table once written:
+    :func:`note_order` on the tick grid (notes only swap places inside chords).
     """
     t = np.asarray(table, dtype=np.float64)
     ticks = np.round(np.cumsum(np.maximum(t[:, STEP], 0.0)) / TIME_RESOLUTION)

@@ -1,55 +1,31 @@
 """The RNN genre classifier: raw note tables in, genre probabilities out.
 
-The model reads the note table exactly as :func:`genre_lib.midi_io.read_midi` makes it,
-``(files, notes, features)`` in MIDI units (semitones, seconds, velocity 0-127, drum
-flag, program 0-127). Everything that turns those units into numbers a recurrent layer
-likes lives *inside* the model, so a saved ``.keras`` file scores a new file with nothing
-else at hand, and gradients (saliency, the delta optimizer) are taken with respect to
-the real MIDI values:
-
-0. while training only, :class:`MusicAugment` changes tempo, key and loudness at random
-   (genre-preserving changes, so the model cannot lean on one sequencer's habits);
-1. :class:`NoteEncoding` takes ``log1p`` of the step and the duration (seconds are
-   heavy-tailed: most steps are a fraction of a second, a few rests last many seconds)
-   and keeps the other columns as they are;
-2. a Keras ``Normalization`` layer, adapted to the training notes, centres and scales
-   every column, and ``columns`` picks the ones the model may read (the study read
-   pitch, step and duration only); :class:`ProgramFamily` adds each note's instrument
-   family as a one-hot (a program number is a category, not a quantity),
-   :class:`PitchClass` its pitch class (C, C#, ...: the octave-free note name) and
-   :class:`DrumSound` which drum it is (kick, snare, hi-hat, ...);
-   Optionally, :class:`PartIntervals` adds where each note stands in its own part's
-   line (drums, bass, the rest: the pitch interval and the time since the part's
-   previous note, and the ratio of that time to the one before), channels that exist
-   only in the order of the notes, and a convolution reads a few notes at a time;
-3. ``layers`` recurrent layers (GRU or LSTM) of ``units`` each read the 100 notes in
-   order (optionally both ways, or one stack per part, each reading only its part's
-   notes, :class:`PartMask`); the last one returns its final state;
-4. :class:`NoteSummary` adds statistics of the sequence's notes (mean, std, max, min of
-   every channel, and with pitch classes the key-free :class:`PitchClassProfile`)
-   beside that state: on the real data, these summaries carry much of the signal (see
-   the baseline in notebook 03), and the recurrent state adds the order. They do not
-   change when the notes are reordered, and a network given them learns to decide
-   without the order (issue 19's probes); the statistics of the :class:`PartIntervals`
-   channels do change;
-5. ``dense_layers`` dense layers of ``dense_units`` with dropout;
-6. a dense layer named ``"logits"`` with one output per genre, then a softmax named
-   ``"probabilities"``. Saliency differentiates the logits (:func:`logits_model`).
+The model reads note tables as :func:`genre_lib.midi_io.read_midi` makes them
+``(files, notes, features)`` in MIDI units; everything that turns those units into
+numbers lives inside it (its layers are the classes below, registered with Keras under
+``genre_lib>``), so a saved ``.keras`` file scores a new file with nothing else at hand
+and gradients are taken with respect to the real MIDI values:
+:class:`MusicAugment` (training only) -> :class:`NoteEncoding` -> ``Normalization`` ->
+:class:`SelectColumns`, with the one-hot categories :class:`ProgramFamily`,
+:class:`PitchClass`, :class:`DrumSound` and optionally :class:`PartIntervals` beside
+them -> an optional convolution -> GRU or LSTM layers (one stack per part with
+:class:`PartMask`) -> the window statistics :class:`NoteSummary` and
+:class:`PitchClassProfile` beside the state (layer ``state_and_summary``) -> dense
+layers -> ``logits`` -> ``probabilities``. Settings: :class:`genre_lib.configs.ModelConfig`.
+Importing this module imports Keras (and TensorFlow).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING
+import json
 
+import keras
 import numpy as np
+from keras import ops
 
+from .configs import ModelConfig
 from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS, FAMILIES, PARTS
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
-
-if TYPE_CHECKING:  # keras is imported on first use, not with the package
-    import keras
-
 
 #: the columns NoteEncoding takes the logarithm of (seconds)
 LOG_COLUMNS = (STEP, DURATION)
@@ -67,372 +43,212 @@ IOI_FLOOR = 1.0 / 32.0
 
 BASS_FAMILY = FAMILIES.index("bass")
 
+register = keras.saving.register_keras_serializable(package="genre_lib")
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """The named hyperparameters of one iteration (what the iterations table lists).
 
-    Attributes:
-        cell: ``"gru"`` or ``"lstm"``.
-        units: recurrent units ("nodes") per recurrent layer.
-        layers: number of stacked recurrent layers.
-        dense_layers: dense layers between the recurrent part and the logits.
-        dense_units: nodes per dense layer.
-        dropout: dropout rate after the recurrent part and each dense layer.
-        epochs: maximum number of epochs (early stopping usually ends sooner).
-        learning_rate: Adam's learning rate.
-        batch_size: files per gradient step.
-        patience: epochs without a better validation loss before training stops.
-        families: add the one-hot program family of each note (:class:`ProgramFamily`).
-        summary: give the dense layers per-file statistics of the notes beside the
-            recurrent state (:class:`NoteSummary`).
-        augment: random tempo, transposition and velocity changes while training
-            (:class:`MusicAugment`).
-        columns: the note-table columns the recurrent layers read (after encoding and
-            normalization); the input is always the whole note table.
-        pitch_classes: add the one-hot pitch class of each pitched note
-            (:class:`PitchClass`) and, with ``summary``, the sorted pitch-class
-            profile (:class:`PitchClassProfile`).
-        drum_sounds: add the one-hot drum sound of each drum note (:class:`DrumSound`).
-        windows: 100-note windows per training file and epoch: 1 is the study's (the
-            first 100 notes only); more adds seeded random windows of the whole file
-            (see :mod:`genre_lib.windows`).
-        cosine: lower the learning rate from ``learning_rate`` towards 0 along a half
-            cosine over ``epochs`` and keep the last epoch's weights (late epochs take
-            small steps, so the weights settle instead of jumping between the views of
-            the files the windows give; no early stopping, whose choice on a hundred
-            validation files is mostly noise).
-        intervals: add each note's place in its own part's line (:class:`PartIntervals`:
-            the pitch interval and the time since the previous note of the same part,
-            drums, bass or the rest, and the ratio of that time to the previous one), so
-            the network reads melodic and rhythmic steps within a part, which the merged
-            note order interleaves. These channels depend on the order of the notes.
-        interval_summary: give the dense layers statistics (:class:`NoteSummary`) of the
-            :class:`PartIntervals` channels beside the recurrent state (needs
-            ``intervals``): how a window moves, not what it holds.
-        parts: one recurrent stack per part (drums, bass, the rest; :class:`PartMask`),
-            each reading only its own part's notes in order, instead of one stack over
-            all the notes merged by onset.
-        bidirectional: recurrent layers read the notes both ways.
-        conv: width in notes of a convolution (``units`` filters, ReLU) in front of the
-            recurrent layers: local patterns of a few notes; 0 for none.
+@register
+class NoteEncoding(keras.layers.Layer):
+    """``log1p`` of the time columns (step, duration), other columns unchanged.
+
+    Negative times are clipped to 0 first, so an optimizer that pushes a step below
+    zero sees the value MIDI would hold (a step cannot be negative).
     """
 
-    cell: str = "gru"
-    units: int = 32
-    layers: int = 1
-    dense_layers: int = 1
-    dense_units: int = 32
-    dropout: float = 0.2
-    epochs: int = 40
-    learning_rate: float = 2e-3
-    batch_size: int = 32
-    patience: int = 8
-    families: bool = True
-    summary: bool = True
-    augment: bool = True
-    columns: tuple[str, ...] = FEATURES
-    pitch_classes: bool = False
-    drum_sounds: bool = False
-    windows: int = 1
-    cosine: bool = False
-    intervals: bool = False
-    interval_summary: bool = False
-    parts: bool = False
-    bidirectional: bool = False
-    conv: int = 0
+    def __init__(self, log_columns=LOG_COLUMNS, n_features=len(FEATURES), **kwargs):
+        super().__init__(**kwargs)
+        self.log_columns = tuple(int(c) for c in log_columns)
+        self.n_features = int(n_features)
+        mask = np.zeros(self.n_features, dtype="float32")
+        mask[list(self.log_columns)] = 1.0
+        self._mask = mask
 
-    def __post_init__(self) -> None:
-        if self.cell not in ("gru", "lstm"):
-            raise ValueError(f"cell must be 'gru' or 'lstm', not {self.cell!r}")
-        object.__setattr__(self, "columns", tuple(self.columns))  # JSON gives a list
-        unknown = [c for c in self.columns if c not in FEATURES]
-        if unknown or not self.columns:
-            raise ValueError(f"columns must be a non-empty subset of {FEATURES}, not {self.columns}")
-        for name in ("units", "layers", "epochs", "batch_size", "windows"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
-        if self.conv < 0:
-            raise ValueError(f"conv must be 0 (none) or a width in notes, not {self.conv}")
-        if self.interval_summary and not self.intervals:
-            raise ValueError("interval_summary needs intervals=True (it summarises the interval channels)")
+    def call(self, x):
+        mask = ops.convert_to_tensor(self._mask, dtype=x.dtype)
+        return mask * ops.log1p(ops.maximum(x, 0.0)) + (1.0 - mask) * x
 
-    def to_dict(self) -> dict:
-        """The settings as a JSON-able dict."""
-        return {**asdict(self), "columns": list(self.columns)}
+    def get_config(self):
+        return {**super().get_config(), "log_columns": list(self.log_columns), "n_features": self.n_features}
 
-    def replace(self, **changes) -> "ModelConfig":
-        """A copy with some settings changed (e.g. fewer epochs for a quick run)."""
-        return ModelConfig.from_dict({**self.to_dict(), **changes})
+@register
+class ProgramFamily(keras.layers.Layer):
+    """One-hot General MIDI program family (16 of 8 programs) of every pitched note, zeros
+    for drums: a program is a category (80 is not "more" than 79). A step function of the
+    program, without gradient; the raw program still reaches the network.
+    """
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        """Settings from :meth:`to_dict`; unknown keys are an error (a typo, or a newer
-        version's setting this code would silently ignore)."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown model settings {unknown}; known: {sorted(known)}")
-        return cls(**d)
+    def call(self, x):
+        family = ops.cast(ops.clip(ops.floor(x[..., PROGRAM] / 8.0), 0, 15), "int32")
+        pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
+        return ops.one_hot(family, 16, dtype=x.dtype) * pitched
 
+@register
+class SelectColumns(keras.layers.Layer):
+    """The note-table columns a model may read, by index (the others are dropped,
+    so they get no weight and no gradient)."""
 
-def _keras():
-    import keras
+    def __init__(self, columns=tuple(range(len(FEATURES))), **kwargs):
+        super().__init__(**kwargs)
+        self.columns = tuple(int(c) for c in columns)
 
-    return keras
+    def call(self, x):
+        return ops.take(x, list(self.columns), axis=-1)
 
+    def get_config(self):
+        return {**super().get_config(), "columns": list(self.columns)}
 
-_LAYERS: dict = {}
+@register
+class PitchClass(keras.layers.Layer):
+    """One-hot pitch class (pitch mod 12: C, C#, ..., B) of every pitched note; all
+    zeros for drum notes, whose pitch names a drum, not a note. Two notes an octave
+    apart share it, which a plain pitch number hides from the network. Like
+    :class:`ProgramFamily` it is a step function of the pitch, without gradient."""
 
+    def call(self, x):
+        pitch_class = ops.cast(ops.mod(ops.round(x[..., PITCH]), 12.0), "int32")
+        pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
+        return ops.one_hot(pitch_class, 12, dtype=x.dtype) * pitched
 
-def _custom_layers() -> dict:
-    """The project's Keras layers, made (and registered for saving) on first use so that
-    importing this module does not import TensorFlow."""
-    if _LAYERS:
-        return _LAYERS
-    keras = _keras()
-    ops = keras.ops
+@register
+class DrumSound(keras.layers.Layer):
+    """One-hot drum sound (kick, snare, clap, hi-hat, ride, crash, tom; see
+    :data:`genre_lib.general_midi.DRUM_SOUNDS`) of every drum note; all zeros for
+    pitched notes and for other percussion."""
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class NoteEncoding(keras.layers.Layer):
-        """``log1p`` of the time columns (step, duration), other columns unchanged.
+    def call(self, x):
+        lookup = ops.convert_to_tensor(DRUM_SOUND_OF_PITCH.astype("int32"))
+        key = ops.cast(ops.clip(ops.round(x[..., PITCH]), 0, 127), "int32")
+        sound = ops.take(lookup, key)
+        drum = ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
+        # one_hot of -1 (other percussion) is all zeros
+        return ops.one_hot(sound, len(DRUM_SOUNDS), dtype=x.dtype) * drum
 
-        Negative times are clipped to 0 first, so an optimizer that pushes a step below
-        zero sees the value MIDI would hold (a step cannot be negative).
-        """
+@register
+class PitchClassProfile(keras.layers.Layer):
+    """How the pitched notes of a sequence spread over the 12 pitch classes, sorted
+    from the most used to the least: a key-free profile (a blues in F and one in
+    B-flat give the same profile) of how many pitch classes the music uses, from
+    the one-hot pitch classes of :class:`PitchClass`."""
 
-        def __init__(self, log_columns=LOG_COLUMNS, n_features=len(FEATURES), **kwargs):
-            super().__init__(**kwargs)
-            self.log_columns = tuple(int(c) for c in log_columns)
-            self.n_features = int(n_features)
-            mask = np.zeros(self.n_features, dtype="float32")
-            mask[list(self.log_columns)] = 1.0
-            self._mask = mask
+    def call(self, pitch_classes):
+        counts = ops.sum(pitch_classes, axis=1)
+        shares = counts / ops.maximum(ops.sum(counts, axis=-1, keepdims=True), 1.0)
+        return ops.flip(ops.sort(shares, axis=-1), axis=-1)
 
-        def call(self, x):
-            mask = ops.convert_to_tensor(self._mask, dtype=x.dtype)
-            return mask * ops.log1p(ops.maximum(x, 0.0)) + (1.0 - mask) * x
+@register
+class NoteSummary(keras.layers.Layer):
+    """Mean, standard deviation, maximum and minimum of every channel over the notes, beside
+    the recurrent state. The std of a constant channel takes a double ``where`` so its
+    gradient is 0, not the NaN of ``sqrt`` at 0.
+    """
 
-        def get_config(self):
-            return {**super().get_config(), "log_columns": list(self.log_columns), "n_features": self.n_features}
+    def call(self, x):
+        var = ops.var(x, 1)
+        spread = var > 0
+        std = ops.where(spread, ops.sqrt(ops.where(spread, var, ops.ones_like(var))), ops.zeros_like(var))
+        return ops.concatenate([ops.mean(x, 1), std, ops.max(x, 1), ops.min(x, 1)], axis=-1)
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class ProgramFamily(keras.layers.Layer):
-        """One-hot General MIDI program family (16 families of 8 programs: pianos,
-        chromatic percussion, organs, guitars, basses, strings, ..., synth leads, synth
-        pads, ...) of every pitched note; all zeros for drum notes.
+@register
+class MusicAugment(keras.layers.Layer):
+    """Training-time augmentation, one random draw per file (inactive at inference):
+    tempo scaled by up to ``exp(±tempo)`` (steps and durations), pitched notes
+    transposed by up to ``±transpose`` semitones, velocities shifted by up to
+    ``±velocity``. These are changes that do not change a piece's genre, so the
+    model is pushed away from one sequencer's tempo, key or velocity habits."""
 
-        A program number is a category: 80 (square lead) is not "more" than 79
-        (ocarina). The family one-hot lets the network treat it as one. It has no
-        gradient with respect to the program (a category cannot be nudged); the raw
-        program column still reaches the network through the normalized features.
-        """
+    def __init__(self, tempo=0.25, transpose=6, velocity=15.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.tempo, self.transpose, self.velocity, self.seed = float(tempo), int(transpose), float(velocity), int(seed)
+        self._gen = keras.random.SeedGenerator(self.seed)
 
-        def call(self, x):
-            family = ops.cast(ops.clip(ops.floor(x[..., PROGRAM] / 8.0), 0, 15), "int32")
-            pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
-            return ops.one_hot(family, 16, dtype=x.dtype) * pitched
+    def call(self, x, training=None):
+        if not training:
+            return x
+        b = ops.shape(x)[0]
+        scale = ops.exp(keras.random.uniform((b, 1), -self.tempo, self.tempo, seed=self._gen))
+        shift = ops.round(keras.random.uniform((b, 1), -self.transpose, self.transpose, seed=self._gen))
+        vel = keras.random.uniform((b, 1), -self.velocity, self.velocity, seed=self._gen)
+        drum = x[..., DRUM]
+        return ops.stack([
+            x[..., PITCH] + shift * (1.0 - drum),
+            x[..., STEP] * scale,
+            x[..., DURATION] * scale,
+            ops.clip(x[..., VELOCITY] + vel, 1.0, 127.0),
+            drum,
+            x[..., PROGRAM],
+        ], axis=-1)
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class SelectColumns(keras.layers.Layer):
-        """The note-table columns a model may read, by index (the others are dropped,
-        so they get no weight and no gradient)."""
+    def get_config(self):
+        return {**super().get_config(), "tempo": self.tempo, "transpose": self.transpose,
+                "velocity": self.velocity, "seed": self.seed}
 
-        def __init__(self, columns=tuple(range(len(FEATURES))), **kwargs):
-            super().__init__(**kwargs)
-            self.columns = tuple(int(c) for c in columns)
+def _part_index(x):
+    """:func:`genre_lib.general_midi.part_of` of every note, as int32 ``(batch, notes)``."""
+    drum = x[..., DRUM] > 0.5
+    family = ops.floor(ops.clip(x[..., PROGRAM], 0.0, 127.0) / 8.0)
+    bass = ops.logical_and(ops.logical_not(drum), ops.equal(family, float(BASS_FAMILY)))
+    return ops.where(drum, 0, ops.where(bass, 1, 2))
 
-        def call(self, x):
-            return ops.take(x, list(self.columns), axis=-1)
+@register
+class PartMask(keras.layers.Layer):
+    """``True`` for the notes of one part (an index into
+    :data:`genre_lib.general_midi.PARTS`): the mask a part's recurrent layer reads
+    the window with, skipping the other parts' notes and keeping its state."""
 
-        def get_config(self):
-            return {**super().get_config(), "columns": list(self.columns)}
+    def __init__(self, part=0, **kwargs):
+        super().__init__(**kwargs)
+        self.part = int(part)
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class PitchClass(keras.layers.Layer):
-        """One-hot pitch class (pitch mod 12: C, C#, ..., B) of every pitched note; all
-        zeros for drum notes, whose pitch names a drum, not a note. Two notes an octave
-        apart share it, which a plain pitch number hides from the network. Like
-        :class:`ProgramFamily` it is a step function of the pitch, without gradient."""
+    def call(self, x):
+        return ops.equal(_part_index(x), self.part)
 
-        def call(self, x):
-            pitch_class = ops.cast(ops.mod(ops.round(x[..., PITCH]), 12.0), "int32")
-            pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
-            return ops.one_hot(pitch_class, 12, dtype=x.dtype) * pitched
+    def get_config(self):
+        return {**super().get_config(), "part": self.part}
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class DrumSound(keras.layers.Layer):
-        """One-hot drum sound (kick, snare, clap, hi-hat, ride, crash, tom; see
-        :data:`genre_lib.general_midi.DRUM_SOUNDS`) of every drum note; all zeros for
-        pitched notes and for other percussion."""
+@register
+class PartIntervals(keras.layers.Layer):
+    """Where each note stands in its own part's line (:data:`INTERVAL_CHANNELS`): within
+    its part (drums, bass, the rest), the pitch interval to the previous note in octaves
+    (clipped to two; none for drums), ``log2`` of the time since the part's previous onset
+    plus 2, and ``log2`` of that interval over the previous one (clipped to ±3); 0 without a
+    predecessor. They are the order, read per part; tempo and key changes leave them unchanged.
+    """
 
-        def call(self, x):
-            lookup = ops.convert_to_tensor(DRUM_SOUND_OF_PITCH.astype("int32"))
-            key = ops.cast(ops.clip(ops.round(x[..., PITCH]), 0, 127), "int32")
-            sound = ops.take(lookup, key)
-            drum = ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
-            # one_hot of -1 (other percussion) is all zeros
-            return ops.one_hot(sound, len(DRUM_SOUNDS), dtype=x.dtype) * drum
+    def call(self, x):
+        n = ops.shape(x)[1]
+        part = _part_index(x)
+        step = ops.maximum(x[..., STEP], 0.0)
+        onset = ops.cumsum(step, axis=1)
+        rank = ops.cast(ops.arange(n), x.dtype)
+        # earlier[i, j]: row j comes before row i
+        earlier = ops.expand_dims(rank, 1) > ops.expand_dims(rank, 0)
+        same = ops.logical_and(ops.equal(ops.expand_dims(part, 2), ops.expand_dims(part, 1)), earlier)
+        sooner = ops.expand_dims(onset, 1) < ops.expand_dims(onset, 2) - ONSET_TOLERANCE
+        position = rank + 1.0
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class PitchClassProfile(keras.layers.Layer):
-        """How the pitched notes of a sequence spread over the 12 pitch classes, sorted
-        from the most used to the least: a key-free profile (a blues in F and one in
-        B-flat give the same profile) of how many pitch classes the music uses, from
-        the one-hot pitch classes of :class:`PitchClass`."""
+        def last(candidates):
+            # the last candidate row j < i of each row i, -1 if none
+            return ops.cast(ops.max(ops.where(candidates, position, 0.0), axis=-1), "int32") - 1
 
-        def call(self, pitch_classes):
-            counts = ops.sum(pitch_classes, axis=1)
-            shares = counts / ops.maximum(ops.sum(counts, axis=-1, keepdims=True), 1.0)
-            return ops.flip(ops.sort(shares, axis=-1), axis=-1)
+        def at(values, index):
+            return ops.take_along_axis(values, ops.maximum(index, 0), axis=1)
 
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class NoteSummary(keras.layers.Layer):
-        """Mean, standard deviation, maximum and minimum of every input channel over the
-        notes: the per-file statistics a non-neural baseline sees, given to the dense
-        layers beside the recurrent state.
-
-        The standard deviation of a constant channel (a program family a file never
-        uses, a file without drums) is 0, where ``sqrt`` has an infinite slope: plain
-        ``ops.std`` then gives a NaN input gradient (saliency, the delta optimizer). The
-        double ``where`` gives the same values and a zero gradient there instead.
-        """
-
-        def call(self, x):
-            var = ops.var(x, 1)
-            spread = var > 0
-            std = ops.where(spread, ops.sqrt(ops.where(spread, var, ops.ones_like(var))), ops.zeros_like(var))
-            return ops.concatenate([ops.mean(x, 1), std, ops.max(x, 1), ops.min(x, 1)], axis=-1)
-
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class MusicAugment(keras.layers.Layer):
-        """Training-time augmentation, one random draw per file (inactive at inference):
-        tempo scaled by up to ``exp(±tempo)`` (steps and durations), pitched notes
-        transposed by up to ``±transpose`` semitones, velocities shifted by up to
-        ``±velocity``. These are changes that do not change a piece's genre, so the
-        model is pushed away from one sequencer's tempo, key or velocity habits."""
-
-        def __init__(self, tempo=0.25, transpose=6, velocity=15.0, seed=0, **kwargs):
-            super().__init__(**kwargs)
-            self.tempo, self.transpose, self.velocity, self.seed = float(tempo), int(transpose), float(velocity), int(seed)
-            self._gen = keras.random.SeedGenerator(self.seed)
-
-        def call(self, x, training=None):
-            if not training:
-                return x
-            b = ops.shape(x)[0]
-            scale = ops.exp(keras.random.uniform((b, 1), -self.tempo, self.tempo, seed=self._gen))
-            shift = ops.round(keras.random.uniform((b, 1), -self.transpose, self.transpose, seed=self._gen))
-            vel = keras.random.uniform((b, 1), -self.velocity, self.velocity, seed=self._gen)
-            drum = x[..., DRUM]
-            return ops.stack([
-                x[..., PITCH] + shift * (1.0 - drum),
-                x[..., STEP] * scale,
-                x[..., DURATION] * scale,
-                ops.clip(x[..., VELOCITY] + vel, 1.0, 127.0),
-                drum,
-                x[..., PROGRAM],
-            ], axis=-1)
-
-        def get_config(self):
-            return {**super().get_config(), "tempo": self.tempo, "transpose": self.transpose,
-                    "velocity": self.velocity, "seed": self.seed}
-
-    def _part_index(x):
-        """:func:`genre_lib.general_midi.part_of` of every note, as int32 ``(batch, notes)``."""
-        drum = x[..., DRUM] > 0.5
-        family = ops.floor(ops.clip(x[..., PROGRAM], 0.0, 127.0) / 8.0)
-        bass = ops.logical_and(ops.logical_not(drum), ops.equal(family, float(BASS_FAMILY)))
-        return ops.where(drum, 0, ops.where(bass, 1, 2))
-
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class PartMask(keras.layers.Layer):
-        """``True`` for the notes of one part (an index into
-        :data:`genre_lib.general_midi.PARTS`): the mask a part's recurrent layer reads
-        the window with, skipping the other parts' notes and keeping its state."""
-
-        def __init__(self, part=0, **kwargs):
-            super().__init__(**kwargs)
-            self.part = int(part)
-
-        def call(self, x):
-            return ops.equal(_part_index(x), self.part)
-
-        def get_config(self):
-            return {**super().get_config(), "part": self.part}
-
-    @keras.saving.register_keras_serializable(package="genre_lib")
-    class PartIntervals(keras.layers.Layer):
-        """Where each note stands in its own part's line (:data:`INTERVAL_CHANNELS`).
-
-        Merged by onset, the notes of a window interleave drums, bass and the other
-        instruments, so the note before a bass note is seldom a bass note. For every
-        note this layer finds, within the note's part (drums, bass, the rest):
-
-        * the previous note of the part (any earlier row), and the pitch interval to it
-          in octaves, clipped to two (none for drums: a drum pitch names a drum);
-        * the previous *onset* of the part (the last earlier row that starts strictly
-          earlier; the onsets are the running sum of the steps), and the time since it
-          as ``log2(seconds + 1/32) + 2``: an inter-onset interval;
-        * the ratio of that interval to the part's previous one, ``log2``, clipped to
-          ±3: a tempo-free rhythm (0 for even notes, about ±1 for a swung long-short).
-
-        A note without such a predecessor in the window gets 0. Each quantity sits in
-        its part's own channel and is 0 in the other parts' channels. All of them change
-        when the notes are reordered: they are the order, read per part. Transposition
-        and a change of tempo (:class:`MusicAugment`) leave the intervals and the ratios
-        unchanged.
-        """
-
-        def call(self, x):
-            n = ops.shape(x)[1]
-            part = _part_index(x)
-            step = ops.maximum(x[..., STEP], 0.0)
-            onset = ops.cumsum(step, axis=1)
-            rank = ops.cast(ops.arange(n), x.dtype)
-            # earlier[i, j]: row j comes before row i
-            earlier = ops.expand_dims(rank, 1) > ops.expand_dims(rank, 0)
-            same = ops.logical_and(ops.equal(ops.expand_dims(part, 2), ops.expand_dims(part, 1)), earlier)
-            sooner = ops.expand_dims(onset, 1) < ops.expand_dims(onset, 2) - ONSET_TOLERANCE
-            position = rank + 1.0
-
-            def last(candidates):
-                # the last candidate row j < i of each row i, -1 if none
-                return ops.cast(ops.max(ops.where(candidates, position, 0.0), axis=-1), "int32") - 1
-
-            def at(values, index):
-                return ops.take_along_axis(values, ops.maximum(index, 0), axis=1)
-
-            prev_note = last(same)
-            prev_onset = last(ops.logical_and(same, sooner))
-            has_note, has_onset = prev_note >= 0, prev_onset >= 0
-            zero = ops.zeros_like(onset)
-            pitch = x[..., PITCH]
-            interval = ops.where(has_note, ops.clip(pitch - at(pitch, prev_note), -24.0, 24.0) / 12.0, zero)
-            ioi = ops.where(has_onset, onset - at(onset, prev_onset), zero)
-            log_ioi = ops.log(ioi + IOI_FLOOR) / np.log(2.0)
-            has_ratio = ops.logical_and(has_onset, at(ops.cast(has_onset, x.dtype), prev_onset) > 0.5)
-            ratio = ops.where(has_ratio, ops.clip(log_ioi - at(log_ioi, prev_onset), -3.0, 3.0), zero)
-            timing = ops.where(has_onset, log_ioi + 2.0, zero)
-            of_part = [ops.cast(ops.equal(part, k), x.dtype) for k in range(3)]
-            return ops.stack([
-                timing * of_part[0], ratio * of_part[0],
-                interval * of_part[1], timing * of_part[1], ratio * of_part[1],
-                interval * of_part[2], timing * of_part[2], ratio * of_part[2],
-            ], axis=-1)
-
-    _LAYERS.update(PartMask=PartMask, PartIntervals=PartIntervals)
-    _LAYERS.update(NoteEncoding=NoteEncoding, ProgramFamily=ProgramFamily, NoteSummary=NoteSummary,
-                   MusicAugment=MusicAugment, SelectColumns=SelectColumns, PitchClass=PitchClass,
-                   DrumSound=DrumSound, PitchClassProfile=PitchClassProfile)
-    return _LAYERS
-
-
-def note_encoding(**kwargs) -> "keras.layers.Layer":
-    """A new :class:`NoteEncoding` layer (registers the project's layers for loading)."""
-    return _custom_layers()["NoteEncoding"](**kwargs)
+        prev_note = last(same)
+        prev_onset = last(ops.logical_and(same, sooner))
+        has_note, has_onset = prev_note >= 0, prev_onset >= 0
+        zero = ops.zeros_like(onset)
+        pitch = x[..., PITCH]
+        interval = ops.where(has_note, ops.clip(pitch - at(pitch, prev_note), -24.0, 24.0) / 12.0, zero)
+        ioi = ops.where(has_onset, onset - at(onset, prev_onset), zero)
+        log_ioi = ops.log(ioi + IOI_FLOOR) / np.log(2.0)
+        has_ratio = ops.logical_and(has_onset, at(ops.cast(has_onset, x.dtype), prev_onset) > 0.5)
+        ratio = ops.where(has_ratio, ops.clip(log_ioi - at(log_ioi, prev_onset), -3.0, 3.0), zero)
+        timing = ops.where(has_onset, log_ioi + 2.0, zero)
+        of_part = [ops.cast(ops.equal(part, k), x.dtype) for k in range(3)]
+        return ops.stack([
+            timing * of_part[0], ratio * of_part[0],
+            interval * of_part[1], timing * of_part[1], ratio * of_part[1],
+            interval * of_part[2], timing * of_part[2], ratio * of_part[2],
+        ], axis=-1)
 
 
 def encode_notes(X: np.ndarray) -> np.ndarray:
@@ -443,19 +259,10 @@ def encode_notes(X: np.ndarray) -> np.ndarray:
 
 
 def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: int = 0) -> "keras.Model":
-    """A compiled, untrained classifier whose normalization is adapted to ``X_train``.
-
-    Args:
-        config: the hyperparameters.
-        X_train: training note tables ``(files, notes, features)`` in MIDI units; only
-            their per-feature statistics are used here.
-        n_genres: number of output classes.
-        seed: seeds Keras' weight initialisation (and Python/numpy/TF generators).
-
-    Returns:
-        A ``keras.Model`` mapping ``(batch, notes, features)`` to genre probabilities.
+    """A compiled, untrained classifier of ``config`` whose normalization is adapted to
+    ``X_train`` ``(files, notes, features)`` in MIDI units, with ``n_genres`` outputs;
+    ``seed`` seeds the initialisation.
     """
-    keras = _keras()
     keras.utils.set_random_seed(seed)
     X_train = np.asarray(X_train, dtype=np.float32)
     n_notes, n_features = X_train.shape[1:]
@@ -463,40 +270,39 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     norm = keras.layers.Normalization(axis=-1, name="normalization")
     norm.adapt(encode_notes(X_train).reshape(-1, n_features))
 
-    L = _custom_layers()
     inputs = keras.Input((n_notes, n_features), name="notes")
-    x = L["MusicAugment"](seed=seed, name="augment")(inputs) if config.augment else inputs
-    h = norm(L["NoteEncoding"](n_features=n_features, name="note_encoding")(x))
+    x = MusicAugment(seed=seed, name="augment")(inputs) if config.augment else inputs
+    h = norm(NoteEncoding(n_features=n_features, name="note_encoding")(x))
     if tuple(config.columns) != FEATURES:
-        h = L["SelectColumns"]([FEATURES.index(c) for c in config.columns], name="columns")(h)
+        h = SelectColumns([FEATURES.index(c) for c in config.columns], name="columns")(h)
     categories = []
     if config.families:
-        categories.append(L["ProgramFamily"](name="program_family")(x))
+        categories.append(ProgramFamily(name="program_family")(x))
     if config.pitch_classes:
-        pitch_classes = L["PitchClass"](name="pitch_class")(x)
+        pitch_classes = PitchClass(name="pitch_class")(x)
         categories.append(pitch_classes)
     if config.drum_sounds:
-        categories.append(L["DrumSound"](name="drum_sound")(x))
+        categories.append(DrumSound(name="drum_sound")(x))
     if categories:
         h = keras.layers.Concatenate(name="with_categories")([h, *categories])
     notes = h
     if config.intervals:
-        intervals = L["PartIntervals"](name="part_intervals")(x)
+        intervals = PartIntervals(name="part_intervals")(x)
         h = keras.layers.Concatenate(name="with_intervals")([h, intervals])
     if config.conv:
         h = keras.layers.Conv1D(config.units, config.conv, padding="same", activation="relu", name="conv")(h)
     if config.parts:
-        states = [_recurrent(config, h, f"{part}_", L["PartMask"](k, name=f"{part}_mask")(x))
+        states = [_recurrent(config, h, f"{part}_", PartMask(k, name=f"{part}_mask")(x))
                   for k, part in enumerate(PARTS)]
     else:
         states = [_recurrent(config, h)]
     summaries = []
     if config.summary:
-        summaries.append(L["NoteSummary"](name="note_summary")(notes))
+        summaries.append(NoteSummary(name="note_summary")(notes))
         if config.pitch_classes:
-            summaries.append(L["PitchClassProfile"](name="pitch_class_profile")(pitch_classes))
+            summaries.append(PitchClassProfile(name="pitch_class_profile")(pitch_classes))
     if config.interval_summary:
-        summaries.append(L["NoteSummary"](name="interval_summary")(intervals))
+        summaries.append(NoteSummary(name="interval_summary")(intervals))
     # the recurrent states enter this layer directly: genre_lib.probes tells the branches
     # apart by the layer each input comes from
     if summaries:
@@ -525,7 +331,6 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
 def _recurrent(config: ModelConfig, h, prefix: str = "", mask=None):
     """``config.layers`` stacked recurrent layers over the note channels ``h`` (reading
     only the notes where ``mask`` is true, when given); the last returns its final state."""
-    keras = _keras()
     cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
     for i in range(config.layers):
         last = i == config.layers - 1
@@ -538,27 +343,17 @@ def _recurrent(config: ModelConfig, h, prefix: str = "", mask=None):
 
 
 def logits_model(model: "keras.Model") -> "keras.Model":
-    """The same network cut before its softmax: note tables in, one logit per genre out.
-
-    Shares the weights of ``model`` (no copy). Saliency and the delta optimizer use it,
-    because the probability of a confident prediction barely moves (see
-    :mod:`genre_lib.saliency`).
+    """The same network cut before its softmax (shared weights): saliency and flips
+    differentiate logits, since a confident probability barely moves.
     """
-    keras = _keras()
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
 def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each input feature over the training notes, in
-    MIDI units, recovered from the model's Normalization layer.
-
-    For the log-encoded columns (step, duration) the Normalization layer holds the
-    statistics of ``log1p(seconds)``; the raw-unit scale returned for them is the
-    first-order (delta-method) one at the mean: ``std_raw ≈ std_log * exp(mean_log)``
-    and ``mean_raw ≈ expm1(mean_log)``. It is used only to put feature columns on a
-    comparable scale and as a neutral value, where this precision is plenty.
+    """Mean and standard deviation of each input feature over the training notes in MIDI
+    units, from the model's Normalization layer; for the ``log1p``-encoded times, to first
+    order at the mean (``std ≈ std_log * exp(mean_log)``), enough for scales and a neutral note.
     """
-    keras = _keras()
     norm = model.get_layer("normalization")
     mean = np.asarray(keras.ops.convert_to_numpy(norm.mean), dtype=np.float64).reshape(-1)
     std = np.sqrt(np.maximum(np.asarray(keras.ops.convert_to_numpy(norm.variance), dtype=np.float64).reshape(-1), 0))
@@ -582,12 +377,8 @@ CATEGORICAL_LAYERS: dict[str, tuple[str, str]] = {
 
 
 def categorical_encodings(model: "keras.Model") -> tuple[tuple[str, str], ...]:
-    """The one-hot categories the model computes from its input columns, as
-    ``(column, encoding)`` pairs, e.g. ``("pitch", "pitch class")``.
-
-    Each is a step function of its column (``floor``, ``round``, a table look-up), so
-    its derivative is zero wherever it exists: no gradient-based attribution reaches
-    a column through it, and a straight path across one of its steps jumps.
+    """The one-hot categories the model computes from its input columns, as ``(column,
+    encoding)`` pairs: step functions, so no gradient reaches a column through them.
     """
     names = {layer.name for layer in model.layers}
     return tuple(pair for name, pair in CATEGORICAL_LAYERS.items() if name in names)
@@ -610,9 +401,6 @@ def clone_model(model: "keras.Model", dtype: str | None = None) -> "keras.Model"
     """An independent copy of a Keras model with the same weights (the original is never
     touched). With ``dtype="float64"`` every layer computes in float64, e.g. to check
     gradients against finite differences without float32 round-off."""
-    import json
-
-    keras = _keras()
     if dtype is None:
         copy = keras.models.clone_model(model)
     else:

@@ -1,26 +1,12 @@
-"""Where the project keeps things, and whether it runs in quick mode: the one place that knows.
-
-Every folder below is computed from the project root (the folder holding ``genre_lib/``),
-never from the working directory, so a notebook, a script and a test started from
-anywhere agree. Nothing here creates a folder or reads one.
-
-* :data:`PROJECT`: the project root.
-* :data:`REAL_DIR` (``data/real``, written by ``make data``), :data:`DEMO_DIR`
-  (``data/demo``, the generated corpus), :data:`MANIFEST` (``data/sources/midi.csv``, the
-  list of the real collection's files), :func:`cache_dir` (``data/cache`` unless
-  ``GENRE_CACHE`` says otherwise).
-* :data:`MODELS_DIR` (committed runs), :data:`RUNS_DIR` (runs the notebooks train, one
-  folder per data collection), :data:`REPORTS_DIR`, :data:`RESULTS_DIR`, :data:`NOTEBOOKS_DIR`.
-* :data:`SHARED_MIDI`: where the real collection sits beside the project on the
-  maintainers' machines (``../shared/midi``; tests and benchmarks use it when present).
-* :func:`quick_mode`: fewer epochs and files, still real training (``GENRE_QUICK=1`` or ``CI`` set).
-* :func:`shown`: a path as printed in banners and notebook outputs, relative to the project.
+"""Where the project keeps things, and whether it runs in quick mode: the one place
+that knows. Every folder is computed from the project root, never the working
+directory; nothing here creates or reads a folder.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 #: the project root: the folder holding ``genre_lib/``
@@ -73,3 +59,31 @@ def shown(path: str | Path) -> str:
         return Path(os.path.relpath(Path(path).resolve(), PROJECT)).as_posix()
     except ValueError:  # another drive (Windows): no relative path exists
         return Path(path).name
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], object], overwrite: bool = False) -> Path:
+    """Write a file or a folder by ``write(temporary path)`` beside ``path``, renamed into
+    place when done, so a reader never sees half of it and a crash leaves nothing that
+    looks complete; what is there already is replaced only with ``overwrite``. Returns ``path``.
+
+    Raises:
+        FileExistsError: ``path`` exists (or appeared while writing) and ``overwrite`` is false.
+    """
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: already exists; not replaced (pass overwrite=True to replace it)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)) / path.name
+    try:
+        write(tmp)
+        if path.exists():
+            if not overwrite:  # another process finished first
+                raise FileExistsError(f"{path}: appeared while writing; not replaced")
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+        tmp.replace(path)
+    finally:
+        shutil.rmtree(tmp.parent, ignore_errors=True)
+    return path

@@ -48,22 +48,10 @@ def plot_piano_roll(
     vmax: float | None = None,
     values_label: str | None = None,
 ):
-    """Draw a note table as a piano roll: time across, pitch up, drums in a lane below.
-
-    Args:
-        table: note table (notes x features), e.g. the first 100 notes of a file.
-        ax: axes to draw on (new figure if None).
-        values: optional per-note numbers (e.g. saliency) that colour the notes,
-            centred on 0 with a diverging colour map (from 0 when no value is negative);
-            without it pitched notes are blue and drums grey.
-        highlight: optional boolean mask of notes to outline in black (e.g. changed notes).
-        cmap: colour map for ``values``.
-        title: axes title.
-        vmax: colour scale limit for ``values`` (default: the largest |value|).
-        values_label: the colour bar's label (what ``values`` are, with their unit).
-
-    Returns:
-        The axes.
+    """Draw a note table as a piano roll (time across, pitch up, drums in a lane
+    below) on ``ax`` and return it. ``values`` colour the notes (per-note numbers, e.g.
+    saliency, on a diverging scale up to ``vmax``, labelled ``values_label``), else pitched
+    notes are blue and drums grey; ``highlight`` outlines notes in black.
     """
     ax = _new_ax(ax)
     table = np.asarray(table)
@@ -162,22 +150,9 @@ def plot_flip(
     vmax: float | None = None,
     values_label: str | None = None,
 ):
-    """Note map of a genre flip: piano rolls of the original (top) and the modified
-    table (below) on one time axis and one pitch axis, the changed notes outlined in
-    orange on the original and filled in orange on the modified table, with a legend.
-
-    Args:
-        original, modified: note tables of the same notes (rows matched by position),
-            e.g. ``FlipResult.base`` and ``FlipResult.modified``.
-        axes: two axes to draw on (a new 2 x 1 figure with a shared time axis if None).
-        values: optional per-note numbers (e.g. saliency of the original) colouring
-            the original's notes.
-        titles: titles of the two panels.
-        vmax: colour scale limit for ``values``.
-        values_label: the colour bar's label for ``values`` (what they are, their unit).
-
-    Returns:
-        The two axes.
+    """Note map of a genre flip: piano rolls of ``original`` (top, changed notes
+    outlined in orange, coloured by ``values`` if given) and ``modified`` (below, changed
+    notes filled in orange) on one time and pitch axis; returns the two axes.
     """
     from matplotlib.patches import Patch
 
@@ -228,24 +203,9 @@ def plot_saliency_heatmap(
     cmap: str = "RdBu_r",
     unit: str | None = None,
 ):
-    """Heat map of one signed saliency map: note position across, one row per feature,
-    a diverging colour map centred on 0 (red: raises the genre's logit, blue: lowers it).
-
-    Pass a map whose features are comparable (``Method.shown`` of
-    :mod:`genre_lib.saliency`, e.g. the gradient times each feature's std): raw
-    gradients mix semitones and seconds.
-
-    Args:
-        attr: (notes, features) signed map.
-        features: feature names (row labels).
-        ax: axes to draw on (new figure if None).
-        title: axes title.
-        vmax: colour limit (default: the largest |value|); use one limit to compare maps.
-        cmap: diverging colour map.
-        unit: colour bar label (the map's unit, e.g. ``SaliencyMap.unit``).
-
-    Returns:
-        The axes.
+    """Heat map of one signed map ``attr`` ``(notes, features)``: a row per feature,
+    red raises the genre's output, blue lowers it, one colour limit ``vmax`` (default the
+    largest |value|). Pass a map comparable across features (``Method.shown``); returns the axes.
     """
     ax = _new_ax(ax, figsize=(12, 2.8))
     attr = np.asarray(attr, dtype=float)
@@ -270,16 +230,9 @@ def plot_saliency_roll(
     vmax: float | None = None,
     unit: str | None = None,
 ):
-    """A piano roll whose notes are coloured by their importance in a saliency map.
-
-    Importance per note is the sum over features of |attr| (``signed=False``: how much
-    the note matters either way) or the plain sum (``signed=True``: red for, blue
-    against the genre); see ``genre_lib.saliency.note_importance``. Pass a comparable
-    map. ``top`` > 0 outlines the ``top`` most important notes (in black, with a legend
-    entry). ``unit`` (the map's unit) goes into the colour bar's label.
-
-    Returns:
-        The axes.
+    """A piano roll coloured by each note's importance in a comparable map
+    (:func:`genre_lib.saliency.note_importance`, signed or not), the ``top`` notes
+    outlined; returns the axes.
     """
     from matplotlib.patches import Patch
 
@@ -305,20 +258,8 @@ def plot_saliency_roll(
 def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None,
                         unit: str = "logit change per 1-std change"):
     """Where the model looks, per genre: mean |attribution| per feature (left) and per
-    note position (right, log scale: recurrent networks' gradients fade roughly
-    exponentially with the distance from the last note), over the files of each genre.
-
-    Args:
-        attrs: comparable maps (files, notes, features), e.g. the gradient times each
-            feature's std, each file explained for its own genre.
-        y: genre index of each file.
-        genres: genre names.
-        features: feature names.
-        axes: two axes (a new 1 x 2 figure if None).
-        unit: the maps' unit, for the y axes.
-
-    Returns:
-        The two axes.
+    note position (right, log scale) of comparable maps ``attrs`` ``(files, notes,
+    features)``, each file explained for its own genre; returns the two axes.
     """
     attrs = np.abs(np.asarray(attrs, dtype=float))
     y = np.asarray(y)
@@ -346,22 +287,8 @@ def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATU
 
 
 def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes=None, name: str = ""):
-    """One heat map per method of the same file, one colour scale per unit.
-
-    Maps in the same unit (gradient and SmoothGrad: change per 1-std change; gradient x
-    input and IG: contribution to the explained output) share one colour limit, the
-    largest |value| among them, so their panels compare directly; different units are
-    not the same quantity, so each gets its own scale, and every panel's title says
-    which. An occlusion map has one row, ``note``.
-
-    Args:
-        maps: one-file :class:`genre_lib.saliency.SaliencyMap` of each method.
-        features: feature names (row labels).
-        axes: one axes per map (a new figure with shared note axes if None).
-        name: what the figure's title calls the file.
-
-    Returns:
-        The axes.
+    """One heat map per method of the same file: maps in the same unit share one
+    colour limit, each unit gets its own (every title says which); returns the axes.
     """
     if axes is None:
         fig, axes = plt.subplots(len(maps), 1, figsize=(12, 2.3 * len(maps)), sharex=True, layout="constrained")
@@ -383,12 +310,8 @@ def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes
 
 def plot_deletion(deletion, ax=None, title: str | None = None):
     """Deletion curves (:class:`genre_lib.saliency_checks.DeletionResult`): the mean
-    probability of each file's own genre as more notes are replaced by the neutral note,
-    in three orders (most salient first, random, last notes first), the area under each
-    curve in the legend (lower = the probability falls sooner).
-
-    Returns:
-        The axes.
+    probability of each file's genre as notes are replaced, most salient first, in random
+    order and last first, each curve's area in the legend; returns the axes.
     """
     ax = _new_ax(ax, figsize=(7, 4))
     n = len(deletion.auc_salient)
@@ -405,13 +328,8 @@ def plot_deletion(deletion, ax=None, title: str | None = None):
 
 
 def plot_method_checks(checks, ax=None, title: str | None = None):
-    """Each saliency method's deletion AUC minus each no-map ranking's, per file, with
-    the paired bootstrap interval over files
-    (:class:`genre_lib.saliency_checks.MethodChecks`): left of 0, the map makes the
-    probability fall sooner than the rule without a map.
-
-    Returns:
-        The axes.
+    """Each method's deletion AUC minus each no-map ranking's with its paired interval
+    (:class:`genre_lib.saliency_checks.MethodChecks`); left of 0 the map does better. Returns the axes.
     """
     from .saliency_checks import CHANCES
 
@@ -435,16 +353,8 @@ def plot_method_checks(checks, ax=None, title: str | None = None):
 
 
 def plot_probes(results: "Sequence", axes=None, title: str | None = None):
-    """What each probe costs a verdict (:mod:`genre_lib.probes`): one panel per
-    protocol, one horizontal bar per probe and verdict, the effect (accuracy as is
-    minus accuracy probed) with its 95 % paired bootstrap interval over files. Order
-    probes, attribute probes and branch probes are grouped top to bottom.
-
-    Args:
-        results: :class:`genre_lib.probes.ProbeResult` objects or their dicts.
-
-    Returns:
-        The axes.
+    """What each probe costs a verdict (:mod:`genre_lib.probes`): a panel per protocol,
+    a bar per probe and verdict, the effect with its 95 % paired interval; returns the axes.
     """
     rows = [r if isinstance(r, dict) else r.to_dict() for r in results]
     protocols = list(dict.fromkeys(r["protocol"] for r in rows))
@@ -475,12 +385,8 @@ def plot_probes(results: "Sequence", axes=None, title: str | None = None):
 
 
 def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None):
-    """How a flip got there (:class:`genre_lib.flip.FlipResult`): each genre's
-    probability at every recorded frame (left) and the notes changed (right); the
-    frames of the pruning pass are shaded grey.
-
-    Returns:
-        The two axes.
+    """How a flip got there: each genre's probability at every recorded frame (left) and the
+    notes changed (right), the pruning frames shaded; returns the two axes.
     """
     from matplotlib.patches import Patch
 
@@ -510,11 +416,8 @@ def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None)
 
 
 def plot_change_positions(positions: Sequence[int], n_flips: int, n_notes: int = 100, last: int = 10, ax=None):
-    """Where in the notes the flips changed something: a histogram of the positions of
-    all changed notes over ``n_flips`` flips, the last ``last`` positions shaded.
-
-    Returns:
-        The axes.
+    """A histogram of the positions of the notes ``n_flips`` flips changed, the last
+    ``last`` positions shaded; returns the axes.
     """
     ax = _new_ax(ax, figsize=(9, 3))
     positions = np.asarray(positions, dtype=int)
@@ -527,19 +430,9 @@ def plot_change_positions(positions: Sequence[int], n_flips: int, n_notes: int =
 
 
 def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=None, title: str | None = None):
-    """Where windows of ``length`` notes sit in a whole file: every note as a dot (time
-    across, pitch up, drums grey), each window as a shaded band over the time it covers,
-    the first one (the study's input) in orange.
-
-    Args:
-        table: the file's whole note table.
-        starts: window start positions (notes), e.g. from :func:`genre_lib.windows.even_starts`.
-        length: notes per window.
-        ax: axes to draw on (new figure if None).
-        title: axes title.
-
-    Returns:
-        The axes.
+    """Where windows of ``length`` notes starting at ``starts`` sit in a whole file: its
+    notes as dots, each window a shaded band, the first (the study's input) orange;
+    returns the axes.
     """
     ax = _new_ax(ax, figsize=(12, 3))
     table = np.asarray(table)
@@ -559,17 +452,8 @@ def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=No
         ax.set_title(title)
     return ax
 def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str], name: str = "", top: int = 5) -> "Figure":
-    """One file's saliency map: the heat map (notes x features, comparable units) above
-    the piano roll coloured by note importance, the ``top`` notes outlined.
-
-    Args:
-        table: the note table the map explains (notes, features).
-        smap: its one-file :class:`genre_lib.saliency.SaliencyMap`.
-        genres: genre names in the model's order.
-        name: what the title calls the file (e.g. its name).
-
-    Returns:
-        A new matplotlib ``Figure``.
+    """One file's map ``smap`` of ``table``: the heat map above the piano roll coloured
+    by note importance, the ``top`` notes outlined; a new ``Figure``.
     """
     from matplotlib.figure import Figure
 
@@ -586,20 +470,8 @@ def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str
 
 def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, probs_before: np.ndarray, target: int,
                       genres: Sequence[str], title: str, values: np.ndarray | None = None) -> "Figure":
-    """One frame of a genre flip: the note map (:func:`plot_flip`, ``base`` against
-    ``table``) beside the genre probabilities at this frame (bars, the target's orange)
-    and before the flip (black ticks).
-
-    Args:
-        base, table: the unchanged and this frame's note tables.
-        probs, probs_before: genre probabilities at this frame and before the flip.
-        target: the target genre's index.
-        genres: genre names.
-        title: the title of the frame's panel.
-        values: optional per-note values colouring the original notes.
-
-    Returns:
-        A new matplotlib ``Figure``.
+    """One frame of a flip: the note map (``base`` against ``table``) beside the genre
+    probabilities at this frame (the target's orange) and before it (black ticks); a new ``Figure``.
     """
     from matplotlib.figure import Figure
 

@@ -1,31 +1,10 @@
-"""Probes: what a verdict's accuracy loses when part of its input is destroyed.
-
-A saliency map says where a gradient is large; a probe says what the verdict *needs*:
-destroy one kind of information in the notes a judge reads, judge again, and compare.
-Three kinds:
-
-* **order** probes re-arrange the notes of every read (a window of the RNN, the notes
-  the baseline reads) and keep every note whole (its pitch, its own step and duration,
-  its velocity, drum flag and program): ``shuffle`` (all notes of the read), ``reverse``,
-  and ``shuffle-16`` / ``shuffle-4`` (shuffled within consecutive spans of 16 or 4
-  notes: a judge hurt by ``shuffle`` but not by ``shuffle-16`` hears longer patterns,
-  one hurt by ``shuffle-4`` hears local ones);
-* **attribute** probes (permutation importance) give every file's reads one column, or
-  a group of columns (:data:`ATTRIBUTE_GROUPS`), of another file's read at the same note
-  position, keeping everything else;
-* **branch** probes (a network with a recurrent part and a statistics part side by side,
-  :class:`genre_lib.model.NoteSummary`) replace one part's output by its mean over the
-  probed windows: what is left when that part says the same thing for every window.
-
-Every probe is judged under a protocol of :mod:`genre_lib.protocols`, exactly as the
-verdict judges: an RNN reads the protocol's windows (:func:`genre_lib.protocols.protocol_windows`,
-each probed) and they vote (:func:`genre_lib.protocols.vote`); the baseline reads the
-notes :func:`genre_lib.protocols.notes_read` gives (the first 100 notes, or the whole
-file), each probed as one read. A result (:class:`ProbeResult`) holds the accuracy as is,
-the accuracy probed, their difference (the *effect*: what the probe costs) and a 95 %
-paired bootstrap interval over files (:func:`genre_lib.metrics.bootstrap_interval` of the
-per-file differences of correctness; a probe drawn at random is repeated and each file's
-correctness averaged over the repeats first). Every random choice comes from ``seed``.
+"""Probes: what a verdict's accuracy loses when part of what it reads is destroyed
+(:meth:`NoteVerdict.reads <genre_lib.verdicts.NoteVerdict.reads>`), judged again as it
+judges: **order** probes re-arrange the notes of every read (``shuffle``, ``reverse``,
+within spans of 16 or 4); **attribute** probes give every read a column, or a group
+(:data:`ATTRIBUTE_GROUPS`), of another file's; **branch** probes replace a network's
+recurrent or statistics part by its mean. A :class:`ProbeResult` holds the effect and
+its 95 % paired bootstrap interval over files.
 """
 
 from __future__ import annotations
@@ -36,17 +15,15 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .inference import logits, n_notes
 from .metrics import bootstrap_interval
 from .midi_io import FEATURES, STEP
-from .protocols import FILE_WINDOWS, PROTOCOLS, check_protocol, notes_read, protocol_windows, vote
-from .verdicts import BaselineVerdict, RNNVerdict
+from .protocols import PROTOCOLS, vote
 
 if TYPE_CHECKING:
     import keras
     import pandas
 
-    from .runs import Run
+    from .verdicts import NoteVerdict, RNNVerdict
 
 #: order probes and the span each shuffles within (None: the whole read; 0: reversed)
 ORDER_PROBES: dict[str, int | None] = {"shuffle": None, "reverse": 0, "shuffle-16": 16, "shuffle-4": 4}
@@ -99,20 +76,9 @@ def probe_kind(probe: str) -> str:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One probe of one verdict under one protocol.
-
-    Attributes:
-        verdict: the verdict's name (``"rnn"``, ``"baseline"``).
-        protocol: ``"first100"`` or ``"file"``.
-        probe: the probe's name (:data:`PROBES`).
-        kind: ``"order"``, ``"attribute"`` or ``"branch"``.
-        files: files judged.
-        repeats: draws averaged (1 for a probe with no random choice).
-        accuracy: accuracy as is.
-        probed: accuracy with the probe (the mean over repeats).
-        effect: ``accuracy - probed``: what the probe costs (negative: it helps).
-        low, high: 95 % paired bootstrap interval of ``effect`` over files.
-        seed: the seed of the probe's draws and of the bootstrap.
+    """One probe of one verdict under its protocol: the accuracy as is, ``probed``
+    (mean over ``repeats`` draws), ``effect`` = accuracy - probed with its 95 % paired
+    bootstrap interval ``low``..``high`` over ``files``, and the ``seed``.
     """
 
     verdict: str
@@ -137,8 +103,7 @@ class ProbeResult:
 
 
 def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> np.ndarray:
-    """The new row order ``(n, length)`` of ``n`` reads of ``length`` notes under an order
-    probe: row ``j`` of a probed read is row ``order[j]`` of the read.
+    """The new row order ``(n, length)`` of ``n`` reads under an order probe.
 
     Raises:
         ValueError: not an order probe.
@@ -156,16 +121,10 @@ def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> 
 
 
 def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Reads ``(n, length, features)`` with their rows in ``order`` (:func:`order_indices`),
-    every note whole, except for one rule about the first row's step.
-
-    A window's first step is 0 (:func:`genre_lib.windows.cut_windows`: a window cannot
-    tell from its first step where it starts), so the first row of a probed read keeps
-    the first row's step value (0 in a window) and the note that held the first place
-    takes the step of the note that replaced it (its own step was already lost at the
-    cut). Every column then holds the same multiset of values as before, so a judge that
-    reads only column statistics (means, spreads, extremes, counts) sees exactly the
-    same input: whatever a probe costs it comes from the order.
+    """Reads ``(n, length, features)`` with their rows in ``order``, every note whole,
+    except that the first row keeps the read's first step (0 in a window) and the note
+    that left the first place takes the step of the one that replaced it: every column
+    keeps its multiset of values, so what a probe costs comes from the order alone.
     """
     reads = np.asarray(reads)
     n = len(reads)
@@ -178,9 +137,9 @@ def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
-    """For each of ``n`` files, another file to take columns from: a seeded random
-    permutation with no file its own donor (one cycle through a shuffled order), so a
-    column always comes from another file. One file is its own donor."""
+    """For each of ``n`` files another file to take columns from: one seeded cycle
+    through a shuffled order (a single file is its own donor).
+    """
     if n < 2:
         return np.zeros(n, dtype=np.int64)
     cycle = rng.permutation(n)
@@ -190,10 +149,10 @@ def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def swap_columns(reads: Sequence[np.ndarray], columns: Sequence[str], donor: np.ndarray) -> list[np.ndarray]:
-    """Every file's reads ``(k, notes, features)`` with ``columns`` taken from the same
-    read (window) of file ``donor[i]`` at the same note position; a donor with fewer
-    notes (whole tables differ in length) is repeated from its start. The first row
-    keeps its own step, as :func:`reorder` does."""
+    """Every file's reads with ``columns`` taken from the same read of file
+    ``donor[i]`` at the same note position (a shorter donor repeated); the first row keeps
+    its own step.
+    """
     cols = [FEATURES.index(c) for c in columns]
     out = []
     for i, read in enumerate(reads):
@@ -220,45 +179,14 @@ def probe_reads(reads: Sequence[np.ndarray], probe: str, rng: np.random.Generato
     raise ValueError(f"{probe!r} is a branch probe: it changes the network, not its input")
 
 
-# --- what a verdict reads and how it judges it ------------------------------------------
-
-
-def verdict_reads(verdict, tables: Sequence[np.ndarray], protocol: str) -> list[np.ndarray]:
-    """What ``verdict`` reads of each file under ``protocol``, one ``(k, notes, features)``
-    array per file: an RNN's windows (``k`` = 1 or the ``file`` protocol's windows), the
-    baseline's notes (``k`` = 1: the first 100, or the whole table).
-
-    Raises:
-        ValueError: a verdict that is neither an RNN nor the baseline, or an unknown protocol.
-    """
-    check_protocol(protocol)
-    if isinstance(verdict, RNNVerdict):
-        w = protocol_windows(tables, protocol, verdict.file_windows, n_notes(verdict.model))
-        return list(w.reshape(len(tables), -1, *w.shape[1:]))
-    if isinstance(verdict, BaselineVerdict):
-        return [t[None] for t in notes_read(tables, protocol, verdict.first_n)]
-    raise ValueError(f"cannot probe verdict {getattr(verdict, 'name', verdict)!r}: probes read an RNN or the baseline")
-
-
-def judge_reads(verdict, reads: Sequence[np.ndarray], protocol: str) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of ``verdict`` from the reads
-    :func:`verdict_reads` gives (probed or not), judged as the verdict judges files."""
-    if isinstance(verdict, RNNVerdict):
-        w = np.concatenate(list(reads))
-        return vote(logits(verdict.model, w), len(reads))
-    # the baseline's reads are its notes already: as whole tables, notes_read keeps them
-    return verdict.predict_proba([r[0] for r in reads], protocol)
-
-
 # --- branches --------------------------------------------------------------------------
 
 
 def branch_slices(model: "keras.Model") -> dict[str, np.ndarray] | None:
-    """The inputs of the dense layers that come from each branch of a network: indices
-    into the output of :data:`BRANCH_LAYER`, ``{"recurrent": ..., "statistics": ...}``
-    (the recurrent state; the window statistics of :class:`genre_lib.model.NoteSummary`
-    and :class:`genre_lib.model.PitchClassProfile`), or None for a network without the
-    two branches."""
+    """The indices of the dense layers' inputs (the output of :data:`BRANCH_LAYER`)
+    that come from the recurrent state and from the window statistics, or None for a
+    network without the two branches.
+    """
     try:
         layer = model.get_layer(BRANCH_LAYER)
     except ValueError:
@@ -289,12 +217,8 @@ def _predict(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.
 
 
 def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, tol: float = 1e-4) -> np.ndarray:
-    """Which inputs of the dense layers (the outputs of :data:`BRANCH_LAYER`) do not
-    change when the notes of every window are permuted (a plain permutation of the
-    rows, so the statistics of every column are unchanged), measured on ``windows``:
-    a boolean mask, True where no window moved by more than ``tol`` (relative to the
-    input's spread over the windows, so float round-off in a sum taken in another
-    order does not count).
+    """Which inputs of the dense layers do not change when the notes of every window are
+    permuted (relative to each input's spread, within ``tol``), measured on ``windows``.
 
     Raises:
         ValueError: the network has no :data:`BRANCH_LAYER`.
@@ -312,10 +236,9 @@ def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, 
 
 
 def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> dict:
-    """How the inputs of a two-branch network's dense layers divide: their number, how
-    many come from the recurrent part and from the window statistics
-    (:func:`branch_slices`), and how many are order-free as measured on ``windows``
-    (:func:`order_free_inputs`), with whether those are exactly the statistics part.
+    """How the dense layers' inputs divide: their number, how many come from the
+    recurrent part and from the statistics (:func:`branch_slices`), and how many are
+    order-free on ``windows`` (:func:`order_free_inputs`).
 
     Raises:
         ValueError: the network has no :data:`BRANCH_LAYER`.
@@ -329,11 +252,9 @@ def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> di
             "order_free_are_statistics": bool((free == statistics).all()), "windows": int(len(windows))}
 
 
-def ablate_branch(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -> np.ndarray:
-    """Genre probabilities ``(files, genres)`` of an RNN verdict from its reads
-    (:func:`verdict_reads`) with the ``part`` branch's outputs (``"recurrent"`` or
-    ``"statistics"``, :func:`branch_slices`) replaced by their mean over every window
-    read, the rest of the network unchanged.
+def ablate_branch(verdict: "RNNVerdict", reads: Sequence[np.ndarray], part: str) -> np.ndarray:
+    """Probabilities ``(files, genres)`` of an RNN verdict from its reads with the
+    ``part`` branch's outputs replaced by their mean over every window read.
 
     Raises:
         ValueError: the network has no branches, or an unknown part.
@@ -350,16 +271,17 @@ def ablate_branch(verdict: RNNVerdict, reads: Sequence[np.ndarray], part: str) -
     return vote(_predict(head, z), len(reads))
 
 
-def applies(verdict, probe: str) -> bool:
+def applies(verdict: "NoteVerdict", probe: str) -> bool:
     """Whether ``probe`` means something for ``verdict``: order and attribute probes for
-    every RNN and the baseline, branch probes for a network with both branches.
+    every verdict that reads notes, branch probes for a network with both branches.
 
     Raises:
         ValueError: an unknown probe.
     """
     if probe_kind(probe) == "branch":
-        return isinstance(verdict, RNNVerdict) and branch_slices(verdict.model) is not None
-    return isinstance(verdict, (RNNVerdict, BaselineVerdict))
+        model = getattr(verdict, "model", None)
+        return hasattr(model, "get_layer") and branch_slices(model) is not None
+    return hasattr(verdict, "reads")
 
 
 # --- probing ---------------------------------------------------------------------------
@@ -381,25 +303,15 @@ def _result(verdict_name: str, protocol: str, probe: str, right: np.ndarray, rig
                        float(right.mean()), float(right_probed.mean()), float(diff.mean()), low, high, int(seed))
 
 
-def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
-                  protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
-    """Every probe of ``probes`` that applies to ``verdict`` (:func:`applies`; default:
-    all of :data:`PROBES`), under every protocol, on the same files.
-
-    Args:
-        verdict: an :class:`genre_lib.verdicts.RNNVerdict` or :class:`genre_lib.verdicts.BaselineVerdict`.
-        tables: each file's whole note table.
-        y: each file's true genre, an index into ``verdict.genres``.
-        probes: probe names (:data:`PROBES`); one that does not apply to this verdict
-            is left out when ``probes`` is None and an error when it is named.
-        protocols: the protocols to judge under.
-        repeats: draws of each random probe, averaged per file (``reverse`` and branch
-            probes have no random choice and are drawn once).
-        seed: seeds every draw and every bootstrap.
+def probe_verdict(verdict: "NoteVerdict", tables: Sequence[np.ndarray], y: np.ndarray,
+                  probes: Sequence[str] | None = None, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
+    """Every probe of ``probes`` (default: all that apply, :func:`applies`) of a verdict
+    that reads notes, on ``tables`` of true genres ``y``, under the verdict's protocol;
+    random probes are drawn ``repeats`` times, every draw and bootstrap seeded by ``seed``.
 
     Raises:
-        ValueError: an unknown probe or protocol, a named probe that does not apply,
-            ``repeats < 1``, or ``y`` not one label per table.
+        ValueError: an unknown probe, a named probe that does not apply, ``repeats < 1``,
+            or ``y`` not one label per table.
     """
     y = np.asarray(y)
     if len(y) != len(tables):
@@ -412,23 +324,20 @@ def probe_verdict(verdict, tables: Sequence[np.ndarray], y: np.ndarray, probes: 
         if probes is not None and not applies(verdict, p):
             raise ValueError(f"probe {p!r} does not apply to verdict {verdict.name!r} (no recurrent and statistics branches)")
     names = [p for p in names if applies(verdict, p)]
-    for protocol in protocols:
-        check_protocol(protocol)
-    results = []
-    for protocol in protocols:
-        reads = verdict_reads(verdict, tables, protocol)
-        right = judge_reads(verdict, reads, protocol).argmax(axis=1) == y
-        for p in names:
-            kind = probe_kind(p)
-            draws = 1 if kind == "branch" or ORDER_PROBES.get(p) == 0 else repeats
-            probed = np.zeros(len(y))
-            for r in range(draws):
-                if kind == "branch":
-                    proba = ablate_branch(verdict, reads, BRANCH_PROBES[p])
-                else:
-                    proba = judge_reads(verdict, probe_reads(reads, p, _rng(seed, p, protocol, r)), protocol)
-                probed += proba.argmax(axis=1) == y
-            results.append(_result(verdict.name, protocol, p, right, probed / draws, draws, seed))
+    protocol, results = verdict.protocol, []
+    reads = verdict.reads(tables)
+    right = verdict.judge_reads(reads).argmax(axis=1) == y
+    for p in names:
+        kind = probe_kind(p)
+        draws = 1 if kind == "branch" or ORDER_PROBES.get(p) == 0 else repeats
+        probed = np.zeros(len(y))
+        for r in range(draws):
+            if kind == "branch":
+                proba = ablate_branch(verdict, reads, BRANCH_PROBES[p])
+            else:
+                proba = verdict.judge_reads(probe_reads(reads, p, _rng(seed, p, protocol, r)))
+            probed += proba.argmax(axis=1) == y
+        results.append(_result(verdict.name, protocol, p, right, probed / draws, draws, seed))
     return results
 
 
@@ -446,13 +355,9 @@ def order_and_top_attribute(results: Sequence[ProbeResult | dict], protocol: str
 
 
 def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
-                protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
-    """The standard probe table: :func:`probe_verdict` of every verdict (an RNN and,
-    where it applies, the baseline), the same seed for each.
-
-    A named probe is run for the verdicts it applies to (:func:`applies`) and left out
-    for the others (:func:`not_applied` lists them): a branch probe changes a network,
-    so the baseline has nothing to ablate.
+                repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
+    """:func:`probe_verdict` of every verdict (each under its own protocol), the same
+    seed for each; a named probe runs for the verdicts it applies to (:func:`applies`).
 
     Raises:
         ValueError: an unknown probe, or a named probe that applies to none of the verdicts.
@@ -465,39 +370,33 @@ def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray,
                                     if probe_kind(p) == "branch" else ""))
     return [r for v in verdicts
             for r in probe_verdict(v, tables, y, None if probes is None else [p for p in probes if applies(v, p)],
-                                   protocols, repeats, seed)]
+                                   repeats, seed)]
 
 
 def not_applied(verdicts: Sequence, probes: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """The probes of ``probes`` (default: all of :data:`PROBES`) left out for each
-    verdict because they mean nothing for it (:func:`applies`), ``{verdict name:
-    [probes]}``; verdicts missing nothing are not listed."""
+    """The probes of ``probes`` (default: all) left out for each verdict because they mean
+    nothing for it, ``{verdict name: [probes]}``; verdicts missing nothing are not listed."""
     names = list(PROBES if probes is None else probes)
     out = {v.name: [p for p in names if not applies(v, p)] for v in verdicts}
     return {k: v for k, v in out.items() if v}
 
 
-def probe_report(run: "Run", tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
-                 protocols: Sequence[str] = PROTOCOLS, repeats: int = REPEATS, seed: int = 0) -> dict:
-    """Everything ``genre-lib probe`` prints of a run folder on labelled files, as a
-    JSON-able dict: ``results`` (:func:`probe_table` of the run's RNN and baseline,
-    :meth:`genre_lib.runs.Run.verdicts`; one dict
-    per verdict x protocol x probe), ``dense_inputs`` (:func:`dense_inputs` on the
-    ``file`` protocol's windows of these files; None for a network without branches),
-    ``files``, ``repeats``, ``seed``, ``baseline_problem`` (why the baseline is
-    missing, or "") and ``not_applied`` (:func:`not_applied`: the probes left out per
-    verdict, e.g. a branch probe for the baseline).
+def probe_report(run, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
+                 repeats: int = REPEATS, seed: int = 0) -> dict:
+    """What ``genre-lib probe`` prints: ``results`` (:func:`probe_table` of the run's RNN and
+    baseline under both protocols), ``dense_inputs`` (None without branches), ``files``,
+    ``repeats``, ``seed``, ``baseline_problem`` and ``not_applied``.
 
     Raises:
         ValueError: an unknown probe, or a named probe that applies to no verdict of the run.
     """
     # the combined verdict is left out: its probes would mix the two it is made of
-    verdicts = run.verdicts()[:2]
-    results = probe_table(verdicts, tables, y, probes, protocols, repeats, seed)
+    verdicts = [run.verdicts(p)[k] for k in range(min(2, len(run.verdicts("file")))) for p in PROTOCOLS]
+    results = probe_table(verdicts, tables, y, probes, repeats, seed)
     inputs = None
     if branch_slices(run.model) is not None:
-        k = int(run.meta.get("file_windows", FILE_WINDOWS))
-        inputs = dense_inputs(run.model, protocol_windows(tables, "file", k, run.max_notes), seed)
+        windows = run.verdict("rnn", "file").windows(tables)
+        inputs = dense_inputs(run.model, windows.reshape(-1, *windows.shape[2:]), seed)
     return {"files": len(tables), "repeats": repeats, "seed": seed, "results": [r.to_dict() for r in results],
             "dense_inputs": inputs, "baseline_problem": run.baseline_problem,
             "not_applied": not_applied(verdicts, probes)}

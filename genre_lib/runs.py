@@ -1,43 +1,24 @@
-"""Run folders: one trained model with everything needed to use and judge it.
-
-A run folder holds::
-
-    model.keras     the Keras model (normalization inside: raw note tables in)
-    run.json        format version, genres, input spec (features, max notes, windows
-                    per file of the file protocol), settings, seed, split, data
-                    summary, training time and date
-    history.json    loss and accuracy per epoch (training and validation)
-    metrics.json    the held-out test files' metrics of every verdict under both
-                    protocols (blocks "rnn", "baseline", "combined"; see
-                    genre_lib.verdicts), the RNN's on the validation files ("val"),
-                    the RNN's misclassified test files, and its probes on them
-                    ("probes": does it use note order, which column does it need;
-                    genre_lib.probes.KEPT_PROBES)
-    baseline.skops  the baseline trained on the same files, one per protocol
-                    (genre_lib.verdicts.BaselineVerdict; optional: without it a run is
-                    the RNN alone), in skops format, whose loader builds only the
-                    types it is told to trust instead of running code as a pickle does
-    plausibility.npz  optional: the statistics of the training files that
-                    genre_lib.plausibility measures flipped files against (plain arrays)
-
-:func:`iterations_table` lines up every run of a folder: the study's table.
+"""Run folders: ``model.keras`` (normalization inside), ``run.json`` (genres, input,
+settings, seed, split, data, timing, machine), ``history.json``, ``metrics.json`` (every
+verdict's held-out figures under both protocols, validation, misclassified files,
+probes) and optionally ``baseline.skops`` (skops, trusting only gradient-boosting types)
+and ``plausibility.npz``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .paths import write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas
 
-    from .model import ModelConfig
+    from .configs import ModelConfig
     from .splits import Split
 
 
@@ -47,9 +28,6 @@ FORMAT_VERSION = 2
 RUN_FILES = ("model.keras", "run.json", "history.json", "metrics.json")
 #: the optional file holding the run's baseline (see :func:`load_baselines`)
 BASELINE_FILE = "baseline.skops"
-#: where runs before the skops format kept it: a pickle, never loaded by itself
-#: (:func:`convert_baseline` converts a folder you trust)
-OLD_BASELINE_FILE = "baseline.joblib"
 #: the only types a baseline file may hold beyond what skops trusts by default
 _TRUSTED_TYPES = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 
@@ -60,21 +38,10 @@ class RunError(ValueError):
 
 @dataclass
 class Run:
-    """A loaded run folder.
-
-    Attributes:
-        path: the folder.
-        model: the Keras model (note tables in MIDI units in, genre probabilities out).
-        genres: genre names in the model's output order.
-        features: the note-table columns the model reads, in order.
-        max_notes: notes per file the model reads.
-        meta: everything in ``run.json`` (settings, seed, split, data, timing).
-        history: per-epoch training curves.
-        metrics: test metrics.
-        baselines: the run's baseline per protocol (:func:`genre_lib.baseline.fit_baselines`),
-            or None when the run has none or it cannot be read (then ``baseline_problem``
-            says why).
-        baseline_problem: why ``baselines`` is None ("" when it is not).
+    """A loaded run folder: its ``path``, Keras ``model``, ``genres`` (output order),
+    ``features`` and ``max_notes`` (input), ``meta`` (``run.json``), ``history``,
+    ``metrics`` and the stored baseline classifier per protocol (``baselines``; None, with
+    ``baseline_problem`` saying why, when there is none usable).
     """
 
     path: Path
@@ -88,34 +55,30 @@ class Run:
     baselines: dict | None = None
     baseline_problem: str = ""
 
-    def verdicts(self, file_windows: int | None = None) -> tuple:
-        """The run's judges (:mod:`genre_lib.verdicts`): its RNN, and where the run has
-        a usable baseline, the baseline and the two combined, in the order of
-        :data:`genre_lib.verdicts.VERDICTS`.
-
-        Args:
-            file_windows: windows per file of the ``file`` protocol (default: the run's).
-        """
+    def verdicts(self, protocol: str, file_windows: int | None = None) -> tuple:
+        """The run's judges under ``protocol`` (:mod:`genre_lib.verdicts`): its RNN (voting
+        with ``file_windows`` windows, default the run's), and where the run has a usable
+        baseline, the baseline and the two combined, in the order of
+        :data:`genre_lib.verdicts.VERDICTS`."""
         from .verdicts import BaselineVerdict, Combined, RNNVerdict
 
-        rnn = RNNVerdict(self.model, self.genres, int(file_windows or self.meta["file_windows"]))
+        rnn = RNNVerdict(self.model, self.genres, protocol, int(file_windows or self.meta["file_windows"]))
         if self.baselines is None:
             return (rnn,)
-        base = BaselineVerdict(self.baselines, self.genres, self.max_notes)
+        base = BaselineVerdict(self.genres, protocol, self.max_notes, model=self.baselines[protocol])
         return rnn, base, Combined(rnn, base)
 
-    def verdict(self, name: str, file_windows: int | None = None):
+    def verdict(self, name: str, protocol: str, file_windows: int | None = None):
         """One of :meth:`verdicts` by name (``"rnn"``, ``"baseline"``, ``"combined"``).
 
         Raises:
-            ValueError: an unknown name, or a baseline verdict of a run without a usable
-                baseline (the message says why).
+            ValueError: an unknown name, or a baseline of a run without a usable one.
         """
         from .verdicts import VERDICTS
 
         if name not in VERDICTS:
             raise ValueError(f"unknown verdict {name!r}: use one of {VERDICTS}")
-        found = {v.name: v for v in self.verdicts(file_windows)}
+        found = {v.name: v for v in self.verdicts(protocol, file_windows)}
         if name not in found:
             raise ValueError(f"no {name} verdict: {self.baseline_problem}")
         return found[name]
@@ -130,10 +93,8 @@ class Run:
         return np.array([i for i, p in enumerate(paths) if p in test], dtype=int)
 
     def files_to_judge(self, paths: list[str], split: str = "all", max_files: int = 0, seed: int = 0) -> "np.ndarray":
-        """Indices among ``paths`` of the files a check or probe judges: every file
-        (``split="all"``) or only the run's held-out test files (``"test"``, :meth:`held_out`:
-        files it trained on flatter a map or a probe), then a seeded random sample of at
-        most ``max_files`` of them (0: all), sorted.
+        """Indices among ``paths`` of every file (``split="all"``) or of the run's held-out test
+        files (``"test"``), then a seeded sample of at most ``max_files`` (0: all), sorted.
 
         Raises:
             ValueError: an unknown split, or none of the run's held-out files is in ``paths``.
@@ -150,14 +111,11 @@ class Run:
         return index
 
     def split(self, data) -> "Split":
-        """The run's own train / validation / test files among a :class:`~genre_lib.dataset.Dataset`
-        of the data folder it was trained on, recomputed from its split kind and seed
-        and checked against the test files it lists.
+        """The run's own train / validation / test files in a :class:`~genre_lib.dataset.Dataset`
+        of its data folder, recomputed from its split kind and seed and checked against its test files.
 
         Raises:
-            RunError: the data cannot be split the run's way, or its split does not give the
-                run's test files (another data folder or genre selection, or files added or
-                removed since).
+            RunError: the data cannot be split the run's way, or not into its test files.
         """
         from .splits import make_split
 
@@ -174,22 +132,16 @@ class Run:
 
     @property
     def config(self) -> "ModelConfig":
-        """The run's :class:`genre_lib.model.ModelConfig`."""
-        from .model import ModelConfig
+        """The run's :class:`genre_lib.configs.ModelConfig`."""
+        from .configs import ModelConfig
 
         return ModelConfig.from_dict(self.meta["config"])
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
-
-
 def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False,
              baselines: dict | None = None) -> Path:
-    """Write a run folder atomically: everything goes to a temporary folder beside
-    ``out`` that is renamed into place at the end, so a crash never leaves a folder
-    that looks complete. ``baselines`` (one fitted baseline per protocol) go to
-    :data:`BASELINE_FILE` with the scikit-learn version that wrote them.
+    """Write a run folder (:func:`genre_lib.paths.write_atomic`), ``baselines`` (a fitted
+    classifier per protocol) in :data:`BASELINE_FILE`.
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is false.
@@ -197,42 +149,29 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists; not replaced")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
         model.save(tmp / "model.keras")
-        _write_json(tmp / "run.json", {"format_version": FORMAT_VERSION, **meta})
-        _write_json(tmp / "history.json", history)
-        _write_json(tmp / "metrics.json", metrics)
+        for name, obj in (("run.json", {"format_version": FORMAT_VERSION, **meta}), ("history.json", history),
+                          ("metrics.json", metrics)):
+            (tmp / name).write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n")
         if baselines is not None:
             _dump_baselines(baselines, tmp / BASELINE_FILE)
-        if out.exists():
-            if not overwrite:  # appeared while we were writing (another process)
-                raise FileExistsError(f"{out}: run folder appeared while saving; not replaced")
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+
+    return write_atomic(out, write, overwrite)
 
 
 def read_metrics(run_dir: str | Path) -> dict:
-    """``metrics.json`` of a run folder, its blocks named by verdict (``"rnn"``,
-    ``"baseline"``, ``"combined"``) and ``"val"``. A folder written before the blocks
-    were named so keeps working: its RNN block ``"test"`` is read as ``"rnn"``."""
-    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
-    if "rnn" not in metrics and "test" in metrics:
-        metrics["rnn"] = metrics.pop("test")
-    return metrics
+    """``metrics.json`` of a run folder: blocks ``"rnn"``, ``"baseline"``, ``"combined"``, ``"val"``."""
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
 
 
 def read_run_meta(run_dir: str | Path) -> dict:
     """``run.json`` of a run folder, checked for this version's format (no model load).
 
     Raises:
-        RunError: the folder or one of its files is missing, or it was written by an
-            incompatible version.
+        RunError: the folder or one of its files is missing, or of another version.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -256,30 +195,22 @@ def read_run_meta(run_dir: str | Path) -> dict:
     return meta
 
 
-def _dump_baselines(baselines: dict, path: Path, sklearn_version: str | None = None) -> None:
+def _dump_baselines(baselines: dict, path: Path) -> None:
     """Write one fitted baseline per protocol to ``path`` (skops, compressed), with the
-    scikit-learn version that fitted it (default: this one)."""
+    scikit-learn version that fitted it."""
     import zipfile
 
     import sklearn
     import skops.io as sio
 
-    stored = {"sklearn": sklearn_version or sklearn.__version__, "baselines": baselines}
+    stored = {"sklearn": sklearn.__version__, "baselines": baselines}
     sio.dump(stored, path, compression=zipfile.ZIP_DEFLATED)
 
 
 def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
-    """The baselines of a run folder (:data:`BASELINE_FILE`), or None and the reason.
-
-    The file is read with skops, trusting only scikit-learn's gradient-boosting types:
-    a file holding anything else is refused, not run. Its scikit-learn version must be
-    this one's (a model written by another version may predict differently). A folder
-    with only the older pickle (:data:`OLD_BASELINE_FILE`) is not loaded: the reason
-    says how to convert it.
-
-    Returns:
-        ``(baselines, problem)``: a dict keyed by protocol and ``""``, or None and a
-        message naming the file and the cause.
+    """``(baseline classifier per protocol, "")`` of a run folder's :data:`BASELINE_FILE`,
+    or ``(None, why)``: read with skops trusting only gradient-boosting types (anything else
+    is refused, not run), and only when written by this scikit-learn version.
     """
     import sklearn
     import skops.io as sio
@@ -287,9 +218,6 @@ def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
     run_dir = Path(run_dir)
     path = run_dir / BASELINE_FILE
     if not path.is_file():
-        if (run_dir / OLD_BASELINE_FILE).is_file():
-            return None, (f"{run_dir / OLD_BASELINE_FILE}: a pickle from an older version, not loaded (a pickle runs "
-                          f"code when loaded); if you trust this folder, convert it with genre_lib.runs.convert_baseline")
         return None, f"{path}: no baseline in this run folder (trained before runs kept one)"
     try:
         untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in _TRUSTED_TYPES]
@@ -305,46 +233,19 @@ def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
     return baselines, ""
 
 
-def convert_baseline(run_dir: str | Path) -> Path:
-    """Convert a trusted run folder's old pickled baseline (:data:`OLD_BASELINE_FILE`)
-    to :data:`BASELINE_FILE`, and remove the pickle. Loading the pickle runs whatever
-    code it holds: only convert folders you made or trust.
-
-    Raises:
-        FileNotFoundError: the folder has no old baseline.
-        FileExistsError: it already has a new one.
-    """
-    import joblib
-
-    run_dir = Path(run_dir)
-    old, new = run_dir / OLD_BASELINE_FILE, run_dir / BASELINE_FILE
-    if not old.is_file():
-        raise FileNotFoundError(f"{old}: no pickled baseline to convert")
-    if new.exists():
-        raise FileExistsError(f"{new}: exists; not replaced")
-    stored = joblib.load(old)
-    tmp = new.with_name(new.name + ".part")
-    # the version that fitted them goes along: a model of another version is refused on load
-    _dump_baselines(stored["baselines"], tmp, stored["sklearn"])
-    tmp.replace(new)
-    old.unlink()
-    return new
-
-
 def load_run(run_dir: str | Path) -> Run:
     """Load a run folder written by :func:`genre_lib.train.train_run`.
 
     Raises:
-        RunError: see :func:`read_run_meta`; also a model file Keras cannot read or whose
-            input or output shape disagrees with ``run.json``.
+        RunError: see :func:`read_run_meta`; a model Keras cannot read or whose shapes
+            disagree with ``run.json``.
     """
     import keras
 
-    from . import model as _model  # registers the NoteEncoding layer
+    from . import model  # noqa: F401  (registers the project's layers for loading)
 
     run_dir = Path(run_dir)
     meta = read_run_meta(run_dir)
-    _model.note_encoding()  # make sure the custom layer class exists before loading
     try:
         model = keras.models.load_model(run_dir / "model.keras")
     except Exception as exc:  # Keras raises many types for a foreign or damaged file
@@ -397,23 +298,10 @@ _ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", 
 
 
 def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
-    """One row per run folder below ``runs_dir``: the study's iterations table.
-
-    Columns: run, model, nodes, layers (recurrent), dense (layers x nodes), inputs
-    (the note-table columns read), additions (the optional model parts of
-    :class:`genre_lib.model.ModelConfig` switched on), windows (per training file and
-    epoch), epochs (trained / maximum), accuracy and loss of the test files under the
-    ``file`` protocol, the same under ``first100``, the baseline's accuracy under both,
-    the RNN and baseline combined under both, the RNN's order effect under both (what
-    shuffling the notes of every window costs, :mod:`genre_lib.probes`; empty for a run
-    trained before runs kept probes) and the column it leans on most (``top
-    attribute``, ``file`` protocol), split, test files, seed, train seconds, trained
-    (date). A folder that cannot be read is listed with its problem in
-    ``note`` instead of being silently left out.
-
-    Returns:
-        A ``pandas.DataFrame`` sorted by run path.
-    """
+    """One row per run folder below ``runs_dir`` (sorted by path): the study's
+    iterations table, with the configuration, the held-out accuracies of every verdict
+    under both protocols, the RNN's order effect and top attribute (its probes), split
+    and timing. A folder that cannot be read is listed with its problem in ``note``."""
     import pandas as pd
 
     from .probes import order_and_top_attribute

@@ -1,90 +1,16 @@
 """Saliency maps: which notes and which of their features a genre decision rests on.
 
-One small class per method, the way Captum arranges them: build it on a model, then ask
-``attribute(tables, target, ...)`` with only that method's own options, or ``explain``
-for the map as shown:
-
->>> Gradient(model).attribute(X, y)                         # (files, 100, 6), raw units
->>> IntegratedGradients(model).attribute(X, y, baseline=b, steps=64)
->>> SmoothGrad(Gradient(model), n=25, sigma=0.15, seed=0).attribute(X, y)
->>> m = Occlusion(model).explain(x)                          # a SaliencyMap
->>> m.values, m.unit, m.importance(), m.to_dict(genres)
-
-Each map is **signed** and shaped like the note table, ``(notes, features)``, one per
-file for a batch ``(files, notes, features)`` with one target genre per file; an
-occlusion map has one column, ``"note"``.
-
-What is explained
------------------
-Every method explains one number per file, the **explained output** (``output=``):
-
-``"logit_diff"`` (the default)
-    the target genre's logit minus the **mean** of the other genres' logits. With two
-    genres it is the target's log odds, ``log p_target / p_other``.
-``"logit"``
-    the target genre's logit alone.
-
-Why not one logit: the softmax ignores a shift shared by all logits, so a single logit
-also moves with evidence that raises every genre alike, i.e. with no genre evidence at
-all; its map can show notes that do not favour the genre. The difference cancels that
-shared part. Why the mean of the others and not the best other genre (the flip
-optimiser's ``margin``): the mean is linear in the logits, so the output is as smooth
-as the network (the max switches rival where two genres tie, and the map jumps there),
-Integrated Gradients' completeness holds along any path, and a map of the difference is
-exactly the map of the target's logit minus the mean of the other genres' maps. With two
-genres the two choices coincide.
-
-Why logits at all and not the probability: for a confidently classified file p ≈ 1,
-where the softmax is flat and d p / d x ≈ p (1 - p) d z / d x ≈ 0, so a probability map
-would shrink towards zero exactly for the files the model is surest about.
-
-What receives attribution
--------------------------
-The model computes one-hot **categories** from two of its input columns
-(:func:`genre_lib.model.categorical_encodings`): the program family from ``program``,
-the pitch class and the drum sound from ``pitch``. They are step functions of the
-column, whose derivative is zero: no gradient reaches a column through them. A gradient
-map's ``pitch`` entry says how the output moves when the pitch *number* is nudged (the
-route through the normalized column), not what the note's pitch class or drum sound
-contributes; the same for ``program`` and the family. Each :class:`SaliencyMap` lists
-what its method cannot see (``unattributed``). :class:`Occlusion` replaces whole notes,
-so the categories of a note count in its score.
-
-The ``drum`` flag is different: it switches the family, pitch-class and drum-sound
-one-hots on or off by multiplication, a smooth function of the flag, so its gradient is
-the combined effect of all those columns at once.
-
-Methods
--------
-:class:`Gradient`
-    d output / d x: how fast the explained output moves per unit of each input entry.
-:class:`GradientTimesInput`
-    gradient * input. Here the origin is arbitrary (pitch 0 is not silence, program 0 is
-    a piano), so large raw values (pitch ~60, velocity ~90, program) dominate it
-    whatever the model learned; kept as a warning about input-times-gradient methods on
-    raw MIDI units.
-:class:`IntegratedGradients`
-    ``(x - x0) * mean gradient along the straight path from x0 to x`` (Sundararajan et
-    al. 2017); its entries add up to ``output(x) - output(x0)`` (completeness, checked on
-    every map: :class:`Completeness`). The path starts at a neutral baseline (by default
-    the training mean note) **with each note's own pitch and program**: a path along
-    which the pitch moves crosses pitch-class and drum-sound steps, where the output jumps
-    and no gradient sees the jump, so the sums would not add up. IG therefore explains
-    step, duration, velocity and the drum flag against neutral values, and nothing of
-    pitch or instrument.
-:class:`Occlusion`
-    replace one note at a time by the neutral note (the one the deletion check uses) and
-    measure the drop of the explained output: a direct, model-agnostic measurement,
-    the faithfulness reference any gradient map is compared with.
-:class:`SmoothGrad`
-    any method averaged over noisy copies of the input (Smilkov et al. 2017); the noise
-    of each feature is ``sigma`` times *that feature's* training standard deviation.
-
-Units: a gradient is "output per unit of the feature", and the units differ (a semitone,
-a second, a velocity step). :meth:`Method.shown` multiplies gradient maps by each
-feature's training standard deviation (:func:`scale_by_feature_std`), giving "change of
-the output for a typical change of this feature at this note", comparable across
-columns; the other methods are already contributions in output units.
+One class per method, as Captum arranges them: ``attribute(tables, target, ...)`` with
+the method's own options, or ``explain`` for the map as shown (:class:`SaliencyMap`,
+signed, shaped like the note table). By default a map explains the target's logit minus
+the mean of the others' (two genres: its log odds), linear in the logits, so Integrated
+Gradients' completeness holds. The one-hot categories the model computes from a column
+(:func:`genre_lib.model.categorical_encodings`) are step functions no gradient sees;
+every map lists what its method cannot see (``unattributed``). Methods:
+:class:`Gradient`, :class:`GradientTimesInput` (a warning: the origin of raw MIDI units
+is arbitrary), :class:`IntegratedGradients` (from a neutral note, each note's own pitch
+and program kept), :class:`Occlusion` (the faithfulness reference) and
+:class:`SmoothGrad`; gradient maps are shown times each feature's training std.
 """
 
 from __future__ import annotations
@@ -97,7 +23,6 @@ import numpy as np
 from .inference import (MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value,
                         predict_proba)
 from .midi_io import FEATURES, STEP
-from .protocols import FILE_WINDOWS
 
 #: What a map explains (see the module docstring); the first is the default.
 OUTPUTS: tuple[str, ...] = ("logit_diff", "logit")
@@ -170,11 +95,9 @@ def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def feature_std(source, eps: float = 1e-6) -> np.ndarray:
-    """Standard deviation of each feature over all notes: of the training notes the
-    model's ``Normalization`` layer was adapted to (``source`` a Keras model), or of a
-    data array ``source`` (files, notes, features); pass the *training* files.
-
-    Constant features (std 0, e.g. no drums at all) get ``eps`` so nothing divides by 0.
+    """Standard deviation of each feature over the training notes: read from a Keras
+    model's ``Normalization`` layer, or computed from a data array ``(files, notes,
+    features)``; constant features get ``eps``.
 
     Raises:
         SaliencyError: a model without an adapted ``Normalization`` layer.
@@ -194,16 +117,8 @@ def feature_std(source, eps: float = 1e-6) -> np.ndarray:
 
 
 def mean_baseline(X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """A genre-neutral note table: the mean of each feature at each note position over
-    the (training) files ``X``.
-
-    With labels ``y`` the genres are weighted equally (mean of the per-genre means), so
-    a corpus with more jazz than electronic files does not give a jazz-leaning
-    baseline. The drum column becomes a fraction and the program a mean number: not a
-    playable file, a point *between* the genres.
-
-    Returns:
-        float32 array (notes, features).
+    """A genre-neutral table ``(notes, features)``: each feature's mean at each note
+    position over the training files ``X``, the genres weighted equally when ``y`` is given.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 3:
@@ -215,12 +130,8 @@ def mean_baseline(X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
 
 
 def model_baseline(model, n_notes: int) -> np.ndarray:
-    """A neutral baseline available from the model alone: the mean note of the training
-    data (read from the model's ``Normalization`` layer) at every position.
-
-    Used when the training files are not at hand (the command line, the checks); it
-    lacks the per-position structure of :func:`mean_baseline` (e.g. the first note's
-    step is 0).
+    """A neutral baseline from the model alone: the training data's mean note (its
+    ``Normalization`` layer) at every one of ``n_notes`` positions.
     """
     stats = _normalization_stats(model)
     if stats is None:
@@ -234,13 +145,9 @@ def model_baseline(model, n_notes: int) -> np.ndarray:
 
 
 def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarray:
-    """Gradient x feature std: each column of a gradient map multiplied by the standard
-    deviation of that feature over the training notes (:func:`feature_std`).
-
-    Times a std, every entry reads "change of the explained output if this feature of
-    this note moved by a typical amount" (to first order), which is comparable across
-    features. This equals the gradient with respect to the standardized input the
-    network's ``Normalization`` layer computes.
+    """Each column of a gradient map times that feature's training std: the change of
+    the output for a typical change of the feature (the gradient with respect to the
+    network's standardized input).
     """
     a = np.asarray(attr)
     s = np.asarray(feature_std, dtype=np.float64).reshape(-1)
@@ -250,11 +157,8 @@ def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarra
 
 
 def note_importance(attr: np.ndarray, signed: bool = False) -> np.ndarray:
-    """One number per note: the sum over features of |attr| (how much the note matters,
-    either way) or, with ``signed=True``, the plain sum (for or against the genre).
-
-    Pass a comparable map (:meth:`Method.shown`): summing raw gradients adds semitones to
-    seconds. Shape: attr's shape without the last axis.
+    """One number per note: the sum over features of |attr| (or, ``signed``, the plain
+    sum). Pass a comparable map (:meth:`Method.shown`).
     """
     a = np.asarray(attr, dtype=np.float64)
     return a.sum(axis=-1) if signed else np.abs(a).sum(axis=-1)
@@ -284,16 +188,9 @@ def top_notes(attr: np.ndarray, k: int = 10, features: Sequence[str] = FEATURES)
 
 @dataclass(frozen=True, eq=False)
 class Completeness:
-    """Whether attributions add up to what they explain, per file.
-
-    Attributes:
-        total: sum of each file's attributions.
-        difference: ``output(x) - output(path start)``, what they should add up to.
-        gap: ``total - difference``.
-        relative: ``|gap| / |difference|``.
-        passes: ``|gap| <= max(tolerance * |difference|, floor)``.
-        tolerance, floor: the bar (:data:`COMPLETENESS_TOLERANCE`,
-            :data:`COMPLETENESS_FLOOR`).
+    """Whether attributions add up to what they explain, per file: ``total`` (each
+    file's sum), ``difference`` (``output(x) - output(path start)``), ``gap``, ``relative``
+    and ``passes`` (``|gap| <= max(tolerance * |difference|, floor)``).
     """
 
     total: np.ndarray
@@ -335,26 +232,10 @@ class Completeness:
 
 @dataclass(frozen=True, eq=False)
 class SaliencyMap:
-    """One method's map of one file (or of each file of a batch), as shown.
-
-    Attributes:
-        values: the comparable map (:meth:`Method.shown`), ``(notes, len(features))``
-            per file.
-        unit: the unit of ``values``.
-        raw: the method's ``attribute`` result, in ``raw_unit``.
-        raw_unit: the unit of ``raw``.
-        method: the method's name.
-        output: what is explained (one of :data:`OUTPUTS`).
-        target: the genre index explained (one per file for a batch).
-        probs: the model's genre probabilities, ``(genres,)`` or ``(files, genres)``.
-        feature_scale: the per-feature std gradient maps were scaled by.
-        features: the columns of ``values`` (the note-table features, or ``("note",)``
-            for occlusion).
-        unattributed: the parts of the input this method gives no attribution to, and
-            why (e.g. the pitch class, a step function of the pitch).
-        reference: what the file is compared with (IG's path start, occlusion's
-            neutral note), None for local methods.
-        completeness: IG's completeness check (:class:`Completeness`), else None.
+    """One method's map of a file (or of each file of a batch) as shown: ``values`` (in
+    ``unit``), ``raw`` (in ``raw_unit``), ``method``, ``output``, ``target``, the model's
+    ``probs``, the ``feature_scale``, the map's ``features``, what it leaves
+    ``unattributed``, its ``reference`` and IG's ``completeness``.
     """
 
     values: np.ndarray
@@ -385,8 +266,7 @@ class SaliencyMap:
         return top_notes(self.values, k, self.features)
 
     def to_dict(self, genres: Sequence[str]) -> dict:
-        """A one-file map as a JSON-able dict (what ``genre-lib saliency --json`` prints
-        besides the file's name).
+        """A one-file map as a JSON-able dict (what ``genre-lib saliency --json`` prints).
 
         Raises:
             SaliencyError: a map of several files.
@@ -423,12 +303,10 @@ class SaliencyMap:
 
 
 class Method:
-    """One attribution method bound to a model and an explained output.
-
-    Subclasses implement :meth:`attribute` with their own options only. Class
-    attributes say what a caller needs to know without running it: ``name``,
-    ``uses_baseline`` (its attribute takes a ``baseline``), ``local`` (a gradient at the
-    input, shown scaled by the feature std).
+    """One attribution method bound to a model and an explained output. Subclasses
+    implement :meth:`attribute` with their own options; ``name``, ``uses_baseline`` and
+    ``local`` (a gradient at the input, shown scaled by the feature std) say what a caller
+    needs to know.
     """
 
     name: ClassVar[str] = ""
@@ -502,33 +380,18 @@ class Method:
     # -- per method --------------------------------------------------------------------
 
     def attribute(self, tables: np.ndarray, target) -> np.ndarray:
-        """Signed attribution of each file's explained output to its input entries.
-
-        Args:
-            tables: one note table (notes, features) or a batch (files, notes,
-                features), raw MIDI units.
-            target: genre index to explain, one for all files or one per file.
-
-        Returns:
-            An array shaped like ``tables`` (for occlusion, one column), in
-            :attr:`raw_unit`.
+        """Signed attribution of each file's explained output to its input entries, shaped
+        like ``tables`` (one table or a batch, raw MIDI units) in :attr:`raw_unit`; ``target``:
+        one genre index for all files or one per file.
         """
         raise NotImplementedError
 
     def explain(self, tables: np.ndarray, target: int | np.ndarray | None = None, *,
                 feature_scale: np.ndarray | None = None, baseline: np.ndarray | None = None,
                 **options) -> SaliencyMap:
-        """The map as a heat map shows it, with its unit, what it explains and what it
-        cannot see.
-
-        Args:
-            tables: one table or a batch (see :meth:`attribute`).
-            target: genre index to explain, one for all files or one per file; None:
-                the genre the model predicts for each file.
-            feature_scale: per-feature std the map is scaled by (default: the model's).
-            baseline: passed to a method that uses one (IG, occlusion; see
-                ``uses_baseline``), ignored by the others, so one call fits every method.
-            options: the method's own options (e.g. IG's ``steps``).
+        """The map as shown (:class:`SaliencyMap`) of one table or a batch, for ``target``
+        (None: the predicted genre), scaled by ``feature_scale`` (default the model's);
+        ``baseline`` goes to a method that uses one and is ignored by the others.
 
         Raises:
             SaliencyError: bad shape or target.
@@ -622,13 +485,8 @@ class IntegratedGradients(Method):
 
     def attribute(self, tables: np.ndarray, target, baseline: np.ndarray | None = None,
                   steps: int = IG_STEPS) -> np.ndarray:
-        """IG of each file's explained output (see :meth:`Method.attribute`).
-
-        Args:
-            baseline: the neutral table (notes, features) or note (features,), e.g.
-                :func:`mean_baseline` of the training files; default :func:`model_baseline`.
-            steps: points along the path (Gauss-Legendre quadrature, which integrates a
-                smooth path far more accurately than the same number of equal steps).
+        """IG of each file's explained output from ``baseline`` (a neutral table or note;
+        default :func:`model_baseline`), with ``steps`` Gauss-Legendre points along the path.
         """
         x, t, single = self._batch(tables, target)
         if steps < 1:
@@ -676,13 +534,8 @@ class Occlusion(Method):
         return "each note replaced by " + (NEUTRAL_NOTE if baseline is None else "the given baseline's note")
 
     def attribute(self, tables: np.ndarray, target, baseline: np.ndarray | None = None) -> np.ndarray:
-        """Occlusion of each note (see :meth:`Method.attribute`); the map has one column.
-
-        Args:
-            baseline: the neutral note (features,) or per-position table (notes,
-                features) a note is replaced by, the one the deletion check uses
-                (:func:`genre_lib.saliency_checks.deletion_curve`); default
-                :func:`model_baseline`.
+        """The drop of the explained output when each note in turn is replaced by the
+        neutral note (``baseline``, the deletion check's; default :func:`model_baseline`); one column.
         """
         x, t, single = self._batch(tables, target)
         n, n_notes, _ = x.shape
@@ -719,30 +572,6 @@ class SmoothGrad(Method):
     def name(self) -> str:  # type: ignore[override]
         return "smoothgrad" if type(self.method) is Gradient else f"smoothgrad-{self.method.name}"
 
-    @property
-    def uses_baseline(self) -> bool:  # type: ignore[override]
-        return self.method.uses_baseline
-
-    @property
-    def local(self) -> bool:  # type: ignore[override]
-        return self.method.local
-
-    @property
-    def raw_unit(self) -> str:
-        return self.method.raw_unit
-
-    @property
-    def unit(self) -> str:
-        return self.method.unit
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        return self.method.features
-
-    @property
-    def unattributed(self) -> tuple[str, ...]:
-        return self.method.unattributed
-
     def reference(self, baseline: np.ndarray | None) -> str | None:
         return self.method.reference(baseline)
 
@@ -766,9 +595,13 @@ class SmoothGrad(Method):
         return a[0] if single else a
 
 
+# what a SmoothGrad map is, its units and what it cannot see: those of the method it averages
+for _name in ("uses_baseline", "local", "raw_unit", "unit", "features", "unattributed"):
+    setattr(SmoothGrad, _name, property(lambda self, _n=_name: getattr(self.method, _n)))
+
+
 def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) -> Method:
-    """The method a name of :data:`METHODS` stands for, with its default settings
-    (``"smoothgrad"`` is ``SmoothGrad(Gradient(model), seed=seed)``).
+    """The method a name of :data:`METHODS` stands for, with default settings.
 
     Raises:
         SaliencyError: an unknown name or output.
@@ -782,32 +615,16 @@ def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) 
     return classes[name](model, output)
 
 
-def file_attribution(method: Method, table: np.ndarray, target: int, k: int = FILE_WINDOWS, **options) -> np.ndarray:
-    """A map of the ``file`` protocol's verdict over a whole note table: each of the
-    ``k`` evenly spaced windows the vote reads is explained for ``target``
-    (:meth:`Method.attribute`), weighted ``1/k`` as the vote weighs windows (it
-    averages their logits), and placed back on the notes it was cut from; where
-    windows overlap, their shares add up.
-
-    For :class:`Gradient` this is exactly the gradient of the vote's explained output
-    with respect to every entry of the table, except a window's first step, which the
-    window sets to 0 (:func:`genre_lib.windows.cut_windows`) and so does not depend on
-    the table: it gets no share. Notes no window reads get zeros.
-
-    Returns:
-        ``(notes, columns)`` in :attr:`Method.raw_unit` (columns: :attr:`Method.features`).
+def file_attribution(method: Method, verdict, table: np.ndarray, target: int, **options) -> np.ndarray:
+    """A map of a verdict's judgement of a whole table: each window it reads explained for
+    ``target``, weighted ``1/k`` as the vote averages ``k`` windows, and added back onto the
+    notes it was cut from (:func:`genre_lib.windows.onto_table`): for :class:`Gradient`, the
+    gradient of the vote; notes no window reads get zeros. ``(notes, columns)``.
     """
-    from .inference import n_notes
-    from .windows import cut_windows, even_starts
+    from .windows import cut_windows, onto_table
 
     table = np.asarray(table)
-    length = n_notes(method.model)
-    starts = even_starts(len(table), k, length)
-    shares = np.array(method.attribute(cut_windows(table, starts, length), np.full(k, int(target)), **options),
-                      dtype=np.float64) / k
-    if shares.shape[-1] == len(FEATURES):
-        shares[:, 0, STEP] = 0.0  # the window's own constant, not the table's entry
-    out = np.zeros((len(table), shares.shape[-1]))
-    for start, share in zip(starts, shares):
-        out[start:start + length] += share
-    return out
+    starts = verdict.starts(len(table))
+    shares = np.array(method.attribute(cut_windows(table, starts, verdict.length), np.full(len(starts), int(target)),
+                                       **options), dtype=np.float64) / len(starts)
+    return onto_table(shares, starts, len(table))

@@ -1,29 +1,9 @@
-"""Is a saliency map about the model, and about the music? The checks.
-
-* :func:`randomization_check`: model-parameter randomization (Adebayo et al. 2018,
-  "Sanity checks for saliency maps"). Re-initialize the weights layer by layer from the
-  output down, in a *copy* of the model, and compare each map with the trained model's
-  map by Spearman rank correlation of |attribution|. A method whose maps barely change
-  when the weights are destroyed shows the input or the architecture, not what the
-  model learned.
-* :func:`deletion_curve`: faithfulness. Replace the notes the map calls most important,
-  most important first, with a neutral note and follow the target genre's probability;
-  compare with replacing notes in random order and with replacing the last notes first.
-* :func:`agreement`: does a map rank the notes as occlusion does
-  (:class:`genre_lib.saliency.Occlusion`, the measured drop of the output without each
-  note), the faithfulness reference of a gradient map?
-* :func:`check_methods`: every method on a set of files, file by file, with paired
-  bootstrap intervals over files against random deletion, a position-matched random
-  order (:func:`derangement`: another file's map, so the recency effect is kept) and
-  the last notes first, and the overlap of flipped notes with salient notes against
-  the same position-matched chance (:class:`MethodChecks`, stored as JSON by
-  ``scripts/saliency_checks.py``, read by notebooks 04 and 05).
-* :func:`planted_cue_share`: ground truth on the generated demo corpus, where the notes
-  that carry a genre cue are known (:func:`genre_lib.demo.planted_cue_mask`).
-
-:func:`check_report` runs them on a set of files and gives the report that
-``genre-lib saliency-check`` prints (:func:`report_lines`) and a notebook can show.
-Results are frozen dataclasses whose figures are all fields, their arrays read-only.
+"""Is a saliency map about the model, and about the music? The checks: weight
+randomization (:func:`randomization_check`, Adebayo et al. 2018), deletion against
+chance (:func:`deletion_curve`), agreement with occlusion (:func:`agreement`), planted
+cues (:func:`planted_cue_share`), and the one report of every method on a set of files
+with paired intervals (:func:`check_methods`, :class:`MethodChecks`: stored by
+``scripts/saliency_checks.py``, printed by ``genre-lib saliency-check``).
 """
 
 from __future__ import annotations
@@ -36,7 +16,6 @@ import numpy as np
 from . import saliency as S
 from .inference import check_targets, n_genres, predict_proba
 from .metrics import bootstrap_interval
-from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
 from .saliency import Method, SaliencyError
 
 #: notes compared in :func:`agreement`'s top-k overlap
@@ -78,22 +57,11 @@ def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> n
 
 @dataclass(frozen=True, eq=False)
 class RandomizationResult:
-    """Spearman rank correlation of |map| between the trained model and copies with
-    more and more layers re-initialized.
-
-    Attributes:
-        method: the saliency method's name.
-        mode: ``"cascade"`` (stage k re-initializes the top k learned layers) or
-            ``"independent"`` (stage k re-initializes layer k alone).
-        stages: names of the layers re-initialized at each stage (cumulative for a
-            cascade).
-        spearman: (stages, files), rank correlation of |map| (the check).
-        spearman_signed: the same without the absolute value (Adebayo et al. report
-            both): whether the direction of each entry survives, not only its size.
-        mean, mean_signed: (stages,) means over files (NaN-skipping: a constant map has
-            no ranking).
-        fully_randomized, fully_randomized_signed: the last stage's means (for a
-            cascade: every learned layer re-initialized).
+    """Spearman correlation of |map| between the trained model and copies with more
+    and more layers re-initialized: ``spearman`` and ``spearman_signed`` ``(stages,
+    files)``, their means per stage and at the last stage (``fully_randomized``: a
+    trustworthy method falls well below 0.5). ``mode`` is ``"cascade"`` (stage k
+    re-initializes the top k learned layers) or ``"independent"`` (layer k alone).
     """
 
     method: str
@@ -134,41 +102,13 @@ def randomization_check(
     scaled: bool = True,
     **options,
 ) -> RandomizationResult:
-    """Model-parameter randomization test (Adebayo et al. 2018).
-
-    A copy of the method's model (:func:`genre_lib.model.clone_model`; the original's
-    weights are never changed) has its learned layers re-initialized one after another
-    from the top (the ``logits`` Dense layer first), and at every stage the map of each
-    file is compared with the trained model's map by the Spearman rank correlation of
-    |attribution| over all entries of that file (``scipy.stats.spearmanr``).
-
-    Maps are compared as they are shown (:meth:`~genre_lib.saliency.Method.shown`): a
-    raw gradient's columns differ by the 1/std of the model's input normalization, which
-    a random copy shares, so raw maps correlate through units alone (``scaled=False``
-    shows how much).
-
-    What else a random copy shares, and so what this check cannot see past: the
-    position (a recurrent network's gradient fades with the distance from the last note,
-    a random one's too; the signed correlation shows more), and the input (gradient x
-    input and IG multiply by ``x`` or ``x - baseline``, a factor both models share, and
-    entries that are exactly 0 in both tie).
-
-    Args:
-        method: the saliency method, on the trained model.
-        X, target: files (files, notes, features) and the genre index to explain.
-        layers: ``"cascade"`` or ``"independent"``.
-        seed: seed of the re-initialization.
-        feature_scale: per-feature std for :meth:`~genre_lib.saliency.Method.shown`
-            (default: read from the model).
-        scaled: compare the maps as shown (default); ``False`` compares the raw
-            attributions.
-        options: passed to the method's ``attribute`` (e.g. IG's ``baseline``).
-
-    Returns:
-        A :class:`RandomizationResult`; ``.fully_randomized`` is the mean correlation
-        with every learned layer re-initialized (a trustworthy method falls well below
-        0.5; 1 would mean the map ignores the weights).
+    """Model-parameter randomization (Adebayo et al. 2018): a copy of the model has its
+    learned layers re-initialized from the top (``layers="cascade"``) or one at a time, and
+    each file's map, as shown (``scaled=False``: raw), is compared with the trained model's
+    by the Spearman correlation of |attribution|; ``options`` go to ``attribute``.
     """
+    from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
+
     if layers not in ("cascade", "independent"):
         raise SaliencyError(f"layers must be 'cascade' or 'independent', got {layers!r}")
     X = np.asarray(X)
@@ -214,20 +154,11 @@ def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class DeletionResult:
-    """Target-genre probability as notes are replaced by a neutral note.
-
-    Attributes:
-        x: fraction of notes replaced at each point, 0 to 1 (``n_steps + 1`` points).
-        salient: (files, points) probability, most important notes replaced first.
-        random: (files, points) probability, notes replaced in random order (mean over
-            ``n_random`` seeded orders).
-        recency: (files, points) probability, the *last* notes replaced first: a
-            map-free ranking to beat, since a recurrent network's output depends most on
-            the notes it read last.
-        auc_salient, auc_random, auc_recency: (files,) area under each curve over x in
-            [0, 1] (trapezoid rule); lower means the probability fell sooner.
-        deletion_auc, random_deletion_auc, recency_deletion_auc: their means.
-        salient_lower_share: share of files whose salient AUC is below the random one.
+    """The target's probability as notes are replaced by a neutral note, at fractions
+    ``x`` of the notes: ``salient`` (most important first), ``random`` (mean of random
+    orders) and ``recency`` (last notes first) ``(files, points)``, the area under each
+    curve per file (``auc_*``; lower: it fell sooner), their means and the share of files
+    whose salient AUC is below the random one.
     """
 
     x: np.ndarray
@@ -249,16 +180,6 @@ class DeletionResult:
                 recency_deletion_auc=float(aucs["recency"].mean()),
                 salient_lower_share=float((aucs["salient"] < aucs["random"]).mean()))
 
-    def summary(self) -> dict:
-        """JSON-able figures over the files."""
-        return {
-            "deletion_auc": round(self.deletion_auc, 4),
-            "random_deletion_auc": round(self.random_deletion_auc, 4),
-            "salient_lower_share": round(self.salient_lower_share, 4),
-            "recency_deletion_auc": round(self.recency_deletion_auc, 4),
-            "n": int(len(self.auc_salient)),
-        }
-
 
 def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Tables (files, points, notes, features): point j has the first counts[j] notes of
@@ -268,6 +189,13 @@ def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, co
     rank[np.arange(n)[:, None], orders] = np.arange(n_notes)[None]
     replaced = rank[:, None, :] < counts[None, :, None]  # (files, points, notes)
     return np.where(replaced[..., None], neutral[None, None], X[:, None])
+
+
+def _chance_orders(n: int, n_notes: int, rng: np.random.Generator, n_random: int) -> tuple[list, np.ndarray]:
+    """The rankings a map's deletion is compared with: ``n_random`` random orders per
+    file (drawn from ``rng``, at least one) and the last notes first."""
+    random = [np.argsort(rng.random((n, n_notes)), axis=1) for _ in range(max(1, n_random))]
+    return random, np.tile(np.arange(n_notes)[::-1], (n, 1))
 
 
 def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neutral: np.ndarray,
@@ -290,32 +218,11 @@ def deletion_curve(
     seed: int = 0,
     n_random: int = 5,
 ) -> DeletionResult:
-    """Deletion curve of a saliency map against random deletion and recency.
-
-    Notes are ranked by :func:`~genre_lib.saliency.note_importance` of ``attr`` (sum of
-    |attribution| over the map's columns; pass a comparable map). At point j = 0..n_steps
-    the first round(j / n_steps * notes) notes of the ranking are replaced by the neutral
-    note and the model's probability of the target genre is recorded. The same is done
-    for ``n_random`` random orders per file (seeded) and for the last notes first.
-
-    A replaced note keeps its place in the sequence but takes the neutral note's step,
-    so later onsets move too: deleting a note from a sequence of relative times is never
-    perfectly local. The neutral note (a dataset mean) is not a playable note (fractional
-    drum flag and program); it is a point the model has no genre evidence for.
-
-    Args:
-        model: trained classifier.
-        X: files (files, notes, features) or one table (notes, features).
-        target: genre index per file (or one for all).
-        attr: the maps of ``X`` (files, notes, columns), e.g. ``explain(...).values``.
-        baseline_note: the neutral note (features,) or a per-position table (notes,
-            features), e.g. :func:`~genre_lib.saliency.model_baseline`.
-        n_steps: points after the unmodified one; the curves have ``n_steps + 1`` points.
-        seed: seed of the random orders.
-        n_random: random orders averaged per file.
-
-    Returns:
-        A :class:`DeletionResult`; its first point is the unmodified probability.
+    """Deletion curve of maps ``attr`` of files ``X`` against random orders and the last
+    notes first: at each of ``n_steps + 1`` points the first notes of each ranking
+    (:func:`~genre_lib.saliency.note_importance`) are replaced by ``baseline_note`` (a note
+    or a per-position table) and the target's probability recorded. A replaced note keeps
+    its place but takes the neutral note's step, so later onsets move too.
     """
     X = np.asarray(X, dtype=np.float32)
     attr = np.asarray(attr)
@@ -334,14 +241,9 @@ def deletion_curve(
     def curves(orders: np.ndarray) -> np.ndarray:
         return _deletion_probs(model, X, t, orders, neutral, counts)
 
-    importance = S.note_importance(attr)
-    salient = curves(np.argsort(-importance, axis=1, kind="stable"))
-    rng = np.random.default_rng(seed)
-    random = np.mean(
-        [curves(np.argsort(rng.random((n, n_notes)), axis=1)) for _ in range(max(1, n_random))], axis=0
-    )
-    recency = curves(np.tile(np.arange(n_notes)[::-1], (n, 1)))
-    return DeletionResult(x, salient, random, recency)
+    salient = curves(np.argsort(-S.note_importance(attr), axis=1, kind="stable"))
+    random, recency = _chance_orders(n, n_notes, np.random.default_rng(seed), n_random)
+    return DeletionResult(x, salient, np.mean([curves(o) for o in random], axis=0), curves(recency))
 
 
 # ---------------------------------------------------------------------------------------
@@ -351,16 +253,9 @@ def deletion_curve(
 
 @dataclass(frozen=True, eq=False)
 class AgreementResult:
-    """How a map ranks the notes compared with a reference map's ranking.
-
-    Attributes:
-        spearman: (files,) Spearman correlation of the per-note importance
-            (:func:`~genre_lib.saliency.note_importance`, |.| summed over columns).
-        top_overlap: (files,) share of the reference's ``k`` most important notes that
-            are among the map's ``k`` most important.
-        k: the notes compared in ``top_overlap``.
-        chance: ``top_overlap`` expected of a random ranking, ``k / notes``.
-        mean_spearman, mean_top_overlap: their means over files (NaN-skipping).
+    """How a map ranks the notes against a reference's: per file the Spearman
+    correlation of note importance and the share of the reference's top ``k`` notes among
+    the map's (``chance``: ``k / notes``), and their means.
     """
 
     spearman: np.ndarray
@@ -374,23 +269,10 @@ class AgreementResult:
         _freeze(self, mean_spearman=float(np.nanmean(self.spearman)),
                 mean_top_overlap=float(np.mean(self.top_overlap)))
 
-    def summary(self) -> dict:
-        """JSON-able means over files, each with its 95 % bootstrap interval over files."""
-        rho = self.spearman[np.isfinite(self.spearman)]
-        return {"spearman": round(self.mean_spearman, 4),
-                "spearman_interval": [round(v, 4) for v in bootstrap_interval(rho)],
-                f"top{self.k}_overlap": round(self.mean_top_overlap, 4),
-                f"top{self.k}_overlap_interval": [round(v, 4) for v in bootstrap_interval(self.top_overlap)],
-                "chance": round(self.chance, 4), "n": int(len(self.spearman))}
-
 
 def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> AgreementResult:
-    """Do two maps of the same files rank the notes alike?
-
-    Args:
-        attr, reference: maps (files, notes, columns) or (notes, columns); the columns
-            may differ (a gradient map's six features against occlusion's one).
-        k: notes compared in the top-k overlap.
+    """Do two maps of the same files (the columns may differ) rank the notes alike:
+    per-file Spearman correlation of note importance and top-``k`` overlap.
     """
     a, r = S.note_importance(attr), S.note_importance(reference)
     if a.ndim == 1:
@@ -404,32 +286,16 @@ def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> Agreem
     return AgreementResult(_spearman_per_file(a, r), overlap, k, k / a.shape[1])
 
 
-def recency_map(n_files: int, n_notes: int) -> np.ndarray:
-    """A map with no model in it: each note's importance is its position (the last note
-    read most important), the ranking a recurrent network's maps lean towards. Its
-    :func:`agreement` with a reference is the chance level that keeps the recency effect."""
-    return np.tile(np.arange(1, n_notes + 1, dtype=np.float64)[None, :, None], (n_files, 1, 1))
-
-
 # ---------------------------------------------------------------------------------------
 # Planted cues (demo corpus)
 # ---------------------------------------------------------------------------------------
 
 
 def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[np.ndarray], np.ndarray]) -> dict:
-    """Share of |attribution| on the notes that carry a planted genre cue.
-
-    Args:
-        attr: maps (files, notes, columns), comparable across columns.
-        tables: the note tables the maps explain (files, notes, features).
-        mask_fn: table -> boolean mask (notes,) of cue notes, e.g.
-            :func:`genre_lib.demo.planted_cue_mask`.
-
-    Returns:
-        ``share``: per file, sum of |attr| on cue notes / sum of |attr|;
-        ``chance``: per file, the fraction of notes that are cue notes (what a map
-        spreading attribution evenly would score); ``mean_share``, ``mean_chance`` and
-        ``lift`` (their ratio) over the files with at least one cue note; ``n``.
+    """Share of |attribution| on the notes carrying a planted cue (``mask_fn(table)``,
+    e.g. :func:`genre_lib.demo.planted_cue_mask`) against the share of such notes: per file
+    ``share`` and ``chance``, and over files with a cue ``mean_share``, ``mean_chance``,
+    their ratio ``lift`` and ``n``.
     """
     attr = np.asarray(attr)
     tables = np.asarray(tables)
@@ -459,86 +325,6 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
 
 
 # ---------------------------------------------------------------------------------------
-# The report
-# ---------------------------------------------------------------------------------------
-
-
-def check_report(
-    method: Method,
-    X: np.ndarray,
-    y: np.ndarray,
-    baseline: np.ndarray | None = None,
-    n_steps: int = 20,
-    seed: int = 0,
-) -> dict:
-    """Every check of one method on files ``X`` explained for their own genres ``y``,
-    as one JSON-able dict.
-
-    Args:
-        method: the saliency method, on the trained model.
-        X, y: files (files, notes, features) and their genre indices.
-        baseline: the neutral table of IG, occlusion and deletion (default: the training
-            mean note, :func:`~genre_lib.saliency.model_baseline`).
-        n_steps, seed: see :func:`deletion_curve` (the seed also seeds the
-            randomization).
-
-    Returns:
-        ``method``, ``output``, ``n``, ``accuracy``; ``randomization_spearman`` (|map|,
-        every learned layer re-initialized), ``randomization_spearman_signed``,
-        ``randomization_stages``; :meth:`DeletionResult.summary`'s keys;
-        ``occlusion_agreement`` (:func:`agreement` with the occlusion map) and
-        ``recency_agreement`` (the position-only map's, the chance level);
-        ``completeness`` (IG's :meth:`~genre_lib.saliency.Completeness.summary`, else
-        None); ``unattributed``.
-    """
-    X = np.asarray(X)
-    model = method.model
-    neutral = S.model_baseline(model, X.shape[1]) if baseline is None else baseline
-    std = S.feature_std(model)
-    options = {"baseline": neutral} if method.uses_baseline else {}
-    shown = method.explain(X, y, feature_scale=std, baseline=neutral)
-    rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options)
-    deletion = deletion_curve(model, X, y, shown.values, neutral, n_steps=n_steps, seed=seed)
-    occlusion = shown if method.name == "occlusion" else \
-        S.Occlusion(model, method.output).explain(X, y, feature_scale=std, baseline=neutral)
-    accuracy = float((predict_proba(model, X).argmax(-1) == np.asarray(y)).mean())
-    return {
-        "method": method.name,
-        "output": method.output,
-        "n": int(len(X)),
-        "accuracy": round(accuracy, 4),
-        "randomization_spearman": round(rand.fully_randomized, 4),
-        "randomization_spearman_signed": round(rand.fully_randomized_signed, 4),
-        "randomization_stages": rand.summary()["stages"],
-        **deletion.summary(),
-        "occlusion_agreement": agreement(shown.values, occlusion.values).summary(),
-        "recency_agreement": agreement(recency_map(*X.shape[:2]), occlusion.values).summary(),
-        "completeness": None if shown.completeness is None else shown.completeness.summary(),
-        "unattributed": list(shown.unattributed),
-    }
-
-
-def report_lines(report: dict) -> list[str]:
-    """The text form of :func:`check_report` (what ``genre-lib saliency-check`` prints
-    after its first line)."""
-    lines = [f"  randomized {' + '.join(stage['randomized'])}: Spearman vs trained |map| {stage['spearman_mean']:.3f}, "
-             f"signed {stage['spearman_signed_mean']:.3f}" for stage in report["randomization_stages"]]
-    lines.append(f"  deletion AUC: salient first {report['deletion_auc']:.3f}, random {report['random_deletion_auc']:.3f}, "
-                 f"last notes first {report['recency_deletion_auc']:.3f} (lower = falls faster)")
-    occ, rec = report["occlusion_agreement"], report["recency_agreement"]
-    k = next(key for key in occ if key.startswith("top") and key.endswith("_overlap"))
-    lines.append(f"  agreement with occlusion: Spearman {occ['spearman']:.3f}, {k.replace('_', ' ')} {occ[k]:.3f} "
-                 f"(position alone: {rec['spearman']:.3f}, {rec[k]:.3f}; random {occ['chance']:.2f})")
-    if report["completeness"] is not None:
-        c = report["completeness"]
-        lines.append(f"  completeness: {c['complete_share']:.0%} of files within {c['tolerance']:.0%} "
-                     f"(median gap {c['gap_median']:.4f}, max {c['gap_max']:.4f})")
-    if report["unattributed"]:
-        lines.append("  gets no attribution: " + "; ".join(report["unattributed"]))
-    return lines
-
-
-# ---------------------------------------------------------------------------------------
 # Every method on a set of files: per-file figures, paired intervals, a chance level
 # that keeps the recency effect
 # ---------------------------------------------------------------------------------------
@@ -549,14 +335,11 @@ CHANCES: tuple[str, ...] = ("random", "position", "recency")
 
 
 def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A seeded permutation ``p`` of the files with ``p[i] != i`` and
-    ``groups[p[i]] == groups[i]``: file i is paired with another file of its group.
-
-    Within each group the files are shuffled and each is sent to the next one in the
-    shuffled cycle (a random cyclic derangement).
+    """A seeded permutation ``p`` with ``p[i] != i`` and ``groups[p[i]] == groups[i]``
+    (a random cycle within each group): each file paired with another of its group.
 
     Raises:
-        SaliencyError: a group of one file (it has no other file to be paired with).
+        SaliencyError: a group of one file.
     """
     groups = np.asarray(groups)
     out = np.empty(len(groups), dtype=int)
@@ -589,17 +372,9 @@ def _from_list(values) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class PairedDifference:
-    """A method's per-file figure against a chance level's on the same files.
-
-    Attributes:
-        method_mean, chance_mean: means over the files where both are defined.
-        difference: mean of the per-file differences (method - chance).
-        low, high: 95 % paired percentile bootstrap interval of ``difference`` over
-            files (:func:`genre_lib.metrics.bootstrap_interval` of the differences).
-        share_better: share of files where the method does better than the chance
-            level (a lower deletion AUC; a higher overlap).
-        lower_is_better: the direction of the figure.
-        n: files compared.
+    """A method's per-file figure against a chance level's on the same files: both
+    means, the mean difference with its 95 % paired bootstrap interval, the share of files
+    the method does better on (lower or higher is better, ``lower_is_better``) and ``n``.
     """
 
     method_mean: float
@@ -648,31 +423,13 @@ class PairedDifference:
 
 @dataclass(frozen=True, eq=False)
 class MethodCheck:
-    """One saliency method's checks, file by file.
-
-    Attributes:
-        method: the method's name (:data:`genre_lib.saliency.METHODS`).
-        auc: (files,) deletion AUC of the method's ranking (lower: the probability of
-            the explained genre falls sooner).
-        auc_random, auc_position, auc_recency: (files,) deletion AUC of the chance
-            rankings: random order, position-matched random order (another file's map
-            of the same method, :func:`derangement`), last notes first.
-        randomization: (files,) Spearman of |map| between the trained model and a copy
-            with every learned layer re-initialized (:func:`randomization_check`).
-        occlusion_spearman: (files,) Spearman of per-note importance with the occlusion
-            map (:func:`agreement`).
-        overlap: (files,) share of a flipped file's changed notes among the method's
-            top-k notes of the flip's target, k = notes changed (NaN: not flipped).
-        overlap_position: (files,) the same share when the top-k come from another
-            file's map (the position-matched chance).
-        overlap_naive: (files,) k / notes, the chance of a uniformly random ranking.
-        complete: IG's completeness (every file within tolerance), None for methods
-            without one.
-        seed: seed of the bootstrap intervals.
-        deletion: ``{chance: PairedDifference}`` of ``auc`` against each of
-            :data:`CHANCES` (lower is better).
-        overlap_vs_position: :class:`PairedDifference` of ``overlap`` against
-            ``overlap_position`` (higher is better).
+    """One method's checks, file by file (arrays over files): deletion ``auc`` and the
+    chance rankings' (``auc_random``, ``auc_position``: another file's map, ``auc_recency``),
+    ``randomization`` (Spearman with every learned layer re-initialized),
+    ``occlusion_spearman``, the ``overlap`` of a flipped file's changed notes with the
+    method's top notes, the same with another file's map (``overlap_position``) and k /
+    notes (``overlap_naive``), IG's ``complete``; ``deletion`` and ``overlap_vs_position``
+    are the :class:`PairedDifference` of each against its chance.
     """
 
     method: str
@@ -743,21 +500,10 @@ class MethodCheck:
 
 @dataclass(frozen=True, eq=False)
 class MethodChecks:
-    """Every method's checks on one set of files (:func:`check_methods`).
-
-    Attributes:
-        methods: one :class:`MethodCheck` per method, in the order computed.
-        files: the files' names (paths relative to the data folder; may be empty).
-        genres: genre names of the model's outputs.
-        y: (files,) the genre each file is explained for (its own).
-        flip_target: (files,) the genre each file was flipped to (the runner-up of the
-            model's probabilities); -1 where no flip was tried.
-        flipped: (files,) the flip held after the MIDI round trip.
-        notes_changed: (files,) notes the flip changed (0 where none was tried).
-        n_steps, n_random: deletion points and chance orders averaged per file.
-        seed: the seed of every random choice (orders, derangements, randomization,
-            bootstrap).
-        meta: what it was computed on (command, run, data; set by the caller).
+    """Every method's checks on one set of files (:func:`check_methods`): ``methods``,
+    the files' names, the genres, each file's explained genre ``y``, the flip's target (-1:
+    none tried), whether it ``flipped`` and the ``notes_changed``, the settings, and ``meta``
+    (what it was computed on).
     """
 
     methods: tuple[MethodCheck, ...]
@@ -816,9 +562,7 @@ class MethodChecks:
                    d["n_steps"], d["n_random"], d["seed"], dict(d.get("meta", {})))
 
     def frame(self) -> "pandas.DataFrame":
-        """One row per method: mean deletion AUC, each chance's mean AUC with the paired
-        interval of the difference and the share of files the map does better on,
-        randomization and agreement with occlusion, the overlap with flipped notes."""
+        """One row per method: the figures of :meth:`lines` as a ``pandas.DataFrame``."""
         import pandas as pd
 
         rows = []
@@ -870,6 +614,40 @@ def _top_overlap(importance: np.ndarray, changed: list[np.ndarray]) -> np.ndarra
     return out
 
 
+def _flip_all(model, X: np.ndarray, genres: tuple[str, ...], seed: int, say) -> tuple:
+    """Each file flipped (first 100 notes, default settings) to the model's runner-up
+    genre: ``(targets, flipped, notes changed, the changed notes of each flipped file)``."""
+    from .changes import changed_notes
+    from .flip import FlipSettings, optimize_delta
+    from .verdicts import RNNVerdict
+
+    n = len(X)
+    judge = RNNVerdict(model, genres, "first100")
+    target = np.argsort(predict_proba(model, X), axis=1)[:, -2]
+    flipped, notes_changed = np.zeros(n, dtype=bool), np.zeros(n, dtype=int)
+    changed: list[np.ndarray] = [np.array([], dtype=int)] * n
+    for i in range(n):
+        r = optimize_delta(judge, X[i], int(target[i]), FlipSettings(seed=seed))
+        flipped[i], notes_changed[i] = r.flipped, r.notes_changed
+        if r.flipped:
+            changed[i] = changed_notes(r.base, r.modified)  # the notes notes_changed counts
+        if (i + 1) % 25 == 0 or i + 1 == n:
+            say(f"flips: {i + 1} of {n} files, {flipped[: i + 1].sum()} flipped")
+    return target, flipped, notes_changed, changed
+
+
+def _checked(model, X: np.ndarray, y: np.ndarray, methods: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` as float32 files and ``y`` as targets, checked along with the method names."""
+    X = np.asarray(X, dtype=np.float32)
+    y = check_targets(y, len(X), n_genres(model), SaliencyError)
+    if X.ndim != 3:
+        raise SaliencyError(f"check_methods needs files x notes x features, got shape {X.shape}")
+    unknown = [m for m in methods if m not in S.METHODS]
+    if unknown:
+        raise SaliencyError(f"unknown saliency method(s) {unknown}; choose from {', '.join(S.METHODS)}")
+    return X, y
+
+
 def check_methods(
     model,
     X: np.ndarray,
@@ -879,6 +657,7 @@ def check_methods(
     neutral: np.ndarray | None = None,
     feature_scale: np.ndarray | None = None,
     methods: tuple[str, ...] = S.METHODS,
+    output: str = S.DEFAULT_OUTPUT,
     files: tuple[str, ...] = (),
     genres: tuple[str, ...] | None = None,
     n_steps: int = 20,
@@ -887,66 +666,21 @@ def check_methods(
     seed: int = 0,
     log: Callable[[str], None] | None = None,
 ) -> MethodChecks:
-    """Every saliency method on files ``X`` explained for their own genres ``y``: deletion
-    against three chance levels, randomization, agreement with occlusion and the overlap
-    with flipped notes, per file, with paired bootstrap intervals over files.
-
-    The maps are as notebook 04 shows them: scaled by the model's feature std, IG from
-    ``ig_baseline`` (the genre-balanced training mean, :func:`~genre_lib.saliency.mean_baseline`;
-    default the model's mean note), occlusion and deletion replacing a note by the
-    model's mean note (:func:`~genre_lib.saliency.model_baseline`).
-
-    The **position-matched chance** ranks each file's notes by another file's map of the
-    same method and genre (a seeded :func:`derangement`, ``n_random`` of them averaged;
-    across genres when a genre has a single file here).
-    Why this and not random orders drawn from the method's mean positional profile: the
-    set of rankings is exactly the method's own, so the chance level keeps everything a
-    map shares across files (its pile-up on the last notes, its favourite positions,
-    the correlation between neighbouring ranks) and loses only what is specific to the
-    file, which is what a map is supposed to add; a profile would keep the marginal
-    only, and need a model of how ranks correlate. A map that beats it knows something
-    about *this* file, not only where a recurrent network looks in any file.
-
-    Flips (``flips=True``): each file is flipped to the runner-up genre of the model
-    (:func:`genre_lib.flip.optimize_delta`, default settings, first 100 notes); for the
-    files that flip after the MIDI round trip, the share of changed notes among the
-    method's top-k notes of the flip's target (k = notes changed), against the same share
-    with another file's map (derangement within the flip's target genre).
-
-    Args:
-        model: trained classifier (raw note tables in).
-        X, y: files (files, notes, features) and their genre indices.
-        ig_baseline: IG's neutral table (see above).
-        neutral: the note (or per-position table) a deleted or occluded note becomes
-            (default :func:`~genre_lib.saliency.model_baseline`).
-        feature_scale: per-feature std the maps are scaled by (default the model's).
-        methods: names of :data:`genre_lib.saliency.METHODS` to check.
-        files: the files' names, kept with the result.
-        genres: genre names, kept with the result.
-        n_steps: deletion points after the unmodified one.
-        n_random: random orders and derangements averaged per file.
-        flips: flip the files (the slow part: one optimisation per file).
-        seed: seeds every random choice.
-        log: called with a line of progress.
-
-    Returns:
-        A :class:`MethodChecks`.
+    """Every method of ``methods`` on files ``X`` explained for their own genres ``y``:
+    deletion against three chance levels (random, position-matched: another file's map of
+    the same genre, :func:`derangement`; last notes first), randomization, agreement with
+    occlusion and, with ``flips`` (each file flipped to the runner-up genre), the share of
+    changed notes among the top-k notes against another file's map; per file, with paired
+    bootstrap intervals. IG starts from ``ig_baseline`` (default the model's mean note),
+    occlusion and deletion put in ``neutral`` (default the same).
 
     Raises:
-        SaliencyError: bad shapes, an unknown method, or a genre with a single file.
+        SaliencyError: bad shapes, an unknown method, or fewer than two files.
     """
-    from .changes import changed_notes
-    from .flip import FlipSettings, optimize_delta
-
     say = log or (lambda _line: None)
-    X = np.asarray(X, dtype=np.float32)
-    y = check_targets(y, len(X), n_genres(model), SaliencyError)
-    if X.ndim != 3:
-        raise SaliencyError(f"check_methods needs files x notes x features, got shape {X.shape}")
-    unknown = [m for m in methods if m not in S.METHODS]
-    if unknown:
-        raise SaliencyError(f"unknown saliency method(s) {unknown}; choose from {', '.join(S.METHODS)}")
+    X, y = _checked(model, X, y, methods)
     n, n_notes, n_feat = X.shape
+    names = tuple(genres) if genres is not None else tuple(str(g) for g in range(n_genres(model)))
     std = S.feature_std(model) if feature_scale is None else np.asarray(feature_scale, dtype=np.float64)
     neutral = S.model_baseline(model, n_notes) if neutral is None else \
         np.broadcast_to(np.asarray(neutral, dtype=np.float32), (n_notes, n_feat))
@@ -956,91 +690,51 @@ def check_methods(
     def aucs(orders: np.ndarray) -> np.ndarray:
         return _auc(x_axis, _deletion_probs(model, X, y, orders, neutral, counts))
 
-    def ranked(importance: np.ndarray) -> np.ndarray:
-        return np.argsort(-importance, axis=1, kind="stable")
-
     # the chance rankings that need no map, drawn once for every method
     rng = np.random.default_rng(seed)
-    auc_random = np.mean([aucs(np.argsort(rng.random((n, n_notes)), axis=1)) for _ in range(n_random)], axis=0)
-    auc_recency = aucs(np.tile(np.arange(n_notes)[::-1], (n, 1)))
+    random, recency = _chance_orders(n, n_notes, rng, n_random)
+    auc_random, auc_recency = np.mean([aucs(o) for o in random], axis=0), aucs(recency)
     partners = [derangement(_pairing_groups(y), rng) for _ in range(n_random)]
     say(f"chance levels: random {auc_random.mean():.4f}, last notes first {auc_recency.mean():.4f}")
-
-    flip_target = np.full(n, -1)
-    flipped = np.zeros(n, dtype=bool)
-    notes_changed = np.zeros(n, dtype=int)
-    changed: list[np.ndarray] = [np.array([], dtype=int)] * n
+    flip_target, flipped, notes_changed, changed = np.full(n, -1), np.zeros(n, bool), np.zeros(n, int), [[]] * n
+    flip_partners = []
     if flips:
-        # the runner-up: the genre the model does not choose
-        flip_target = np.argsort(predict_proba(model, X), axis=1)[:, -2]
-        for i in range(n):
-            r = optimize_delta(model, X[i], int(flip_target[i]), FlipSettings(seed=seed), genres=genres)
-            flipped[i], notes_changed[i] = r.flipped, r.notes_changed
-            if r.flipped:
-                changed[i] = changed_notes(r.base, r.modified)  # the notes notes_changed counts
-            if (i + 1) % 25 == 0 or i + 1 == n:
-                say(f"flips: {i + 1} of {n} files, {flipped[: i + 1].sum()} flipped")
+        flip_target, flipped, notes_changed, changed = _flip_all(model, X, names, seed, say)
         flip_partners = [derangement(_pairing_groups(flip_target), rng) for _ in range(n_random)]
-
-    def options(name: str) -> dict:
-        if name == "occlusion":
-            return {"baseline": neutral}  # occlusion deletes a note as the deletion check does
-        return {"baseline": ig_baseline} if name == "ig" and ig_baseline is not None else {}
-
-    occlusion_map = S.Occlusion(model).explain(X, y, feature_scale=std, **options("occlusion"))  # the reference of every map
+    occlusion = S.Occlusion(model, output).explain(X, y, feature_scale=std, baseline=neutral)
     results = []
     for name in methods:
-        method = S.method_named(name, model, seed=seed)
-        shown = occlusion_map if name == "occlusion" else method.explain(X, y, feature_scale=std, **options(name))
+        method = S.method_named(name, model, output, seed=seed)
+        options = {"baseline": neutral if name == "occlusion" else ig_baseline} if method.uses_baseline else {}
+        shown = occlusion if name == "occlusion" else method.explain(X, y, feature_scale=std, **options)
         importance = S.note_importance(shown.values)
-        auc = aucs(ranked(importance))
-        auc_position = np.mean([aucs(ranked(importance[p])) for p in partners], axis=0)
-        rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options(name))
-        occ = agreement(shown.values, occlusion_map.values).spearman
+        ranked = [np.argsort(-i, axis=1, kind="stable") for i in (importance, *(importance[p] for p in partners))]
+        auc, auc_position = aucs(ranked[0]), np.mean([aucs(r) for r in ranked[1:]], axis=0)
+        rand = randomization_check(method, X, y, seed=seed, feature_scale=std, **options)
         overlap = overlap_position = overlap_naive = np.full(n, np.nan)
         if flips:
-            # maps of the file as read, not of the flip's MIDI-projected base: the two
-            # differ by sub-tick timing only (see FlipResult.base)
-            to_target = S.note_importance(method.explain(X, flip_target, feature_scale=std, **options(name)).values)
+            # maps of the file as read, not of the flip's MIDI-projected base (they differ by sub-tick timing)
+            to_target = S.note_importance(method.explain(X, flip_target, feature_scale=std, **options).values)
             overlap = _top_overlap(to_target, changed)
             overlap_position = np.mean([_top_overlap(to_target[p], changed) for p in flip_partners], axis=0)
             overlap_naive = np.where(np.isfinite(overlap), notes_changed / n_notes, np.nan)
-        results.append(MethodCheck(name, auc, auc_random, auc_position, auc_recency, rand.spearman[-1], occ,
-                                   overlap, overlap_position, overlap_naive, shown.complete, seed))
+        results.append(MethodCheck(name, auc, auc_random, auc_position, auc_recency, rand.spearman[-1],
+                                   agreement(shown.values, occlusion.values).spearman, overlap, overlap_position,
+                                   overlap_naive, shown.complete, seed))
         say(f"{name}: deletion AUC {auc.mean():.4f}, position-matched {auc_position.mean():.4f}, "
             f"randomization {np.nanmean(rand.spearman[-1]):.3f}")
-    names = tuple(genres) if genres is not None else tuple(str(g) for g in range(n_genres(model)))
     return MethodChecks(tuple(results), tuple(files), names, y, flip_target, flipped, notes_changed,
                         n_steps, n_random, seed)
 
 
 def save_checks(checks: MethodChecks, path, overwrite: bool = False):
-    """Write :meth:`MethodChecks.to_dict` as JSON (refusing to replace a file unless
-    ``overwrite``); read it back with :func:`load_checks`."""
+    """Write :meth:`MethodChecks.to_dict` as JSON (:func:`genre_lib.paths.write_atomic`);
+    read it back with :func:`load_checks`."""
     import json
-    from pathlib import Path
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; not replaced (pass overwrite=True to replace it)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n")
-    tmp.replace(path)
-    return path
+    from .paths import write_atomic
 
-
-def notebook_checks_path(run_path) -> "Path":
-    """Where :func:`genre_lib.study.notebook_checks` keeps the checks it computed for a
-    run (quick mode, the demo, a folder of your own), so that notebooks 04 and 05 show
-    one computation instead of making two: a file in the cache folder
-    (:func:`genre_lib.paths.cache_dir`), named for the run as :func:`genre_lib.paths.shown`
-    prints it."""
-    import re
-
-    from .paths import cache_dir, shown
-
-    return cache_dir() / "saliency-checks" / (re.sub(r"[^A-Za-z0-9._-]+", "_", shown(run_path)) + ".json")
+    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n"), overwrite)
 
 
 def with_meta(checks: MethodChecks, **meta) -> MethodChecks:

@@ -1,13 +1,7 @@
-"""Seeded train / validation / test splits of a :class:`~genre_lib.dataset.Dataset`.
-
-Two kinds:
-
-* :func:`stratified_split` shuffles files, keeping each genre's share on every side.
-* :func:`group_split` keeps all files of one group (artist or sequencer, see
-  :func:`genre_lib.dataset.group_of`) on one side. Files by one sequencer share
-  instruments, velocities and habits, so a random split lets a model recognise the
-  sequencer instead of the genre and overstates accuracy on new sources. Use this one
-  to estimate accuracy on unseen files.
+"""Seeded train / validation / test splits: :func:`stratified_split` (random files,
+each genre's share kept) and :func:`group_split` (no artist or sequencer on two sides,
+:func:`genre_lib.dataset.group_of`; files of one sequencer share habits, so a random
+split overstates accuracy on new sources).
 """
 
 from __future__ import annotations
@@ -27,12 +21,8 @@ class Split(NamedTuple):
 
 
 def stratified_split(y: np.ndarray, test_size: float = 0.2, val_size: float = 0.1, seed: int = 0) -> Split:
-    """Random split stratified by genre.
-
-    Args:
-        y: genre label of each file.
-        test_size, val_size: fractions of all files for test and validation.
-        seed: random seed; the same seed gives the same split.
+    """Seeded random split of files with genres ``y``, each genre's share kept on every side
+    (``test_size``, ``val_size``: fractions of all files).
     """
     index = np.arange(len(y))
     rest, test = train_test_split(index, test_size=test_size, stratify=y, random_state=seed)
@@ -56,15 +46,9 @@ def group_split(
     val_size: float = 0.1,
     seed: int = 0,
 ) -> Split:
-    """Split so that no group (artist or sequencer) is on two sides, genres balanced
-    as well as the groups allow.
-
-    Args:
-        y: genre label of each file.
-        groups: group of each file (:func:`genre_lib.dataset.group_of`).
-        test_size, val_size: approximate fractions of all files for test and validation
-            (whole groups move, so the sizes are approximate).
-        seed: random seed; the same seed gives the same split.
+    """Seeded split with no group (artist or sequencer, :func:`genre_lib.dataset.group_of`)
+    on two sides, genres balanced as well as the groups allow; ``test_size`` and
+    ``val_size`` are approximate (whole groups move).
     """
     y = np.asarray(y)
     groups = np.asarray(groups)
@@ -75,16 +59,9 @@ def group_split(
 
 
 def group_folds(y: np.ndarray, groups: list[str] | np.ndarray, n_folds: int = 5, val_size: float = 0.1, seed: int = 0) -> list[Split]:
-    """Group k-fold cross-validation: every file is a test file exactly once, no group on
-    two sides of any fold, and each fold's validation part is held out by group from
-    its training part (as in :func:`group_split`).
-
-    Args:
-        y: genre label of each file.
-        groups: group of each file.
-        n_folds: number of folds (each tests about ``1 / n_folds`` of the files).
-        val_size: approximate fraction of all files used for validation in each fold.
-        seed: random seed.
+    """Group ``n_folds``-fold cross-validation of files with genres ``y`` and ``groups``:
+    every file a test file once, no group on two sides of a fold, each fold's validation
+    part (about ``val_size`` of the files) held out by group from its training part.
     """
     y = np.asarray(y)
     groups = np.asarray(groups)

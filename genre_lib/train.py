@@ -1,9 +1,6 @@
-"""Training: seeded, class-balanced, early-stopped, and written to a run folder.
-
-A model learns from 100-note windows of its training files (``config.windows`` per
-file and epoch, drawn afresh every epoch; one window is the study's setting, the
-first 100 notes only) and is judged under both protocols of
-:mod:`genre_lib.protocols`: the study's ``first100`` and the whole-file ``file`` vote.
+"""Training: seeded, class-balanced, early-stopped, on windows of the training files
+drawn afresh every epoch (one window: the study's first 100 notes), judged under both
+protocols and written to a run folder.
 """
 
 from __future__ import annotations
@@ -14,16 +11,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .data_source import identify
+from .data_source import data_record
 from .dataset import MAX_NOTES, Dataset, load_dataset
+from .configs import ModelConfig
 from .machine import describe as describe_machine
 from .metrics import classification_metrics, misclassified
-from .model import ModelConfig, build_model
-from .probes import KEPT_PROBES, probe_verdict
-from .protocols import FILE_WINDOWS
+from .probes import KEPT_PROBES, probe_table
+from .protocols import FILE_WINDOWS, PROTOCOLS
 from .runs import Run, load_run, save_run
 from .splits import Split, make_split
-from .verdicts import BaselineVerdict, Combined, RNNVerdict, score
+from .verdicts import BaselineVerdict, Combined, RNNVerdict, judge, metric_blocks
 
 if TYPE_CHECKING:
     import keras
@@ -41,12 +38,8 @@ def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
 
 
 def training_windows(data: Dataset, index: np.ndarray, windows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """The sequences one epoch trains on: each file's first 100 notes when ``windows``
-    is 1 (the study's), else ``windows`` windows per file (the first 100 notes and
-    seeded random ones, :meth:`Dataset.random_windows`).
-
-    Returns:
-        ``(X, y)``: windows ``(files * windows, notes, features)`` and their files' labels.
+    """One epoch's sequences ``(X, y)``: each file's first 100 notes (``windows`` 1, the
+    study's), else the first and ``windows - 1`` seeded random windows per file.
     """
     index = np.asarray(index, dtype=int)
     if windows == 1:
@@ -60,7 +53,7 @@ def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, win
     is meant to be used: by the first 100 notes for a model trained on them, else by a
     vote of :data:`VAL_WINDOWS` evenly spaced windows (never windows of training files)."""
     protocol = "first100" if windows == 1 else "file"
-    probs = RNNVerdict(model, data.genres, VAL_WINDOWS).predict_proba(data.tables(val), protocol)
+    probs = RNNVerdict(model, data.genres, protocol, VAL_WINDOWS).predict_proba(data.tables(val))
     m = classification_metrics(probs, data.y[val], data.genres)
     return m["accuracy"], m["loss"]
 
@@ -68,26 +61,16 @@ def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, win
 def fit(
     config: ModelConfig, data: Dataset, train: np.ndarray, val: np.ndarray, seed: int = 0, verbose: int = 0,
 ) -> "tuple[keras.Model, dict]":
-    """Train a new model on the files ``train`` of ``data``, validating on the files
-    ``val``, and keep the weights of the epoch with the best validation accuracy (ties:
-    the lower validation loss); stop when it has not improved for ``config.patience``
-    epochs. With ``config.cosine`` every epoch is trained and the last one kept.
-
-    Every epoch draws new training windows (seeded by ``seed`` and the epoch), so a
-    model with ``config.windows`` windows per file sees ``windows * epochs`` different
-    parts of every file. Class weights count files: every file has the same number of
-    windows. The epoch is chosen by accuracy, not loss: on files by unseen sequencers
-    the validation loss rises from the first epochs on (the model grows surer of its
-    mistakes) while the accuracy still improves.
-
-    Same seed, same data, same machine: same weights (TensorFlow's deterministic ops are
-    switched on, a process-wide setting).
-
-    Returns:
-        ``(model, history)`` with ``history`` a dict of per-epoch lists (``loss``,
-        ``accuracy``, ``val_loss``, ``val_accuracy``) and ``best_epoch``.
+    """Train a new model on the files ``train`` of ``data``, validating on ``val``; keep
+    the epoch with the best validation accuracy (ties: lower loss) and stop after
+    ``config.patience`` epochs without one (with ``config.cosine``: every epoch, the last
+    kept). Each epoch draws new seeded training windows; class weights count files; same
+    seed, data and machine: same weights. Returns ``(model, history)`` (per-epoch ``loss``,
+    ``accuracy``, ``val_loss``, ``val_accuracy`` and ``best_epoch``).
     """
     import tensorflow as tf
+
+    from .model import build_model
 
     tf.config.experimental.enable_op_determinism()
     train, val = np.asarray(train, dtype=int), np.asarray(val, dtype=int)
@@ -123,32 +106,21 @@ def fit(
     return model, history
 
 
-def judge_fold(model: "keras.Model", data: Dataset, train: np.ndarray, test: np.ndarray, seed: int = 0,
-               file_windows: int = FILE_WINDOWS):
-    """The verdicts of one trained network on the files ``test``: the RNN, the baseline
-    fitted on the files ``train`` (seeded by ``seed``) and the two combined, scored
-    under both protocols (:func:`genre_lib.verdicts.score`).
-
-    Returns:
-        ``(verdicts, scores)``: the three verdicts and their
-        :class:`~genre_lib.verdicts.Scores`.
-    """
-    train, test = np.asarray(train, dtype=int), np.asarray(test, dtype=int)
-    rnn = RNNVerdict(model, data.genres, file_windows)
-    base = BaselineVerdict.fit(data.tables(train), data.y[train], data.genres, seed, data.X.shape[1])
-    verdicts = (rnn, base, Combined(rnn, base))
-    return verdicts, score(verdicts, data.tables(test), data.y[test], data.genres)
-
-
-def metric_blocks(scores) -> dict:
-    """``metrics.json``'s blocks of :class:`~genre_lib.verdicts.Scores`: one per verdict,
-    the ``file`` protocol's figures at the top and both protocols under ``protocols``."""
-    return {name: {**m["file"], "protocol": "file", "protocols": m} for name, m in scores.metrics.items()}
+def fold_verdicts(model: "keras.Model", data: Dataset, train: np.ndarray, seed: int = 0,
+                  file_windows: int = FILE_WINDOWS) -> list:
+    """The verdicts of one trained network under both protocols: the RNN, the baseline
+    fitted on the files ``train`` (seeded by ``seed``) and the two combined."""
+    train = np.asarray(train, dtype=int)
+    out = []
+    for p in PROTOCOLS:
+        rnn = RNNVerdict(model, data.genres, p, file_windows)
+        base = BaselineVerdict(data.genres, p, data.X.shape[1], seed).fit(data.tables(train), data.y[train])
+        out += [rnn, base, Combined(rnn, base)]
+    return out
 
 
 def check_genres(data: Dataset) -> None:
-    """Refuse a dataset with files of fewer than two genres (nothing to tell apart); needs
-    no TensorFlow, so the command line checks it before importing it.
+    """Refuse a dataset of fewer than two genres (checked before TensorFlow is imported).
 
     Raises:
         DataError: naming the data folder and the genres found.
@@ -173,33 +145,15 @@ def train_run(
     progress: bool = False,
     verbose: int = 0,
 ) -> Run:
-    """Train on a data folder (or a loaded :class:`Dataset`), score the held-out test
-    files under both protocols (the RNN, the baseline trained on the same files, and
-    the two combined: :func:`judge_fold`), probe the RNN on them
-    (:data:`genre_lib.probes.KEPT_PROBES`, one draw each), and write the run
-    folder ``out`` with the baseline beside the model.
-
-    Args:
-        data: folder laid out as ``<root>/<genre>/*.mid``, or a loaded dataset.
-        out: the run folder to create (refused if it exists, unless ``overwrite``).
-        genres: genres to use (default: every genre folder).
-        config: hyperparameters (default :class:`ModelConfig`).
-        seed: seeds the weights, the windows and the batch order, and the split
-            unless ``split_seed`` is given.
-        split: ``"group"`` (no artist or sequencer on two sides, the honest one) or
-            ``"stratified"`` (random files).
-        split_seed: seeds the split alone (default: ``seed``). Another ``seed`` with
-            the same ``split_seed`` trains a second network on the very same files:
-            a second opinion that differs only by its initial weights and batches.
-        max_notes: notes per sequence.
-        file_windows: windows per file of the ``file`` protocol.
+    """Train on a data folder (or a :class:`Dataset`), judge the held-out test files with
+    every verdict under both protocols (:func:`fold_verdicts`), probe the RNN
+    (:data:`genre_lib.probes.KEPT_PROBES`) and write the run folder ``out`` with its baseline;
+    returns the loaded :class:`Run`. ``seed`` also seeds the ``split`` (``"group"`` or
+    ``"stratified"``) unless ``split_seed`` is given (a seed sibling: same files, other weights).
 
     Raises:
         FileExistsError: ``out`` exists and ``overwrite`` is false.
         DataError: the folder has files of fewer than two genres.
-
-    Returns:
-        The loaded :class:`Run`.
     """
     config = config or ModelConfig()
     out = Path(out)
@@ -215,15 +169,16 @@ def train_run(
     model, history = fit(config, data, parts.train, parts.val, seed, verbose)
     seconds = time.perf_counter() - start
 
-    verdicts, scores = judge_fold(model, data, parts.train, parts.test, seed, file_windows)
-    kept = probe_verdict(verdicts[0], data.tables(parts.test), data.y[parts.test], KEPT_PROBES, repeats=1, seed=seed)
-    val = score(verdicts[:1], data.tables(parts.val), data.y[parts.val], data.genres)
+    verdicts = fold_verdicts(model, data, parts.train, seed, file_windows)
+    tables, y_test = data.tables(parts.test), data.y[parts.test]
+    probs = judge(verdicts, tables)
+    rnns = [v for v in verdicts if v.name == "rnn"]
     paths = [data.paths[i] for i in parts.test]
     metrics = {
-        **metric_blocks(scores),
-        "val": metric_blocks(val)["rnn"],
-        "misclassified": misclassified(scores.probabilities["rnn"]["file"], data.y[parts.test], paths, data.genres),
-        "probes": [r.to_dict() for r in kept],
+        **metric_blocks(probs, y_test, data.genres),
+        "val": metric_blocks(judge(rnns, data.tables(parts.val)), data.y[parts.val], data.genres)["rnn"],
+        "misclassified": misclassified(probs["file"]["rnn"], y_test, paths, data.genres),
+        "probes": [r.to_dict() for r in probe_table(rnns, tables, y_test, KEPT_PROBES, repeats=1, seed=seed)],
     }
     meta = {
         "genres": list(data.genres),
@@ -237,13 +192,13 @@ def train_run(
             "n_train": len(parts.train), "n_val": len(parts.val), "n_test": len(parts.test),
             "test_files": paths,
         },
-        "data": {"folder": Path(data.root).name, "collection": identify(data.root).id,
-                 "files_used": len(data), "files_skipped": len(data.skipped)},
+        "data": data_record(data),
         "train_seconds": round(seconds, 1),
         "epochs_trained": len(history["loss"]),
         "trained_on": time.strftime("%Y-%m-%d"),
         # the same seed gives the same weights only on the same kind of CPU and libraries
         "machine": describe_machine(),
     }
-    save_run(out, model, meta, history, metrics, overwrite=overwrite, baselines=verdicts[1].models)
+    save_run(out, model, meta, history, metrics, overwrite=overwrite,
+             baselines={v.protocol: v.model for v in verdicts if v.name == "baseline"})
     return load_run(out)

@@ -1,34 +1,26 @@
-"""Who judges a file: the RNN, the baseline, or the two combined, as objects.
+"""Who judges a file: the one interface every judge keeps, and the series' three judges.
 
-Every judge is a *verdict*, the way scikit-learn treats anything that scores: it has a
-``name``, the ``genres`` of its outputs, and one verb,
-``predict_proba(tables, protocol) -> (files, genres)``, which reads whole note tables
-(one per file, :meth:`genre_lib.dataset.Dataset.tables`) under a protocol of
-:mod:`genre_lib.protocols`:
-
-* :class:`RNNVerdict`: a Keras network on the protocol's windows, the windows voting;
-* :class:`BaselineVerdict`: gradient boosting on 48 statistics of the notes the
-  protocol reads (:mod:`genre_lib.baseline`), one fitted model per protocol;
-* :class:`Combined`: several verdicts at once by the normalised geometric mean of their
-  probabilities (:func:`combine_proba`), the rule the ``file`` protocol's windows vote by.
-
-:func:`score` gives every verdict × protocol its metrics (:mod:`genre_lib.metrics`) in
-one pass, computing a combined verdict from its parts' probabilities rather than
-asking them twice. A run folder gives its verdicts with
-:meth:`genre_lib.runs.Run.verdicts`.
+A verdict is built with its protocol and is a scikit-learn-style estimator over whole
+note tables (:class:`Verdict`, the interface a new judge implements); what it reads is
+exposed once (:meth:`NoteVerdict.reads`), so flips, probes, opinions, plausibility,
+saliency of the vote and scoring all take the same object: :class:`RNNVerdict` (a
+network's windows voting), :class:`BaselineVerdict` (gradient boosting on the 48
+statistics of the notes read) and :class:`Combined` (:func:`combine_proba`). A run gives
+its verdicts for a protocol: :meth:`genre_lib.runs.Run.verdicts`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .baseline import fit_baseline, statistics
 from .inference import logits, n_notes, softmax
 from .metrics import EPS, classification_metrics
-from .protocols import FILE_WINDOWS, FIRST_N, PROTOCOLS, check_protocol, protocol_windows, vote
+from .note_statistics import statistics
+from .protocols import FILE_WINDOWS, FIRST_N, check_protocol, vote
+from .windows import even_starts, windows_of
 
 if TYPE_CHECKING:
     import keras
@@ -40,68 +32,151 @@ VERDICTS: tuple[str, ...] = ("rnn", "baseline", "combined")
 LABELS: dict[str, str] = {"rnn": "RNN", "baseline": "baseline", "combined": "RNN + baseline"}
 
 
+@runtime_checkable
 class Verdict(Protocol):
-    """Anything that judges files: a name, its genres, and ``predict_proba``."""
+    """What every judge of files is: a ``name``, the ``protocol`` it reads files by,
+    ``classes_`` (genre names in output order), ``fit(tables, y) -> self`` and
+    ``predict_proba(tables) -> (files, genres)`` over whole note tables."""
 
     name: str
-    genres: tuple[str, ...]
+    protocol: str
+    classes_: tuple[str, ...]
 
-    def predict_proba(self, tables: Sequence[np.ndarray], protocol: str) -> np.ndarray:
-        """Genre probabilities ``(files, genres)`` of whole note tables under ``protocol``."""
+    def fit(self, tables: Sequence[np.ndarray], y: np.ndarray) -> "Verdict":
+        """Learn from whole note tables and their genre indices; returns the verdict."""
+        ...
+
+    def predict_proba(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """Genre probabilities ``(files, genres)`` of whole note tables."""
         ...
 
 
-@dataclass(frozen=True, eq=False)
-class RNNVerdict:
+class NoteVerdict:
+    """The shared half of a verdict that reads notes: subclasses give :meth:`reads` and
+    :meth:`judge_reads`; probabilities and predictions follow from them."""
+
+    name: str
+    protocol: str
+    classes_: tuple[str, ...]
+
+    def reads(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """What the verdict reads of each file: one ``(k, notes, features)`` array per file."""
+        raise NotImplementedError
+
+    def judge_reads(self, reads: Sequence[np.ndarray]) -> np.ndarray:
+        """Genre probabilities ``(files, genres)`` from reads (:meth:`reads`, probed or not)."""
+        raise NotImplementedError
+
+    def predict_proba(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """Genre probabilities ``(files, genres)`` of whole note tables."""
+        return self.judge_reads(self.reads(tables))
+
+    def predict(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """Each file's predicted genre, an index into :attr:`classes_`."""
+        return self.predict_proba(tables).argmax(axis=1)
+
+
+@dataclass(eq=False)
+class RNNVerdict(NoteVerdict):
     """A Keras classifier of windows judging files: under ``first100`` it reads the
     first window, under ``file`` ``file_windows`` evenly spaced windows whose logits are
-    averaged (:func:`genre_lib.protocols.vote`)."""
+    averaged (:func:`genre_lib.protocols.vote`). Its network is trained by
+    :mod:`genre_lib.train`, so :meth:`fit` only returns it (as scikit-learn's
+    ``FrozenEstimator`` does)."""
 
     model: "keras.Model"
-    genres: tuple[str, ...]
+    classes_: tuple[str, ...]
+    protocol: str = "file"
     file_windows: int = FILE_WINDOWS
     name: str = "rnn"
 
-    def window_logits(self, tables: Sequence[np.ndarray], protocol: str) -> np.ndarray:
-        """The logits ``(files * windows, genres)`` of every window the protocol reads."""
-        return logits(self.model, protocol_windows(tables, protocol, self.file_windows, n_notes(self.model)))
+    def __post_init__(self) -> None:
+        check_protocol(self.protocol)
+        self.classes_ = tuple(self.classes_)
 
-    def predict_proba(self, tables: Sequence[np.ndarray], protocol: str) -> np.ndarray:
-        """Genre probabilities ``(files, genres)``: the vote of the files' windows."""
-        return vote(self.window_logits(tables, protocol), len(tables))
+    @property
+    def length(self) -> int:
+        """Notes per window (the network's input length)."""
+        return n_notes(self.model)
+
+    def fit(self, tables: Sequence[np.ndarray], y: np.ndarray) -> "RNNVerdict":
+        """The network is already trained: returns the verdict unchanged."""
+        return self
+
+    def starts(self, n: int) -> np.ndarray:
+        """Where the windows this verdict reads start in a table of ``n`` notes."""
+        if self.protocol == "first100":
+            return np.zeros(1, dtype=np.int64)
+        return even_starts(n, self.file_windows, self.length)
+
+    def windows(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """The windows read of each table, ``(files, windows, notes, features)``."""
+        w, _ = windows_of(list(tables), self.starts, self.length)
+        return w.reshape(len(tables), -1, *w.shape[1:])
+
+    def reads(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The windows of each file (:meth:`windows`)."""
+        return list(self.windows(tables))
+
+    def judge_reads(self, reads: Sequence[np.ndarray]) -> np.ndarray:
+        """The vote of each file's windows."""
+        return vote(logits(self.model, np.concatenate(list(reads))), len(reads))
 
 
-@dataclass(frozen=True, eq=False)
-class BaselineVerdict:
-    """The non-neural baseline judging files: one fitted gradient-boosting model per
-    protocol (:func:`genre_lib.baseline.fit_baseline`), each reading the statistics of
-    the notes its protocol reads (:func:`genre_lib.baseline.statistics`)."""
+@dataclass(eq=False)
+class BaselineVerdict(NoteVerdict):
+    """The non-neural baseline: a ``HistGradientBoostingClassifier`` with balanced class
+    weights on the statistics of the notes its protocol reads (the first ``first_n``
+    under ``first100``, all under ``file``). ``model`` is the fitted classifier
+    (:meth:`fit` sets it; a run folder stores it)."""
 
-    models: dict
-    genres: tuple[str, ...]
+    classes_: tuple[str, ...]
+    protocol: str = "file"
     first_n: int = FIRST_N
+    seed: int = 0
+    model: Any = None
     name: str = "baseline"
 
-    @classmethod
-    def fit(cls, tables: Sequence[np.ndarray], y: np.ndarray, genres: Sequence[str], seed: int = 0,
-            first_n: int = FIRST_N) -> "BaselineVerdict":
-        """One model per protocol, fitted on the training files' statistics under it."""
-        models = {p: fit_baseline(statistics(tables, p, first_n), y, seed) for p in PROTOCOLS}
-        return cls(models, tuple(genres), first_n)
+    def __post_init__(self) -> None:
+        check_protocol(self.protocol)
+        self.classes_ = tuple(self.classes_)
 
-    def predict_proba(self, tables: Sequence[np.ndarray], protocol: str) -> np.ndarray:
-        """Genre probabilities ``(files, genres)`` from the model fitted for ``protocol``."""
-        from threadpoolctl import threadpool_limits
+    def reads(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """The notes read of each file, as one read: ``(1, notes, features)``."""
+        return [(t[: self.first_n] if self.protocol == "first100" else t)[None] for t in tables]
 
-        check_protocol(protocol)
-        # one OpenMP thread: see genre_lib.baseline.fit_baseline
-        with threadpool_limits(1, user_api="openmp"):
-            return self.models[protocol].predict_proba(statistics(tables, protocol, self.first_n))
+    def statistics(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """The statistics ``(files, 48)`` of the notes read of each table."""
+        return statistics([r[0] for r in self.reads(tables)])
+
+    def fit(self, tables: Sequence[np.ndarray], y: np.ndarray) -> "BaselineVerdict":
+        """Fit the classifier (seeded by :attr:`seed`) on the training files' statistics."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        with _one_openmp_thread():
+            clf = HistGradientBoostingClassifier(random_state=self.seed, class_weight="balanced")
+            self.model = clf.fit(self.statistics(tables), np.asarray(y))
+        return self
+
+    def judge_reads(self, reads: Sequence[np.ndarray]) -> np.ndarray:
+        """The classifier's probabilities of the statistics of each read."""
+        if self.model is None:
+            raise ValueError("the baseline is not fitted: call fit(tables, y) first")
+        with _one_openmp_thread():
+            return self.model.predict_proba(statistics([r[0] for r in reads]))
 
 
-@dataclass(frozen=True, eq=False, init=False)
+def _one_openmp_thread():
+    # once TensorFlow has started its thread pools in the same process, scikit-learn's
+    # OpenMP threads spin against them and a fit takes 20x longer
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="openmp")
+
+
+@dataclass(eq=False, init=False)
 class Combined:
-    """Several verdicts judging together (:func:`combine_proba` of their probabilities).
+    """Several verdicts of one protocol judging together (:func:`combine_proba`).
 
     ``Combined(rnn, baseline)`` is the series' "RNN + baseline"; its gradients are not
     the RNN's, so maps and flips of the RNN say nothing about the baseline's half.
@@ -109,29 +184,37 @@ class Combined:
 
     parts: tuple
     name: str
-    genres: tuple[str, ...]
+    protocol: str
+    classes_: tuple[str, ...] = field(default=())
 
     def __init__(self, *parts: Verdict, name: str = "combined") -> None:
         if not parts:
             raise ValueError("Combined needs at least one verdict")
-        genres = {tuple(p.genres) for p in parts}
-        if len(genres) != 1:
-            raise ValueError(f"verdicts of different genres cannot be combined: {sorted(genres)}")
-        object.__setattr__(self, "parts", tuple(parts))
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "genres", genres.pop())
+        kinds = {(tuple(p.classes_), p.protocol) for p in parts}
+        if len(kinds) != 1:
+            raise ValueError(f"only verdicts of the same genres and protocol combine, got {sorted(kinds)}")
+        self.parts, self.name = tuple(parts), name
+        self.classes_, self.protocol = kinds.pop()
 
-    def predict_proba(self, tables: Sequence[np.ndarray], protocol: str) -> np.ndarray:
+    def fit(self, tables: Sequence[np.ndarray], y: np.ndarray) -> "Combined":
+        """Fit every part."""
+        for p in self.parts:
+            p.fit(tables, y)
+        return self
+
+    def predict_proba(self, tables: Sequence[np.ndarray]) -> np.ndarray:
         """The combination of the parts' probabilities ``(files, genres)``."""
-        return combine_proba(*(p.predict_proba(tables, protocol) for p in self.parts))
+        return combine_proba(*(p.predict_proba(tables) for p in self.parts))
+
+    def predict(self, tables: Sequence[np.ndarray]) -> np.ndarray:
+        """Each file's predicted genre, an index into :attr:`classes_`."""
+        return self.predict_proba(tables).argmax(axis=1)
 
 
 def combine_proba(*probs: np.ndarray) -> np.ndarray:
     """The combined verdict of several models' probabilities ``(files, genres)`` each:
     the mean of their log-probabilities, normalised again (a normalised geometric
-    mean), the rule the ``file`` protocol's windows vote by. A model that is sure
-    cannot be outvoted by one that hesitates unless the hesitating one leans the other
-    way."""
+    mean, the rule the ``file`` protocol's windows vote by)."""
     if not probs:
         raise ValueError("combine_proba needs at least one array of probabilities")
     logs = [np.log(np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0)) for p in probs]
@@ -140,48 +223,44 @@ def combine_proba(*probs: np.ndarray) -> np.ndarray:
     return softmax(np.mean(logs, axis=0))
 
 
-@dataclass(frozen=True)
-class Scores:
-    """What :func:`score` computed: ``metrics[verdict][protocol]``
-    (:func:`genre_lib.metrics.classification_metrics`) and the
-    ``probabilities[verdict][protocol]`` ``(files, genres)`` they came from."""
-
-    metrics: dict
-    probabilities: dict
-
-
-def score(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray], y: np.ndarray, genres: Sequence[str],
-          protocols: Sequence[str] = PROTOCOLS) -> Scores:
-    """Every verdict's metrics under every protocol on the same files.
-
-    A :class:`Combined` verdict is computed from its parts' probabilities, taken from
-    this same pass when a part is among ``verdicts`` (the RNN's windows are not judged
-    twice).
-
-    Args:
-        verdicts: the judges, each with a distinct ``name``.
-        tables: each file's whole note table.
-        y: each file's true genre, an index into ``genres``.
-        genres: the genre names, in the verdicts' output order.
-        protocols: the protocols to score under (default: both).
+def predict_all(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+    """Every verdict's probabilities ``(files, genres)`` by name, a :class:`Combined` one
+    from its parts' when they are among ``verdicts`` (no window judged twice).
 
     Raises:
-        ValueError: two verdicts share a name, or an unknown protocol.
+        ValueError: two verdicts share a name.
     """
     names = [v.name for v in verdicts]
     if len(set(names)) != len(names):
         raise ValueError(f"verdicts need distinct names, got {names}")
-    cache: dict = {}
+    done: dict[int, np.ndarray] = {}
 
-    def proba(verdict, protocol: str) -> np.ndarray:
-        key = (id(verdict), protocol)
-        if key not in cache:
-            if isinstance(verdict, Combined):
-                cache[key] = combine_proba(*(proba(p, protocol) for p in verdict.parts))
-            else:
-                cache[key] = verdict.predict_proba(tables, protocol)
-        return cache[key]
+    def proba(v) -> np.ndarray:
+        if id(v) not in done:
+            done[id(v)] = (combine_proba(*map(proba, v.parts)) if isinstance(v, Combined)
+                           else v.predict_proba(tables))
+        return done[id(v)]
 
-    probs = {v.name: {check_protocol(p): proba(v, p) for p in protocols} for v in verdicts}
-    metrics = {name: {p: classification_metrics(pr, y, genres) for p, pr in by_p.items()} for name, by_p in probs.items()}
-    return Scores(metrics, probs)
+    return {v.name: proba(v) for v in verdicts}
+
+
+def score(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray], y: np.ndarray) -> dict[str, dict]:
+    """Every verdict's :func:`genre_lib.metrics.classification_metrics` on the same
+    files, by name (:func:`predict_all`)."""
+    return {name: classification_metrics(p, y, v.classes_)
+            for (name, p), v in zip(predict_all(verdicts, tables).items(), verdicts)}
+
+
+def judge(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """:func:`predict_all` of the verdicts of each protocol among ``verdicts``:
+    ``{protocol: {name: (files, genres)}}``."""
+    return {p: predict_all([v for v in verdicts if v.protocol == p], tables)
+            for p in dict.fromkeys(v.protocol for v in verdicts)}
+
+
+def metric_blocks(probabilities: dict, y: np.ndarray, genres: Sequence[str]) -> dict:
+    """``metrics.json``'s blocks of :func:`judge`'s probabilities: one per verdict, the
+    ``file`` protocol's figures at the top and every protocol's under ``protocols``."""
+    names = dict.fromkeys(n for by in probabilities.values() for n in by)
+    blocks = {n: {p: classification_metrics(by[n], y, genres) for p, by in probabilities.items()} for n in names}
+    return {n: {**m["file"], "protocol": "file", "protocols": m} for n, m in blocks.items()}

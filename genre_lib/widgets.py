@@ -1,19 +1,6 @@
-"""Interactive views (ipywidgets) for the notebooks.
-
-Each view is a pure rendering function (tested with pytest, no browser; the figures
-themselves come from :mod:`genre_lib.plots`) plus thin widget wiring around it:
-
-* :func:`render_flip_step` draws one step of a genre flip (note map + probabilities);
-  :func:`flip_explorer` lets the reader pick a file and a target genre and step through
-  the flip with a slider (needs a running kernel);
-  :func:`flip_stack` pre-renders the frames of one flip into an ipywidgets 8 ``Stack``
-  whose slider is ``jslink``-ed in the browser, so it also works on a static page;
-* :func:`render_saliency` draws one file's saliency map; :func:`saliency_explorer` picks
-  the file and the method.
-
-Figures are shown as PNG ``Image`` widgets rather than in an ``Output`` widget: the
-images live in the widget state, so they survive ``nbconvert --execute`` and static
-HTML, and tests can read them without a kernel.
+"""Interactive views (ipywidgets) for the notebooks: a pure rendering function per
+view (tested without a browser) with thin widget wiring around it. Figures are PNG
+``Image`` widgets, so they live in the widget state and survive static HTML.
 """
 
 from __future__ import annotations
@@ -29,20 +16,8 @@ from .flip import FlipResult, FlipSettings
 
 
 def render_flip_step(result: FlipResult, step: int, genres: Sequence[str] | None = None, values=None):
-    """Draw frame ``step`` of a flip's trajectory.
-
-    Args:
-        result: a :class:`~genre_lib.flip.FlipResult`.
-        step: index into the recorded frames (0 = start, ``len(result.trajectory_steps) - 1``
-            = the final, pruned table); negative indices count from the end.
-        genres: genre names (default: ``result.genres``).
-        values: optional per-note values (e.g. saliency) colouring the original notes.
-
-    Returns:
-        ``(figure, text)``: a matplotlib ``Figure`` (not registered with pyplot, so it
-        never piles up) with the note map (original vs. this frame, changed notes
-        outlined) and the genre probabilities at this frame, and a one-line summary
-        such as ``"step 12 (optimize): electronic 0.31, jazz 0.69 | 5 notes changed, l1 3.20"``.
+    """Frame ``step`` of a flip's trajectory (negative counts from the end): a new
+    ``Figure`` (note map and probabilities) and a one-line summary.
     """
     from .plots import flip_frame_figure
 
@@ -106,6 +81,40 @@ def _frame_indices(n_frames: int, max_frames: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n_frames - 1, max_frames)).astype(int))
 
 
+def _cached_flip(cache: dict, judge, path: str, target: int, settings: FlipSettings) -> FlipResult | str:
+    """The flip of a file's first notes to ``target``, computed once, or why the file cannot be flipped."""
+    from .dataset import load_file
+    from .flip import optimize_delta
+    from .midi_io import MidiError
+
+    if (path, target) not in cache:
+        try:
+            cache[path, target] = optimize_delta(judge, load_file(path, judge.length), target, settings)
+        except MidiError as exc:
+            cache[path, target] = f"cannot use this file: {exc.reason}"
+    return cache[path, target]
+
+
+def _reread(res: FlipResult, genres: Sequence[str]) -> str:
+    """What the written and re-read file is called, and whether that is a flip."""
+    if res.probs_reparsed is None:
+        return "round trip failed"
+    return f"re-read file: {genres[int(np.argmax(res.probs_reparsed))]} ({'flipped' if res.flipped else 'not flipped'})"
+
+
+def _other_genre(model, genres: Sequence[str], path: str) -> str | None:
+    """The first genre the model does not already give this file (a flip's target)."""
+    from .dataset import load_file
+    from .inference import n_notes, predict_proba
+    from .midi_io import MidiError
+
+    try:
+        predicted = int(np.argmax(predict_proba(model, load_file(path, n_notes(model)))[0]))
+    except MidiError:
+        return None
+    return next(g for k, g in enumerate(genres) if k != predicted)
+
+
 def flip_explorer(
     model,
     genres: Sequence[str],
@@ -114,35 +123,18 @@ def flip_explorer(
     root: str | Path | None = None,
     settings: FlipSettings = FlipSettings(),
 ):
-    """A widget to flip a file's genre and step through the flip (needs a kernel).
-
-    Controls: a dropdown of ``files``, a dropdown of target genres, and a slider over
-    the recorded steps; the note map, probability bars and a summary line are redrawn
-    with :func:`render_flip_step`. Flips are computed on first use and cached.
-
-    Args:
-        model: the classifier (raw note tables in, probabilities out).
-        genres: genre names, in the model's output order.
-        files: MIDI files to choose from.
-        root: folder the file labels are shown relative to (default: none).
-        settings: how :func:`~genre_lib.flip.optimize_delta` searches.
-
-    Returns:
-        An ``ipywidgets.VBox`` (its text form names no paths). Its controls are also attributes, so code (and tests)
-        can drive it: ``.file``, ``.target``, ``.slider`` (set ``.value``), and read
-        ``.image`` (PNG), ``.text`` (HTML summary), ``.result`` (the current flip) and
-        ``.summary`` (the current summary line).
-    """
+    """A widget to flip a file's first notes (``model`` of ``genres``) to a chosen genre
+    and step through the flip with :func:`render_flip_step` (flips computed on first use
+    and cached; labels of ``files`` relative to ``root``). Returns an ``ipywidgets.VBox``
+    whose controls are attributes code can drive: ``.file``, ``.target``, ``.slider``,
+    and read: ``.image``, ``.text``, ``.result`` (the flip), ``.summary``."""
     import html
 
     import ipywidgets as w
 
-    from .dataset import load_file
-    from .flip import optimize_delta
-    from .inference import n_notes, predict_proba
-    from .midi_io import MidiError
+    from .verdicts import RNNVerdict
 
-    max_notes = n_notes(model)
+    judge = RNNVerdict(model, genres, "first100")
     file_dd = _file_dropdown(files, root)
     target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
@@ -154,34 +146,17 @@ def flip_explorer(
     box.result = None
     box.summary = ""
 
-    def compute(path: str, target: str) -> FlipResult | str:
-        key = (path, target)
-        if key not in cache:
-            try:
-                table = load_file(path, max_notes)
-            except MidiError as exc:
-                cache[key] = f"cannot use this file: {exc.reason}"
-                return cache[key]
-            cache[key] = optimize_delta(model, table, list(genres).index(target), settings, genres=tuple(genres))
-        return cache[key]
-
     def redraw(*_):
         res = box.result
         if not isinstance(res, FlipResult):
             return
         fig, line = render_flip_step(res, slider.value, genres)
         image.value = figure_png(fig)
-        verdict = (
-            f"re-read file: {genres[int(np.argmax(res.probs_reparsed))]} "
-            f"({'flipped' if res.flipped else 'not flipped'})"
-            if res.probs_reparsed is not None
-            else "round trip failed"
-        )
         box.summary = line
-        text.value = f"<code>{html.escape(line)}</code><br>{html.escape(verdict)}"
+        text.value = f"<code>{html.escape(line)}</code><br>{html.escape(_reread(res, genres))}"
 
     def refresh(*_):
-        res = compute(file_dd.value, target_dd.value)
+        res = _cached_flip(cache, judge, file_dd.value, list(genres).index(target_dd.value), settings)
         if isinstance(res, str):
             box.result, box.summary = None, res
             image.value = b""
@@ -197,17 +172,9 @@ def flip_explorer(
         if int(np.argmax(res.probs_before)) == res.target:
             text.value += "<br>already classified as the target: nothing to flip"
 
-    def other_genre(path: str) -> str | None:
-        """The first genre the model does not already give this file (a flip's target)."""
-        try:
-            predicted = int(np.argmax(predict_proba(model, load_file(path, max_notes))[0]))
-        except MidiError:
-            return None
-        return next(g for k, g in enumerate(genres) if k != predicted)
-
     def new_file(*_):
         # aim at a genre the file can flip to; setting the target redraws, else redraw here
-        target = other_genre(file_dd.value)
+        target = _other_genre(model, genres, file_dd.value)
         if target is not None and target != target_dd.value:
             target_dd.value = target
         else:
@@ -217,26 +184,15 @@ def flip_explorer(
     target_dd.observe(refresh, names="value")
     slider.observe(redraw, names="value")
     box.file, box.target, box.slider, box.image, box.text = file_dd, target_dd, slider, image, text
-    target_dd.value = other_genre(file_dd.value) or genres[0]
+    target_dd.value = _other_genre(model, genres, file_dd.value) or genres[0]
     refresh()
     return box
 
 
 def flip_stack(result: FlipResult, genres: Sequence[str] | None = None, max_frames: int = 12):
-    """Pre-render a flip's frames into an ipywidgets 8 ``Stack`` driven by a slider
-    linked in the browser (``jslink``), for pages without a kernel (static HTML).
-
-    Args:
-        result: the flip to show.
-        genres: genre names (default: ``result.genres``).
-        max_frames: frames kept, evenly spaced, first and last included (each is a PNG
-            stored in the notebook, so keep it small).
-
-    Returns:
-        An ``ipywidgets.VBox`` of the slider and the stack; ``.stack``, ``.slider`` and
-        ``.frames`` (the trajectory indices shown) and ``.link`` are attributes. The
-        link acts in the browser only: in Python, setting the slider does not move the
-        stack.
+    """A flip's frames pre-rendered into an ipywidgets ``Stack`` driven by a slider linked
+    in the browser (``jslink``), for pages without a kernel: at most ``max_frames`` frames,
+    evenly spaced; ``.stack``, ``.slider``, ``.frames`` and ``.link`` are attributes.
     """
     import html
 
@@ -265,24 +221,9 @@ def render_saliency(
     title: str = "",
     target: int | None = None,
 ):
-    """One file's saliency map for the genre the model predicts, or for ``target``
-    (:func:`genre_lib.plots.saliency_figure`).
-
-    Args:
-        model: the classifier (raw note tables in).
-        table: one note table (notes, features).
-        method: a :data:`genre_lib.saliency.METHODS` name.
-        genres: genre names in the model's order.
-        baseline: the neutral table of IG and occlusion (default: the training mean note).
-        feature_std: per-feature std (default: from the model).
-        title: what the figure calls the file (e.g. its name).
-        target: genre index to explain (None: the predicted genre); with more than two
-            genres each genre has its own map (which notes argue for rock, which for
-            electronic).
-
-    Returns:
-        ``(figure, summary line)``; the line names the prediction, the genre explained
-        and the top note.
+    """One file's map (:func:`genre_lib.plots.saliency_figure`) for ``target`` (None: the
+    predicted genre) by the method named ``method``, and a summary line naming the
+    prediction, the genre explained and the top note.
     """
     from .plots import saliency_figure
     from .saliency import method_named
@@ -302,12 +243,9 @@ def render_saliency(
 
 def saliency_explorer(model, files: Sequence[str | Path], genres: Sequence[str], baseline: np.ndarray,
                       root: str | Path | None = None):
-    """Dropdowns of files, saliency methods and the genre to explain ("predicted" or
-    any genre); the chosen map is drawn below (needs a running kernel).
-
-    Returns:
-        The widget box, with ``.file``, ``.method``, ``.target`` (set ``.value`` to
-        drive them), ``.image`` and ``.text``; ``.summary`` holds the line shown.
+    """Dropdowns of files, methods and the genre to explain ("predicted" or any), the
+    chosen map drawn below (needs a kernel); ``.file``, ``.method``, ``.target``, ``.image``,
+    ``.text`` and ``.summary`` are attributes.
     """
     import html
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from genre_lib.crossval import cross_validate, save_cv
 from genre_lib.dataset import load_dataset
-from genre_lib.study import ITERATIONS, MAIN_ITERATION
+from genre_lib.configs import ITERATIONS, MAIN_ITERATION
 
 
 def main() -> int:

@@ -42,13 +42,13 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_lib.data_source import data_record
 from genre_lib.dataset import MAX_NOTES, Dataset, load_dataset
 from genre_lib.metrics import classification_metrics, mean_sd
-from genre_lib.model import ModelConfig, note_encoding
-from genre_lib.probes import ORDER_PROBES, probe_verdict
+from genre_lib.configs import ITERATIONS, MAIN_CONFIG, MAIN_ITERATION, ModelConfig
+from genre_lib.probes import ORDER_PROBES, probe_table
 from genre_lib.protocols import PROTOCOLS
 from genre_lib.splits import Split, group_folds
-from genre_lib.study import ITERATIONS, MAIN_CONFIG, MAIN_ITERATION
 
 #: the candidates: what each changes in words, and its settings changed from MAIN_CONFIG
 CANDIDATES: dict[str, tuple[str, dict]] = {
@@ -100,7 +100,8 @@ def kept_network(models: Path | None, name: str, fold: int, seed: int):
     path = kept_path(models, name, fold, seed) if models is not None else None
     if path is None or not path.is_file():
         raise SystemExit(f"{path or name}: no kept network; screen {name} with --models DIR first")
-    note_encoding()  # registers the project's layers before Keras reads the file
+    import genre_lib.model  # noqa: F401  (registers the project's layers before Keras reads the file)
+
     return keras.models.load_model(path)
 
 
@@ -127,9 +128,8 @@ def accuracies(model, data: Dataset, test: np.ndarray) -> tuple[dict, dict]:
     (:class:`genre_lib.verdicts.RNNVerdict`), and its ``(files, genres)`` probabilities."""
     from genre_lib.verdicts import RNNVerdict
 
-    verdict = RNNVerdict(model, tuple(data.genres))
     tables, y = data.tables(test), data.y[test]
-    probs = {p: verdict.predict_proba(tables, p) for p in PROTOCOLS}
+    probs = {p: RNNVerdict(model, data.genres, p).predict_proba(tables) for p in PROTOCOLS}
     figures = {p: {k: classification_metrics(probs[p], y, data.genres)[k] for k in ("accuracy", "loss")} for p in PROTOCOLS}
     return figures, probs
 
@@ -145,9 +145,9 @@ def measure(model, data: Dataset, test: np.ndarray, repeats: int, seed: int) -> 
     from genre_lib.verdicts import RNNVerdict
 
     figures, probs = accuracies(model, data, test)
-    verdict = RNNVerdict(model, tuple(data.genres))
     tables, y = data.tables(test), data.y[test]
-    for r in probe_verdict(verdict, tables, y, probes=list(ORDER_PROBES), repeats=repeats, seed=seed):
+    verdicts = [RNNVerdict(model, data.genres, p) for p in PROTOCOLS]
+    for r in probe_table(verdicts, tables, y, probes=list(ORDER_PROBES), repeats=repeats, seed=seed):
         assert abs(r.accuracy - figures[r.protocol]["accuracy"]) < 1e-9, "the probe judges as the verdict does"
         figures[r.protocol][r.probe] = {"effect": r.effect, "low": r.low, "high": r.high, "probed": r.probed}
     return figures, probs
@@ -219,11 +219,13 @@ def ensemble_row(names: list[str], data: Dataset, fold: int, seed: int, models: 
     from genre_lib.verdicts import Combined, RNNVerdict, score
 
     part = group_folds(data.y, data.groups, 5, seed=0)[fold]
-    verdicts = [RNNVerdict(kept_network(models, name, fold, seed + fold), tuple(data.genres), name=name)
-                for name in names]
-    together = Combined(*verdicts, name="ensemble")
-    scores = score([*verdicts, together], data.tables(part.test), data.y[part.test], data.genres)
-    acc = {v: {p: scores.metrics[v][p]["accuracy"] for p in PROTOCOLS} for v in [*names, "ensemble"]}
+    networks = {name: kept_network(models, name, fold, seed + fold) for name in names}
+    acc: dict = {}
+    for p in PROTOCOLS:
+        verdicts = [RNNVerdict(m, data.genres, p, name=name) for name, m in networks.items()]
+        scores = score([*verdicts, Combined(*verdicts, name="ensemble")], data.tables(part.test), data.y[part.test])
+        for v, m in scores.items():
+            acc.setdefault(v, {})[p] = m["accuracy"]
     return {"candidate": "ensemble(" + "+".join(names) + ")", "fold": fold, "seed": seed + fold,
             "what": "the networks' log-probabilities averaged (no training)", "n_test": len(part.test),
             "members": {n: acc[n] for n in names}, **{p: {"accuracy": acc["ensemble"][p]} for p in PROTOCOLS}}
@@ -244,8 +246,8 @@ def pooled_head_row(name: str, data: Dataset, fold: int, seed: int, models: Path
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from genre_lib.inference import n_notes
-    from genre_lib.protocols import FILE_WINDOWS, protocol_windows
+    from genre_lib.protocols import FILE_WINDOWS
+    from genre_lib.verdicts import RNNVerdict
 
     part = group_folds(data.y, data.groups, 5, seed=0)[fold]
     model = kept_network(models, name, fold, seed + fold)
@@ -253,7 +255,7 @@ def pooled_head_row(name: str, data: Dataset, fold: int, seed: int, models: Path
 
     def pooled(files: np.ndarray) -> np.ndarray:
         # the windows the file protocol's vote reads, each file's features pooled over them
-        windows = protocol_windows(data.tables(files), "file", FILE_WINDOWS, n_notes(model))
+        windows = RNNVerdict(model, data.genres, "file").windows(data.tables(files)).reshape(-1, *model.input_shape[1:])
         h = hidden.predict(windows, batch_size=512, verbose=0).reshape(len(files), FILE_WINDOWS, -1)
         return np.concatenate([h.mean(1), h.max(1), h.std(1)], axis=1)
 
@@ -281,9 +283,9 @@ def cross_validate_order(name: str, data: Dataset, seed: int, repeats: int, mode
     for k, part in enumerate(group_folds(data.y, data.groups, folds, seed=seed)):
         model, seconds, epochs = trained(name, config, data, part, k, seed + k, models)
         figures, probs = measure(model, data, part.test, repeats, seed)
-        baseline = BaselineVerdict.fit(data.tables(part.train), data.y[part.train], data.genres, seed=seed + k)
         tables, y = data.tables(part.test), data.y[part.test]
-        base = {p: baseline.predict_proba(tables, p) for p in PROTOCOLS}
+        base = {p: BaselineVerdict(data.genres, p, seed=seed + k).fit(data.tables(part.train), data.y[part.train])
+                .predict_proba(tables) for p in PROTOCOLS}
         row = {"fold": k, "seed": seed + k, "n_test": len(y), "train_seconds": seconds, "epochs": epochs,
                **{p: figures[p] for p in PROTOCOLS},
                "baseline": {p: classification_metrics(base[p], y, data.genres)["accuracy"] for p in PROTOCOLS}}
@@ -302,8 +304,7 @@ def cross_validate_order(name: str, data: Dataset, seed: int, repeats: int, mode
                             ("baseline", [r["baseline"][p] for r in rows])):
             summary[f"{p}_{key}"] = mean_sd(values)
     return {"candidate": name, "what": CANDIDATES.get(name, (name, {}))[0], "config": config.to_dict(),
-            "data": {"folder": Path(data.root).name, "genres": list(data.genres), "files": len(data),
-                     "groups": len(set(data.groups))},
+            "data": data_record(data),
             "folds_total": folds, "seed": seed, "repeats": repeats, "folds": rows, "summary": summary, "files": files}
 
 

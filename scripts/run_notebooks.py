@@ -41,7 +41,7 @@ DEMO_BUDGET = 90
 #: what a notebook uses that an earlier one leaves behind: 04 and 05 explain the run 03
 #: trains (when no committed run goes with the data). 04 and 05 show the same saliency
 #: checks; whichever computes them first leaves them for the other, and the figures are
-#: the same either way (``genre_lib.study.notebook_checks``), so they may run side by side.
+#: the same either way (``genre_lib.cache.notebook_checks``), so they may run side by side.
 #: The others read only the data and the committed models.
 NEEDS: dict[str, tuple[str, ...]] = {
     "04_saliency": ("03_train_evaluate",),

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from genre_lib import saliency as S
-from genre_lib.data_source import identify
+from genre_lib.data_source import data_record
 from genre_lib.dataset import load_dataset
 from genre_lib.paths import shown
 from genre_lib.runs import load_run
@@ -60,8 +60,7 @@ def main() -> int:
                            log=lambda line: print(f"[{time.time() - start:5.0f} s] {line}", flush=True))
     meta = {"command": "python scripts/saliency_checks.py " + " ".join(sys.argv[1:]),
             "run": shown(args.run_dir), "run_trained_on": run.meta.get("trained_on"),
-            "data": {"folder": Path(data.root).name, "collection": identify(data.root).id,
-                     "genres": list(data.genres), "files": len(data)},
+            "data": data_record(data),
             "split": "test", "n_files": len(index), "max_files": args.max_files,
             "seconds": round(time.time() - start, 1)}
     checks = with_meta(checks, **meta)

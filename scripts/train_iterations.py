@@ -1,4 +1,4 @@
-"""Train every iteration (genre_lib.study.ITERATIONS: the study's three, then ours) on one
+"""Train every iteration (genre_lib.configs.ITERATIONS: the study's three, then ours) on one
 data folder, for one or more seeds, and print the iterations table.
 
     python scripts/train_iterations.py ../shared/midi --out runs/real --seeds 0 1 2
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from genre_lib.dataset import load_dataset
 from genre_lib.runs import iterations_table
-from genre_lib.study import ITERATIONS
+from genre_lib.configs import ITERATIONS
 from genre_lib.train import train_run
 
 

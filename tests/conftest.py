@@ -117,7 +117,7 @@ def _trained_once(tmp_path_factory, name: str, train):
 @pytest.fixture(scope="session")
 def demo_run(demo_data, tmp_path_factory):
     """A small GRU trained for real (seeded) on the demo corpus, as a loaded run folder."""
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.train import train_run
 
     return _trained_once(tmp_path_factory, "demo-tiny",
@@ -129,7 +129,7 @@ def demo_seed1(demo_data, demo_run, tmp_path_factory):
     """A second tiny demo network: the demo run's configuration and split (split seed 0),
     weight seed 1 (train_run's split_seed). A session fixture: the flip tests of several
     modules ask it for a second opinion, and a worker trains it once."""
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.train import train_run
 
     return _trained_once(tmp_path_factory, "demo-tiny-seed1",
@@ -146,10 +146,18 @@ def real_run():
     return load_run(REAL_RUN)
 
 
+#: the fixtures that train a model: a test that asks for one (or for a fixture built on
+#: one) is marked slow
+TRAINED = ("demo_run", "demo_seed1")
+
+
 def pytest_collection_modifyitems(items):
     """Every test that reads ../shared/midi (``needs_shared``, or the committed model's
-    ``real_run``) is marked ``real_data``, so ``-m "not real_data"`` leaves them all out."""
+    ``real_run``) is marked ``real_data``, so ``-m "not real_data"`` leaves them all out;
+    every test of a trained model (:data:`TRAINED`) is marked ``slow``."""
     for item in items:
+        if any(f in getattr(item, "fixturenames", ()) for f in TRAINED):
+            item.add_marker(pytest.mark.slow)
         skip_reasons = [str(m.kwargs.get("reason", "")) for m in item.iter_markers("skipif")]
         if "real_run" in getattr(item, "fixturenames", ()) or any("real data not found" in r for r in skip_reasons):
             item.add_marker(pytest.mark.real_data)

@@ -19,7 +19,7 @@ from genre_lib.midi_io import DRUM, DURATION, PITCH, PROGRAM, STEP, TIME_RESOLUT
 
 
 class Held(types.SimpleNamespace):
-    """run (a loaded run folder), model, genres, root (data folder), files (held-out
+    """run (a loaded run folder), model, judge (its RNN verdict of the first notes), genres, root (data folder), files (held-out
     MIDI paths, the first ones of each genre) and predicted (the model's genre index of
     each)."""
 
@@ -32,7 +32,8 @@ def held_out(run, root: Path, per_genre: int) -> Held:
     from genre_lib.dataset import load_file
 
     predicted = [int(np.argmax(predict_proba(run.model, load_file(f, run.max_notes))[0])) for f in files]
-    return Held(run=run, model=run.model, genres=tuple(run.genres), root=root, files=files, predicted=predicted)
+    return Held(run=run, model=run.model, genres=tuple(run.genres), root=root, files=files, predicted=predicted,
+                judge=run.verdict("rnn", "first100"))
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +58,16 @@ def model_probs(model, table: np.ndarray) -> np.ndarray:
 
 
 def keras_vote(model, table: np.ndarray, protocol: str, k: int = 16) -> np.ndarray:
-    """The vote of a table computed without genre_lib's inference code: the windows
-    (protocols.protocol_windows), the Keras logits model called directly, the logits
-    averaged, the softmax (protocols.vote)."""
+    """The vote of a table computed without genre_lib's verdicts: the windows cut by hand
+    (the first, or ``k`` evenly spaced, each first step set to 0), the Keras logits model
+    called directly, the logits averaged, the softmax."""
     from genre_lib.model import logits_model
-    from genre_lib.protocols import protocol_windows, vote
 
-    windows = protocol_windows([table], protocol, k, 100)
-    z = np.asarray(logits_model(model)(windows, training=False))
-    return vote(z, 1)[0]
+    starts = [0] if protocol == "first100" else np.rint(np.linspace(0, len(table) - 100, k)).astype(int)
+    windows = np.stack([table[s:s + 100] for s in starts]).astype(np.float32)
+    windows[:, 0, 1] = 0.0  # the step column
+    z = np.asarray(logits_model(model)(windows, training=False), np.float64).mean(axis=0)
+    return np.exp(z - z.max()) / np.exp(z - z.max()).sum()
 
 
 def pretty_midi_notes(path: Path) -> list[tuple[int, ...]]:
@@ -96,7 +98,7 @@ def flip_file(held: Held, k: int, tmp: Path, **settings) -> types.SimpleNamespac
 
     table = load_file(held.files[k], held.run.max_notes)
     target = 1 - held.predicted[k]
-    result = optimize_delta(held.model, table, target, FlipSettings(**settings), genres=held.genres)
+    result = optimize_delta(held.judge, table, target, FlipSettings(**settings))
     out = write_midi(result.modified, tmp / f"flipped_{k}.mid")
     return types.SimpleNamespace(result=result, out=out, table=table, target=target)
 
@@ -151,7 +153,7 @@ def check_cli_is_the_library_call(printed: dict, mine, src: Path, out: Path, pro
     """``genre-lib flip --json`` printed exactly :meth:`FileFlip.to_dict` of the library
     call ``mine`` with the same settings: every key and value but the optimiser's
     seconds."""
-    from genre_lib.opinions import FileFlip
+    from genre_lib.flip import FileFlip
 
     assert isinstance(mine, FileFlip) and mine.flipped
     with pytest.raises(AttributeError):

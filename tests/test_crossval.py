@@ -9,7 +9,7 @@ from genre_lib.crossval import (
     pooled_metrics, save_cv,
 )
 from genre_lib.metrics import classification_metrics
-from genre_lib.model import ModelConfig
+from genre_lib.configs import ModelConfig
 from genre_lib.splits import group_folds
 from genre_lib.verdicts import BaselineVerdict
 
@@ -31,19 +31,19 @@ def test_one_fold_records_every_test_file_and_recomputes(result, demo_data):
     row, genres = result["folds"][0], result["data"]["genres"]
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     for protocol in ("first100", "file"):
-        probs = np.array([f[f"rnn_{protocol}"] for f in result["files"]])
+        probs = np.array([f["probabilities"]["rnn"][protocol] for f in result["files"]])
         # stored probabilities are rounded to 4 decimals: the argmax, so the accuracy, survives
-        assert row[f"rnn_{protocol}"] == pytest.approx(classification_metrics(probs, y, genres)["accuracy"])
-        assert 0 <= row[f"baseline_{protocol}"] <= 1
+        assert row["accuracy"]["rnn"][protocol] == pytest.approx(classification_metrics(probs, y, genres)["accuracy"])
+        assert 0 <= row["accuracy"]["baseline"][protocol] <= 1
     assert set(row["file_by_windows"]) == {str(n) for n in VOTE_SIZES}
-    assert row["file_by_windows"]["1"] == pytest.approx(row["rnn_first100"]), "one window is the first 100 notes"
-    assert result["summary"]["rnn_file"] == {"mean": row["rnn_file"], "sd": 0.0}
+    assert row["file_by_windows"]["1"] == pytest.approx(row["accuracy"]["rnn"]["first100"]), "one window is the first 100 notes"
+    assert result["summary"]["accuracy"]["rnn"]["file"] == {"mean": row["accuracy"]["rnn"]["file"], "sd": 0.0}
     # the RNN's probes on the fold's files, and the order effect the summary reads
     shuffle = {r["protocol"]: r for r in row["probes"] if r["probe"] == "shuffle"}
     for protocol in ("first100", "file"):
-        assert shuffle[protocol]["accuracy"] == pytest.approx(row[f"rnn_{protocol}"])
-        assert row[f"rnn_{protocol}_order_effect"] == shuffle[protocol]["effect"]
-        assert result["summary"][f"rnn_{protocol}_order_effect"]["mean"] == shuffle[protocol]["effect"]
+        assert shuffle[protocol]["accuracy"] == pytest.approx(row["accuracy"]["rnn"][protocol])
+        assert row["order_effect"][protocol] == shuffle[protocol]["effect"]
+        assert result["summary"]["order_effect"][protocol]["mean"] == shuffle[protocol]["effect"]
 
 
 def test_errors_by_group_add_up_to_the_misclassified_files(result):
@@ -83,45 +83,33 @@ def test_recall_summary_recomputes_from_the_stored_probabilities(result):
     genres = result["data"]["genres"]
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     for protocol in ("first100", "file"):
-        predicted = np.array([f[f"rnn_{protocol}"] for f in result["files"]]).argmax(1)
+        predicted = np.array([f["probabilities"]["rnn"][protocol] for f in result["files"]]).argmax(1)
         for g, genre in enumerate(genres):
             expected = float(np.mean(predicted[y == g] == g))
-            assert result["recall"][f"rnn_{protocol}"][genre] == {"mean": pytest.approx(expected), "sd": 0.0}
-        assert set(result["recall"][f"baseline_{protocol}"]) == set(genres)
+            assert result["recall"]["rnn"][protocol][genre] == {"mean": pytest.approx(expected), "sd": 0.0}
+        assert set(result["recall"]["baseline"][protocol]) == set(genres)
 
 
 def test_baseline_and_combined_verdicts_recompute(result, demo_data):
     part = group_folds(demo_data.y, demo_data.groups, 5, seed=0)[1]
     # the fold's baseline, trained again with the fold's seed (seed + fold)
-    fitted = BaselineVerdict.fit(demo_data.tables(part.train), demo_data.y[part.train], demo_data.genres, seed=1)
     tables = demo_data.tables(part.test)
     row, genres = result["folds"][0], result["data"]["genres"]
     y = np.array([genres.index(f["true"]) for f in result["files"]])
     for protocol in ("first100", "file"):
         stored = file_probabilities(result, protocol, "baseline")
-        np.testing.assert_allclose(stored, fitted.predict_proba(tables, protocol), atol=5e-5)
+        fitted = BaselineVerdict(demo_data.genres, protocol, seed=1).fit(demo_data.tables(part.train), demo_data.y[part.train])
+        np.testing.assert_allclose(stored, fitted.predict_proba(tables), atol=5e-5)
         combined = file_probabilities(result, protocol, "combined")
         # stored probabilities are rounded, so some are 0: the rule reads them as 1e-7
         geo = np.sqrt(np.clip(file_probabilities(result, protocol, "rnn"), 1e-7, 1) * np.clip(stored, 1e-7, 1))
         np.testing.assert_allclose(combined, geo / geo.sum(1, keepdims=True), atol=1e-6)
         # from rounded probabilities the accuracy is the fold's (one fold: pooled is the fold)
-        assert pooled_metrics(result, protocol, "combined")["accuracy"] == pytest.approx(row[f"combined_{protocol}"])
-        assert pooled_metrics(result, protocol, "baseline")["accuracy"] == pytest.approx(row[f"baseline_{protocol}"])
-        assert set(result["recall"][f"combined_{protocol}"]) == set(genres)
+        assert pooled_metrics(result, protocol, "combined")["accuracy"] == pytest.approx(row["accuracy"]["combined"][protocol])
+        assert pooled_metrics(result, protocol, "baseline")["accuracy"] == pytest.approx(row["accuracy"]["baseline"][protocol])
+        assert set(result["recall"]["combined"][protocol]) == set(genres)
     with pytest.raises(ValueError, match="unknown verdict"):
         file_probabilities(result, "file", "ensemble")
-
-
-def test_a_result_of_the_old_format_reads_with_the_new_keys(result, tmp_path):
-    import json
-
-    old = json.loads(json.dumps(result))
-    for f in old["files"]:
-        for p in ("first100", "file"):
-            f[p] = f.pop(f"rnn_{p}")
-    path = tmp_path / "old.json"
-    path.write_text(json.dumps(old))
-    np.testing.assert_array_equal(file_probabilities(load_cv(path), "file"), file_probabilities(result, "file"))
 
 
 def test_shared_errors_of_the_committed_cv_count_its_files():
@@ -130,7 +118,7 @@ def test_shared_errors_of_the_committed_cv_count_its_files():
 
     cv = load_cv(RESULTS_DIR / "cv-four-genres.json")
     genres = cv["data"]["genres"]
-    wrong = {who: [int(np.argmax(f[f"{who}_file"])) != genres.index(f["true"]) for f in cv["files"]]
+    wrong = {who: [int(np.argmax(f["probabilities"][who]["file"])) != genres.index(f["true"]) for f in cv["files"]]
              for who in ("rnn", "baseline")}
     r = shared_errors(cv, "file")
     assert r["files"] == len(cv["files"]) == cv["data"]["files"]

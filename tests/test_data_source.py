@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from genre_lib import paths
-from genre_lib.data_source import (
-    COMMITTED_RUNS, SITES, find_cv, has_midi, identify, midi_listing, record_collection, resolve_data_dir,
-)
+from genre_lib.data_source import SITES, has_midi, identify, midi_listing, record_collection, resolve_data_dir
+from genre_lib.locations import COMMITTED_RUNS, committed_cv, committed_run, find_cv, runs_dir
 from genre_lib.dataset import DataError, find_midi_files
 from genre_lib.download import COLUMNS, read_manifest, sha1_of
 from genre_lib.midi_io import write_midi
@@ -92,10 +91,10 @@ def test_the_collection_is_known_by_its_files_not_its_folder_name(tmp_path):
     (tmp_path / "a" / "midi").rename(tmp_path / "a" / "elsewhere")
     choice = resolve_data_dir(tmp_path / "a" / "elsewhere", manifest=manifest)
     assert choice.is_real and not choice.is_demo and choice.collection == real
-    assert choice.runs_dir == paths.RUNS_DIR / "list"
-    assert choice.committed_run(["Jazz", "electronic"]) == COMMITTED_RUNS[frozenset({"jazz", "electronic"})]
-    assert choice.committed_run(["jazz", "electronic", "rock"]) == paths.MODELS_DIR / "jazz-electronic-rock"
-    assert choice.committed_run(["jazz", "pop"]) is None
+    assert runs_dir(choice) == paths.RUNS_DIR / "list"
+    assert committed_run(choice, ["Jazz", "electronic"]) == COMMITTED_RUNS[frozenset({"jazz", "electronic"})]
+    assert committed_run(choice, ["jazz", "electronic", "rock"]) == paths.MODELS_DIR / "jazz-electronic-rock"
+    assert committed_run(choice, ["jazz", "pop"]) is None
     assert choice.same_collection({"collection": "list", "folder": "whatever"})
     # a download of some genres only is still the collection, of those genres
     for f in (tmp_path / "a" / "elsewhere" / "rock").iterdir():
@@ -109,7 +108,7 @@ def test_a_folder_that_is_not_exactly_the_collection_says_how_in_one_line(tmp_pa
     folder = tmp_path / "c" / "midi"
     (folder / "jazz" / "jazz_0_xy.mid").unlink()
     missing = resolve_data_dir(folder, manifest=manifest)
-    assert missing.collection.kind == "other" and missing.committed_run(["jazz", "electronic"]) is None
+    assert missing.collection.kind == "other" and committed_run(missing, ["jazz", "electronic"]) is None
     assert missing.banner.endswith("list.csv: 1 difference(s), the first: jazz/jazz_0_xy.mid is listed but not here")
     assert "\n" not in missing.banner
     write_midi(_table(150, seed=77), folder / "jazz" / "jazz_0_xy.mid")  # same name, other bytes
@@ -137,7 +136,7 @@ def test_the_demo_corpus_is_known_wherever_it_is_chosen_from(demo_dir, monkeypat
     monkeypatch.setenv("GENRE_DATA", str(demo_dir))
     choice = resolve_data_dir()
     assert choice.kind == "env" and choice.is_demo and not choice.is_real
-    assert choice.runs_dir == paths.RUNS_DIR / "demo" and choice.committed_run(["jazz", "electronic"]) is None
+    assert runs_dir(choice) == paths.RUNS_DIR / "demo" and committed_run(choice, ["jazz", "electronic"]) is None
 
 
 def test_a_cross_validation_is_found_by_its_collection_and_exact_genres(tmp_path):
@@ -165,16 +164,16 @@ def test_records_written_before_the_collection_was_stored_name_their_folder():
 def test_the_shared_collection_is_the_listed_one(tmp_path):
     choice = resolve_data_dir(SHARED_MIDI)
     assert choice.is_real and choice.collection.id == paths.MANIFEST.stem == "midi"
-    assert choice.committed_run(["jazz", "electronic"]) == paths.MODELS_DIR / "jazz-electronic"
-    assert choice.committed_run(["country", "jazz", "rock", "electronic"]) == paths.MODELS_DIR / "four-genres"
+    assert committed_run(choice, ["jazz", "electronic"]) == paths.MODELS_DIR / "jazz-electronic"
+    assert committed_run(choice, ["country", "jazz", "rock", "electronic"]) == paths.MODELS_DIR / "four-genres"
     # every committed run goes with a committed cross-validation of exactly its genres
     for genres, run in COMMITTED_RUNS.items():
-        assert choice.committed_run(genres) == run and run.is_dir()
-        cv = choice.committed_cv(sorted(genres, reverse=True))
+        assert committed_run(choice, genres) == run and run.is_dir()
+        cv = committed_cv(choice, sorted(genres, reverse=True))
         assert cv is not None and cv.parent == paths.RESULTS_DIR
-    assert choice.committed_cv(["rock", "country"]) is None
+    assert committed_cv(choice, ["rock", "country"]) is None
     assert set(SITES) == set(choice.collection.genres)
-    assert choice.runs_dir == paths.RUNS_DIR / "midi"
+    assert runs_dir(choice) == paths.RUNS_DIR / "midi"
     # the same files in a folder of another name (links, as data/real after `make data`)
     copy = tmp_path / "real"
     copy.mkdir()

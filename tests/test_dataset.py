@@ -102,6 +102,7 @@ def test_group_of_takes_the_artist_or_the_sequencer(name: str, group: str):
 
 
 @needs_shared
+@pytest.mark.slow
 def test_real_collection_loads_with_a_skip_report(tmp_path: Path):
     data = load_dataset(SHARED_MIDI, ["jazz", "electronic"], cache_dir=tmp_path, progress=False)
     report = data.report()

@@ -30,9 +30,10 @@ from genre_lib.midi_io import (
     notes_from_events,
     onsets,
     read_midi,
-    read_midi_pretty,
 )
 from genre_lib.paths import DEMO_DIR
+
+from .pretty_reader import read_midi_pretty
 
 PER_GENRE = 20
 
@@ -90,6 +91,7 @@ def _programs(table) -> set[int]:
     return set(table[table[:, DRUM] == 0, PROGRAM].astype(int).tolist())
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(corpus, tmp_path):
     again = tmp_path / "again"
     make_demo_corpus(again, per_genre=PER_GENRE, seed=0)

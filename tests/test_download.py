@@ -25,6 +25,7 @@ import pytest
 
 from genre_lib import cli, paths
 from genre_lib.data_source import identify, resolve_data_dir
+from genre_lib.locations import runs_dir
 from genre_lib.download import (
     COLUMNS,
     LOST_AFTER,
@@ -319,7 +320,7 @@ def test_make_data_rebuilds_the_shared_collection_file_for_file(server, tmp_path
     match, mismatch, errors = filecmp.cmpfiles(dest, SHARED_MIDI, ours, shallow=False)
     assert (len(match), mismatch, errors) == (len(theirs), [], [])
     assert identify(dest) == identify(SHARED_MIDI) and identify(dest).kind == "real"
-    assert resolve_data_dir(dest).runs_dir == resolve_data_dir(SHARED_MIDI).runs_dir == paths.RUNS_DIR / "midi"
+    assert runs_dir(resolve_data_dir(dest)) == runs_dir(resolve_data_dir(SHARED_MIDI)) == paths.RUNS_DIR / "midi"
     print(f"downloaded and compared {len(ours)} files in {seconds:.1f} s")
 
 

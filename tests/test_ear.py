@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from genre_lib import ear
+from genre_lib.verdicts import Verdict, score
 from tests.conftest import PROJECT
 
 sys.path.insert(0, str(PROJECT / "scripts"))
@@ -78,8 +79,6 @@ def test_agreement_counts_by_hand():
 def test_the_ear_is_a_verdict(tmp_path, monkeypatch):
     from tests.conftest import _table
 
-    from genre_lib.verdicts import score
-
     monkeypatch.setenv("GENRE_CACHE", str(tmp_path))
     genres = ("electronic", "jazz")
     tables = [_table(160, seed=s) for s in range(6)]
@@ -103,15 +102,16 @@ def test_the_ear_is_a_verdict(tmp_path, monkeypatch):
     # the file protocol hears its windows, the first of them the first 100 notes
     assert len(list((tmp_path / "ear").glob("*.npy"))) == 6 * 2
     np.testing.assert_array_equal(ears["first100"].tag_scores(tables[:1])[0], ear.window_tags(tables[0][:100]))
-    # stored and read back, it judges the same; today's verdicts take it beside the others
+    # stored and read back, it judges the same, and scores beside the others as a verdict
     path = tmp_path / "ear.json"
     path.write_text(json.dumps({"calibration": {p: dataclasses.asdict(e) for p, e in ears.items()}}))
-    stored = ear.todays_verdict(ear.load_ears(path, genres))
+    stored = ear.load_ears(path, genres)
     with pytest.raises(ValueError, match="other genres"):
         ear.load_ears(path, ("jazz", "electronic"))
-    np.testing.assert_allclose(stored.predict_proba(tables, "file"), ears["file"].predict_proba(tables))
-    scores = score([stored], tables, y, genres)
-    assert scores.metrics["ear"]["file"]["n"] == 6
+    assert isinstance(stored["file"], Verdict) and stored["file"].protocol == "file"
+    np.testing.assert_allclose(stored["file"].predict_proba(tables), ears["file"].predict_proba(tables))
+    np.testing.assert_array_equal(stored["file"].predict(tables), ears["file"].predict_proba(tables).argmax(1))
+    assert score([stored["file"]], tables, y)["ear"]["n"] == 6
     moved = ear.ear_agreement(tables, tables, [1] * 6, ears["file"], n=100)
     assert moved["rose"] == 0 and moved["agrees"] == moved["agreed_before"]
 

@@ -16,6 +16,7 @@ import pytest
 
 from genre_lib.changes import NOISE, SCALES, change_size, changed_mask, changed_notes, describe_changes
 from genre_lib.flip import FROZEN, FlipError, FlipSettings, optimize_delta
+from genre_lib.verdicts import RNNVerdict
 from genre_lib.midi_io import (
     DRUM,
     DURATION,
@@ -64,7 +65,7 @@ def test_frozen_features_never_change(demo, demo_flip):
     assert FROZEN == ("drum",)
     frames = result.trajectory_tables
     np.testing.assert_array_equal(frames[:, :, DRUM], np.broadcast_to(result.base[:, DRUM], frames.shape[:2]))
-    frozen = optimize_delta(demo.model, result.original, result.target,
+    frozen = optimize_delta(demo.judge, result.original, result.target,
                             FlipSettings(frozen=("pitch", "drum", "program"), max_steps=30, round_trip=False))
     changed = {c["feature"] for c in frozen.changes}
     assert changed and not changed & {"pitch", "drum", "program"}
@@ -143,8 +144,8 @@ def test_l1_weight_makes_the_change_sparser(demo, demo_flip):
     """Without pruning or annealing, the L1 weight alone decides how many notes move (the
     default weight against none; a heavier one can keep the flip from succeeding)."""
     r = demo_flip.result
-    dense = optimize_delta(demo.model, r.original, r.target, FlipSettings(l1=0.0, prune=False, anneal=False, round_trip=False))
-    sparse = optimize_delta(demo.model, r.original, r.target, FlipSettings(l1=0.3, prune=False, anneal=False, round_trip=False))
+    dense = optimize_delta(demo.judge, r.original, r.target, FlipSettings(l1=0.0, prune=False, anneal=False, round_trip=False))
+    sparse = optimize_delta(demo.judge, r.original, r.target, FlipSettings(l1=0.3, prune=False, anneal=False, round_trip=False))
     assert dense.success and sparse.success
     assert sparse.notes_changed < dense.notes_changed
 
@@ -152,14 +153,14 @@ def test_l1_weight_makes_the_change_sparser(demo, demo_flip):
 @pytest.mark.slow
 def test_same_seed_same_flip(demo, demo_flip):
     r = demo_flip.result
-    again = optimize_delta(demo.model, r.original, r.target, FlipSettings(round_trip=False), genres=demo.genres)
+    again = optimize_delta(demo.judge, r.original, r.target, FlipSettings(round_trip=False))
     np.testing.assert_array_equal(again.modified, r.modified)
     assert again.steps == r.steps
 
 
 def test_out_of_budget_is_reported_not_claimed(demo, demo_flip):
     r = demo_flip.result
-    out = optimize_delta(demo.model, r.original, r.target, FlipSettings(max_steps=0))
+    out = optimize_delta(demo.judge, r.original, r.target, FlipSettings(max_steps=0))
     assert not out.success and not out.flipped and out.steps == 0
     assert int(np.argmax(out.probs_reparsed)) != r.target
 
@@ -169,12 +170,11 @@ def test_bad_arguments_raise_clear_errors(demo, demo_flip):
     for target, settings, words in (
         (5, dict(), "out of range for 2 genres"),
         (0, dict(frozen=("tempo",)), "unknown feature"),
-        (0, dict(loss="hinge"), "loss must be"),
     ):
         with pytest.raises(FlipError, match=words):
-            optimize_delta(demo.model, table, target, FlipSettings(**settings))
+            optimize_delta(demo.judge, table, target, FlipSettings(**settings))
     with pytest.raises(FlipError, match="shape"):
-        optimize_delta(demo.model, table[:, :5], 0)
+        optimize_delta(demo.judge, table[:, :5], 0)
 
 
 # --- two networks convinced at once -----------------------------------------------------
@@ -207,7 +207,7 @@ def test_two_networks_flip_convinces_both_after_the_round_trip(demo, demo_seed1,
         if int(np.argmax(p0)) != int(np.argmax(p1)):
             continue  # the two networks disagree already: no common target
         target = 1 - int(np.argmax(p0))
-        r = optimize_delta(demo.model, table, target, genres=demo.genres, also=[demo_seed1.model])
+        r = optimize_delta(demo.judge, table, target, also=[RNNVerdict(demo_seed1.model, demo.genres, "first100", name="rnn-2")])
         out = write_midi(r.modified, tmp_path / f"both_{k}.mid")
         reparsed = read_midi(out)[:100]
         assert r.flipped and r.judges == ("rnn/first100", "rnn-2/first100")

@@ -109,7 +109,7 @@ def convince_flip(demo, demo_seed1, tmp_path_factory) -> types.SimpleNamespace:
     ``genre-lib flip --convince SEED1 --json`` (``report``, the notes written to ``out``)
     and the library call :func:`genre_lib.opinions.flip_file` (``mine``). The tests
     below check other facets of these two flips (each takes seconds)."""
-    from genre_lib.opinions import flip_file
+    from genre_lib.flip import flip_file
 
     src, own, other = copy_of_first_file(demo, tmp_path_factory.mktemp("in"))
     target = demo.genres.index(other)
@@ -144,7 +144,7 @@ def test_cli_flip_json_is_the_library_calls_report(demo, convince_flip):
     """``genre-lib flip --json`` prints exactly :meth:`FileFlip.to_dict` of the library
     call with the same settings; asked without ``--ask``, the panel is the run's own
     verdicts (no seed siblings beside the tmp demo run)."""
-    from genre_lib.opinions import flip_file
+    from genre_lib.flip import flip_file
 
     f = convince_flip
     check_cli_is_the_library_call(f.report, f.mine, f.src, f.out, "first100")
@@ -155,7 +155,7 @@ def test_cli_flip_json_is_the_library_calls_report(demo, convince_flip):
 
 
 def test_flip_file_errors_name_the_file_not_a_flag(demo, demo_src, tmp_path: Path):
-    from genre_lib.opinions import flip_file
+    from genre_lib.flip import flip_file
     from genre_lib.runs import RunError
 
     src, own, other = demo_src

@@ -35,7 +35,7 @@ def real_flips(real) -> list:
     """Each held-out file flipped to the other genre by the library call behind the
     command, with its defaults (:func:`genre_lib.opinions.flip_file`: the first 100
     notes, the run's seed siblings and plausibility measure asked)."""
-    from genre_lib.opinions import flip_file as library_flip
+    from genre_lib.flip import flip_file as library_flip
 
     return [library_flip(real.run, f, 1 - p) for f, p in zip(real.files, real.predicted)]
 

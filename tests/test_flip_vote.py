@@ -31,23 +31,18 @@ from .flip_helpers import (  # noqa: F401 (demo: a module fixture)
 )
 
 
-def test_judge_reads_what_the_verdict_reads(demo, demo_data):
-    from genre_lib.flip import Judge
-    from genre_lib.verdicts import RNNVerdict
-
+def test_the_flips_judge_is_the_verdict_and_reads_what_keras_reads(demo, demo_data):
     tables = demo_data.tables(demo.run.held_out(demo_data.paths)[:4])
     for protocol in ("first100", "file"):
-        np.testing.assert_allclose(Judge(demo.model, protocol).proba(tables),
-                                   RNNVerdict(demo.model, demo.genres).predict_proba(tables, protocol), atol=1e-6)
-        for table in tables:
-            np.testing.assert_allclose(Judge(demo.model, protocol).proba([table])[0],
-                                       keras_vote(demo.model, table, protocol), atol=1e-5)
+        judge = demo.run.verdict("rnn", protocol)
+        for table, p in zip(tables, judge.predict_proba(tables)):
+            np.testing.assert_allclose(p, keras_vote(demo.model, table, protocol), atol=1e-5)
 
 
-def tape_objective(model, table: np.ndarray, starts: np.ndarray, target: int, loss: str) -> np.ndarray:
-    """The gradient of the vote's objective with respect to the whole table, by
-    TensorFlow itself: windows gathered from the table inside the tape, their first
-    step zeroed, the logits averaged over windows."""
+def tape_objective(model, table: np.ndarray, starts: np.ndarray, target: int) -> np.ndarray:
+    """The gradient of the vote's margin with respect to the whole table, by TensorFlow
+    itself: windows gathered from the table inside the tape, their first step zeroed,
+    the logits averaged over windows."""
     import tensorflow as tf
 
     from genre_lib.model import logits_model
@@ -59,20 +54,19 @@ def tape_objective(model, table: np.ndarray, starts: np.ndarray, target: int, lo
     with tf.GradientTape() as tape:
         windows = tf.gather(x, starts[:, None] + np.arange(100)[None, :]) * first_step
         zbar = tf.reduce_mean(lm(windows, training=False), axis=0)
-        if loss == "ce":
-            value = tf.nn.log_softmax(zbar)[target]
-        else:
-            other = int(np.argmax(np.where(np.arange(len(zbar)) == target, -np.inf, zbar.numpy())))
-            value = zbar[target] - zbar[other]
+        other = int(np.argmax(np.where(np.arange(len(zbar)) == target, -np.inf, zbar.numpy())))
+        value = zbar[target] - zbar[other]
     return tf.convert_to_tensor(tape.gradient(value, x)).numpy()  # gather's gradient comes as IndexedSlices
 
 
 def test_vote_gradient_equals_tensorflows_own_through_overlapping_windows(demo, demo_data):
-    """Judge.objective (windows cut in numpy, each window's gradient added back onto its
-    notes) against a tape through the gathering itself, for two genres (the margin's
-    shortcut) and for three (one gradient per genre), both losses."""
-    from genre_lib.flip import Judge
-    from genre_lib.model import ModelConfig, build_model
+    """The flip's objective (windows cut in numpy, each window's gradient added back onto
+    its notes) against a tape through the gathering itself, for two genres (the margin's
+    shortcut) and for three (one gradient per genre)."""
+    from genre_lib.configs import ModelConfig
+    from genre_lib.flip import _objective, _vote_logits
+    from genre_lib.model import build_model
+    from genre_lib.verdicts import RNNVerdict
 
     from .conftest import TINY_CONFIG
 
@@ -80,14 +74,12 @@ def test_vote_gradient_equals_tensorflows_own_through_overlapping_windows(demo, 
     assert len(table) < 16 * 100  # the 16 windows overlap
     three = build_model(ModelConfig(**TINY_CONFIG), demo_data.X[:40], 3, seed=0)
     for model, target in ((demo.model, 1), (three, 2)):
-        judge = Judge(model, "file")
-        starts = judge.starts(len(table))
-        for loss in ("margin", "ce"):
-            zbar, grad = judge.objective(table, target, loss)
-            expected = tape_objective(model, table, starts, target, loss)
-            assert np.abs(expected).max() > 0
-            np.testing.assert_allclose(grad, expected, atol=1e-5 * np.abs(expected).max())
-        np.testing.assert_allclose(zbar, judge.vote_logits([table])[0], atol=1e-5)
+        judge = RNNVerdict(model, ("a", "b", "c")[: 3 if model is three else 2], "file")
+        zbar, grad = _objective(judge, table, target)
+        expected = tape_objective(model, table, judge.starts(len(table)), target)
+        assert np.abs(expected).max() > 0
+        np.testing.assert_allclose(grad, expected, atol=1e-5 * np.abs(expected).max())
+        np.testing.assert_allclose(zbar, _vote_logits(judge, [table])[0], atol=1e-5)
 
 
 # --- one whole-file flip of a held-out demo file: the command and the library call --------
@@ -100,7 +92,7 @@ def whole_file_flip(demo, demo_seed1, tmp_path_factory) -> types.SimpleNamespace
     (``report``, the file written to ``out``) and the library call
     :func:`genre_lib.opinions.flip_file` (``mine``, nothing written). Every test below
     checks another facet of these two flips (each takes seconds)."""
-    from genre_lib.opinions import flip_file
+    from genre_lib.flip import flip_file
 
     src, own, other = copy_of_first_file(demo, tmp_path_factory.mktemp("in"))
     whole = read_midi(src)
@@ -149,12 +141,12 @@ def test_cli_whole_file_flip_and_its_second_opinions(demo, demo_seed1, whole_fil
     opinions = report["opinions"]
     assert set(opinions["verdicts"]) == {"rnn", "baseline", "combined", "rnn-seed1"}
     # every opinion is the verdict computed directly on the written file
-    verdicts = {"rnn": RNNVerdict(demo.model, demo.genres), "rnn-seed1": RNNVerdict(demo_seed1.model, demo.genres),
-                **{v.name: v for v in demo.run.verdicts()[1:]}}
+    verdicts = {p: {"rnn": RNNVerdict(demo.model, demo.genres, p), "rnn-seed1": RNNVerdict(demo_seed1.model, demo.genres, p),
+                    **{v.name: v for v in demo.run.verdicts(p)[1:]}} for p in ("first100", "file")}
     for name, by in opinions["verdicts"].items():
         for protocol, v in by.items():
-            after = verdicts[name].predict_proba([reparsed], protocol)[0]
-            before = verdicts[name].predict_proba([whole], protocol)[0]
+            after = verdicts[protocol][name].predict_proba([reparsed])[0]
+            before = verdicts[protocol][name].predict_proba([whole])[0]
             assert v["p_target_after"] == pytest.approx(after[target], abs=1e-5)
             assert v["p_target_before"] == pytest.approx(before[target], abs=1e-5)
             assert v["agrees"] == (int(np.argmax(after)) == target)
@@ -169,7 +161,7 @@ def test_cli_whole_file_flip_json_is_the_library_calls_report(demo, whole_file_f
     """``genre-lib flip --whole-file --json`` prints exactly :meth:`FileFlip.to_dict` of
     the library call with the same settings; asked without ``--ask``, the panel is the
     run's own verdicts (no seed siblings beside the tmp demo run)."""
-    from genre_lib.opinions import flip_file
+    from genre_lib.flip import flip_file
 
     f = whole_file_flip
     check_cli_is_the_library_call(f.report, f.mine, f.src, f.out, "file")
@@ -199,7 +191,7 @@ def test_real_file_vote_flip_survives_the_round_trip(real, tmp_path: Path):
     assert str(path.relative_to(SHARED_MIDI)) in real.run.meta["split"]["test_files"]
     whole = read_midi(path)
     target = 1 - int(np.argmax(keras_vote(real.model, whole, "file")))
-    r = optimize_delta(real.model, whole, target, FlipSettings(record_every=50), genres=real.genres, protocol="file")
+    r = optimize_delta(real.run.verdict("rnn", "file"), whole, target, FlipSettings(record_every=50))
     check_file_vote_flip(real.model, r, write_midi(r.modified, tmp_path / "whole.mid"))
     assert r.notes_changed < 0.01 * len(whole)
 

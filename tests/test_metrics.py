@@ -127,17 +127,23 @@ def test_bootstrap_interval_covers_the_mean_and_is_seeded():
     assert high - low == pytest.approx(2 * half, rel=0.15)
     assert bootstrap_interval(v, seed=1) == (low, high) != bootstrap_interval(v, seed=2)
     assert all(np.isnan(bootstrap_interval(np.array([]))))
+    # the same draws as one resample at a time, the loop the committed intervals were made with
+    draw = np.random.default_rng(1)
+    means = [v[draw.integers(0, len(v), len(v))].mean() for _ in range(2000)]
+    assert (low, high) == tuple(np.quantile(means, [(1 - 0.95) / 2, 1 - (1 - 0.95) / 2]))
 
 
-def test_mcnemar_matches_scipys_binomial_test():
-    from scipy.stats import binomtest
+def test_mcnemar_is_the_exact_two_sided_binomial_test_by_hand():
+    from math import comb
 
     a = np.array([1] * 30 + [0] * 12 + [1] * 50 + [0] * 8, dtype=bool)
     b = np.array([0] * 30 + [1] * 12 + [1] * 50 + [0] * 8, dtype=bool)
     m = mcnemar(a, b)
     assert (m["a_only"], m["b_only"]) == (30, 12)
-    assert m["p"] == pytest.approx(binomtest(12, 42, 0.5).pvalue)
+    # twice the chance of 12 or fewer of 42 disagreements going b's way, a fair coin each
+    assert m["p"] == pytest.approx(2 * sum(comb(42, i) for i in range(13)) / 2**42, rel=1e-12)
     assert mcnemar(a, a)["p"] == 1.0
+    assert mcnemar(a[:2], b[:2])["p"] == 0.5  # 2 of 2 one way: twice the chance 1/4 of none the other way
 
 
 def test_shared_mistakes_by_hand():

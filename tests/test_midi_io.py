@@ -21,10 +21,11 @@ from genre_lib.midi_io import (
     onsets,
     project_to_midi,
     read_midi,
-    read_midi_pretty,
     same_key_ends,
     write_midi,
 )
+
+from .pretty_reader import read_midi_pretty
 
 from .conftest import SHARED_MIDI, needs_shared
 

@@ -4,16 +4,14 @@ import numpy as np
 import pytest
 
 from genre_lib.midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
-from genre_lib.model import (
-    LOG_COLUMNS,
-    ModelConfig,
-    _custom_layers,
-    build_model,
-    encode_notes,
-    logits_model,
-    note_encoding,
-    raw_feature_stats,
-)
+from genre_lib import model as L
+from genre_lib.configs import ModelConfig
+from genre_lib.model import LOG_COLUMNS, build_model, encode_notes, logits_model, raw_feature_stats
+
+
+def part_of(drum: np.ndarray, program: np.ndarray) -> np.ndarray:
+    """Each note's part by hand: 0 drums, 1 the bass family (programs 32-39), 2 the rest."""
+    return np.where(np.asarray(drum) > 0.5, 0, np.where((np.asarray(program) >= 32) & (np.asarray(program) < 40), 1, 2))
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +70,7 @@ def test_encode_notes_logs_only_the_time_columns(demo_data):
 def test_note_encoding_layer_matches_its_numpy_twin(demo_data):
     X = demo_data.X[:16].astype(np.float32)
     X[0, :5, STEP] = -1.0  # clipped in both
-    layer = note_encoding()
+    layer = L.NoteEncoding()
     out = np.asarray(layer(X))
     np.testing.assert_allclose(out, encode_notes(X), rtol=1e-6, atol=1e-7)
     # and it survives serialization with its settings
@@ -98,7 +96,7 @@ def test_normalization_is_adapted_to_the_encoded_training_notes(untrained, sampl
 
 
 def test_program_family_one_hot_and_silent_for_drums():
-    layer = _custom_layers()["ProgramFamily"]()
+    layer = L.ProgramFamily()
     programs = np.array([0, 7, 8, 33, 81, 127, 40], dtype=np.float32)
     x = np.zeros((1, len(programs), len(FEATURES)), dtype=np.float32)
     x[0, :, PROGRAM] = programs
@@ -112,14 +110,14 @@ def test_program_family_one_hot_and_silent_for_drums():
 
 def test_note_summary_is_mean_std_max_min(demo_data):
     X = encode_notes(demo_data.X[:3])
-    out = np.asarray(_custom_layers()["NoteSummary"]()(X))
+    out = np.asarray(L.NoteSummary()(X))
     expected = np.concatenate([X.mean(1), X.std(1), X.max(1), X.min(1)], axis=-1)
     np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_augmentation_changes_tempo_key_and_velocity_only_while_training(demo_data):
     X = demo_data.X[:32].astype(np.float32)
-    aug = _custom_layers()["MusicAugment"](seed=1)
+    aug = L.MusicAugment(seed=1)
     assert np.array_equal(np.asarray(aug(X, training=False)), X)
     A = np.asarray(aug(X, training=True))
     np.testing.assert_array_equal(A[..., DRUM], X[..., DRUM])
@@ -158,6 +156,7 @@ def test_model_outputs_probabilities_and_its_logits_model_shares_the_weights(unt
     assert {id(v) for v in logits_net.weights} <= {id(v) for v in untrained.weights}, "no copy of the weights"
 
 
+@pytest.mark.slow
 def test_the_model_reads_raw_midi_units_with_real_gradients(untrained, sample):
     import tensorflow as tf
 
@@ -206,7 +205,6 @@ def test_same_seed_same_initial_weights(sample):
 def test_category_one_hots_match_general_midi_by_hand():
     from genre_lib.general_midi import DRUM_SOUNDS, drum_sound
 
-    L = _custom_layers()
     rows = np.array([
         # pitch step duration velocity drum program
         [60, 0, 0.5, 80, 0, 0],    # C, piano
@@ -215,16 +213,16 @@ def test_category_one_hots_match_general_midi_by_hand():
         [42, 0.1, 0.1, 90, 1, 0],   # closed hi-hat
         [62, 0.1, 0.1, 90, 1, 0],   # a conga: other percussion
     ], dtype=np.float32)[None]
-    pc = np.asarray(L["PitchClass"]()(rows))[0]
+    pc = np.asarray(L.PitchClass()(rows))[0]
     assert pc.shape == (5, 12)
     assert pc[0].argmax() == 0 and pc[1].argmax() == 1 and pc[:2].sum() == 2
     assert pc[2:].sum() == 0, "drum notes have no pitch class"
-    ds = np.asarray(L["DrumSound"]()(rows))[0]
+    ds = np.asarray(L.DrumSound()(rows))[0]
     names = list(DRUM_SOUNDS)
     assert ds.shape == (5, len(DRUM_SOUNDS)) and ds[:2].sum() == 0
     assert ds[2].argmax() == names.index("kick") and ds[3].argmax() == names.index("hi-hat")
     assert ds[4].sum() == 0 and drum_sound(np.array([62])).tolist() == [-1]
-    profile = np.asarray(L["PitchClassProfile"]()(pc[None]))[0]
+    profile = np.asarray(L.PitchClassProfile()(pc[None]))[0]
     np.testing.assert_allclose(profile, [0.5, 0.5] + [0] * 10)
 
 
@@ -255,12 +253,37 @@ def test_a_model_with_every_new_layer_round_trips_through_a_keras_file(sample, t
     np.testing.assert_allclose(loaded.predict(sample[0][:5], verbose=0), model.predict(sample[0][:5], verbose=0), atol=1e-6)
 
 
+def test_the_layers_are_importable_and_the_committed_models_load_by_their_registered_names():
+    """Every project layer is a class of genre_lib.model, registered under ``genre_lib>``,
+    and every committed model file names only layers that resolve to them."""
+    import json
+    import zipfile
+
+    import keras
+
+    from genre_lib.paths import MODELS_DIR
+
+    for name in ("NoteEncoding", "ProgramFamily", "SelectColumns", "PitchClass", "DrumSound", "PitchClassProfile",
+                 "NoteSummary", "MusicAugment", "PartMask", "PartIntervals"):
+        cls = getattr(L, name)
+        assert keras.saving.get_registered_object(f"genre_lib>{name}") is cls and cls.__doc__
+    folders = sorted(p.parent for p in MODELS_DIR.glob("*/model.keras"))
+    assert len(folders) >= 6
+    for folder in folders:
+        with zipfile.ZipFile(folder / "model.keras") as z:
+            layers = json.loads(z.read("config.json"))["config"]["layers"]
+        for layer in layers:
+            if layer.get("registered_name", "") and layer["registered_name"].startswith("genre_lib>"):
+                assert getattr(L, layer["class_name"]) is keras.saving.get_registered_object(layer["registered_name"])
+        model = keras.models.load_model(folder / "model.keras")
+        assert model.get_layer("logits") is not None
+
+
 # --- order within each part: PartIntervals, PartMask and the options that use them ------
 
 
 def _intervals_by_loops(window: np.ndarray) -> np.ndarray:
     """PartIntervals of one window, written out note by note from its docstring."""
-    from genre_lib.general_midi import part_of
     from genre_lib.model import IOI_FLOOR, ONSET_TOLERANCE
 
     n = len(window)
@@ -297,7 +320,7 @@ def test_part_intervals_follow_each_part_by_hand():
         [36, 0.25, 0.1, 100, 1, 0],  # kick at 0.75 s: 0.25 s after the hi-hat, half the time before
         [47, 0.25, 0.5, 80, 0, 33],  # bass B at 1.0 s: up 4, 0.5 s after the G (ratio 1)
     ], dtype=np.float32)
-    out = np.asarray(_custom_layers()["PartIntervals"]()(rows[None]))[0]
+    out = np.asarray(L.PartIntervals()(rows[None]))[0]
     c = {name: k for k, name in enumerate(INTERVAL_CHANNELS)}
     timing = lambda seconds: np.log2(seconds + 1 / 32) + 2  # noqa: E731
     np.testing.assert_allclose(out[:3], 0.0, atol=1e-6)  # each part's first note has no predecessor
@@ -314,14 +337,14 @@ def test_part_intervals_follow_each_part_by_hand():
 
 def test_part_intervals_match_a_note_by_note_computation(demo_data):
     W, _ = demo_data.random_windows(2, seed=0, index=np.arange(0, len(demo_data), 7))
-    out = np.asarray(_custom_layers()["PartIntervals"]()(W))
+    out = np.asarray(L.PartIntervals()(W))
     expected = np.stack([_intervals_by_loops(w) for w in W])
     np.testing.assert_allclose(out, expected, atol=2e-5)
     assert (np.abs(expected) > 0).mean() > 0.3, "the demo windows exercise the channels"
 
 
 def test_part_intervals_ignore_key_and_see_order(demo_data):
-    layer = _custom_layers()["PartIntervals"]()
+    layer = L.PartIntervals()
     X = demo_data.X[:8].astype(np.float32)
     up = X.copy()
     up[..., PITCH] += 5.0 * (1.0 - X[..., DRUM])  # transposed, drums untouched
@@ -331,13 +354,12 @@ def test_part_intervals_ignore_key_and_see_order(demo_data):
 
 
 def test_part_mask_picks_drums_bass_and_the_rest():
-    from genre_lib.general_midi import PARTS, part_of
+    from genre_lib.general_midi import PARTS
 
     x = np.zeros((1, 5, len(FEATURES)), dtype=np.float32)
     x[0, :, DRUM] = [1, 0, 0, 0, 1]
     x[0, :, PROGRAM] = [0, 32, 39, 40, 33]  # a drum note keeps the drum part whatever its program
-    L = _custom_layers()
-    masks = np.stack([np.asarray(L["PartMask"](k)(x))[0] for k in range(len(PARTS))])
+    masks = np.stack([np.asarray(L.PartMask(k)(x))[0] for k in range(len(PARTS))])
     assert masks.tolist() == [[True, False, False, False, True], [False, True, True, False, False],
                               [False, False, False, True, False]]
     assert part_of(x[0, :, DRUM], x[0, :, PROGRAM]).tolist() == [0, 1, 1, 2, 0]

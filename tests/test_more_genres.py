@@ -46,7 +46,7 @@ def sample_dir(genres, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sample_run(genres, sample_dir, tmp_path_factory):
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.train import train_run
 
     out = tmp_path_factory.mktemp("runs") / f"genres{len(genres)}"
@@ -84,7 +84,6 @@ def test_evaluate_command_reports_every_genre(genres, sample_run, sample_dir, ca
     assert main(["evaluate", str(sample_run.path), str(sample_dir), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert set(out["protocols"]) == {"first100", "file"}
-    assert out["accuracy"] == out["protocols"]["file"]["accuracy"]
     assert np.array(out["protocols"]["first100"]["confusion"]).shape == (k, k)
     assert np.array(out["combined"]["protocols"]["file"]["confusion"]).shape == (k, k)
 
@@ -121,7 +120,7 @@ def test_flip_to_each_other_genre_is_checked_after_the_round_trip(genres, sample
     names = tuple(sample_run.genres)
     targets = [t for t, g in enumerate(names) if g != "electronic"]
     assert len(targets) == len(genres) - 1
-    results = [optimize_delta(sample_run.model, table, t, genres=names) for t in targets]
+    results = [optimize_delta(sample_run.verdict("rnn", "first100"), table, t) for t in targets]
     for t, r in zip(targets, results):
         assert r.target == t and r.genre_names[r.target] == names[t]
         if r.flipped:
@@ -149,7 +148,7 @@ def test_committed_cross_validation_pairs_recall_and_combined_recompute(genres):
     result = load_cv(PROJECT / "results" / cv_file)
     names = result["data"]["genres"]
     assert sorted(names) == sorted(genres) and len(result["files"]) == result["data"]["files"]
-    assert all(len(f["rnn_file"]) == k and len(f["baseline_file"]) == k for f in result["files"])
+    assert all(len(f["probabilities"]["rnn"]["file"]) == k and len(f["probabilities"]["baseline"]["file"]) == k for f in result["files"])
     assert result["recall"] == recall_summary(result["folds"])
     # the committed model was trained on the group split with seed 0: its test files are fold 0
     held_out = set(read_run_meta(PROJECT / "models" / model_dir)["split"]["test_files"])
@@ -158,7 +157,7 @@ def test_committed_cross_validation_pairs_recall_and_combined_recompute(genres):
     y = np.array([names.index(f["true"]) for f in result["files"]])
     for who in ("rnn", "baseline"):
         pooled = pooled_metrics(result, "file", who)
-        per_fold = np.mean([r[f"{who}_file"] for r in result["folds"]])
+        per_fold = np.mean([r["accuracy"][who]["file"] for r in result["folds"]])
         # pooled and per-fold mean accuracies differ only by the folds' sizes
         assert abs(pooled["accuracy"] - per_fold) < 0.01
         confusion = np.array(pooled["confusion"])
@@ -169,7 +168,7 @@ def test_committed_cross_validation_pairs_recall_and_combined_recompute(genres):
         # right when p(own) > p(the other of the pair)
         a, b = sorted(genres[-2:], key=names.index)
         ia, ib = names.index(a), names.index(b)
-        probs = np.array([f[f"{who}_file"] for f in result["files"]])
+        probs = np.array([f["probabilities"][who]["file"] for f in result["files"]])
         mine = (y == ia) | (y == ib)
         hits = np.where(y[mine] == ia, probs[mine, ia] > probs[mine, ib], probs[mine, ib] > probs[mine, ia])
         row = pairs.set_index("pair").loc[f"{a} / {b}"]
@@ -181,14 +180,14 @@ def test_committed_cross_validation_pairs_recall_and_combined_recompute(genres):
         assert directions.to_dict() == off
     # the combined verdict, recomputed by hand from the stored RNN and baseline probabilities
     fold_of = np.array([f["fold"] for f in result["files"]])
-    rnn = np.log(np.clip([f["rnn_file"] for f in result["files"]], 1e-7, 1))
-    base = np.log(np.clip([f["baseline_file"] for f in result["files"]], 1e-7, 1))
+    rnn = np.log(np.clip([f["probabilities"]["rnn"]["file"] for f in result["files"]], 1e-7, 1))
+    base = np.log(np.clip([f["probabilities"]["baseline"]["file"] for f in result["files"]], 1e-7, 1))
     predicted = (rnn + base).argmax(1)
     for fold in result["folds"]:
         mine = fold_of == fold["fold"]
         # stored probabilities are rounded to 4 decimals: a near tie may move, so within one file
-        assert abs(np.mean(predicted[mine] == y[mine]) - fold["combined_file"]) <= 1 / mine.sum() + 1e-9
+        assert abs(np.mean(predicted[mine] == y[mine]) - fold["accuracy"]["combined"]["file"]) <= 1 / mine.sum() + 1e-9
         for g, name in enumerate(names):
             of_genre = mine & (y == g)
             recall = np.mean(predicted[of_genre] == g)
-            assert abs(recall - fold["combined_file_recall"][name]) <= 1 / of_genre.sum() + 1e-9
+            assert abs(recall - fold["recall"]["combined"]["file"][name]) <= 1 / of_genre.sum() + 1e-9

@@ -16,49 +16,52 @@ from genre_lib.midi_io import DURATION, length_seconds, onsets, read_midi, write
 from .conftest import SHARED_MIDI
 
 
-def brute_force_score(measure: P.Plausibility, tables, protocol: str) -> np.ndarray:
+def brute_force_score(measure: P.Plausibility, tables) -> np.ndarray:
     """The measure recomputed without its neighbour search: every distance to every
     training file of each genre, the k smallest averaged, the log ratio to the other
     genre's (two genres)."""
     from sklearn.preprocessing import QuantileTransformer
 
-    from genre_lib.baseline import statistics
+    from genre_lib.note_statistics import note_statistics
 
-    S = measure.stats[protocol]
+    cut = 100 if measure.protocol == "first100" else None
+    S = measure.stats
     q = QuantileTransformer(n_quantiles=min(200, len(S)), output_distribution="normal", random_state=0).fit(S)
-    Z, X = q.transform(S), q.transform(statistics(tables, protocol))
+    Z, X = q.transform(S), q.transform(np.array([note_statistics(t[:cut]) for t in tables]))
     d = np.stack([np.sort(np.linalg.norm(X[:, None] - Z[measure.y == g][None], axis=2), axis=1)[:, : measure.k].mean(axis=1)
-                  for g in range(len(measure.genres))], axis=1)
+                  for g in range(len(measure.classes_))], axis=1)
     return np.log(d[:, ::-1] / d)
 
 
-def check_validation(measure, tables, y) -> dict:
+def check_validation(measures, tables, y) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    report = P.validate(measure, tables, y)
+    report = {m.protocol: P.validate(m, tables, y) for m in measures}
     own = np.eye(2, dtype=bool)[y]
-    for protocol, figures in report.items():
-        score = brute_force_score(measure, tables, protocol)
-        np.testing.assert_allclose(measure.score(tables, protocol), score, rtol=1e-6, atol=1e-9)
+    for measure in measures:
+        figures = report[measure.protocol]
+        score = brute_force_score(measure, tables)
+        np.testing.assert_allclose(measure.score(tables), score, rtol=1e-6, atol=1e-9)
         assert figures["auc"] == pytest.approx(roc_auc_score(own.ravel(), score.ravel()))
-        assert figures["per_genre"][measure.genres[1]] == pytest.approx(roc_auc_score(y == 1, score[:, 1]))
+        assert figures["per_genre"][measure.classes_[1]] == pytest.approx(roc_auc_score(y == 1, score[:, 1]))
         assert figures["own_genre_first"] == pytest.approx(np.mean(score.argmax(axis=1) == y))
     return report
 
 
 def test_plausibility_on_the_demo_run_matches_a_brute_force_computation(demo_run, demo_data, tmp_path: Path):
-    measure = P.fit_run(demo_run, demo_data)
+    measures = P.fit_run(demo_run, demo_data)
+    assert [m.protocol for m in measures] == ["first100", "file"]
     test = demo_run.split(demo_data).test
-    report = check_validation(measure, demo_data.tables(test), demo_data.y[test])
+    report = check_validation(measures, demo_data.tables(test), demo_data.y[test])
     assert report["first100"]["n"] == len(test)
-    # saved and loaded: the same measure
-    P.save(measure, tmp_path)
+    # saved and loaded: the same measures
+    P.save(measures, tmp_path)
     with pytest.raises(FileExistsError):
-        P.save(measure, tmp_path)
-    again = P.load(tmp_path)
-    np.testing.assert_array_equal(again.score(demo_data.tables(test), "file"), measure.score(demo_data.tables(test), "file"))
+        P.save(measures, tmp_path)
+    for again, measure in zip(P.load(tmp_path), measures):
+        np.testing.assert_array_equal(again.score(demo_data.tables(test)), measure.score(demo_data.tables(test)))
     # typicality: a training file sits among its own genre, far files get a small share
-    t = measure.typicality(demo_data.tables(test), "first100")
+    t = measures[0].typicality(demo_data.tables(test))
     assert ((0 <= t) & (t <= 1)).all()
 
 
@@ -69,7 +72,7 @@ def test_plausibility_errors_name_the_cause(demo_data, tmp_path: Path):
     with pytest.raises(P.PlausibilityError, match="not a plausibility measure"):
         P.load(tmp_path)
     with pytest.raises(P.PlausibilityError, match="more than 20 files"):
-        P.Plausibility.fit(demo_data.tables(np.arange(10)), demo_data.y[:10], demo_data.genres)
+        P.Plausibility(demo_data.genres).fit(demo_data.tables(np.arange(10)), demo_data.y[:10])
 
 
 def test_run_split_refuses_another_data_folder(real_run, demo_data):
@@ -98,8 +101,8 @@ def test_plausibility_tells_real_held_out_files_own_genre(real_run):
     y = align_labels(data, real_run.genres)
     stored = P.load(real_run.path)
     fitted = P.fit_run(real_run, data)
-    for protocol in ("first100", "file"):
-        np.testing.assert_array_equal(stored.stats[protocol], fitted.stats[protocol])
+    for a, b in zip(stored, fitted):
+        np.testing.assert_array_equal(a.stats, b.stats)
     report = check_validation(stored, data.tables(split.test), y[split.test])
     assert min(r["auc"] for r in report.values()) >= 0.8
 
@@ -128,11 +131,12 @@ def test_panel_opinions_equal_the_verdicts_on_the_written_whole_file(demo_run, d
     from genre_lib.flip import optimize_delta
     from genre_lib.inference import predict_proba
     from genre_lib.opinions import Panel, ask, whole_modified
+    from genre_lib.protocols import PROTOCOLS
 
     i = int(demo_run.held_out(demo_data.paths)[0])
     whole = read_midi(demo_dir / demo_data.paths[i])
     target = 1 - int(np.argmax(predict_proba(demo_run.model, whole[:100])[0]))
-    result = optimize_delta(demo_run.model, whole[:100], target, genres=demo_run.genres)
+    result = optimize_delta(demo_run.verdict("rnn", "first100"), whole[:100], target)
     panel = Panel.of_run(demo_run)
     opinions = ask(panel, whole, result)
     written = read_midi(write_midi(whole_modified(whole, result), tmp_path / "whole.mid"))
@@ -143,12 +147,9 @@ def test_panel_opinions_equal_the_verdicts_on_the_written_whole_file(demo_run, d
     same[:, DURATION] = False
     np.testing.assert_allclose(written[:100][same], alone[same], atol=1e-5)
     assert (written[:100, DURATION] <= alone[:, DURATION] + 1e-5).all()
-    for v in demo_run.verdicts():
-        for protocol in ("first100", "file"):
-            np.testing.assert_allclose(opinions.after["verdicts"][v.name][protocol], v.predict_proba([written], protocol)[0],
-                                       atol=1e-6)
-            np.testing.assert_allclose(opinions.before["verdicts"][v.name][protocol], v.predict_proba([whole], protocol)[0],
-                                       atol=1e-6)
+    for v in (v for p in PROTOCOLS for v in demo_run.verdicts(p)):
+        np.testing.assert_allclose(opinions.after["verdicts"][v.name][v.protocol], v.predict_proba([written])[0], atol=1e-6)
+        np.testing.assert_allclose(opinions.before["verdicts"][v.name][v.protocol], v.predict_proba([whole])[0], atol=1e-6)
     if np.allclose(written[:100], alone, atol=1e-5):
         assert opinions.agrees("rnn", "first100") == result.flipped
     report = opinions.to_dict()

@@ -23,7 +23,7 @@ import order_search  # noqa: E402
 def kept(demo_data, tmp_path_factory):
     """Two tiny networks (weight seeds 0 and 1) on fold 0's training files, kept as
     order_search names them."""
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
     from genre_lib.splits import group_folds
     from genre_lib.train import fit
 
@@ -37,9 +37,10 @@ def kept(demo_data, tmp_path_factory):
 
 def _window_log_probs(model, data, files) -> np.ndarray:
     """Each file's vote under ``file``, by hand: the windows' logits averaged, then log-softmax."""
-    from genre_lib.protocols import FILE_WINDOWS, protocol_windows
+    from genre_lib.protocols import FILE_WINDOWS
+    from genre_lib.windows import even_windows
 
-    z = model.predict(protocol_windows(data.tables(files), "file"), verbose=0)  # softmax outputs
+    z = model.predict(even_windows(data.tables(files), FILE_WINDOWS)[0], verbose=0)  # softmax outputs
     mean_logit = np.log(np.clip(z, 1e-12, 1)).reshape(len(files), FILE_WINDOWS, -1).mean(axis=1)
     return mean_logit - np.log(np.exp(mean_logit).sum(axis=1, keepdims=True))
 

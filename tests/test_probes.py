@@ -10,6 +10,7 @@ import pytest
 
 from genre_lib import probes as P
 from genre_lib.midi_io import DRUM, FEATURES, PITCH, STEP, VELOCITY
+from genre_lib.protocols import PROTOCOLS
 from genre_lib.verdicts import BaselineVerdict, RNNVerdict
 
 from .conftest import _table
@@ -91,15 +92,15 @@ def test_attribute_probe_matches_a_hand_computation():
     # permutation without a fixed point is a 3-cycle, and either cycle leaves exactly
     # one file right: probed accuracy 1/3 on every draw, effect 2/3. Velocity is not read.
     tables, y = _constant_pitch_tables([50, 70, 72], [120, 150, 200]), np.array([0, 1, 1])
-    rnn = RNNVerdict(_mean_pitch_model(), ("low", "high"))
+    rnns = [RNNVerdict(_mean_pitch_model(), ("low", "high"), p) for p in PROTOCOLS]
 
     class MeanPitch:  # the baseline's "pitch mean" statistic (column 2), thresholded at 60
         def predict_proba(self, S):
             high = (S[:, 2] > 60).astype(float)
             return np.stack([1 - high, high], axis=1)
 
-    base = BaselineVerdict({"first100": MeanPitch(), "file": MeanPitch()}, ("low", "high"))
-    results = P.probe_table([rnn, base], tables, y, probes=["pitch", "played", "velocity"], repeats=4, seed=5)
+    bases = [BaselineVerdict(("low", "high"), p, model=MeanPitch()) for p in PROTOCOLS]
+    results = P.probe_table([*rnns, *bases], tables, y, probes=["pitch", "played", "velocity"], repeats=4, seed=5)
     assert len(results) == 2 * 2 * 3
     for r in results:
         assert (r.accuracy, r.files, r.repeats) == (1.0, 3, 4)
@@ -115,7 +116,7 @@ def test_bad_probe_protocol_or_verdict_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown probe 'shufle'"):
         P.probe_verdict(rnn, tables, y, probes=["shufle"])
     with pytest.raises(ValueError, match="unknown protocol 'first10'"):
-        P.probe_verdict(rnn, tables, y, probes=["shuffle"], protocols=["first10"])
+        RNNVerdict(_mean_pitch_model(), ("low", "high"), "first10")
     with pytest.raises(ValueError, match="does not apply"):
         P.probe_verdict(rnn, tables, y, probes=["recurrent-mean"])
     with pytest.raises(ValueError, match="repeats must be at least 1"):
@@ -131,6 +132,7 @@ def test_bad_probe_protocol_or_verdict_is_a_clear_error():
 # --- branches of the committed network ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_branch_ablation_and_order_free_inputs_of_the_committed_model(real_run):
     import keras
 
@@ -138,8 +140,8 @@ def test_branch_ablation_and_order_free_inputs_of_the_committed_model(real_run):
     parts = P.branch_slices(model)
     assert parts is not None and len(parts["recurrent"]) == model.get_layer("gru_1").units
     tables = [_table(n, seed) for seed, n in enumerate([150, 300, 220, 400, 180, 260])]
-    verdict = RNNVerdict(model, real_run.genres)
-    reads = P.verdict_reads(verdict, tables, "file")
+    verdict = RNNVerdict(model, real_run.genres, "file")
+    reads = verdict.reads(tables)
     w = np.concatenate(reads)
     # order-free inputs, measured, are exactly the statistics part (176 of 240 for MAIN_CONFIG)
     inputs = P.dense_inputs(model, w, seed=0)
@@ -168,8 +170,8 @@ def test_branch_ablation_and_order_free_inputs_of_the_committed_model(real_run):
 
 
 def test_order_corpus_pairs_hold_the_same_notes_in_another_order(tmp_path: Path):
-    from genre_lib.baseline import note_statistics
-    from genre_lib.demo import make_order_corpus, order_piece
+    from genre_lib.note_statistics import note_statistics
+    from .order_corpus import make_order_corpus, order_piece
 
     rising, falling = order_piece(np.random.default_rng(0))
     assert np.array_equal(np.sort(rising, axis=0), np.sort(falling, axis=0))
@@ -188,8 +190,8 @@ def test_order_corpus_pairs_hold_the_same_notes_in_another_order(tmp_path: Path)
 def order_run(tmp_path_factory):
     """The planted-order corpus and a tiny GRU trained on it for real (a run folder)."""
     from genre_lib.dataset import load_dataset
-    from genre_lib.demo import make_order_corpus
-    from genre_lib.model import ModelConfig
+    from .order_corpus import make_order_corpus
+    from genre_lib.configs import ModelConfig
     from genre_lib.train import train_run
 
     root = tmp_path_factory.mktemp("order")
@@ -203,7 +205,7 @@ def order_run(tmp_path_factory):
 @pytest.mark.slow
 def test_a_gru_learns_the_planted_order_cue_and_the_probe_finds_it(order_run):
     run, data, index = order_run
-    results = P.probe_table(run.verdicts()[:2], data.tables(index), data.y[index],
+    results = P.probe_table([v for p in PROTOCOLS for v in run.verdicts(p)[:2]], data.tables(index), data.y[index],
                             probes=["shuffle", "reverse", "shuffle-4"], seed=0)
     got = {(r.verdict, r.protocol, r.probe): r for r in results}
     for protocol in ("first100", "file"):
@@ -224,7 +226,6 @@ def test_a_model_that_cannot_see_order_has_an_order_effect_of_zero(order_run, de
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.pipeline import make_pipeline
 
-    from genre_lib.baseline import statistic_names, statistics
     from genre_lib.model import logits_model
 
     # the trained GRU behind a layer that sorts every column of its window: it sees the
@@ -233,23 +234,22 @@ def test_a_model_that_cannot_see_order_has_an_order_effect_of_zero(order_run, de
     x = keras.Input((run.max_notes, len(FEATURES)))
     z = keras.layers.Identity(name="logits")(logits_model(run.model)(keras.ops.sort(x, axis=1)))
     blind = keras.Model(x, keras.layers.Softmax(name="probabilities")(z))
-    verdict = RNNVerdict(blind, run.genres, name="sorted-rnn")
-    for r in P.probe_verdict(verdict, data.tables(index), data.y[index], probes=list(P.ORDER_PROBES)):
+    verdicts = [RNNVerdict(blind, run.genres, p, name="sorted-rnn") for p in PROTOCOLS]
+    for r in P.probe_table(verdicts, data.tables(index), data.y[index], probes=list(P.ORDER_PROBES)):
         assert r.effect == 0 and r.low == r.high == 0, r
 
     # the baseline without its one statistic that reads order ("notes per second": when
     # the last note ends), on the demo corpus where it is far above chance
-    keep = [i for i, n in enumerate(statistic_names()) if n != "notes per second"]
+    keep = list(range(1, 48))  # column 0 is "notes per second"
     tables, y = demo_data.tables(), demo_data.y
     train, test = np.arange(0, len(y), 2), np.arange(1, len(y), 2)
-    models = {}
-    for protocol in ("first100", "file"):
+    for protocol in PROTOCOLS:
         m = make_pipeline(ColumnTransformer([("order-free", "passthrough", keep)]),
                           HistGradientBoostingClassifier(random_state=0))
-        models[protocol] = m.fit(statistics([tables[i] for i in train], protocol), y[train])
-    base = BaselineVerdict(models, demo_data.genres, name="order-free baseline")
-    for r in P.probe_verdict(base, [tables[i] for i in test], y[test], probes=list(P.ORDER_PROBES)):
-        assert r.accuracy > 0.7 and r.effect == 0 and r.low == r.high == 0, r
+        base = BaselineVerdict(demo_data.genres, protocol, model=m, name="order-free baseline")
+        m.fit(base.statistics([tables[i] for i in train]), y[train])
+        for r in P.probe_verdict(base, [tables[i] for i in test], y[test], probes=list(P.ORDER_PROBES)):
+            assert r.accuracy > 0.7 and r.effect == 0 and r.low == r.high == 0, r
 
 
 @pytest.mark.slow
@@ -300,8 +300,8 @@ def test_a_named_branch_probe_runs_for_the_rnn_and_is_left_out_for_the_baseline(
         ("rnn", "first100", "recurrent-mean"), ("rnn", "file", "recurrent-mean")}
     assert report["not_applied"] == {"baseline": ["recurrent-mean"]}
     # the RNN's figure is the ablation itself, judged against the labels
-    verdict = real_run.verdicts()[0]
-    reads = P.verdict_reads(verdict, tables, "file")
+    verdict = real_run.verdict("rnn", "file")
+    reads = verdict.reads(tables)
     expected = (P.ablate_branch(verdict, reads, "recurrent").argmax(axis=1) == y).mean()
     assert next(r for r in report["results"] if r["protocol"] == "file")["probed"] == pytest.approx(expected)
     # the command, on a few demo files of each of the committed run's genres (what it

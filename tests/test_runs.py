@@ -174,7 +174,7 @@ def test_iterations_table_lists_every_run_and_a_damaged_one_with_its_note(demo_r
 
 
 def test_run_config_property(demo_run):
-    from genre_lib.model import ModelConfig
+    from genre_lib.configs import ModelConfig
 
     assert demo_run.config == ModelConfig.from_dict(demo_run.meta["config"])
 
@@ -210,11 +210,11 @@ def test_a_run_without_a_usable_baseline_still_loads_and_says_why(demo_run, tmp_
     (run_dir / BASELINE_FILE).unlink()
     run = load_run(run_dir)
     assert run.baselines is None and f"{run_dir / BASELINE_FILE}: no baseline" in run.baseline_problem
-    assert [v.name for v in run.verdicts()] == ["rnn"]
-    np.testing.assert_array_equal(run.verdict("rnn").predict_proba(tables, "file"),
-                                  demo_run.verdict("rnn").predict_proba(tables, "file"))
+    assert [v.name for v in run.verdicts("file")] == ["rnn"]
+    np.testing.assert_array_equal(run.verdict("rnn", "file").predict_proba(tables),
+                                  demo_run.verdict("rnn", "file").predict_proba(tables))
     with pytest.raises(ValueError, match="no combined verdict: .*no baseline in this run folder"):
-        run.verdict("combined")
+        run.verdict("combined", "file")
     # written by another scikit-learn: not used
     import zipfile
 
@@ -246,38 +246,6 @@ def test_a_baseline_file_holding_another_type_is_refused_not_run(demo_run, tmp_p
     sio.dump({"sklearn": "1", "baselines": {"file": _Runs()}}, run_dir / BASELINE_FILE, compression=zipfile.ZIP_DEFLATED)
     run = load_run(run_dir)
     assert run.baselines is None and "holds types a baseline never has (tests.test_runs._Runs)" in run.baseline_problem
-
-
-def test_an_old_pickled_baseline_is_not_loaded_and_converts_on_request(demo_run, demo_data, tmp_path):
-    import joblib
-
-    from genre_lib.runs import OLD_BASELINE_FILE, convert_baseline
-
-    run_dir = _copy(demo_run.path, tmp_path / "pickled")
-    (run_dir / BASELINE_FILE).unlink()
-    joblib.dump({"sklearn": __import__("sklearn").__version__, "baselines": demo_run.baselines}, run_dir / OLD_BASELINE_FILE)
-    run = load_run(run_dir)
-    assert run.baselines is None and "a pickle from an older version, not loaded" in run.baseline_problem
-    assert "convert_baseline" in run.baseline_problem
-    assert convert_baseline(run_dir) == run_dir / BASELINE_FILE and not (run_dir / OLD_BASELINE_FILE).exists()
-    tables = demo_data.tables([0, 5, 9])
-    np.testing.assert_array_equal(load_run(run_dir).verdict("baseline").predict_proba(tables, "file"),
-                                  demo_run.verdict("baseline").predict_proba(tables, "file"))
-    with pytest.raises(FileNotFoundError, match="no pickled baseline"):
-        convert_baseline(run_dir)
-
-
-def test_a_metrics_file_with_the_old_block_name_still_reads(demo_run, tmp_path):
-    import json
-
-    from genre_lib.runs import read_metrics
-
-    run_dir = _copy(demo_run.path, tmp_path / "old-names")
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    metrics["test"] = metrics.pop("rnn")
-    (run_dir / "metrics.json").write_text(json.dumps(metrics))
-    assert read_metrics(run_dir)["rnn"] == demo_run.metrics["rnn"] and "test" not in read_metrics(run_dir)
-    assert load_run(run_dir).metrics["rnn"]["accuracy"] == demo_run.metrics["rnn"]["accuracy"]
 
 
 def test_files_to_judge_are_all_or_the_held_out_ones_sampled_by_seed(demo_run, demo_data):

@@ -106,8 +106,6 @@ def test_objective_value_is_the_logit_difference_by_hand():
     np.testing.assert_allclose(objective_value(z, t, "logit_diff"), [4 - (1 - 2) / 2, 0.5 - (0.5 + 3) / 2])
     np.testing.assert_allclose(objective_value(z, t, "logit"), [4.0, 0.5])
     np.testing.assert_allclose(objective_value(z, t, "margin"), [3.0, -2.5])
-    p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
-    np.testing.assert_allclose(objective_value(z, t, "log_prob"), np.log(p[[0, 1], t]))
     # with two genres the difference is the log odds
     two = np.array([[0.3, 2.0]])
     assert objective_value(two, 1, "logit_diff")[0] == pytest.approx(np.log(np.exp(2.0) / np.exp(0.3)))
@@ -308,13 +306,15 @@ def category_model(demo_data):
     """An untrained, seeded model that reads pitch and program only as categories (pitch
     class, drum sound, program family): the numeric pitch and program columns are left
     out of what its recurrent layer reads."""
-    from genre_lib.model import ModelConfig, build_model
+    from genre_lib.configs import ModelConfig
+    from genre_lib.model import build_model
 
     config = ModelConfig(columns=("step", "duration", "velocity", "drum"), pitch_classes=True, drum_sounds=True,
                          families=True, units=8, dense_units=8, augment=False)
     return build_model(config, demo_data.X, 2, seed=0)
 
 
+@pytest.mark.slow
 def test_occlusion_attributes_the_categories_a_gradient_cannot_see(category_model, demo_data):
     X = demo_data.X[:3]
     gradient = S.Gradient(category_model).explain(X, 0)
@@ -551,14 +551,6 @@ def test_agreement_is_rank_correlation_and_top_k_overlap_by_hand():
         assert out.top_overlap[f] == pytest.approx(len(common) / 5)
     assert out.chance == 0.25
     assert C.agreement(ref, ref, k=5).mean_spearman == pytest.approx(1.0)
-    # the position-only map ranks the last note first
-    recency = C.recency_map(2, 20)
-    assert (S.note_importance(recency).argmax(axis=1) == 19).all()
-    positions = np.tile(np.arange(20.0)[None, :, None], (2, 1, 1))
-    assert C.agreement(recency, positions).mean_spearman == pytest.approx(1.0)
-    summary = out.summary()
-    low, high = summary["spearman_interval"]
-    assert low <= summary["spearman"] <= high
 
 
 @needs_shared
@@ -582,18 +574,6 @@ def test_planted_cue_share_against_chance():
     assert out["mean_share"] == pytest.approx(1.0)
     assert out["mean_chance"] == pytest.approx(0.4)
     assert out["lift"] == pytest.approx(2.5)
-
-
-def test_check_report_gives_every_figure(trained, baseline):
-    report = C.check_report(S.IntegratedGradients(trained.model), trained.X[:6], trained.y[:6], baseline=baseline)
-    json.dumps(report)
-    assert report["method"] == "ig" and report["output"] == "logit_diff" and report["n"] == 6
-    assert report["completeness"]["n"] == 6 and 0 <= report["completeness"]["complete_share"] <= 1
-    assert report["occlusion_agreement"]["chance"] == 0.1
-    assert -1 <= report["recency_agreement"]["spearman"] <= 1
-    lines = C.report_lines(report)
-    assert any(line.startswith("  completeness:") for line in lines)
-    assert any(line.startswith("  agreement with occlusion:") for line in lines)
 
 
 # ---------------------------------------------------------------------------------------
@@ -670,12 +650,11 @@ def test_cli_saliency_check_json_keys(trained, run_dir, tmp_path, capsys):
         dest.write_bytes(Path(path).read_bytes())
     assert main(["saliency-check", str(run_dir), str(data), "--max-files", "6", "--method", "ig", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for key in ("randomization_spearman", "deletion_auc", "random_deletion_auc", "recency_deletion_auc",
-                "occlusion_agreement", "recency_agreement", "completeness", "unattributed"):
-        assert key in out
-    assert out["n"] == 6 and out["method"] == "ig" and out["completeness"]["n"] == 6
+    ig = out["methods"]["ig"]
+    assert out["n"] == 6 and list(out["methods"]) == ["ig"] and out["flips_tried"] == 0
+    assert set(ig["deletion"]) == {"random", "position", "recency"} and ig["complete"] in (True, False)
     assert main(["saliency-check", str(run_dir), str(data), "--max-files", "6"]) == 0
-    assert "agreement with occlusion" in capsys.readouterr().out
+    assert "Spearman with occlusion" in capsys.readouterr().out
 
 
 @needs_shared
@@ -689,8 +668,8 @@ def test_cli_saliency_check_on_the_real_runs_held_out_files(real_run, capsys):
     assert main(["saliency-check", str(REAL_RUN), str(SHARED_MIDI), "--split", "test", "--max-files", "6", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n"] == 6 and out["files"] == "test"
-    assert 0 <= out["deletion_auc"] <= 1 and 0 <= out["random_deletion_auc"] <= 1
-    assert [s["randomized"][-1] for s in out["randomization_stages"]] == [lay.name for lay in learned_layers(real_run.model)]
+    gradient = out["methods"]["gradient"]
+    assert 0 <= gradient["deletion_auc"] <= 1 and 0 <= gradient["deletion"]["random"]["chance"] <= 1
 
 
 def test_cli_saliency_check_split_test_needs_the_runs_files(real_run, demo_dir, capsys):
@@ -774,7 +753,9 @@ def test_file_attribution_is_the_gradient_of_the_file_vote(demo_data, model64):
 
     table = demo_data.table(int(np.argmax(demo_data.n_notes))).astype(np.float64)
     k, target = 4, 1
-    grad = S.file_attribution(S.Gradient(model64), table, target, k)
+    from genre_lib.verdicts import RNNVerdict
+
+    grad = S.file_attribution(S.Gradient(model64), RNNVerdict(model64, ("a", "b"), "file", k), table, target)
     assert grad.shape == table.shape
 
     index = even_starts(len(table), k)[:, None] + np.arange(100)[None, :]

@@ -60,12 +60,23 @@ def test_dataset_keeps_whole_files_and_cuts_windows_from_them(demo_data, demo_di
     np.testing.assert_array_equal(table, read_midi(demo_dir / demo_data.paths[i]))
     assert len(table) == demo_data.n_notes[i] > 100
     np.testing.assert_array_equal(demo_data.X[i], table[:100])
-    W, owner = demo_data.even_windows(4, [i, 3])
-    assert owner.tolist() == [i] * 4 + [3] * 4
+    W, owner = even_windows([table, demo_data.table(3)], 4)
+    assert owner.tolist() == [0] * 4 + [1] * 4
     np.testing.assert_array_equal(W[0], demo_data.X[i])
     np.testing.assert_array_equal(W[3, 1:], table[-99:])
     A, owner_a = demo_data.random_windows(6, seed=5, index=[i, 3])
     B, _ = demo_data.random_windows(6, seed=5, index=[i, 3])
     assert np.array_equal(A, B) and owner_a.tolist() == [i] * 6 + [3] * 6
-    sub = demo_data.subset([3, i])
-    np.testing.assert_array_equal(sub.table(1), table)
+
+
+def test_onto_table_adds_each_windows_map_back_where_it_was_cut():
+    from genre_lib.windows import onto_table
+
+    maps = np.ones((2, 4, 6))
+    out = onto_table(maps, np.array([0, 3]), 8)
+    expected = np.zeros((8, 6))
+    expected[0:4] += 1
+    expected[3:7] += 1
+    expected[0, STEP] -= 1  # each window's first step is its own 0, not the table's
+    expected[3, STEP] -= 1
+    np.testing.assert_array_equal(out, expected)

@@ -9,26 +9,11 @@ from genre_lib import paths
 from genre_lib.data_source import resolve_data_dir
 from genre_lib.midi_io import FEATURES, write_midi
 from genre_lib.runs import RunError
-from genre_lib.study import (
-    ITERATIONS,
-    MAIN_CONFIG,
-    MAIN_ITERATION,
-    ORDER_CONFIG,
-    ORDER_ITERATION,
-    PROJECT_DIR,
-    REAL_RUN_DIR,
-    STUDY_COLUMNS,
-    STUDY_REPORTED,
-    FEW_ITERATIONS,
-    demo_config,
-    ensure_run,
-    iterations_dir,
-    notebook_config,
-    notebook_iterations,
-    quick_config,
-    study_run,
-    study_run_dir,
-)
+from genre_lib.configs import (FEW_ITERATIONS, ITERATIONS, MAIN_CONFIG, MAIN_ITERATION, ORDER_CONFIG, ORDER_ITERATION,
+                               STUDY_COLUMNS, STUDY_REPORTED, demo_config, notebook_config, notebook_iterations,
+                               quick_config)
+from genre_lib.locations import REAL_RUN_DIR, committed_run, ensure_run, iterations_dir, runs_dir, study_run, study_run_dir
+from genre_lib.paths import PROJECT as PROJECT_DIR
 
 from .conftest import SHARED_MIDI, _table, needs_shared
 
@@ -118,15 +103,15 @@ def test_the_runs_of_the_demo_corpus_are_notebook_03s_demo_runs(demo_dir, demo_r
 
 
 def test_on_a_folder_of_ones_own_the_explained_model_is_notebook_03s_run_on_it(tmp_path, demo_run, monkeypatch):
-    monkeypatch.setattr("genre_lib.data_source.RUNS_DIR", tmp_path / "runs")  # not the project's runs/
+    monkeypatch.setattr("genre_lib.locations.RUNS_DIR", tmp_path / "runs")  # not the project's runs/
     own = tmp_path / "midi"  # named like the real collection's folder, and still not it
     for g, genre in enumerate(("jazz", "electronic")):
         write_midi(_table(120, seed=g), own / genre / f"tune_{g}_ab.mid")
     source = resolve_data_dir(own)
-    assert not source.is_real and not source.is_demo and source.committed_run(["jazz", "electronic"]) is None
-    assert source.runs_dir.parent == tmp_path / "runs" and source.runs_dir.name.startswith("midi-")
+    assert not source.is_real and not source.is_demo and committed_run(source, ["jazz", "electronic"]) is None
+    assert runs_dir(source).parent == tmp_path / "runs" and runs_dir(source).name.startswith("midi-")
     folder = study_run_dir(source, quick=False)
-    assert folder == source.runs_dir / "iterations" / f"{MAIN_ITERATION}-seed0"
+    assert folder == runs_dir(source) / "iterations" / f"{MAIN_ITERATION}-seed0"
     # a run of another configuration in its place is refused, not loaded or retrained over
     shutil.copytree(demo_run.path, folder)
     with pytest.raises(RunError, match="trained with another configuration"):
@@ -147,7 +132,7 @@ def test_on_the_real_collection_the_explained_model_is_the_committed_one():
 
 def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp_path):
     from genre_lib.runs import Run
-    from genre_lib.study import describe_run
+    from genre_lib.locations import describe_run
 
     metrics = {"rnn": {"protocols": {"first100": {"accuracy": 0.7681, "n": 203}, "file": {"accuracy": 0.8123, "n": 203}}}}
 
@@ -168,7 +153,7 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
 
 def test_the_committed_order_model_is_the_order_configuration():
     from genre_lib.runs import load_run
-    from genre_lib.study import ORDER_RUN_DIR, describe_run
+    from genre_lib.locations import ORDER_RUN_DIR, describe_run
 
     run = load_run(ORDER_RUN_DIR)
     assert run.config == ORDER_CONFIG and run.genres == ("electronic", "jazz")
@@ -177,7 +162,7 @@ def test_the_committed_order_model_is_the_order_configuration():
 
 
 def test_explained_files_are_a_few_held_out_files_per_genre_on_the_demo(demo_run, demo_data, demo_dir):
-    from genre_lib.study import CHECKED_PER_GENRE, explained_files
+    from genre_lib.locations import CHECKED_PER_GENRE, explained_files
 
     source = resolve_data_dir(demo_dir)
     files = explained_files(demo_run, demo_data, source)
@@ -195,17 +180,17 @@ def test_notebook_checks_are_check_methods_once_then_read_by_the_other_notebook(
     import numpy as np
 
     from genre_lib import saliency as S
-    from genre_lib import study
+    from genre_lib import cache, locations
     from genre_lib.saliency_checks import check_methods
 
     monkeypatch.setenv(paths.CACHE_ENV, str(tmp_path / "cache"))
     source = resolve_data_dir(demo_dir)
-    first, said = study.notebook_checks(demo_run, demo_data, source)
-    k = study.CHECKED_PER_GENRE["demo"]
+    first, said = cache.notebook_checks(demo_run, demo_data, source)
+    k = locations.CHECKED_PER_GENRE["demo"]
     assert said.startswith(f"check_methods on {first.n} held-out files, the first {k} of each genre")
-    assert "the demo corpus" in said and first.n == len(study.explained_files(demo_run, demo_data, source)) and "without flips" in said
+    assert "the demo corpus" in said and first.n == len(locations.explained_files(demo_run, demo_data, source)) and "without flips" in said
     # the independent computation: the same function called by hand on the files and baseline the notebooks use
-    files = study.explained_files(demo_run, demo_data, source)
+    files = locations.explained_files(demo_run, demo_data, source)
     seen = np.setdiff1d(np.arange(len(demo_data)), demo_run.held_out(demo_data.paths))
     # (IG, the method that takes the baseline, and the plain gradient: each method is checked on its own)
     direct = check_methods(demo_run.model, demo_data.X[files], demo_data.y[files], methods=("gradient", "ig"),
@@ -219,6 +204,6 @@ def test_notebook_checks_are_check_methods_once_then_read_by_the_other_notebook(
     import genre_lib.saliency_checks as checks_module
 
     monkeypatch.setattr(checks_module, "check_methods", lambda *a, **k: pytest.fail("computed a second time"))
-    second, said_again = study.notebook_checks(demo_run, demo_data, source)
+    second, said_again = cache.notebook_checks(demo_run, demo_data, source)
     assert said_again == said and second.files == first.files
     assert [m.auc.tolist() for m in second.methods] == [m.auc.tolist() for m in first.methods]
