@@ -270,8 +270,8 @@ def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], gro
     for j, key in enumerate(("agrees", "agreed_before", "rose", "p_change")):
         out[key] = float(rows[:, j].mean()) if len(t) else float("nan")
         # resampling whole groups (files), not edits: edits of one file are not independent
-        out[key + "_95"] = bootstrap_interval(np.arange(len(by))[:, None], lambda v, j=j: np.concatenate(
-            [by[int(i)] for i in v[:, 0]])[:, j].mean(), n=n, seed=seed)
+        out[key + "_95"] = bootstrap_interval(np.arange(len(by)), lambda draws, j=j: np.array(
+            [np.concatenate([by[i] for i in d])[:, j].mean() for d in draws]), n=n, seed=seed)
     return out
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genre_lib.concept_study import _interval, answer, data_table, probe_table
+from genre_lib.concept_study import answer, data_table, probe_table
 from genre_lib.concepts import CONCEPTS, NAMES, measure, read_piece, to_table
 from genre_lib.demo import concept_examples
 from genre_lib.edits import EDITS, HORSE, SIDE_EFFECTS, edit, write_piece
@@ -109,13 +109,6 @@ def test_beat_grid_matches_pretty_midi_downbeats(examples):
         bar, pos, _ = piece.bars(piece.notes["start"])
         starts = piece.seconds(piece.notes["start"] - (pos * piece.tpq).round().astype(int))
         assert np.allclose(np.unique(starts.round(6)), downbeats[: len(np.unique(bar))], atol=1e-6)
-
-
-def test_interval_is_the_project_bootstrap():
-    from genre_lib.metrics import bootstrap_interval
-
-    v = np.random.default_rng(1).normal(size=57)
-    assert np.allclose(_interval(v, 0), bootstrap_interval(v, seed=0))
 
 
 def test_data_table_auc_and_cliffs_delta_by_hand():
