@@ -99,3 +99,16 @@ def render_audio(source, fs: int = 16000, seconds: float | None = None) -> np.nd
         synth.render(memoryview(wave[done:]).cast("B"))
     peak = float(np.abs(wave).max()) if n else 0.0
     return wave * np.float32(PEAK / peak) if peak > 0 else wave
+
+
+#: What a listen in a notebook plays: the first seconds at a rate that keeps drums and
+#: cymbals recognisable and the stored notebook small (a WAV of 16-bit samples, in base64).
+LISTEN_SECONDS, LISTEN_FS = 6.0, 11025
+
+
+def listen(source, seconds: float = LISTEN_SECONDS, fs: int = LISTEN_FS):
+    """An ``IPython.display.Audio`` player of the first ``seconds`` of notes (a note table
+    or a MIDI file's path), rendered by :func:`render_audio`: every listen of the series."""
+    from IPython.display import Audio
+
+    return Audio(render_audio(source, fs=fs, seconds=seconds), rate=fs)

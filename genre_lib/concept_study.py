@@ -149,7 +149,9 @@ def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = 
     cite = "; ".join(f"{r['edit']} {r['flipped']:.1%} ({r['flipped_interval'][0]:.1%} to {r['flipped_interval'][1]:.1%}; "
                      f"margin {r['margin']:+.2f}, {r['margin_interval'][0]:+.2f} to {r['margin_interval'][1]:+.2f}; "
                      + ", ".join(f"{n} to {g}" for g, n in r["to"].items() if n) + ")" for r in movers)
-    return (f"Judged by the {judge} ({protocol} protocol) on the {table['files']} {what} files, the edits that change "
+    from .verdicts import LABELS
+
+    return (f"Judged by the {LABELS.get(judge, judge)} ({protocol} protocol) on the {table['files']} {what} files, the edits that change "
             f"more verdicts than any horse test (at most {horse:.1%}: a whole tone up or down, 6 % faster or slower) "
             f"are {cite or 'none'}. The others cannot be told from a horse test (their interval reaches down to it): "
             f"{', '.join(rest) or 'none'}.")
