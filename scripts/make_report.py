@@ -63,14 +63,15 @@ import run_notebooks  # noqa: E402
 # rule, the run folders, the study's table, and the readers of committed results
 from genre_lib import paths  # noqa: E402
 from genre_lib.crossval import file_probabilities, load_cv, shared_errors  # noqa: E402
-from genre_lib.data_source import COMMITTED_RUNS, DataChoice, resolve_data_dir  # noqa: E402
+from genre_lib.configs import ITERATIONS, MAIN_ITERATION, STUDY_COLUMNS, STUDY_REPORTED  # noqa: E402
+from genre_lib.data_source import DataChoice, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
 from genre_lib.metrics import mcnemar  # noqa: E402
 from genre_lib.paths import shown  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_metrics, read_run_meta  # noqa: E402
 from genre_lib.saliency_checks import load_checks  # noqa: E402
-from genre_lib.study import (ITERATIONS, MAIN_ITERATION, STORED_CHECKS, STUDY_COLUMNS, STUDY_REPORTED,  # noqa: E402
-                             iterations_dir, study_run_dir)
+from genre_lib.locations import COMMITTED_RUNS, STORED_CHECKS, committed_run, iterations_dir, study_run_dir  # noqa: E402
+from genre_lib.locations import runs_dir as locations_runs_dir  # noqa: E402
 
 #: marks the files this script writes, so it never overwrites one it did not write
 GENERATOR = "genre-rnn scripts/make_report.py"
@@ -136,7 +137,8 @@ def report_run_dirs(choice: DataChoice) -> list[Path]:
     """Every run the report lists: the run folders the notebooks made for this data
     (``runs/<collection id>/``) and the committed models in ``models/`` trained on the
     same collection."""
-    found = find_runs(choice.runs_dir) if choice.runs_dir.is_dir() else []
+    runs = locations_runs_dir(choice)
+    found = find_runs(runs) if runs.is_dir() else []
     models = paths.MODELS_DIR
     for path in find_runs(models) if models.is_dir() and not choice.is_demo else []:
         try:
@@ -388,6 +390,12 @@ def committed_cv(run_dir: Path, results_dir: Path) -> Path | None:
     return results_pages.committed_cv_path(meta, results_dir)
 
 
+def _ms_cell(cv: dict, who: str, protocol: str) -> str:
+    """A cell "mean ± sd" of a cross-validation's accuracy (nested layout), "–" where it has none."""
+    m = results_pages.cv_figure(cv, who, protocol)
+    return f"<td class='num'>{m['mean']:.3f} ± {m['sd']:.3f}</td>" if m else "<td class='num'>–</td>"
+
+
 def glance_cv(run_dir: Path, results_dir: Path, out: Path | None = None) -> str:
     """The committed cross-validation of the explained model (:func:`committed_cv`), mean
     ± sd over the folds for the RNN, the baseline and the two combined under both
@@ -399,10 +407,7 @@ def glance_cv(run_dir: Path, results_dir: Path, out: Path | None = None) -> str:
         cv = None
     if cv is None:
         return ""
-    S = cv["summary"]
-    cell = lambda key: (f"<td class='num'>{S[key]['mean']:.3f} ± {S[key]['sd']:.3f}</td>" if key in S
-                        else "<td class='num'>–</td>")
-    rows = "".join(f"<tr><td>{name}</td>{cell(who + '_first100')}{cell(who + '_file')}</tr>"
+    rows = "".join(f"<tr><td>{name}</td>{_ms_cell(cv, who, 'first100')}{_ms_cell(cv, who, 'file')}</tr>"
                    for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
     return (f"<h3>Group {cv['folds_total']}-fold cross-validation ({cv['data']['files']} files)</h3>"
             f"<table><tr><th></th><th>first100</th><th>file</th></tr>{rows}</table>"
@@ -429,13 +434,11 @@ def more_genres(run_dirs: list[Path], results_dir: Path, out: Path | None = None
             cv = json.loads(path.read_text()) if path is not None else {}
         except (OSError, json.JSONDecodeError):
             cv = {}
-        S, R = cv.get("summary", {}), cv.get("recall", {})
         for k, (who, name) in enumerate(verdicts):
             held = metrics.get(who, {}).get("protocols", {})
             cells = "".join(f"<td class='num'>{_num(held.get(p, {}).get('accuracy'))}</td>" for p in ("first100", "file"))
-            cells += "".join(f"<td class='num'>{S[f'{who}_{p}']['mean']:.3f} ± {S[f'{who}_{p}']['sd']:.3f}</td>"
-                             if f"{who}_{p}" in S else "<td class='num'>–</td>" for p in ("first100", "file"))
-            recall = R.get(f"{who}_file", {})
+            cells += "".join(_ms_cell(cv, who, p) for p in ("first100", "file"))
+            recall = results_pages.cv_figure(cv, who, "file", "recall") or {}
             cells += "<td>" + _e(", ".join(f"{g} {v['mean']:.3f}" for g, v in recall.items()) or "–") + "</td>"
             head = (f"<td rowspan='3'><code>{_e(shown(run_dir))}</code><br><span class='small'>"
                     f"{_e(', '.join(meta.get('genres', [])))}; {metrics.get('rnn', {}).get('n', '?')} held-out files"
@@ -580,9 +583,9 @@ def _figures_03() -> tuple[list, list[str]]:
     blocks.append(("text", lines))
     cv_path = committed_cv(run_dir, paths.RESULTS_DIR)
     cv = load_cv(cv_path)
-    S = cv["summary"]
+    S = cv["summary"]["accuracy"]
     blocks.append(("table", f"{shown(cv_path)}: group {cv['folds_total']}-fold CV, {cv['data']['files']} files: mean ± sd over the folds",
-                   ["", *_PROTOCOLS], [[_LABELS[v]] + ["{mean:.3f} ± {sd:.3f}".format(**S[f"{v}_{p}"]) for p in _PROTOCOLS]
+                   ["", *_PROTOCOLS], [[_LABELS[v]] + ["{mean:.3f} ± {sd:.3f}".format(**S[v][p]) for p in _PROTOCOLS]
                                        for v in _LABELS]))
     y = np.array([cv["data"]["genres"].index(f["true"]) for f in cv["files"]])
     lines = []
@@ -593,7 +596,7 @@ def _figures_03() -> tuple[list, list[str]]:
             for a, b in (("rnn", "baseline"), ("combined", "rnn"), ("combined", "baseline"))))
     for p, (target, origin) in TARGETS_TWO.items():
         lines.append(f"target {p} >= {target:.2f} ({origin}): " + "; ".join(
-            f"{_LABELS[v]} {_targets_against(S[f'{v}_{p}'], target)}" for v in ("rnn", "combined")))
+            f"{_LABELS[v]} {_targets_against(S[v][p], target)}" for v in ("rnn", "combined")))
     blocks.append(("text", lines))
     return blocks, ["models", cv_path.stem]
 
@@ -650,16 +653,16 @@ def _figures_06() -> tuple[list, list[str]]:
                      f"(first100) on {p['file']['n']} held-out test files")
     cv_path = committed_cv(four, paths.RESULTS_DIR)
     cv = load_cv(cv_path)
-    S, R = cv["summary"], cv["recall"]
+    S, R = cv["summary"]["accuracy"], cv["recall"]
     lines.append("")
     lines.append(f"{shown(cv_path)}: {cv['data']['files']} files, {cv['data']['groups']} groups; made by {cv['command']}")
     for who in _LABELS:
-        low = min(R[f"{who}_file"].items(), key=lambda kv: kv[1]["mean"])
-        lines.append(f"  {_LABELS[who]:14} file {S[f'{who}_file']['mean']:.3f} ± {S[f'{who}_file']['sd']:.3f}, first100 "
-                     f"{S[f'{who}_first100']['mean']:.3f} ± {S[f'{who}_first100']['sd']:.3f}; lowest recall (file) {low[0]} {low[1]['mean']:.3f}")
+        low = min(R[who]["file"].items(), key=lambda kv: kv[1]["mean"])
+        lines.append(f"  {_LABELS[who]:14} file {S[who]['file']['mean']:.3f} ± {S[who]['file']['sd']:.3f}, first100 "
+                     f"{S[who]['first100']['mean']:.3f} ± {S[who]['first100']['sd']:.3f}; lowest recall (file) {low[0]} {low[1]['mean']:.3f}")
     acc_target, recall_target = TARGETS_FOUR
-    rnn_acc, base_acc = S["rnn_file"]["mean"], S["baseline_file"]["mean"]
-    rnn_low = min(v["mean"] for v in R["rnn_file"].values())
+    rnn_acc, base_acc = S["rnn"]["file"]["mean"], S["baseline"]["file"]["mean"]
+    rnn_low = min(v["mean"] for v in R["rnn"]["file"].values())
     met = rnn_acc >= acc_target and rnn_acc >= base_acc and rnn_low >= recall_target
     lines.append(f"the four-genre targets for the RNN alone (file): accuracy >= {acc_target} and no lower than the baseline's, "
                  f"every recall >= {recall_target}: " + ("met" if met else "not met")
@@ -916,7 +919,7 @@ def write_report(out: Path, *, choice: DataChoice, quick: bool, status: int = 0,
     explained = explained or study_run_dir(choice, small(choice, quick))
     # the committed models of more genres that go with this data (notebook 06)
     more = [path for genres, path in COMMITTED_RUNS.items()
-            if choice.committed_run(genres) == path and path != explained and path.is_dir()]
+            if committed_run(choice, genres) == path and path != explained and path.is_dir()]
     timings_file = out / "timings.json"
     page = build_page(
         label=choice.collection.id, is_demo=choice.is_demo, made=made, commit=commit, status=status,

@@ -177,7 +177,15 @@ def _y(cv: dict) -> np.ndarray:
 
 
 def is_cv(record: dict) -> bool:
-    return "folds" in record and "files" in record and bool(record["folds"]) and "rnn_file" in record["folds"][0]
+    return ("folds" in record and "files" in record and bool(record["folds"])
+            and "rnn" in record["folds"][0].get("accuracy", {}))
+
+
+def cv_figure(cv: dict, who: str, protocol: str, what: str = "accuracy"):
+    """A figure of a cross-validation's summary in its nested layout (``cv["summary"]["accuracy"][who][p]``,
+    ``cv["recall"][who][p]`` with ``what="recall"``), or None where the file has none."""
+    block = cv.get("recall", {}) if what == "recall" else cv.get("summary", {}).get(what, {})
+    return block.get(who, {}).get(protocol)
 
 
 def cv_page(name: str, cv: dict) -> Page:
@@ -196,12 +204,12 @@ def cv_page(name: str, cv: dict) -> Page:
                  "RNN + baseline (the normalised geometric mean of their probabilities, equal weights)",
                  f"Network: {_config_words(cv.get('config', {}))}"]
     S, folds = cv["summary"], cv["folds"]
-    has_order = "rnn_file_order_effect" in S
+    has_order = "order_effect" in S
     head = ["verdict", "`file` (mean ± sd)", "`first100` (mean ± sd)"]
-    rows = [[LABELS[v], ms(S.get(f"{v}_file")), ms(S.get(f"{v}_first100"))] for v in VERDICTS]
+    rows = [[LABELS[v], ms(cv_figure(cv, v, "file")), ms(cv_figure(cv, v, "first100"))] for v in VERDICTS]
     if has_order:
         head.append("order effect `file` / `first100`")
-        rows[0].append(f"{ms(S['rnn_file_order_effect'])} / {ms(S['rnn_first100_order_effect'])}")
+        rows[0].append(f"{ms(S['order_effect']['file'])} / {ms(S['order_effect']['first100'])}")
         for r in rows[1:]:
             r.append("")
     page.add("summary", "Accuracy, mean ± sd over the folds",
@@ -211,14 +219,13 @@ def cv_page(name: str, cv: dict) -> Page:
 
     head = ["fold", "test files", "epochs", "train s"] + [f"{LABELS[v]} `{p}`" for p in PROTOCOLS[::-1] for v in VERDICTS]
     rows = [[f["fold"], f["n_test"], f.get("epochs", ""), f3(f.get("train_seconds"), 0)]
-            + [f3(f.get(f"{v}_{p}")) for p in PROTOCOLS[::-1] for v in VERDICTS] for f in folds]
+            + [f3(f["accuracy"].get(v, {}).get(p)) for p in PROTOCOLS[::-1] for v in VERDICTS] for f in folds]
     page.add("folds", "Per fold", table(head, rows) + "\n\n*train s*: seconds to train the fold's network, "
              "measured with other jobs on the same 2 cores (an upper bound).")
 
-    R = cv.get("recall", {})
     head = ["verdict", "protocol"] + genres
-    rows = [[LABELS[v], code(p)] + [ms(R.get(f"{v}_{p}", {}).get(g)) for g in genres]
-            for v in VERDICTS for p in PROTOCOLS[::-1] if f"{v}_{p}" in R]
+    rows = [[LABELS[v], code(p)] + [ms(cv_figure(cv, v, p, "recall").get(g)) for g in genres]
+            for v in VERDICTS for p in PROTOCOLS[::-1] if cv_figure(cv, v, p, "recall") is not None]
     page.add("recall", "Recall of each genre, mean ± sd over the folds", table(head, rows, right=set(range(2, len(head)))))
 
     y = _y(cv)
@@ -768,7 +775,7 @@ def readme_results(models_dir: Path = MODELS_DIR, results_dir: Path = RESULTS_DI
             held = m[v]["protocols"]
             name = f"**{LABELS[v]}**" if v == "rnn" else LABELS[v]
             rows.append([label if v == "rnn" else "", name, f3(held["file"]["accuracy"]), f3(held["first100"]["accuracy"]),
-                         ms(cv["summary"][f"{v}_file"]), ms(cv["summary"][f"{v}_first100"])])
+                         ms(cv_figure(cv, v, "file")), ms(cv_figure(cv, v, "first100"))])
         files.append(f"{label.split(' (')[0]}: `models/{run}` on its {meta['split']['n_test']} held-out files, "
                      f"[{cv_path.stem}](results/{cv_path.stem}.md) on {cv['data']['files']} files in "
                      f"{cv['folds_total']} folds")

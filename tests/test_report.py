@@ -21,11 +21,7 @@ from genre_lib.runs import find_runs
 
 sys.path.insert(0, str(PROJECT / "scripts"))
 
-try:
-    import make_report  # noqa: E402
-except ImportError as exc:  # the page's owner applies API_CHANGES.md (issue 29 moved the names it imports)
-    pytest.skip(f"scripts/make_report.py imports names issue 29 moved ({exc}); see API_CHANGES.md",
-                allow_module_level=True)
+import make_report  # noqa: E402
 
 # a 1x1 PNG: the page embeds what the notebook stored
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -171,15 +167,18 @@ def test_the_cross_validation_of_the_explained_models_folder_and_genres(demo_run
     results.mkdir()
     assert make_report.glance_cv(demo_run.path, results) == "", "no cross-validation: nothing shown"
     # a result for the demo run's folder and genres, and one for other genres that must not be shown
-    summary = {f"{who}_{p}": {"mean": m, "sd": 0.01} for (who, p), m in zip(
-        [(w, p) for w in ("rnn", "baseline", "combined") for p in ("first100", "file")], (0.81, 0.88, 0.82, 0.89, 0.84, 0.91))}
+    means = dict(zip([(w, p) for w in ("rnn", "baseline", "combined") for p in ("first100", "file")],
+                     (0.81, 0.88, 0.82, 0.89, 0.84, 0.91)))
+    summary = {"accuracy": {w: {p: {"mean": m, "sd": 0.01} for (w2, p), m in means.items() if w2 == w}
+                            for w in ("rnn", "baseline", "combined")}}
+    other = {"accuracy": {w: {p: {"mean": 0.5, "sd": 0} for p in ("first100", "file")} for w in ("rnn", "baseline", "combined")}}
     genres, config = demo_run.meta["genres"], demo_run.meta["config"]
     # the right one; one for other genres; one for the same data and genres by another network
     # (sorted first, as cv-jazz-electronic-order.json is before cv-jazz-electronic.json): neither may be shown
     for name, g, c in (("cv-demo.json", genres[::-1], config), ("cv-other.json", genres + ["rock"], config),
                        ("cv-demo-order.json", genres, {**config, "conv": 5, "intervals": True})):
         cv = {"data": {"folder": demo_run.meta["data"]["folder"], "genres": g, "files": 300}, "folds_total": 5,
-              "config": c, "summary": summary if name == "cv-demo.json" else {k: {"mean": 0.5, "sd": 0} for k in summary},
+              "config": c, "summary": summary if name == "cv-demo.json" else other,
               "command": f"python scripts/cross_validate.py x --json {name}"}
         (results / name).write_text(json.dumps(cv))
     html = make_report.glance_cv(demo_run.path, results)
@@ -199,9 +198,9 @@ def test_the_committed_models_of_more_genres_with_their_cross_validation():
     assert "More genres" in html and "cv-jazz-electronic-rock.json" in html
     for who in ("rnn", "baseline", "combined"):
         assert f"<td class='num'>{metrics[who]['protocols']['file']['accuracy']:.3f}</td>" in html
-        s = cv["summary"][f"{who}_file"]
+        s = cv["summary"]["accuracy"][who]["file"]
         assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
-        assert ", ".join(f"{g} {v['mean']:.3f}" for g, v in cv["recall"][f"{who}_file"].items()) in html
+        assert ", ".join(f"{g} {v['mean']:.3f}" for g, v in cv["recall"][who]["file"].items()) in html
     assert make_report.more_genres([], RESULTS_DIR) == ""
 
 
@@ -218,7 +217,7 @@ def test_the_committed_models_cv_is_the_one_made_with_its_settings():
     assert "–" not in html
     for who in ("rnn", "baseline", "combined"):
         for p in ("first100", "file"):
-            s = cv["summary"][f"{who}_{p}"]
+            s = cv["summary"]["accuracy"][who][p]
             assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
 
 

@@ -49,10 +49,10 @@ def test_a_cv_page_shows_the_figures_of_its_json():
     """The figures a reader checks first, recomputed here from the JSON by hand."""
     cv = json.loads((RESULTS_DIR / "cv-jazz-electronic.json").read_text())
     page = (RESULTS_DIR / "cv-jazz-electronic.md").read_text(encoding="utf-8")
-    s = cv["summary"]["rnn_file"]
+    s = cv["summary"]["accuracy"]["rnn"]["file"]
     assert f"| RNN | {s['mean']:.3f} ± {s['sd']:.3f} |" in page
     genres = cv["data"]["genres"]
-    wrong = [f for f in cv["files"] if genres[max(range(len(genres)), key=lambda i: f["rnn_file"][i])] != f["true"]]
+    wrong = [f for f in cv["files"] if genres[max(range(len(genres)), key=lambda i: f["probabilities"]["rnn"]["file"][i])] != f["true"]]
     by_genre = [sum(f["true"] == g for f in wrong) for g in genres]
     assert f"| RNN | `file` | {len(cv['files']) - len(wrong)} | {len(wrong)} | {by_genre[0]} | {by_genre[1]} |" in page
 
