@@ -7,6 +7,7 @@ notebook; no notebook is run and nothing is trained here beyond the shared fixtu
 from __future__ import annotations
 
 import datetime as dt
+import re
 import json
 import shutil
 import sys
@@ -279,3 +280,56 @@ def test_the_mentor_figures_are_those_the_notebooks_printed(tmp_path):
         shown = {n.lstrip("+") for n in number.findall(section)}
         missing = [n for n in number.findall(printed) if n.lstrip("+") not in shown]
         assert not missing, f"{path.name}: figures printed at ab002df that the report does not show: {missing[:20]}"
+
+
+def test_the_concepts_and_the_ear_from_the_committed_results(tmp_path):
+    """The two sections read results/ only: the RNN's answer (genre_lib.concept_study.answer,
+    as the JSON stores it), each judge's share of verdicts changed with its interval (bold
+    when it clears every horse test), the ear's accuracy beside the RNN's and the baseline's,
+    its agreement with the flips; each links to its results page."""
+    from genre_lib.paths import RESULTS_DIR
+
+    out = tmp_path / "reports" / "midi"
+    html = make_report.concepts_section(RESULTS_DIR, out)
+    for path in sorted(RESULTS_DIR.glob("concepts-*.json")):
+        rec = json.loads(path.read_text())
+        assert f"{path.stem}.md" in html
+        import html as html_lib
+
+        assert html_lib.escape(rec["answers"]["rnn file"]) in html
+        rows = [r for r in rec["table"]["rows"] if r["protocol"] == "file" and r["judge"] == "rnn"]
+        level = max(r["flipped"] for r in rows if r["edit"] in rec["horse"])
+        for r in rows:
+            lo, hi = r["flipped_interval"]
+            cell = f"{100 * r['flipped']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+            assert (f"<b>{cell}</b>" if r["edit"] not in rec["horse"] and lo > level else cell) in html
+    ear = make_report.ear_section(RESULTS_DIR, out)
+    for name in ("ear-jazz-electronic", "ear-four-genres"):
+        rec = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+        assert f"{name}.md" in ear
+        for who in ("rnn", "baseline", "ear"):
+            t = rec["test"]["file"][who]
+            assert f"{100 * t['accuracy']:.1f} % [{100 * t['accuracy_95'][0]:.1f}, {100 * t['accuracy_95'][1]:.1f}]" in ear
+    flips = json.loads((RESULTS_DIR / "flip-ear.json").read_text())["summary"]["default"]
+    assert f"{flips['p_change']['ear']['first100']:+.3f}" in ear and "flip-ear.md" in ear
+    for href in re.findall(r"href=['\"]([^'\"]+\.md)['\"]", html + ear):
+        assert (out / href).resolve().is_file(), href
+
+
+def test_missing_results_and_notebooks_are_said_not_fatal(runs, tmp_path, monkeypatch):
+    """Notebooks rewritten without cells tagged ``report``, one that cannot be read, no
+    results: the page is written and says what it could not show."""
+    out = tmp_path / "report"
+    out.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A short lesson"),
+                                         nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, out / "04_saliency.ipynb")
+    (out / "05_input_optimization.ipynb").write_text("{not json")
+    page = _report(out, runs, 1)
+    assert "Not on this page" in page
+    assert "the executed <code>04_saliency.ipynb</code> has no cell tagged <code>report</code>" in page
+    assert "<code>05_input_optimization.ipynb</code> could not be read" in page
+    empty = tmp_path / "no-results"
+    empty.mkdir()
+    assert "No <code>results/concepts-*.json</code>" in make_report.concepts_section(empty, out)
+    assert "No <code>results/ear-*.json</code>" in make_report.ear_section(empty, out)
