@@ -915,8 +915,13 @@ def executed(out: Path, nb: str) -> Path | None:
     return next(iter(sorted(Path(out).glob(f"{nb}_*.ipynb"))), None) if out is not None else None
 
 
-def why_missing(out: Path | None, nb: str, what: str) -> str:
-    """Why the page shows no ``what`` from notebook ``nb``: not run into ``out``, or no cell tagged ``report``."""
+def why_missing(out: Path | None, nb: str, what: str, failed: dict | None = None) -> str:
+    """Why the page shows no ``what`` from notebook ``nb``: it failed in this run (``failed``:
+    ``{notebook: error}`` from ``timings.json``), was not run into ``out``, or has no cell
+    tagged ``report``."""
+    broken = next(((name, error) for name, error in (failed or {}).items() if name.startswith(f"{nb}_")), None)
+    if broken:
+        return f"No {what}: <code>{_e(broken[0])}</code> failed in this run ({_e(broken[1])})."
     path = executed(out, nb)
     if path is None:
         return (f"No {what}: notebook {nb} has not been run into this report's folder (<code>make report</code> runs "
@@ -964,6 +969,9 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     ``docs/mentor-notes.md``)."""
     out = Path(out) if out is not None else paths.REPORTS_DIR / label
     marks, gone = changes_since(records, previous)
+    # a notebook that failed in this run is not saved: a copy from an earlier run may be there, not shown
+    failed = timings.get("failed") if isinstance(timings.get("failed"), dict) else {}
+    cells = [i for i in cells if i["notebook"] not in failed]
     by_nb = {}
     for item in cells:
         by_nb.setdefault(item["notebook"][:2], []).append(item)
@@ -978,9 +986,9 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     # what the page cannot show, said once near the top (the notebooks change shape; the page does not break)
     missing = [f"<code>{_e(i['notebook'])}</code> could not be read ({_e(i['problem'])})" for i in cells if i.get("problem")]
     if saliency is None:
-        missing.append(why_missing(out, "04", "saliency map"))
+        missing.append(why_missing(out, "04", "saliency map", failed))
     if flip is None:
-        missing.append(why_missing(out, "05", "flip figure"))
+        missing.append(why_missing(out, "05", "flip figure", failed))
     if not runs_dir.is_dir():
         missing.append(f"No iterations in <code>{_e(shown(runs_dir))}</code> (notebook 03 trains them)"
                        + ("; the committed table stands in for them." if not is_demo else "."))
@@ -1026,11 +1034,11 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
                 "this model (on the demo corpus there is none).</p>") + "</div></div>")
     p.append("<div class='row2'>")
     p.append("<div id='saliency'><h2>One saliency map</h2>"
-             + _figure_block(saliency, "saliency map", tables=False, why=why_missing(out, "04", "saliency map"))
+             + _figure_block(saliency, "saliency map", tables=False, why=why_missing(out, "04", "saliency map", failed))
              + (f"<p class='small'>Every method's checks on every held-out file of the committed model: "
                 f"{_results_link(STORED_CHECKS.stem, out)} (and the <a href='#mentor-04'>summary of 04</a>).</p>"
                 if not checks else "") + "</div>")
-    p.append("<div id='flip'><h2>One flip</h2>" + _figure_block(flip, "flip", why=why_missing(out, "05", "flip figure"))
+    p.append("<div id='flip'><h2>One flip</h2>" + _figure_block(flip, "flip", why=why_missing(out, "05", "flip figure", failed))
              + "".join(f"<pre>{_e(t.strip())}</pre>" for t in flip_text)
              + f"<p class='small'>Every flip setting, judged by other networks: {_results_link('flip-judges', out)}; "
              f"and by the ear: {_results_link('flip-ear', out)}.</p></div>")
@@ -1062,16 +1070,19 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     if gone:
         p.append("<p>Gone since the previous report: " + ", ".join(f"<code>{_e(g)}</code>" for g in gone) + "</p>")
 
-    # timings.json: {"notebooks": {name: seconds}, "wall_seconds": ..., "at_a_time": ...}; older
-    # reports wrote the per-notebook seconds alone, one notebook at a time
+    # timings.json: {"notebooks": {name: seconds}, "wall_seconds": ..., "at_a_time": ..., "failed": {name: error}};
+    # older reports wrote the per-notebook seconds alone, one notebook at a time
     per_notebook = timings.get("notebooks", timings) if isinstance(timings.get("notebooks"), dict) else timings
     nb_rows = "".join(
-        f"<tr><td><a href='{_e(Path(nb).with_suffix('.html').name)}'>{_e(nb)}</a></td><td class='num'>{sec:.0f} s</td></tr>"
+        (f"<tr><td>{_e(nb)}</td><td class='num'>{sec:.0f} s</td><td>failed: {_e(failed[nb])}</td></tr>" if nb in failed else
+         f"<tr><td><a href='{_e(Path(nb).with_suffix('.html').name)}'>{_e(nb)}</a></td><td class='num'>{sec:.0f} s</td>"
+         "<td></td></tr>")
         for nb, sec in per_notebook.items())
     wall = timings.get("wall_seconds", sum(per_notebook.values()))
-    total = (f"<tr><th>wall clock ({timings.get('at_a_time', 1)} at a time)</th><th class='num'>{wall:.0f} s</th></tr>"
+    total = (f"<tr><th>wall clock ({timings.get('at_a_time', 1)} at a time)</th><th class='num'>{wall:.0f} s</th><th></th></tr>"
              if per_notebook else "")
-    p.append(f"<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{nb_rows}{total}</table>")
+    p.append(f"<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>run time</th><th></th></tr>"
+             f"{nb_rows}{total}</table>")
 
     p.append("<h2 id='settings'>All settings of the iterations</h2>")
     if runs_dir.is_dir():

@@ -333,3 +333,18 @@ def test_missing_results_and_notebooks_are_said_not_fatal(runs, tmp_path, monkey
     empty.mkdir()
     assert "No <code>results/concepts-*.json</code>" in make_report.concepts_section(empty, out)
     assert "No <code>results/ear-*.json</code>" in make_report.ear_section(empty, out)
+
+
+def test_a_notebook_that_failed_in_this_run_is_named_and_its_old_copy_not_shown(runs, tmp_path):
+    """run_notebooks does not save a failed notebook; an executed copy from an earlier run may
+    still be in the folder: its figures are not this run's, so they stay out."""
+    out = tmp_path / "report"
+    _executed_notebooks(out)
+    (out / "timings.json").write_text(json.dumps({
+        "notebooks": {"04_saliency.ipynb": 5.0, "05_input_optimization.ipynb": 6.0}, "wall_seconds": 11.0,
+        "at_a_time": 1, "failed": {"04_saliency.ipynb": "ModuleNotFoundError: No module named 'x'"}}))
+    page = _report(out, runs, 1)
+    assert "<code>04_saliency.ipynb</code> failed in this run (ModuleNotFoundError: No module named &#x27;x&#x27;)" in page
+    assert "<table id='checks'>" not in page  # 04's old checks table
+    assert page.split("<h2 id='new'>")[0].count(PNG) == 1  # 05's flip only
+    assert "failed: ModuleNotFoundError" in page and "href='04_saliency.html'" not in page
