@@ -1101,6 +1101,9 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
 
     figures = [(i, png) for i in cells for png in i["png"]]
     p.append("<h2 id='figures'>Figures</h2>")
+    if not figures:
+        p.append("<p class='small'>No figure: no executed notebook in this folder has a cell tagged <code>report</code> "
+                 "that drew one.</p>")
     for item, png in figures:
         p.append(f"<figure>{_img(png, item['caption'])}<figcaption>{_e(item['caption'])} "
                  f"(from {_e(item['notebook'])})</figcaption></figure>")
