@@ -21,7 +21,7 @@ from pathlib import Path
 
 from genre_lib.paths import shown
 from genre_lib.runs import iterations_table, read_run_meta
-from genre_lib.study import ITERATIONS, STUDY_COLUMNS, STUDY_REPORTED
+from genre_lib.configs import ITERATIONS, STUDY_COLUMNS, STUDY_REPORTED
 
 
 def _plain(value):
@@ -54,7 +54,7 @@ def export(runs_dir: Path, trained_by: str) -> dict:
             continue
         d = meta.get("data", {})
         data = {"collection": d.get("collection") or d.get("folder"), "genres": list(meta.get("genres", [])),
-                "files": d.get("files_used"), "files_skipped": d.get("files_skipped")}
+                "files": d.get("files", d.get("files_used")), "files_skipped": d.get("files_skipped")}
         break
     return {
         "kind": "iterations",

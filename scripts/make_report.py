@@ -63,14 +63,15 @@ import run_notebooks  # noqa: E402
 # rule, the run folders, the study's table, and the readers of committed results
 from genre_lib import paths  # noqa: E402
 from genre_lib.crossval import file_probabilities, load_cv, shared_errors  # noqa: E402
-from genre_lib.data_source import COMMITTED_RUNS, DataChoice, resolve_data_dir  # noqa: E402
+from genre_lib.configs import ITERATIONS, MAIN_ITERATION, STUDY_COLUMNS, STUDY_REPORTED  # noqa: E402
+from genre_lib.data_source import DataChoice, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
 from genre_lib.metrics import mcnemar  # noqa: E402
 from genre_lib.paths import shown  # noqa: E402
 from genre_lib.runs import RunError, best_by_validation, find_runs, iterations_table, read_metrics, read_run_meta  # noqa: E402
 from genre_lib.saliency_checks import load_checks  # noqa: E402
-from genre_lib.study import (ITERATIONS, MAIN_ITERATION, STORED_CHECKS, STUDY_COLUMNS, STUDY_REPORTED,  # noqa: E402
-                             iterations_dir, study_run_dir)
+from genre_lib.locations import COMMITTED_RUNS, STORED_CHECKS, committed_run, iterations_dir, study_run_dir  # noqa: E402
+from genre_lib.locations import runs_dir as locations_runs_dir  # noqa: E402
 
 #: marks the files this script writes, so it never overwrites one it did not write
 GENERATOR = "genre-rnn scripts/make_report.py"
@@ -100,6 +101,7 @@ code { overflow-wrap: anywhere; }
 .tcap { margin: 0.5em 0 0.1em; } .toc { font-size: 0.9em; } .toc a { margin-right: 1em; }
 section.mentor { border-top: 1px solid #ddd; margin-top: 1em; padding-top: 0.3em; }
 section.mentor ul { margin: 0.2em 0 0.4em 1.2em; padding: 0; }
+.md p, p.answer { font-size: 0.85em; color: #444; } th code { overflow-wrap: normal; }
 """
 
 
@@ -136,7 +138,8 @@ def report_run_dirs(choice: DataChoice) -> list[Path]:
     """Every run the report lists: the run folders the notebooks made for this data
     (``runs/<collection id>/``) and the committed models in ``models/`` trained on the
     same collection."""
-    found = find_runs(choice.runs_dir) if choice.runs_dir.is_dir() else []
+    runs = locations_runs_dir(choice)
+    found = find_runs(runs) if runs.is_dir() else []
     models = paths.MODELS_DIR
     for path in find_runs(models) if models.is_dir() and not choice.is_demo else []:
         try:
@@ -239,10 +242,16 @@ def previous_record(records: list[dict], made: str, commit: str) -> dict:
 def report_cells(out: Path) -> list[dict]:
     """The outputs of every cell tagged ``report`` in the executed notebooks in ``out``, in
     notebook order: ``{"notebook", "caption", "png": [...], "html": [...], "text": [...]}``;
-    the caption is the heading of the section the cell stands in."""
+    the caption is the heading of the section the cell stands in. A notebook that cannot be
+    read gives one item with its ``"problem"`` and no outputs (the page says so)."""
     found = []
     for path in sorted(Path(out).glob("[0-9]*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        try:
+            nb = nbformat.read(path, as_version=4)
+        except Exception as exc:  # noqa: BLE001 - a broken notebook is reported, not fatal to the page
+            found.append({"notebook": path.name, "caption": "", "png": [], "html": [], "text": [],
+                          "problem": f"{type(exc).__name__}: {exc}"})
+            continue
         heading = path.stem
         for cell in nb.cells:
             if cell.cell_type == "markdown":
@@ -388,6 +397,12 @@ def committed_cv(run_dir: Path, results_dir: Path) -> Path | None:
     return results_pages.committed_cv_path(meta, results_dir)
 
 
+def _ms_cell(cv: dict, who: str, protocol: str) -> str:
+    """A cell "mean ± sd" of a cross-validation's accuracy (nested layout), "–" where it has none."""
+    m = results_pages.cv_figure(cv, who, protocol)
+    return f"<td class='num'>{m['mean']:.3f} ± {m['sd']:.3f}</td>" if m else "<td class='num'>–</td>"
+
+
 def glance_cv(run_dir: Path, results_dir: Path, out: Path | None = None) -> str:
     """The committed cross-validation of the explained model (:func:`committed_cv`), mean
     ± sd over the folds for the RNN, the baseline and the two combined under both
@@ -399,10 +414,7 @@ def glance_cv(run_dir: Path, results_dir: Path, out: Path | None = None) -> str:
         cv = None
     if cv is None:
         return ""
-    S = cv["summary"]
-    cell = lambda key: (f"<td class='num'>{S[key]['mean']:.3f} ± {S[key]['sd']:.3f}</td>" if key in S
-                        else "<td class='num'>–</td>")
-    rows = "".join(f"<tr><td>{name}</td>{cell(who + '_first100')}{cell(who + '_file')}</tr>"
+    rows = "".join(f"<tr><td>{name}</td>{_ms_cell(cv, who, 'first100')}{_ms_cell(cv, who, 'file')}</tr>"
                    for who, name in (("rnn", "RNN"), ("baseline", "baseline"), ("combined", "RNN + baseline")))
     return (f"<h3>Group {cv['folds_total']}-fold cross-validation ({cv['data']['files']} files)</h3>"
             f"<table><tr><th></th><th>first100</th><th>file</th></tr>{rows}</table>"
@@ -429,13 +441,11 @@ def more_genres(run_dirs: list[Path], results_dir: Path, out: Path | None = None
             cv = json.loads(path.read_text()) if path is not None else {}
         except (OSError, json.JSONDecodeError):
             cv = {}
-        S, R = cv.get("summary", {}), cv.get("recall", {})
         for k, (who, name) in enumerate(verdicts):
             held = metrics.get(who, {}).get("protocols", {})
             cells = "".join(f"<td class='num'>{_num(held.get(p, {}).get('accuracy'))}</td>" for p in ("first100", "file"))
-            cells += "".join(f"<td class='num'>{S[f'{who}_{p}']['mean']:.3f} ± {S[f'{who}_{p}']['sd']:.3f}</td>"
-                             if f"{who}_{p}" in S else "<td class='num'>–</td>" for p in ("first100", "file"))
-            recall = R.get(f"{who}_file", {})
+            cells += "".join(_ms_cell(cv, who, p) for p in ("first100", "file"))
+            recall = results_pages.cv_figure(cv, who, "file", "recall") or {}
             cells += "<td>" + _e(", ".join(f"{g} {v['mean']:.3f}" for g, v in recall.items()) or "–") + "</td>"
             head = (f"<td rowspan='3'><code>{_e(shown(run_dir))}</code><br><span class='small'>"
                     f"{_e(', '.join(meta.get('genres', [])))}; {metrics.get('rnn', {}).get('n', '?')} held-out files"
@@ -449,6 +459,167 @@ def more_genres(run_dirs: list[Path], results_dir: Path, out: Path | None = None
             "test files, and group cross-validation (mean ± sd over the folds) with each genre's recall under "
             "<code>file</code>.</p><table><tr><th>model</th><th>verdict</th><th>held-out first100</th><th>held-out file</th>"
             "<th>CV first100</th><th>CV file</th><th>CV file recall</th></tr>" + "".join(rows) + "</table>")
+
+
+# ---------------------------------------------------------------------------- what the networks hear, and the ear
+
+
+def _results_page(name: str, results_dir: Path):
+    """The results page of ``results_dir/<name>.json`` (:mod:`results_pages`), or None when the
+    file is missing or has no page of its kind."""
+    path = Path(results_dir) / f"{name}.json"
+    if not path.is_file():
+        return None
+    return results_pages.make_page(path)
+
+
+def _section_html(page, sid: str, out: Path) -> str:
+    """One section of a results page as HTML, its links to other results pages made relative to ``out``."""
+    rel = Path(os.path.relpath(paths.RESULTS_DIR, Path(out).resolve())).as_posix()
+    body = re.sub(r"\]\((?![a-z]+:|/|\.\./)([\w.+-]+\.md)\)", rf"]({rel}/\1)", page.section(sid))
+    return f"<div class='md'>{_markdown(body, out)}</div>"
+
+
+def _by_genres(paths_: list[Path]) -> list[Path]:
+    """Result files in the order of their genres: the study's two first, then more (by name within)."""
+    def genres(path: Path) -> int:
+        try:
+            rec = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return 99
+        return len(rec.get("genres") or rec.get("table", {}).get("genres") or [])
+    return sorted(paths_, key=lambda p: (genres(p), p.name))
+
+
+def _inline(text: str) -> str:
+    """Text with Markdown's `code` spans, as HTML."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", _e(text))
+
+
+def _missing(what: str) -> str:
+    return f"<p class='note'>{what}</p>"
+
+
+def concepts_section(results_dir: Path, out: Path) -> str:
+    """What edits move the verdicts (``results/concepts-*.json``): for each committed study, the
+    answer of :func:`genre_lib.concept_study.answer` for the RNN under both protocols and the
+    share of verdicts each edit changes for every judge under ``file``, with its interval;
+    the horse tests in italics, the edits that change more verdicts than any horse test in bold."""
+    found = _by_genres(list(Path(results_dir).glob("concepts-*.json")))
+    if not found:
+        return _missing(f"No <code>results/concepts-*.json</code> in <code>{_e(shown(results_dir))}</code>: "
+                        "make them with <code>scripts/concept_tables.py ../shared/midi</code>.")
+    parts = []
+    for path in found:
+        try:
+            rec = json.loads(path.read_text())
+            if not results_pages.is_concepts(rec):
+                raise ValueError("not a concepts result")
+            T, horse = rec["table"], set(rec["horse"])
+            judges = list(dict.fromkeys(r["judge"] for r in T["rows"]))
+            rows = {(r["edit"], r["judge"]): r for r in T["rows"] if r["protocol"] == "file"}
+            level = {j: results_pages.horse_level([r for (e, jj), r in rows.items() if jj == j], horse) for j in judges}
+            answers = "".join(f"<p class='answer'><b>{_e(p)}</b>: {_e(results_pages.concept_answer(T, 'rnn', p))}</p>"
+                              for p in ("file", "first100"))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parts.append(_missing(f"<code>{_e(shown(path))}</code> could not be read: {_e(exc)}"))
+            continue
+        head = "".join(f"<th>{_inline(results_pages.judge_label(j))}</th>" for j in judges)
+        body = []
+        for e in rec["edits"]:
+            cells = []
+            for j in judges:
+                r = rows.get((e, j))
+                if r is None:
+                    cells.append("<td class='num'>–</td>")
+                    continue
+                text = _e(results_pages.share_interval(r["flipped"], r["flipped_interval"]))
+                clears = e not in horse and r["flipped_interval"][0] > level[j]
+                cells.append(f"<td class='num'>{'<b>' + text + '</b>' if clears else text}</td>")
+            name = f"<i>{_e(e)} (horse test)</i>" if e in horse else _e(e)
+            body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
+        parts.append(
+            f"<h3><code>{_e(rec['how']['run'])}</code>: {T['files']} held-out test files, {_e(', '.join(T['genres']))}</h3>"
+            f"<p class='small'>The RNN's answer (<code>genre_lib.concept_study.answer</code>):</p>{answers}"
+            f"<table class='wide'><caption>Share of verdicts each edit changes under <code>file</code> [95 % interval], "
+            f"per judge; <b>bold</b>: its interval's low end is above every horse test's share; every table, both "
+            f"protocols, the margins, the concepts per genre and the probes: {_results_link(path.stem, out)}</caption>"
+            f"<tr><th>edit</th>{head}</tr>{''.join(body)}</table>")
+    return ("<h2 id='concepts'>What edits move the verdicts: musical concepts</h2><p class='small'>Each edit changes one "
+            "musical concept (swing, backbeat, four-on-the-floor, sevenths, instruments, drums) in every held-out file "
+            "of a committed model; each judge then judges the edited file. The horse tests (a whole tone up or down, "
+            "6 % faster or slower) change nothing a genre is about: an edit that changes no more verdicts than they do "
+            "cannot be told from them. Committed real-data results, whatever data this report ran on.</p>"
+            + "".join(parts))
+
+
+def _acc_cell(t: dict | None) -> str:
+    if not t:
+        return "<td class='num'>–</td>"
+    return f"<td class='num'>{_e(results_pages.share_interval(t['accuracy'], t['accuracy_95']))}</td>"
+
+
+def ear_section(results_dir: Path, out: Path) -> str:
+    """The ear (``results/ear-*.json``): its accuracy on the held-out test files beside the RNN,
+    the baseline and the two combined; what it says where the RNN and the baseline are both
+    wrong; and whether it follows the flips (``results/flip-ear.json``) and a change of
+    instruments (``results/ear-edits-*.json``)."""
+    found = _by_genres([p for p in Path(results_dir).glob("ear-*.json") if not p.stem.startswith("ear-edits")])
+    parts, cards = [], []
+    for path in found:
+        try:
+            rec = json.loads(path.read_text())
+            T = rec["test"]
+            rows = "".join(f"<tr><td>{_e(results_pages.ear_label(who).replace('**', ''))}</td>"
+                           + "".join(_acc_cell(T.get(p, {}).get(who)) for p in ("first100", "file")) + "</tr>"
+                           for who in ("rnn", "baseline", "combined", "ear") if any(who in T.get(p, {}) for p in T))
+            S = rec.get("cv_shared_mistakes", {}).get("file", {})
+            both = S.get("ear_right_where_both_wrong")
+            shared = S.get("shared_mistakes_ear_rnn")
+            lines = []
+            if both:
+                lines.append(f"Of the {both['n']} cross-validation files the RNN and the baseline both get wrong "
+                             f"(<code>file</code>), the ear gives the collection's genre to "
+                             f"{_e(results_pages.share_interval(both['share'], both['share_95']))}.")
+            if shared:
+                lines.append(f"Its mistakes overlap the RNN's {shared['ratio']:.1f} times as often as independent "
+                             f"mistakes would [{shared['low']:.1f}, {shared['high']:.1f}].")
+            cost = rec.get("cost_per_file", {})
+            if "file" in cost:
+                lines.append(f"It costs {cost['file']['total']:.2f} CPU s a file under <code>file</code>, "
+                             f"{cost['first100']['total']:.2f} s under <code>first100</code>.")
+            cards.append(f"<div><h3><code>models/{_e(rec['run'])}</code>: {rec['n_test']} held-out files, "
+                         f"{_e(', '.join(rec['genres']))}</h3><table><tr><th>verdict</th><th>first100 [95 %]</th>"
+                         f"<th>file [95 %]</th></tr>{rows}</table><p class='small'>Chance "
+                         f"{100 * rec['chance']:.0f} %. " + " ".join(lines) + f" Every table: {_results_link(path.stem, out)}.</p></div>")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            cards.append(f"<div>{_missing(f'<code>{_e(shown(path))}</code> could not be read: {_e(exc)}')}</div>")
+    if not cards:
+        parts.append(_missing(f"No <code>results/ear-*.json</code> in <code>{_e(shown(results_dir))}</code>: make them "
+                              "with <code>scripts/ear_eval.py</code>."))
+    for k in range(0, len(cards), 2):
+        parts.append("<div class='row2'>" + "".join(cards[k:k + 2]) + "</div>")
+    flip = _results_page("flip-ear", results_dir)
+    if flip is not None and any(s == "ear" for s, _, _ in flip.sections):
+        parts.append("<h3>Does the ear follow the flips?</h3>" + f"<div class='wide'>{_section_html(flip, 'ear', out)}</div>"
+                     + f"<p class='small'>Every judge of the panel with its interval: {_results_link('flip-ear', out)}.</p>")
+    else:
+        parts.append(_missing("No <code>results/flip-ear.json</code> with the ear's agreement: make it with "
+                              "<code>benchmarks/bench_flip.py --judges --ear results/ear-jazz-electronic.json</code>."))
+    for path in sorted(Path(results_dir).glob("ear-edits-*.json")):
+        try:
+            rec = json.loads(path.read_text())
+            edits = results_pages.make_page(path)
+            for e in rec["edits"]:
+                parts.append(f"<h4>The control: the first 100 notes played on the {_e(e)}</h4>"
+                             f"<div class='wide'>{_section_html(edits, results_pages._slug(e), out)}</div>")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            parts.append(_missing(f"<code>{_e(shown(path))}</code> could not be read: {_e(exc)}"))
+        parts.append(f"<p class='small'>Does the ear hear an edit it should? {_results_link(path.stem, out)}.</p>")
+    return ("<h2 id='ear'>A second opinion that hears: the ear</h2><p class='small'>A pretrained music tagger hears each "
+            "held-out file played as audio (<code>genre_lib.ear</code>); its genre tags, calibrated on the run's "
+            "training files, are a judge that never read the note table. Committed real-data results.</p>"
+            + "".join(parts))
 
 
 # ---------------------------------------------------------------------------- the mentor's summaries
@@ -580,9 +751,9 @@ def _figures_03() -> tuple[list, list[str]]:
     blocks.append(("text", lines))
     cv_path = committed_cv(run_dir, paths.RESULTS_DIR)
     cv = load_cv(cv_path)
-    S = cv["summary"]
+    S = cv["summary"]["accuracy"]
     blocks.append(("table", f"{shown(cv_path)}: group {cv['folds_total']}-fold CV, {cv['data']['files']} files: mean ± sd over the folds",
-                   ["", *_PROTOCOLS], [[_LABELS[v]] + ["{mean:.3f} ± {sd:.3f}".format(**S[f"{v}_{p}"]) for p in _PROTOCOLS]
+                   ["", *_PROTOCOLS], [[_LABELS[v]] + ["{mean:.3f} ± {sd:.3f}".format(**S[v][p]) for p in _PROTOCOLS]
                                        for v in _LABELS]))
     y = np.array([cv["data"]["genres"].index(f["true"]) for f in cv["files"]])
     lines = []
@@ -593,7 +764,7 @@ def _figures_03() -> tuple[list, list[str]]:
             for a, b in (("rnn", "baseline"), ("combined", "rnn"), ("combined", "baseline"))))
     for p, (target, origin) in TARGETS_TWO.items():
         lines.append(f"target {p} >= {target:.2f} ({origin}): " + "; ".join(
-            f"{_LABELS[v]} {_targets_against(S[f'{v}_{p}'], target)}" for v in ("rnn", "combined")))
+            f"{_LABELS[v]} {_targets_against(S[v][p], target)}" for v in ("rnn", "combined")))
     blocks.append(("text", lines))
     return blocks, ["models", cv_path.stem]
 
@@ -650,16 +821,16 @@ def _figures_06() -> tuple[list, list[str]]:
                      f"(first100) on {p['file']['n']} held-out test files")
     cv_path = committed_cv(four, paths.RESULTS_DIR)
     cv = load_cv(cv_path)
-    S, R = cv["summary"], cv["recall"]
+    S, R = cv["summary"]["accuracy"], cv["recall"]
     lines.append("")
     lines.append(f"{shown(cv_path)}: {cv['data']['files']} files, {cv['data']['groups']} groups; made by {cv['command']}")
     for who in _LABELS:
-        low = min(R[f"{who}_file"].items(), key=lambda kv: kv[1]["mean"])
-        lines.append(f"  {_LABELS[who]:14} file {S[f'{who}_file']['mean']:.3f} ± {S[f'{who}_file']['sd']:.3f}, first100 "
-                     f"{S[f'{who}_first100']['mean']:.3f} ± {S[f'{who}_first100']['sd']:.3f}; lowest recall (file) {low[0]} {low[1]['mean']:.3f}")
+        low = min(R[who]["file"].items(), key=lambda kv: kv[1]["mean"])
+        lines.append(f"  {_LABELS[who]:14} file {S[who]['file']['mean']:.3f} ± {S[who]['file']['sd']:.3f}, first100 "
+                     f"{S[who]['first100']['mean']:.3f} ± {S[who]['first100']['sd']:.3f}; lowest recall (file) {low[0]} {low[1]['mean']:.3f}")
     acc_target, recall_target = TARGETS_FOUR
-    rnn_acc, base_acc = S["rnn_file"]["mean"], S["baseline_file"]["mean"]
-    rnn_low = min(v["mean"] for v in R["rnn_file"].values())
+    rnn_acc, base_acc = S["rnn"]["file"]["mean"], S["baseline"]["file"]["mean"]
+    rnn_low = min(v["mean"] for v in R["rnn"]["file"].values())
     met = rnn_acc >= acc_target and rnn_acc >= base_acc and rnn_low >= recall_target
     lines.append(f"the four-genre targets for the RNN alone (file): accuracy >= {acc_target} and no lower than the baseline's, "
                  f"every recall >= {recall_target}: " + ("met" if met else "not met")
@@ -739,9 +910,29 @@ def mentor_sections(out: Path, notes: dict[str, dict] | None = None) -> str:
     return "\n".join(parts)
 
 
-def _figure_block(item: dict | None, what: str, tables: bool = True) -> str:
+def executed(out: Path, nb: str) -> Path | None:
+    """The executed notebook ``nb`` ("04") in the report folder ``out``, or None."""
+    return next(iter(sorted(Path(out).glob(f"{nb}_*.ipynb"))), None) if out is not None else None
+
+
+def why_missing(out: Path | None, nb: str, what: str, failed: dict | None = None) -> str:
+    """Why the page shows no ``what`` from notebook ``nb``: it failed in this run (``failed``:
+    ``{notebook: error}`` from ``timings.json``), was not run into ``out``, or has no cell
+    tagged ``report``."""
+    broken = next(((name, error) for name, error in (failed or {}).items() if name.startswith(f"{nb}_")), None)
+    if broken:
+        return f"No {what}: <code>{_e(broken[0])}</code> failed in this run ({_e(broken[1])})."
+    path = executed(out, nb)
+    if path is None:
+        return (f"No {what}: notebook {nb} has not been run into this report's folder (<code>make report</code> runs "
+                "the notebooks; <code>--no-run</code> reuses the ones already there).")
+    return (f"No {what}: the executed <code>{_e(path.name)}</code> has no cell tagged <code>report</code> with one "
+            "(the notebooks are short lessons now; a cell the report shows carries that tag).")
+
+
+def _figure_block(item: dict | None, what: str, tables: bool = True, why: str = "") -> str:
     if item is None or not item["png"]:
-        return f"<p class='note'>No {what} (a notebook failed, or its cell tagged <code>report</code> made no figure).</p>"
+        return f"<p class='note'>{why or f'No {what} (a notebook failed, or its cell tagged <code>report</code> made no figure).'}</p>"
     text = "".join(f"<pre>{_e(t.strip())}</pre>" for t in item["text"])
     return (f"<figure>{_img(item['png'][0], what)}<figcaption>{_e(what)}: {_e(item['caption'])} "
             f"(from {_e(item['notebook'])})</figcaption></figure>{text}" + ("".join(item["html"]) if tables else ""))
@@ -778,6 +969,9 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     ``docs/mentor-notes.md``)."""
     out = Path(out) if out is not None else paths.REPORTS_DIR / label
     marks, gone = changes_since(records, previous)
+    # a notebook that failed in this run is not saved: a copy from an earlier run may be there, not shown
+    failed = timings.get("failed") if isinstance(timings.get("failed"), dict) else {}
+    cells = [i for i in cells if i["notebook"] not in failed]
     by_nb = {}
     for item in cells:
         by_nb.setdefault(item["notebook"][:2], []).append(item)
@@ -787,6 +981,17 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     flip_text = [t for i in by_nb.get("05", []) if not i["png"] for t in i["text"]]
     mentor_html = mentor_sections(out, mentor)
     more_html = more_genres(list(more), paths.RESULTS_DIR, out)
+    concepts_html = concepts_section(paths.RESULTS_DIR, out)
+    ear_html = ear_section(paths.RESULTS_DIR, out)
+    # what the page cannot show, said once near the top (the notebooks change shape; the page does not break)
+    missing = [f"<code>{_e(i['notebook'])}</code> could not be read ({_e(i['problem'])})" for i in cells if i.get("problem")]
+    if saliency is None:
+        missing.append(why_missing(out, "04", "saliency map", failed))
+    if flip is None:
+        missing.append(why_missing(out, "05", "flip figure", failed))
+    if not runs_dir.is_dir():
+        missing.append(f"No iterations in <code>{_e(shown(runs_dir))}</code> (notebook 03 trains them)"
+                       + ("; the committed table stands in for them." if not is_demo else "."))
 
     p = [f"<h1>genre-rnn report: {_e(label)} data</h1>",
          f"<p class='small'>Made {_e(made)} from commit <code>{_e(commit)}</code>. "
@@ -804,25 +1009,39 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
         p.append("<p class='note'><b>Some notebooks failed</b>; see the notebook table below.</p>")
     toc = [("glance", "At a glance"), ("saliency", "One saliency map"), ("flip", "One flip")]
     toc += [("more", "More genres")] if more_html else []
+    toc += [("concepts", "Musical concepts"), ("ear", "The ear")]
     toc += [("mentor", "For the mentor: each notebook's summary")] if mentor_html else []
     toc += [("new", "Runs by date"), ("notebooks", "Notebooks"), ("settings", "All settings of the iterations"),
             ("figures", "Figures")]
     p.append("<p class='toc'>" + "".join(f"<a href='#{a}'>{_e(t)}</a>" for a, t in toc)
              + f" · the lab's results: {_results_link('README', out)}</p>")
+    if missing:
+        p.append("<div class='note'><b>Not on this page</b> (the rest is taken from <code>results/</code> and "
+                 "<code>models/</code>):<ul>" + "".join(f"<li>{m}</li>" for m in missing) + "</ul></div>")
 
     committed_iterations = sorted(paths.RESULTS_DIR.glob("iterations-*.json")) if not is_demo else []
-    p.append("<div id='glance'><h2>Iterations, beside the study's</h2>" + glance_iterations(runs_dir, marks)
+    stand_in = bool(committed_iterations) and not runs_dir.is_dir()
+    p.append("<div id='glance'><h2>Iterations, beside the study's</h2>"
+             + (glance_iterations(runs_dir, marks) if not stand_in else
+                f"<p class='small'>Notebook 03 has not trained its iterations here (<code>{_e(shown(runs_dir))}</code>).</p>")
              + ("<p class='small'>The committed table of the real-data iterations: "
                 + ", ".join(_results_link(c.stem, out) for c in committed_iterations) + ".</p>" if committed_iterations else "")
+             + ("".join(f"<div class='wide'>{_section_html(results_pages.make_page(c), 'table', out)}</div>"
+                        for c in committed_iterations) if stand_in else "")
              + "</div>")
     p.append("<div class='row2'><div>" + glance_model(explained, marks) + "</div><div>"
              + (glance_cv(explained, paths.RESULTS_DIR, out) or "<p class='small'>No committed cross-validation goes with "
                 "this model (on the demo corpus there is none).</p>") + "</div></div>")
     p.append("<div class='row2'>")
-    p.append("<div id='saliency'><h2>One saliency map</h2>" + _figure_block(saliency, "saliency map", tables=False) + "</div>")
-    p.append("<div id='flip'><h2>One flip</h2>" + _figure_block(flip, "flip")
+    p.append("<div id='saliency'><h2>One saliency map</h2>"
+             + _figure_block(saliency, "saliency map", tables=False, why=why_missing(out, "04", "saliency map", failed))
+             + (f"<p class='small'>Every method's checks on every held-out file of the committed model: "
+                f"{_results_link(STORED_CHECKS.stem, out)} (and the <a href='#mentor-04'>summary of 04</a>).</p>"
+                if not checks else "") + "</div>")
+    p.append("<div id='flip'><h2>One flip</h2>" + _figure_block(flip, "flip", why=why_missing(out, "05", "flip figure", failed))
              + "".join(f"<pre>{_e(t.strip())}</pre>" for t in flip_text)
-             + f"<p class='small'>Every flip setting, judged by other networks: {_results_link('flip-judges', out)}.</p></div>")
+             + f"<p class='small'>Every flip setting, judged by other networks: {_results_link('flip-judges', out)}; "
+             f"and by the ear: {_results_link('flip-ear', out)}.</p></div>")
     p.append("</div>")
     if checks:
         p.append(f"<h3>The saliency map's checks</h3><div class='wide'>{''.join(checks['html'])}</div>"
@@ -832,6 +1051,8 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
                  f"model, with the chance levels: {_results_link(STORED_CHECKS.stem, out)}.</p>")
     if more_html:
         p.append(f"<div id='more'>{more_html}</div>")
+    p.append(concepts_html)
+    p.append(ear_html)
     if mentor_html:
         p.append(mentor_html)
 
@@ -849,16 +1070,19 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
     if gone:
         p.append("<p>Gone since the previous report: " + ", ".join(f"<code>{_e(g)}</code>" for g in gone) + "</p>")
 
-    # timings.json: {"notebooks": {name: seconds}, "wall_seconds": ..., "at_a_time": ...}; older
-    # reports wrote the per-notebook seconds alone, one notebook at a time
+    # timings.json: {"notebooks": {name: seconds}, "wall_seconds": ..., "at_a_time": ..., "failed": {name: error}};
+    # older reports wrote the per-notebook seconds alone, one notebook at a time
     per_notebook = timings.get("notebooks", timings) if isinstance(timings.get("notebooks"), dict) else timings
     nb_rows = "".join(
-        f"<tr><td><a href='{_e(Path(nb).with_suffix('.html').name)}'>{_e(nb)}</a></td><td class='num'>{sec:.0f} s</td></tr>"
+        (f"<tr><td>{_e(nb)}</td><td class='num'>{sec:.0f} s</td><td>failed: {_e(failed[nb])}</td></tr>" if nb in failed else
+         f"<tr><td><a href='{_e(Path(nb).with_suffix('.html').name)}'>{_e(nb)}</a></td><td class='num'>{sec:.0f} s</td>"
+         "<td></td></tr>")
         for nb, sec in per_notebook.items())
     wall = timings.get("wall_seconds", sum(per_notebook.values()))
-    total = (f"<tr><th>wall clock ({timings.get('at_a_time', 1)} at a time)</th><th class='num'>{wall:.0f} s</th></tr>"
+    total = (f"<tr><th>wall clock ({timings.get('at_a_time', 1)} at a time)</th><th class='num'>{wall:.0f} s</th><th></th></tr>"
              if per_notebook else "")
-    p.append(f"<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>run time</th></tr>{nb_rows}{total}</table>")
+    p.append(f"<h2 id='notebooks'>Notebooks</h2><table><tr><th>notebook</th><th>run time</th><th></th></tr>"
+             f"{nb_rows}{total}</table>")
 
     p.append("<h2 id='settings'>All settings of the iterations</h2>")
     if runs_dir.is_dir():
@@ -877,6 +1101,9 @@ def build_page(*, label: str, is_demo: bool, made: str, commit: str, status: int
 
     figures = [(i, png) for i in cells for png in i["png"]]
     p.append("<h2 id='figures'>Figures</h2>")
+    if not figures:
+        p.append("<p class='small'>No figure: no executed notebook in this folder has a cell tagged <code>report</code> "
+                 "that drew one.</p>")
     for item, png in figures:
         p.append(f"<figure>{_img(png, item['caption'])}<figcaption>{_e(item['caption'])} "
                  f"(from {_e(item['notebook'])})</figcaption></figure>")
@@ -916,7 +1143,7 @@ def write_report(out: Path, *, choice: DataChoice, quick: bool, status: int = 0,
     explained = explained or study_run_dir(choice, small(choice, quick))
     # the committed models of more genres that go with this data (notebook 06)
     more = [path for genres, path in COMMITTED_RUNS.items()
-            if choice.committed_run(genres) == path and path != explained and path.is_dir()]
+            if committed_run(choice, genres) == path and path != explained and path.is_dir()]
     timings_file = out / "timings.json"
     page = build_page(
         label=choice.collection.id, is_demo=choice.is_demo, made=made, commit=commit, status=status,

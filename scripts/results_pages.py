@@ -177,7 +177,15 @@ def _y(cv: dict) -> np.ndarray:
 
 
 def is_cv(record: dict) -> bool:
-    return "folds" in record and "files" in record and bool(record["folds"]) and "rnn_file" in record["folds"][0]
+    return ("folds" in record and "files" in record and bool(record["folds"])
+            and "rnn" in record["folds"][0].get("accuracy", {}))
+
+
+def cv_figure(cv: dict, who: str, protocol: str, what: str = "accuracy"):
+    """A figure of a cross-validation's summary in its nested layout (``cv["summary"]["accuracy"][who][p]``,
+    ``cv["recall"][who][p]`` with ``what="recall"``), or None where the file has none."""
+    block = cv.get("recall", {}) if what == "recall" else cv.get("summary", {}).get(what, {})
+    return block.get(who, {}).get(protocol)
 
 
 def cv_page(name: str, cv: dict) -> Page:
@@ -196,12 +204,12 @@ def cv_page(name: str, cv: dict) -> Page:
                  "RNN + baseline (the normalised geometric mean of their probabilities, equal weights)",
                  f"Network: {_config_words(cv.get('config', {}))}"]
     S, folds = cv["summary"], cv["folds"]
-    has_order = "rnn_file_order_effect" in S
+    has_order = "order_effect" in S
     head = ["verdict", "`file` (mean ± sd)", "`first100` (mean ± sd)"]
-    rows = [[LABELS[v], ms(S.get(f"{v}_file")), ms(S.get(f"{v}_first100"))] for v in VERDICTS]
+    rows = [[LABELS[v], ms(cv_figure(cv, v, "file")), ms(cv_figure(cv, v, "first100"))] for v in VERDICTS]
     if has_order:
         head.append("order effect `file` / `first100`")
-        rows[0].append(f"{ms(S['rnn_file_order_effect'])} / {ms(S['rnn_first100_order_effect'])}")
+        rows[0].append(f"{ms(S['order_effect']['file'])} / {ms(S['order_effect']['first100'])}")
         for r in rows[1:]:
             r.append("")
     page.add("summary", "Accuracy, mean ± sd over the folds",
@@ -211,14 +219,13 @@ def cv_page(name: str, cv: dict) -> Page:
 
     head = ["fold", "test files", "epochs", "train s"] + [f"{LABELS[v]} `{p}`" for p in PROTOCOLS[::-1] for v in VERDICTS]
     rows = [[f["fold"], f["n_test"], f.get("epochs", ""), f3(f.get("train_seconds"), 0)]
-            + [f3(f.get(f"{v}_{p}")) for p in PROTOCOLS[::-1] for v in VERDICTS] for f in folds]
+            + [f3(f["accuracy"].get(v, {}).get(p)) for p in PROTOCOLS[::-1] for v in VERDICTS] for f in folds]
     page.add("folds", "Per fold", table(head, rows) + "\n\n*train s*: seconds to train the fold's network, "
              "measured with other jobs on the same 2 cores (an upper bound).")
 
-    R = cv.get("recall", {})
     head = ["verdict", "protocol"] + genres
-    rows = [[LABELS[v], code(p)] + [ms(R.get(f"{v}_{p}", {}).get(g)) for g in genres]
-            for v in VERDICTS for p in PROTOCOLS[::-1] if f"{v}_{p}" in R]
+    rows = [[LABELS[v], code(p)] + [ms(cv_figure(cv, v, p, "recall").get(g)) for g in genres]
+            for v in VERDICTS for p in PROTOCOLS[::-1] if cv_figure(cv, v, p, "recall") is not None]
     page.add("recall", "Recall of each genre, mean ± sd over the folds", table(head, rows, right=set(range(2, len(head)))))
 
     y = _y(cv)
@@ -492,17 +499,21 @@ def is_flip_judges(record: dict) -> bool:
 
 
 JUDGE_NAMES = {"rnn": "the same RNN", "baseline": "baseline", "combined": "RNN + baseline",
-               "rnn-seed1": "seed-1 network", "rnn-seed2": "seed-2 network"}
+               "rnn-seed1": "seed-1 network", "rnn-seed2": "seed-2 network", "ear": "the ear (audio)"}
 
 
 def flip_judges_page(name: str, rec: dict) -> Page:
-    page = Page(name, f"results/{name}.json", "Flips judged by other networks: every flip setting",
+    ear = rec.get("ear")
+    page = Page(name, f"results/{name}.json", "Flips judged by other networks" + (" and by the ear" if ear else "")
+                + (": every flip setting" if not ear else f": {len(rec['settings'])} flip settings"),
                 f"A seeded sample of {rec['files']} of the {rec['n_test']} held-out test files of `models/{rec['run']}`, "
                 "each flipped to the other genre under every setting, put back into its whole file, written as MIDI, "
                 "read back and judged again by a panel: the same network's vote over the whole file, the run's "
                 "baseline, RNN + baseline and two networks of the same configuration trained on the same files with "
                 f"other weight seeds (`models/{rec['siblings']['seed1']}`, `models/{rec['siblings']['seed2']}`; the "
-                "seed-2 network is never optimised against).")
+                "seed-2 network is never optimised against)"
+                + (f"; and the ear, an audio tagger that never read the note table ([`{Path(ear).stem}`]({Path(ear).stem}.md), "
+                   "`genre_lib.ear`: under `first100` it hears the first 100 notes, under `file` 4 windows)." if ear else "."))
     page.made = [f"Command: `{rec['command']}`", f"Sample: {rec['files']} files, seed {rec['sample_seed']}"]
     if rec.get("reused"):
         page.made.append(f"Reused: {rec['reused']['rows']} rows from {rec['reused']['from']}")
@@ -531,6 +542,23 @@ def flip_judges_page(name: str, rec: dict) -> Page:
                  table(["setting"] + [JUDGE_NAMES.get(j, j) for j in judges], rows)
                  + "\n\nShare of the flipped files each judge gives the target genre after the flip (before it, in "
                  "brackets: the share that already gave the target).")
+    with_intervals = [(s, v) for s, v in rec["summary"].items() if "agrees_95" in v and "p_change" in v]
+    if ear and with_intervals:
+        rows = [[code(s), code(p)] + agreement_rows({"ear": {k: v[k]["ear"][p] for k in
+                                                           ("agrees", "agrees_95", "agreed_before", "rose", "rose_95",
+                                                            "p_change", "p_change_95")}})[0][1:]
+                for s, v in with_intervals for p in PROTOCOLS]
+        page.add("ear", "Does the ear follow the flips?",
+                 table(["setting", "the ear hears"] + AGREEMENT_HEAD[1:], rows, right={2, 3, 4})
+                 + "\n\nThe ear judges the whole flipped file (`first100`: its first 100 notes; `file`: 4 windows). "
+                 + AGREEMENT_NOTE)
+    for s, v in with_intervals:
+        rows = [[JUDGE_NAMES.get(j, j), code(p)] + agreement_rows({j: {k: v[k][j][p] for k in
+                                                                   ("agrees", "agrees_95", "agreed_before", "rose", "rose_95",
+                                                                    "p_change", "p_change_95")}})[0][1:]
+                for j in judges for p in PROTOCOLS]
+        page.add(f"judges-{s}", f"Every judge, with intervals: `{s}`",
+                 table(["judge", "judged by"] + AGREEMENT_HEAD[1:], rows, right={2, 3, 4}) + "\n\n" + AGREEMENT_NOTE)
     rows = [[code(s), c["judge"], pct(c["convinced"]), pct(c["default_convinced"]), f"{100 * c['difference']:+.0f} %",
              "[" + ", ".join(f"{100 * x:+.0f}" for x in c["interval_95"]) + "] %"]
             for s, c in rec["compared_with_default"].items()]
@@ -652,6 +680,303 @@ def saliency_page(name: str, rec: dict) -> Page:
     return page
 
 
+# --- musical concepts: edits, data per genre, probes (scripts/concept_tables.py)
+
+
+def is_concepts(record: dict) -> bool:
+    return "answers" in record and "probes" in record and "rows" in record.get("table", {})
+
+
+def share_interval(x, pair, digits: int = 1) -> str:
+    """A share with its interval, in per cent: "11.8 % [7.9, 16.3]"."""
+    return f"{100 * x:.{digits}f} % [{100 * pair[0]:.{digits}f}, {100 * pair[1]:.{digits}f}]"
+
+
+def value_interval(x, pair, digits: int = 2, sign: bool = True) -> str:
+    """A figure with its interval: "+0.32 [+0.11, +0.53]"."""
+    fmt = f"{{:+.{digits}f}}" if sign else f"{{:.{digits}f}}"
+    return f"{fmt.format(x)} [{fmt.format(pair[0])}, {fmt.format(pair[1])}]"
+
+
+#: the judges of the concepts' edit tables and the ear's agreement, for people
+JUDGE_WORDS = {"rnn": "the RNN", "baseline": "the baseline", "combined": "RNN + baseline", "ear": "the ear"}
+
+
+def judge_label(judge: str) -> str:
+    """A judge's name for people: the run's verdicts by their label, another network by its iteration."""
+    return JUDGE_WORDS.get(judge) or f"the `{judge}` network"
+
+
+def g3(x) -> str:
+    """A figure with 3 significant digits; one below 1e-9 is 0 (a quartile of a share off by rounding)."""
+    return "0" if abs(x) < 1e-9 else f"{x:.3g}"
+
+
+def horse_level(rows: list[dict], horse) -> float:
+    """The largest share of verdicts a horse test changes (rows of one judge and protocol):
+    the level an edit must clear, as :func:`genre_lib.concept_study.answer` says."""
+    return max(r["flipped"] for r in rows if r["edit"] in horse)
+
+
+def concept_answer(table: dict, judge: str, protocol: str) -> str:
+    """The edit table's answer for one judge and protocol: :func:`genre_lib.concept_study.answer`."""
+    from genre_lib.concept_study import answer
+
+    return answer(table, judge, protocol)
+
+
+def concepts_page(name: str, rec: dict) -> Page:
+    how, T = rec["how"], rec["table"]
+    genres, horse = T["genres"], set(rec["horse"])
+    judges = list(dict.fromkeys(r["judge"] for r in T["rows"]))
+    protocols = [p for p in PROTOCOLS[::-1] if any(r["protocol"] == p for r in T["rows"])]
+    edits = [e for e in rec["edits"] if e not in horse] + [e for e in rec["edits"] if e in horse]
+    page = Page(name, f"results/{name}.json", f"Musical concepts: what edits move the verdicts of `{how['run']}`",
+                f"{len(rec['edits']) - len(horse)} edits that each change one musical concept (swing, backbeat, "
+                f"four-on-the-floor, sevenths, instruments, drums, timing), rendered on every one of the {T['files']} "
+                f"held-out test files of `{how['run']}` ({', '.join(genres)}); each judge's verdict on the edited file "
+                "is set against its verdict on the file as it was: the share of verdicts changed and the change of the "
+                "margin, with 95 % bootstrap intervals over files. "
+                f"{len(horse)} more edits are *horse tests* ({', '.join(sorted(horse))}): they change nothing a genre "
+                "is about, so an edit that changes no more verdicts than they do cannot be told from them. Beside the "
+                "edits: each concept per genre on the whole collection, and probes of the RNN's state for each concept.")
+    page.made = [f"Command: `{how['command']}`", f"Made on {how.get('date', '?')} with `genre_lib` {how.get('genre_lib', '?')}",
+                 f"Files edited: {how['files']}; {T['files']} files, {len(how.get('skipped', []))} skipped",
+                 "Judges: " + ", ".join(f"{judge_label(j)}" + (f" (`{how['others'][j]}`)" if j in how.get("others", {}) else "")
+                                        for j in judges)
+                 + f" of `{how['run']}`, each under both protocols (" + "; ".join(PROTOCOL_WORDS[p] for p in PROTOCOLS) + ")",
+                 f"Margin: {T['margin']}",
+                 f"Intervals: {T['bootstrap']} bootstrap resamples of the files, seed {T['seed']}",
+                 f"Data per genre: {how['data']}: " + ", ".join(f"{g} {n}" for g, n in rec["data"]["files"].items())
+                 + " files",
+                 "The answers: `genre_lib.concept_study.answer` of the stored edit table, computed for this page"]
+
+    rows = []
+    for e in edits:
+        info = T["edits"].get(e, {})
+        moves = info.get("moves", [])
+        shift = ", ".join(f"{c} {info['shift'][c]:+.3f}" for c in moves if info.get("shift", {}).get(c) is not None)
+        rows.append([f"{e} (horse test)" if e in horse else e, rec["edits"][e], ", ".join(moves) or "none",
+                     info.get("changed", ""), shift, ", ".join(rec.get("side_effects", {}).get(e, []))])
+    page.add("edits", "The edits",
+             table(["edit", "what it does", "concept it moves", f"files it changed (of {T['files']})",
+                    "mean change of that concept", "also moves"], rows, right={3, 4})
+             + "\n\n*Files it changed*: the held-out files the edit applies to (a file with no swung eighths is left "
+             "alone by *straighten*); the others count as unchanged verdicts in the tables below. *Mean change*: over "
+             "the files it changed, in the concept's own units (shares, or quarter notes per minute for tempo). *Also "
+             "moves*: concepts the edit is known to move besides its own (`genre_lib.edits.SIDE_EFFECTS`).")
+
+    for j in judges:
+        mine = {p: [r for r in T["rows"] if r["judge"] == j and r["protocol"] == p] for p in protocols}
+        level = {p: horse_level(mine[p], horse) for p in protocols}
+        by = {(r["edit"], p): r for p in protocols for r in mine[p]}
+        head, body = ["edit"], []
+        for p in protocols:
+            head += [f"`{p}`: verdicts changed [95 %]", f"`{p}`: margin change [95 %]"]
+        head.append(f"changed to (`{protocols[0]}`)")
+        for e in edits:
+            row = [f"*{e} (horse test)*" if e in horse else e]
+            for p in protocols:
+                r = by.get((e, p))
+                if r is None:
+                    row += ["", ""]
+                    continue
+                cell = share_interval(r["flipped"], r["flipped_interval"])
+                clears = e not in horse and r["flipped_interval"][0] > level[p]
+                row += [f"**{cell}**" if clears else cell, value_interval(r["margin"], r["margin_interval"])]
+            r = by.get((e, protocols[0]))
+            row.append(", ".join(f"{g} {n}" for g, n in r["to"].items() if n) if r else "")
+            body.append(row)
+        answers = "\n\n".join(f"**`{p}`.** {concept_answer(T, j, p)}" for p in protocols)
+        page.add(f"judge-{j}", f"What changes the verdicts of {judge_label(j)}",
+                 answers + "\n\n" + table(head, body, right=set(range(1, len(head) - 1)))
+                 + "\n\n*Verdicts changed*: the share of the files whose verdict (the genre given the highest "
+                 "probability) differs after the edit. **Bold**: the low end of its 95 % interval is above the largest "
+                 "share a horse test changes for this judge and protocol ("
+                 + ", ".join(f"`{p}` {100 * level[p]:.1f} %" for p in protocols)
+                 + "): the rule of the answer above. *Margin change*: the mean change of log p(true genre) − max log "
+                 "p(other genre) (negative: the edit moves the file away from its own genre). *Changed to*: the genres "
+                 "the changed verdicts went to.")
+
+    rows = [[code(c), text] for c, text in rec["concepts"].items()]
+    page.add("concepts", "The concepts", table(["concept", "what it measures (`genre_lib.concepts`)"], rows, right=set()))
+
+    D = rec["data"]["table"]
+    pairs = list(next(iter(D.values()))["pairs"])
+    head = ["concept"] + [f"{g}: median [q1, q3]" for g in genres] + [f"{p}: Cliff's delta (AUC)" for p in pairs]
+    rows = []
+    for c, d in D.items():
+        row = [code(c)]
+        for g in genres:
+            v = d["genres"].get(g, {})
+            cell = "" if v.get("median") is None else f"{g3(v['median'])} [{g3(v['q1'])}, {g3(v['q3'])}]"
+            row.append(cell + (f" ({v['undefined']} undefined)" if v.get("undefined") else ""))
+        row += [f"{d['pairs'][p]['delta']:+.2f} ({d['pairs'][p]['auc']:.2f})" for p in pairs]
+        rows.append(row)
+    page.add("data", "Each concept per genre, on the whole collection",
+             table(head, rows)
+             + "\n\nEvery readable file of the genres (" + ", ".join(f"{g} {n}" for g, n in rec["data"]["files"].items())
+             + "), measured whole. *Cliff's delta* of a pair *a / b*: the chance a file of *a* has more of the concept "
+             "than one of *b*, minus the reverse (from −1 to +1; 0: no difference); the AUC beside it is the same "
+             "effect size as a chance (ties half). *Undefined*: files where the concept cannot be measured (no "
+             "off-beat eighths for swing, no chords for sevenths, ...).")
+
+    rows = []
+    for r in rec["probes"]["rows"]:
+        if "note" in r:
+            rows.append([code(r["concept"]), r["windows"], "", "", "", r["note"], ""])
+            continue
+        rows.append([code(r["concept"]), r["windows"], f3(r["base_rate"]), f3(r["accuracy"]), f3(r["control"]),
+                     value_interval(r["selectivity"], r["selectivity_interval"], 3), f3(r["surface"])])
+    page.add("probes", "Probes of the RNN's state: is the concept there?",
+             table(["concept", "windows", "share above the median", "probe accuracy", "control task", "selectivity [95 %]",
+                    "the same probe on the 48 note statistics"], rows)
+             + f"\n\n{rec['probes']['what'].capitalize()}. *Selectivity*: the probe's accuracy minus the control task's "
+             "(Hewitt & Liang 2019), with its 95 % bootstrap interval over files: how much of the concept the state "
+             "holds beyond what a probe can memorise. The last column: the same probe on the window's order-free "
+             "statistics, which the network also reads.")
+    return page
+
+
+# --- the ear: an audio tagger as a judge (scripts/ear_eval.py)
+
+
+def is_ear(record: dict) -> bool:
+    return "port_check" in record and "test" in record and "calibration" in record
+
+
+EAR_LABELS = {"ear": "**the ear** (genre tags, calibrated)", "ear tags-all": "the ear on all 50 tags, calibrated",
+              "ear tags-argmax": "the ear's highest genre tag (no fitting)"}
+
+
+def ear_label(who: str) -> str:
+    return EAR_LABELS.get(who) or LABELS.get(who, who)
+
+
+def ear_page(name: str, rec: dict) -> Page:
+    how, genres = rec["how"], rec["genres"]
+    protocols = [p for p in PROTOCOLS if p in rec["test"]]
+    page = Page(name, f"results/{name}.json", f"The ear: an audio tagger judging `models/{rec['run']}`'s held-out files",
+                f"Each of the {rec['n_test']} held-out test files of `models/{rec['run']}` ({', '.join(genres)}) played "
+                "as audio and heard by a pretrained music tagger, whose genre tags, calibrated on the run's "
+                f"{rec['n_train']} training files, are a verdict beside the run's RNN, baseline and RNN + baseline on "
+                "the same files: a judge that never read the note table. Then the same ear cross-validated on the "
+                "committed cross-validation's folds, to ask what it says of the files the RNN and the baseline both get "
+                "wrong, and what it costs.")
+    page.made = [f"Command: `{rec['command']}`",
+                 f"Data: collection `{rec['data']}`, genres {', '.join(genres)}; the run's split: {rec['n_train']} "
+                 f"training files (calibration), {rec['n_test']} test files",
+                 f"Audio: {how['render']}; each window at most {how.get('window_seconds_max')} s, {how.get('level')}",
+                 "What the ear hears: " + "; ".join(f"`{p}`: {t}" for p, t in how["heard"].items()),
+                 f"Tagger: {how['tagger']}; the port checked against the reference implementation on "
+                 f"{rec['port_check']['clips']} clips, largest tag difference {rec['port_check']['max_abs_tag_difference']:.1e} "
+                 f"(" + ", ".join(f"{k} {v}" for k, v in rec["port_check"]["versions"].items()) + ")",
+                 f"Calibration: {how['calibration']}",
+                 f"RNN, baseline, RNN + baseline: {how['rnn_baseline']}"]
+
+    T = rec["test"]
+    verdicts = list(T[protocols[0]])
+    rows = [[ear_label(v)] + [share_interval(T[p][v]["accuracy"], T[p][v]["accuracy_95"]) if v in T[p] else ""
+                              for p in protocols] for v in verdicts]
+    diff = rec.get("ear_minus_rnn", {})
+    page.add("accuracy", "Accuracy on the held-out test files, beside the RNN and the baseline",
+             table(["verdict"] + [f"`{p}` accuracy [95 %]" for p in protocols], rows)
+             + f"\n\nChance {pct(rec['chance'], 1)}; the largest genre's share of the test files {pct(rec['majority_share'], 1)}. "
+             + "The ear minus the RNN, paired over the same files: "
+             + "; ".join(f"`{p}` {100 * d['difference']:+.1f} points [{100 * d['interval_95'][0]:+.1f}, "
+                         f"{100 * d['interval_95'][1]:+.1f}]" for p, d in diff.items())
+             + ". Intervals: 95 % bootstrap over files.")
+
+    pairs = list(T[protocols[0]][verdicts[0]]["pair_auc"])
+    rows = [[ear_label(v), code(p)] + [value_interval(T[p][v]["pair_auc"][q]["auc"], T[p][v]["pair_auc"][q]["auc_95"], 3, False)
+                                       for q in pairs] for v in verdicts for p in protocols if v in T[p]]
+    page.add("auc", "How well each pair of genres is told apart (AUC)",
+             table(["verdict", "protocol"] + [f"{q} [95 %]" for q in pairs], rows, right=set(range(2, 2 + len(pairs))))
+             + "\n\nThe AUC of a pair *a vs b*: among the files of the two genres, the chance that a file of *a* gets a "
+             "higher log p(a) − log p(b) than a file of *b* (0.5: no better than chance).")
+
+    rows = [[ear_label(v), code(p)] + [f3(T[p][v]["recall"].get(g)) for g in genres]
+            for v in verdicts for p in protocols if v in T[p]]
+    page.add("recall", "Recall of each genre", table(["verdict", "protocol"] + genres, rows, right=set(range(2, 2 + len(genres)))))
+
+    S = rec.get("cv_shared_mistakes")
+    if S:
+        ps = [p for p in PROTOCOLS if p in S]
+        shares = (("ear_accuracy", "the ear right, every file"),
+                  ("ear_right_where_both_right", "the ear right, where the RNN and the baseline are both right"),
+                  ("ear_right_where_both_wrong", "the ear right, where the RNN and the baseline are both wrong"),
+                  ("ear_says_the_rnn_answer_where_both_wrong", "the ear gives the RNN's wrong genre, where both are wrong"),
+                  ("ear_says_the_shared_wrong_answer", "the ear gives their wrong genre, where both give the same one"))
+        rows = [[what] + [f"{share_interval(S[p][k]['share'], S[p][k]['share_95'])} of {S[p][k]['n']}" if k in S[p] else ""
+                          for p in ps] for k, what in shares]
+        pairs_ = (("shared_errors_rnn_baseline", "RNN and baseline"), ("shared_mistakes_ear_rnn", "ear and RNN"),
+                  ("shared_mistakes_ear_baseline", "ear and baseline"))
+        rows += [[f"mistakes shared by the {what}: both wrong / if independent = ratio [95 %]"]
+                 + [f"{S[p][k]['both_wrong']} / {S[p][k]['expected_both_wrong']:.1f} = {S[p][k]['ratio']:.1f} "
+                    f"[{S[p][k]['low']:.1f}, {S[p][k]['high']:.1f}]" if k in S[p] else "" for p in ps] for k, what in pairs_]
+        page.add("shared", "The files the RNN and the baseline both get wrong: what the ear says",
+                 f"The ear cross-validated on the {S['folds']} folds of [`{Path(S['cv']).stem}`]({Path(S['cv']).stem}.md) "
+                 f"({S['files']} files; calibrated on {S['calibrated_on']}), each file judged by the RNN, the baseline and "
+                 "the ear of the fold that held it out:\n\n"
+                 + table([""] + [f"`{p}`" for p in ps], rows)
+                 + "\n\nShares with their 95 % bootstrap interval over files. *If independent*: the files both would get "
+                 "wrong if their mistakes were independent, each keeping its error rate per genre "
+                 "(`genre_lib.crossval.shared_errors`).")
+
+    C = rec.get("cost_per_file")
+    if C:
+        rows = [[code(p), f"{C[p]['render']:.3f}", f"{C[p]['tag']:.3f}", f"{C[p]['total']:.3f}"] for p in PROTOCOLS if p in C]
+        page.add("cost", "Cost per file",
+                 table(["protocol", "render s", "tag s", "total s"], rows)
+                 + f"\n\n{C['note']}; {C['files']} test files drawn with seed {C['sample_seed']}, heard afresh.")
+    return page
+
+
+# --- the ear and edits of instruments (scripts/ear_edits.py)
+
+
+def is_ear_edits(record: dict) -> bool:
+    edits = record.get("edits")
+    return isinstance(edits, dict) and bool(edits) and all("judges" in e and "donors" in e for e in edits.values())
+
+
+def agreement_rows(by_judge: dict, judges=None) -> list[list]:
+    """One row per judge of :func:`genre_lib.ear.agreement`'s figures: agrees after [95 %] (before),
+    rose [95 %], mean change of p(target) [95 %]."""
+    rows = []
+    for j in judges or by_judge:
+        a = by_judge[j]
+        rows.append([judge_label(j), share_interval(a["agrees"], a["agrees_95"])
+                     + (f" ({pct(a['agreed_before'], 1)})" if "agreed_before" in a else ""),
+                     share_interval(a["rose"], a["rose_95"]), value_interval(a["p_change"], a["p_change_95"], 3)])
+    return rows
+
+
+AGREEMENT_HEAD = ["judge", "gives the target after [95 %] (before)", "p(target) rose [95 %]", "mean change of p(target) [95 %]"]
+AGREEMENT_NOTE = ("*Gives the target*: the share of the files whose verdict is the target genre after the change (before it, "
+                  "in brackets); *rose*: the share whose probability of the target rose; *mean change*: of that "
+                  "probability. 95 % bootstrap intervals over files (`genre_lib.ear.agreement`).")
+
+
+def ear_edits_page(name: str, rec: dict) -> Page:
+    page = Page(name, f"results/{name}.json", f"Does the ear hear a change of instruments? (`models/{rec['run']}`)",
+                f"A control for the ear's agreement with flips ([`flip-ear`](flip-ear.md)): {rec['files']} held-out test "
+                f"files of `models/{rec['run']}` (the flip benchmark's seeded sample), their first 100 notes played on the "
+                "instruments of a training file of the other genre, or of their own genre (the null edit), then judged "
+                f"whole under `{rec['protocol']}` by the ear and by the run's verdicts. Target: {rec['target']}.")
+    page.made = [f"Command: `{rec['command']}`", f"Sample: {rec['files']} files, seed {rec['sample_seed']}",
+                 "Edit: every pitched note of the first 100 takes the program of the matching pitched note (cyclically) "
+                 "of the donor's first 100 notes; pitches, times and drums kept; the rest of the file unchanged"]
+    for e, v in rec["edits"].items():
+        page.add(_slug(e), f"Edit: {e}", table(AGREEMENT_HEAD, agreement_rows(v["judges"]))
+                 + f"\n\n{AGREEMENT_NOTE} Donors: {len(v['donors'])} training files, e.g. `{v['donors'][0]}`.")
+    return page
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w]+", "-", text.lower()).strip("-")
+
+
 # --- the committed models (models/*/run.json, metrics.json)
 
 
@@ -704,8 +1029,9 @@ def models_page(models_dir: Path = MODELS_DIR) -> Page:
 # ---------------------------------------------------------------------------- all pages, the index
 
 
-KINDS = ((is_timing, timing_page), (is_iterations, iterations_page), (is_cv, cv_page), (is_candidate_cv, candidate_cv_page), (is_screening, screening_page),
-         (is_flip_judges, flip_judges_page), (is_flip_targets, flip_targets_page), (is_saliency, saliency_page))
+KINDS = ((is_timing, timing_page), (is_iterations, iterations_page), (is_cv, cv_page), (is_candidate_cv, candidate_cv_page),
+         (is_screening, screening_page), (is_flip_judges, flip_judges_page), (is_flip_targets, flip_targets_page),
+         (is_saliency, saliency_page), (is_concepts, concepts_page), (is_ear, ear_page), (is_ear_edits, ear_edits_page))
 
 
 def generic_page(name: str, rec) -> Page:
@@ -768,7 +1094,7 @@ def readme_results(models_dir: Path = MODELS_DIR, results_dir: Path = RESULTS_DI
             held = m[v]["protocols"]
             name = f"**{LABELS[v]}**" if v == "rnn" else LABELS[v]
             rows.append([label if v == "rnn" else "", name, f3(held["file"]["accuracy"]), f3(held["first100"]["accuracy"]),
-                         ms(cv["summary"][f"{v}_file"]), ms(cv["summary"][f"{v}_first100"])])
+                         ms(cv_figure(cv, v, "file")), ms(cv_figure(cv, v, "first100"))])
         files.append(f"{label.split(' (')[0]}: `models/{run}` on its {meta['split']['n_test']} held-out files, "
                      f"[{cv_path.stem}](results/{cv_path.stem}.md) on {cv['data']['files']} files in "
                      f"{cv['folds_total']} folds")

@@ -8,7 +8,8 @@ generated demo corpus). Two notebooks run at a time (``--jobs``), each in its ow
 and a notebook starts only after those it uses (:data:`NEEDS`) have finished, so the
 results are the same as one at a time. Prints how long each notebook took and the wall
 clock of the whole run, on the demo corpus against :data:`DEMO_BUDGET`; with ``--out`` it
-also writes ``timings.json`` (seconds per notebook, and the wall clock) and ``kernels.log``
+also writes ``timings.json`` (seconds per notebook, the wall clock, and the notebooks that
+failed with their error: a failed notebook is not saved) and ``kernels.log``
 (what the kernel processes wrote outside the cells, such as their start-up warnings).
 """
 
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print(f"error: no notebooks found in {NOTEBOOKS}", file=sys.stderr)
         return 1
-    failed, timings = [], {}
+    failed, timings, errors = [], {}, {}
     logs = {p: args.out / f"kernel-{p.stem}.log" for p in paths} if args.out else {}
     pending, running, done = schedule(paths), {}, set()
     start = time.perf_counter()
@@ -165,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 timings[path.name] = round(seconds, 1)
                 if nb is None:
                     failed.append(path.name)
+                    errors[path.name] = re.sub(r"\x1b\[[0-9;]*m", "", error)  # the traceback's colours
                     print(f"FAILED {path.name}: {error}", flush=True)
                     continue
                 _save(nb, path, args.out)
@@ -183,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
                     part.unlink()
         (args.out / "timings.json").write_text(json.dumps(
             {"notebooks": {p.name: timings[p.name] for p in paths if p.name in timings},
-             "wall_seconds": round(wall, 1), "at_a_time": jobs}, indent=2) + "\n")
+             "wall_seconds": round(wall, 1), "at_a_time": jobs,
+             "failed": {p.name: errors[p.name] for p in paths if p.name in errors}}, indent=2) + "\n")
         out = os.path.relpath(args.out)  # short: the terminal output is a summary
         print(f"seconds per notebook: {out}/timings.json; kernel messages: {out}/kernels.log")
     if failed:

@@ -7,6 +7,7 @@ notebook; no notebook is run and nothing is trained here beyond the shared fixtu
 from __future__ import annotations
 
 import datetime as dt
+import re
 import json
 import shutil
 import sys
@@ -21,11 +22,7 @@ from genre_lib.runs import find_runs
 
 sys.path.insert(0, str(PROJECT / "scripts"))
 
-try:
-    import make_report  # noqa: E402
-except ImportError as exc:  # the page's owner applies API_CHANGES.md (issue 29 moved the names it imports)
-    pytest.skip(f"scripts/make_report.py imports names issue 29 moved ({exc}); see API_CHANGES.md",
-                allow_module_level=True)
+import make_report  # noqa: E402
 
 # a 1x1 PNG: the page embeds what the notebook stored
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -171,15 +168,18 @@ def test_the_cross_validation_of_the_explained_models_folder_and_genres(demo_run
     results.mkdir()
     assert make_report.glance_cv(demo_run.path, results) == "", "no cross-validation: nothing shown"
     # a result for the demo run's folder and genres, and one for other genres that must not be shown
-    summary = {f"{who}_{p}": {"mean": m, "sd": 0.01} for (who, p), m in zip(
-        [(w, p) for w in ("rnn", "baseline", "combined") for p in ("first100", "file")], (0.81, 0.88, 0.82, 0.89, 0.84, 0.91))}
+    means = dict(zip([(w, p) for w in ("rnn", "baseline", "combined") for p in ("first100", "file")],
+                     (0.81, 0.88, 0.82, 0.89, 0.84, 0.91)))
+    summary = {"accuracy": {w: {p: {"mean": m, "sd": 0.01} for (w2, p), m in means.items() if w2 == w}
+                            for w in ("rnn", "baseline", "combined")}}
+    other = {"accuracy": {w: {p: {"mean": 0.5, "sd": 0} for p in ("first100", "file")} for w in ("rnn", "baseline", "combined")}}
     genres, config = demo_run.meta["genres"], demo_run.meta["config"]
     # the right one; one for other genres; one for the same data and genres by another network
     # (sorted first, as cv-jazz-electronic-order.json is before cv-jazz-electronic.json): neither may be shown
     for name, g, c in (("cv-demo.json", genres[::-1], config), ("cv-other.json", genres + ["rock"], config),
                        ("cv-demo-order.json", genres, {**config, "conv": 5, "intervals": True})):
         cv = {"data": {"folder": demo_run.meta["data"]["folder"], "genres": g, "files": 300}, "folds_total": 5,
-              "config": c, "summary": summary if name == "cv-demo.json" else {k: {"mean": 0.5, "sd": 0} for k in summary},
+              "config": c, "summary": summary if name == "cv-demo.json" else other,
               "command": f"python scripts/cross_validate.py x --json {name}"}
         (results / name).write_text(json.dumps(cv))
     html = make_report.glance_cv(demo_run.path, results)
@@ -199,9 +199,9 @@ def test_the_committed_models_of_more_genres_with_their_cross_validation():
     assert "More genres" in html and "cv-jazz-electronic-rock.json" in html
     for who in ("rnn", "baseline", "combined"):
         assert f"<td class='num'>{metrics[who]['protocols']['file']['accuracy']:.3f}</td>" in html
-        s = cv["summary"][f"{who}_file"]
+        s = cv["summary"]["accuracy"][who]["file"]
         assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
-        assert ", ".join(f"{g} {v['mean']:.3f}" for g, v in cv["recall"][f"{who}_file"].items()) in html
+        assert ", ".join(f"{g} {v['mean']:.3f}" for g, v in cv["recall"][who]["file"].items()) in html
     assert make_report.more_genres([], RESULTS_DIR) == ""
 
 
@@ -218,7 +218,7 @@ def test_the_committed_models_cv_is_the_one_made_with_its_settings():
     assert "–" not in html
     for who in ("rnn", "baseline", "combined"):
         for p in ("first100", "file"):
-            s = cv["summary"][f"{who}_{p}"]
+            s = cv["summary"]["accuracy"][who][p]
             assert f"{s['mean']:.3f} ± {s['sd']:.3f}" in html
 
 
@@ -280,3 +280,71 @@ def test_the_mentor_figures_are_those_the_notebooks_printed(tmp_path):
         shown = {n.lstrip("+") for n in number.findall(section)}
         missing = [n for n in number.findall(printed) if n.lstrip("+") not in shown]
         assert not missing, f"{path.name}: figures printed at ab002df that the report does not show: {missing[:20]}"
+
+
+def test_the_concepts_and_the_ear_from_the_committed_results(tmp_path):
+    """The two sections read results/ only: the RNN's answer (genre_lib.concept_study.answer,
+    as the JSON stores it), each judge's share of verdicts changed with its interval (bold
+    when it clears every horse test), the ear's accuracy beside the RNN's and the baseline's,
+    its agreement with the flips; each links to its results page."""
+    from genre_lib.paths import RESULTS_DIR
+
+    out = tmp_path / "reports" / "midi"
+    html = make_report.concepts_section(RESULTS_DIR, out)
+    for path in sorted(RESULTS_DIR.glob("concepts-*.json")):
+        rec = json.loads(path.read_text())
+        assert f"{path.stem}.md" in html
+        import html as html_lib
+
+        assert html_lib.escape(rec["answers"]["rnn file"]) in html
+        rows = [r for r in rec["table"]["rows"] if r["protocol"] == "file" and r["judge"] == "rnn"]
+        level = max(r["flipped"] for r in rows if r["edit"] in rec["horse"])
+        for r in rows:
+            lo, hi = r["flipped_interval"]
+            cell = f"{100 * r['flipped']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+            assert (f"<b>{cell}</b>" if r["edit"] not in rec["horse"] and lo > level else cell) in html
+    ear = make_report.ear_section(RESULTS_DIR, out)
+    for name in ("ear-jazz-electronic", "ear-four-genres"):
+        rec = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+        assert f"{name}.md" in ear
+        for who in ("rnn", "baseline", "ear"):
+            t = rec["test"]["file"][who]
+            assert f"{100 * t['accuracy']:.1f} % [{100 * t['accuracy_95'][0]:.1f}, {100 * t['accuracy_95'][1]:.1f}]" in ear
+    flips = json.loads((RESULTS_DIR / "flip-ear.json").read_text())["summary"]["default"]
+    assert f"{flips['p_change']['ear']['first100']:+.3f}" in ear and "flip-ear.md" in ear
+    for href in re.findall(r"href=['\"]([^'\"]+\.md)['\"]", html + ear):
+        assert (out / href).resolve().is_file(), href
+
+
+def test_missing_results_and_notebooks_are_said_not_fatal(runs, tmp_path, monkeypatch):
+    """Notebooks rewritten without cells tagged ``report``, one that cannot be read, no
+    results: the page is written and says what it could not show."""
+    out = tmp_path / "report"
+    out.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A short lesson"),
+                                         nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, out / "04_saliency.ipynb")
+    (out / "05_input_optimization.ipynb").write_text("{not json")
+    page = _report(out, runs, 1)
+    assert "Not on this page" in page
+    assert "the executed <code>04_saliency.ipynb</code> has no cell tagged <code>report</code>" in page
+    assert "<code>05_input_optimization.ipynb</code> could not be read" in page
+    empty = tmp_path / "no-results"
+    empty.mkdir()
+    assert "No <code>results/concepts-*.json</code>" in make_report.concepts_section(empty, out)
+    assert "No <code>results/ear-*.json</code>" in make_report.ear_section(empty, out)
+
+
+def test_a_notebook_that_failed_in_this_run_is_named_and_its_old_copy_not_shown(runs, tmp_path):
+    """run_notebooks does not save a failed notebook; an executed copy from an earlier run may
+    still be in the folder: its figures are not this run's, so they stay out."""
+    out = tmp_path / "report"
+    _executed_notebooks(out)
+    (out / "timings.json").write_text(json.dumps({
+        "notebooks": {"04_saliency.ipynb": 5.0, "05_input_optimization.ipynb": 6.0}, "wall_seconds": 11.0,
+        "at_a_time": 1, "failed": {"04_saliency.ipynb": "ModuleNotFoundError: No module named 'x'"}}))
+    page = _report(out, runs, 1)
+    assert "<code>04_saliency.ipynb</code> failed in this run (ModuleNotFoundError: No module named &#x27;x&#x27;)" in page
+    assert "<table id='checks'>" not in page  # 04's old checks table
+    assert page.split("<h2 id='new'>")[0].count(PNG) == 1  # 05's flip only
+    assert "failed: ModuleNotFoundError" in page and "href='04_saliency.html'" not in page

@@ -39,7 +39,8 @@ def test_every_result_has_a_page_in_the_index(expected):
         text = page.read_text(encoding="utf-8")
         assert f"`results/{path.name}`" in text, "a page names the file it is generated from"
         record = json.loads(path.read_text())
-        commands = record.get("commands") or [record.get("command") or record.get("meta", {}).get("command")]
+        commands = record.get("commands") or [record.get("command") or record.get("meta", {}).get("command")
+                                               or record.get("how", {}).get("command")]
         for command in filter(None, commands):
             assert command in text, f"{page.name}: the command that made it is not on the page"
         assert "## How it was made" in text
@@ -49,12 +50,98 @@ def test_a_cv_page_shows_the_figures_of_its_json():
     """The figures a reader checks first, recomputed here from the JSON by hand."""
     cv = json.loads((RESULTS_DIR / "cv-jazz-electronic.json").read_text())
     page = (RESULTS_DIR / "cv-jazz-electronic.md").read_text(encoding="utf-8")
-    s = cv["summary"]["rnn_file"]
+    s = cv["summary"]["accuracy"]["rnn"]["file"]
     assert f"| RNN | {s['mean']:.3f} ± {s['sd']:.3f} |" in page
     genres = cv["data"]["genres"]
-    wrong = [f for f in cv["files"] if genres[max(range(len(genres)), key=lambda i: f["rnn_file"][i])] != f["true"]]
+    wrong = [f for f in cv["files"] if genres[max(range(len(genres)), key=lambda i: f["probabilities"]["rnn"]["file"][i])] != f["true"]]
     by_genre = [sum(f["true"] == g for f in wrong) for g in genres]
     assert f"| RNN | `file` | {len(cv['files']) - len(wrong)} | {len(wrong)} | {by_genre[0]} | {by_genre[1]} |" in page
+
+
+def _section(page: str, name: str) -> str:
+    return page.split(f"<!-- section {name} -->", 1)[1].split("\n## ", 1)[0]
+
+
+@pytest.mark.parametrize("name", ["concepts-jazz-electronic", "concepts-four-genres"])
+def test_a_concepts_page_shows_the_edit_tables_answers_data_and_probes(name):
+    """Checked against the JSON by hand: every judge's edit table with its intervals and the
+    horse tests marked, the answers (as the JSON stores them), the data table, the probes."""
+    rec = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+    page = (RESULTS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    assert "## How it was made" in page and rec["how"]["command"] in page
+    rows = rec["table"]["rows"]
+    for judge in dict.fromkeys(r["judge"] for r in rows):
+        section = _section(page, f"{name}#judge-{judge}")
+        for p in ("file", "first100"):
+            assert rec["answers"][f"{judge} {p}"] in section, (judge, p)
+            mine = [r for r in rows if r["judge"] == judge and r["protocol"] == p]
+            level = max(r["flipped"] for r in mine if r["edit"] in rec["horse"])
+            for r in mine:
+                lo, hi = r["flipped_interval"]
+                cell = f"{100 * r['flipped']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+                bold = r["edit"] not in rec["horse"] and lo > level
+                line = next(ln for ln in section.splitlines() if ln.startswith(f"| {r['edit']} |")
+                            or ln.startswith(f"| *{r['edit']} (horse test)* |"))
+                assert (f"**{cell}**" if bold else f"| {cell} |") in line, (judge, p, r["edit"], line)
+                assert f"{r['margin']:+.2f} [{r['margin_interval'][0]:+.2f}, {r['margin_interval'][1]:+.2f}]" in line
+        assert all(f"| *{h} (horse test)* |" in section for h in rec["horse"])
+    data = _section(page, f"{name}#data")
+    for concept, d in rec["data"]["table"].items():
+        line = next(ln for ln in data.splitlines() if ln.startswith(f"| `{concept}` |"))
+        for pair, v in d["pairs"].items():
+            assert f"{v['delta']:+.2f} ({v['auc']:.2f})" in line, (concept, pair)
+    probes = _section(page, f"{name}#probes")
+    for r in rec["probes"]["rows"]:
+        if "selectivity" in r:
+            lo, hi = r["selectivity_interval"]
+            assert f"| `{r['concept']}` | {r['windows']} |" in probes
+            assert f"{r['selectivity']:+.3f} [{lo:+.3f}, {hi:+.3f}]" in probes
+
+
+@pytest.mark.parametrize("name", ["ear-jazz-electronic", "ear-four-genres"])
+def test_an_ear_page_shows_its_accuracy_beside_the_rnn_and_baseline_and_its_cost(name):
+    rec = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+    page = (RESULTS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    accuracy = _section(page, f"{name}#accuracy")
+    for who, label in (("rnn", "RNN"), ("baseline", "baseline"), ("ear", "**the ear**")):
+        line = next(ln for ln in accuracy.splitlines() if ln.startswith(f"| {label} "))
+        for p in ("first100", "file"):
+            t = rec["test"][p][who]
+            lo, hi = t["accuracy_95"]
+            assert f"{100 * t['accuracy']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]" in line, (who, p)
+    shared = _section(page, f"{name}#shared")
+    for p in ("first100", "file"):
+        s = rec["cv_shared_mistakes"][p]["shared_mistakes_ear_rnn"]
+        assert f"{s['both_wrong']} / {s['expected_both_wrong']:.1f} = {s['ratio']:.1f} [{s['low']:.1f}, {s['high']:.1f}]" in shared
+    cost = _section(page, f"{name}#cost")
+    for p in ("first100", "file"):
+        assert f"| `{p}` | {rec['cost_per_file'][p]['render']:.3f} | {rec['cost_per_file'][p]['tag']:.3f} | " \
+               f"{rec['cost_per_file'][p]['total']:.3f} |" in cost
+
+
+def test_the_flip_ear_page_gives_each_judges_agreement_with_its_interval():
+    rec = json.loads((RESULTS_DIR / "flip-ear.json").read_text())
+    page = (RESULTS_DIR / "flip-ear.md").read_text(encoding="utf-8")
+    for setting, s in rec["summary"].items():
+        section = _section(page, f"flip-ear#judges-{setting}")
+        for judge in s["agrees"]:
+            for p in ("first100", "file"):
+                lo, hi = s["agrees_95"][judge][p]
+                plo, phi = s["p_change_95"][judge][p]
+                rlo, rhi = s["rose_95"][judge][p]
+                assert (f"{100 * s['agrees'][judge][p]:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}] "
+                        f"({100 * s['agreed_before'][judge][p]:.1f} %) | {100 * s['rose'][judge][p]:.1f} % "
+                        f"[{100 * rlo:.1f}, {100 * rhi:.1f}] | {s['p_change'][judge][p]:+.3f} [{plo:+.3f}, {phi:+.3f}] |"
+                        ) in section, (setting, judge, p)
+    assert "flip-ear#ear" in page
+
+
+def test_the_ear_edits_page_gives_the_control():
+    rec = json.loads((RESULTS_DIR / "ear-edits-jazz-electronic.json").read_text())
+    page = (RESULTS_DIR / "ear-edits-jazz-electronic.md").read_text(encoding="utf-8")
+    for edit in rec["edits"].values():
+        for a in edit["judges"].values():
+            assert f"{a['p_change']:+.3f} [{a['p_change_95'][0]:+.3f}, {a['p_change_95'][1]:+.3f}]" in page
 
 
 def test_the_models_page_lists_every_committed_model():

@@ -65,3 +65,17 @@ def test_two_at_a_time_and_a_notebook_starts_after_what_it_uses(tmp_path: Path):
     for n in names:
         assert nbformat.read(out / f"{n}.ipynb", 4).cells[0].outputs[0]["text"] == "done\n"
     assert (out / "kernels.log").is_file() and not list(out.glob("kernel-*.log"))
+
+
+@pytest.mark.slow
+def test_a_failed_notebook_is_named_in_the_timings(tmp_path: Path):
+    """The report reads which notebooks failed (and why) from timings.json: a failed notebook
+    is not saved, so an executed copy of an earlier run must not pass for this run's."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('on purpose')")])
+    nbformat.write(nb, folder / "04_saliency.ipynb")
+    out = tmp_path / "out"
+    assert run_notebooks.main(["--out", str(out), "--jobs", "1", str(folder / "04_saliency.ipynb")]) == 1
+    timings = json.loads((out / "timings.json").read_text())
+    assert "on purpose" in timings["failed"]["04_saliency.ipynb"] and not (out / "04_saliency.ipynb").exists()
