@@ -331,18 +331,16 @@ def plot_method_checks(checks, ax=None, title: str | None = None):
     """Each method's deletion AUC minus each no-map ranking's with its paired interval
     (:class:`genre_lib.saliency_checks.MethodChecks`); left of 0 the map does better. Returns the axes.
     """
-    from .saliency_checks import CHANCES
+    from .saliency_checks import CHANCE_LABELS
 
     ax = _new_ax(ax, figsize=(8, 0.6 + 0.55 * len(checks.methods)))
-    labels = {"random": "random order", "position": "position-matched (another file's map)",
-              "recency": "last notes first"}
     colors = {"random": "0.4", "position": "tab:purple", "recency": "tab:blue"}
-    for j, c in enumerate(CHANCES):
+    for j, (c, label) in enumerate(CHANCE_LABELS.items()):
         for i, m in enumerate(checks.methods):
             d = m.deletion[c]
-            y = i + (j - 1) * 0.22
-            ax.errorbar(d.difference, y, xerr=[[d.difference - d.low], [d.high - d.difference]], fmt="o",
-                        color=colors[c], capsize=3, label=labels[c] if i == 0 else None)
+            ax.errorbar(d.difference, i + (j - 1) * 0.22, xerr=[[d.difference - d.low], [d.high - d.difference]],
+                        fmt="o", color=colors[c], capsize=3, label=None if i else
+                        label + (" (another file's map)" if c == "position" else ""))
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(checks.methods)), [m.method for m in checks.methods])
     ax.invert_yaxis()
