@@ -350,6 +350,19 @@ def plot_method_checks(checks, ax=None, title: str | None = None):
     return ax
 
 
+def _interval_bars(ax, labels: Sequence[str], series: list) -> None:
+    """Horizontal bars, one row per label (the first on top), one bar per series
+    ``(name, {label: (value, low, high)}, colour of a label)`` with its interval as an error bar."""
+    height = 0.8 / len(series)
+    for j, (name, got, color) in enumerate(series):
+        rows = [i for i, label in enumerate(labels) if label in got]
+        v = np.array([got[labels[i]] for i in rows], dtype=float).reshape(-1, 3)
+        ax.barh(np.array(rows) + (j - (len(series) - 1) / 2) * height, v[:, 0], height, capsize=2, label=name,
+                xerr=np.abs(v[:, 1:].T - v[:, 0]), color=[color(labels[i]) for i in rows])
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+
+
 def plot_probes(results: "Sequence", axes=None, title: str | None = None):
     """What each probe costs a verdict (:mod:`genre_lib.probes`): a panel per protocol,
     a bar per probe and verdict, the effect with its 95 % paired interval; returns the axes.
@@ -362,19 +375,12 @@ def plot_probes(results: "Sequence", axes=None, title: str | None = None):
         _, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 0.32 * len(probes) * len(verdicts) + 1.2),
                                sharey=True, squeeze=False, layout="constrained")
         axes = axes[0]
-    height = 0.8 / len(verdicts)
     colors = {"rnn": "tab:blue", "baseline": "tab:orange"}
     for ax, protocol in zip(axes, protocols):
-        for j, verdict in enumerate(verdicts):
-            got = {r["probe"]: r for r in rows if r["protocol"] == protocol and r["verdict"] == verdict}
-            y = [i + (j - (len(verdicts) - 1) / 2) * height for i, p in enumerate(probes) if p in got]
-            r = [got[p] for p in probes if p in got]
-            effect = np.array([x["effect"] for x in r])
-            err = np.array([[x["effect"] - x["low"] for x in r], [x["high"] - x["effect"] for x in r]])
-            ax.barh(y, effect, height, xerr=err, color=colors.get(verdict, "0.5"), label=verdict, capsize=2)
+        _interval_bars(ax, probes, [(v, {r["probe"]: (r["effect"], r["low"], r["high"]) for r in rows
+                                         if r["protocol"] == protocol and r["verdict"] == v}, lambda _, v=v: colors.get(v, "0.5"))
+                                    for v in verdicts])
         ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_yticks(range(len(probes)), probes)
-        ax.invert_yaxis()
         ax.set(xlabel="accuracy lost (as is - probed), 95 % interval", title=f"{protocol}")
         ax.legend(fontsize=8)
     if title:
@@ -504,18 +510,10 @@ def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str
     rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]
     edits = list(dict.fromkeys(r["edit"] for r in rows))
     ax = _new_ax(ax, (9, 0.3 * len(edits) * len(judges) + 1.2))
-    height = 0.8 / len(judges)
-    for j, judge in enumerate(judges):
-        got = {r["edit"]: r for r in rows if r["judge"] == judge}
-        y = np.arange(len(edits)) + (j - (len(judges) - 1) / 2) * height
-        share = np.array([got[e]["flipped"] for e in edits])
-        err = np.abs(np.array([got[e]["flipped_interval"] for e in edits]).T - share)
-        ax.barh(y, share, height, xerr=err, capsize=2, label=judge,
-                color=["0.7" if e in HORSE else f"C{j}" for e in edits])
+    _interval_bars(ax, edits, [(judge, {r["edit"]: (r["flipped"], *r["flipped_interval"]) for r in rows if r["judge"] == judge},
+                                lambda e, j=j: "0.7" if e in HORSE else f"C{j}") for j, judge in enumerate(judges)])
     horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
     ax.axvline(horse, color="0.3", ls=":", lw=1, label=f"most a horse test changes ({horse:.1%})")
-    ax.set_yticks(range(len(edits)), edits)
-    ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set(xlabel=f"verdicts changed by the edit ({protocol}), 95 % interval")
     ax.legend(fontsize=8, loc="lower right")
