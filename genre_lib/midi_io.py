@@ -98,19 +98,13 @@ def notes_from_events(
     """
     start = np.asarray(start, dtype=np.float64)
     duration = np.asarray(end, dtype=np.float64) - start
-    cols = [np.asarray(c, dtype=np.float64) for c in (pitch, velocity, drum, program)]
-    pitch, velocity, drum, program = cols
-    program = np.where(drum > 0, 0.0, program)
     keep = duration > 0
-    start, duration = start[keep], duration[keep]
-    pitch, velocity, drum, program = (c[keep] for c in (pitch, velocity, drum, program))
+    pitch, velocity, drum, program = (np.asarray(c, dtype=np.float64)[keep] for c in (pitch, velocity, drum, program))
+    start, duration, program = start[keep], duration[keep], np.where(drum > 0, 0.0, program)
     order = note_order(start, pitch, drum, program, duration, velocity)
     start = start[order]
     step = np.diff(start, prepend=start[:1]) if len(start) else start
-    table = np.stack(
-        [pitch[order], step, duration[order], velocity[order], drum[order], program[order]],
-        axis=1,
-    )
+    table = np.stack([pitch[order], step, duration[order], velocity[order], drum[order], program[order]], axis=1)
     return table.astype(np.float32).reshape(-1, len(FEATURES))
 
 
@@ -130,23 +124,9 @@ def parse_midi_bytes(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
         score = symusic.Score.from_midi(data, ttype="second")
     except Exception as exc:  # symusic raises RuntimeError/ValueError for damaged data
         raise MidiError(path, f"unreadable MIDI: {exc}") from None
-    parts = []
-    for track in score.tracks:
-        arrays = track.notes.numpy()
-        n = len(arrays["time"])
-        if n == 0:
-            continue
-        start = arrays["time"].astype(np.float64)
-        parts.append(
-            (
-                start,
-                start + arrays["duration"],
-                arrays["pitch"],
-                arrays["velocity"],
-                np.full(n, float(track.is_drum)),
-                np.full(n, float(track.program)),
-            )
-        )
+    parts = [(start, start + a["duration"], a["pitch"], a["velocity"], np.full(len(start), float(t.is_drum)),
+              np.full(len(start), float(t.program)))
+             for t in score.tracks for a in [t.notes.numpy()] for start in [a["time"].astype(np.float64)] if len(start)]
     if not parts:
         raise MidiError(path, "no notes")
     table = notes_from_events(*(np.concatenate(cols) for cols in zip(*parts)))
