@@ -204,14 +204,8 @@ def _read_cache(path: Path) -> dict | None:
         return None
 
 
-def load_dataset(
-    root: str | Path,
-    genres: list[str] | tuple[str, ...] | None = None,
-    max_notes: int = MAX_NOTES,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    progress: bool = True,
-) -> Dataset:
+def load_dataset(root: str | Path, genres: list[str] | tuple[str, ...] | None = None, max_notes: int = MAX_NOTES,
+                 cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool = True) -> Dataset:
     """Read every MIDI file of the selected genres into a :class:`Dataset`: each file's
     whole note table, ``X`` its first ``max_notes`` notes; short, drum-only, empty, corrupt
     and duplicate files are skipped with a reason, never stopping the run. Results are

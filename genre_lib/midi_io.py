@@ -85,14 +85,8 @@ def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program:
     return out
 
 
-def notes_from_events(
-    start: np.ndarray,
-    end: np.ndarray,
-    pitch: np.ndarray,
-    velocity: np.ndarray,
-    drum: np.ndarray,
-    program: np.ndarray,
-) -> np.ndarray:
+def notes_from_events(start: np.ndarray, end: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, drum: np.ndarray,
+                      program: np.ndarray) -> np.ndarray:
     """A note table from per-note absolute times (seconds) and attributes, sorted by
     :func:`note_order`; notes of no duration are dropped.
     """

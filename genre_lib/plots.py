@@ -38,16 +38,9 @@ def _new_ax(ax, figsize=(10, 4)):
     return ax
 
 
-def plot_piano_roll(
-    table: np.ndarray,
-    ax=None,
-    values: np.ndarray | None = None,
-    highlight: np.ndarray | None = None,
-    cmap: str = "coolwarm",
-    title: str | None = None,
-    vmax: float | None = None,
-    values_label: str | None = None,
-):
+def plot_piano_roll(table: np.ndarray, ax=None, values: np.ndarray | None = None, highlight: np.ndarray | None = None,
+                    cmap: str = "coolwarm", title: str | None = None, vmax: float | None = None,
+                    values_label: str | None = None):
     """Draw a note table as a piano roll (time across, pitch up, drums in a lane
     below) on ``ax`` and return it. ``values`` colour the notes (per-note numbers, e.g.
     saliency, on a diverging scale up to ``vmax``, labelled ``values_label``), else pitched
@@ -141,15 +134,9 @@ def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FE
     return axes
 
 
-def plot_flip(
-    original: np.ndarray,
-    modified: np.ndarray,
-    axes=None,
-    values: np.ndarray | None = None,
-    titles: tuple[str, str] = ("original", "flipped"),
-    vmax: float | None = None,
-    values_label: str | None = None,
-):
+def plot_flip(original: np.ndarray, modified: np.ndarray, axes=None, values: np.ndarray | None = None,
+              titles: tuple[str, str] = ("original", "flipped"), vmax: float | None = None,
+              values_label: str | None = None):
     """Note map of a genre flip: piano rolls of ``original`` (top, changed notes
     outlined in orange, coloured by ``values`` if given) and ``modified`` (below, changed
     notes filled in orange) on one time and pitch axis; returns the two axes.
@@ -194,15 +181,8 @@ def plot_flip(
     return axes
 
 
-def plot_saliency_heatmap(
-    attr: np.ndarray,
-    features=FEATURES,
-    ax=None,
-    title: str | None = None,
-    vmax: float | None = None,
-    cmap: str = "RdBu_r",
-    unit: str | None = None,
-):
+def plot_saliency_heatmap(attr: np.ndarray, features=FEATURES, ax=None, title: str | None = None,
+                          vmax: float | None = None, cmap: str = "RdBu_r", unit: str | None = None):
     """Heat map of one signed map ``attr`` ``(notes, features)``: a row per feature,
     red raises the genre's output, blue lowers it, one colour limit ``vmax`` (default the
     largest |value|). Pass a map comparable across features (``Method.shown``); returns the axes.
@@ -220,16 +200,8 @@ def plot_saliency_heatmap(
     return ax
 
 
-def plot_saliency_roll(
-    table: np.ndarray,
-    attr: np.ndarray,
-    ax=None,
-    signed: bool = False,
-    title: str | None = None,
-    top: int = 0,
-    vmax: float | None = None,
-    unit: str | None = None,
-):
+def plot_saliency_roll(table: np.ndarray, attr: np.ndarray, ax=None, signed: bool = False, title: str | None = None,
+                       top: int = 0, vmax: float | None = None, unit: str | None = None):
     """A piano roll coloured by each note's importance in a comparable map
     (:func:`genre_lib.saliency.note_importance`, signed or not), the ``top`` notes
     outlined; returns the axes.

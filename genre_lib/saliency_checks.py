@@ -90,16 +90,8 @@ class RandomizationResult:
         }
 
 
-def randomization_check(
-    method: Method,
-    X: np.ndarray,
-    target,
-    layers: str = "cascade",
-    seed: int = 0,
-    feature_scale: np.ndarray | None = None,
-    scaled: bool = True,
-    **options,
-) -> RandomizationResult:
+def randomization_check(method: Method, X: np.ndarray, target, layers: str = "cascade", seed: int = 0,
+                        feature_scale: np.ndarray | None = None, scaled: bool = True, **options) -> RandomizationResult:
     """Model-parameter randomization (Adebayo et al. 2018): a copy of the model has its
     learned layers re-initialized from the top (``layers="cascade"``) or one at a time, and
     each file's map, as shown (``scaled=False``: raw), is compared with the trained model's
@@ -623,24 +615,11 @@ def _checked(model, X: np.ndarray, y: np.ndarray, methods: tuple[str, ...]) -> t
     return X, y
 
 
-def check_methods(
-    model,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    ig_baseline: np.ndarray | None = None,
-    neutral: np.ndarray | None = None,
-    feature_scale: np.ndarray | None = None,
-    methods: tuple[str, ...] = S.METHODS,
-    output: str = S.DEFAULT_OUTPUT,
-    files: tuple[str, ...] = (),
-    genres: tuple[str, ...] | None = None,
-    n_steps: int = 20,
-    n_random: int = 5,
-    flips: bool = True,
-    seed: int = 0,
-    log: Callable[[str], None] | None = None,
-) -> MethodChecks:
+def check_methods(model, X: np.ndarray, y: np.ndarray, *, ig_baseline: np.ndarray | None = None,
+                  neutral: np.ndarray | None = None, feature_scale: np.ndarray | None = None,
+                  methods: tuple[str, ...] = S.METHODS, output: str = S.DEFAULT_OUTPUT, files: tuple[str, ...] = (),
+                  genres: tuple[str, ...] | None = None, n_steps: int = 20, n_random: int = 5, flips: bool = True,
+                  seed: int = 0, log: Callable[[str], None] | None = None) -> MethodChecks:
     """Every method of ``methods`` on files ``X`` explained for their own genres ``y``:
     deletion against three chance levels (random, position-matched: another file's map of
     the same genre, :func:`derangement`; last notes first), randomization, agreement with
