@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -99,11 +100,8 @@ class Dataset:
 
     def report(self) -> dict:
         """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
-        reasons: dict[str, int] = {}
-        for s in self.skipped:
-            # group by the kind of problem, not its particulars ("drums only (57 drum notes)")
-            key = re.split(r"[:(]", s.reason, maxsplit=1)[0].strip()
-            reasons[key] = reasons.get(key, 0) + 1
+        # group by the kind of problem, not its particulars ("drums only (57 drum notes)")
+        reasons = Counter(re.split(r"[:(]", s.reason, maxsplit=1)[0].strip() for s in self.skipped)
         return {
             "root": str(self.root),
             "genres": list(self.genres),

@@ -163,24 +163,16 @@ def to_pretty_midi(table: np.ndarray):
     table = np.asarray(table, dtype=np.float64)
     pm = pretty_midi.PrettyMIDI(resolution=WRITE_RESOLUTION, initial_tempo=WRITE_TEMPO)
     start = onsets(table)
-    duration = np.maximum(table[:, DURATION], TIME_RESOLUTION)
-    instruments: dict[tuple[int, bool], pretty_midi.Instrument] = {}
-    for i in range(len(table)):
-        is_drum = bool(table[i, DRUM] >= 0.5)
-        program = 0 if is_drum else int(np.clip(round(table[i, PROGRAM]), 0, 127))
-        key = (program, is_drum)
-        if key not in instruments:
-            name = "Drums" if is_drum else pretty_midi.program_to_instrument_name(program)
-            instruments[key] = pretty_midi.Instrument(program=program, is_drum=is_drum, name=name)
-        instruments[key].notes.append(
-            pretty_midi.Note(
-                velocity=int(np.clip(round(table[i, VELOCITY]), 1, 127)),
-                pitch=int(np.clip(round(table[i, PITCH]), 0, 127)),
-                start=float(start[i]),
-                end=float(start[i] + duration[i]),
-            )
-        )
-    pm.instruments = [instruments[k] for k in sorted(instruments)]
+    end = start + np.maximum(table[:, DURATION], TIME_RESOLUTION)
+    drum = table[:, DRUM] >= 0.5
+    program = np.where(drum, 0, np.clip(np.round(table[:, PROGRAM]), 0, 127)).astype(int)
+    velocity, pitch = (np.clip(np.round(table[:, c]), lo, 127).astype(int) for c, lo in ((VELOCITY, 1), (PITCH, 0)))
+    for p, is_drum in sorted(set(zip(program.tolist(), drum.tolist()))):  # one instrument per program, one of drums
+        inst = pretty_midi.Instrument(program=p, is_drum=is_drum,
+                                      name="Drums" if is_drum else pretty_midi.program_to_instrument_name(p))
+        inst.notes = [pretty_midi.Note(velocity=int(velocity[i]), pitch=int(pitch[i]), start=float(start[i]),
+                                       end=float(end[i])) for i in np.flatnonzero((program == p) & (drum == is_drum))]
+        pm.instruments.append(inst)
     return pm
 
 
