@@ -513,7 +513,8 @@ def _add_train(add) -> None:
 
 
 def _add_flip(add) -> None:
-    p = add("flip", "run", "json", "seed", help="change a file as little as possible so the model calls it another genre")
+    p = add("flip", "run", "json", "seed",
+            help="change a file as little as possible so the model calls it another genre")
     p.add_argument("file", type=Path, help="MIDI file to flip (never modified)")
     p.add_argument("--target", required=True, help="genre to flip to")
     p.add_argument("--out", required=True, type=Path, help="where to write the flipped MIDI file")

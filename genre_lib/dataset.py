@@ -285,7 +285,7 @@ def _parse(blobs: list, genres: tuple[str, ...], max_notes: int, progress: bool)
 def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int, max_notes: int) -> Dataset:
     paths = [str(p) for p in arrays["paths"]]
     notes, offsets = arrays["notes"], arrays["offsets"]
+    skipped = [Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])]
     return Dataset(X=notes[offsets[:-1, None] + np.arange(max_notes)[None, :]], y=arrays["y"], genres=genres,
-                   paths=paths, groups=[group_of(p) for p in paths], root=root, found=found,
-                   skipped=[Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])],
+                   paths=paths, groups=[group_of(p) for p in paths], root=root, found=found, skipped=skipped,
                    n_notes=arrays["n_notes"], seconds=arrays["seconds"], notes=notes, offsets=offsets)

@@ -406,7 +406,8 @@ def _listing(out_dir: Path) -> list[str]:
 
 def _manifest_text(per_genre: int, seed: int, records: list[dict], complete: bool) -> str:
     manifest = {"generator": GENERATOR, "version": DEMO_VERSION, "seed": seed, "per_genre": per_genre,
-                "complete": complete, "note": "Generated demo corpus, NOT real music (see README.md).", "files": records}
+                "complete": complete, "note": "Generated demo corpus, NOT real music (see README.md).",
+                "files": records}
     return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
 
 

@@ -350,8 +350,8 @@ def plot_probes(results: "Sequence", axes=None, title: str | None = None):
     colors = {"rnn": "tab:blue", "baseline": "tab:orange"}
     for ax, protocol in zip(axes, protocols):
         _interval_bars(ax, probes, [(v, {r["probe"]: (r["effect"], r["low"], r["high"]) for r in rows
-                                         if r["protocol"] == protocol and r["verdict"] == v}, lambda _, v=v: colors.get(v, "0.5"))
-                                    for v in verdicts])
+                                         if r["protocol"] == protocol and r["verdict"] == v},
+                                     lambda _, v=v: colors.get(v, "0.5")) for v in verdicts])
         ax.axvline(0, color="0.3", lw=0.8)
         ax.set(xlabel="accuracy lost (as is - probed), 95 % interval", title=f"{protocol}")
         ax.legend(fontsize=8)
@@ -482,7 +482,8 @@ def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str
     rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]
     edits = list(dict.fromkeys(r["edit"] for r in rows))
     ax = _new_ax(ax, (9, 0.3 * len(edits) * len(judges) + 1.2))
-    _interval_bars(ax, edits, [(judge, {r["edit"]: (r["flipped"], *r["flipped_interval"]) for r in rows if r["judge"] == judge},
+    _interval_bars(ax, edits, [(judge, {r["edit"]: (r["flipped"], *r["flipped_interval"])
+                                        for r in rows if r["judge"] == judge},
                                 lambda e, j=j: "0.7" if e in HORSE else f"C{j}") for j, judge in enumerate(judges)])
     horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
     ax.axvline(horse, color="0.3", ls=":", lw=1, label=f"most a horse test changes ({horse:.1%})")

@@ -338,6 +338,7 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
             "order effect first100": probed["first100"]["order effect"],
             "top attribute": probed["file"]["top attribute"], "split": meta.get("split", {}).get("kind"),
             "test files": metrics.get("rnn", {}).get("protocols", {}).get("file", {}).get("n"),
-            "seed": meta.get("seed"), "train s": meta.get("train_seconds"), "trained": meta.get("trained_on"), "note": "",
+            "seed": meta.get("seed"), "train s": meta.get("train_seconds"), "trained": meta.get("trained_on"),
+            "note": "",
         })
     return pd.DataFrame(rows)

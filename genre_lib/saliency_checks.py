@@ -299,7 +299,8 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
 #: random order, a position-matched random order (:func:`derangement`), last notes first
 CHANCES: tuple[str, ...] = ("random", "position", "recency")
 #: how each chance level is named for people (tables, printed lines, figures)
-CHANCE_LABELS: dict[str, str] = {"random": "random order", "position": "position-matched", "recency": "last notes first"}
+CHANCE_LABELS: dict[str, str] = {"random": "random order", "position": "position-matched",
+                                 "recency": "last notes first"}
 
 
 def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -546,7 +547,8 @@ class MethodChecks:
             rows.append({**row, "randomization Spearman": m.randomization_mean,
                          "Spearman with occlusion": float(np.nanmean(m.occlusion_spearman)),
                          "overlap with flips": m.overlap_vs_position.method_mean,
-                         "overlap - position-matched [95 %]": interval(m.overlap_vs_position), "complete (IG)": m.complete})
+                         "overlap - position-matched [95 %]": interval(m.overlap_vs_position),
+                         "complete (IG)": m.complete})
         return pd.DataFrame(rows).set_index("method")
 
     def lines(self) -> list[str]:
