@@ -12,6 +12,7 @@ import os
 import sys
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 from .dataset import MAX_NOTES, DataError, load_dataset
 from .evaluate import GenreMismatchError
@@ -460,33 +461,38 @@ def _cmd_concepts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parents() -> dict[str, argparse.ArgumentParser]:
-    """The options several subcommands share, each declared once (argparse parents)."""
-    def parent() -> argparse.ArgumentParser:
-        return argparse.ArgumentParser(add_help=False)
+def _adder(sub) -> "Callable[..., argparse.ArgumentParser]":
+    """``add(name, *parents, help=...)``: a subcommand run by ``_cmd_<name>``, with the
+    options several subcommands share named by ``parents`` (argparse parents, each declared once)."""
+    P = {name: argparse.ArgumentParser(add_help=False) for name in ("json", "run", "data", "seed", "genres", "split",
+                                                                    "output")}
+    P["json"].add_argument("--json", action="store_true", help="print one JSON object")
+    P["run"].add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
+    P["data"].add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
+    P["genres"].add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
+    P["seed"].add_argument("--seed", type=int, default=0)
+    P["split"].add_argument("--split", choices=("all", "test"), default="all",
+                            help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
+    P["output"].add_argument("--method", choices=SALIENCY_METHODS, default="gradient",
+                             help="attribution method (default gradient)")
+    P["output"].add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
+                             help="what the map explains: the target's logit minus the mean of the others' "
+                                  "(default) or its logit")
 
-    out = {name: parent() for name in ("json", "run", "data", "seed", "genres", "split", "output")}
-    out["json"].add_argument("--json", action="store_true", help="print one JSON object")
-    out["run"].add_argument("run_dir", type=Path, help="trained run folder (see genre_lib.runs)")
-    out["data"].add_argument("data_dir", type=Path, help="folder laid out as DATA_DIR/<genre>/*.mid")
-    out["genres"].add_argument("--genres", nargs="+", help="genres to use (default: every genre folder)")
-    out["seed"].add_argument("--seed", type=int, default=0)
-    out["split"].add_argument("--split", choices=("all", "test"), default="all",
-                              help="test: only the run's held-out test files found in DATA_DIR (default: all files)")
-    out["output"].add_argument("--method", choices=SALIENCY_METHODS, default="gradient",
-                               help="attribution method (default gradient)")
-    out["output"].add_argument("--output", choices=SALIENCY_OUTPUTS, default=SALIENCY_OUTPUTS[0],
-                               help="what the map explains: the target's logit minus the mean of the others' "
-                                    "(default) or its logit")
-    return out
+    def add(name: str, *parents: str, **kwargs) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, parents=[P[k] for k in parents], **kwargs)
+        p.set_defaults(func=globals()["_cmd_" + name.replace("-", "_")])
+        return p
+
+    return add
 
 
-def _add_train(sub, P: dict) -> None:
+def _add_train(add) -> None:
     from dataclasses import fields
 
     from .configs import ITERATIONS, MAIN_ITERATION, ModelConfig
 
-    p = sub.add_parser("train", parents=[P["data"], P["genres"]], help="train an RNN on a data folder, write a run folder")
+    p = add("train", "data", "genres", help="train an RNN on a data folder, write a run folder")
     p.add_argument("--out", required=True, type=Path, help="run folder to create")
     p.add_argument("--seed", type=int, default=0, help="seeds the weights and the batches, and the split unless --split-seed")
     p.add_argument("--split", choices=("group", "stratified"), default="group",
@@ -504,12 +510,11 @@ def _add_train(sub, P: dict) -> None:
                                                                else {"type": kind}), help=f"ModelConfig.{f.name}")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
     p.add_argument("--verbose", action="store_true", help="print every epoch")
-    p.set_defaults(func=_cmd_train)
 
 
-def _add_flip(sub, P: dict) -> None:
-    p = sub.add_parser("flip", parents=[P["run"], P["json"], P["seed"]],
-                       help="change a file as little as possible so the model calls it another genre")
+def _add_flip(add) -> None:
+    p = add("flip", "run", "json", "seed",
+            help="change a file as little as possible so the model calls it another genre")
     p.add_argument("file", type=Path, help="MIDI file to flip (never modified)")
     p.add_argument("--target", required=True, help="genre to flip to")
     p.add_argument("--out", required=True, type=Path, help="where to write the flipped MIDI file")
@@ -529,21 +534,19 @@ def _add_flip(sub, P: dict) -> None:
     p.add_argument("--ask", nargs="*", type=Path, metavar="RUN_DIR",
                    help="other run folders asked for a second opinion (default: the run's seed siblings)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.set_defaults(func=_cmd_flip)
 
 
-def _add_download(sub) -> None:
+def _add_download(add) -> None:
     from .download import DEFAULT_BASE_URL
     from .paths import MANIFEST, REAL_DIR
 
-    p = sub.add_parser("download", help="fetch the real MIDI files of data/sources/midi.csv (SHA-1 checked, resumable)")
+    p = add("download", help="fetch the real MIDI files of data/sources/midi.csv (SHA-1 checked, resumable)")
     p.add_argument("--dest", type=Path, default=REAL_DIR, help="destination, DEST/<genre>/<name> (default: data/real)")
     p.add_argument("--genres", nargs="+", help="genres to fetch (default: every genre of the manifest)")
     p.add_argument("--manifest", type=Path, default=MANIFEST, help="the list of files (default: data/sources/midi.csv)")
     p.add_argument("--base-url", default=DEFAULT_BASE_URL, help="where the repositories are served (default %(default)s)")
     p.add_argument("--retries", type=int, default=2, help="further attempts per failed file (default %(default)s)")
     p.add_argument("--backoff", type=float, default=0.5, help="seconds before the first retry, doubled after")
-    p.set_defaults(func=_cmd_download)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -551,69 +554,57 @@ def build_parser() -> argparse.ArgumentParser:
     from .probes import PROBES, REPEATS
 
     parser = argparse.ArgumentParser(prog="genre-lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    P = _parents()
+    add = _adder(parser.add_subparsers(dest="command", required=True))
 
-    p = sub.add_parser("demo-data", parents=[P["seed"]], help="write the generated demo corpus (not real music)")
+    p = add("demo-data", "seed", help="write the generated demo corpus (not real music)")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--per-genre", type=int, default=150)
-    p.set_defaults(func=_cmd_demo_data)
 
-    p = sub.add_parser("preprocess", parents=[P["data"], P["genres"], P["json"]],
-                       help="read a data folder and report files found, used and skipped")
+    p = add("preprocess", "data", "genres", "json", help="read a data folder and report files found, used and skipped")
     p.add_argument("--max-notes", type=int, default=MAX_NOTES, help="notes kept per file (default 100)")
-    p.set_defaults(func=_cmd_preprocess)
 
-    _add_train(sub, P)
+    _add_train(add)
 
-    p = sub.add_parser("evaluate", parents=[P["run"], P["data"], P["genres"], P["json"]],
-                       help="score a run folder's model on a labelled data folder")
+    p = add("evaluate", "run", "data", "genres", "json", help="score a run folder's model on a labelled data folder")
     p.add_argument("--protocol", choices=PROTOCOLS, default="file",
                    help="protocol of the top-level figures (default %(default)s; both are under 'protocols')")
     p.add_argument("--file-windows", type=int, help="windows per file (default: the run's)")
     p.add_argument("--ear", type=Path, metavar="JSON", help="also the audio judge (genre_lib.ear), calibrated as "
                    "in JSON (results/ear-<run>.json, made by scripts/ear_eval.py)")
-    p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("predict", parents=[P["run"], P["json"]], help="genre probabilities of MIDI files")
+    p = add("predict", "run", "json", help="genre probabilities of MIDI files")
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--whole-file", action="store_true", help="judge by a vote of windows over all notes (default: the first 100)")
     p.add_argument("--file-windows", type=int, help="windows per file with --whole-file (default: the run's)")
     p.add_argument("--verdict", choices=VERDICTS, default="rnn", help="the RNN's (default), the baseline's or the two combined")
-    p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("iterations", parents=[P["json"]], help="the iterations table of every run folder below RUNS_DIR")
-    p.add_argument("runs_dir", type=Path)
-    p.set_defaults(func=_cmd_iterations)
+    add("iterations", "json", help="the iterations table of every run folder below RUNS_DIR").add_argument(
+        "runs_dir", type=Path)
 
-    _add_flip(sub, P)
+    _add_flip(add)
 
-    p = sub.add_parser("saliency", parents=[P["run"], P["output"], P["seed"], P["json"]],
-                       help="saliency map of one file: which notes and features the genre rests on")
+    p = add("saliency", "run", "output", "seed", "json",
+            help="saliency map of one file: which notes and features the genre rests on")
     p.add_argument("file", type=Path, help="MIDI file to explain")
     p.add_argument("--target", help="genre to explain (default: the predicted one)")
     p.add_argument("--out", type=Path, help="write a PNG (heat map and piano roll)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
-    p.set_defaults(func=_cmd_saliency)
 
-    p = sub.add_parser("saliency-check", parents=[P["run"], P["data"], P["output"], P["split"], P["seed"], P["json"]],
-                       help="randomization, deletion against chance, agreement with occlusion and IG completeness")
+    p = add("saliency-check", "run", "data", "output", "split", "seed", "json",
+            help="randomization, deletion against chance, agreement with occlusion and IG completeness")
     p.add_argument("--max-files", type=int, default=200, help="files used, a seeded sample (default 200; 0 = all)")
     p.add_argument("--n-steps", type=int, default=20, help="points of the deletion curve after the first")
-    p.set_defaults(func=_cmd_saliency_check)
 
-    p = sub.add_parser("probe", parents=[P["run"], P["data"], P["genres"], P["split"], P["seed"], P["json"]],
-                       help="what a run's verdicts lose when note order or one attribute is destroyed")
+    p = add("probe", "run", "data", "genres", "split", "seed", "json",
+            help="what a run's verdicts lose when note order or one attribute is destroyed")
     p.add_argument("--probes", nargs="+", choices=PROBES, help="probes to run (default: every one that applies)")
     p.add_argument("--repeats", type=int, default=REPEATS, help="draws of each random probe (default %(default)s)")
-    p.set_defaults(func=_cmd_probe)
 
-    p = sub.add_parser("concepts", parents=[P["run"], P["data"], P["split"], P["seed"], P["json"]],
-                       help="what musical edits (swing, backbeat, instruments, ...) do to a run's verdicts")
-    p.add_argument("--also", nargs="+", type=Path, default=[], help="other run folders whose RNN judges too")
-    p.set_defaults(func=_cmd_concepts)
+    add("concepts", "run", "data", "split", "seed", "json",
+        help="what musical edits (swing, backbeat, instruments, ...) do to a run's verdicts").add_argument(
+        "--also", nargs="+", type=Path, default=[], help="other run folders whose RNN judges too")
 
-    _add_download(sub)
+    _add_download(add)
     return parser
 
 

@@ -217,7 +217,7 @@ def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, gro
 def probe_windows(run: "Run", files: Files) -> dict:
     """The ``file`` protocol's windows of every file (:func:`genre_lib.windows.even_windows`): the
     RNN's states, the 48 note statistics, each concept measured on the window's notes, group and file."""
-    from .baseline import note_statistics
+    from .note_statistics import note_statistics
     from .windows import even_starts, even_windows
 
     k, n = int(run.meta["file_windows"]), run.max_notes

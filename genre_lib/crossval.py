@@ -60,10 +60,9 @@ def _fold_row(k: int, model, history: dict, seconds: float, data: Dataset, part,
     return row, files
 
 
-def cross_validate(
-    data: Dataset, config: ModelConfig, folds: int = 5, seed: int = 0, only_folds: list[int] | None = None,
-    file_windows: int = FILE_WINDOWS, log: Callable[[str], None] = print,
-) -> dict:
+def cross_validate(data: Dataset, config: ModelConfig, folds: int = 5, seed: int = 0,
+                   only_folds: list[int] | None = None, file_windows: int = FILE_WINDOWS,
+                   log: Callable[[str], None] = print) -> dict:
     """Group ``folds``-fold cross-validation of ``config`` and of the baseline on ``data``;
     fold ``k`` trains with seed ``seed + k`` (``only_folds``: only these). Returns a
     JSON-able dict: ``folds`` (per fold ``accuracy``, ``loss``, ``recall`` as

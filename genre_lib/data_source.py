@@ -142,10 +142,8 @@ def record_collection(record: Mapping) -> str:
     return str(record.get("collection") or record.get("folder") or "")
 
 
-def resolve_data_dir(
-    data_dir: str | Path | None = None, *, real_dir: str | Path = REAL_DIR, demo_dir: str | Path | None = None,
-    manifest: str | Path = MANIFEST,
-) -> DataChoice:
+def resolve_data_dir(data_dir: str | Path | None = None, *, real_dir: str | Path = REAL_DIR,
+                     demo_dir: str | Path | None = None, manifest: str | Path = MANIFEST) -> DataChoice:
     """The data folder to use: ``data_dir`` (None or ``""``: not chosen), else
     ``GENRE_DATA``, else ``real_dir`` when it holds MIDI files, else the demo corpus (made
     in ``demo_dir`` if missing).

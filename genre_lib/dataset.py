@@ -8,14 +8,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
 
 from . import paths as project_paths
-from .midi_io import DRUM, FEATURES, MidiError, length_seconds, parse_midi_bytes
+from .midi_io import DRUM, FEATURES, MidiError, length_seconds, parse_midi_bytes, read_midi
 from .windows import random_windows
 
 #: Notes kept per file, as in the study: the first 100 notes; shorter files are dropped.
@@ -92,29 +93,15 @@ class Dataset:
             tables = [self.table(i) for i in index]
             notes = np.concatenate(tables) if tables else self.notes[:0]
             offsets = np.concatenate([[0], np.cumsum([len(t) for t in tables], dtype=np.int64)])
-        return Dataset(
-            X=self.X[index],
-            y=self.y[index],
-            genres=self.genres,
-            paths=[self.paths[i] for i in index],
-            groups=[self.groups[i] for i in index],
-            root=self.root,
-            features=self.features,
-            found=len(index),
-            skipped=[],
-            n_notes=None if self.n_notes is None else self.n_notes[index],
-            seconds=None if self.seconds is None else self.seconds[index],
-            notes=notes,
-            offsets=offsets,
-        )
+        return replace(self, X=self.X[index], y=self.y[index], paths=[self.paths[i] for i in index],
+                       groups=[self.groups[i] for i in index], found=len(index), skipped=[],
+                       n_notes=None if self.n_notes is None else self.n_notes[index],
+                       seconds=None if self.seconds is None else self.seconds[index], notes=notes, offsets=offsets)
 
     def report(self) -> dict:
         """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
-        reasons: dict[str, int] = {}
-        for s in self.skipped:
-            # group by the kind of problem, not its particulars ("drums only (57 drum notes)")
-            key = re.split(r"[:(]", s.reason, maxsplit=1)[0].strip()
-            reasons[key] = reasons.get(key, 0) + 1
+        # group by the kind of problem, not its particulars ("drums only (57 drum notes)")
+        reasons = Counter(re.split(r"[:(]", s.reason, maxsplit=1)[0].strip() for s in self.skipped)
         return {
             "root": str(self.root),
             "genres": list(self.genres),
@@ -193,11 +180,7 @@ def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
     Raises:
         MidiError: the file is unusable (unreadable, empty, drums only, too short).
     """
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise MidiError(path, f"cannot read file: {exc.strerror or exc}") from None
-    table = parse_midi_bytes(data, path)
+    table = read_midi(path)
     check_usable(table, path, max_notes)
     return table[:max_notes]
 
@@ -219,14 +202,8 @@ def _read_cache(path: Path) -> dict | None:
         return None
 
 
-def load_dataset(
-    root: str | Path,
-    genres: list[str] | tuple[str, ...] | None = None,
-    max_notes: int = MAX_NOTES,
-    cache_dir: str | Path | None = None,
-    use_cache: bool = True,
-    progress: bool = True,
-) -> Dataset:
+def load_dataset(root: str | Path, genres: list[str] | tuple[str, ...] | None = None, max_notes: int = MAX_NOTES,
+                 cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool = True) -> Dataset:
     """Read every MIDI file of the selected genres into a :class:`Dataset`: each file's
     whole note table, ``X`` its first ``max_notes`` notes; short, drum-only, empty, corrupt
     and duplicate files are skipped with a reason, never stopping the run. Results are
@@ -308,17 +285,7 @@ def _parse(blobs: list, genres: tuple[str, ...], max_notes: int, progress: bool)
 def _from_arrays(arrays: dict, root: Path, genres: tuple[str, ...], found: int, max_notes: int) -> Dataset:
     paths = [str(p) for p in arrays["paths"]]
     notes, offsets = arrays["notes"], arrays["offsets"]
-    return Dataset(
-        X=notes[offsets[:-1, None] + np.arange(max_notes)[None, :]],
-        y=arrays["y"],
-        genres=genres,
-        paths=paths,
-        groups=[group_of(p) for p in paths],
-        root=root,
-        found=found,
-        skipped=[Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])],
-        n_notes=arrays["n_notes"],
-        seconds=arrays["seconds"],
-        notes=notes,
-        offsets=offsets,
-    )
+    skipped = [Skipped(str(p), str(r)) for p, r in zip(arrays["skipped_paths"], arrays["skipped_reasons"])]
+    return Dataset(X=notes[offsets[:-1, None] + np.arange(max_notes)[None, :]], y=arrays["y"], genres=genres,
+                   paths=paths, groups=[group_of(p) for p in paths], root=root, found=found, skipped=skipped,
+                   n_notes=arrays["n_notes"], seconds=arrays["seconds"], notes=notes, offsets=offsets)

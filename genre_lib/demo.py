@@ -145,18 +145,11 @@ def _velocity(rng, level: float, offset: float, human: bool) -> float:
     return min(max(level + offset + int(rng.integers(-2, 3)), 1.0), 127.0)
 
 
-def _pick(rng, habit, key: str, options):
-    # a sequencer mostly sticks to its favourite, sometimes not
-    if rng.random() < HABIT_SHARE:
-        return habit[key]
-    return options[int(rng.integers(len(options)))]
-
-
 def _choose(rng, habit: dict | None, key: str, options):
-    # a piece in its own genre's style mostly follows its sequencer's habit; a borrowed
-    # style has no habit behind it, so any of the options
-    if habit is not None:
-        return _pick(rng, habit, key, options)
+    # a sequencer mostly sticks to its favourite, sometimes not; a borrowed style has no
+    # habit behind it (None), so any of the options
+    if habit is not None and rng.random() < HABIT_SHARE:
+        return habit[key]
     return options[int(rng.integers(len(options)))]
 
 
@@ -219,7 +212,7 @@ def _settings(rng, genre: str, habit: dict, borrowed: tuple[str, ...]) -> dict:
     s["bass_style"] = "walking" if jazz_bass else _choose(rng, mine["bass"], "bass_style", ["offbeat", "eighths"])
     s["jazz_lead"] = style["lead"] == "jazz"
     s["lead_program"] = _choose(rng, mine["lead"], "lead", [65, 56, 66] if s["jazz_lead"] else list(range(80, 88)))
-    s["backbeat"] = _pick(rng, habit, "backbeat", [CLAP, SNARE])
+    s["backbeat"] = _choose(rng, habit, "backbeat", [CLAP, SNARE])
     s["key"] = int(rng.integers(12))
     s["low"], s["high"] = {65: (61, 84), 56: (58, 82), 66: (54, 77)}.get(s["lead_program"], (60, 84))
     s["lead"] = int(rng.integers(s["low"] + 4, s["high"] - 4))
@@ -354,33 +347,14 @@ def _plan(per_genre: int, seed: int) -> list[dict]:
         for i, kind in enumerate(kinds):
             group = int(groups[i])
             if genre == "jazz":
-                title = "_".join(titles[i % len(titles)])
-                initials = SEQUENCERS[group]
-                if kind == "short":
-                    name = f"{title}_short_{initials}.mid"
-                else:
-                    name = f"{title}_{i + 1:0{width}d}_{initials}.mid"
+                number = "short" if kind == "short" else f"{i + 1:0{width}d}"
+                name = f"{'_'.join(titles[i % len(titles)])}_{number}_{SEQUENCERS[group]}.mid"
             else:
-                artist = f"Demo Artist {group + 1}"
-                if kind == "short":
-                    title = "Short Sketch"
-                elif kind == "drums_only":
-                    title = "Drums Only"
-                else:
-                    title = " ".join(titles[i % len(titles)])
-                    if i >= len(titles):
-                        title += f" {i // len(titles) + 1}"
-                name = f"{artist} - {title}.mid"
-            plan.append(
-                {
-                    "path": f"{genre}/{name}",
-                    "genre": genre,
-                    "group": group,
-                    "kind": kind,
-                    "borrowed": list(borrowed.get(i, ())),
-                    "rng": [seed, g, 2, i],
-                }
-            )
+                title = {"short": "Short Sketch", "drums_only": "Drums Only"}.get(kind) or (
+                    " ".join(titles[i % len(titles)]) + (f" {i // len(titles) + 1}" if i >= len(titles) else ""))
+                name = f"Demo Artist {group + 1} - {title}.mid"
+            plan.append({"path": f"{genre}/{name}", "genre": genre, "group": group, "kind": kind,
+                         "borrowed": list(borrowed.get(i, ())), "rng": [seed, g, 2, i]})
     return plan
 
 
@@ -397,16 +371,8 @@ def _generate(plan: list[dict], seed: int) -> list[tuple[dict, np.ndarray]]:
         n_notes = SHORT_NOTES if entry["kind"] == "short" else int(rng.integers(PIECE_NOTES[0], PIECE_NOTES[1] + 1))
         table, meta = _piece(rng, entry["genre"], habit, tuple(entry["borrowed"]), n_notes, entry["kind"] == "drums_only")
         group = SEQUENCERS[entry["group"]] if entry["genre"] == "jazz" else f"Demo Artist {entry['group'] + 1}"
-        record = {
-            "path": entry["path"],
-            "genre": entry["genre"],
-            "group": group,
-            "kind": entry["kind"],
-            "n_notes": len(table),
-            **meta,
-            "borrowed": entry["borrowed"],
-        }
-        out.append((record, table))
+        out.append(({"path": entry["path"], "genre": entry["genre"], "group": group, "kind": entry["kind"],
+                     "n_notes": len(table), **meta, "borrowed": entry["borrowed"]}, table))
     out.sort(key=lambda item: item[0]["path"])
     return out
 
@@ -434,23 +400,14 @@ def _safe_rel(rel: str) -> bool:
 def _listing(out_dir: Path) -> list[str]:
     if not out_dir.is_dir():
         return []
-    return sorted(
-        p.relative_to(out_dir).as_posix()
-        for p in out_dir.rglob("*")
-        if not p.is_dir() and not any(part.startswith(".") for part in p.relative_to(out_dir).parts)
-    )
+    return sorted(p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*")
+                  if not p.is_dir() and not any(part.startswith(".") for part in p.relative_to(out_dir).parts))
 
 
 def _manifest_text(per_genre: int, seed: int, records: list[dict], complete: bool) -> str:
-    manifest = {
-        "generator": GENERATOR,
-        "version": DEMO_VERSION,
-        "seed": seed,
-        "per_genre": per_genre,
-        "complete": complete,
-        "note": "Generated demo corpus, NOT real music (see README.md).",
-        "files": records,
-    }
+    manifest = {"generator": GENERATOR, "version": DEMO_VERSION, "seed": seed, "per_genre": per_genre,
+                "complete": complete, "note": "Generated demo corpus, NOT real music (see README.md).",
+                "files": records}
     return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
 
 
@@ -540,10 +497,9 @@ def make_demo_corpus(
         ValueError: ``per_genre`` or ``seed`` out of range.
     """
     out_dir = Path(out_dir)
-    if isinstance(per_genre, bool) or not isinstance(per_genre, (int, np.integer)) or per_genre < 1:
-        raise ValueError(f"per_genre must be an integer >= 1, got {per_genre!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    for name, value, least in (("per_genre", per_genre, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     per_genre, seed = int(per_genre), int(seed)
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"{out_dir}: exists and is not a folder")
@@ -551,18 +507,15 @@ def make_demo_corpus(
     old = _read_manifest(out_dir)
     if old is not None and not overwrite:
         same = (old.get("version"), old.get("seed"), old.get("per_genre"), old.get("complete")) == (
-            DEMO_VERSION, seed, per_genre, True,
-        )
+            DEMO_VERSION, seed, per_genre, True)
         paths = [out_dir / f["path"] for f in old["files"]]
         if same and all(p.is_file() for p in paths):
             return sorted(paths)
 
     owned_midi = {f["path"] for f in old["files"] if _safe_rel(f["path"])} if old else set()
     owned = owned_midi | {MANIFEST, README} if old else set()
-    foreign = [
-        rel for rel in _listing(out_dir)
-        if rel not in owned and not (rel.endswith(".part") and rel[: -len(".part")] in owned_midi)
-    ]
+    foreign = [rel for rel in _listing(out_dir)
+               if rel not in owned and not (rel.endswith(".part") and rel[: -len(".part")] in owned_midi)]
     if foreign:
         shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         if old is None:
@@ -586,9 +539,7 @@ def make_demo_corpus(
     # is still recognisably ours and is regenerated next time, never refused
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / MANIFEST).write_text(_manifest_text(per_genre, seed, records, False), encoding="utf-8")
-    paths = []
-    for record, table in generated:
-        paths.append(write_midi(table, out_dir / record["path"], overwrite=True))
+    paths = [write_midi(table, out_dir / record["path"], overwrite=True) for record, table in generated]
     (out_dir / README).write_text(_readme_text(per_genre, seed, records), encoding="utf-8")
     (out_dir / MANIFEST).write_text(_manifest_text(per_genre, seed, records, True), encoding="utf-8")
     return sorted(paths)

@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.parse
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Iterable
 
@@ -120,12 +121,9 @@ class DownloadReport:
             + (f", skipped {len(self.skipped)}" if self.skipped else "")
             + (f", not tried {self.not_tried}" if self.not_tried else "")
         ]
-        lines += [f"  failed {p.file}: {p.cause}" for p in self.failed]
-        lines += [f"  conflict {p.file}: {p.cause}" for p in self.conflicts]
-        lines += [f"  skipped {p.file}: {p.cause}" for p in self.skipped]
-        if self.stopped:
-            lines.append(f"  stopped: {self.stopped}")
-        return "\n".join(lines)
+        lines += [f"  {kind} {p.file}: {p.cause}" for kind, problems in
+                  (("failed", self.failed), ("conflict", self.conflicts), ("skipped", self.skipped)) for p in problems]
+        return "\n".join(lines + ([f"  stopped: {self.stopped}"] if self.stopped else []))
 
 
 def read_manifest(path: str | Path = MANIFEST) -> list[ManifestEntry]:
@@ -161,28 +159,22 @@ def read_manifest(path: str | Path = MANIFEST) -> list[ManifestEntry]:
 
 
 def _entry(row: dict, where: str) -> ManifestEntry:
-    values = {c: (row.get(c) or "").strip() for c in COLUMNS}
-    empty = [c for c in COLUMNS if not values[c]]
+    v = {c: (row.get(c) or "").strip() for c in (*COLUMNS, NAME_COLUMN)}
+    empty = [c for c in COLUMNS if not v[c]]
     if empty:
         raise ManifestError(f"{where}: empty {', '.join(empty)}")
-    genre, name = values["genre"], (row.get(NAME_COLUMN) or "").strip()
+    genre, name, path = v["genre"], v[NAME_COLUMN], v["path"]
     # both become local path parts: refuse anything that could leave the genre folder
-    if not _safe_part(genre):
-        raise ManifestError(f"{where}: genre {genre!r} cannot be a folder name")
-    if name and not _safe_part(name):
-        raise ManifestError(f"{where}: name {name!r} cannot be a file name")
-    if not name and not _safe_part(values["path"].rsplit("/", 1)[-1]):
-        raise ManifestError(f"{where}: path {values['path']!r} does not end in a usable file name")
-    sha1 = values["sha1"].lower()
-    if not _SHA1.fullmatch(sha1):
-        raise ManifestError(f"{where}: sha1 {values['sha1']!r} is not 40 hexadecimal digits")
-    if not values["bytes"].isdigit():
-        raise ManifestError(f"{where}: bytes {values['bytes']!r} is not a whole number")
-    return ManifestEntry(genre, values["repository"], values["commit"], values["path"], sha1, int(values["bytes"]), name)
-
-
-def _safe_part(part: str) -> bool:
-    return part not in (".", "..") and not part.startswith(".") and not any(c in part for c in "/\\\0")
+    for part, problem in ((genre, f"genre {genre!r} cannot be a folder name"),
+                          (name, f"name {name!r} cannot be a file name") if name else
+                          (path.rsplit("/", 1)[-1], f"path {path!r} does not end in a usable file name")):
+        if part in (".", "..") or part.startswith(".") or any(c in part for c in "/\\\0"):
+            raise ManifestError(f"{where}: {problem}")
+    if not _SHA1.fullmatch(v["sha1"].lower()):
+        raise ManifestError(f"{where}: sha1 {v['sha1']!r} is not 40 hexadecimal digits")
+    if not v["bytes"].isdigit():
+        raise ManifestError(f"{where}: bytes {v['bytes']!r} is not a whole number")
+    return ManifestEntry(genre, v["repository"], v["commit"], path, v["sha1"].lower(), int(v["bytes"]), name)
 
 
 def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) -> list[ManifestEntry]:
@@ -208,16 +200,8 @@ def sha1_of(path: str | Path) -> str:
     return pooch.file_hash(str(path), alg="sha1")
 
 
-def download(
-    entries: list[ManifestEntry],
-    dest: str | Path = REAL_DIR,
-    *,
-    base_url: str = DEFAULT_BASE_URL,
-    retries: int = 2,
-    backoff: float = 0.5,
-    timeout: float = 30.0,
-    progress: bool = True,
-) -> DownloadReport:
+def download(entries: list[ManifestEntry], dest: str | Path = REAL_DIR, *, base_url: str = DEFAULT_BASE_URL,
+             retries: int = 2, backoff: float = 0.5, timeout: float = 30.0, progress: bool = True) -> DownloadReport:
     """Fetch every entry into ``dest/<genre>/<name>``, verified, resumable, never
     overwriting; ``retries`` further attempts per file, ``backoff`` seconds before the first
     retry (doubled after), ``timeout`` seconds of silence per attempt.
@@ -244,29 +228,27 @@ def download(
             conflicts.append(FileProblem(
                 e.target, f"exists with SHA-1 {found}, the manifest lists {e.sha1}; left as it is "
                           "(move it away and rerun to get the listed file)"))
-    downloaded, failed, stopped, not_tried, in_a_row = [], [], None, 0, 0
+    fetch = partial(_fetch, dest=dest, base_url=base_url, retries=retries, backoff=backoff, timeout=timeout)
     # the first file tells an unreachable host apart before anything is shown
-    first = _fetch_with_retries(need[0], dest, base_url, retries, backoff, timeout) if need else None
+    first = fetch(need[0]) if need else None
     if first is not None and first.unreachable:
         raise UnreachableError(f"cannot reach {host}: {first.cause} (fetching {need[0].target}); {OFFLINE_HINT}")
+    downloaded, failed, stopped, in_a_row = [], [], None, 0
     with tqdm(total=len(todo), initial=len(todo) - len(need), desc="download", unit="file",
               disable=not progress or not need, file=sys.stderr) as bar:
         for i, e in enumerate(need):
-            problem = first if i == 0 else _fetch_with_retries(e, dest, base_url, retries, backoff, timeout)
+            problem = first if i == 0 else fetch(e)
             bar.update(1)
             if problem is None:
                 downloaded.append(e.target)
-                in_a_row = 0
-                continue
-            failed.append(FileProblem(e.target, problem.cause))
-            in_a_row = in_a_row + 1 if problem.connection else 0
+            else:
+                failed.append(FileProblem(e.target, problem.cause))
+            in_a_row = in_a_row + 1 if problem is not None and problem.connection else 0
             if in_a_row >= LOST_AFTER:
-                not_tried = len(need) - i - 1
                 stopped = f"lost the connection to {host} ({problem.cause}) for {in_a_row} files in a row; rerun to resume"
                 break
-    return DownloadReport(dest=dest, listed=len(entries), downloaded=tuple(downloaded), already_there=tuple(already),
-                          failed=tuple(failed), conflicts=tuple(conflicts), skipped=tuple(skipped),
-                          not_tried=not_tried, stopped=stopped)
+    return DownloadReport(dest, len(entries), tuple(downloaded), tuple(already), tuple(failed), tuple(conflicts),
+                          tuple(skipped), len(need) - i - 1 if stopped else 0, stopped)
 
 
 def _unique_names(entries: list[ManifestEntry]) -> tuple[list[ManifestEntry], list[FileProblem]]:
@@ -294,33 +276,19 @@ def _host_of(base_url: str) -> str:
 
 
 @dataclass
-class _Failure(Exception):
-    """One failed attempt: its cause, whether the connection failed, and whether it
-    could not be opened at all (the host is unreachable)."""
+class _Failure:
+    """The last failed attempt at a file: its cause, whether the connection failed, and
+    whether it could not be opened at all (the host is unreachable)."""
 
     cause: str
     connection: bool = False
     unreachable: bool = False
 
 
-def _fetch_with_retries(e: ManifestEntry, dest: Path, base_url: str, retries: int, backoff: float,
-                        timeout: float) -> _Failure | None:
-    """None when the file is in place; else the last attempt's :class:`_Failure`."""
-    for attempt in range(retries + 1):
-        try:
-            _fetch(e, dest, base_url, timeout)
-            return None
-        except _Failure as exc:
-            failure = exc
-        if failure.unreachable and attempt >= 1:
-            break  # refused twice: no network, not a passing hiccup
-        if attempt < retries:
-            time.sleep(backoff * 2**attempt)
-    return failure
-
-
-def _fetch(e: ManifestEntry, dest: Path, base_url: str, timeout: float) -> None:
-    """``pooch.retrieve`` of one file, its errors turned into a :class:`_Failure`."""
+def _fetch(e: ManifestEntry, dest: Path, base_url: str, retries: int, backoff: float, timeout: float
+           ) -> _Failure | None:
+    """``pooch.retrieve`` of one file with ``retries`` further attempts: None when the file
+    is in place, else the last attempt's :class:`_Failure`."""
     import logging
 
     import pooch
@@ -328,25 +296,31 @@ def _fetch(e: ManifestEntry, dest: Path, base_url: str, timeout: float) -> None:
     from urllib3.exceptions import NewConnectionError
 
     pooch.get_logger().setLevel(logging.WARNING)
-    try:
-        pooch.retrieve(e.url(base_url), known_hash=f"sha1:{e.sha1}", fname=e.name, path=dest / e.genre,
-                       downloader=pooch.HTTPDownloader(timeout=timeout), progressbar=False)
-    except requests.exceptions.HTTPError as exc:
-        raise _Failure(f"HTTP {exc.response.status_code} {exc.response.reason}") from None
-    except requests.exceptions.ChunkedEncodingError as exc:
-        got = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected", str(exc))
-        cause = (f"the connection closed after {got[1]} of {int(got[1]) + int(got[2])} bytes" if got
-                 else f"the connection closed early ({exc})")
-        raise _Failure(cause) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-        reason = getattr(exc.args[0], "reason", exc) if exc.args else exc
-        unreachable = isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError)
-        raise _Failure(_reason(reason), connection=True, unreachable=unreachable) from None
-    except requests.exceptions.RequestException as exc:
-        raise _Failure(_reason(exc)) from None
-    except ValueError as exc:  # pooch: the SHA-1 of the downloaded bytes is not the listed one
-        got = re.search(r"but got ([0-9a-f]{40})", str(exc))
-        raise _Failure(f"SHA-1 mismatch: got {got[1] if got else '?'}, the manifest lists {e.sha1}") from None
+    for attempt in range(retries + 1):
+        try:
+            pooch.retrieve(e.url(base_url), known_hash=f"sha1:{e.sha1}", fname=e.name, path=dest / e.genre,
+                           downloader=pooch.HTTPDownloader(timeout=timeout), progressbar=False)
+            return None
+        except requests.exceptions.HTTPError as exc:
+            failure = _Failure(f"HTTP {exc.response.status_code} {exc.response.reason}")
+        except requests.exceptions.ChunkedEncodingError as exc:
+            got = re.search(r"IncompleteRead\((\d+) bytes read, (\d+) more expected", str(exc))
+            failure = _Failure(f"the connection closed after {got[1]} of {int(got[1]) + int(got[2])} bytes" if got
+                               else f"the connection closed early ({exc})")
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            reason = getattr(exc.args[0], "reason", exc) if exc.args else exc
+            failure = _Failure(_reason(reason), connection=True, unreachable=isinstance(
+                exc, requests.exceptions.ConnectTimeout) or isinstance(reason, NewConnectionError))
+        except requests.exceptions.RequestException as exc:
+            failure = _Failure(_reason(exc))
+        except ValueError as exc:  # pooch: the SHA-1 of the downloaded bytes is not the listed one
+            got = re.search(r"but got ([0-9a-f]{40})", str(exc))
+            failure = _Failure(f"SHA-1 mismatch: got {got[1] if got else '?'}, the manifest lists {e.sha1}")
+        if failure.unreachable and attempt >= 1:
+            break  # refused twice: no network, not a passing hiccup
+        if attempt < retries:
+            time.sleep(backoff * 2**attempt)
+    return failure
 
 
 def _reason(exc: BaseException) -> str:

@@ -278,9 +278,7 @@ def _descend(judges: tuple[RNNVerdict, ...], base: np.ndarray, target: int, s: F
     """
     n = len(base)
     scale = scale_vector()
-    mask = np.ones((n, len(FEATURES)))
-    for f in s.frozen:
-        mask[:, FEATURES.index(f)] = 0.0
+    mask = np.tile([float(f not in s.frozen) for f in FEATURES], (n, 1))
     mask[0, STEP] = 0.0
     base64 = base.astype(np.float64)
     u = np.zeros((n, len(FEATURES)))  # delta / scale

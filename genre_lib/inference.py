@@ -185,13 +185,8 @@ def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = MAX_ROW
     return softmax(logits(model, X, batch_size))
 
 
-def gradient(
-    model: "keras.Model",
-    X: np.ndarray,
-    target: int | np.ndarray,
-    objective: str = "logit",
-    batch_size: int = MAX_ROWS,
-) -> tuple[np.ndarray, np.ndarray]:
+def gradient(model: "keras.Model", X: np.ndarray, target: int | np.ndarray, objective: str = "logit",
+             batch_size: int = MAX_ROWS) -> tuple[np.ndarray, np.ndarray]:
     """The logits ``(files, genres)`` of ``X`` (one table or a batch) and the gradient
     ``(files, notes, features)`` of each file's ``objective`` (:data:`OBJECTIVES`) for its
     ``target`` genre, in the model's dtype.

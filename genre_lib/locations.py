@@ -181,16 +181,6 @@ def describe_run(run: Run) -> str:
     return f"The model: `{where.as_posix()}`, configuration {what}{accuracy}."
 
 
-#: the saliency checks of the committed study model on all its held-out files, made by
-#: ``scripts/saliency_checks.py``: what notebooks 04 and 05 show in a full run on the real
-#: collection, instead of recomputing them for minutes
-STORED_CHECKS = paths.RESULTS_DIR / "saliency-checks-jazz-electronic.json"
-
-#: held-out files per genre notebooks 04 and 05 explain and check in quick mode and on
-#: the demo corpus; a full run takes every held-out file
-CHECKED_PER_GENRE = {"quick": 8, "demo": 3}
-
-
 def explained_files(run: Run, data: "Dataset", source: "DataChoice", quick: bool = False) -> np.ndarray:
     """Indices in ``data`` of the held-out files notebooks 04 and 05 explain and check:
     every held-out test file of ``run`` in a full run, the first

@@ -85,32 +85,20 @@ def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program:
     return out
 
 
-def notes_from_events(
-    start: np.ndarray,
-    end: np.ndarray,
-    pitch: np.ndarray,
-    velocity: np.ndarray,
-    drum: np.ndarray,
-    program: np.ndarray,
-) -> np.ndarray:
+def notes_from_events(start: np.ndarray, end: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, drum: np.ndarray,
+                      program: np.ndarray) -> np.ndarray:
     """A note table from per-note absolute times (seconds) and attributes, sorted by
     :func:`note_order`; notes of no duration are dropped.
     """
     start = np.asarray(start, dtype=np.float64)
     duration = np.asarray(end, dtype=np.float64) - start
-    cols = [np.asarray(c, dtype=np.float64) for c in (pitch, velocity, drum, program)]
-    pitch, velocity, drum, program = cols
-    program = np.where(drum > 0, 0.0, program)
     keep = duration > 0
-    start, duration = start[keep], duration[keep]
-    pitch, velocity, drum, program = (c[keep] for c in (pitch, velocity, drum, program))
+    pitch, velocity, drum, program = (np.asarray(c, dtype=np.float64)[keep] for c in (pitch, velocity, drum, program))
+    start, duration, program = start[keep], duration[keep], np.where(drum > 0, 0.0, program)
     order = note_order(start, pitch, drum, program, duration, velocity)
     start = start[order]
     step = np.diff(start, prepend=start[:1]) if len(start) else start
-    table = np.stack(
-        [pitch[order], step, duration[order], velocity[order], drum[order], program[order]],
-        axis=1,
-    )
+    table = np.stack([pitch[order], step, duration[order], velocity[order], drum[order], program[order]], axis=1)
     return table.astype(np.float32).reshape(-1, len(FEATURES))
 
 
@@ -130,23 +118,9 @@ def parse_midi_bytes(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
         score = symusic.Score.from_midi(data, ttype="second")
     except Exception as exc:  # symusic raises RuntimeError/ValueError for damaged data
         raise MidiError(path, f"unreadable MIDI: {exc}") from None
-    parts = []
-    for track in score.tracks:
-        arrays = track.notes.numpy()
-        n = len(arrays["time"])
-        if n == 0:
-            continue
-        start = arrays["time"].astype(np.float64)
-        parts.append(
-            (
-                start,
-                start + arrays["duration"],
-                arrays["pitch"],
-                arrays["velocity"],
-                np.full(n, float(track.is_drum)),
-                np.full(n, float(track.program)),
-            )
-        )
+    parts = [(start, start + a["duration"], a["pitch"], a["velocity"], np.full(len(start), float(t.is_drum)),
+              np.full(len(start), float(t.program)))
+             for t in score.tracks for a in [t.notes.numpy()] for start in [a["time"].astype(np.float64)] if len(start)]
     if not parts:
         raise MidiError(path, "no notes")
     table = notes_from_events(*(np.concatenate(cols) for cols in zip(*parts)))
@@ -189,24 +163,16 @@ def to_pretty_midi(table: np.ndarray):
     table = np.asarray(table, dtype=np.float64)
     pm = pretty_midi.PrettyMIDI(resolution=WRITE_RESOLUTION, initial_tempo=WRITE_TEMPO)
     start = onsets(table)
-    duration = np.maximum(table[:, DURATION], TIME_RESOLUTION)
-    instruments: dict[tuple[int, bool], pretty_midi.Instrument] = {}
-    for i in range(len(table)):
-        is_drum = bool(table[i, DRUM] >= 0.5)
-        program = 0 if is_drum else int(np.clip(round(table[i, PROGRAM]), 0, 127))
-        key = (program, is_drum)
-        if key not in instruments:
-            name = "Drums" if is_drum else pretty_midi.program_to_instrument_name(program)
-            instruments[key] = pretty_midi.Instrument(program=program, is_drum=is_drum, name=name)
-        instruments[key].notes.append(
-            pretty_midi.Note(
-                velocity=int(np.clip(round(table[i, VELOCITY]), 1, 127)),
-                pitch=int(np.clip(round(table[i, PITCH]), 0, 127)),
-                start=float(start[i]),
-                end=float(start[i] + duration[i]),
-            )
-        )
-    pm.instruments = [instruments[k] for k in sorted(instruments)]
+    end = start + np.maximum(table[:, DURATION], TIME_RESOLUTION)
+    drum = table[:, DRUM] >= 0.5
+    program = np.where(drum, 0, np.clip(np.round(table[:, PROGRAM]), 0, 127)).astype(int)
+    velocity, pitch = (np.clip(np.round(table[:, c]), lo, 127).astype(int) for c, lo in ((VELOCITY, 1), (PITCH, 0)))
+    for p, is_drum in sorted(set(zip(program.tolist(), drum.tolist()))):  # one instrument per program, one of drums
+        inst = pretty_midi.Instrument(program=p, is_drum=is_drum,
+                                      name="Drums" if is_drum else pretty_midi.program_to_instrument_name(p))
+        inst.notes = [pretty_midi.Note(velocity=int(velocity[i]), pitch=int(pitch[i]), start=float(start[i]),
+                                       end=float(end[i])) for i in np.flatnonzero((program == p) & (drum == is_drum))]
+        pm.instruments.append(inst)
     return pm
 
 

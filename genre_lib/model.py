@@ -1,18 +1,9 @@
-"""The RNN genre classifier: raw note tables in, genre probabilities out.
-
-The model reads note tables as :func:`genre_lib.midi_io.read_midi` makes them
-``(files, notes, features)`` in MIDI units; everything that turns those units into
-numbers lives inside it (its layers are the classes below, registered with Keras under
-``genre_lib>``), so a saved ``.keras`` file scores a new file with nothing else at hand
-and gradients are taken with respect to the real MIDI values:
-:class:`MusicAugment` (training only) -> :class:`NoteEncoding` -> ``Normalization`` ->
-:class:`SelectColumns`, with the one-hot categories :class:`ProgramFamily`,
-:class:`PitchClass`, :class:`DrumSound` and optionally :class:`PartIntervals` beside
-them -> an optional convolution -> GRU or LSTM layers (one stack per part with
-:class:`PartMask`) -> the window statistics :class:`NoteSummary` and
-:class:`PitchClassProfile` beside the state (layer ``state_and_summary``) -> dense
-layers -> ``logits`` -> ``probabilities``. Settings: :class:`genre_lib.configs.ModelConfig`.
-Importing this module imports Keras (and TensorFlow).
+"""The RNN genre classifier: note tables ``(files, notes, features)`` in MIDI units in,
+genre probabilities out. Everything that turns MIDI units into numbers is a layer of the
+model (the classes below, registered with Keras under ``genre_lib>``), so a saved
+``.keras`` file scores a new file alone and gradients are taken with respect to the real
+MIDI values; :func:`build_model` shows the order of the layers, chosen by
+:class:`genre_lib.configs.ModelConfig`. Importing this module imports Keras (and TensorFlow).
 """
 
 from __future__ import annotations
@@ -56,11 +47,8 @@ class NoteEncoding(keras.layers.Layer):
 
     def __init__(self, log_columns=LOG_COLUMNS, n_features=len(FEATURES), **kwargs):
         super().__init__(**kwargs)
-        self.log_columns = tuple(int(c) for c in log_columns)
-        self.n_features = int(n_features)
-        mask = np.zeros(self.n_features, dtype="float32")
-        mask[list(self.log_columns)] = 1.0
-        self._mask = mask
+        self.log_columns, self.n_features = tuple(int(c) for c in log_columns), int(n_features)
+        self._mask = np.isin(np.arange(self.n_features), self.log_columns).astype("float32")
 
     def call(self, x):
         mask = ops.convert_to_tensor(self._mask, dtype=x.dtype)
@@ -275,16 +263,11 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     h = norm(NoteEncoding(n_features=n_features, name="note_encoding")(x))
     if tuple(config.columns) != FEATURES:
         h = SelectColumns([FEATURES.index(c) for c in config.columns], name="columns")(h)
-    categories = []
-    if config.families:
-        categories.append(ProgramFamily(name="program_family")(x))
-    if config.pitch_classes:
-        pitch_classes = PitchClass(name="pitch_class")(x)
-        categories.append(pitch_classes)
-    if config.drum_sounds:
-        categories.append(DrumSound(name="drum_sound")(x))
+    categories = {name: layer(name=name)(x) for name, layer, on in (
+        ("program_family", ProgramFamily, config.families), ("pitch_class", PitchClass, config.pitch_classes),
+        ("drum_sound", DrumSound, config.drum_sounds)) if on}
     if categories:
-        h = keras.layers.Concatenate(name="with_categories")([h, *categories])
+        h = keras.layers.Concatenate(name="with_categories")([h, *categories.values()])
     notes = h
     if config.intervals:
         intervals = PartIntervals(name="part_intervals")(x)
@@ -300,7 +283,7 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     if config.summary:
         summaries.append(NoteSummary(name="note_summary")(notes))
         if config.pitch_classes:
-            summaries.append(PitchClassProfile(name="pitch_class_profile")(pitch_classes))
+            summaries.append(PitchClassProfile(name="pitch_class_profile")(categories["pitch_class"]))
     if config.interval_summary:
         summaries.append(NoteSummary(name="interval_summary")(intervals))
     # the recurrent states enter this layer directly: genre_lib.probes tells the branches
@@ -320,11 +303,8 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     logits = keras.layers.Dense(n_genres, name="logits")(h)
     probs = keras.layers.Softmax(name="probabilities")(logits)
     model = keras.Model(inputs, probs, name=f"{config.cell}_classifier")
-    model.compile(
-        optimizer=keras.optimizers.Adam(config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     return model
 
 

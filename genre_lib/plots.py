@@ -38,16 +38,9 @@ def _new_ax(ax, figsize=(10, 4)):
     return ax
 
 
-def plot_piano_roll(
-    table: np.ndarray,
-    ax=None,
-    values: np.ndarray | None = None,
-    highlight: np.ndarray | None = None,
-    cmap: str = "coolwarm",
-    title: str | None = None,
-    vmax: float | None = None,
-    values_label: str | None = None,
-):
+def plot_piano_roll(table: np.ndarray, ax=None, values: np.ndarray | None = None, highlight: np.ndarray | None = None,
+                    cmap: str = "coolwarm", title: str | None = None, vmax: float | None = None,
+                    values_label: str | None = None):
     """Draw a note table as a piano roll (time across, pitch up, drums in a lane
     below) on ``ax`` and return it. ``values`` colour the notes (per-note numbers, e.g.
     saliency, on a diverging scale up to ``vmax``, labelled ``values_label``), else pitched
@@ -141,15 +134,9 @@ def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FE
     return axes
 
 
-def plot_flip(
-    original: np.ndarray,
-    modified: np.ndarray,
-    axes=None,
-    values: np.ndarray | None = None,
-    titles: tuple[str, str] = ("original", "flipped"),
-    vmax: float | None = None,
-    values_label: str | None = None,
-):
+def plot_flip(original: np.ndarray, modified: np.ndarray, axes=None, values: np.ndarray | None = None,
+              titles: tuple[str, str] = ("original", "flipped"), vmax: float | None = None,
+              values_label: str | None = None):
     """Note map of a genre flip: piano rolls of ``original`` (top, changed notes
     outlined in orange, coloured by ``values`` if given) and ``modified`` (below, changed
     notes filled in orange) on one time and pitch axis; returns the two axes.
@@ -194,15 +181,8 @@ def plot_flip(
     return axes
 
 
-def plot_saliency_heatmap(
-    attr: np.ndarray,
-    features=FEATURES,
-    ax=None,
-    title: str | None = None,
-    vmax: float | None = None,
-    cmap: str = "RdBu_r",
-    unit: str | None = None,
-):
+def plot_saliency_heatmap(attr: np.ndarray, features=FEATURES, ax=None, title: str | None = None,
+                          vmax: float | None = None, cmap: str = "RdBu_r", unit: str | None = None):
     """Heat map of one signed map ``attr`` ``(notes, features)``: a row per feature,
     red raises the genre's output, blue lowers it, one colour limit ``vmax`` (default the
     largest |value|). Pass a map comparable across features (``Method.shown``); returns the axes.
@@ -220,16 +200,8 @@ def plot_saliency_heatmap(
     return ax
 
 
-def plot_saliency_roll(
-    table: np.ndarray,
-    attr: np.ndarray,
-    ax=None,
-    signed: bool = False,
-    title: str | None = None,
-    top: int = 0,
-    vmax: float | None = None,
-    unit: str | None = None,
-):
+def plot_saliency_roll(table: np.ndarray, attr: np.ndarray, ax=None, signed: bool = False, title: str | None = None,
+                       top: int = 0, vmax: float | None = None, unit: str | None = None):
     """A piano roll coloured by each note's importance in a comparable map
     (:func:`genre_lib.saliency.note_importance`, signed or not), the ``top`` notes
     outlined; returns the axes.
@@ -331,18 +303,16 @@ def plot_method_checks(checks, ax=None, title: str | None = None):
     """Each method's deletion AUC minus each no-map ranking's with its paired interval
     (:class:`genre_lib.saliency_checks.MethodChecks`); left of 0 the map does better. Returns the axes.
     """
-    from .saliency_checks import CHANCES
+    from .saliency_checks import CHANCE_LABELS
 
     ax = _new_ax(ax, figsize=(8, 0.6 + 0.55 * len(checks.methods)))
-    labels = {"random": "random order", "position": "position-matched (another file's map)",
-              "recency": "last notes first"}
     colors = {"random": "0.4", "position": "tab:purple", "recency": "tab:blue"}
-    for j, c in enumerate(CHANCES):
+    for j, (c, label) in enumerate(CHANCE_LABELS.items()):
         for i, m in enumerate(checks.methods):
             d = m.deletion[c]
-            y = i + (j - 1) * 0.22
-            ax.errorbar(d.difference, y, xerr=[[d.difference - d.low], [d.high - d.difference]], fmt="o",
-                        color=colors[c], capsize=3, label=labels[c] if i == 0 else None)
+            ax.errorbar(d.difference, i + (j - 1) * 0.22, xerr=[[d.difference - d.low], [d.high - d.difference]],
+                        fmt="o", color=colors[c], capsize=3, label=None if i else
+                        label + (" (another file's map)" if c == "position" else ""))
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(range(len(checks.methods)), [m.method for m in checks.methods])
     ax.invert_yaxis()
@@ -350,6 +320,19 @@ def plot_method_checks(checks, ax=None, title: str | None = None):
     ax.set_title(title or f"does a map beat the rules without a map? ({checks.n} files; left of 0: yes)")
     ax.legend(fontsize=8, loc="best")
     return ax
+
+
+def _interval_bars(ax, labels: Sequence[str], series: list) -> None:
+    """Horizontal bars, one row per label (the first on top), one bar per series
+    ``(name, {label: (value, low, high)}, colour of a label)`` with its interval as an error bar."""
+    height = 0.8 / len(series)
+    for j, (name, got, color) in enumerate(series):
+        rows = [i for i, label in enumerate(labels) if label in got]
+        v = np.array([got[labels[i]] for i in rows], dtype=float).reshape(-1, 3)
+        ax.barh(np.array(rows) + (j - (len(series) - 1) / 2) * height, v[:, 0], height, capsize=2, label=name,
+                xerr=np.abs(v[:, 1:].T - v[:, 0]), color=[color(labels[i]) for i in rows])
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
 
 
 def plot_probes(results: "Sequence", axes=None, title: str | None = None):
@@ -364,19 +347,12 @@ def plot_probes(results: "Sequence", axes=None, title: str | None = None):
         _, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 0.32 * len(probes) * len(verdicts) + 1.2),
                                sharey=True, squeeze=False, layout="constrained")
         axes = axes[0]
-    height = 0.8 / len(verdicts)
     colors = {"rnn": "tab:blue", "baseline": "tab:orange"}
     for ax, protocol in zip(axes, protocols):
-        for j, verdict in enumerate(verdicts):
-            got = {r["probe"]: r for r in rows if r["protocol"] == protocol and r["verdict"] == verdict}
-            y = [i + (j - (len(verdicts) - 1) / 2) * height for i, p in enumerate(probes) if p in got]
-            r = [got[p] for p in probes if p in got]
-            effect = np.array([x["effect"] for x in r])
-            err = np.array([[x["effect"] - x["low"] for x in r], [x["high"] - x["effect"] for x in r]])
-            ax.barh(y, effect, height, xerr=err, color=colors.get(verdict, "0.5"), label=verdict, capsize=2)
+        _interval_bars(ax, probes, [(v, {r["probe"]: (r["effect"], r["low"], r["high"]) for r in rows
+                                         if r["protocol"] == protocol and r["verdict"] == v},
+                                     lambda _, v=v: colors.get(v, "0.5")) for v in verdicts])
         ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_yticks(range(len(probes)), probes)
-        ax.invert_yaxis()
         ax.set(xlabel="accuracy lost (as is - probed), 95 % interval", title=f"{protocol}")
         ax.legend(fontsize=8)
     if title:
@@ -506,18 +482,11 @@ def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str
     rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]
     edits = list(dict.fromkeys(r["edit"] for r in rows))
     ax = _new_ax(ax, (9, 0.3 * len(edits) * len(judges) + 1.2))
-    height = 0.8 / len(judges)
-    for j, judge in enumerate(judges):
-        got = {r["edit"]: r for r in rows if r["judge"] == judge}
-        y = np.arange(len(edits)) + (j - (len(judges) - 1) / 2) * height
-        share = np.array([got[e]["flipped"] for e in edits])
-        err = np.abs(np.array([got[e]["flipped_interval"] for e in edits]).T - share)
-        ax.barh(y, share, height, xerr=err, capsize=2, label=judge,
-                color=["0.7" if e in HORSE else f"C{j}" for e in edits])
+    _interval_bars(ax, edits, [(judge, {r["edit"]: (r["flipped"], *r["flipped_interval"])
+                                        for r in rows if r["judge"] == judge},
+                                lambda e, j=j: "0.7" if e in HORSE else f"C{j}") for j, judge in enumerate(judges)])
     horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
     ax.axvline(horse, color="0.3", ls=":", lw=1, label=f"most a horse test changes ({horse:.1%})")
-    ax.set_yticks(range(len(edits)), edits)
-    ax.invert_yaxis()
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set(xlabel=f"verdicts changed by the edit ({protocol}), 95 % interval")
     ax.legend(fontsize=8, loc="lower right")

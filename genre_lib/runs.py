@@ -297,6 +297,13 @@ _ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", 
               "interval_summary", "parts", "bidirectional", "conv")
 
 
+#: the held-out figures of the iterations table: column -> (verdict, protocol, figure)
+_SCORES = {"accuracy": ("rnn", "file", "accuracy"), "loss": ("rnn", "file", "loss"),
+           "first100 accuracy": ("rnn", "first100", "accuracy"), "first100 loss": ("rnn", "first100", "loss"),
+           **{f"{who} {name}": (who, p, "accuracy") for who in ("baseline", "combined")
+              for name, p in (("accuracy", "file"), ("first100", "first100"))}}
+
+
 def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
     """One row per run folder below ``runs_dir`` (sorted by path): the study's
     iterations table, with the configuration, the held-out accuracies of every verdict
@@ -316,39 +323,22 @@ def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
         except (RunError, OSError, json.JSONDecodeError) as exc:
             rows.append({"run": name, "note": str(exc)})
             continue
-        cfg = meta["config"]
-        test = metrics.get("rnn", {}).get("protocols", {})
-        base = metrics.get("baseline", {}).get("protocols", {})
-        both = metrics.get("combined", {}).get("protocols", {})
-        inputs = cfg.get("columns", [])
+        cfg, inputs = meta["config"], meta["config"].get("columns", [])
         probed = {p: order_and_top_attribute([r for r in metrics.get("probes", []) if r["verdict"] == "rnn"], p)
                   for p in ("first100", "file")}
         rows.append({
-            "run": name,
-            "model": cfg["cell"].upper(),
-            "nodes": cfg["units"],
-            "layers": cfg["layers"],
+            "run": name, "model": cfg["cell"].upper(), "nodes": cfg["units"], "layers": cfg["layers"],
             "dense": f"{cfg['dense_layers']}x{cfg['dense_units']}",
             "inputs": "all" if len(inputs) == 6 else "+".join(inputs),
             "additions": ", ".join(k for k in _ADDITIONS if cfg.get(k)) or "-",
-            "windows": cfg.get("windows", 1),
-            "epochs": f"{len(history.get('loss', []))}/{cfg['epochs']}",
-            "accuracy": test.get("file", {}).get("accuracy"),
-            "loss": test.get("file", {}).get("loss"),
-            "first100 accuracy": test.get("first100", {}).get("accuracy"),
-            "first100 loss": test.get("first100", {}).get("loss"),
-            "baseline accuracy": base.get("file", {}).get("accuracy"),
-            "baseline first100": base.get("first100", {}).get("accuracy"),
-            "combined accuracy": both.get("file", {}).get("accuracy"),
-            "combined first100": both.get("first100", {}).get("accuracy"),
+            "windows": cfg.get("windows", 1), "epochs": f"{len(history.get('loss', []))}/{cfg['epochs']}",
+            **{column: metrics.get(who, {}).get("protocols", {}).get(p, {}).get(key)
+               for column, (who, p, key) in _SCORES.items()},
             "order effect": probed["file"]["order effect"],
             "order effect first100": probed["first100"]["order effect"],
-            "top attribute": probed["file"]["top attribute"],
-            "split": meta.get("split", {}).get("kind"),
-            "test files": test.get("file", {}).get("n"),
-            "seed": meta.get("seed"),
-            "train s": meta.get("train_seconds"),
-            "trained": meta.get("trained_on"),
+            "top attribute": probed["file"]["top attribute"], "split": meta.get("split", {}).get("kind"),
+            "test files": metrics.get("rnn", {}).get("protocols", {}).get("file", {}).get("n"),
+            "seed": meta.get("seed"), "train s": meta.get("train_seconds"), "trained": meta.get("trained_on"),
             "note": "",
         })
     return pd.DataFrame(rows)

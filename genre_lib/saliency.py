@@ -77,9 +77,7 @@ def describe_output(output: str, genres: Sequence[str], target: int) -> str:
     return f"the {name} logit minus the mean of the other genres' logits ({', '.join(others)})"
 
 
-# ---------------------------------------------------------------------------------------
-# Reference statistics: feature scales and the neutral baseline
-# ---------------------------------------------------------------------------------------
+# --- reference statistics: feature scales and the neutral baseline ---
 
 
 def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
@@ -105,10 +103,8 @@ def feature_std(source, eps: float = 1e-6) -> np.ndarray:
     if hasattr(source, "layers"):
         stats = _normalization_stats(source)
         if stats is None:
-            raise SaliencyError(
-                "the model has no adapted Normalization layer to read feature scales from; "
-                "pass feature_std(X_train) computed from the training files"
-            )
+            raise SaliencyError("the model has no adapted Normalization layer to read feature scales from; "
+                                "pass feature_std(X_train) computed from the training files")
         std = stats[1]
     else:
         X = np.asarray(source, dtype=np.float64)
@@ -139,9 +135,7 @@ def model_baseline(model, n_notes: int) -> np.ndarray:
     return np.tile(stats[0].astype(np.float32), (n_notes, 1))
 
 
-# ---------------------------------------------------------------------------------------
-# Making maps comparable and summarising them per note
-# ---------------------------------------------------------------------------------------
+# --- making maps comparable and summarising them per note ---
 
 
 def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarray:
@@ -170,20 +164,11 @@ def top_notes(attr: np.ndarray, k: int = 10, features: Sequence[str] = FEATURES)
     a = np.asarray(attr, dtype=np.float64)
     imp = note_importance(a)
     order = np.argsort(-imp, kind="stable")[:k]
-    return [
-        {
-            "note": int(i),
-            "importance": float(imp[i]),
-            "signed": float(a[i].sum()),
-            "feature": features[int(np.abs(a[i]).argmax())],
-        }
-        for i in order
-    ]
+    return [{"note": int(i), "importance": float(imp[i]), "signed": float(a[i].sum()),
+             "feature": features[int(np.abs(a[i]).argmax())]} for i in order]
 
 
-# ---------------------------------------------------------------------------------------
-# Completeness (Integrated Gradients)
-# ---------------------------------------------------------------------------------------
+# --- completeness (Integrated Gradients) ---
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,9 +210,7 @@ class Completeness:
                 "tolerance": self.tolerance, "floor": self.floor, "n": int(len(self.gap))}
 
 
-# ---------------------------------------------------------------------------------------
-# The map as shown
-# ---------------------------------------------------------------------------------------
+# --- the map as shown ---
 
 
 @dataclass(frozen=True, eq=False)
@@ -297,9 +280,7 @@ class SaliencyMap:
         }
 
 
-# ---------------------------------------------------------------------------------------
-# Methods
-# ---------------------------------------------------------------------------------------
+# --- methods ---
 
 
 class Method:

@@ -50,9 +50,7 @@ def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> n
     return out
 
 
-# ---------------------------------------------------------------------------------------
-# Randomization
-# ---------------------------------------------------------------------------------------
+# --- randomization ---
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,16 +90,8 @@ class RandomizationResult:
         }
 
 
-def randomization_check(
-    method: Method,
-    X: np.ndarray,
-    target,
-    layers: str = "cascade",
-    seed: int = 0,
-    feature_scale: np.ndarray | None = None,
-    scaled: bool = True,
-    **options,
-) -> RandomizationResult:
+def randomization_check(method: Method, X: np.ndarray, target, layers: str = "cascade", seed: int = 0,
+                        feature_scale: np.ndarray | None = None, scaled: bool = True, **options) -> RandomizationResult:
     """Model-parameter randomization (Adebayo et al. 2018): a copy of the model has its
     learned layers re-initialized from the top (``layers="cascade"``) or one at a time, and
     each file's map, as shown (``scaled=False``: raw), is compared with the trained model's
@@ -143,9 +133,7 @@ def randomization_check(
     return RandomizationResult(method.name, layers, tuple(stages), np.array(rows), np.array(signed))
 
 
-# ---------------------------------------------------------------------------------------
-# Deletion curves
-# ---------------------------------------------------------------------------------------
+# --- deletion curves ---
 
 
 def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
@@ -175,20 +163,9 @@ class DeletionResult:
 
     def __post_init__(self) -> None:
         aucs = {k: _auc(self.x, getattr(self, k)) for k in ("salient", "random", "recency")}
-        _freeze(self, auc_salient=aucs["salient"], auc_random=aucs["random"], auc_recency=aucs["recency"],
-                deletion_auc=float(aucs["salient"].mean()), random_deletion_auc=float(aucs["random"].mean()),
-                recency_deletion_auc=float(aucs["recency"].mean()),
+        _freeze(self, **{f"auc_{k}": a for k, a in aucs.items()}, deletion_auc=float(aucs["salient"].mean()),
+                **{f"{k}_deletion_auc": float(aucs[k].mean()) for k in ("random", "recency")},
                 salient_lower_share=float((aucs["salient"] < aucs["random"]).mean()))
-
-
-def _replace_in_order(X: np.ndarray, orders: np.ndarray, neutral: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Tables (files, points, notes, features): point j has the first counts[j] notes of
-    each file's order replaced by the neutral row of that position."""
-    n, n_notes, _ = X.shape
-    rank = np.empty_like(orders)
-    rank[np.arange(n)[:, None], orders] = np.arange(n_notes)[None]
-    replaced = rank[:, None, :] < counts[None, :, None]  # (files, points, notes)
-    return np.where(replaced[..., None], neutral[None, None], X[:, None])
 
 
 def _chance_orders(n: int, n_notes: int, rng: np.random.Generator, n_random: int) -> tuple[list, np.ndarray]:
@@ -201,23 +178,18 @@ def _chance_orders(n: int, n_notes: int, rng: np.random.Generator, n_random: int
 def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neutral: np.ndarray,
                     counts: np.ndarray) -> np.ndarray:
     """(files, points) probability of each file's target genre with the first counts[j]
-    notes of its order replaced by the neutral note."""
+    notes of its order replaced by the neutral note (that position's row)."""
     n, n_notes, n_feat = X.shape
-    tables = _replace_in_order(X, orders, neutral, counts)
+    rank = np.empty_like(orders)
+    rank[np.arange(n)[:, None], orders] = np.arange(n_notes)[None]
+    replaced = rank[:, None, :] < counts[None, :, None]  # (files, points, notes)
+    tables = np.where(replaced[..., None], neutral[None, None], X[:, None])
     p = predict_proba(model, tables.reshape(-1, n_notes, n_feat)).reshape(n, len(counts), -1)
     return p[np.arange(n), :, t]
 
 
-def deletion_curve(
-    model,
-    X: np.ndarray,
-    target,
-    attr: np.ndarray,
-    baseline_note: np.ndarray,
-    n_steps: int = 20,
-    seed: int = 0,
-    n_random: int = 5,
-) -> DeletionResult:
+def deletion_curve(model, X: np.ndarray, target, attr: np.ndarray, baseline_note: np.ndarray, n_steps: int = 20,
+                   seed: int = 0, n_random: int = 5) -> DeletionResult:
     """Deletion curve of maps ``attr`` of files ``X`` against random orders and the last
     notes first: at each of ``n_steps + 1`` points the first notes of each ranking
     (:func:`~genre_lib.saliency.note_importance`) are replaced by ``baseline_note`` (a note
@@ -246,9 +218,7 @@ def deletion_curve(
     return DeletionResult(x, salient, np.mean([curves(o) for o in random], axis=0), curves(recency))
 
 
-# ---------------------------------------------------------------------------------------
-# Agreement with a reference map (occlusion)
-# ---------------------------------------------------------------------------------------
+# --- agreement with a reference map (occlusion) ---
 
 
 @dataclass(frozen=True, eq=False)
@@ -286,9 +256,7 @@ def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> Agreem
     return AgreementResult(_spearman_per_file(a, r), overlap, k, k / a.shape[1])
 
 
-# ---------------------------------------------------------------------------------------
-# Planted cues (demo corpus)
-# ---------------------------------------------------------------------------------------
+# --- planted cues (demo corpus) ---
 
 
 def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[np.ndarray], np.ndarray]) -> dict:
@@ -324,14 +292,15 @@ def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[n
     }
 
 
-# ---------------------------------------------------------------------------------------
-# Every method on a set of files: per-file figures, paired intervals, a chance level
-# that keeps the recency effect
-# ---------------------------------------------------------------------------------------
+# --- every method on a set of files: per-file figures, paired intervals, a chance level that keeps
+# the recency effect ---
 
 #: the no-map rankings a map's deletion AUC is compared with, in the order reported:
 #: random order, a position-matched random order (:func:`derangement`), last notes first
 CHANCES: tuple[str, ...] = ("random", "position", "recency")
+#: how each chance level is named for people (tables, printed lines, figures)
+CHANCE_LABELS: dict[str, str] = {"random": "random order", "position": "position-matched",
+                                 "recency": "last notes first"}
 
 
 def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -565,21 +534,21 @@ class MethodChecks:
         """One row per method: the figures of :meth:`lines` as a ``pandas.DataFrame``."""
         import pandas as pd
 
+        def interval(d: PairedDifference) -> str:
+            return f"{d.difference:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+
         rows = []
         for m in self.methods:
             row = {"method": m.method, "files": m.n, "deletion AUC": m.auc.mean()}
-            for c, label in zip(CHANCES, ("random", "position-matched", "last notes first")):
+            for c, label in CHANCE_LABELS.items():
                 d = m.deletion[c]
-                row[f"{label} AUC"] = d.chance_mean
-                row[f"map - {label} [95 %]"] = f"{d.difference:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
-                row[f"files below {label}"] = d.share_better
-            row["randomization Spearman"] = m.randomization_mean
-            row["Spearman with occlusion"] = float(np.nanmean(m.occlusion_spearman))
-            o = m.overlap_vs_position
-            row["overlap with flips"] = o.method_mean
-            row["overlap - position-matched [95 %]"] = f"{o.difference:+.3f} [{o.low:+.3f}, {o.high:+.3f}]"
-            row["complete (IG)"] = m.complete
-            rows.append(row)
+                row.update({f"{label} AUC": d.chance_mean, f"map - {label} [95 %]": interval(d),
+                            f"files below {label}": d.share_better})
+            rows.append({**row, "randomization Spearman": m.randomization_mean,
+                         "Spearman with occlusion": float(np.nanmean(m.occlusion_spearman)),
+                         "overlap with flips": m.overlap_vs_position.method_mean,
+                         "overlap - position-matched [95 %]": interval(m.overlap_vs_position),
+                         "complete (IG)": m.complete})
         return pd.DataFrame(rows).set_index("method")
 
     def lines(self) -> list[str]:
@@ -589,7 +558,7 @@ class MethodChecks:
             out.append(f"{m.method} ({m.n} files" + ("" if m.complete is None else
                                                       f", completeness {'passes' if m.complete else 'FAILS'}") + ")")
             out.append(f"  deletion AUC {m.auc.mean():.4f}")
-            for c, label in zip(CHANCES, ("random order", "position-matched", "last notes first")):
+            for c, label in CHANCE_LABELS.items():
                 d = m.deletion[c]
                 out.append(f"  vs {label:17} AUC {d.chance_mean:.4f}: map - chance {d.difference:+.4f} "
                            f"[{d.low:+.4f}, {d.high:+.4f}], map lower for {d.share_better:.0%} of files: {d.verdict}")
@@ -648,24 +617,11 @@ def _checked(model, X: np.ndarray, y: np.ndarray, methods: tuple[str, ...]) -> t
     return X, y
 
 
-def check_methods(
-    model,
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    ig_baseline: np.ndarray | None = None,
-    neutral: np.ndarray | None = None,
-    feature_scale: np.ndarray | None = None,
-    methods: tuple[str, ...] = S.METHODS,
-    output: str = S.DEFAULT_OUTPUT,
-    files: tuple[str, ...] = (),
-    genres: tuple[str, ...] | None = None,
-    n_steps: int = 20,
-    n_random: int = 5,
-    flips: bool = True,
-    seed: int = 0,
-    log: Callable[[str], None] | None = None,
-) -> MethodChecks:
+def check_methods(model, X: np.ndarray, y: np.ndarray, *, ig_baseline: np.ndarray | None = None,
+                  neutral: np.ndarray | None = None, feature_scale: np.ndarray | None = None,
+                  methods: tuple[str, ...] = S.METHODS, output: str = S.DEFAULT_OUTPUT, files: tuple[str, ...] = (),
+                  genres: tuple[str, ...] | None = None, n_steps: int = 20, n_random: int = 5, flips: bool = True,
+                  seed: int = 0, log: Callable[[str], None] | None = None) -> MethodChecks:
     """Every method of ``methods`` on files ``X`` explained for their own genres ``y``:
     deletion against three chance levels (random, position-matched: another file's map of
     the same genre, :func:`derangement`; last notes first), randomization, agreement with

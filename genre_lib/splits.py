@@ -39,13 +39,8 @@ def _hold_out_groups(index: np.ndarray, y: np.ndarray, groups: np.ndarray, fract
     return index[keep], index[out]
 
 
-def group_split(
-    y: np.ndarray,
-    groups: list[str] | np.ndarray,
-    test_size: float = 0.2,
-    val_size: float = 0.1,
-    seed: int = 0,
-) -> Split:
+def group_split(y: np.ndarray, groups: list[str] | np.ndarray, test_size: float = 0.2, val_size: float = 0.1,
+                seed: int = 0) -> Split:
     """Seeded split with no group (artist or sequencer, :func:`genre_lib.dataset.group_of`)
     on two sides, genres balanced as well as the groups allow; ``test_size`` and
     ``val_size`` are approximate (whole groups move).

@@ -131,20 +131,10 @@ def check_genres(data: Dataset) -> None:
         raise DataError(f"{data.root}: need files of at least two genres to train, got {list(data.genres)}")
 
 
-def train_run(
-    data: str | Path | Dataset,
-    out: str | Path,
-    genres: list[str] | None = None,
-    config: ModelConfig | None = None,
-    seed: int = 0,
-    split: str = "group",
-    split_seed: int | None = None,
-    max_notes: int = MAX_NOTES,
-    file_windows: int = FILE_WINDOWS,
-    overwrite: bool = False,
-    progress: bool = False,
-    verbose: int = 0,
-) -> Run:
+def train_run(data: str | Path | Dataset, out: str | Path, genres: list[str] | None = None,
+              config: ModelConfig | None = None, seed: int = 0, split: str = "group", split_seed: int | None = None,
+              max_notes: int = MAX_NOTES, file_windows: int = FILE_WINDOWS, overwrite: bool = False,
+              progress: bool = False, verbose: int = 0) -> Run:
     """Train on a data folder (or a :class:`Dataset`), judge the held-out test files with
     every verdict under both protocols (:func:`fold_verdicts`), probe the RNN
     (:data:`genre_lib.probes.KEPT_PROBES`) and write the run folder ``out`` with its baseline;

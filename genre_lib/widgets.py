@@ -115,14 +115,8 @@ def _other_genre(model, genres: Sequence[str], path: str) -> str | None:
     return next(g for k, g in enumerate(genres) if k != predicted)
 
 
-def flip_explorer(
-    model,
-    genres: Sequence[str],
-    files: Sequence[str | Path],
-    *,
-    root: str | Path | None = None,
-    settings: FlipSettings = FlipSettings(),
-):
+def flip_explorer(model, genres: Sequence[str], files: Sequence[str | Path], *, root: str | Path | None = None,
+                  settings: FlipSettings = FlipSettings()):
     """A widget to flip a file's first notes (``model`` of ``genres``) to a chosen genre
     and step through the flip with :func:`render_flip_step` (flips computed on first use
     and cached; labels of ``files`` relative to ``root``). Returns an ``ipywidgets.VBox``
@@ -211,16 +205,8 @@ def flip_stack(result: FlipResult, genres: Sequence[str] | None = None, max_fram
     return box
 
 
-def render_saliency(
-    model,
-    table: np.ndarray,
-    method: str,
-    genres: Sequence[str],
-    baseline: np.ndarray | None = None,
-    feature_std: np.ndarray | None = None,
-    title: str = "",
-    target: int | None = None,
-):
+def render_saliency(model, table: np.ndarray, method: str, genres: Sequence[str], baseline: np.ndarray | None = None,
+                    feature_std: np.ndarray | None = None, title: str = "", target: int | None = None):
     """One file's map (:func:`genre_lib.plots.saliency_figure`) for ``target`` (None: the
     predicted genre) by the method named ``method``, and a summary line naming the
     prediction, the genre explained and the top note.
