@@ -137,24 +137,30 @@ def edit_table(files: Files, judges: dict[str, list["Verdict"]], rendered: dict 
             "rows": rows, "margin": "log p(true genre) - max log p(other genre): for a network its logits' difference"}
 
 
-def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = "held-out") -> str:
-    """The edit table's answer in two sentences for one judge and protocol: the edits
-    that change more verdicts than any horse test (the low end of their interval above
-    the largest share a horse test changes), with intervals, and the edits that do not."""
+def movers(table: dict, judge: str = "rnn", protocol: str = "file") -> tuple[float, list[dict], list[dict]]:
+    """The edits a judge hears, by the rule of :func:`answer`: the most a horse test changes
+    (the level), the rows of the edits whose interval of verdicts changed lies wholly above
+    it (most first), and the rows of the other edits."""
     rows = [r for r in table["rows"] if r["judge"] == judge and r["protocol"] == protocol]
-    horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
-    movers = sorted((r for r in rows if r["edit"] not in HORSE and r["flipped_interval"][0] > horse),
-                    key=lambda r: -r["flipped"])
-    rest = [f"{r['edit']} ({r['flipped']:.1%})" for r in rows if r["edit"] not in HORSE and r not in movers]
-    cite = "; ".join(f"{r['edit']} {r['flipped']:.1%} ({r['flipped_interval'][0]:.1%} to {r['flipped_interval'][1]:.1%}; "
-                     f"margin {r['margin']:+.2f}, {r['margin_interval'][0]:+.2f} to {r['margin_interval'][1]:+.2f}; "
-                     + ", ".join(f"{n} to {g}" for g, n in r["to"].items() if n) + ")" for r in movers)
+    level = max(r["flipped"] for r in rows if r["edit"] in HORSE)
+    heard = sorted((r for r in rows if r["edit"] not in HORSE and r["flipped_interval"][0] > level), key=lambda r: -r["flipped"])
+    return level, heard, [r for r in rows if r["edit"] not in HORSE and r not in heard]
+
+
+def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = "held-out") -> str:
+    """The edit table's answer in two sentences for one judge and protocol (:func:`movers`):
+    the edits that change more verdicts than any horse test, with intervals, and the others."""
     from .verdicts import LABELS
 
-    return (f"Judged by the {LABELS.get(judge, judge)} ({protocol} protocol) on the {table['files']} {what} files, the edits that change "
-            f"more verdicts than any horse test (at most {horse:.1%}: a whole tone up or down, 6 % faster or slower) "
-            f"are {cite or 'none'}. The others cannot be told from a horse test (their interval reaches down to it): "
-            f"{', '.join(rest) or 'none'}.")
+    horse, heard, rest = movers(table, judge, protocol)
+    cite = "; ".join(f"{r['edit']} {r['flipped']:.1%} ({r['flipped_interval'][0]:.1%} to {r['flipped_interval'][1]:.1%}; "
+                     f"margin {r['margin']:+.2f}, {r['margin_interval'][0]:+.2f} to {r['margin_interval'][1]:+.2f}; "
+                     + ", ".join(f"{n} to {g}" for g, n in r["to"].items() if n) + ")" for r in heard)
+    others = ", ".join(f"{r['edit']} ({r['flipped']:.1%})" for r in rest)
+    return (f"Judged by the {LABELS.get(judge, judge)} ({protocol} protocol) on the {table['files']} {what} files, the edits "
+            f"that change more verdicts than any horse test (at most {horse:.1%}: a whole tone up or down, 6 % faster or "
+            f"slower) are {cite or 'none'}. The others cannot be told from a horse test (their interval reaches down to "
+            f"it): {others or 'none'}.")
 
 
 def data_table(values: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> dict:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genre_lib.concept_study import answer, movers
 from genre_lib.crossval import (errors_by_direction, errors_by_group, file_probabilities, misclassified_files,
                                 pairwise_accuracy, shared_errors)
 from genre_lib.metrics import bootstrap_interval, mcnemar
@@ -712,16 +713,8 @@ def g3(x) -> str:
     return "0" if abs(x) < 1e-9 else f"{x:.3g}"
 
 
-def horse_level(rows: list[dict], horse) -> float:
-    """The largest share of verdicts a horse test changes (rows of one judge and protocol):
-    the level an edit must clear, as :func:`genre_lib.concept_study.answer` says."""
-    return max(r["flipped"] for r in rows if r["edit"] in horse)
-
-
 def concept_answer(table: dict, judge: str, protocol: str) -> str:
     """The edit table's answer for one judge and protocol: :func:`genre_lib.concept_study.answer`."""
-    from genre_lib.concept_study import answer
-
     return answer(table, judge, protocol)
 
 
@@ -768,7 +761,8 @@ def concepts_page(name: str, rec: dict) -> Page:
 
     for j in judges:
         mine = {p: [r for r in T["rows"] if r["judge"] == j and r["protocol"] == p] for p in protocols}
-        level = {p: horse_level(mine[p], horse) for p in protocols}
+        level = {p: movers(T, j, p)[0] for p in protocols}
+        heard = {p: {r["edit"] for r in movers(T, j, p)[1]} for p in protocols}
         by = {(r["edit"], p): r for p in protocols for r in mine[p]}
         head, body = ["edit"], []
         for p in protocols:
@@ -782,8 +776,7 @@ def concepts_page(name: str, rec: dict) -> Page:
                     row += ["", ""]
                     continue
                 cell = share_interval(r["flipped"], r["flipped_interval"])
-                clears = e not in horse and r["flipped_interval"][0] > level[p]
-                row += [f"**{cell}**" if clears else cell, value_interval(r["margin"], r["margin_interval"])]
+                row += [f"**{cell}**" if e in heard[p] else cell, value_interval(r["margin"], r["margin_interval"])]
             r = by.get((e, protocols[0]))
             row.append(", ".join(f"{g} {n}" for g, n in r["to"].items() if n) if r else "")
             body.append(row)
@@ -1153,8 +1146,47 @@ def readme_timing(results_dir: Path = RESULTS_DIR) -> str:
             f"Every measured run: [`results/{TIMING}.md`](results/{TIMING}.md).")
 
 
+def readme_hears(results_dir: Path = RESULTS_DIR) -> str:
+    """The README's answer to the study's first question, from the edit tables of
+    ``results/concepts-*.json`` by the rule notebook 04 prints
+    (:func:`genre_lib.concept_study.movers`): the edits the two-genre RNN hears and those it
+    does not, what the `9-order` network hears besides, and the instrument edit that moves
+    most verdicts with four genres."""
+    two = json.loads((Path(results_dir) / "concepts-jazz-electronic.json").read_text())["table"]
+    four = json.loads((Path(results_dir) / "concepts-four-genres.json").read_text())["table"]
+    level, heard, rest = movers(two, "rnn", "file")
+    said = lambda r: f"{r['edit']} {r['flipped']:.1%} ({r['flipped_interval'][0]:.1%} to {r['flipped_interval'][1]:.1%})"
+    extra = [r for r in movers(two, "9-order", "file")[1] if r["edit"] not in {h["edit"] for h in heard}]
+    swap = max((r for r in four["rows"] if r["judge"] == "rnn" and r["protocol"] == "file"
+                and r["edit"] in ("guitar to piano", "piano to guitar")), key=lambda r: r["flipped"])
+    genre, most = max(swap["per_genre"].items(), key=lambda kv: kv[1]["flipped"])
+    return (f"On the {two['files']} held-out files of the two-genre model ([notebook 04](notebooks/04_saliency.ipynb), "
+            f"[`results/concepts-jazz-electronic.md`](results/concepts-jazz-electronic.md)), the horse tests change at "
+            f"most {level:.1%} of the RNN's whole-file verdicts; more than that change under " + "; ".join(map(said, heard))
+            + ". No more than a horse test change under "
+            + ", ".join(r["edit"] for r in rest) + "."
+            + (f" The `9-order` network, built to hear note-to-note intervals, also hears {'; '.join(map(said, extra))}."
+               if extra else "")
+            + f" With four genres ([`results/concepts-four-genres.md`](results/concepts-four-genres.md)), playing every "
+            f"{swap['edit'].split(' to ')[0]} as {swap['edit'].split(' to ')[1]} changes {said(swap).split(' ', 3)[3]} "
+            f"of the RNN's verdicts, {most['flipped']:.0%} of the {genre} ones.")
+
+
+def readme_questions(notebooks_dir: Path = PROJECT / "notebooks") -> str:
+    """The README's table of the lesson: each notebook with the question its first cell asks."""
+    import nbformat
+
+    rows = []
+    for path in sorted(Path(notebooks_dir).glob("[0-9]*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source
+        found = re.search(r"\*\*The question:\*\* \*(.+?)\*", first)
+        rows.append([f"[`{path.stem}`](notebooks/{path.name})", found.group(1) if found else "(no question in its first cell)"])
+    return table(["notebook", "asks"], rows, right=set())
+
+
 def readme_blocks(models_dir: Path = MODELS_DIR, results_dir: Path = RESULTS_DIR) -> dict[str, str]:
-    return {"readme#results": readme_results(models_dir, results_dir), "readme#timing": readme_timing(results_dir)}
+    return {"readme#questions": readme_questions(),"readme#results": readme_results(models_dir, results_dir), "readme#timing": readme_timing(results_dir),
+            "readme#hears": readme_hears(results_dir)}
 
 
 # ---------------------------------------------------------------------------- generated blocks
