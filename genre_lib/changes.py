@@ -92,20 +92,21 @@ def seconds_touched(original: np.ndarray, modified: np.ndarray) -> float:
 
 
 def _describe_one(feature: str, before: float, after: float) -> str:
+    # said as a musician would hear the change, the columns' values after it
     d = after - before
     if feature == "pitch":
-        return f"pitch {d:+.0f} semitone{'s' if abs(d) != 1 else ''} ({before:.0f} -> {after:.0f})"
+        return f"{abs(d):.0f} semitone{'s' if abs(d) != 1 else ''} {'higher' if d > 0 else 'lower'} ({before:.0f} -> {after:.0f})"
     if feature == "velocity":
-        return f"velocity {d:+.0f} ({before:.0f} -> {after:.0f})"
+        return f"struck {'harder' if d > 0 else 'softer'} by {abs(d):.0f} ({before:.0f} -> {after:.0f})"
     if feature in ("step", "duration"):
-        ratio = f"x{after / before:.2g}, " if before > 0 else ""
-        return f"{feature} {ratio}{d * 1000:+.0f} ms ({before:.3f} s -> {after:.3f} s)"
+        what = (("starts", "later", "sooner") if feature == "step" else ("held", "longer", "shorter"))
+        return (f"{what[0]} {abs(d) * 1000:.0f} ms {what[1] if d > 0 else what[2]} "
+                f"({feature} {before:.3f} s -> {after:.3f} s)")
     if feature == "drum":
         return "moved to the drum track" if after >= 0.5 else "moved off the drum track"
     import pretty_midi
 
-    name = pretty_midi.program_to_instrument_name(int(after))
-    return f"program {before:.0f} -> {after:.0f} ({name})"
+    return f"played by {pretty_midi.program_to_instrument_name(int(after))} (program {before:.0f} -> {after:.0f})"
 
 
 def describe_changes(original: np.ndarray, modified: np.ndarray) -> list[dict]:

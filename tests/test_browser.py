@@ -38,15 +38,6 @@ RUN_ALL_TIMEOUT_MS = 420_000
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # starts JupyterLab and Chromium: tens of seconds
 
-# notebooks still calling names issue 29 moved cannot run until API_CHANGES.md is applied to them;
-# the widget tests wait for that; the report's layout tests below do not run the notebooks, so they run
-_MOVED = ("genre_lib.study", "from genre_lib.flip import Judge", "check_report")
-old_notebooks = pytest.mark.skipif(
-    any(m in (NOTEBOOKS / nb).read_text() for nb in ("04_saliency.ipynb", "05_input_optimization.ipynb")
-        if (NOTEBOOKS / nb).exists() for m in _MOVED),
-    reason="notebooks 04 and 05 use names issue 29 moved (API_CHANGES.md lists their replacements)")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -194,7 +185,6 @@ def _no_errors(page) -> None:
     assert not tracebacks, tracebacks[:1]
 
 
-@old_notebooks
 @pytest.mark.skipif(not (NOTEBOOKS / "05_input_optimization.ipynb").exists(), reason="notebook 05 not present")
 def test_flip_slider_redraws_the_note_map(browser, lab):
     page = _open_and_run_all(browser, lab, "05_input_optimization.ipynb")
@@ -220,7 +210,6 @@ def test_flip_slider_redraws_the_note_map(browser, lab):
     page.close()
 
 
-@old_notebooks
 @pytest.mark.skipif(not (NOTEBOOKS / "04_saliency.ipynb").exists(), reason="notebook 04 not present")
 def test_saliency_dropdown_redraws_the_map(browser, lab):
     page = _open_and_run_all(browser, lab, "04_saliency.ipynb")

@@ -112,8 +112,8 @@ def test_change_texts_read_as_music():
     b[0, PITCH] = 63
     b[1, DURATION] = 0.9
     texts = [c["text"] for c in describe_changes(a, b)]
-    assert texts[0].startswith("pitch +3 semitones")
-    assert texts[1].startswith("duration x1.8")
+    assert texts[0].startswith("3 semitones higher (60 -> 63)")
+    assert texts[1] == "held 400 ms longer (duration 0.500 s -> 0.900 s)"
     size = change_size(a, b)
     assert (size["l1"], size["l2"], size["notes_changed"]) == (pytest.approx(3 + 0.4 / 0.125), pytest.approx(np.hypot(3, 3.2)), 2)
 
