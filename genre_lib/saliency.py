@@ -22,7 +22,7 @@ import numpy as np
 
 from .inference import (MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value,
                         predict_proba)
-from .midi_io import FEATURES, STEP
+from .midi_io import FEATURES
 
 #: What a map explains (see the module docstring); the first is the default.
 OUTPUTS: tuple[str, ...] = ("logit_diff", "logit")
@@ -594,18 +594,3 @@ def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) 
     if name not in classes:
         raise SaliencyError(f"unknown saliency method {name!r}; choose one of {', '.join(METHODS)}")
     return classes[name](model, output)
-
-
-def file_attribution(method: Method, verdict, table: np.ndarray, target: int, **options) -> np.ndarray:
-    """A map of a verdict's judgement of a whole table: each window it reads explained for
-    ``target``, weighted ``1/k`` as the vote averages ``k`` windows, and added back onto the
-    notes it was cut from (:func:`genre_lib.windows.onto_table`): for :class:`Gradient`, the
-    gradient of the vote; notes no window reads get zeros. ``(notes, columns)``.
-    """
-    from .windows import cut_windows, onto_table
-
-    table = np.asarray(table)
-    starts = verdict.starts(len(table))
-    shares = np.array(method.attribute(cut_windows(table, starts, verdict.length), np.full(len(starts), int(target)),
-                                       **options), dtype=np.float64) / len(starts)
-    return onto_table(shares, starts, len(table))

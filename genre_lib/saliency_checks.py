@@ -1,8 +1,7 @@
-"""Is a saliency map about the model, and about the music? The checks: weight
-randomization (:func:`randomization_check`, Adebayo et al. 2018), deletion against
-chance (:func:`deletion_curve`), agreement with occlusion (:func:`agreement`), planted
-cues (:func:`planted_cue_share`), and the one report of every method on a set of files
-with paired intervals (:func:`check_methods`, :class:`MethodChecks`: stored by
+"""Is a saliency map about the model, and about the music? Weight randomization
+(:func:`randomization_check`, Adebayo et al. 2018), agreement with occlusion
+(:func:`agreement`), and every method's deletion against three chance levels with
+paired intervals (:func:`check_methods`, :class:`MethodChecks`: stored by
 ``scripts/saliency_checks.py``, printed by ``genre-lib saliency-check``).
 """
 
@@ -140,34 +139,6 @@ def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
     return ((curves[:, 1:] + curves[:, :-1]) / 2 * np.diff(x)).sum(axis=1)
 
 
-@dataclass(frozen=True, eq=False)
-class DeletionResult:
-    """The target's probability as notes are replaced by a neutral note, at fractions
-    ``x`` of the notes: ``salient`` (most important first), ``random`` (mean of random
-    orders) and ``recency`` (last notes first) ``(files, points)``, the area under each
-    curve per file (``auc_*``; lower: it fell sooner), their means and the share of files
-    whose salient AUC is below the random one.
-    """
-
-    x: np.ndarray
-    salient: np.ndarray
-    random: np.ndarray
-    recency: np.ndarray
-    auc_salient: np.ndarray = field(init=False)
-    auc_random: np.ndarray = field(init=False)
-    auc_recency: np.ndarray = field(init=False)
-    deletion_auc: float = field(init=False)
-    random_deletion_auc: float = field(init=False)
-    recency_deletion_auc: float = field(init=False)
-    salient_lower_share: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        aucs = {k: _auc(self.x, getattr(self, k)) for k in ("salient", "random", "recency")}
-        _freeze(self, **{f"auc_{k}": a for k, a in aucs.items()}, deletion_auc=float(aucs["salient"].mean()),
-                **{f"{k}_deletion_auc": float(aucs[k].mean()) for k in ("random", "recency")},
-                salient_lower_share=float((aucs["salient"] < aucs["random"]).mean()))
-
-
 def _chance_orders(n: int, n_notes: int, rng: np.random.Generator, n_random: int) -> tuple[list, np.ndarray]:
     """The rankings a map's deletion is compared with: ``n_random`` random orders per
     file (drawn from ``rng``, at least one) and the last notes first."""
@@ -186,36 +157,6 @@ def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neu
     tables = np.where(replaced[..., None], neutral[None, None], X[:, None])
     p = predict_proba(model, tables.reshape(-1, n_notes, n_feat)).reshape(n, len(counts), -1)
     return p[np.arange(n), :, t]
-
-
-def deletion_curve(model, X: np.ndarray, target, attr: np.ndarray, baseline_note: np.ndarray, n_steps: int = 20,
-                   seed: int = 0, n_random: int = 5) -> DeletionResult:
-    """Deletion curve of maps ``attr`` of files ``X`` against random orders and the last
-    notes first: at each of ``n_steps + 1`` points the first notes of each ranking
-    (:func:`~genre_lib.saliency.note_importance`) are replaced by ``baseline_note`` (a note
-    or a per-position table) and the target's probability recorded. A replaced note keeps
-    its place but takes the neutral note's step, so later onsets move too.
-    """
-    X = np.asarray(X, dtype=np.float32)
-    attr = np.asarray(attr)
-    if X.ndim == 2:
-        X, attr = X[None], attr[None]
-    if attr.shape[:2] != X.shape[:2]:
-        raise SaliencyError(f"attr shape {attr.shape} does not match X shape {X.shape}")
-    if n_steps < 1:
-        raise SaliencyError("n_steps must be at least 1")
-    n, n_notes, n_feat = X.shape
-    t = check_targets(target, n, n_genres(model), SaliencyError)
-    neutral = np.broadcast_to(np.asarray(baseline_note, dtype=np.float32), (n_notes, n_feat))
-    x = np.arange(n_steps + 1) / n_steps
-    counts = np.round(x * n_notes).astype(int)
-
-    def curves(orders: np.ndarray) -> np.ndarray:
-        return _deletion_probs(model, X, t, orders, neutral, counts)
-
-    salient = curves(np.argsort(-S.note_importance(attr), axis=1, kind="stable"))
-    random, recency = _chance_orders(n, n_notes, np.random.default_rng(seed), n_random)
-    return DeletionResult(x, salient, np.mean([curves(o) for o in random], axis=0), curves(recency))
 
 
 # --- agreement with a reference map (occlusion) ---
@@ -254,42 +195,6 @@ def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> Agreem
     top_r = np.argsort(-r, axis=1, kind="stable")[:, :k]
     overlap = np.array([len(np.intersect1d(u, v)) / k for u, v in zip(top_a, top_r)])
     return AgreementResult(_spearman_per_file(a, r), overlap, k, k / a.shape[1])
-
-
-# --- planted cues (demo corpus) ---
-
-
-def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[np.ndarray], np.ndarray]) -> dict:
-    """Share of |attribution| on the notes carrying a planted cue (``mask_fn(table)``,
-    e.g. :func:`genre_lib.demo.planted_cue_mask`) against the share of such notes: per file
-    ``share`` and ``chance``, and over files with a cue ``mean_share``, ``mean_chance``,
-    their ratio ``lift`` and ``n``.
-    """
-    attr = np.asarray(attr)
-    tables = np.asarray(tables)
-    if attr.ndim == 2:
-        attr, tables = attr[None], tables[None]
-    imp = S.note_importance(attr)
-    share, chance = [], []
-    for a, table in zip(imp, tables):
-        mask = np.asarray(mask_fn(table), dtype=bool)[: len(a)]
-        if mask.shape != a.shape:
-            raise SaliencyError(f"mask_fn returned {mask.shape} for a table of {len(a)} notes")
-        total = a.sum()
-        share.append(a[mask].sum() / total if total > 0 else np.nan)
-        chance.append(mask.mean())
-    share, chance = np.array(share), np.array(chance)
-    used = (chance > 0) & np.isfinite(share)
-    mean_share = float(share[used].mean()) if used.any() else float("nan")
-    mean_chance = float(chance[used].mean()) if used.any() else float("nan")
-    return {
-        "share": share,
-        "chance": chance,
-        "mean_share": mean_share,
-        "mean_chance": mean_chance,
-        "lift": mean_share / mean_chance if used.any() and mean_chance > 0 else float("nan"),
-        "n": int(used.sum()),
-    }
 
 
 # --- every method on a set of files: per-file figures, paired intervals, a chance level that keeps
