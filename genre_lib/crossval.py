@@ -127,15 +127,6 @@ def _probabilities(result: dict, protocol: str, who: str = "rnn") -> tuple[np.nd
     return probs, np.array([genres.index(f["true"]) for f in result["files"]]), genres
 
 
-def pooled_metrics(result: dict, protocol: str = "file", who: str = "rnn") -> dict:
-    """:func:`genre_lib.evaluate.classification_metrics` of every test file of a
-    :func:`cross_validate` result at once (each file was tested once, by the model of its
-    fold): one confusion matrix for the whole collection, of the verdict ``who``
-    (:data:`VERDICTS`)."""
-    probs, y, genres = _probabilities(result, protocol, who)
-    return classification_metrics(probs, y, genres)
-
-
 def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
     """:func:`genre_lib.metrics.pair_accuracy` of the verdict ``who`` over every test file, one
     row per pair of genres, the hardest pair first (with more genres, which borders are hard).

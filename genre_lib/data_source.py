@@ -25,16 +25,6 @@ ENV_VAR = "GENRE_DATA"
 #: the collections :func:`identify` tells apart
 REAL, DEMO, OTHER = "real", "demo", "other"
 
-#: the website each genre folder of the real collection was scraped from
-#: (``../shared/midi/README.md``): a pair of genres from one site cannot be told apart
-#: by where its files were sequenced, a pair from two sites can
-SITES: dict[str, str] = {
-    "jazz": "midkar.com",
-    "electronic": "freemidi.org",
-    "rock": "freemidi.org",
-    "country": "freemidi.org",
-}
-
 
 @dataclass(frozen=True)
 class Collection:

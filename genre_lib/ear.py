@@ -274,9 +274,3 @@ def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], gro
             [np.concatenate([by[i] for i in d])[:, j].mean() for d in draws]), n=n, seed=seed)
     return out
 
-
-def ear_agreement(before_tables: Sequence[np.ndarray], after_tables: Sequence[np.ndarray], targets: Sequence[int],
-                  ear: EarVerdict, groups: Sequence | None = None, n: int = 2000, seed: int = 0) -> dict:
-    """:func:`agreement` of a calibrated ear with edits (flips, musical edits) of whole note
-    tables: does what it hears (what its protocol reads) move to each edit's target?"""
-    return agreement(ear.predict_proba(before_tables), ear.predict_proba(after_tables), targets, groups, n, seed)

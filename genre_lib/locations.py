@@ -30,8 +30,6 @@ COMMITTED_RUNS: dict[frozenset[str], Path] = {
 }
 #: the committed model trained on the real collection (see models/README.md)
 REAL_RUN_DIR = COMMITTED_RUNS[frozenset(STUDY_GENRES)]
-#: the committed order-using model (``ORDER_CONFIG`` on jazz and electronic, seed 0)
-ORDER_RUN_DIR = MODELS_DIR / "jazz-electronic-order"
 #: the saliency checks of the committed study model on all its held-out files
 #: (``scripts/saliency_checks.py``), which notebooks 04 and 05 read instead of recomputing
 STORED_CHECKS = RESULTS_DIR / "saliency-checks-jazz-electronic.json"
