@@ -15,7 +15,7 @@ import numpy as np
 from keras import ops
 
 from .configs import ModelConfig
-from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS, FAMILIES, PARTS
+from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS, FAMILIES
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
 
 #: the columns NoteEncoding takes the logarithm of (seconds)
@@ -170,27 +170,11 @@ class MusicAugment(keras.layers.Layer):
                 "velocity": self.velocity, "seed": self.seed}
 
 def _part_index(x):
-    """:func:`genre_lib.general_midi.part_of` of every note, as int32 ``(batch, notes)``."""
+    # the part of every note, (batch, notes): 0 drums, 1 the bass family (programs 32-39), 2 the rest
     drum = x[..., DRUM] > 0.5
     family = ops.floor(ops.clip(x[..., PROGRAM], 0.0, 127.0) / 8.0)
     bass = ops.logical_and(ops.logical_not(drum), ops.equal(family, float(BASS_FAMILY)))
     return ops.where(drum, 0, ops.where(bass, 1, 2))
-
-@register
-class PartMask(keras.layers.Layer):
-    """``True`` for the notes of one part (an index into
-    :data:`genre_lib.general_midi.PARTS`): the mask a part's recurrent layer reads
-    the window with, skipping the other parts' notes and keeping its state."""
-
-    def __init__(self, part=0, **kwargs):
-        super().__init__(**kwargs)
-        self.part = int(part)
-
-    def call(self, x):
-        return ops.equal(_part_index(x), self.part)
-
-    def get_config(self):
-        return {**super().get_config(), "part": self.part}
 
 @register
 class PartIntervals(keras.layers.Layer):
@@ -274,26 +258,15 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
         h = keras.layers.Concatenate(name="with_intervals")([h, intervals])
     if config.conv:
         h = keras.layers.Conv1D(config.units, config.conv, padding="same", activation="relu", name="conv")(h)
-    if config.parts:
-        states = [_recurrent(config, h, f"{part}_", PartMask(k, name=f"{part}_mask")(x))
-                  for k, part in enumerate(PARTS)]
-    else:
-        states = [_recurrent(config, h)]
+    state = _recurrent(config, h)
     summaries = []
     if config.summary:
         summaries.append(NoteSummary(name="note_summary")(notes))
         if config.pitch_classes:
             summaries.append(PitchClassProfile(name="pitch_class_profile")(categories["pitch_class"]))
-    if config.interval_summary:
-        summaries.append(NoteSummary(name="interval_summary")(intervals))
-    # the recurrent states enter this layer directly: genre_lib.probes tells the branches
+    # the recurrent state enters this layer directly: genre_lib.probes tells the branches
     # apart by the layer each input comes from
-    if summaries:
-        h = keras.layers.Concatenate(name="state_and_summary")([*states, *summaries])
-    elif len(states) > 1:
-        h = keras.layers.Concatenate(name="part_states")(states)
-    else:
-        h = states[0]
+    h = keras.layers.Concatenate(name="state_and_summary")([state, *summaries]) if summaries else state
     for i in range(config.dense_layers):
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(h)
@@ -308,17 +281,11 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     return model
 
 
-def _recurrent(config: ModelConfig, h, prefix: str = "", mask=None):
-    """``config.layers`` stacked recurrent layers over the note channels ``h`` (reading
-    only the notes where ``mask`` is true, when given); the last returns its final state."""
+def _recurrent(config: ModelConfig, h):
+    # config.layers stacked recurrent layers over the note channels; the last returns its final state
     cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
     for i in range(config.layers):
-        last = i == config.layers - 1
-        name = f"{prefix}{config.cell}_{i + 1}"
-        layer = cell(config.units, return_sequences=not last, name=name)
-        if config.bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"{name}_bidirectional")
-        h = layer(h, mask=mask) if mask is not None else layer(h)
+        h = cell(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}")(h)
     return h
 
 

@@ -293,8 +293,7 @@ def best_by_validation(runs_dir: str | Path) -> Path | None:
 
 
 #: the optional parts of a model, in the order the iterations add them
-_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine", "intervals",
-              "interval_summary", "parts", "bidirectional", "conv")
+_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine", "intervals", "conv")
 
 
 #: the held-out figures of the iterations table: column -> (verdict, protocol, figure)
