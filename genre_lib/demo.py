@@ -4,7 +4,7 @@ download and the genre cues are known (:func:`planted_cue_mask`). Each of a piec
 parts (:data:`PARTS`) plays its genre's style or, with probability :data:`BORROW_P`, the
 other's; the cues a note can show on its own play in one of every 3 or 4 two-bar
 sections; eight fake sequencers per genre have habits, so a group split is harder. The
-folder's ``README.md`` (written here) describes it in full.
+folder's ``README.md`` (written here) describes it.
 """
 
 from __future__ import annotations
@@ -412,73 +412,23 @@ def _manifest_text(per_genre: int, seed: int, records: list[dict], complete: boo
 
 
 def _readme_text(per_genre: int, seed: int, records: list[dict]) -> str:
-    counts = {g: sum(r["genre"] == g for r in records) for g in GENRES}
-    pieces = [r for r in records if r["kind"] == "piece"]
-    mixed = {g: sum(len(r["borrowed"]) >= 3 for r in pieces if r["genre"] == g) for g in GENRES}
-    pure = {g: sum(not r["borrowed"] for r in pieces if r["genre"] == g) for g in GENRES}
-    broken = [r["path"] for r in records if r["kind"] != "piece"]
+    mixed = [sum(len(r["borrowed"]) >= 3 for r in records if r["kind"] == "piece" and r["genre"] == g) for g in GENRES]
+    broken = ", ".join(f"`{r['path']}`" for r in records if r["kind"] != "piece")
     return f"""# Generated demo corpus: NOT real music
 
-Every file in this folder was written by a program (`genre_lib.demo.make_demo_corpus`,
-generator version {DEMO_VERSION}, seed {seed}, {per_genre} normal pieces per genre).
+Written by `genre_lib.demo.make_demo_corpus` (generator version {DEMO_VERSION}, seed {seed}, {per_genre} pieces per
+genre) so that the notebooks run without a download; its accuracies say nothing about real music (for that,
+`make data`, or `GENRE_DATA` set to a folder `<folder>/<genre>/*.mid`). `genre-lib demo-data <folder> --seed {seed}
+--per-genre {per_genre}` writes the same files again; `demo.json` lists each with its genre, group (one of 8 fake
+sequencers per genre, with habits), tempo, swing, cue period and borrowed cues.
 
-**What it is.** Jazz-*like* and electronic-*like* pieces built from a few rules, with
-genre cues *planted* where we know them, so that the notebooks run without a download,
-a model has something to learn that it can get wrong, and saliency maps can be checked
-against known cues. The genres overlap on purpose: each piece plays each of its six
-parts (timing, drums, bass, lead, harmony, dynamics) in the other genre's style with
-probability {BORROW_P}, so some jazz pieces sound electronic and some electronic pieces
-sound like jazz ({mixed['jazz']} jazz and {mixed['electronic']} electronic pieces borrow three
-or more parts; {pure['jazz']} and {pure['electronic']} borrow none). A good model lands well
-below 100 % here.
-
-**What it is not.** Not music anyone played, not a sample of any real collection, and
-not a benchmark: its accuracies say nothing about real jazz or electronic music (the
-cues are cleaner than real ones, the overlap is a coin flip per part, and the files
-are a few hundred notes long). For real music run `make data`, or set `GENRE_DATA` to a
-folder `<folder>/<genre>/*.mid`.
-
-Regenerate with `genre-lib demo-data <folder> --seed {seed} --per-genre {per_genre}`; the same
-seed gives byte-identical files. `demo.json` lists every file with its genre, group, tempo,
-swing, cue period and borrowed cues.
-
-## Files
-
-- `jazz/`: {counts['jazz']} files named `<word>_<word>_<NN>_<xx>.mid`, `xx` one of 8 fake
-  sequencer initials ({', '.join(SEQUENCERS)}).
-- `electronic/`: {counts['electronic']} files named `Demo Artist <k> - <Title>.mid`, k in 1..8.
-- Normal pieces have {PIECE_NOTES[0]}-{PIECE_NOTES[1]} notes: several 100-note windows each.
-- Deliberately unusable, in addition to the {per_genre} pieces per genre (the readers skip them):
-{chr(10).join(f'  - `{p}`' for p in broken)}
-  (the short ones have {SHORT_NOTES} notes, fewer than the 100 the study keeps; `Drums Only`
-  has no pitched instrument).
-
-## Parts, styles and planted cues
-
-| part | jazz style | electronic style |
-|---|---|---|
-| timing | swing eighths (off-beat at 0.62-0.70 of the beat), jitter sd 0.025 beats, 100-200 bpm | straight, jitter sd 0.004 beats, 118-140 bpm |
-| drums | ride cymbal (drum 51) "ding, ding-a-ding", pedal hi-hat (drum 44) on 2 and 4 | four-on-the-floor kick (drum 36), closed hi-hat (drum 42) on every sixteenth, clap/snare on 2 and 4 |
-| bass | walking bass (program 32/33), chromatic approach to the next root | root on off-beats or eighths, synth bass (38/39) |
-| lead | improvised line on alto sax 65, trumpet 56 or tenor sax 66 | one-bar riff on a synth lead (80-87) |
-| harmony | seventh chords (ii-V-I style loops) comped on piano 0 or electric piano 4 | triads or power chords held on a synth pad (88-90) |
-| dynamics | humanised velocities (sd 15) | fixed levels (+-2) |
-
-A jazz piece borrows: {', '.join(JAZZ_BORROWS)}; an electronic piece borrows:
-{', '.join(ELECTRONIC_BORROWS)} (one per part, in the order above).
-
-The drums and the synth instruments play in *cue sections* only: one of every 3 or 4
-two-bar sections. The other sections have a plain beat shared by both genres (kick 35 on
-1 and 3, snare or clap on 2 and 4), picked bass 34, strings 48 and vibraphone 11 in
-place of the synths. So the cue notes are a minority of every piece's notes, they recur
-through the whole piece, and some 100-note windows hold none.
-
-Each of the 8 groups per genre has habits (favourite tempo, instruments, velocity level)
-that 75% of its pieces follow, as real sequencers do; a group split keeps them apart.
-
-`genre_lib.demo.planted_cue_mask` marks the cue notes a note can show on its own: drum
-notes 36, 42, 44, 51 and notes of programs 38, 39, 80-90. Swing, the walking line, the
-seventh chords and the velocities are cues of notes together and are not in the mask.
+Each piece plays six parts (timing, drums, bass, lead, harmony, dynamics), each in its genre's style or, with
+probability {BORROW_P}, the other's ({mixed[0]} jazz and {mixed[1]} electronic pieces borrow three or more). Jazz:
+swing, ride cymbal and pedal hi-hat, walking bass, a sax or trumpet line, seventh chords on piano, loose
+velocities. Electronic: straight time, a four-on-the-floor kick (drum 36) and closed hi-hat, synth bass, lead and
+pad, fixed velocities. The drum and synth cues play in one of every 3 or 4 two-bar sections, the others share a
+plain beat; `genre_lib.demo.planted_cue_mask` marks the notes that show a cue on their own (drums 36, 42, 44, 51;
+programs 38, 39, 80-90). Unusable on purpose (the readers skip them): {broken}.
 """
 
 
