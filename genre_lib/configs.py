@@ -141,6 +141,7 @@ ORDER_CONFIG: ModelConfig = ITERATIONS[ORDER_ITERATION]
 #: the two genres of the study, in its words
 STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
 
+
 def quick_config(config: ModelConfig) -> ModelConfig:
     """The quick-mode version of a configuration (CI, ``GENRE_QUICK=1``): few epochs
     and windows, still real training."""

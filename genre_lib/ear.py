@@ -125,6 +125,7 @@ def tag_patches(batch: np.ndarray) -> np.ndarray:
                 "batch_normalization_10")
     return tf.sigmoid(hidden @ w["dense_1/kernel"] + w["dense_1/bias"]).numpy()
 
+
 #: seconds of a window rendered at most (a sparse window of 100 notes can last minutes)
 WINDOW_SECONDS = 30.0
 #: windows of 100 notes the ``file`` protocol hears: 4 evenly spaced ones, 4 of the 16 the

@@ -57,6 +57,7 @@ class NoteEncoding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "log_columns": list(self.log_columns), "n_features": self.n_features}
 
+
 @register
 class ProgramFamily(keras.layers.Layer):
     """One-hot General MIDI program family (16 of 8 programs) of every pitched note, zeros
@@ -68,6 +69,7 @@ class ProgramFamily(keras.layers.Layer):
         family = ops.cast(ops.clip(ops.floor(x[..., PROGRAM] / 8.0), 0, 15), "int32")
         pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
         return ops.one_hot(family, 16, dtype=x.dtype) * pitched
+
 
 @register
 class SelectColumns(keras.layers.Layer):
@@ -84,6 +86,7 @@ class SelectColumns(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "columns": list(self.columns)}
 
+
 @register
 class PitchClass(keras.layers.Layer):
     """One-hot pitch class (pitch mod 12: C, C#, ..., B) of every pitched note; all
@@ -95,6 +98,7 @@ class PitchClass(keras.layers.Layer):
         pitch_class = ops.cast(ops.mod(ops.round(x[..., PITCH]), 12.0), "int32")
         pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
         return ops.one_hot(pitch_class, 12, dtype=x.dtype) * pitched
+
 
 @register
 class DrumSound(keras.layers.Layer):
@@ -110,6 +114,7 @@ class DrumSound(keras.layers.Layer):
         # one_hot of -1 (other percussion) is all zeros
         return ops.one_hot(sound, len(DRUM_SOUNDS), dtype=x.dtype) * drum
 
+
 @register
 class PitchClassProfile(keras.layers.Layer):
     """How the pitched notes of a sequence spread over the 12 pitch classes, sorted
@@ -121,6 +126,7 @@ class PitchClassProfile(keras.layers.Layer):
         counts = ops.sum(pitch_classes, axis=1)
         shares = counts / ops.maximum(ops.sum(counts, axis=-1, keepdims=True), 1.0)
         return ops.flip(ops.sort(shares, axis=-1), axis=-1)
+
 
 @register
 class NoteSummary(keras.layers.Layer):
@@ -134,6 +140,7 @@ class NoteSummary(keras.layers.Layer):
         spread = var > 0
         std = ops.where(spread, ops.sqrt(ops.where(spread, var, ops.ones_like(var))), ops.zeros_like(var))
         return ops.concatenate([ops.mean(x, 1), std, ops.max(x, 1), ops.min(x, 1)], axis=-1)
+
 
 @register
 class MusicAugment(keras.layers.Layer):
@@ -169,12 +176,14 @@ class MusicAugment(keras.layers.Layer):
         return {**super().get_config(), "tempo": self.tempo, "transpose": self.transpose,
                 "velocity": self.velocity, "seed": self.seed}
 
+
 def _part_index(x):
     # the part of every note, (batch, notes): 0 drums, 1 the bass family (programs 32-39), 2 the rest
     drum = x[..., DRUM] > 0.5
     family = ops.floor(ops.clip(x[..., PROGRAM], 0.0, 127.0) / 8.0)
     bass = ops.logical_and(ops.logical_not(drum), ops.equal(family, float(BASS_FAMILY)))
     return ops.where(drum, 0, ops.where(bass, 1, 2))
+
 
 @register
 class PartIntervals(keras.layers.Layer):
