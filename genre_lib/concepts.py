@@ -244,4 +244,3 @@ def _repetition(bar: np.ndarray, pos: np.ndarray, pitch: np.ndarray, program: np
         i = np.minimum(np.searchsorted(known, code - lag * K), len(known) - 1)
         found |= known[i] == code - lag * K
     return float(found[later].mean())
-

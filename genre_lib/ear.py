@@ -274,4 +274,3 @@ def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], gro
         out[key + "_95"] = bootstrap_interval(np.arange(len(by)), lambda draws, j=j: np.array(
             [np.concatenate([by[i] for i in d])[:, j].mean() for d in draws]), n=n, seed=seed)
     return out
-
