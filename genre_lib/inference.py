@@ -42,7 +42,7 @@ class CompiledCache:
 
 
 class _Compiled:
-    # traced twice: for one file (a static batch of one runs about a third faster) and for any number
+    # each function traced twice: for one file (a static batch of one runs a third faster) and for any batch
 
     def __init__(self, model: "keras.Model") -> None:
         import tensorflow as tf
