@@ -33,8 +33,7 @@ def soundfont_path() -> Path:
 
 
 def _synth(fs: int):
-    """A SoundFont loaded afresh (0.03 s) rendering mono at ``fs`` (a reused one still
-    releases the last render's notes after ``reset``: renders would differ)."""
+    # loaded afresh (0.03 s): a reused one still releases the last render's notes after reset
     try:
         from tinysoundfont import _tinysoundfont as tsf
     except ImportError:

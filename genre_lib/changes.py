@@ -32,7 +32,7 @@ def scale_vector() -> np.ndarray:
 
 
 def _scaled_diff(original: np.ndarray, modified: np.ndarray) -> np.ndarray:
-    """``(modified - original) / scale`` per note and feature, float32 storage noise set to 0."""
+    # float32 storage noise set to 0
     diff = (np.asarray(modified, np.float64) - np.asarray(original, np.float64)) / scale_vector()
     diff[np.abs(diff) < NOISE] = 0.0
     return diff

@@ -1,8 +1,6 @@
-"""The ``genre-lib`` command line (also ``python -m genre_lib``): one ``_cmd_<name>(args)``
-per subcommand of :func:`build_parser`, which parses, calls genre_lib and prints. An
-error the user can fix is one line on stderr and exit status 2; TensorFlow is imported
-only after the checks that need no model (:func:`_run_meta`), quietly.
-"""
+"""The ``genre-lib`` command line: one ``_cmd_<name>(args)`` per subcommand of
+:func:`build_parser`. An error the user can fix is one line on stderr and exit status 2;
+TensorFlow is imported only after the checks that need no model, quietly."""
 
 from __future__ import annotations
 
@@ -30,17 +28,13 @@ class UnknownGenreError(ValueError):
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:
-    """Print the one-line error of a subcommand; returns the exit status 2."""
     one_line = " ".join(line.strip() for line in str(message).splitlines() if line.strip())
     print(f"genre-lib {args.command}: error: {one_line}", file=sys.stderr)
     return 2
 
 
 def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its start-up log kept off stderr: while its libraries load,
-    absl and oneDNN write straight to file descriptor 2, so it points at /dev/null during
-    the import; the Python loggers are set to errors only. A user's own
-    ``TF_CPP_MIN_LOG_LEVEL`` is kept."""
+    # absl and oneDNN write to file descriptor 2 while loading: it points at /dev/null meanwhile
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules:
         sys.stderr.flush()
@@ -68,11 +62,7 @@ def _print_json(obj: dict) -> None:
 
 
 def _run_meta(run_dir: Path) -> dict:
-    """``run.json`` of a run folder that looks loadable (checks that need no TensorFlow).
-
-    Raises:
-        RunError: naming the folder and the cause.
-    """
+    # what can be checked before TensorFlow is imported: run.json, and a model.keras that is a zip archive
     from .runs import read_run_meta
 
     try:
@@ -86,11 +76,6 @@ def _run_meta(run_dir: Path) -> dict:
 
 
 def _load_run(run_dir: Path):
-    """The loaded run (TensorFlow imported quietly, only for a folder :func:`_run_meta` passes).
-
-    Raises:
-        RunError: naming the folder and the cause.
-    """
     from .runs import load_run
 
     _run_meta(run_dir)
@@ -102,8 +87,6 @@ def _load_run(run_dir: Path):
 
 
 def _run_and_data(args: argparse.Namespace, genres: list[str] | None):
-    """The preamble of a command on a run and a data folder: the run's ``run.json``
-    checked, the data read at the run's length, then the run loaded."""
     meta = _run_meta(args.run_dir)
     data = load_dataset(args.data_dir, genres, max_notes=int(meta["max_notes"]),
                         progress=not getattr(args, "json", False))
@@ -111,7 +94,6 @@ def _run_and_data(args: argparse.Namespace, genres: list[str] | None):
 
 
 def _files_to_judge(args: argparse.Namespace, run, data, max_files: int = 0):
-    """:meth:`genre_lib.runs.Run.files_to_judge` of ``--split``; DataError naming the folder."""
     try:
         return run.files_to_judge(data.paths, args.split, max_files, getattr(args, "seed", 0))
     except ValueError as exc:
@@ -119,11 +101,6 @@ def _files_to_judge(args: argparse.Namespace, run, data, max_files: int = 0):
 
 
 def _genre_index(genres: list[str] | tuple[str, ...], name: str) -> int:
-    """Index of the target genre ``name`` among the run's genres (case-insensitive).
-
-    Raises:
-        UnknownGenreError: the run does not know it.
-    """
     lowered = [g.lower() for g in genres]
     if name.lower() not in lowered:
         raise UnknownGenreError(f"unknown target genre {name!r}; this run knows: {', '.join(genres)}")
@@ -320,7 +297,6 @@ def _cmd_flip(args: argparse.Namespace) -> int:
 
 
 def _print_opinions(opinions: dict | None, problem: str | None) -> None:
-    """The second opinions of ``genre-lib flip`` as a few lines."""
     if not opinions:
         return
     print(f"second opinions on the whole file, the rest kept (does the judge now say {opinions['target']}?):")
@@ -462,8 +438,7 @@ def _cmd_concepts(args: argparse.Namespace) -> int:
 
 
 def _adder(sub) -> "Callable[..., argparse.ArgumentParser]":
-    """``add(name, *parents, help=...)``: a subcommand run by ``_cmd_<name>``, with the
-    options several subcommands share named by ``parents`` (argparse parents, each declared once)."""
+    # parents: the options several subcommands share, each declared once
     P = {name: argparse.ArgumentParser(add_help=False) for name in ("json", "run", "data", "seed", "genres", "split",
                                                                     "output")}
     P["json"].add_argument("--json", action="store_true", help="print one JSON object")

@@ -1,13 +1,9 @@
-"""What music a judge hears: concepts per genre (:func:`data_table`: distributions, AUC,
-Cliff's delta), verdicts on edited files (:func:`edit_table`), probes of the RNN's state
-(:func:`probe_table`, with a control task: Hewitt & Liang 2019) and the answer (:func:`answer`).
-
-The edit table explains each file's *margin*: log p(true genre) - max log p(other genre),
-for a network its true genre's logit minus the best other logit (of the 16 windows' mean
-logits under ``file``, of the first window under ``first100``), and counts the verdicts
-that change, each with a 95 % bootstrap interval over files. TCAV is left out: it follows
-a gradient along a concept direction the probes find; the edits change the music itself.
-"""
+"""What music a judge hears: concepts per genre (:func:`data_table`: AUC, Cliff's delta),
+verdicts on edited files (:func:`edit_table`), probes of the RNN's state with a control
+task (:func:`probe_table`, Hewitt & Liang 2019) and the answer (:func:`answer`). The edit
+table explains each file's *margin* (log p(true genre) - max log p(other); for a network its
+logits, as the protocol reads) and counts the verdicts that change, with 95 % intervals.
+TCAV is left out: it follows a gradient along a concept direction, the edits change the music."""
 
 from __future__ import annotations
 
@@ -31,9 +27,8 @@ BOOTSTRAP = 2000
 
 
 def judges_for(run: "Run", protocol: str, others: dict | None = None) -> list["Verdict"]:
-    """The verdicts of ``run`` under ``protocol`` (its RNN and baseline; :func:`edit_table`
-    combines their probabilities) and the RNN of each run of ``others`` (``{name: run}``,
-    same genres), named by its key, e.g. ``{"9-order": load_run(...)}``."""
+    """The verdicts of ``run`` under ``protocol`` (RNN and baseline) and the RNN of each run of
+    ``others`` (``{name: run}``, same genres), named by its key."""
     judges = [run.verdict("rnn", protocol), run.verdict("baseline", protocol)]
     judges += [replace(r.verdict("rnn", protocol), name=name) for name, r in (others or {}).items()]
     if any(tuple(j.classes_) != tuple(run.genres) for j in judges):
@@ -43,7 +38,7 @@ def judges_for(run: "Run", protocol: str, others: dict | None = None) -> list["V
 
 @dataclass
 class Files:
-    """Files read once: path (in the data folder), genre, group, piece, note table, each row's note; skipped files."""
+    """Files read once: path, genre, group, piece, note table, each row's note; the skipped."""
 
     paths: list[str]
     y: np.ndarray
@@ -55,8 +50,8 @@ class Files:
 
 
 def load_files(root: str | Path, genres: Sequence[str], paths: Sequence[str] | None = None) -> Files:
-    """Every ``<genre>/*.mid`` of ``root`` for ``genres`` with a folder there (or only ``paths``), each
-    labelled by its genre's index in ``genres``; unreadable, drums-only and under-100-note files skipped."""
+    """Every ``<genre>/*.mid`` of ``root`` for ``genres`` (or only ``paths``), labelled by
+    index; unreadable, drums-only and short files skipped."""
     from .dataset import check_usable, find_midi_files, group_of
 
     root = Path(root)
@@ -82,9 +77,8 @@ def _margin(p: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def render(files: Files, edits: Sequence[str] = tuple(EDITS), shift: bool = True) -> dict:
-    """Each edit of each file, rendered once: ``{edit: {"index": files it changed, "tables":
-    their note tables (None: under 100 notes left), "shift": their concepts' change}}``
-    (``shift=False``: not measured, NaN)."""
+    """Each edit of each file, rendered once: ``{edit: {"index", "tables", "shift"}}``
+    (tables None under 100 notes; ``shift=False``: concepts not measured)."""
     base, out = np.array([measure(p) if shift else np.full(len(NAMES), np.nan) for p in files.pieces]), {}
     for name in edits:
         done = [(i, q) for i, p in enumerate(files.pieces) for q in [edit(p, name)] if q is not p]
@@ -96,11 +90,9 @@ def render(files: Files, edits: Sequence[str] = tuple(EDITS), shift: bool = True
 
 
 def edit_table(files: Files, judges: dict[str, list["Verdict"]], rendered: dict | None = None, seed: int = 0) -> dict:
-    """For every edit, judge (and the RNN and baseline combined) and protocol, on all
-    ``files``: the change of the margin and the share of verdicts changed, with 95 %
-    bootstrap intervals over files (a file the edit left alone counts as no change; one
-    left under 100 notes is not judged), per true genre, and where changed verdicts go.
-    ``judges``: ``{protocol: judges_for(run, protocol, ...)}``; ``rendered``: :func:`render`."""
+    """For every edit, judge (and RNN + baseline) and protocol on all ``files``: the margin's
+    change and the share of verdicts changed, with 95 % bootstrap intervals over files (a file
+    left alone counts as no change), per genre, and where changed verdicts go."""
     from .verdicts import combine_proba
 
     rendered = rendered or render(files)
@@ -138,9 +130,8 @@ def edit_table(files: Files, judges: dict[str, list["Verdict"]], rendered: dict 
 
 
 def movers(table: dict, judge: str = "rnn", protocol: str = "file") -> tuple[float, list[dict], list[dict]]:
-    """The edits a judge hears, by the rule of :func:`answer`: the most a horse test changes
-    (the level), the rows of the edits whose interval of verdicts changed lies wholly above
-    it (most first), and the rows of the other edits."""
+    """The edits a judge hears: the most a horse test changes (the level), the rows of the
+    edits whose interval lies wholly above it (most first), and the other rows."""
     rows = [r for r in table["rows"] if r["judge"] == judge and r["protocol"] == protocol]
     level = max(r["flipped"] for r in rows if r["edit"] in HORSE)
     heard = sorted((r for r in rows if r["edit"] not in HORSE and r["flipped_interval"][0] > level), key=lambda r: -r["flipped"])
@@ -148,8 +139,7 @@ def movers(table: dict, judge: str = "rnn", protocol: str = "file") -> tuple[flo
 
 
 def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = "held-out") -> str:
-    """The edit table's answer in two sentences for one judge and protocol (:func:`movers`):
-    the edits that change more verdicts than any horse test, with intervals, and the others."""
+    """The edit table's answer in two sentences for one judge and protocol (:func:`movers`)."""
     from .verdicts import LABELS
 
     horse, heard, rest = movers(table, judge, protocol)
@@ -164,9 +154,8 @@ def answer(table: dict, judge: str = "rnn", protocol: str = "file", what: str = 
 
 
 def data_table(values: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> dict:
-    """Each concept per genre (files, quartiles, files where it is undefined) and per pair
-    ``"a / b"``: the AUC (the chance a file of ``a`` has more of it than one of ``b``, ties
-    half) and Cliff's delta (2 AUC - 1)."""
+    """Each concept per genre (files, quartiles, undefined) and per pair ``"a / b"``: the AUC
+    (a file of ``a`` has more of it than one of ``b``, ties half) and Cliff's delta."""
     from scipy.stats import mannwhitneyu
 
     out = {}
@@ -182,7 +171,7 @@ def data_table(values: np.ndarray, y: np.ndarray, genres: Sequence[str]) -> dict
 
 
 def hidden_states(run: "Run", windows: np.ndarray, layer: str = "gru_1") -> np.ndarray:
-    """The RNN's final recurrent state (``layer``'s output) for each window ``(windows, units)``."""
+    """The RNN's final recurrent state for each window ``(windows, units)``."""
     import keras
 
     m = keras.Model(run.model.inputs[0], run.model.get_layer(layer).output)
@@ -191,11 +180,9 @@ def hidden_states(run: "Run", windows: np.ndarray, layer: str = "gru_1") -> np.n
 
 def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, groups: np.ndarray, files: np.ndarray,
                 seed: int = 0, folds: int = 5) -> list[dict]:
-    """For each concept: a logistic probe of the windows' ``states`` for "above the median
-    of these windows" (a label, not a tuned threshold), its accuracy on groups held out
-    (``folds``-fold group CV), the control task's (the labels shuffled over windows),
-    selectivity = accuracy - control with a 95 % bootstrap interval over ``files``, and the
-    same probe's accuracy on ``surface`` (the windows' 48 note statistics)."""
+    """Per concept, a logistic probe of ``states`` for "above the windows' median": its
+    accuracy on held-out groups, the control task's (labels shuffled), selectivity with a 95 %
+    interval over ``files``, and the same probe on ``surface`` (the 48 note statistics)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import GroupKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
@@ -221,8 +208,7 @@ def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, gro
 
 
 def probe_windows(run: "Run", files: Files) -> dict:
-    """The ``file`` protocol's windows of every file (:func:`genre_lib.windows.even_windows`): the
-    RNN's states, the 48 note statistics, each concept measured on the window's notes, group and file."""
+    """The ``file`` protocol's windows of every file: the RNN's states, statistics, concepts."""
     from .note_statistics import note_statistics
     from .windows import even_starts, even_windows
 
@@ -234,8 +220,8 @@ def probe_windows(run: "Run", files: Files) -> dict:
 
 
 def concept_report(run: "Run", root: str | Path, split: str = "all", others: dict | None = None, seed: int = 0) -> dict:
-    """What ``genre-lib concepts`` prints: the edit table of ``run`` (and the RNNs of ``others``) on
-    the files of ``root`` (``split="test"``: the run's held-out files) and its answers, JSON-able."""
+    """What ``genre-lib concepts`` prints: the edit table of ``run`` (and ``others``) on
+    ``root``'s files (``split="test"``: the held-out ones) and its answers."""
     paths = [p for p in run.meta["split"]["test_files"] if (Path(root) / p).is_file()] if split == "test" else None
     files = load_files(root, run.genres, paths)  # a genre without its folder: a DataError naming it
     table = edit_table(files, {p: judges_for(run, p, others) for p in PROTOCOLS}, seed=seed)
@@ -245,7 +231,7 @@ def concept_report(run: "Run", root: str | Path, split: str = "all", others: dic
 
 
 def text_table(table: dict) -> str:
-    """The edit table for people: per edit and judge and protocol, verdicts changed and margin change."""
+    """The edit table for people: per edit, judge and protocol, verdicts changed and margin change."""
     cells: dict = {}
     for r in table["rows"]:
         cells.setdefault((r["edit"], r["judge"]), {})[r["protocol"]] = "{:5.1%} [{:5.1%}, {:5.1%}] {:+.2f} [{:+.2f}, {:+.2f}]".format(

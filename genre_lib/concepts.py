@@ -169,7 +169,6 @@ def beat_hits(sel: np.ndarray, bar: np.ndarray, pos: np.ndarray, length: np.ndar
 
 
 def _bar_hits(piece: Piece, sel: np.ndarray, grid: tuple, beats: tuple[int, ...]) -> float:
-    """Share of the 4-beat bars spanned by the notes with a note of ``sel`` on each of ``beats`` (0-3)."""
     spanned = np.arange(grid[0].min(), grid[0].max() + 1)
     four = piece.bar_length(spanned) == 4
     on, bar, beat = beat_hits(sel, *grid)
@@ -222,7 +221,7 @@ def chords(start: np.ndarray, pitch: np.ndarray, tpq: int) -> tuple[np.ndarray, 
 
 
 def _walking(start: np.ndarray, pitch: np.ndarray, tpq: int) -> int:
-    """Beats on which the bass's lowest new note moves 1-4 semitones from its note one beat before."""
+    # the bass's lowest new note moves 1-4 semitones from its note one beat before
     if len(start) < 2:
         return 0
     o = np.lexsort((pitch, start))
@@ -244,4 +243,3 @@ def _repetition(bar: np.ndarray, pos: np.ndarray, pitch: np.ndarray, program: np
         i = np.minimum(np.searchsorted(known, code - lag * K), len(known) - 1)
         found |= known[i] == code - lag * K
     return float(found[later].mean())
-

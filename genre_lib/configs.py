@@ -15,6 +15,12 @@ if TYPE_CHECKING:
     from .data_source import DataChoice
 
 
+#: settings of earlier versions that no committed model used, read from stored configs
+#: (``run.json``, ``results/*.json``) when off: per-part masked GRUs, a bidirectional GRU,
+#: statistics of the interval channels (``scripts/order_search.py`` screened them)
+RETIRED: tuple[str, ...] = ("interval_summary", "parts", "bidirectional")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """The named hyperparameters of one network (what the iterations table lists):
@@ -22,9 +28,8 @@ class ModelConfig:
     ``dropout``, training (``epochs``, ``learning_rate``, ``batch_size``, ``patience``,
     ``windows`` per training file, ``cosine`` decay), the input's ``columns``, and the
     model's additions (one-hot ``families``, ``pitch_classes``, ``drum_sounds``; window
-    statistics ``summary``; ``augment``; per-part ``intervals``, ``interval_summary``,
-    ``parts``, ``bidirectional`` (screened by ``scripts/order_search.py``); a ``conv``
-    width). See :mod:`genre_lib.model` for the layers each adds.
+    statistics ``summary``; ``augment``; per-part ``intervals``; a ``conv`` width). See
+    :mod:`genre_lib.model` for the layers each adds.
     """
 
     cell: str = "gru"
@@ -46,9 +51,6 @@ class ModelConfig:
     windows: int = 1
     cosine: bool = False
     intervals: bool = False
-    interval_summary: bool = False
-    parts: bool = False
-    bidirectional: bool = False
     conv: int = 0
 
     def __post_init__(self) -> None:
@@ -65,8 +67,6 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
         if self.conv < 0:
             raise ValueError(f"conv must be 0 (none) or a width in notes, not {self.conv}")
-        if self.interval_summary and not self.intervals:
-            raise ValueError("interval_summary needs intervals=True (it summarises the interval channels)")
 
     def to_dict(self) -> dict:
         """The settings as a JSON-able dict."""
@@ -78,8 +78,13 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        """Settings from :meth:`to_dict`; unknown keys are an error (a typo, or a newer
-        version's setting this code would silently ignore)."""
+        """Settings from :meth:`to_dict`. An unknown key is an error (a typo, or a newer
+        version's setting this code would silently ignore); a :data:`RETIRED` one is dropped
+        when off, and an error when on (this code cannot build it)."""
+        on = [k for k in RETIRED if d.get(k)]
+        if on:
+            raise ValueError(f"model settings {on} are no longer built (commit f3261d8 builds them)")
+        d = {k: v for k, v in d.items() if k not in RETIRED}
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -135,6 +140,7 @@ ORDER_CONFIG: ModelConfig = ITERATIONS[ORDER_ITERATION]
 
 #: the two genres of the study, in its words
 STUDY_GENRES: tuple[str, ...] = ("jazz", "electronic")
+
 
 def quick_config(config: ModelConfig) -> ModelConfig:
     """The quick-mode version of a configuration (CI, ``GENRE_QUICK=1``): few epochs

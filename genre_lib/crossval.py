@@ -1,8 +1,6 @@
-"""Group k-fold cross-validation (:func:`genre_lib.splits.group_folds`): the RNN and the
-baseline trained on the same files and judged on the same test files under both
-protocols; a result keeps every fold's figures as ``[verdict][protocol]`` and every test
-file's probabilities, so errors can be read by group without training again.
-"""
+"""Group k-fold cross-validation: the RNN and the baseline trained on the same files and
+judged on the same test files under both protocols; a result keeps every fold's figures
+(``[verdict][protocol]``) and every test file's probabilities, to read errors by group."""
 
 from __future__ import annotations
 
@@ -35,7 +33,6 @@ STORED: tuple[str, ...] = ("rnn", "baseline")
 
 def _fold_row(k: int, model, history: dict, seconds: float, data: Dataset, part, seed: int, file_windows: int
               ) -> tuple[dict, list[dict]]:
-    """One fold's figures and its test files' records (see :func:`cross_validate`)."""
     from .train import fold_verdicts
 
     verdicts = fold_verdicts(model, data, part.train, seed, file_windows)
@@ -63,13 +60,10 @@ def _fold_row(k: int, model, history: dict, seconds: float, data: Dataset, part,
 def cross_validate(data: Dataset, config: ModelConfig, folds: int = 5, seed: int = 0,
                    only_folds: list[int] | None = None, file_windows: int = FILE_WINDOWS,
                    log: Callable[[str], None] = print) -> dict:
-    """Group ``folds``-fold cross-validation of ``config`` and of the baseline on ``data``;
-    fold ``k`` trains with seed ``seed + k`` (``only_folds``: only these). Returns a
-    JSON-able dict: ``folds`` (per fold ``accuracy``, ``loss``, ``recall`` as
-    ``[verdict][protocol]``, ``file_by_windows`` for :data:`VOTE_SIZES`, the RNN's probes and
-    ``order_effect``), ``summary`` (:func:`summarize`), ``recall`` (:func:`recall_summary`)
-    and ``files`` (each test file's fold, group, genre and ``probabilities`` of :data:`STORED`).
-    """
+    """Group ``folds``-fold cross-validation of ``config`` and the baseline on ``data``; fold
+    ``k`` trains with seed ``seed + k``. A JSON-able dict: per fold the figures, the RNN's probes
+    and vote sizes (``folds``), :func:`summarize`, :func:`recall_summary` and every test file's
+    fold, group, genre and probabilities (``files``)."""
     from .train import fit
 
     rows, files = [], []
@@ -94,25 +88,22 @@ def cross_validate(data: Dataset, config: ModelConfig, folds: int = 5, seed: int
 
 
 def summarize(folds: list[dict]) -> dict:
-    """Mean and sd over the folds of a :func:`cross_validate` result's ``folds``:
-    ``accuracy[verdict][protocol]``, ``order_effect[protocol]`` and ``train_seconds``."""
+    """Mean and sd over the folds of accuracy, order effect and training time."""
     return {"accuracy": {who: {p: mean_sd([r["accuracy"][who][p] for r in folds]) for p in PROTOCOLS} for who in VERDICTS},
             "order_effect": {p: mean_sd([r["order_effect"][p] for r in folds]) for p in PROTOCOLS},
             "train_seconds": mean_sd([r["train_seconds"] for r in folds])}
 
 
 def recall_summary(folds: list[dict]) -> dict:
-    """Each genre's recall, mean and sd over the folds, ``[verdict][protocol][genre]``:
-    with more than two genres one accuracy hides a genre the model rarely gets right."""
+    """Each genre's recall, mean and sd over the folds: with more genres one accuracy hides
+    a genre rarely got right."""
     return {who: {p: {g: mean_sd([r["recall"][who][p][g] for r in folds]) for g in folds[0]["recall"][who][p]}
                   for p in PROTOCOLS} for who in VERDICTS}
 
 
 def file_probabilities(result: dict, protocol: str = "file", who: str = "rnn") -> np.ndarray:
-    """Every test file's probabilities ``(files, genres)`` under ``protocol`` of the
-    verdict ``who`` (:data:`VERDICTS`) from a :func:`cross_validate` result; the
-    combined verdict's are recomputed from the RNN's and the baseline's
-    (:func:`genre_lib.verdicts.combine_proba`)."""
+    """Every test file's probabilities under ``protocol`` of the verdict ``who``; the
+    combined verdict's recomputed from the RNN's and the baseline's."""
     if who == "combined":
         return combine_proba(*(file_probabilities(result, protocol, w) for w in STORED))
     if who not in STORED:
@@ -121,25 +112,13 @@ def file_probabilities(result: dict, protocol: str = "file", who: str = "rnn") -
 
 
 def _probabilities(result: dict, protocol: str, who: str = "rnn") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """:func:`file_probabilities`, each file's true genre's index and the genre names."""
     genres = result["data"]["genres"]
     probs = file_probabilities(result, protocol, who)
     return probs, np.array([genres.index(f["true"]) for f in result["files"]]), genres
 
 
-def pooled_metrics(result: dict, protocol: str = "file", who: str = "rnn") -> dict:
-    """:func:`genre_lib.evaluate.classification_metrics` of every test file of a
-    :func:`cross_validate` result at once (each file was tested once, by the model of its
-    fold): one confusion matrix for the whole collection, of the verdict ``who``
-    (:data:`VERDICTS`)."""
-    probs, y, genres = _probabilities(result, protocol, who)
-    return classification_metrics(probs, y, genres)
-
-
 def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """:func:`genre_lib.metrics.pair_accuracy` of the verdict ``who`` over every test file, one
-    row per pair of genres, the hardest pair first (with more genres, which borders are hard).
-    """
+    """:func:`genre_lib.metrics.pair_accuracy` of ``who`` over every test file, hardest pair first."""
     import pandas as pd
 
     probs, y, genres = _probabilities(result, protocol, who)
@@ -147,18 +126,15 @@ def pairwise_accuracy(result: dict, protocol: str = "file", who: str = "rnn") ->
 
 
 def shared_errors(result: dict, protocol: str = "file", a: str = "rnn", b: str = "baseline") -> dict:
-    """:func:`genre_lib.metrics.shared_mistakes` of two verdicts (:data:`VERDICTS`) over
-    every test file of a :func:`cross_validate` result: how many files both get wrong,
-    against how many they would if their mistakes were independent given the genre.
-    Many more shared mistakes than that point at the files, not at either model."""
+    """How many files two verdicts both get wrong, against how many if their mistakes were
+    independent given the genre (:func:`genre_lib.metrics.shared_mistakes`)."""
     pa, y, _ = _probabilities(result, protocol, a)
     pb, _, _ = _probabilities(result, protocol, b)
     return shared_mistakes(pa.argmax(1), pb.argmax(1), y)
 
 
 def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
-    """Write a :func:`cross_validate` result as JSON (:func:`genre_lib.paths.write_atomic`),
-    to be read back with :func:`load_cv`."""
+    """Write a :func:`cross_validate` result as JSON (:func:`load_cv` reads it)."""
     return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite)
 
 
@@ -168,9 +144,6 @@ def load_cv(path: str | Path) -> dict:
 
 
 def _predictions(result: dict, protocol: str, who: str = "rnn") -> "pandas.DataFrame":
-    """One row per file of a :func:`cross_validate` result with the predicted genre of
-    the verdict ``who``, the probability of that genre and the probability of each genre
-    under ``protocol``."""
     import pandas as pd
 
     genres = result["data"]["genres"]
@@ -184,10 +157,8 @@ def _predictions(result: dict, protocol: str, who: str = "rnn") -> "pandas.DataF
 
 
 def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """Where the verdict ``who`` goes wrong, by artist or sequencer: one row per group
-    with a misclassified file (files, wrong, share wrong, the mean probability of the wrong
-    answer), most errors first.
-    """
+    """Where ``who`` goes wrong, by artist or sequencer: per group with a misclassified file,
+    its files, wrong, share and mean probability of the wrong answer; most first."""
     df = _predictions(result, protocol, who)
     df["wrong"] = df["predicted"] != df["true"]
     g = df.groupby(["group", "true"]).agg(files=("path", "size"), wrong=("wrong", "sum"))
@@ -198,10 +169,8 @@ def errors_by_group(result: dict, protocol: str = "file", who: str = "rnn") -> "
 
 
 def errors_by_direction(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """The groups behind each direction of error (true genre -> predicted genre) of the
-    verdict ``who``: one row per direction and group with the files called the other genre,
-    the group's files of its genre and the share; most errors first.
-    """
+    """The groups behind each direction of error (true -> predicted genre) of ``who``,
+    with their files called the other genre; most first."""
     df = _predictions(result, protocol, who)
     # an artist may have files in two genre folders: count the group's files of its true genre
     sizes = df.groupby(["group", "true"]).size()
@@ -216,9 +185,8 @@ def errors_by_direction(result: dict, protocol: str = "file", who: str = "rnn") 
 
 
 def misclassified_files(result: dict, protocol: str = "file", who: str = "rnn") -> "pandas.DataFrame":
-    """The misclassified files of the verdict ``who`` (:data:`VERDICTS`) under
-    ``protocol`` (:func:`genre_lib.metrics.misclassified`), with each file's fold and
-    one column ``p <genre>`` per genre, surest mistakes first."""
+    """The misclassified files of ``who`` under ``protocol``, with fold and ``p <genre>``
+    columns, surest mistakes first."""
     import pandas as pd
 
     probs, y, genres = _probabilities(result, protocol, who)

@@ -1,11 +1,8 @@
-"""Which MIDI folder the series reads and which collection it holds: the one rule.
-
-:func:`resolve_data_dir`, first match wins: a folder given explicitly or by
-``GENRE_DATA``; ``data/real`` after ``make data``; the generated demo corpus (not real
-music). :func:`identify` then tells the collection by its files, never its name:
-``real`` when the genre folders hold exactly files listed in ``data/sources/midi.csv``
-(all listed files of each genre present), ``demo`` for the demo corpus, ``other`` else.
-"""
+"""Which MIDI folder the series reads, by one rule (:func:`resolve_data_dir`, first match
+wins: a folder given or in ``GENRE_DATA``; ``data/real`` after ``make data``; the demo
+corpus), and which collection it holds, by its files, never its name (:func:`identify`):
+``real`` when the genre folders hold exactly files of ``data/sources/midi.csv``, ``demo``
+for the demo corpus, ``other`` else."""
 
 from __future__ import annotations
 
@@ -25,24 +22,12 @@ ENV_VAR = "GENRE_DATA"
 #: the collections :func:`identify` tells apart
 REAL, DEMO, OTHER = "real", "demo", "other"
 
-#: the website each genre folder of the real collection was scraped from
-#: (``../shared/midi/README.md``): a pair of genres from one site cannot be told apart
-#: by where its files were sequenced, a pair from two sites can
-SITES: dict[str, str] = {
-    "jazz": "midkar.com",
-    "electronic": "freemidi.org",
-    "rock": "freemidi.org",
-    "country": "freemidi.org",
-}
-
 
 @dataclass(frozen=True)
 class Collection:
-    """Which data a folder holds: ``kind`` (:data:`REAL`, :data:`DEMO`, :data:`OTHER`),
-    ``id`` (names ``runs/<id>/`` and ``reports/<id>/``: ``midi`` for the real collection,
-    ``demo``, else the folder name and a hash of its file list), its ``genres`` and a
-    ``note`` on the first difference from the real collection.
-    """
+    """Which data a folder holds: ``kind``, ``id`` (naming ``runs/<id>/``: ``midi`` for the
+    real collection, ``demo``, else the folder's name and a hash of its files), ``genres`` and
+    a ``note`` on the first difference from the real collection."""
 
     kind: str
     id: str
@@ -52,9 +37,8 @@ class Collection:
 
 @dataclass(frozen=True)
 class DataChoice:
-    """The data folder to read (``path``), where the choice came from (``kind``:
-    ``given``, ``env``, ``real`` or ``demo``), a one-line ``banner`` and its ``collection``.
-    """
+    """The data folder to read, where the choice came from (``given``, ``env``, ``real`` or
+    ``demo``), a one-line ``banner`` and its ``collection``."""
 
     path: Path
     kind: str
@@ -63,7 +47,7 @@ class DataChoice:
 
     @property
     def is_demo(self) -> bool:
-        """True for the generated demo corpus (its numbers say nothing about real music)."""
+        """True for the generated demo corpus."""
         return self.collection.kind == DEMO
 
     @property
@@ -72,28 +56,24 @@ class DataChoice:
         return self.collection.kind == REAL
 
     def same_collection(self, record: Mapping) -> bool:
-        """Whether a run's or a cross-validation's ``data`` record was made on this collection."""
+        """Whether a run's or a cross-validation's ``data`` record is of this collection."""
         return record_collection(record) == self.collection.id
 
 
 def has_midi(folder: str | Path) -> bool:
-    """True if ``folder/<genre>/`` (any depth) holds at least one .mid or .midi file."""
+    """True if ``folder/<genre>/`` (any depth) holds a .mid or .midi file."""
     return next(midi_files(folder), None) is not None
 
 
 def midi_listing(folder: str | Path) -> dict[str, int]:
-    """Every MIDI file the loader would read in ``folder``, ``<genre, lower-case>/<path
-    under the genre folder>`` -> size in bytes."""
+    """Every MIDI file the loader would read, ``<genre>/<path>`` -> size in bytes."""
     return {f"{genre.name.lower()}/{p.relative_to(genre).as_posix()}": p.stat().st_size
             for genre, p in midi_files(folder)}
 
 
 def identify(folder: str | Path, manifest: str | Path = MANIFEST) -> Collection:
-    """Which collection ``folder`` holds, by its files (see the module docstring).
-
-    An unreadable manifest does not stop anything: the folder is then ``other``, with a
-    note naming the manifest and the cause.
-    """
+    """Which collection ``folder`` holds, by its files; an unreadable manifest makes it
+    ``other``, with a note."""
     from .demo import is_demo_corpus
 
     folder, manifest = Path(folder), Path(manifest)
@@ -128,30 +108,25 @@ def _other_id(folder: Path, listing: dict[str, int]) -> str:
 
 
 def data_record(data) -> dict:
-    """What a run, a cross-validation or stored checks record of the data they were made
-    on (a :class:`~genre_lib.dataset.Dataset`): the folder's name, its collection
-    (:func:`identify`), the genres, the files used and skipped, and the groups."""
+    """What a run, a cross-validation or stored checks record of their data: the folder's
+    name, its collection, genres, files used and skipped, groups."""
     return {"folder": Path(data.root).name, "collection": identify(data.root).id, "genres": list(data.genres),
             "files": len(data), "files_skipped": len(data.skipped), "groups": len(set(data.groups))}
 
 
 def record_collection(record: Mapping) -> str:
-    """The collection id a run's or a cross-validation's ``data`` record names: its
-    ``collection``, else its ``folder`` (the committed records were made on
-    ``../shared/midi``, whose folder name is the real collection's id)."""
+    """The collection id a ``data`` record names: its ``collection``, else its ``folder``
+    (the committed records' ``midi`` is the real collection's id)."""
     return str(record.get("collection") or record.get("folder") or "")
 
 
 def resolve_data_dir(data_dir: str | Path | None = None, *, real_dir: str | Path = REAL_DIR,
                      demo_dir: str | Path | None = None, manifest: str | Path = MANIFEST) -> DataChoice:
-    """The data folder to use: ``data_dir`` (None or ``""``: not chosen), else
-    ``GENRE_DATA``, else ``real_dir`` when it holds MIDI files, else the demo corpus (made
-    in ``demo_dir`` if missing).
+    """The data folder to use: ``data_dir``, else ``GENRE_DATA``, else ``real_dir`` when it
+    holds MIDI files, else the demo corpus (made in ``demo_dir`` if missing).
 
     Raises:
-        DataError: the given or ``GENRE_DATA`` folder does not exist.
-        FileExistsError: the demo folder holds files the demo generator did not write.
-    """
+        DataError: the given or ``GENRE_DATA`` folder does not exist."""
     if data_dir is not None and str(data_dir) != "":
         return _chosen(Path(data_dir).expanduser(), "given", "given explicitly", manifest)
     env = os.environ.get(ENV_VAR, "")

@@ -1,7 +1,5 @@
-"""From a folder ``<root>/<genre>/**/*.mid`` to a :class:`Dataset`: every usable file's
-whole note table, its first 100 notes (``X``), labels, paths, groups and the report of
-every file skipped and why.
-"""
+"""A folder ``<root>/<genre>/**/*.mid`` as a :class:`Dataset`: every usable file's whole
+note table, its first 100 notes, labels, paths, groups and every skipped file with why."""
 
 from __future__ import annotations
 
@@ -42,12 +40,9 @@ class Skipped:
 
 @dataclass
 class Dataset:
-    """The note tables of a folder of MIDI files: ``X`` (each file's first notes,
-    ``(files, max_notes, features)``), ``y`` (genre indices into the sorted ``genres``),
-    ``paths`` relative to ``root``, ``groups`` (:func:`group_of`), the files ``found`` and
-    ``skipped`` (with reasons), each file's ``n_notes`` and ``seconds``, and every whole
-    table in ``notes`` (file ``i``: ``notes[offsets[i]:offsets[i + 1]]``, :meth:`table`).
-    """
+    """The note tables of a folder: ``X`` (each file's first ``max_notes`` notes), ``y``
+    (indices into the sorted ``genres``), ``paths`` relative to ``root``, ``groups``, the
+    ``skipped`` files, and every whole table (:meth:`table`)."""
 
     X: np.ndarray
     y: np.ndarray
@@ -67,26 +62,25 @@ class Dataset:
         return len(self.y)
 
     def table(self, i: int) -> np.ndarray:
-        """File ``i``'s whole note table (all its notes, not only the first ``max_notes``)."""
+        """File ``i``'s whole note table."""
         if self.notes is None or self.offsets is None:
             raise DataError(f"{self.root}: this dataset holds only the first {self.X.shape[1]} notes of each file")
         return self.notes[self.offsets[i]:self.offsets[i + 1]]
 
     def tables(self, index: np.ndarray | None = None) -> list[np.ndarray]:
-        """The whole note tables of every file (or of the files at ``index``)."""
+        """The whole note tables of every file (or of those at ``index``)."""
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         return [self.table(i) for i in index]
 
     def random_windows(self, k: int, seed: int, index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(W, owner)``: ``k`` training windows of every file (or of those at ``index``):
-        the first 100 notes and ``k - 1`` seeded random ones (:func:`genre_lib.windows.random_windows`).
-        """
+        """``(W, owner)``: ``k`` training windows of every file (or of those at
+        ``index``): the first 100 notes and ``k - 1`` seeded random ones."""
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=int)
         W, owner = random_windows(self.tables(index), k, np.random.default_rng(seed), self.X.shape[1])
         return W, index[owner]
 
     def subset(self, index: np.ndarray) -> "Dataset":
-        """The files at ``index`` (a list or array of positions), as a new Dataset."""
+        """The files at ``index``, as a new Dataset."""
         index = np.asarray(index, dtype=int)
         notes = offsets = None
         if self.notes is not None:
@@ -99,7 +93,7 @@ class Dataset:
                        seconds=None if self.seconds is None else self.seconds[index], notes=notes, offsets=offsets)
 
     def report(self) -> dict:
-        """Counts of files found, used and skipped (with reasons), as a JSON-able dict."""
+        """Counts of files found, used and skipped (with reasons), JSON-able."""
         # group by the kind of problem, not its particulars ("drums only (57 drum notes)")
         reasons = Counter(re.split(r"[:(]", s.reason, maxsplit=1)[0].strip() for s in self.skipped)
         return {
@@ -116,9 +110,8 @@ class Dataset:
 
 
 def group_of(path: str | Path) -> str:
-    """The artist or sequencer of a file, for group splits: ``Artist - Title`` ->
-    ``artist``; ``title_xx`` -> ``_xx``; else the whole name; lower-cased.
-    """
+    """The artist or sequencer of a file, lower-cased: ``Artist - Title`` -> ``artist``,
+    ``title_xx`` -> ``_xx``, else the whole name."""
     stem = Path(path).stem
     if " - " in stem:
         return stem.split(" - ", 1)[0].strip().lower()
@@ -129,9 +122,8 @@ def group_of(path: str | Path) -> str:
 
 
 def midi_files(root: str | Path, genres: Iterable[str] | None = None) -> Iterator[tuple[Path, Path]]:
-    """``(genre folder, MIDI file)`` for every ``.mid``/``.midi`` file under the genre
-    folders of ``root`` (any depth; hidden folders skipped; ``genres``: only those,
-    case-insensitive), folder by folder in sorted order. The one walk of a data folder."""
+    """``(genre folder, MIDI file)`` for every ``.mid``/``.midi`` under ``root``'s genre
+    folders (any depth, hidden skipped; ``genres``: only those), sorted: the one walk of a data folder."""
     root = Path(root)
     if not root.is_dir():
         return
@@ -142,12 +134,7 @@ def midi_files(root: str | Path, genres: Iterable[str] | None = None) -> Iterato
 
 
 def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None = None) -> dict[str, list[Path]]:
-    """Map each genre (lower-case) to its MIDI files under ``root/<genre>/``, sorted;
-    ``genres=None`` selects every folder holding a MIDI file.
-
-    Raises:
-        DataError: ``root`` is missing, a requested genre has no folder, or no MIDI file is found.
-    """
+    """Each genre's MIDI files under ``root/<genre>/``, sorted (DataError: none found)."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found (expected <root>/<genre>/*.mid)")
@@ -166,8 +153,7 @@ def find_midi_files(root: str | Path, genres: list[str] | tuple[str, ...] | None
 
 
 def check_usable(table: np.ndarray, path: str | Path, max_notes: int = MAX_NOTES) -> None:
-    """Raise :class:`MidiError` if a note table cannot be used: drums only, or fewer
-    than ``max_notes`` notes."""
+    """Raise :class:`MidiError` for a table of drums only or of fewer than ``max_notes`` notes."""
     if len(table) and (table[:, DRUM] >= 0.5).all():
         raise MidiError(path, f"drums only ({len(table)} drum notes, no pitched instrument)")
     if len(table) < max_notes:
@@ -175,11 +161,7 @@ def check_usable(table: np.ndarray, path: str | Path, max_notes: int = MAX_NOTES
 
 
 def load_file(path: str | Path, max_notes: int = MAX_NOTES) -> np.ndarray:
-    """One MIDI file's first ``max_notes`` notes: the preprocessing of prediction and saliency.
-
-    Raises:
-        MidiError: the file is unusable (unreadable, empty, drums only, too short).
-    """
+    """One file's first ``max_notes`` notes, as prediction and saliency read it (MidiError)."""
     table = read_midi(path)
     check_usable(table, path, max_notes)
     return table[:max_notes]
@@ -204,15 +186,9 @@ def _read_cache(path: Path) -> dict | None:
 
 def load_dataset(root: str | Path, genres: list[str] | tuple[str, ...] | None = None, max_notes: int = MAX_NOTES,
                  cache_dir: str | Path | None = None, use_cache: bool = True, progress: bool = True) -> Dataset:
-    """Read every MIDI file of the selected genres into a :class:`Dataset`: each file's
-    whole note table, ``X`` its first ``max_notes`` notes; short, drum-only, empty, corrupt
-    and duplicate files are skipped with a reason, never stopping the run. Results are
-    cached in ``cache_dir`` (default :func:`genre_lib.paths.cache_dir`) by the files' paths
-    and contents, unless ``use_cache`` is false.
-
-    Raises:
-        DataError: the folder or a genre is missing, or no file is usable.
-    """
+    """Every MIDI file of the selected genres as a :class:`Dataset`; short, drum-only,
+    empty, corrupt and duplicate files skipped with a reason. Cached in ``cache_dir`` by the
+    files' paths and contents (DataError: no file usable)."""
     root = Path(root)
     by_genre = find_midi_files(root, genres)
     genre_names = tuple(sorted(by_genre))
@@ -247,9 +223,6 @@ def load_dataset(root: str | Path, genres: list[str] | tuple[str, ...] | None = 
 
 
 def _parse(blobs: list, genres: tuple[str, ...], max_notes: int, progress: bool) -> dict:
-    """The arrays of a dataset (its cache's content) from ``(genre, path, bytes or None,
-    digest or why unreadable)`` per file: usable files' whole tables, the others skipped
-    with the reason (a repeated digest is a duplicate)."""
     tables, y, paths, skipped, seen = [], [], [], [], {}
     if progress:
         from tqdm.auto import tqdm

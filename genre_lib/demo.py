@@ -1,11 +1,7 @@
 """The generated demo corpus: seeded jazz-like and electronic-like MIDI files, **not real
-music** (its accuracies say nothing about real music), so every notebook runs without a
-download and the genre cues are known (:func:`planted_cue_mask`). Each of a piece's six
-parts (:data:`PARTS`) plays its genre's style or, with probability :data:`BORROW_P`, the
-other's; the cues a note can show on its own play in one of every 3 or 4 two-bar
-sections; eight fake sequencers per genre have habits, so a group split is harder. The
-folder's ``README.md`` (written here) describes it in full.
-"""
+music**, so every notebook runs without a download and the genre cues are known. Each of a
+piece's six :data:`PARTS` plays its genre's style or, with probability :data:`BORROW_P`, the
+other's; eight fake sequencers per genre have habits. The folder's ``README.md`` says more."""
 
 from __future__ import annotations
 
@@ -102,7 +98,6 @@ _ELECTRONIC_LOOPS = (
 
 
 class _Events:
-    """Notes collected in beats, converted to a note table at the end."""
 
     def __init__(self) -> None:
         self.rows: list[tuple[float, float, int, int, int, int]] = []
@@ -154,7 +149,6 @@ def _choose(rng, habit: dict | None, key: str, options):
 
 
 def _habit(rng, genre: str) -> dict:
-    """A sequencer's favourites (tempo, instruments, velocity level, loop) in its genre's style."""
     if genre == "jazz":
         return {
             "bpm": float(rng.uniform(115, 185)),
@@ -179,16 +173,14 @@ def _habit(rng, genre: str) -> dict:
 
 
 def styles_of(genre: str, borrowed: tuple[str, ...] | list[str]) -> dict[str, str]:
-    """The style (``"jazz"`` or ``"electronic"``) in which a piece of ``genre`` plays each
-    of :data:`PARTS`, given the cues it borrowed (as listed in ``demo.json``)."""
+    """The style in which a piece of ``genre`` plays each of :data:`PARTS`, given the cues
+    it borrowed (as ``demo.json`` lists them)."""
     cues = JAZZ_BORROWS if genre == "jazz" else ELECTRONIC_BORROWS
     other = "electronic" if genre == "jazz" else "jazz"
     return {part: other if cue in borrowed else genre for part, cue in zip(PARTS, cues)}
 
 
 def _settings(rng, genre: str, habit: dict, borrowed: tuple[str, ...]) -> dict:
-    """Everything a piece draws once: tempo, swing, loop, instruments, key, the lead's
-    range and riff, the cue sections' period and phase."""
     style = styles_of(genre, borrowed)
     mine = {part: habit if s == genre else None for part, s in style.items()}
     if style["timing"] == "jazz":
@@ -227,7 +219,6 @@ def _settings(rng, genre: str, habit: dict, borrowed: tuple[str, ...]) -> dict:
 
 
 def _drums(ev: _Events, s: dict, t: float, cue: bool, vel) -> None:
-    """One bar of drums: the genre's pattern in cue sections, a plain shared beat elsewhere."""
     if cue and s["style"]["drums"] == "jazz":
         for pos, level in ((0, 80), (1, 92), (1.5, 68), (2, 80), (3, 92), (3.5, 68)):
             ev.add(t + pos, 0.4, RIDE, vel(level), drum=True)
@@ -247,7 +238,6 @@ def _drums(ev: _Events, s: dict, t: float, cue: bool, vel) -> None:
 
 
 def _bass_and_harmony(ev: _Events, rng, s: dict, t: float, cue: bool, pc: int, intervals, next_degree: int, vel) -> None:
-    """One bar of bass (walking, off-beat or eighths) and harmony (comped voicings or a held pad)."""
     root = 36 + pc if 36 + pc <= 44 else 24 + pc
     if s["bass_style"] == "walking":
         # root, two chord tones, a chromatic approach to the next root
@@ -279,7 +269,6 @@ def _bass_and_harmony(ev: _Events, rng, s: dict, t: float, cue: bool, pc: int, i
 
 
 def _lead(ev: _Events, rng, s: dict, t: float, cue: bool, pc: int, intervals, vel) -> None:
-    """One bar of the lead: swung eighths with rests (chord tones on the beat) or the riff."""
     if not s["jazz_lead"]:
         for j, (x, tone, octave) in enumerate(s["riff"]):
             nxt = s["riff"][j + 1][0] if j + 1 < len(s["riff"]) else 16
@@ -328,7 +317,6 @@ def _piece(
 
 
 def _plan(per_genre: int, seed: int) -> list[dict]:
-    """What to write: one entry per file, with everything needed to generate it."""
     plan = []
     for g, genre in enumerate(GENRES):
         rng = np.random.default_rng([seed, g, 1])
@@ -378,7 +366,6 @@ def _generate(plan: list[dict], seed: int) -> list[tuple[dict, np.ndarray]]:
 
 
 def _read_manifest(out_dir: Path) -> dict | None:
-    """The manifest of a corpus this module wrote, or None (absent or someone else's)."""
     try:
         manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -412,90 +399,36 @@ def _manifest_text(per_genre: int, seed: int, records: list[dict], complete: boo
 
 
 def _readme_text(per_genre: int, seed: int, records: list[dict]) -> str:
-    counts = {g: sum(r["genre"] == g for r in records) for g in GENRES}
-    pieces = [r for r in records if r["kind"] == "piece"]
-    mixed = {g: sum(len(r["borrowed"]) >= 3 for r in pieces if r["genre"] == g) for g in GENRES}
-    pure = {g: sum(not r["borrowed"] for r in pieces if r["genre"] == g) for g in GENRES}
-    broken = [r["path"] for r in records if r["kind"] != "piece"]
+    mixed = [sum(len(r["borrowed"]) >= 3 for r in records if r["kind"] == "piece" and r["genre"] == g) for g in GENRES]
+    broken = ", ".join(f"`{r['path']}`" for r in records if r["kind"] != "piece")
     return f"""# Generated demo corpus: NOT real music
 
-Every file in this folder was written by a program (`genre_lib.demo.make_demo_corpus`,
-generator version {DEMO_VERSION}, seed {seed}, {per_genre} normal pieces per genre).
+Written by `genre_lib.demo.make_demo_corpus` (generator version {DEMO_VERSION}, seed {seed}, {per_genre} pieces per
+genre) so that the notebooks run without a download; its accuracies say nothing about real music (for that,
+`make data`, or `GENRE_DATA` set to a folder `<folder>/<genre>/*.mid`). `genre-lib demo-data <folder> --seed {seed}
+--per-genre {per_genre}` writes the same files again; `demo.json` lists each with its genre, group (one of 8 fake
+sequencers per genre, with habits), tempo, swing, cue period and borrowed cues.
 
-**What it is.** Jazz-*like* and electronic-*like* pieces built from a few rules, with
-genre cues *planted* where we know them, so that the notebooks run without a download,
-a model has something to learn that it can get wrong, and saliency maps can be checked
-against known cues. The genres overlap on purpose: each piece plays each of its six
-parts (timing, drums, bass, lead, harmony, dynamics) in the other genre's style with
-probability {BORROW_P}, so some jazz pieces sound electronic and some electronic pieces
-sound like jazz ({mixed['jazz']} jazz and {mixed['electronic']} electronic pieces borrow three
-or more parts; {pure['jazz']} and {pure['electronic']} borrow none). A good model lands well
-below 100 % here.
-
-**What it is not.** Not music anyone played, not a sample of any real collection, and
-not a benchmark: its accuracies say nothing about real jazz or electronic music (the
-cues are cleaner than real ones, the overlap is a coin flip per part, and the files
-are a few hundred notes long). For real music run `make data`, or set `GENRE_DATA` to a
-folder `<folder>/<genre>/*.mid`.
-
-Regenerate with `genre-lib demo-data <folder> --seed {seed} --per-genre {per_genre}`; the same
-seed gives byte-identical files. `demo.json` lists every file with its genre, group, tempo,
-swing, cue period and borrowed cues.
-
-## Files
-
-- `jazz/`: {counts['jazz']} files named `<word>_<word>_<NN>_<xx>.mid`, `xx` one of 8 fake
-  sequencer initials ({', '.join(SEQUENCERS)}).
-- `electronic/`: {counts['electronic']} files named `Demo Artist <k> - <Title>.mid`, k in 1..8.
-- Normal pieces have {PIECE_NOTES[0]}-{PIECE_NOTES[1]} notes: several 100-note windows each.
-- Deliberately unusable, in addition to the {per_genre} pieces per genre (the readers skip them):
-{chr(10).join(f'  - `{p}`' for p in broken)}
-  (the short ones have {SHORT_NOTES} notes, fewer than the 100 the study keeps; `Drums Only`
-  has no pitched instrument).
-
-## Parts, styles and planted cues
-
-| part | jazz style | electronic style |
-|---|---|---|
-| timing | swing eighths (off-beat at 0.62-0.70 of the beat), jitter sd 0.025 beats, 100-200 bpm | straight, jitter sd 0.004 beats, 118-140 bpm |
-| drums | ride cymbal (drum 51) "ding, ding-a-ding", pedal hi-hat (drum 44) on 2 and 4 | four-on-the-floor kick (drum 36), closed hi-hat (drum 42) on every sixteenth, clap/snare on 2 and 4 |
-| bass | walking bass (program 32/33), chromatic approach to the next root | root on off-beats or eighths, synth bass (38/39) |
-| lead | improvised line on alto sax 65, trumpet 56 or tenor sax 66 | one-bar riff on a synth lead (80-87) |
-| harmony | seventh chords (ii-V-I style loops) comped on piano 0 or electric piano 4 | triads or power chords held on a synth pad (88-90) |
-| dynamics | humanised velocities (sd 15) | fixed levels (+-2) |
-
-A jazz piece borrows: {', '.join(JAZZ_BORROWS)}; an electronic piece borrows:
-{', '.join(ELECTRONIC_BORROWS)} (one per part, in the order above).
-
-The drums and the synth instruments play in *cue sections* only: one of every 3 or 4
-two-bar sections. The other sections have a plain beat shared by both genres (kick 35 on
-1 and 3, snare or clap on 2 and 4), picked bass 34, strings 48 and vibraphone 11 in
-place of the synths. So the cue notes are a minority of every piece's notes, they recur
-through the whole piece, and some 100-note windows hold none.
-
-Each of the 8 groups per genre has habits (favourite tempo, instruments, velocity level)
-that 75% of its pieces follow, as real sequencers do; a group split keeps them apart.
-
-`genre_lib.demo.planted_cue_mask` marks the cue notes a note can show on its own: drum
-notes 36, 42, 44, 51 and notes of programs 38, 39, 80-90. Swing, the walking line, the
-seventh chords and the velocities are cues of notes together and are not in the mask.
+Each piece plays six parts (timing, drums, bass, lead, harmony, dynamics), each in its genre's style or, with
+probability {BORROW_P}, the other's ({mixed[0]} jazz and {mixed[1]} electronic pieces borrow three or more). Jazz:
+swing, ride cymbal and pedal hi-hat, walking bass, a sax or trumpet line, seventh chords on piano, loose
+velocities. Electronic: straight time, a four-on-the-floor kick (drum 36) and closed hi-hat, synth bass, lead and
+pad, fixed velocities. The drum and synth cues play in one of every 3 or 4 two-bar sections, the others share a
+plain beat; `genre_lib.demo.planted_cue_mask` marks the notes that show a cue on their own (drums 36, 42, 44, 51;
+programs 38, 39, 80-90). Unusable on purpose (the readers skip them): {broken}.
 """
 
 
 def make_demo_corpus(
     out_dir: str | Path, per_genre: int = 150, seed: int = 0, overwrite: bool = False
 ) -> list[Path]:
-    """Write the generated demo corpus (not real music) to ``out_dir``: ``per_genre``
-    pieces per genre plus the unusable files, ``README.md`` and the manifest ``demo.json``;
-    the same seed gives byte-identical files. A complete corpus of this version with the
-    same settings is left as it is; one written earlier with other settings is replaced
-    (only the files its manifest lists); ``overwrite`` regenerates. Returns the MIDI paths, sorted.
+    """Write the demo corpus to ``out_dir``: ``per_genre`` pieces per genre, the unusable
+    files, ``README.md`` and ``demo.json``; the same seed gives the same bytes. A complete
+    corpus of the same settings is left as it is, one of other settings replaced (only the
+    files its manifest lists). Returns the MIDI paths, sorted.
 
     Raises:
-        FileExistsError: ``out_dir`` holds files this function did not write.
-        NotADirectoryError: ``out_dir`` is not a folder.
-        ValueError: ``per_genre`` or ``seed`` out of range.
-    """
+        FileExistsError: ``out_dir`` holds files this module did not write."""
     out_dir = Path(out_dir)
     for name, value, least in (("per_genre", per_genre, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
@@ -546,23 +479,15 @@ def make_demo_corpus(
 
 
 def ensure_demo_data(out_dir: str | Path | None = None, per_genre: int = 150, seed: int = 0) -> Path:
-    """Make the demo corpus in ``out_dir`` (default :data:`genre_lib.paths.DEMO_DIR`) if it
-    is not there yet (:func:`make_demo_corpus`) and return the folder.
-
-    Raises:
-        FileExistsError: the folder holds files the demo generator did not write.
-    """
+    """The demo corpus folder (default :data:`genre_lib.paths.DEMO_DIR`), made if missing."""
     folder = Path(out_dir) if out_dir is not None else DEMO_DIR
     make_demo_corpus(folder, per_genre=per_genre, seed=seed)
     return folder
 
 
 def is_demo_corpus(folder: str | Path) -> bool:
-    """True if ``folder`` holds a complete corpus written by this module and nothing
-    else: its manifest, its README and exactly the MIDI files the manifest lists.
-
-    This is how the data rule recognises the demo corpus wherever it lies, by what the
-    folder holds rather than by its name."""
+    """True if ``folder`` holds a complete corpus of this module and nothing else: how the
+    data rule recognises it wherever it lies."""
     folder = Path(folder)
     manifest = _read_manifest(folder)
     if manifest is None or manifest.get("complete") is not True:
@@ -572,10 +497,8 @@ def is_demo_corpus(folder: str | Path) -> bool:
 
 
 def planted_cue_mask(table: np.ndarray) -> np.ndarray:
-    """Which notes of a note table (raw MIDI values) carry a planted cue, from each
-    note's own values: a drum note of pitch 36, 42, 44 or 51, or a pitched note of program
-    38, 39 or 80-90. Timing cues such as swing are not in it (a note alone cannot show them).
-    """
+    """The notes that carry a planted cue on their own: drums 36, 42, 44, 51 and programs
+    38, 39, 80-90 (swing and other timing cues are not in it)."""
     table = np.asarray(table)
     if table.ndim != 2 or table.shape[1] <= max(PITCH, DRUM, PROGRAM):
         raise ValueError(f"expected a note table of shape (n_notes, features), got {table.shape}")
@@ -592,15 +515,9 @@ CONCEPT_PROGRAMS = {"piano": 0, "organ": 16, "guitar": 25, "strings": 48, "brass
 
 
 def concept_examples(out_dir: str | Path, seed: int = 0, overwrite: bool = False) -> dict[str, tuple[Path, Path]]:
-    """Write ``<concept>-without.mid`` and ``<concept>-with.mid`` to ``out_dir`` for each
-    concept of :data:`genre_lib.concepts.CONCEPTS` (8 bars of 4/4 at 120 bpm; not real
-    music); returns ``{concept: (without, with)}``. The plain example: a vibraphone
-    melody in straight eighths (chord tones on the beats), a triad held from beat 1,
-    bass roots on 1 and 3, a kick on 1 and 3 and a hi-hat on every beat, a new chord and
-    melody every bar. Each *with* file changes one thing: swung off-beats, chords pushed
-    half a beat early, snare on 2 and 4, kick on every beat, seventh chords, a stepwise
-    bass on every beat, another instrument, drums (*without* has none), 150 bpm,
-    sixteenths, one bar looped, onsets off the grid (seeded)."""
+    """Write ``<concept>-without.mid`` and ``<concept>-with.mid`` for each concept of
+    :data:`genre_lib.concepts.CONCEPTS` to ``out_dir`` (8 bars at 120 bpm, not real music):
+    a plain vibraphone melody, triads, bass and drums, and the same with one thing changed."""
     from .concepts import CONCEPTS, FIELDS, Piece
     from .edits import write_piece
 

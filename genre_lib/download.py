@@ -1,12 +1,8 @@
-"""Download the real MIDI collections listed in ``data/sources/midi.csv`` with pooch.
-
-Each row names a file's genre, GitHub repository, commit, path, SHA-1, size and
-(optionally) its name in the collection; :func:`download` fetches it with
-``pooch.retrieve`` (SHA-1 checked, renamed into place) to ``<dest>/<genre>/<name>``.
-Resumable (files with the listed SHA-1 are skipped), never overwriting (another SHA-1 is
-a conflict), a failed file retried then reported; offline, one :class:`UnreachableError`
-line. **Licence**: :data:`LICENCE_NOTE`.
-"""
+"""Download the real MIDI collection listed in ``data/sources/midi.csv`` with pooch: each
+row's file (genre, GitHub repository, commit, path, SHA-1, size, name) to
+``<dest>/<genre>/<name>``, SHA-1 checked, resumable, never overwriting, a failed file
+retried then reported; offline, one :class:`UnreachableError` line. **Licence**:
+:data:`LICENCE_NOTE`."""
 
 from __future__ import annotations
 
@@ -56,8 +52,8 @@ class UnreachableError(ConnectionError):
 
 @dataclass(frozen=True)
 class ManifestEntry:
-    """One row of the manifest: where one MIDI file lives, what it must hash to, and
-    its file name in the collection (:attr:`name`; empty means the last part of :attr:`path`)."""
+    """One row of the manifest: where a file lives, its SHA-1 and size, and its name in
+    the collection (empty: the last part of :attr:`path`)."""
 
     genre: str
     repository: str
@@ -73,7 +69,7 @@ class ManifestEntry:
 
     @property
     def target(self) -> str:
-        """The local path relative to the destination folder, ``<genre>/<name>``."""
+        """The local path relative to the destination, ``<genre>/<name>``."""
         return f"{self.genre}/{self.name}"
 
     def url(self, base_url: str = DEFAULT_BASE_URL) -> str:
@@ -91,11 +87,9 @@ class FileProblem:
 
 @dataclass(frozen=True)
 class DownloadReport:
-    """What :func:`download` did, file by file (paths relative to ``dest``): files
-    ``downloaded``, ``already_there``, ``failed`` (with the last cause), ``conflicts``
-    (another SHA-1, never overwritten), ``skipped`` (a name an earlier row uses), the count
-    ``not_tried`` and why the run ``stopped`` early.
-    """
+    """What :func:`download` did, file by file: ``downloaded``, ``already_there``,
+    ``failed``, ``conflicts`` (another SHA-1, never overwritten), ``skipped`` (a repeated
+    name), ``not_tried`` and why it ``stopped`` early."""
 
     dest: Path
     listed: int
@@ -109,11 +103,11 @@ class DownloadReport:
 
     @property
     def ok(self) -> bool:
-        """True when every listed file (but skipped duplicate names) is now in place."""
+        """Every listed file (but skipped duplicate names) is now in place."""
         return not self.failed and not self.conflicts and self.stopped is None
 
     def summary(self) -> str:
-        """A few lines for people: the counts, then each problem by file and cause."""
+        """A few lines for people: the counts, then each problem."""
         lines = [
             f"{self.dest}: {self.listed} files listed; downloaded {len(self.downloaded)}, "
             f"already there {len(self.already_there)}, failed {len(self.failed)}, "
@@ -127,12 +121,7 @@ class DownloadReport:
 
 
 def read_manifest(path: str | Path = MANIFEST) -> list[ManifestEntry]:
-    """The entries of a manifest CSV (columns :data:`COLUMNS`, optionally :data:`NAME_COLUMN`), in order.
-
-    Raises:
-        ManifestError: missing or unreadable, a column or rows missing, or an unusable
-            value (naming the file and line).
-    """
+    """A manifest CSV's entries in order (ManifestError naming the file and line)."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
@@ -178,11 +167,7 @@ def _entry(row: dict, where: str) -> ManifestEntry:
 
 
 def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) -> list[ManifestEntry]:
-    """The entries of the given genres (case-insensitive), in manifest order; None: all.
-
-    Raises:
-        ManifestError: a genre is not in the manifest (the message lists those that are).
-    """
+    """The entries of the given genres (case-insensitive; None: all), in order."""
     if not genres:
         return list(entries)
     known = sorted({e.genre for e in entries})
@@ -194,7 +179,7 @@ def select_genres(entries: list[ManifestEntry], genres: Iterable[str] | None) ->
 
 
 def sha1_of(path: str | Path) -> str:
-    """The SHA-1 of a file's bytes, as 40 lower-case hexadecimal digits (pooch's, as it checks downloads)."""
+    """A file's SHA-1, 40 lower-case hex digits (as pooch checks downloads)."""
     import pooch
 
     return pooch.file_hash(str(path), alg="sha1")
@@ -203,14 +188,11 @@ def sha1_of(path: str | Path) -> str:
 def download(entries: list[ManifestEntry], dest: str | Path = REAL_DIR, *, base_url: str = DEFAULT_BASE_URL,
              retries: int = 2, backoff: float = 0.5, timeout: float = 30.0, progress: bool = True) -> DownloadReport:
     """Fetch every entry into ``dest/<genre>/<name>``, verified, resumable, never
-    overwriting; ``retries`` further attempts per file, ``backoff`` seconds before the first
-    retry (doubled after), ``timeout`` seconds of silence per attempt.
+    overwriting: ``retries`` further attempts per file, ``backoff`` seconds before the first
+    (doubled after), ``timeout`` seconds of silence per attempt.
 
     Raises:
-        UnreachableError: the host cannot be reached at all (one line, naming the file).
-        ValueError: ``base_url`` is not an http(s) address, or negative retries/backoff.
-        OSError: a file cannot be written in ``dest``.
-    """
+        UnreachableError: the host cannot be reached at all (one line)."""
     if retries < 0 or backoff < 0 or timeout <= 0:
         raise ValueError(f"retries ({retries}) and backoff ({backoff}) must be >= 0, timeout ({timeout}) > 0")
     dest, host = Path(dest), _host_of(base_url)
@@ -252,7 +234,6 @@ def download(entries: list[ManifestEntry], dest: str | Path = REAL_DIR, *, base_
 
 
 def _unique_names(entries: list[ManifestEntry]) -> tuple[list[ManifestEntry], list[FileProblem]]:
-    """Entries with distinct local files (first row wins), and the later rows it drops."""
     first: dict[tuple[str, str], ManifestEntry] = {}
     todo, skipped = [], []
     for e in entries:
@@ -277,8 +258,7 @@ def _host_of(base_url: str) -> str:
 
 @dataclass
 class _Failure:
-    """The last failed attempt at a file: its cause, whether the connection failed, and
-    whether it could not be opened at all (the host is unreachable)."""
+    # unreachable: no connection could be opened at all (the host, not this file, is the problem)
 
     cause: str
     connection: bool = False
@@ -287,8 +267,7 @@ class _Failure:
 
 def _fetch(e: ManifestEntry, dest: Path, base_url: str, retries: int, backoff: float, timeout: float
            ) -> _Failure | None:
-    """``pooch.retrieve`` of one file with ``retries`` further attempts: None when the file
-    is in place, else the last attempt's :class:`_Failure`."""
+    # the failure is a value, not an exception: the caller decides to stop or go on
     import logging
 
     import pooch
@@ -324,7 +303,6 @@ def _fetch(e: ManifestEntry, dest: Path, base_url: str, retries: int, backoff: f
 
 
 def _reason(exc: BaseException) -> str:
-    """A short cause: the innermost OS error's text where there is one."""
     text = str(exc)
     found = re.search(r"\[Errno -?\d+\] ([^)'\]]+)", text)
     return found[1] if found else (getattr(exc, "strerror", None) or text or type(exc).__name__)

@@ -1,11 +1,8 @@
 """An ear: a judge that hears the notes played, trained on recordings, not on our files.
-
-``musicnn`` 0.1.0 (ISC licence) ships its Million Song Dataset tagger (``MSD_musicnn``)
-in its wheel; four of its 50 tags are our genres. Its code is TensorFlow 1 and pins
-numpy < 1.17, so only its checkpoint is read here, into the same network in TensorFlow 2
-ops (:func:`tag_patches`) behind its log-mel front end in numpy (:func:`log_mel`);
-``tests/test_ear.py`` checks both against its original (``scripts/musicnn_reference.py``).
-"""
+``musicnn`` 0.1.0 (ISC) ships its Million Song Dataset tagger in its wheel; four of its 50
+tags are our genres. Its code is TensorFlow 1 (numpy < 1.17), so only its checkpoint is read,
+into the same network in TensorFlow 2 ops (:func:`tag_patches`) behind its log-mel front
+end in numpy (:func:`log_mel`); ``tests/test_ear.py`` checks both against the original."""
 
 from __future__ import annotations
 
@@ -28,8 +25,7 @@ LOUDEST = 6.0
 
 
 def msd_tags() -> tuple[str, ...]:
-    """The MSD tagger's 50 tags in its output order, from the installed musicnn (whose
-    ``configuration`` imports nothing); ImportError in one line where it is missing."""
+    """The tagger's 50 tags in output order, from the installed musicnn (ImportError in one line)."""
     try:
         from musicnn.configuration import MSD_LABELS
     except ImportError:
@@ -40,7 +36,7 @@ def msd_tags() -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def weights() -> dict[str, np.ndarray]:
-    """The tagger's variables by TensorFlow 1 name (``conv2d_3/kernel``, ...) from musicnn's checkpoint."""
+    """The tagger's variables by TensorFlow 1 name, from musicnn's checkpoint."""
     import musicnn
     import tensorflow as tf
 
@@ -50,7 +46,7 @@ def weights() -> dict[str, np.ndarray]:
 
 
 def _mel_filters() -> np.ndarray:
-    """``(96, 257)``: librosa's default mel filter bank (Slaney's scale and area), as musicnn's."""
+    # librosa's default mel filter bank (Slaney's scale and area), as musicnn's: (96, 257)
     step = np.log(6.4) / 27.0  # Slaney: linear below 1 kHz (200/3 Hz a mel), logarithmic above
     top = 15 + np.log(FS / 2 / 1000) / step  # the mel of FS / 2
     mels = np.linspace(0, top, N_MELS + 2)
@@ -62,12 +58,10 @@ def _mel_filters() -> np.ndarray:
 
 
 def log_mel(wave: np.ndarray, loudest: float | None = LOUDEST) -> np.ndarray:
-    """musicnn's input of a 16 kHz waveform, ``(frames, 96)``: a centred STFT (zero padding,
-    periodic Hann), power, mel bands **rounded to float16**, ``log10(10000 x + 1)`` in
-    float16. Where a band's power exceeds 6.55 musicnn's float16 gives inf and its network
-    the same tags for every clip (0.3 to 2.4 % of the bins of our renders at peak 0.9), so
-    the level is set first, the loudest band at ``loudest`` (None: the wave's own, as
-    musicnn), and what still overflows saturates at float16's largest value."""
+    """musicnn's input of a 16 kHz waveform, ``(frames, 96)``: centred STFT, power, mel bands
+    **rounded to float16**, ``log10(10000 x + 1)``. A band's power above 6.55 overflows
+    musicnn's float16 and gives every clip the same tags, so the loudest band is first set to
+    ``loudest`` (None: as musicnn) and what still overflows saturates."""
     y = np.pad(np.asarray(wave, dtype=np.float32), N_FFT // 2)
     frames = np.lib.stride_tricks.sliding_window_view(y, N_FFT)[::HOP]
     hann = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
@@ -82,8 +76,7 @@ def log_mel(wave: np.ndarray, loudest: float | None = LOUDEST) -> np.ndarray:
 
 
 def patches(mel: np.ndarray) -> np.ndarray:
-    """``(patches, 187, 96)``: musicnn's non-overlapping 3-s patches of a log-mel (the rest
-    left out, as musicnn does; a shorter one repeated to fill one, as its training did)."""
+    """musicnn's non-overlapping 3-s patches of a log-mel ``(patches, 187, 96)`` (a short one repeated)."""
     if len(mel) < PATCH:
         mel = np.tile(mel, (int(np.ceil(PATCH / max(len(mel), 1))), 1))
     n = len(mel) // PATCH
@@ -91,9 +84,7 @@ def patches(mel: np.ndarray) -> np.ndarray:
 
 
 def tag_patches(batch: np.ndarray) -> np.ndarray:
-    """The MSD tagger's 50 tag probabilities ``(patches, 50)`` of log-mel patches ``(patches,
-    187, 96)``: musicnn's network in inference mode (timbral and temporal convolutions,
-    three dense-connected 1-D ones, max and mean over time, two dense layers)."""
+    """The tagger's 50 tag probabilities ``(patches, 50)`` of log-mel patches (inference mode)."""
     import tensorflow as tf
 
     w = weights()
@@ -125,6 +116,7 @@ def tag_patches(batch: np.ndarray) -> np.ndarray:
                 "batch_normalization_10")
     return tf.sigmoid(hidden @ w["dense_1/kernel"] + w["dense_1/bias"]).numpy()
 
+
 #: seconds of a window rendered at most (a sparse window of 100 notes can last minutes)
 WINDOW_SECONDS = 30.0
 #: windows of 100 notes the ``file`` protocol hears: 4 evenly spaced ones, 4 of the 16 the
@@ -133,9 +125,8 @@ EAR_WINDOWS = 4
 
 
 def window_tags(window: np.ndarray) -> np.ndarray:
-    """The 50 tag probabilities of a note table played (:func:`~genre_lib.audio.render_audio`,
-    :data:`WINDOW_SECONDS` at most), averaged over its patches as musicnn's ``top_tags``
-    does; cached by the notes' bytes in ``ear/`` of :func:`genre_lib.paths.cache_dir`."""
+    """The 50 tag probabilities of a note table played (:data:`WINDOW_SECONDS` at most),
+    averaged over its patches; cached by the notes' bytes in ``ear/`` of the cache folder."""
     import hashlib
     from importlib.metadata import version
 
@@ -157,16 +148,10 @@ def window_tags(window: np.ndarray) -> np.ndarray:
 
 @dataclass(eq=False)
 class EarVerdict:
-    """The audio judge as a verdict (:class:`genre_lib.verdicts.Verdict`): built with its
-    protocol, ``fit(tables, y) -> self``, ``predict_proba(tables)``, ``classes_``.
-
-    Of each whole note table it hears what its protocol reads: the first 100 notes
-    (``first100``) or :data:`EAR_WINDOWS` even windows of 100 notes (``file``), each played
-    and tagged (:func:`window_tags`), their tags averaged. The tags ``rock``, ``electronic``,
-    ``jazz`` and ``country`` stand for the run's genres of the same name (``tags="all"``:
-    all 50 tags); :meth:`fit` calibrates them with a logistic regression on their
-    standardised logits, fitted on the files given (the run's training files only).
-    """
+    """The audio judge as a verdict: of each whole table it hears what its protocol reads
+    (the first 100 notes, or :data:`EAR_WINDOWS` even windows), played and tagged, the tags
+    averaged. The tags ``rock``, ``electronic``, ``jazz`` and ``country`` stand for those genres
+    (``tags="all"``: all 50); :meth:`fit` calibrates their logits with a logistic regression."""
 
     genres: tuple[str, ...]
     protocol: str = "file"
@@ -188,7 +173,7 @@ class EarVerdict:
         return tuple(self.genres)
 
     def tag_scores(self, tables: Sequence[np.ndarray]) -> np.ndarray:
-        """The 50 tag probabilities ``(files, 50)`` of whole note tables under the protocol."""
+        """The 50 tag probabilities ``(files, 50)`` of whole tables under the protocol."""
         from .windows import even_windows
 
         def heard(t: np.ndarray) -> list:
@@ -198,14 +183,14 @@ class EarVerdict:
         return np.array([np.mean([window_tags(w) for w in heard(t)], axis=0) for t in tables])
 
     def features(self, scores: np.ndarray) -> np.ndarray:
-        """The logits of the genres' tags (:attr:`classes_` order; or all 50) of scores ``(files, 50)``."""
+        """The logits of the genres' tags (or all 50) of scores ``(files, 50)``."""
         lower = [t.lower() for t in msd_tags()]
         cols = range(len(lower)) if self.tags == "all" else [lower.index(g.lower()) for g in self.genres]
         p = np.clip(np.asarray(scores)[:, list(cols)], 1e-6, 1 - 1e-6)
         return np.log(p / (1 - p))
 
     def fit(self, tables: Sequence[np.ndarray], y: np.ndarray, scores: np.ndarray | None = None) -> "EarVerdict":
-        """Calibrate on files labelled ``y`` (index into :attr:`classes_`; ``scores``: their tag scores)."""
+        """Calibrate on files labelled ``y`` (``scores``: their tag scores, if known)."""
         from sklearn.linear_model import LogisticRegression
 
         if sorted(set(np.asarray(y).tolist())) != list(range(len(self.genres))):
@@ -221,11 +206,7 @@ class EarVerdict:
         return self
 
     def predict_proba(self, tables: Sequence[np.ndarray], scores: np.ndarray | None = None) -> np.ndarray:
-        """Genre probabilities ``(files, genres)`` (``scores``: as in :meth:`fit`).
-
-        Raises:
-            ValueError: not calibrated (:meth:`fit`, or :func:`load_ears`).
-        """
+        """Genre probabilities ``(files, genres)`` (ValueError: not calibrated)."""
         from .inference import softmax
 
         if not self.params:
@@ -252,12 +233,10 @@ def load_ears(path: str | Path, genres: Sequence[str]) -> dict[str, EarVerdict]:
 
 def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], groups: Sequence | None = None,
               n: int = 2000, seed: int = 0) -> dict:
-    """How a judge's genre moves with edits: from its probabilities ``(edits, genres)``
-    before and after each edit and each edit's target genre, the shares whose argmax is
-    the target after (``agrees``) and before (``agreed_before``), whose target probability
-    rose (``rose``; an unmoved judge never rises) and its mean change (``p_change``), each
-    with ``<key>_95``, a 95 % percentile bootstrap interval over ``groups`` (each edit's
-    file, when files have several; default: every edit its own), and ``n``, ``groups``."""
+    """How a judge moves with edits, from its probabilities before and after each and each
+    edit's target: the shares whose argmax is the target after (``agrees``) and before, whose
+    target probability ``rose``, its mean change ``p_change``, each with a 95 % bootstrap
+    interval (``<key>_95``) over ``groups`` (default: every edit its own)."""
     from .metrics import bootstrap_interval
 
     before, after, t = np.asarray(before), np.asarray(after), np.asarray(targets, dtype=int)
@@ -273,10 +252,3 @@ def agreement(before: np.ndarray, after: np.ndarray, targets: Sequence[int], gro
         out[key + "_95"] = bootstrap_interval(np.arange(len(by)), lambda draws, j=j: np.array(
             [np.concatenate([by[i] for i in d])[:, j].mean() for d in draws]), n=n, seed=seed)
     return out
-
-
-def ear_agreement(before_tables: Sequence[np.ndarray], after_tables: Sequence[np.ndarray], targets: Sequence[int],
-                  ear: EarVerdict, groups: Sequence | None = None, n: int = 2000, seed: int = 0) -> dict:
-    """:func:`agreement` of a calibrated ear with edits (flips, musical edits) of whole note
-    tables: does what it hears (what its protocol reads) move to each edit's target?"""
-    return agreement(ear.predict_proba(before_tables), ear.predict_proba(after_tables), targets, groups, n, seed)

@@ -1,13 +1,8 @@
-"""Edits of a MIDI file that take one musical concept out or put it in, and leave the rest.
-
-Each edit is a function ``Piece -> Piece`` (:class:`genre_lib.concepts.Piece`: notes in
-ticks on the file's beat grid) in :data:`EDITS`, with the concepts it is meant to move
-and what it does in words; with nothing to change it returns the very same piece.
-:func:`write_piece` writes a piece with its tempo map and time signatures: an edited file
-reads back and can be listened to. The *horse tests* (Sturm) should not matter to a
-genre (a whole tone up or down, 6 % faster or slower): they say how far an edit of no
-musical meaning moves a verdict.
-"""
+"""Edits of a MIDI file that take one musical concept out or put it in, and leave the rest:
+functions ``Piece -> Piece`` in :data:`EDITS` (the very same piece when there is nothing to
+change); :func:`write_piece` writes an edited file to listen to. The *horse tests* (Sturm:
+a whole tone up or down, 6 % faster or slower) say how far an edit of no musical meaning
+moves a verdict."""
 
 from __future__ import annotations
 
@@ -22,8 +17,8 @@ from .concepts import CLASSES, GRID, KICKS, ROOTS, SEVENTH, SNARES, STRAIGHT, SW
 
 @dataclass(frozen=True)
 class Edit:
-    """An edit: its function, the concepts it is meant to move, what it does, and whether it
-    can make notes of one key overlap anew (then :func:`edit` pairs them as a file would)."""
+    """An edit: its function, the concepts it moves, what it does, and whether it can make
+    notes of one key overlap anew (then :func:`edit` pairs them as a file would)."""
 
     apply: Callable[[Piece], Piece]
     moves: tuple[str, ...]
@@ -32,7 +27,6 @@ class Edit:
 
 
 def _offbeats(p: Piece, low: float, high: float, shift: float) -> Piece:
-    """Every onset and note end at ``low`` <= beat phase < ``high`` moved by ``shift`` beats."""
     n, d = p.notes, int(round(shift * p.tpq))
     start, end = (t + np.where(((t / p.tpq) % 1 >= low) & ((t / p.tpq) % 1 < high), d, 0) for t in (n["start"], n["end"]))
     if (start == n["start"]).all() and (end == n["end"]).all():
@@ -41,12 +35,11 @@ def _offbeats(p: Piece, low: float, high: float, shift: float) -> Piece:
 
 
 def _hits(p: Piece, sounds: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drum notes of ``sounds`` on a beat of a 4-beat bar: ``(is such a note, bar, beat 0-3)``."""
+    # (is such a note, bar, beat 0-3)
     return beat_hits(p.notes["drum"] & np.isin(p.notes["pitch"], sounds), *p.bars(p.notes["start"]))
 
 
 def _drop_hits(p: Piece, sounds: tuple[int, ...], beats: tuple[int, ...], all_beats: bool = False) -> Piece:
-    """Without the hits of ``sounds`` on ``beats`` (with ``all_beats``: only in bars with a hit on every beat)."""
     on, bar, beat = _hits(p, sounds)
     drop = on & np.isin(beat, beats)
     if all_beats:
@@ -57,8 +50,7 @@ def _drop_hits(p: Piece, sounds: tuple[int, ...], beats: tuple[int, ...], all_be
 
 
 def _add_hits(p: Piece, sound: int, sounds: tuple[int, ...], beats: tuple[int, ...]) -> Piece:
-    """With a hit of ``sound`` on ``beats`` of every 4-beat bar the drums play in where no hit of
-    ``sounds`` is, as loud as those sounds (their median velocity; else the drums')."""
+    # as loud as the sounds' median hit, else the drums'
     n = p.notes
     bars = np.unique(p.bars(n["start"][n["drum"]])[0])
     on, bar, beat = _hits(p, sounds)
@@ -77,8 +69,7 @@ def _add_hits(p: Piece, sound: int, sounds: tuple[int, ...], beats: tuple[int, .
 
 
 def _seventh_moves() -> np.ndarray:
-    """Per pitch-class set and pitch class: the semitones up to the root if it is the set's
-    seventh (10 -> 2, 11 -> 1), else 0; the root is the one with a fifth too, else the lowest."""
+    # the root is the pitch class with a fifth above it, else the lowest
     interval = (np.arange(12)[None, :] - ROOTS.argmax(1)[:, None]) % 12
     return np.where(interval >= 10, 12 - interval, 0) * SEVENTH[:, None]
 
@@ -87,8 +78,7 @@ _SEVENTH_UP = _seventh_moves()
 
 
 def drop_sevenths(p: Piece) -> Piece:
-    """Each chord's seventh moved up to its root (a ninth that then reads as a seventh too):
-    three passes, bass notes (GM 32-39) untouched."""
+    """Each chord's seventh moved up to its root, bass notes untouched."""
     n, pitched = p.notes, ~p.notes["drum"]
     move, pitch = pitched & ~((n["program"] >= 32) & (n["program"] < 40)), n["pitch"].copy()
     for _ in range(3):
@@ -161,12 +151,8 @@ SIDE_EFFECTS: dict[str, tuple[str, ...]] = {
 
 
 def edit(piece: Piece, name: str) -> Piece:
-    """``piece`` edited by :data:`EDITS` ``[name]``, its notes as a file holds them
-    (:meth:`genre_lib.concepts.Piece.paired`); the very same piece if nothing changed.
-
-    Raises:
-        KeyError: an unknown edit (the message lists them).
-    """
+    """``piece`` edited by :data:`EDITS` ``[name]``, its notes as a file holds them; the very
+    same piece if nothing changed (KeyError: an unknown edit)."""
     if name not in EDITS:
         raise KeyError(f"unknown edit {name!r}: use one of {', '.join(EDITS)}")
     out = EDITS[name].apply(piece)
@@ -174,13 +160,8 @@ def edit(piece: Piece, name: str) -> Piece:
 
 
 def write_piece(piece: Piece, path: str | Path, overwrite: bool = False) -> Path:
-    """Write ``piece`` as a MIDI file: its ticks per quarter, tempo map and time signatures,
-    one track per original track, program and drum flag.
-
-    Raises:
-        FileExistsError: ``path`` exists and ``overwrite`` is false.
-        ValueError: a note before the file's start (a negative tick).
-    """
+    """Write ``piece`` as a MIDI file with its tempo map and time signatures, one track per
+    original track (FileExistsError without ``overwrite``)."""
     import symusic
 
     path, n = Path(path), piece.notes

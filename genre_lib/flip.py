@@ -1,13 +1,8 @@
 """Flip a file's genre with the smallest valid change (a counterfactual note table).
-
-:func:`flip_file` flips one file for a run's network and asks second opinions;
-:func:`optimize_delta` takes projected gradient steps on a change until every judge (an
-:class:`~genre_lib.verdicts.RNNVerdict`, reading by its protocol) gives the target: the
-target's logit margin in scaled units (:data:`genre_lib.changes.SCALES`), an L1
-proximal step and then pruning for sparsity, every step judged on the MIDI projection in
-read-back order (gradients straight through the rounding), and the result proved by
-writing and re-reading the file. Frozen features (:data:`FROZEN`) never change.
-"""
+:func:`optimize_delta` takes projected gradient steps (the target's logit margin in scaled
+units, an L1 proximal step) until every judge gives the target, prunes, and proves the
+result by writing and re-reading the file; :func:`flip_file` flips a run's file and asks
+second opinions. Frozen features (:data:`FROZEN`) never change."""
 
 from __future__ import annotations
 
@@ -46,11 +41,10 @@ class FlipError(ValueError):
 
 @dataclass(frozen=True)
 class FlipSettings:
-    """How :func:`optimize_delta` searches: ``l1`` (weight relative to the largest
-    gradient), ``l2``, ``lr`` (scaled units), ``max_steps``, ``margin`` (logit margin to win
-    by), ``frozen`` features, ``anneal`` (fade L1 over 3/4 of the budget), ``prune``,
-    ``round_trip``, ``record_every`` / ``max_frames`` (trajectory) and ``seed`` (tie-break noise).
-    """
+    """How :func:`optimize_delta` searches: ``l1`` (relative to the largest gradient),
+    ``l2``, ``lr`` (scaled units), ``max_steps``, ``margin`` (logits), ``frozen`` features,
+    ``anneal`` (fade L1 over 3/4 of the budget), ``prune``, ``round_trip``, the trajectory's
+    ``record_every`` / ``max_frames`` and ``seed`` (tie-break noise)."""
 
     l1: float = 0.3
     l2: float = 0.0
@@ -80,9 +74,7 @@ class FlipSettings:
 
 
 def _vote_logits(judge: RNNVerdict, tables: Sequence[np.ndarray], like: tuple | None = None) -> np.ndarray:
-    """``(files, genres)``: each table's windows' logits, averaged. ``like``: ``(windows,
-    logits)`` of one table the others mostly equal (pruning's trials), so only windows
-    that differ from it are run through the network."""
+    # like: (windows, logits) of a table the others mostly equal (pruning's trials): only changed windows run
     w = judge.windows(tables)
     if like is None:
         z = logits(judge.model, w.reshape(-1, *w.shape[2:])).reshape(*w.shape[:2], -1)
@@ -96,9 +88,7 @@ def _vote_logits(judge: RNNVerdict, tables: Sequence[np.ndarray], like: tuple | 
 
 
 def _objective(judge: RNNVerdict, table: np.ndarray, target: int) -> tuple[np.ndarray, np.ndarray]:
-    """The vote's logits ``(genres,)`` of one table (rows as read back) and the gradient
-    ``(notes, features)`` of the target's margin over the best other genre, each
-    window's gradient added back onto the notes it was cut from."""
+    # the vote's logits and the gradient of the target's margin, each window's added back onto its notes
     starts = judge.starts(len(table))
     windows = cut_windows(table, starts, judge.length)
     k = n_genres(judge.model)
@@ -122,15 +112,10 @@ def _objective(judge: RNNVerdict, table: np.ndarray, target: int) -> tuple[np.nd
 
 @dataclass(frozen=True, eq=False)
 class FlipResult:
-    """Everything a flip produced (built once, never changed): the ``original`` table,
-    ``base`` (its MIDI projection, changes are measured from here), the MIDI-legal
-    ``modified`` table, ``target``, ``steps``, ``success`` before the round trip, the first
-    judge's ``probs_before`` and ``probs_after``, the recorded ``trajectory_*`` frames
-    (phase ``optimize`` or ``prune``), the ``reparsed`` table and ``probs_reparsed`` (None
-    without a round trip; ``round_trip_error`` says why), ``seconds``, ``settings``,
-    ``genres``, the ``judges`` as ``"name/protocol"`` and each one's probabilities of the
-    reparsed table.
-    """
+    """Everything a flip produced: the ``original`` table, ``base`` (its MIDI projection,
+    changes are measured from it), the MIDI-legal ``modified`` table, the first judge's
+    probabilities before and after, the ``trajectory_*`` frames, the re-read table and every
+    judge's probabilities of it (None without a round trip: ``round_trip_error`` says why)."""
 
     original: np.ndarray
     base: np.ndarray
@@ -155,12 +140,12 @@ class FlipResult:
 
     @property
     def genre_names(self) -> list[str]:
-        """The genre names, or the genre indices as text when none were given."""
+        """The genre names, or the indices as text."""
         return list(self.genres) if self.genres is not None else [str(i) for i in range(len(self.probs_before))]
 
     @property
     def flipped(self) -> bool:
-        """The re-read file is classified as the target genre (by every judge)."""
+        """The re-read file is classified as the target genre by every judge."""
         if self.judge_probs_reparsed is not None:
             return all(int(np.argmax(p)) == self.target for p in self.judge_probs_reparsed)
         return self.probs_reparsed is not None and int(np.argmax(self.probs_reparsed)) == self.target
@@ -171,7 +156,7 @@ class FlipResult:
 
     @property
     def l1(self) -> float:
-        """Size of ``modified - base``, scaled units (see :func:`change_size`)."""
+        """Size of ``modified - base``, scaled units (:func:`change_size`)."""
         return self._size["l1"]
 
     @property
@@ -191,18 +176,17 @@ class FlipResult:
 
     @property
     def seconds_touched(self) -> float:
-        """Seconds of music during which a changed note sounds
-        (:func:`genre_lib.changes.seconds_touched`)."""
+        """Seconds during which a changed note sounds."""
         return seconds_touched(self.base, self.modified)
 
     @property
     def seconds_before(self) -> float:
-        """Length of the table in seconds before the flip (first onset to last note-off)."""
+        """Length of the table before the flip, in seconds."""
         return length_seconds(self.base)
 
     @property
     def seconds_after(self) -> float:
-        """Length of the flipped table in seconds."""
+        """Length of the flipped table, in seconds."""
         return length_seconds(self.modified)
 
     @cached_property
@@ -246,13 +230,11 @@ class FlipResult:
 
 
 def _gap(z: np.ndarray, target: int) -> np.ndarray:
-    """Target logit minus the best other logit (positive: the target wins)."""
     return z[..., target] - np.delete(z, target, axis=-1).max(axis=-1)
 
 
 class _Frames:
-    """The recorded trajectory. Past ``max_frames`` every other frame is dropped (the
-    first and last kept) and recording thins out, so memory stays bounded."""
+    # past max_frames every other frame is dropped (first and last kept): memory stays bounded
 
     def __init__(self, record_every: int, max_frames: int) -> None:
         self.every, self.max_frames = max(1, int(record_every)), max_frames
@@ -272,10 +254,6 @@ class _Frames:
 
 def _descend(judges: tuple[RNNVerdict, ...], base: np.ndarray, target: int, s: FlipSettings, frames: _Frames
              ) -> tuple[int, np.ndarray, np.ndarray, bool]:
-    """Projected, soft-thresholded gradient steps from ``base`` until the target wins
-    by the margin (plus :data:`PRUNE_SLACK`) with every judge, or the budget ends; returns
-    ``(steps, last projected table, its vote logits per judge, success)``.
-    """
     n = len(base)
     scale = scale_vector()
     mask = np.tile([float(f not in s.frozen) for f in FEATURES], (n, 1))
@@ -343,8 +321,7 @@ _CHUNK = 32
 
 
 def _likes(judges: tuple[RNNVerdict, ...], current: np.ndarray) -> list:
-    """Each judge's windows of ``current`` and their logits, so that a trial differing
-    from it runs only the windows it changed (a judge of one window: None, run all)."""
+    # a trial that differs from current runs only the windows it changed (one-window judge: None, run all)
     now = [read_back_order(current)]
     return [None if j.protocol == "first100" else (j.windows(now)[0], logits(j.model, j.windows(now)[0]))
             for j in judges]
@@ -352,17 +329,13 @@ def _likes(judges: tuple[RNNVerdict, ...], current: np.ndarray) -> list:
 
 def _trial_gaps(judges: tuple[RNNVerdict, ...], likes: list, trials: np.ndarray, target: int
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """The smallest target margin over the judges of each trial table, and the trials'
-    vote logits ``(trials, judges, genres)``; ``likes``: :func:`_likes` of the table
-    the trials were made from."""
     shown = [read_back_order(t) for t in trials]
     z_trials = np.stack([_vote_logits(j, shown, l) for j, l in zip(judges, likes)], axis=1)
     return _gap(z_trials, target).min(axis=1), z_trials
 
 
 def _restored(current: np.ndarray, base: np.ndarray, notes: np.ndarray) -> np.ndarray:
-    """One projected trial per note of ``notes``: ``current`` with that note put back as
-    in ``base`` (a restored step shifts later onsets, hence the projection)."""
+    # a restored step shifts later onsets, hence the projection
     trials = np.repeat(current[None], len(notes), axis=0)
     trials[np.arange(len(notes)), notes] = base[notes]
     return np.stack([project_to_midi(t) for t in trials])
@@ -374,10 +347,6 @@ def _n_changed(tables: np.ndarray, base: np.ndarray) -> np.ndarray:
 
 def _greedy_restore(judges: tuple[RNNVerdict, ...], base: np.ndarray, current: np.ndarray, target: int,
                     margin: float) -> tuple[np.ndarray, np.ndarray | None]:
-    """One pass over the changed notes, cheapest first, keeping each restoration while
-    every judge still gives the target ``margin``; returns ``(table, vote logits or None
-    when nothing was restored)``.
-    """
     changed = changed_notes(base, current)
     likes = _likes(judges, current)
     gaps = np.concatenate([_trial_gaps(judges, likes, _restored(current, base, changed[k : k + _CHUNK]), target)[0]
@@ -398,11 +367,7 @@ def _greedy_restore(judges: tuple[RNNVerdict, ...], base: np.ndarray, current: n
 
 def _prune(judges: tuple[RNNVerdict, ...], base: np.ndarray, modified: np.ndarray, target: int, margin: float,
            step: int, frames: _Frames) -> tuple[np.ndarray, np.ndarray]:
-    """Best-first pruning: restore the changed note whose restoration costs the least
-    margin while the target keeps winning by ``margin`` with every judge; greedy passes
-    (:func:`_greedy_restore`) where trials would exceed :data:`BEST_FIRST_ROWS` rows.
-    Returns ``(pruned table, its vote logits per judge)``.
-    """
+    # best-first; greedy passes where the trials would exceed BEST_FIRST_ROWS rows
     current, zs = modified.copy(), None
     while _n_changed(current, base) * len(current) > BEST_FIRST_ROWS:
         current, z_pass = _greedy_restore(judges, base, current, target, margin)
@@ -433,14 +398,9 @@ def _prune(judges: tuple[RNNVerdict, ...], base: np.ndarray, modified: np.ndarra
 
 def optimize_delta(judge: RNNVerdict, table: np.ndarray, target: int, settings: FlipSettings = FlipSettings(),
                    also: Sequence[RNNVerdict] = ()) -> FlipResult:
-    """Find a small, MIDI-legal change to ``table`` that makes ``judge`` (an
-    :class:`~genre_lib.verdicts.RNNVerdict`: give the first notes under ``first100``, the
-    whole table under ``file``) and every verdict of ``also`` choose ``target``: projected,
-    normalised gradient steps with an L1 proximal step, then pruning, then the round trip.
-
-    Raises:
-        FlipError: a table of the wrong shape or shorter than a window, or a target out of range.
-    """
+    """A small, MIDI-legal change to ``table`` that makes ``judge`` (an
+    :class:`~genre_lib.verdicts.RNNVerdict`, reading by its protocol) and every verdict of
+    ``also`` choose ``target``: gradient steps, pruning, the round trip."""
     t0 = time.perf_counter()
     original = np.asarray(table, dtype=np.float32)
     judges = (judge, *also)
@@ -474,10 +434,8 @@ def optimize_delta(judge: RNNVerdict, table: np.ndarray, target: int, settings: 
 
 
 def flip_summary(results: Sequence[FlipResult]) -> dict:
-    """What a set of flips did, as a JSON-able dict: ``n``, the share ``flipped`` (after
-    the round trip) and before it, the median and maximum notes changed, the median
-    ``l1`` and each feature's ``share_of_change`` (NaN and zeros without flips).
-    """
+    """What a set of flips did: ``n``, the share flipped after and before the round
+    trip, notes changed, median ``l1`` and each feature's ``share_of_change``."""
     results = list(results)
     moved = np.zeros(len(FEATURES))
     for r in results:
@@ -500,12 +458,9 @@ def flip_summary(results: Sequence[FlipResult]) -> dict:
 
 @dataclass(frozen=True, eq=False)
 class FileFlip:
-    """A flip of one file by a run's network with the second opinions on it
-    (:func:`flip_file`): the file's path (None for a table passed directly), its whole
-    note table, the notes the flip optimised (``table``), the ``protocol``, the
-    optimiser's :class:`FlipResult`, the panel's :class:`~genre_lib.opinions.Opinions`
-    (None when the flip did not survive the round trip) and why the panel had no
-    plausibility measure."""
+    """A flip of one file by a run's network (:func:`flip_file`): the file's path and
+    whole table, the notes optimised, the ``protocol``, the :class:`FlipResult` and the
+    panel's :class:`~genre_lib.opinions.Opinions` (None when the flip did not survive)."""
 
     file: str | None
     whole: np.ndarray
@@ -517,13 +472,12 @@ class FileFlip:
 
     @property
     def flipped(self) -> bool:
-        """The flip holds after the MIDI round trip (:attr:`FlipResult.flipped`)."""
+        """The flip holds after the MIDI round trip."""
         return self.result.flipped
 
     def to_dict(self, out: str | Path | None = None) -> dict:
-        """A JSON-able report: :meth:`FlipResult.summary`, the file, where the flipped
-        file was written (``out``, kept only when the flip holds), seconds, protocol and
-        the second opinions."""
+        """A JSON-able report: the summary, the file, where the flipped file was written,
+        seconds, protocol and the second opinions."""
         report = self.result.summary()
         report.update({"file": self.file, "out": str(out) if out is not None and self.flipped else None,
                        "seconds": round(self.result.seconds, 3), "protocol": self.protocol})
@@ -535,12 +489,7 @@ class FileFlip:
 
 
 def _runs_once(run, convince: Sequence, asked: Sequence) -> tuple[list, int]:
-    """The other runs of a flip, loaded, each folder once and never ``run`` itself: those
-    of ``convince`` first (their count is the second value), then those of ``asked``.
-
-    Raises:
-        RunError: a run folder cannot be loaded, or a run has other genres than ``run``.
-    """
+    # each folder loaded once, never run itself; convince's first
     from .runs import Run, RunError, load_run
 
     others, seen, n_convince = [], {Path(run.path).resolve()}, 0
@@ -564,18 +513,13 @@ def _runs_once(run, convince: Sequence, asked: Sequence) -> tuple[list, int]:
 def flip_file(run, file: str | Path | np.ndarray, target: int, settings: FlipSettings = FlipSettings(),
               protocol: str = "first100", convince: Sequence = (), asked: Sequence | None = None,
               file_windows: int | None = None) -> FileFlip:
-    """Flip one file (a MIDI path or a whole note table) to ``target`` for ``run``'s
-    network under ``protocol``, convincing the networks of ``convince`` too, then ask the
-    panel (:meth:`genre_lib.opinions.Panel.of_run`: the run's verdicts, the networks of
-    ``convince`` and ``asked`` (None: the seed siblings), its plausibility measures) about
-    the whole file with the flipped notes in place.
+    """Flip one file (a path or a whole table) to ``target`` for ``run``'s network under
+    ``protocol``, convincing the networks of ``convince`` too, then ask the panel
+    (:meth:`genre_lib.opinions.Panel.of_run`) about the whole file with the flipped notes.
 
     Raises:
-        RunError: another run cannot be loaded, or has other genres.
-        MidiError: the file cannot be read, or is unusable.
-        FlipError: an unknown protocol, a target out of range, or a file already of the target.
-        OpinionError: the flipped whole file does not survive the round trip.
-    """
+        RunError, MidiError, FlipError, OpinionError: another run, the file, the target, or
+        the round trip of the flipped file."""
     from . import plausibility
     from .dataset import check_usable
     from .midi_io import read_midi

@@ -30,11 +30,6 @@ DRUM_SOUND_OF_PITCH = np.full(128, -1, dtype=np.int64)
 for _k, _pitches in enumerate(DRUM_SOUNDS.values()):
     DRUM_SOUND_OF_PITCH[list(_pitches)] = _k
 
-#: The parts a piece's notes are split into when the model follows each part's own line
-#: (:class:`genre_lib.model.ModelConfig` ``parts``/``intervals``): the drum notes, the
-#: notes of the bass family (programs 32-39), and the rest.
-PARTS: tuple[str, ...] = ("drums", "bass", "other")
-
 
 def program_family(program: np.ndarray) -> np.ndarray:
     """Index into :data:`FAMILIES` of each program number (clipped to 0-127)."""

@@ -1,7 +1,5 @@
-"""Asking a trained classifier for numbers (logits, probabilities, gradients): each
-model's traced functions built once (:class:`CompiledCache`); note tables in MIDI units
-in, one table or a batch; TensorFlow imported on first use.
-"""
+"""Asking a trained classifier for logits, probabilities and gradients of note tables in
+MIDI units (one table or a batch); each model's traced functions built once."""
 
 from __future__ import annotations
 
@@ -24,17 +22,15 @@ OBJECTIVES: tuple[str, ...] = ("logit", "margin", "logit_diff")
 
 
 class CompiledCache:
-    """The traced functions of the last few models, least recently used dropped first:
-    tracing is slow next to running, and the functions hold their model, so a small bound
-    (not weak keys) frees it.
-    """
+    """The traced functions of the last few models, least recently used dropped: tracing is
+    slow, and the functions hold their model, so a small bound (not weak keys) frees it."""
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
         self._items: OrderedDict = OrderedDict()
 
     def get(self, model: object, make: Callable[[], object], *key: object) -> object:
-        """``make()``'s result for this very ``model`` (and ``key``), built on first use."""
+        """``make()``'s result for this ``model`` (and ``key``), built on first use."""
         k = (id(model), *key)
         hit = self._items.get(k)
         if hit is None or hit[0] is not model:  # an id can be reused by a new model
@@ -46,9 +42,7 @@ class CompiledCache:
 
 
 class _Compiled:
-    """The logits model of one Keras model with its compiled forward and gradient
-    functions, each traced twice: for one file (the flip's steps, one file's map; a
-    static batch of one runs about a third faster) and for any number of files."""
+    # each function traced twice: for one file (a static batch of one runs a third faster) and for any batch
 
     def __init__(self, model: "keras.Model") -> None:
         import tensorflow as tf
@@ -99,27 +93,23 @@ _CACHE = CompiledCache(size=4)
 
 
 def n_genres(model: "keras.Model") -> int:
-    """Number of genres the model scores (its output width)."""
+    """Number of genres the model scores."""
     return int(model.outputs[0].shape[-1])
 
 
 def n_notes(model: "keras.Model") -> int:
-    """Notes per file the model reads (its input length)."""
+    """Notes per file the model reads."""
     return int(model.inputs[0].shape[1])
 
 
 def input_dtype(model: "keras.Model") -> np.dtype:
-    """The dtype the model computes in (a float64 copy gets float64 inputs)."""
+    """The dtype the model computes in."""
     return np.dtype(model.inputs[0].dtype)
 
 
 def as_batch(X: np.ndarray, dtype: np.dtype = np.dtype(np.float32), error: type[Exception] = ValueError
              ) -> tuple[np.ndarray, bool]:
-    """``(X as (files, notes, features) of dtype, whether it was one table)``.
-
-    Raises:
-        error: ``X`` is neither one table nor a batch.
-    """
+    """``(X as (files, notes, features), whether it was one table)``; ``error`` else."""
     x = np.asarray(X)
     if x.ndim not in (2, 3):
         raise error(f"expected a note table (notes, features) or a batch (files, notes, features), got {x.shape}")
@@ -127,11 +117,7 @@ def as_batch(X: np.ndarray, dtype: np.dtype = np.dtype(np.float32), error: type[
 
 
 def check_targets(target: int | np.ndarray, n: int, n_genres: int, error: type[Exception] = ValueError) -> np.ndarray:
-    """One genre index per file: ``target`` broadcast to ``n`` files and checked.
-
-    Raises:
-        error: not one target for all files or one per file, or an index out of range.
-    """
+    """One genre index per file, ``target`` broadcast to ``n`` files and checked (``error``)."""
     t = np.asarray(target)
     t = np.full(n, int(t)) if t.ndim == 0 else t.astype(np.int64).reshape(-1)
     if len(t) != n:
@@ -150,12 +136,7 @@ def softmax(z: np.ndarray) -> np.ndarray:
 
 
 def objective_value(z: np.ndarray, target: int | np.ndarray, objective: str) -> np.ndarray:
-    """The value :func:`gradient` differentiates, per file, from logits ``z`` (files,
-    genres) and each file's target genre, in float64.
-
-    Raises:
-        ValueError: unknown objective, bad target.
-    """
+    """Per file, the value :func:`gradient` differentiates, from logits ``z`` and targets."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
     z = np.asarray(z, dtype=np.float64)
@@ -180,20 +161,14 @@ def logits(model: "keras.Model", X: np.ndarray, batch_size: int = MAX_ROWS) -> n
 
 
 def predict_proba(model: "keras.Model", X: np.ndarray, batch_size: int = MAX_ROWS) -> np.ndarray:
-    """Genre probabilities ``(files, genres)``, float64, of a Keras model for note tables
-    ``X`` (one table ``(notes, features)`` is one row): the softmax of :func:`logits`."""
+    """Genre probabilities ``(files, genres)``, float64 (one table is one row)."""
     return softmax(logits(model, X, batch_size))
 
 
 def gradient(model: "keras.Model", X: np.ndarray, target: int | np.ndarray, objective: str = "logit",
              batch_size: int = MAX_ROWS) -> tuple[np.ndarray, np.ndarray]:
-    """The logits ``(files, genres)`` of ``X`` (one table or a batch) and the gradient
-    ``(files, notes, features)`` of each file's ``objective`` (:data:`OBJECTIVES`) for its
-    ``target`` genre, in the model's dtype.
-
-    Raises:
-        ValueError: bad shape, target or objective.
-    """
+    """The logits of ``X`` and the gradient ``(files, notes, features)`` of each file's
+    ``objective`` (:data:`OBJECTIVES`) for its ``target``."""
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(OBJECTIVES)}")
     x, _ = as_batch(X, input_dtype(model))

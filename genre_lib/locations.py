@@ -1,11 +1,11 @@
-"""Where the series' runs and results live: the committed runs and cross-validations
-that go with a data collection, the runs the notebooks train (``runs/<collection id>/``),
-and loading or training the model each notebook explains."""
+"""Where the series' runs and results live: the committed runs and cross-validations of a
+data collection, the runs the notebooks train (``runs/<collection id>/``), and the model
+each notebook explains."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,8 +30,6 @@ COMMITTED_RUNS: dict[frozenset[str], Path] = {
 }
 #: the committed model trained on the real collection (see models/README.md)
 REAL_RUN_DIR = COMMITTED_RUNS[frozenset(STUDY_GENRES)]
-#: the committed order-using model (``ORDER_CONFIG`` on jazz and electronic, seed 0)
-ORDER_RUN_DIR = MODELS_DIR / "jazz-electronic-order"
 #: the saliency checks of the committed study model on all its held-out files
 #: (``scripts/saliency_checks.py``), which notebooks 04 and 05 read instead of recomputing
 STORED_CHECKS = RESULTS_DIR / "saliency-checks-jazz-electronic.json"
@@ -45,8 +43,7 @@ def runs_dir(source: "DataChoice") -> Path:
 
 
 def committed_run(source: "DataChoice", genres: Iterable[str]) -> Path | None:
-    """The committed run trained on ``source`` for ``genres`` (``models/jazz-electronic``
-    for the real collection and the study's genres), or None."""
+    """The committed run trained on ``source`` for ``genres``, or None."""
     wanted = frozenset(g.lower() for g in genres)
     if not source.is_real or not wanted <= set(source.collection.genres):
         return None
@@ -54,16 +51,15 @@ def committed_run(source: "DataChoice", genres: Iterable[str]) -> Path | None:
 
 
 def committed_cv(source: "DataChoice", genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
-    """The committed cross-validation made on ``source`` for exactly ``genres``, or None (:func:`find_cv`)."""
+    """The committed cross-validation made on ``source`` for exactly ``genres``, or None."""
     if not {g.lower() for g in genres} <= set(source.collection.genres):
         return None
     return find_cv(source.collection.id, genres, results_dir)
 
 
 def find_cv(collection_id: str, genres: Iterable[str], results_dir: str | Path = RESULTS_DIR) -> Path | None:
-    """The first cross-validation result in ``results_dir/cv-*.json`` (by name) made on the
-    collection ``collection_id`` for exactly ``genres`` (in any order), or None. A file
-    that cannot be read as JSON is passed over: it is no result."""
+    """The first ``results_dir/cv-*.json`` (by name) made on ``collection_id`` for exactly
+    ``genres``, or None (a file that is not JSON is passed over)."""
     wanted = {g.lower() for g in genres}
     for path in sorted(Path(results_dir).glob("cv-*.json")):
         try:
@@ -77,10 +73,8 @@ def find_cv(collection_id: str, genres: Iterable[str], results_dir: str | Path =
 
 def ensure_run(out: str | Path, data: "str | Path | Dataset", config: ModelConfig | None = None, seed: int = 0,
                genres: list[str] | tuple[str, ...] | None = None) -> Run:
-    """The run folder ``out`` loaded, or trained on ``data`` if it is not there; a folder
-    of another version or configuration is an error (:class:`~genre_lib.runs.RunError`),
-    never replaced silently.
-    """
+    """The run folder ``out`` loaded, or trained on ``data`` if missing; one of another
+    version or configuration is a :class:`~genre_lib.runs.RunError`, never replaced."""
     from .train import train_run
 
     out = Path(out)
@@ -101,20 +95,16 @@ def ensure_run(out: str | Path, data: "str | Path | Dataset", config: ModelConfi
 
 
 def iterations_dir(source: "DataChoice", quick: bool = False) -> Path:
-    """Where notebook 03 keeps its iteration runs on ``source`` (each in
-    ``<iteration>-seed<seed>``), under ``runs/<collection id>/``: ``iterations-demo`` on
-    the generated demo corpus (:func:`demo_config`), ``iterations-quick`` for quick
-    mode's configurations, ``iterations`` for the full ones."""
+    """Where notebook 03 keeps its iteration runs on ``source``: ``iterations-demo``,
+    ``iterations-quick`` or ``iterations`` under ``runs/<collection id>/``."""
     if source.is_demo:
         return runs_dir(source) / "iterations-demo"
     return runs_dir(source) / ("iterations-quick" if quick else "iterations")
 
 
 def study_run_dir(source: "DataChoice", quick: bool = False) -> Path:
-    """The folder of the model notebooks 04 and 05 explain on ``source``: the committed
-    run that goes with the data and the study's genres (``models/jazz-electronic`` on the
-    real collection), else notebook 03's run of the main configuration, seed 0 (its quick
-    configuration when ``quick``)."""
+    """The model notebooks 04 and 05 explain: the committed run for the data and the
+    study's genres, else notebook 03's run of the main configuration, seed 0."""
     committed = committed_run(source, STUDY_GENRES)
     if committed is not None:
         return committed
@@ -122,9 +112,8 @@ def study_run_dir(source: "DataChoice", quick: bool = False) -> Path:
 
 
 def study_run(source: "DataChoice", quick: bool = False) -> Run:
-    """The model notebooks 04 and 05 explain (:func:`study_run_dir`): the committed run
-    loaded, or notebook 03's run, loaded if 03 made it and trained the same way on the
-    study's genres otherwise, so one model goes through 03, 04 and 05."""
+    """That model (:func:`study_run_dir`) loaded, trained first where 03 did not, so one
+    model goes through 03, 04 and 05."""
     folder = study_run_dir(source, quick)
     if committed_run(source, STUDY_GENRES) is not None:
         return load_run(folder)
@@ -132,9 +121,8 @@ def study_run(source: "DataChoice", quick: bool = False) -> Run:
 
 
 def genres_run_dir(source: "DataChoice", genres: Iterable[str]) -> Path:
-    """The folder of the model notebook 06 reads for ``genres``: the committed run
-    (:func:`committed_run`), else ``runs/<id>/genres-quick/<genres>-seed0`` (:func:`quick_config`).
-    """
+    """The model notebook 06 reads for ``genres``: the committed run, else
+    ``runs/<id>/genres-quick/<genres>-seed0``."""
     committed = committed_run(source, genres)
     if committed is not None:
         return committed
@@ -142,10 +130,8 @@ def genres_run_dir(source: "DataChoice", genres: Iterable[str]) -> Path:
 
 
 def genres_run(source: "DataChoice", genres: Iterable[str]) -> Run:
-    """The model notebook 06 reads for ``genres`` (:func:`genres_run_dir`): the committed
-    run loaded, else the quick configuration (:func:`notebook_config`) loaded if
-    trained before, trained now otherwise (minutes on the real collection, not the
-    committed configuration's figures: few epochs and windows)."""
+    """That model (:func:`genres_run_dir`) loaded, trained first in its quick configuration
+    if needed (minutes on the real collection)."""
     genres = sorted({g.lower() for g in genres})
     folder = genres_run_dir(source, genres)
     if committed_run(source, genres) is not None:
@@ -154,9 +140,8 @@ def genres_run(source: "DataChoice", genres: Iterable[str]) -> Run:
 
 
 def describe_run(run: Run) -> str:
-    """One Markdown sentence naming a run the notebooks explain: its folder (relative to the
-    project), its configuration and its held-out accuracy under both protocols.
-    """
+    """One Markdown sentence naming a run: its folder, its configuration and its held-out
+    accuracy under both protocols."""
     path = Path(run.path).resolve()
     where = path.relative_to(paths.PROJECT) if path.is_relative_to(paths.PROJECT) else Path(path.name)
     config = run.config
@@ -182,9 +167,8 @@ def describe_run(run: Run) -> str:
 
 
 def explained_files(run: Run, data: "Dataset", source: "DataChoice", quick: bool = False) -> np.ndarray:
-    """Indices in ``data`` of the held-out files notebooks 04 and 05 explain and check:
-    every held-out test file of ``run`` in a full run, the first
-    :data:`CHECKED_PER_GENRE` of each genre in quick mode and on the demo corpus."""
+    """The held-out files of ``run`` notebooks 04 and 05 explain: all in a full run, the
+    first :data:`CHECKED_PER_GENRE` of each genre in quick mode and on the demo corpus."""
     import numpy as np
 
     held_out = run.held_out(data.paths)

@@ -1,15 +1,9 @@
-"""Read MIDI files into note tables and write note tables back to MIDI.
-
-A *note table* is a float32 array ``(notes, 6)``, one row per note ordered by onset
-(:func:`note_order`), columns :data:`FEATURES`: pitch (0-127; for drums the drum sound),
-step (seconds since the previous onset, 0 for the first note), duration (seconds),
-velocity (1-127), drum (1 on the drum channel) and program (0-127, 0 for drums). Every
-track, drums included, is merged into one sequence: drums carry much of a genre's rhythm.
-Reading uses symusic, writing pretty_midi. What a MIDI file can hold is defined here
-only: the note order, the rule for overlapping notes of one key (:func:`same_key_ends`)
-and the projection onto what a written file holds (:func:`project_to_midi`), with the
-order it is read back in (:func:`read_back_order`).
-"""
+"""MIDI files to note tables and back. A *note table* is a float32 array ``(notes, 6)``,
+one row per note by onset (:func:`note_order`), columns :data:`FEATURES`: pitch (for drums
+the drum sound), step (seconds since the previous onset), duration (s), velocity, drum
+(1 on the drum channel) and program (0 for drums). Every track, drums included, merges into
+one sequence: drums carry much of a genre's rhythm. What a written file holds is defined
+here only: :func:`same_key_ends`, :func:`project_to_midi`, :func:`read_back_order`."""
 
 from __future__ import annotations
 
@@ -50,20 +44,16 @@ class MidiError(ValueError):
 
 def note_order(onset: np.ndarray, pitch: np.ndarray, drum: np.ndarray, program: np.ndarray, duration: np.ndarray,
                velocity: np.ndarray) -> np.ndarray:
-    """The order of a table's notes (an index array): by onset, then pitch, drum flag,
-    program, duration and velocity, whatever the file's track layout.
-    """
+    """The order of a table's notes: by onset, then pitch, drum, program, duration, velocity."""
     return np.lexsort((velocity, duration, program, drum, pitch, onset))
 
 
 def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program: np.ndarray, pitch: np.ndarray,
                   gap: float = 0.0, min_length: float = 0.0) -> np.ndarray:
-    """Note ends (float64) cut so that no two notes of one key (drum flag, program,
-    pitch) overlap: a note ends at the latest ``gap`` before the next note of its key,
-    notes of a key starting together end together, each lasts at least ``min_length``.
-    MIDI pairs note-offs with note-ons by key alone, so overlapping notes of one key read
-    back differently in different readers.
-    """
+    """Note ends cut so that no two notes of one key (drum, program, pitch) overlap: at
+    the latest ``gap`` before the key's next note, together for notes starting together, at
+    least ``min_length``. MIDI pairs note-offs with note-ons by key alone, so overlapping
+    notes of one key read back differently in different readers."""
     start, end = np.asarray(start, np.float64), np.asarray(end, np.float64)
     order = np.lexsort((start, pitch, program, drum))
     s, e = start[order], end[order]
@@ -87,9 +77,7 @@ def same_key_ends(start: np.ndarray, end: np.ndarray, drum: np.ndarray, program:
 
 def notes_from_events(start: np.ndarray, end: np.ndarray, pitch: np.ndarray, velocity: np.ndarray, drum: np.ndarray,
                       program: np.ndarray) -> np.ndarray:
-    """A note table from per-note absolute times (seconds) and attributes, sorted by
-    :func:`note_order`; notes of no duration are dropped.
-    """
+    """A note table from per-note absolute times and attributes; notes of no duration dropped."""
     start = np.asarray(start, dtype=np.float64)
     duration = np.asarray(end, dtype=np.float64) - start
     keep = duration > 0
@@ -103,11 +91,7 @@ def notes_from_events(start: np.ndarray, end: np.ndarray, pitch: np.ndarray, vel
 
 
 def parse_midi_bytes(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
-    """Parse the bytes of a MIDI file into a note table (all notes, all tracks).
-
-    Raises:
-        MidiError: the bytes are not a MIDI file, cannot be parsed, or hold no notes.
-    """
+    """A MIDI file's bytes as a note table (MidiError: not MIDI, unparsable, no notes)."""
     import symusic
 
     if not data:
@@ -130,11 +114,7 @@ def parse_midi_bytes(data: bytes, path: str | Path = "<bytes>") -> np.ndarray:
 
 
 def read_midi(path: str | Path) -> np.ndarray:
-    """Read a MIDI file into a note table (all notes, all tracks, drums included).
-
-    Raises:
-        MidiError: the file is missing, not a MIDI file, unreadable, or has no notes.
-    """
+    """A MIDI file as a note table, every track (MidiError: missing, unreadable, no notes)."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -143,21 +123,19 @@ def read_midi(path: str | Path) -> np.ndarray:
 
 
 def onsets(table: np.ndarray) -> np.ndarray:
-    """Absolute onset time of each note of a note table, in seconds from its first note."""
+    """Each note's onset in seconds from the table's first note."""
     return np.cumsum(table[:, STEP].astype(np.float64))
 
 
 def length_seconds(table: np.ndarray) -> float:
-    """Length of a note table in seconds: from its first onset to its last note-off
-    (0 for an empty table)."""
+    """Seconds from a table's first onset to its last note-off (0 if empty)."""
     t = np.asarray(table, dtype=np.float64)
     return float((onsets(t) + t[:, DURATION]).max()) if len(t) else 0.0
 
 
 def to_pretty_midi(table: np.ndarray):
-    """Turn a note table into a ``pretty_midi.PrettyMIDI`` object (one instrument per
-    program, one drum instrument), at 120 bpm. Values are rounded and clipped to what
-    MIDI can hold; see :func:`project_to_midi` for the full projection."""
+    """A ``pretty_midi.PrettyMIDI`` of a table at 120 bpm (one instrument per program, one
+    for drums), values rounded and clipped as :func:`project_to_midi` does."""
     import pretty_midi
 
     table = np.asarray(table, dtype=np.float64)
@@ -177,17 +155,15 @@ def to_pretty_midi(table: np.ndarray):
 
 
 def write_midi(table: np.ndarray, path: str | Path, *, overwrite: bool = False) -> Path:
-    """Write a note table to a playable ``.mid`` file (an existing file only with
-    ``overwrite``, :func:`genre_lib.paths.write_atomic`); returns the path."""
+    """Write a table to a playable ``.mid`` file (an existing one only with ``overwrite``)."""
     from .paths import write_atomic
 
     return write_atomic(path, lambda tmp: to_pretty_midi(table).write(str(tmp)), overwrite)
 
 
 def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: bool = False) -> np.ndarray:
-    """``table`` written as a MIDI file (:func:`write_midi`) and read back
-    (:func:`read_midi`): what a listener's file holds. Written to ``path`` (an existing
-    file only replaced with ``overwrite``), else to a temporary file deleted afterwards."""
+    """``table`` written as MIDI and read back: what a listener's file holds (to ``path``,
+    else a temporary file)."""
     if path is not None:
         return read_midi(write_midi(table, path, overwrite=overwrite))
     import tempfile
@@ -197,8 +173,8 @@ def write_read(table: np.ndarray, path: str | Path | None = None, overwrite: boo
 
 
 def read_back(table: np.ndarray) -> tuple[np.ndarray | None, str | None]:
-    """``(table written to MIDI and read back, None)``, as many first notes as ``table``
-    has (:func:`write_read`), or ``(None, why)`` when fewer notes come back."""
+    """``(table written and read back, None)``, as many first notes as ``table``, or
+    ``(None, why)`` when fewer come back."""
     reparsed = write_read(table)
     if len(reparsed) < len(table):
         return None, f"read back {len(reparsed)} notes < {len(table)}"
@@ -206,16 +182,10 @@ def read_back(table: np.ndarray) -> tuple[np.ndarray | None, str | None]:
 
 
 def project_to_midi(table: np.ndarray) -> np.ndarray:
-    """Round and clip a note table to values a file written by :func:`write_midi` holds
-    exactly, keeping the row order: integer pitch, velocity and program in range, a 0/1 drum
-    flag (drum notes program 0), onsets rounded to the tick grid (steps >= 0, the first 0),
-    durations on the grid, at least one tick and cut where the next note of the key starts.
-    Rounding onsets rather than steps keeps the timing error below half a tick; the
-    projection is idempotent. Returns a new float32 table.
-
-    Raises:
-        NoteTableError: not a ``(notes, 6)`` table.
-    """
+    """A table rounded and clipped to what :func:`write_midi` holds exactly, row order
+    kept: integer pitch, velocity and program, a 0/1 drum flag, onsets on the tick grid (so the
+    timing error stays below half a tick), durations of at least one tick cut where the key's
+    next note starts. Idempotent."""
     t = np.array(table, dtype=np.float64, copy=True)
     if t.ndim != 2 or t.shape[1] != len(FEATURES):
         raise NoteTableError(f"note table must have shape (notes, {len(FEATURES)}), got {t.shape}")
@@ -236,9 +206,7 @@ def project_to_midi(table: np.ndarray) -> np.ndarray:
 
 
 def canonical_order(table: np.ndarray) -> np.ndarray:
-    """The row order in which :func:`read_midi` returns a (projected) table once written:
-    :func:`note_order` on the tick grid (notes only swap places inside chords).
-    """
+    """The row order :func:`read_midi` gives a written (projected) table."""
     t = np.asarray(table, dtype=np.float64)
     ticks = np.round(np.cumsum(np.maximum(t[:, STEP], 0.0)) / TIME_RESOLUTION)
     dur_ticks = np.round(t[:, DURATION] / TIME_RESOLUTION)
@@ -246,11 +214,8 @@ def canonical_order(table: np.ndarray) -> np.ndarray:
 
 
 def read_back_order(table: np.ndarray) -> np.ndarray:
-    """The table as :func:`read_midi` returns it once written: rows in
-    :func:`canonical_order`, steps recomputed from the onsets (a note moved inside a
-    chord takes the chord's step). For a projected table this equals writing and
-    reading the file, without touching the disk; it is what a model is shown.
-    """
+    """The table as :func:`read_midi` returns it once written, without the disk: rows in
+    :func:`canonical_order`, steps recomputed from onsets. What a model is shown."""
     t = np.asarray(table, dtype=np.float32)
     order = canonical_order(t)
     ticks = np.round(np.cumsum(np.maximum(t[:, STEP].astype(np.float64), 0.0)) / TIME_RESOLUTION)[order]

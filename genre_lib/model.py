@@ -1,10 +1,7 @@
-"""The RNN genre classifier: note tables ``(files, notes, features)`` in MIDI units in,
-genre probabilities out. Everything that turns MIDI units into numbers is a layer of the
-model (the classes below, registered with Keras under ``genre_lib>``), so a saved
-``.keras`` file scores a new file alone and gradients are taken with respect to the real
-MIDI values; :func:`build_model` shows the order of the layers, chosen by
-:class:`genre_lib.configs.ModelConfig`. Importing this module imports Keras (and TensorFlow).
-"""
+"""The RNN genre classifier: note tables in MIDI units in, genre probabilities out. Every
+step from MIDI units to numbers is a layer (the classes below, registered with Keras under
+``genre_lib>``), so a saved ``.keras`` file scores a file alone and gradients are taken
+with respect to the MIDI values; :func:`build_model` shows their order. Imports Keras."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ import numpy as np
 from keras import ops
 
 from .configs import ModelConfig
-from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS, FAMILIES, PARTS
+from .general_midi import DRUM_SOUND_OF_PITCH, DRUM_SOUNDS, FAMILIES
 from .midi_io import DRUM, DURATION, FEATURES, PITCH, PROGRAM, STEP, VELOCITY
 
 #: the columns NoteEncoding takes the logarithm of (seconds)
@@ -39,11 +36,8 @@ register = keras.saving.register_keras_serializable(package="genre_lib")
 
 @register
 class NoteEncoding(keras.layers.Layer):
-    """``log1p`` of the time columns (step, duration), other columns unchanged.
-
-    Negative times are clipped to 0 first, so an optimizer that pushes a step below
-    zero sees the value MIDI would hold (a step cannot be negative).
-    """
+    """``log1p`` of the time columns (step, duration), the others unchanged; negative times
+    are clipped to 0 first, as MIDI would hold them."""
 
     def __init__(self, log_columns=LOG_COLUMNS, n_features=len(FEATURES), **kwargs):
         super().__init__(**kwargs)
@@ -57,22 +51,21 @@ class NoteEncoding(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "log_columns": list(self.log_columns), "n_features": self.n_features}
 
+
 @register
 class ProgramFamily(keras.layers.Layer):
-    """One-hot General MIDI program family (16 of 8 programs) of every pitched note, zeros
-    for drums: a program is a category (80 is not "more" than 79). A step function of the
-    program, without gradient; the raw program still reaches the network.
-    """
+    """One-hot program family (16 of 8 programs) of every pitched note, zeros for drums: a
+    program is a category (80 is not "more" than 79). A step function, without gradient."""
 
     def call(self, x):
         family = ops.cast(ops.clip(ops.floor(x[..., PROGRAM] / 8.0), 0, 15), "int32")
         pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
         return ops.one_hot(family, 16, dtype=x.dtype) * pitched
 
+
 @register
 class SelectColumns(keras.layers.Layer):
-    """The note-table columns a model may read, by index (the others are dropped,
-    so they get no weight and no gradient)."""
+    """The note-table columns a model reads, by index (the others get no weight and no gradient)."""
 
     def __init__(self, columns=tuple(range(len(FEATURES))), **kwargs):
         super().__init__(**kwargs)
@@ -84,23 +77,22 @@ class SelectColumns(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "columns": list(self.columns)}
 
+
 @register
 class PitchClass(keras.layers.Layer):
-    """One-hot pitch class (pitch mod 12: C, C#, ..., B) of every pitched note; all
-    zeros for drum notes, whose pitch names a drum, not a note. Two notes an octave
-    apart share it, which a plain pitch number hides from the network. Like
-    :class:`ProgramFamily` it is a step function of the pitch, without gradient."""
+    """One-hot pitch class (pitch mod 12) of every pitched note, zeros for drums: two notes
+    an octave apart share it. A step function, without gradient."""
 
     def call(self, x):
         pitch_class = ops.cast(ops.mod(ops.round(x[..., PITCH]), 12.0), "int32")
         pitched = 1.0 - ops.clip(x[..., DRUM:DRUM + 1], 0.0, 1.0)
         return ops.one_hot(pitch_class, 12, dtype=x.dtype) * pitched
 
+
 @register
 class DrumSound(keras.layers.Layer):
-    """One-hot drum sound (kick, snare, clap, hi-hat, ride, crash, tom; see
-    :data:`genre_lib.general_midi.DRUM_SOUNDS`) of every drum note; all zeros for
-    pitched notes and for other percussion."""
+    """One-hot drum sound (:data:`genre_lib.general_midi.DRUM_SOUNDS`) of every drum note;
+    zeros for pitched notes and other percussion."""
 
     def call(self, x):
         lookup = ops.convert_to_tensor(DRUM_SOUND_OF_PITCH.astype("int32"))
@@ -110,24 +102,22 @@ class DrumSound(keras.layers.Layer):
         # one_hot of -1 (other percussion) is all zeros
         return ops.one_hot(sound, len(DRUM_SOUNDS), dtype=x.dtype) * drum
 
+
 @register
 class PitchClassProfile(keras.layers.Layer):
-    """How the pitched notes of a sequence spread over the 12 pitch classes, sorted
-    from the most used to the least: a key-free profile (a blues in F and one in
-    B-flat give the same profile) of how many pitch classes the music uses, from
-    the one-hot pitch classes of :class:`PitchClass`."""
+    """The pitched notes' shares of the 12 pitch classes, sorted from the most used: a
+    key-free profile (a blues in F and one in B-flat give the same) of how many the music uses."""
 
     def call(self, pitch_classes):
         counts = ops.sum(pitch_classes, axis=1)
         shares = counts / ops.maximum(ops.sum(counts, axis=-1, keepdims=True), 1.0)
         return ops.flip(ops.sort(shares, axis=-1), axis=-1)
 
+
 @register
 class NoteSummary(keras.layers.Layer):
-    """Mean, standard deviation, maximum and minimum of every channel over the notes, beside
-    the recurrent state. The std of a constant channel takes a double ``where`` so its
-    gradient is 0, not the NaN of ``sqrt`` at 0.
-    """
+    """Mean, std, maximum and minimum of every channel over the notes, beside the recurrent
+    state; the std of a constant channel has gradient 0, not the NaN of ``sqrt`` at 0."""
 
     def call(self, x):
         var = ops.var(x, 1)
@@ -135,13 +125,12 @@ class NoteSummary(keras.layers.Layer):
         std = ops.where(spread, ops.sqrt(ops.where(spread, var, ops.ones_like(var))), ops.zeros_like(var))
         return ops.concatenate([ops.mean(x, 1), std, ops.max(x, 1), ops.min(x, 1)], axis=-1)
 
+
 @register
 class MusicAugment(keras.layers.Layer):
-    """Training-time augmentation, one random draw per file (inactive at inference):
-    tempo scaled by up to ``exp(±tempo)`` (steps and durations), pitched notes
-    transposed by up to ``±transpose`` semitones, velocities shifted by up to
-    ``±velocity``. These are changes that do not change a piece's genre, so the
-    model is pushed away from one sequencer's tempo, key or velocity habits."""
+    """Training-time augmentation, one draw per file: tempo scaled by up to ``exp(±tempo)``,
+    pitched notes transposed by up to ``±transpose`` semitones, velocities shifted by up to
+    ``±velocity``: changes that keep the genre, against one sequencer's habits."""
 
     def __init__(self, tempo=0.25, transpose=6, velocity=15.0, seed=0, **kwargs):
         super().__init__(**kwargs)
@@ -169,37 +158,22 @@ class MusicAugment(keras.layers.Layer):
         return {**super().get_config(), "tempo": self.tempo, "transpose": self.transpose,
                 "velocity": self.velocity, "seed": self.seed}
 
+
 def _part_index(x):
-    """:func:`genre_lib.general_midi.part_of` of every note, as int32 ``(batch, notes)``."""
+    # the part of every note, (batch, notes): 0 drums, 1 the bass family (programs 32-39), 2 the rest
     drum = x[..., DRUM] > 0.5
     family = ops.floor(ops.clip(x[..., PROGRAM], 0.0, 127.0) / 8.0)
     bass = ops.logical_and(ops.logical_not(drum), ops.equal(family, float(BASS_FAMILY)))
     return ops.where(drum, 0, ops.where(bass, 1, 2))
 
-@register
-class PartMask(keras.layers.Layer):
-    """``True`` for the notes of one part (an index into
-    :data:`genre_lib.general_midi.PARTS`): the mask a part's recurrent layer reads
-    the window with, skipping the other parts' notes and keeping its state."""
-
-    def __init__(self, part=0, **kwargs):
-        super().__init__(**kwargs)
-        self.part = int(part)
-
-    def call(self, x):
-        return ops.equal(_part_index(x), self.part)
-
-    def get_config(self):
-        return {**super().get_config(), "part": self.part}
 
 @register
 class PartIntervals(keras.layers.Layer):
-    """Where each note stands in its own part's line (:data:`INTERVAL_CHANNELS`): within
-    its part (drums, bass, the rest), the pitch interval to the previous note in octaves
-    (clipped to two; none for drums), ``log2`` of the time since the part's previous onset
-    plus 2, and ``log2`` of that interval over the previous one (clipped to ±3); 0 without a
-    predecessor. They are the order, read per part; tempo and key changes leave them unchanged.
-    """
+    """Where each note stands in its own part's line (drums, bass, the rest;
+    :data:`INTERVAL_CHANNELS`): the pitch interval to the part's previous note in octaves
+    (clipped to two; none for drums), ``log2`` of the time since the part's previous onset plus
+    2, and ``log2`` of that over the previous one (clipped to ±3); 0 without a predecessor.
+    Tempo and key changes leave them unchanged."""
 
     def call(self, x):
         n = ops.shape(x)[1]
@@ -247,10 +221,8 @@ def encode_notes(X: np.ndarray) -> np.ndarray:
 
 
 def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: int = 0) -> "keras.Model":
-    """A compiled, untrained classifier of ``config`` whose normalization is adapted to
-    ``X_train`` ``(files, notes, features)`` in MIDI units, with ``n_genres`` outputs;
-    ``seed`` seeds the initialisation.
-    """
+    """A compiled, untrained classifier of ``config`` with ``n_genres`` outputs, its
+    normalization adapted to ``X_train`` (MIDI units); ``seed`` seeds the initialisation."""
     keras.utils.set_random_seed(seed)
     X_train = np.asarray(X_train, dtype=np.float32)
     n_notes, n_features = X_train.shape[1:]
@@ -274,26 +246,15 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
         h = keras.layers.Concatenate(name="with_intervals")([h, intervals])
     if config.conv:
         h = keras.layers.Conv1D(config.units, config.conv, padding="same", activation="relu", name="conv")(h)
-    if config.parts:
-        states = [_recurrent(config, h, f"{part}_", PartMask(k, name=f"{part}_mask")(x))
-                  for k, part in enumerate(PARTS)]
-    else:
-        states = [_recurrent(config, h)]
+    state = _recurrent(config, h)
     summaries = []
     if config.summary:
         summaries.append(NoteSummary(name="note_summary")(notes))
         if config.pitch_classes:
             summaries.append(PitchClassProfile(name="pitch_class_profile")(categories["pitch_class"]))
-    if config.interval_summary:
-        summaries.append(NoteSummary(name="interval_summary")(intervals))
-    # the recurrent states enter this layer directly: genre_lib.probes tells the branches
+    # the recurrent state enters this layer directly: genre_lib.probes tells the branches
     # apart by the layer each input comes from
-    if summaries:
-        h = keras.layers.Concatenate(name="state_and_summary")([*states, *summaries])
-    elif len(states) > 1:
-        h = keras.layers.Concatenate(name="part_states")(states)
-    else:
-        h = states[0]
+    h = keras.layers.Concatenate(name="state_and_summary")([state, *summaries]) if summaries else state
     for i in range(config.dense_layers):
         if config.dropout:
             h = keras.layers.Dropout(config.dropout, name=f"dropout_{i + 1}")(h)
@@ -308,32 +269,22 @@ def build_model(config: ModelConfig, X_train: np.ndarray, n_genres: int, seed: i
     return model
 
 
-def _recurrent(config: ModelConfig, h, prefix: str = "", mask=None):
-    """``config.layers`` stacked recurrent layers over the note channels ``h`` (reading
-    only the notes where ``mask`` is true, when given); the last returns its final state."""
+def _recurrent(config: ModelConfig, h):
+    # config.layers stacked recurrent layers over the note channels; the last returns its final state
     cell = keras.layers.GRU if config.cell == "gru" else keras.layers.LSTM
     for i in range(config.layers):
-        last = i == config.layers - 1
-        name = f"{prefix}{config.cell}_{i + 1}"
-        layer = cell(config.units, return_sequences=not last, name=name)
-        if config.bidirectional:
-            layer = keras.layers.Bidirectional(layer, name=f"{name}_bidirectional")
-        h = layer(h, mask=mask) if mask is not None else layer(h)
+        h = cell(config.units, return_sequences=i < config.layers - 1, name=f"{config.cell}_{i + 1}")(h)
     return h
 
 
 def logits_model(model: "keras.Model") -> "keras.Model":
-    """The same network cut before its softmax (shared weights): saliency and flips
-    differentiate logits, since a confident probability barely moves.
-    """
+    """The same network cut before its softmax (shared weights): what saliency and flips differentiate."""
     return keras.Model(model.inputs, model.get_layer("logits").output, name=f"{model.name}_logits")
 
 
 def raw_feature_stats(model: "keras.Model") -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of each input feature over the training notes in MIDI
-    units, from the model's Normalization layer; for the ``log1p``-encoded times, to first
-    order at the mean (``std ≈ std_log * exp(mean_log)``), enough for scales and a neutral note.
-    """
+    """Each input feature's mean and std over the training notes in MIDI units, from the
+    Normalization layer (the ``log1p`` times to first order: ``std ≈ std_log * exp(mean_log)``)."""
     norm = model.get_layer("normalization")
     mean = np.asarray(keras.ops.convert_to_numpy(norm.mean), dtype=np.float64).reshape(-1)
     std = np.sqrt(np.maximum(np.asarray(keras.ops.convert_to_numpy(norm.variance), dtype=np.float64).reshape(-1), 0))
@@ -357,18 +308,14 @@ CATEGORICAL_LAYERS: dict[str, tuple[str, str]] = {
 
 
 def categorical_encodings(model: "keras.Model") -> tuple[tuple[str, str], ...]:
-    """The one-hot categories the model computes from its input columns, as ``(column,
-    encoding)`` pairs: step functions, so no gradient reaches a column through them.
-    """
+    """The ``(column, encoding)`` pairs of the model's one-hot categories (no gradient crosses them)."""
     names = {layer.name for layer in model.layers}
     return tuple(pair for name, pair in CATEGORICAL_LAYERS.items() if name in names)
 
 
 def finalize_normalization(model: "keras.Model") -> None:
-    """Make every ``Normalization`` layer (also in nested models) use its stored
-    statistics. Keras copies adapted statistics into the tensors it computes with only
-    in ``finalize_state``; after ``set_weights`` on a copy this must run, or the copy
-    normalizes with mean 0 and variance 1."""
+    """Make every ``Normalization`` layer (nested too) use its stored statistics: after
+    ``set_weights`` on a copy, or it normalizes with mean 0 and variance 1."""
     stack = list(model.layers)
     while stack:
         layer = stack.pop()
@@ -378,9 +325,8 @@ def finalize_normalization(model: "keras.Model") -> None:
 
 
 def clone_model(model: "keras.Model", dtype: str | None = None) -> "keras.Model":
-    """An independent copy of a Keras model with the same weights (the original is never
-    touched). With ``dtype="float64"`` every layer computes in float64, e.g. to check
-    gradients against finite differences without float32 round-off."""
+    """An independent copy with the same weights; ``dtype="float64"`` makes every layer
+    compute in float64 (gradient checks without float32 round-off)."""
     if dtype is None:
         copy = keras.models.clone_model(model)
     else:
@@ -393,16 +339,13 @@ def clone_model(model: "keras.Model", dtype: str | None = None) -> "keras.Model"
 
 
 def learned_layers(model: "keras.Model") -> list:
-    """Layers with trainable weights, from the output back to the input. Normalization
-    statistics are not learned by gradient descent and are not among them."""
+    """Layers with trainable weights, from the output back (not the normalization statistics)."""
     return [layer for layer in reversed(model.layers) if layer.trainable_weights]
 
 
 def reinitialize_layer(layer, rng: np.random.Generator) -> None:
-    """Fresh random weights for one layer, drawn with ``rng`` the way Keras initializes a
-    new layer by default: Glorot-uniform kernels, orthogonal recurrent kernels, zero
-    biases and betas, unit gammas. Drawn with numpy, so no global random state of Keras
-    or TensorFlow is touched."""
+    """Fresh weights for one layer as Keras draws them by default (Glorot-uniform kernels,
+    orthogonal recurrent kernels, zero biases, unit gammas), drawn with ``rng`` in numpy."""
     for var in layer.trainable_weights:
         shape = tuple(var.shape)
         name = var.path if hasattr(var, "path") else var.name

@@ -1,11 +1,7 @@
-"""Second opinions on a flip: does anyone besides the network it fooled agree?
-
-A *panel* judges the flipped file with the rest of the file kept: every verdict of the
-run under both protocols, networks trained with other seeds, the plausibility measure
-(:mod:`genre_lib.plausibility`: nearer real files of the target genre than of its own?)
-and the file's length in seconds. A verdict *agrees* with a flip when it gives the
-target genre the highest probability on the flipped file as written and read back.
-"""
+"""Second opinions on a flip: does anyone besides the network it fooled agree? A *panel*
+judges the flipped whole file: every verdict of the run under both protocols, networks of
+other seeds, the plausibility measure and the length. A verdict *agrees* when it gives the
+target the highest probability on the flipped file as written and read back."""
 
 from __future__ import annotations
 
@@ -28,12 +24,8 @@ class OpinionError(ValueError):
 
 
 def other_rnns(run, others: Sequence, protocol: str, file_windows: int) -> list[RNNVerdict]:
-    """The RNN verdicts of other runs under ``protocol``, named ``rnn-seed<N>`` by their
-    seed (by ``rnn-<folder>`` where seeds repeat).
-
-    Raises:
-        ValueError: another run has other genres than ``run``.
-    """
+    """The RNN verdicts of other runs under ``protocol``, named ``rnn-seed<N>`` (``rnn-<folder>``
+    where seeds repeat); ValueError for other genres."""
     out, taken = [], {"rnn"}
     for other in others:
         if tuple(other.genres) != tuple(run.genres):
@@ -47,8 +39,7 @@ def other_rnns(run, others: Sequence, protocol: str, file_windows: int) -> list[
 
 @dataclass(frozen=True, eq=False)
 class Panel:
-    """Who is asked about a flip: verdicts (each of its own protocol) and plausibility
-    measures (one per protocol, or none)."""
+    """Who is asked about a flip: verdicts and plausibility measures (one per protocol, or none)."""
 
     verdicts: tuple
     genres: tuple[str, ...]
@@ -57,17 +48,15 @@ class Panel:
     @classmethod
     def of_run(cls, run, others: Sequence = (), plausibility: "Sequence[Plausibility]" = (),
                file_windows: int | None = None) -> "Panel":
-        """A run's verdicts, then the RNN of each run of ``others`` (:func:`other_rnns`),
-        under both protocols, every network voting with ``file_windows`` windows
-        (default: the run's)."""
+        """A run's verdicts, then the RNN of each of ``others``, under both protocols, every
+        network voting with ``file_windows`` windows (default: the run's)."""
         windows = int(file_windows or run.meta["file_windows"])
         verdicts = [v for p in PROTOCOLS for v in (*run.verdicts(p, windows), *other_rnns(run, others, p, windows))]
         return cls(tuple(verdicts), tuple(run.genres), tuple(plausibility or ()))
 
     def judge(self, table: np.ndarray) -> dict:
-        """Every verdict's probabilities of one whole table, ``{"verdicts": {name:
-        {protocol: (genres,)}}}``, with the plausibility's ``score`` and ``typicality``
-        (``{protocol: (genres,)}``) when the panel has measures."""
+        """Every verdict's probabilities of one whole table, ``{"verdicts": {name: {protocol:
+        (genres,)}}}``, and the plausibility ``score`` and ``typicality`` when there are measures."""
         out: dict = {"verdicts": {}}
         for v in self.verdicts:
             out["verdicts"].setdefault(v.name, {})[v.protocol] = v.predict_proba([table])[0]
@@ -78,8 +67,7 @@ class Panel:
 
 
 def whole_modified(whole: np.ndarray, result: "FlipResult") -> np.ndarray:
-    """The whole file with a flip's notes in place (the flipped first notes, then the
-    rest of ``whole`` with its steps), projected to MIDI."""
+    """The whole file with a flip's first notes in place, projected to MIDI."""
     whole = np.asarray(whole, dtype=np.float32)
     n = len(result.modified)
     if len(whole) < n:
@@ -89,9 +77,8 @@ def whole_modified(whole: np.ndarray, result: "FlipResult") -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class Opinions:
-    """What a panel says about one flip (:func:`ask`): the target's and the source
-    genre's indices, :meth:`Panel.judge` of the original and of the flipped whole file
-    (``before``, ``after``), the lengths in ``seconds`` and the genre names."""
+    """What a panel says about one flip (:func:`ask`): target and source genre, its judgement
+    of the original and of the flipped whole file (``before``, ``after``) and their lengths."""
 
     target: int
     source: int
@@ -101,21 +88,18 @@ class Opinions:
     genres: tuple[str, ...]
 
     def agrees(self, name: str, protocol: str, when: str = "after") -> bool:
-        """Verdict ``name`` gives the target the highest probability on the flipped file
-        (``when="before"``: on the original)."""
+        """Verdict ``name`` gives the target the highest probability after (or ``before``)."""
         judged = self.after if when == "after" else self.before
         return int(np.argmax(judged["verdicts"][name][protocol])) == self.target
 
     def plausible(self, protocol: str) -> bool | None:
-        """The flipped file sits nearer to real files of the target genre than to any
-        other genre's (a score above 0); None without a plausibility measure."""
+        """The flipped file is nearer real files of the target than any other genre's."""
         if "score" not in self.after:
             return None
         return bool(self.after["score"][protocol][self.target] > 0)
 
     def to_dict(self) -> dict:
-        """A JSON-able report: per verdict and protocol the target's probability before
-        and after and whether it agrees; plausibility before and after; seconds."""
+        """A JSON-able report: per verdict and protocol, before and after; plausibility; seconds."""
 
         def r(v) -> float:
             return round(float(v), 6)
@@ -147,13 +131,8 @@ class Opinions:
 
 
 def ask(panel: Panel, whole: np.ndarray, result: "FlipResult", before: dict | None = None) -> Opinions:
-    """The panel's opinions of a flip of ``whole`` (the file's whole table): the flipped whole
-    file (:func:`whole_modified`) written and read back, judged beside the original (``before``:
-    its judgement when already computed).
-
-    Raises:
-        OpinionError: the flipped file reads back with fewer notes.
-    """
+    """The panel's opinions of a flip of ``whole``: the flipped whole file written and read back,
+    judged beside the original (OpinionError: fewer notes read back)."""
     reparsed, error = read_back(whole_modified(whole, result))
     if reparsed is None:
         raise OpinionError(f"the flipped file does not survive the round trip: {error}")

@@ -1,11 +1,8 @@
-"""How plausible a (flipped) file is as a genre, with no network: among a run's real
-training files, described by the 48 statistics of the notes a protocol reads (each
-mapped through the training files' quantiles onto a normal scale), is the file nearer to
-the files of a genre than to any other genre's? :meth:`Plausibility.score` is ``log(the
-nearest other genre's distance / the genre's)`` (mean distance to the :data:`K` nearest
-training files), above 0 nearer the genre; :func:`validate` checks on held-out real
-files that it tells a file's own genre (an AUC). :func:`save` stores the statistics as numbers.
-"""
+"""How plausible a (flipped) file is as a genre, with no network: described by the 48
+statistics of the notes a protocol reads (quantile-normalised), is it nearer a run's real
+training files of a genre than any other genre's? :meth:`Plausibility.score` is ``log(the
+nearest other genre's distance / the genre's)`` (mean distance to the :data:`K` nearest);
+:func:`validate` checks on held-out files that it tells a file's own genre."""
 
 from __future__ import annotations
 
@@ -27,14 +24,13 @@ PLAUSIBILITY_FILE = "plausibility.npz"
 
 
 class PlausibilityError(ValueError):
-    """A plausibility measure that cannot be fitted or read (the message names the cause)."""
+    """A plausibility measure that cannot be fitted or read."""
 
 
 @dataclass(eq=False)
 class Plausibility:
-    """The measure under one ``protocol``, fitted (:meth:`fit`, or :func:`load`) on real
-    training files: their statistics ``stats`` ``(files, 48)`` of the notes the protocol
-    reads (as the baseline reads them) and their genres ``y``."""
+    """The measure under one ``protocol``, fitted on real training files: their
+    statistics ``stats`` ``(files, 48)`` and genres ``y``."""
 
     classes_: tuple[str, ...]
     protocol: str = "file"
@@ -49,15 +45,11 @@ class Plausibility:
         self.classes_ = tuple(self.classes_)
 
     def statistics(self, tables: Sequence[np.ndarray]) -> np.ndarray:
-        """The statistics of the notes the protocol reads, as :class:`BaselineVerdict` reads them."""
+        """The statistics of the notes the protocol reads."""
         return BaselineVerdict(self.classes_, self.protocol, self.first_n).statistics(tables)
 
     def fit(self, tables: Sequence[np.ndarray], y: np.ndarray) -> "Plausibility":
-        """The measure of real files (whole note tables) of genres ``y``.
-
-        Raises:
-            PlausibilityError: a genre with no more than ``k`` files.
-        """
+        """The measure of real whole tables of genres ``y`` (a genre needs more than ``k`` files)."""
         y = np.asarray(y, dtype=int)
         counts = np.bincount(y, minlength=len(self.classes_))
         if len(counts) != len(self.classes_) or counts.min() <= self.k:
@@ -67,8 +59,6 @@ class Plausibility:
         return self
 
     def _parts(self):
-        """The quantile transform, each genre's neighbour search and each genre's own
-        (leave-one-out) distances, sorted; built once."""
         if self._fitted is None:
             from sklearn.neighbors import NearestNeighbors
             from sklearn.preprocessing import QuantileTransformer
@@ -86,20 +76,18 @@ class Plausibility:
         return self._fitted
 
     def distances(self, tables: Sequence[np.ndarray]) -> np.ndarray:
-        """Mean distance ``(files, genres)`` of each file to the :attr:`k` nearest
-        training files of each genre, on the quantile-normal scale."""
+        """Mean distance ``(files, genres)`` to each genre's :attr:`k` nearest training files."""
         transform, searches, _ = self._parts()
         Z = transform.transform(self.statistics(tables))
         return np.stack([s.kneighbors(Z, n_neighbors=self.k)[0].mean(axis=1) for s in searches], axis=1)
 
     def score(self, tables: Sequence[np.ndarray]) -> np.ndarray:
-        """The measure ``(files, genres)``: log of the nearest *other* genre's distance
-        over this genre's; above 0 the file sits nearer to real files of the genre."""
+        """``(files, genres)``: log of the nearest other genre's distance over this genre's."""
         return score_of(self.distances(tables))
 
     def typicality(self, tables: Sequence[np.ndarray]) -> np.ndarray:
         """``(files, genres)``: the share of a genre's training files at least as far from
-        the rest of their genre as the file is from the genre (near 0: farther than almost all)."""
+        the rest of it as the file is from the genre."""
         _, _, own = self._parts()
         d = self.distances(tables)
         return np.stack([1.0 - np.searchsorted(own[g], d[:, g], side="left") / len(own[g])
@@ -107,7 +95,7 @@ class Plausibility:
 
 
 def score_of(distances: np.ndarray) -> np.ndarray:
-    """:meth:`Plausibility.score` from the distances ``(files, genres)``."""
+    """:meth:`Plausibility.score` from distances ``(files, genres)``."""
     d = np.maximum(np.asarray(distances, dtype=np.float64), 1e-12)
     out = np.empty_like(d)
     for g in range(d.shape[1]):
@@ -116,10 +104,8 @@ def score_of(distances: np.ndarray) -> np.ndarray:
 
 
 def validate(measure: Plausibility, tables: Sequence[np.ndarray], y: np.ndarray) -> dict:
-    """How well the measure tells real files' own genres from the others (give files it
-    was not fitted on): the AUC over every (file, genre) pair of the score, positive
-    when the genre is the file's own (``auc``), each genre's alone (``per_genre``), and
-    the share of files whose own genre scores highest (``own_genre_first``)."""
+    """How well the measure tells held-out files' own genres: the AUC of the score over every
+    (file, genre) pair, each genre's, and the share of files whose own genre scores highest."""
     from sklearn.metrics import roc_auc_score
 
     y = np.asarray(y, dtype=int)
@@ -134,12 +120,7 @@ def validate(measure: Plausibility, tables: Sequence[np.ndarray], y: np.ndarray)
 
 
 def fit_run(run, data) -> tuple[Plausibility, ...]:
-    """A run's measures under each protocol (:data:`PROTOCOLS` order), fitted on its own
-    training files among ``data`` (:meth:`Run.split`).
-
-    Raises:
-        RunError: ``data`` does not hold the run's split.
-    """
+    """A run's measures per protocol, fitted on its own training files among ``data``."""
     from .evaluate import align_labels
 
     train = run.split(data).train
@@ -149,11 +130,7 @@ def fit_run(run, data) -> tuple[Plausibility, ...]:
 
 
 def save(measures: Sequence[Plausibility], run_dir: str | Path, overwrite: bool = False) -> Path:
-    """Write the measures of both protocols to ``run_dir/``:data:`PLAUSIBILITY_FILE` as plain arrays.
-
-    Raises:
-        FileExistsError: the file exists and ``overwrite`` is false.
-    """
+    """Write both protocols' measures to ``run_dir/``:data:`PLAUSIBILITY_FILE` as arrays."""
     first = measures[0]
 
     def write(tmp: Path) -> None:
@@ -165,11 +142,7 @@ def save(measures: Sequence[Plausibility], run_dir: str | Path, overwrite: bool 
 
 
 def load(run_dir: str | Path) -> tuple[Plausibility, ...]:
-    """The measures saved in a run folder by :func:`save`, one per protocol.
-
-    Raises:
-        PlausibilityError: no such file, or not one :func:`save` wrote.
-    """
+    """The measures a run folder holds (:func:`save`), one per protocol."""
     path = Path(run_dir) / PLAUSIBILITY_FILE
     if not path.is_file():
         raise PlausibilityError(f"{path}: no plausibility measure in this run folder "

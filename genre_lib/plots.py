@@ -1,8 +1,6 @@
-"""Figures of the series (matplotlib and seaborn). Each ``plot_*`` function draws on an
-``ax`` it is given (or a new one) and returns it, so notebooks can place figures side by
-side; the two whole-figure views (:func:`saliency_figure`, :func:`flip_frame_figure`)
-return a new ``Figure`` not registered with pyplot, so they never pile up in a widget
-or a command."""
+"""Figures of the series. Each ``plot_*`` function draws on the ``ax`` it is given (or a
+new one) and returns it; :func:`saliency_figure` and :func:`flip_frame_figure` return a
+new ``Figure`` pyplot does not hold, so they never pile up in a widget."""
 
 from __future__ import annotations
 
@@ -41,11 +39,8 @@ def _new_ax(ax, figsize=(10, 4)):
 def plot_piano_roll(table: np.ndarray, ax=None, values: np.ndarray | None = None, highlight: np.ndarray | None = None,
                     cmap: str = "coolwarm", title: str | None = None, vmax: float | None = None,
                     values_label: str | None = None):
-    """Draw a note table as a piano roll (time across, pitch up, drums in a lane
-    below) on ``ax`` and return it. ``values`` colour the notes (per-note numbers, e.g.
-    saliency, on a diverging scale up to ``vmax``, labelled ``values_label``), else pitched
-    notes are blue and drums grey; ``highlight`` outlines notes in black.
-    """
+    """A note table as a piano roll (drums in a lane below); ``values`` colour the notes
+    (e.g. saliency, up to ``vmax``), ``highlight`` outlines notes in black."""
     ax = _new_ax(ax)
     table = np.asarray(table)
     start = onsets(table)
@@ -104,10 +99,7 @@ FEATURE_UNITS = {
 
 
 def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None):
-    """One panel per feature: the distribution of its values over all notes, per genre.
-
-    Steps and durations are drawn on a log scale because most are short and a few last
-    seconds. Returns the array of axes."""
+    """Each feature's distribution over all notes, per genre (times on a log scale)."""
     import pandas as pd
     import seaborn as sns
 
@@ -137,10 +129,8 @@ def plot_feature_distributions(X: np.ndarray, y: np.ndarray, genres, features=FE
 def plot_flip(original: np.ndarray, modified: np.ndarray, axes=None, values: np.ndarray | None = None,
               titles: tuple[str, str] = ("original", "flipped"), vmax: float | None = None,
               values_label: str | None = None):
-    """Note map of a genre flip: piano rolls of ``original`` (top, changed notes
-    outlined in orange, coloured by ``values`` if given) and ``modified`` (below, changed
-    notes filled in orange) on one time and pitch axis; returns the two axes.
-    """
+    """Note map of a flip: ``original`` above (changed notes outlined in orange, coloured by
+    ``values``) and ``modified`` below (changed notes filled), on one time and pitch axis."""
     from matplotlib.patches import Patch
 
     original = np.asarray(original)
@@ -183,10 +173,8 @@ def plot_flip(original: np.ndarray, modified: np.ndarray, axes=None, values: np.
 
 def plot_saliency_heatmap(attr: np.ndarray, features=FEATURES, ax=None, title: str | None = None,
                           vmax: float | None = None, cmap: str = "RdBu_r", unit: str | None = None):
-    """Heat map of one signed map ``attr`` ``(notes, features)``: a row per feature,
-    red raises the genre's output, blue lowers it, one colour limit ``vmax`` (default the
-    largest |value|). Pass a map comparable across features (``Method.shown``); returns the axes.
-    """
+    """Heat map of one comparable signed map ``(notes, features)``: red raises the
+    output, blue lowers it, one colour limit ``vmax``."""
     ax = _new_ax(ax, figsize=(12, 2.8))
     attr = np.asarray(attr, dtype=float)
     limit = vmax or float(np.abs(attr).max()) or 1.0
@@ -202,10 +190,7 @@ def plot_saliency_heatmap(attr: np.ndarray, features=FEATURES, ax=None, title: s
 
 def plot_saliency_roll(table: np.ndarray, attr: np.ndarray, ax=None, signed: bool = False, title: str | None = None,
                        top: int = 0, vmax: float | None = None, unit: str | None = None):
-    """A piano roll coloured by each note's importance in a comparable map
-    (:func:`genre_lib.saliency.note_importance`, signed or not), the ``top`` notes
-    outlined; returns the axes.
-    """
+    """A piano roll coloured by each note's importance in a map, the ``top`` notes outlined."""
     from matplotlib.patches import Patch
 
     from .saliency import note_importance
@@ -227,104 +212,8 @@ def plot_saliency_roll(table: np.ndarray, attr: np.ndarray, ax=None, signed: boo
     return ax
 
 
-def plot_genre_saliency(attrs: np.ndarray, y: np.ndarray, genres, features=FEATURES, axes=None,
-                        unit: str = "logit change per 1-std change"):
-    """Where the model looks, per genre: mean |attribution| per feature (left) and per
-    note position (right, log scale) of comparable maps ``attrs`` ``(files, notes,
-    features)``, each file explained for its own genre; returns the two axes.
-    """
-    attrs = np.abs(np.asarray(attrs, dtype=float))
-    y = np.asarray(y)
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(13, 4.2), gridspec_kw={"width_ratios": [1, 2]}, layout="constrained")
-    present = [g for g in range(len(genres)) if (y == g).any()]
-    width = 0.8 / max(1, len(present))
-    positions = np.arange(attrs.shape[1])
-    for k, g in enumerate(present):
-        mine = attrs[y == g]
-        axes[0].bar(np.arange(len(features)) + (k - (len(present) - 1) / 2) * width,
-                    mine.mean(axis=(0, 1)), width, label=f"{genres[g]} ({len(mine)} files)")
-        axes[1].plot(positions, mine.mean(axis=(0, 2)), label=genres[g])
-    axes[0].set_xticks(range(len(features)), list(features), rotation=30)
-    axes[0].set_xlabel("feature")
-    axes[0].set_ylabel(f"mean |map| per note\n({unit})")
-    axes[0].set_title("which features the decision is sensitive to")
-    axes[0].legend(fontsize=8, title="files of", title_fontsize=8)
-    axes[1].set_yscale("log")
-    axes[1].set_xlabel("note position (0 = first of the notes read)")
-    axes[1].set_ylabel(f"mean |map| over features\n({unit}, log scale)")
-    axes[1].set_title("where in the notes (a rise at the end: the last notes read weigh most)")
-    axes[1].legend(fontsize=8, title="files of", title_fontsize=8)
-    return axes
-
-
-def plot_saliency_methods(maps: "Sequence[SaliencyMap]", features=FEATURES, axes=None, name: str = ""):
-    """One heat map per method of the same file: maps in the same unit share one
-    colour limit, each unit gets its own (every title says which); returns the axes.
-    """
-    if axes is None:
-        fig, axes = plt.subplots(len(maps), 1, figsize=(12, 2.3 * len(maps)), sharex=True, layout="constrained")
-        if name:
-            fig.suptitle(f"{name}: {len(maps)} maps of one decision (red raises the explained output, blue lowers it)")
-    axes = np.atleast_1d(axes)
-    limits: dict[str, float] = {}
-    for m in maps:
-        limits[m.unit] = max(limits.get(m.unit, 0.0), float(np.abs(m.values).max()))
-    for k, (ax, m) in enumerate(zip(axes, maps)):
-        scale = "one colour scale with " + ", ".join(o.method for o in maps if o.unit == m.unit and o is not m)
-        title = f"{m.method}" + (f" ({scale})" if sum(o.unit == m.unit for o in maps) > 1 else "")
-        rows = m.features if m.values.shape[-1] != len(features) else features
-        plot_saliency_heatmap(m.values, rows, ax=ax, title=title, vmax=limits[m.unit] or None, unit=m.unit)
-        if k < len(maps) - 1 and len(axes) == len(maps):
-            ax.set_xlabel("")
-    return axes
-
-
-def plot_deletion(deletion, ax=None, title: str | None = None):
-    """Deletion curves (:class:`genre_lib.saliency_checks.DeletionResult`): the mean
-    probability of each file's genre as notes are replaced, most salient first, in random
-    order and last first, each curve's area in the legend; returns the axes.
-    """
-    ax = _new_ax(ax, figsize=(7, 4))
-    n = len(deletion.auc_salient)
-    curves = [("most salient notes first", deletion.salient, deletion.auc_salient, "-", "tab:red"),
-              ("random order (mean of 5)", deletion.random, deletion.auc_random, "--", "0.4")]
-    curves.append(("last notes first (no map)", deletion.recency, deletion.auc_recency, ":", "tab:blue"))
-    for label, curve, auc, style, color in curves:
-        ax.plot(deletion.x * 100, curve.mean(0), style, color=color, label=f"{label}: AUC {auc.mean():.3f}")
-    ax.set(xlabel="notes replaced by the neutral note (% of the notes read)",
-           ylabel=f"p(file's own genre), mean of {n} files", ylim=(0, 1.02), xlim=(0, 100))
-    ax.set_title(title or "deletion: a faithful map makes the probability fall sooner than random")
-    ax.legend(fontsize=8, title="order of replacement", title_fontsize=8)
-    return ax
-
-
-def plot_method_checks(checks, ax=None, title: str | None = None):
-    """Each method's deletion AUC minus each no-map ranking's with its paired interval
-    (:class:`genre_lib.saliency_checks.MethodChecks`); left of 0 the map does better. Returns the axes.
-    """
-    from .saliency_checks import CHANCE_LABELS
-
-    ax = _new_ax(ax, figsize=(8, 0.6 + 0.55 * len(checks.methods)))
-    colors = {"random": "0.4", "position": "tab:purple", "recency": "tab:blue"}
-    for j, (c, label) in enumerate(CHANCE_LABELS.items()):
-        for i, m in enumerate(checks.methods):
-            d = m.deletion[c]
-            ax.errorbar(d.difference, i + (j - 1) * 0.22, xerr=[[d.difference - d.low], [d.high - d.difference]],
-                        fmt="o", color=colors[c], capsize=3, label=None if i else
-                        label + (" (another file's map)" if c == "position" else ""))
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_yticks(range(len(checks.methods)), [m.method for m in checks.methods])
-    ax.invert_yaxis()
-    ax.set_xlabel("deletion AUC of the map minus the rule's (mean over files, paired interval)")
-    ax.set_title(title or f"does a map beat the rules without a map? ({checks.n} files; left of 0: yes)")
-    ax.legend(fontsize=8, loc="best")
-    return ax
-
-
 def _interval_bars(ax, labels: Sequence[str], series: list) -> None:
-    """Horizontal bars, one row per label (the first on top), one bar per series
-    ``(name, {label: (value, low, high)}, colour of a label)`` with its interval as an error bar."""
+    # series: (name, {label: (value, low, high)}, colour of a label)
     height = 0.8 / len(series)
     for j, (name, got, color) in enumerate(series):
         rows = [i for i, label in enumerate(labels) if label in got]
@@ -336,9 +225,7 @@ def _interval_bars(ax, labels: Sequence[str], series: list) -> None:
 
 
 def plot_probes(results: "Sequence", axes=None, title: str | None = None):
-    """What each probe costs a verdict (:mod:`genre_lib.probes`): a panel per protocol,
-    a bar per probe and verdict, the effect with its 95 % paired interval; returns the axes.
-    """
+    """What each probe costs a verdict with its 95 % interval, a panel per protocol."""
     rows = [r if isinstance(r, dict) else r.to_dict() for r in results]
     protocols = list(dict.fromkeys(r["protocol"] for r in rows))
     verdicts = list(dict.fromkeys(r["verdict"] for r in rows))
@@ -361,9 +248,7 @@ def plot_probes(results: "Sequence", axes=None, title: str | None = None):
 
 
 def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None):
-    """How a flip got there: each genre's probability at every recorded frame (left) and the
-    notes changed (right), the pruning frames shaded; returns the two axes.
-    """
+    """A flip's genre probabilities and notes changed at every recorded frame."""
     from matplotlib.patches import Patch
 
     names = list(genres) if genres is not None else result.genre_names
@@ -391,25 +276,9 @@ def plot_flip_trajectory(result, genres: Sequence[str] | None = None, axes=None)
     return axes
 
 
-def plot_change_positions(positions: Sequence[int], n_flips: int, n_notes: int = 100, last: int = 10, ax=None):
-    """A histogram of the positions of the notes ``n_flips`` flips changed, the last
-    ``last`` positions shaded; returns the axes.
-    """
-    ax = _new_ax(ax, figsize=(9, 3))
-    positions = np.asarray(positions, dtype=int)
-    ax.axvspan(n_notes - last, n_notes, color="0.9", zorder=0, label=f"the last {last} notes")
-    ax.hist(positions, bins=20, range=(0, n_notes), color=FLIP_COLOR, label="changed notes")
-    ax.set(xlabel=f"note position (0 = first of the {n_notes})", ylabel=f"changed notes, all {n_flips} flips",
-           xlim=(0, n_notes), title=f"where the {len(positions)} changed notes of {n_flips} flips sit")
-    ax.legend(fontsize=8, loc="upper left")
-    return ax
-
-
 def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=None, title: str | None = None):
-    """Where windows of ``length`` notes starting at ``starts`` sit in a whole file: its
-    notes as dots, each window a shaded band, the first (the study's input) orange;
-    returns the axes.
-    """
+    """Where windows of ``length`` notes starting at ``starts`` sit in a whole file, the
+    first (the study's input) orange."""
     ax = _new_ax(ax, figsize=(12, 3))
     table = np.asarray(table)
     start = onsets(table)
@@ -427,10 +296,10 @@ def plot_windows(table: np.ndarray, starts: np.ndarray, length: int = 100, ax=No
     if title:
         ax.set_title(title)
     return ax
+
+
 def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str], name: str = "", top: int = 5) -> "Figure":
-    """One file's map ``smap`` of ``table``: the heat map above the piano roll coloured
-    by note importance, the ``top`` notes outlined; a new ``Figure``.
-    """
+    """One file's map: the heat map above the piano roll, the ``top`` notes outlined."""
     from matplotlib.figure import Figure
 
     t = int(smap.target)
@@ -446,9 +315,8 @@ def saliency_figure(table: np.ndarray, smap: "SaliencyMap", genres: Sequence[str
 
 def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, probs_before: np.ndarray, target: int,
                       genres: Sequence[str], title: str, values: np.ndarray | None = None) -> "Figure":
-    """One frame of a flip: the note map (``base`` against ``table``) beside the genre
-    probabilities at this frame (the target's orange) and before it (black ticks); a new ``Figure``.
-    """
+    """One frame of a flip: the note map beside the genre probabilities at this frame
+    and before (black ticks)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=FLIP_FIGSIZE, dpi=FLIP_DPI, layout="constrained")
@@ -470,13 +338,8 @@ def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, pr
 
 
 def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str = "file", ax=None):
-    """The share of verdicts each musical edit changes (:func:`genre_lib.concept_study.edit_table`),
-    one bar per edit and judge with its 95 % bootstrap interval over files; the horse tests
-    (:data:`genre_lib.edits.HORSE`) grey, and a dotted line at the most any of them changes.
-
-    Returns:
-        The axes.
-    """
+    """The share of verdicts each edit changes (:func:`genre_lib.concept_study.edit_table`)
+    per judge with its 95 % interval; horse tests grey, a dotted line at their most."""
     from .edits import HORSE
 
     rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]

@@ -1,11 +1,9 @@
-"""Probes: what a verdict's accuracy loses when part of what it reads is destroyed
-(:meth:`NoteVerdict.reads <genre_lib.verdicts.NoteVerdict.reads>`), judged again as it
-judges: **order** probes re-arrange the notes of every read (``shuffle``, ``reverse``,
-within spans of 16 or 4); **attribute** probes give every read a column, or a group
-(:data:`ATTRIBUTE_GROUPS`), of another file's; **branch** probes replace a network's
-recurrent or statistics part by its mean. A :class:`ProbeResult` holds the effect and
-its 95 % paired bootstrap interval over files.
-"""
+"""Probes: what a verdict's accuracy loses when part of what it reads is destroyed, judged
+again as it judges. **Order** probes re-arrange the notes of every read (``shuffle``,
+``reverse``, within spans of 16 or 4); **attribute** probes give every read a column, or a
+group (:data:`ATTRIBUTE_GROUPS`), of another file's; **branch** probes replace a network's
+recurrent or statistics part by its mean. A :class:`ProbeResult` holds the effect and its
+95 % paired bootstrap interval over files."""
 
 from __future__ import annotations
 
@@ -60,11 +58,7 @@ KEPT_PROBES: tuple[str, ...] = ("shuffle", "reverse", *FEATURES)
 
 
 def probe_kind(probe: str) -> str:
-    """``"order"``, ``"attribute"`` or ``"branch"``.
-
-    Raises:
-        ValueError: an unknown probe.
-    """
+    """``"order"``, ``"attribute"`` or ``"branch"`` (ValueError: an unknown probe)."""
     if probe in ORDER_PROBES:
         return "order"
     if probe in ATTRIBUTE_GROUPS:
@@ -76,10 +70,8 @@ def probe_kind(probe: str) -> str:
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """One probe of one verdict under its protocol: the accuracy as is, ``probed``
-    (mean over ``repeats`` draws), ``effect`` = accuracy - probed with its 95 % paired
-    bootstrap interval ``low``..``high`` over ``files``, and the ``seed``.
-    """
+    """One probe of one verdict under its protocol: the accuracy as is, ``probed`` (mean
+    over ``repeats`` draws) and ``effect`` = accuracy - probed with its 95 % interval over files."""
 
     verdict: str
     protocol: str
@@ -103,11 +95,7 @@ class ProbeResult:
 
 
 def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> np.ndarray:
-    """The new row order ``(n, length)`` of ``n`` reads under an order probe.
-
-    Raises:
-        ValueError: not an order probe.
-    """
+    """The new row order ``(n, length)`` of ``n`` reads under an order probe."""
     if probe not in ORDER_PROBES:
         raise ValueError(f"{probe!r} is not an order probe: use one of {', '.join(ORDER_PROBES)}")
     span = ORDER_PROBES[probe]
@@ -121,11 +109,8 @@ def order_indices(n: int, length: int, probe: str, rng: np.random.Generator) -> 
 
 
 def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Reads ``(n, length, features)`` with their rows in ``order``, every note whole,
-    except that the first row keeps the read's first step (0 in a window) and the note
-    that left the first place takes the step of the one that replaced it: every column
-    keeps its multiset of values, so what a probe costs comes from the order alone.
-    """
+    """Reads with their rows in ``order``, every note whole; the first row keeps the
+    read's first step, so every column keeps its values and a probe costs by the order alone."""
     reads = np.asarray(reads)
     n = len(reads)
     rows = np.arange(n)
@@ -137,9 +122,7 @@ def reorder(reads: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
-    """For each of ``n`` files another file to take columns from: one seeded cycle
-    through a shuffled order (a single file is its own donor).
-    """
+    """For each of ``n`` files another to take columns from: one seeded cycle."""
     if n < 2:
         return np.zeros(n, dtype=np.int64)
     cycle = rng.permutation(n)
@@ -149,10 +132,8 @@ def donor_files(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def swap_columns(reads: Sequence[np.ndarray], columns: Sequence[str], donor: np.ndarray) -> list[np.ndarray]:
-    """Every file's reads with ``columns`` taken from the same read of file
-    ``donor[i]`` at the same note position (a shorter donor repeated); the first row keeps
-    its own step.
-    """
+    """Every file's reads with ``columns`` from the same read of file ``donor[i]`` at
+    the same position (a shorter donor repeated); the first row keeps its own step."""
     cols = [FEATURES.index(c) for c in columns]
     out = []
     for i, read in enumerate(reads):
@@ -166,11 +147,7 @@ def swap_columns(reads: Sequence[np.ndarray], columns: Sequence[str], donor: np.
 
 
 def probe_reads(reads: Sequence[np.ndarray], probe: str, rng: np.random.Generator) -> list[np.ndarray]:
-    """Every file's reads ``(k, notes, features)`` after an order or attribute probe.
-
-    Raises:
-        ValueError: an unknown probe, or a branch probe (it changes a network, not its input).
-    """
+    """Every file's reads ``(k, notes, features)`` after an order or attribute probe."""
     kind = probe_kind(probe)
     if kind == "order":
         return [reorder(r, order_indices(r.shape[0], r.shape[1], probe, rng)) for r in reads]
@@ -183,10 +160,8 @@ def probe_reads(reads: Sequence[np.ndarray], probe: str, rng: np.random.Generato
 
 
 def branch_slices(model: "keras.Model") -> dict[str, np.ndarray] | None:
-    """The indices of the dense layers' inputs (the output of :data:`BRANCH_LAYER`)
-    that come from the recurrent state and from the window statistics, or None for a
-    network without the two branches.
-    """
+    """The indices of the dense layers' inputs (:data:`BRANCH_LAYER`'s output) from the
+    recurrent state and from the window statistics; None without the two branches."""
     try:
         layer = model.get_layer(BRANCH_LAYER)
     except ValueError:
@@ -203,8 +178,6 @@ def branch_slices(model: "keras.Model") -> dict[str, np.ndarray] | None:
 
 
 def _branch_models(model: "keras.Model") -> tuple["keras.Model", "keras.Model"]:
-    """``(inputs -> the branches side by side, the branches side by side -> logits)``,
-    sharing ``model``'s weights."""
     import keras
 
     joined = model.get_layer(BRANCH_LAYER).output
@@ -217,12 +190,8 @@ def _predict(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.
 
 
 def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, tol: float = 1e-4) -> np.ndarray:
-    """Which inputs of the dense layers do not change when the notes of every window are
-    permuted (relative to each input's spread, within ``tol``), measured on ``windows``.
-
-    Raises:
-        ValueError: the network has no :data:`BRANCH_LAYER`.
-    """
+    """Which inputs of the dense layers do not change when every window's notes are
+    permuted (within ``tol`` of each input's spread), on ``windows``."""
     if branch_slices(model) is None:
         raise ValueError(f"model {model.name!r} has no layer {BRANCH_LAYER!r}: no branches to compare")
     features, _ = _branch_models(model)
@@ -236,13 +205,8 @@ def order_free_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0, 
 
 
 def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> dict:
-    """How the dense layers' inputs divide: their number, how many come from the
-    recurrent part and from the statistics (:func:`branch_slices`), and how many are
-    order-free on ``windows`` (:func:`order_free_inputs`).
-
-    Raises:
-        ValueError: the network has no :data:`BRANCH_LAYER`.
-    """
+    """How the dense layers' inputs divide: their number, how many come from each
+    branch (:func:`branch_slices`) and how many are order-free (:func:`order_free_inputs`)."""
     free = order_free_inputs(model, windows, seed)
     parts = branch_slices(model)
     statistics = np.zeros(len(free), dtype=bool)
@@ -253,12 +217,8 @@ def dense_inputs(model: "keras.Model", windows: np.ndarray, seed: int = 0) -> di
 
 
 def ablate_branch(verdict: "RNNVerdict", reads: Sequence[np.ndarray], part: str) -> np.ndarray:
-    """Probabilities ``(files, genres)`` of an RNN verdict from its reads with the
-    ``part`` branch's outputs replaced by their mean over every window read.
-
-    Raises:
-        ValueError: the network has no branches, or an unknown part.
-    """
+    """Probabilities of an RNN verdict from its reads with the ``part`` branch's outputs
+    replaced by their mean over every window read."""
     parts = branch_slices(verdict.model)
     if parts is None or part not in parts:
         raise ValueError(f"cannot replace part {part!r} of model {verdict.model.name!r}: "
@@ -273,11 +233,7 @@ def ablate_branch(verdict: "RNNVerdict", reads: Sequence[np.ndarray], part: str)
 
 def applies(verdict: "NoteVerdict", probe: str) -> bool:
     """Whether ``probe`` means something for ``verdict``: order and attribute probes for
-    every verdict that reads notes, branch probes for a network with both branches.
-
-    Raises:
-        ValueError: an unknown probe.
-    """
+    one that reads notes, branch probes for a network with both branches."""
     if probe_kind(probe) == "branch":
         model = getattr(verdict, "model", None)
         return hasattr(model, "get_layer") and branch_slices(model) is not None
@@ -288,15 +244,13 @@ def applies(verdict: "NoteVerdict", probe: str) -> bool:
 
 
 def _rng(seed: int, *names: str | int) -> np.random.Generator:
-    """A generator for one draw of one probe: the same seed, probe, protocol and repeat
-    give the same draw in any order of work (a CRC, not Python's salted hash)."""
+    # the same seed, probe, protocol and repeat give the same draw in any order of work (CRC, not the salted hash)
     keys = [zlib.crc32(str(n).encode()) for n in names]
     return np.random.default_rng([int(seed), *keys])
 
 
 def _result(verdict_name: str, protocol: str, probe: str, right: np.ndarray, right_probed: np.ndarray,
             repeats: int, seed: int) -> ProbeResult:
-    """A :class:`ProbeResult` from per-file correctness as is and probed (averaged over repeats)."""
     diff = right.astype(float) - right_probed
     low, high = bootstrap_interval(diff, seed=seed)
     return ProbeResult(verdict_name, protocol, probe, probe_kind(probe), len(right), repeats,
@@ -305,14 +259,8 @@ def _result(verdict_name: str, protocol: str, probe: str, right: np.ndarray, rig
 
 def probe_verdict(verdict: "NoteVerdict", tables: Sequence[np.ndarray], y: np.ndarray,
                   probes: Sequence[str] | None = None, repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
-    """Every probe of ``probes`` (default: all that apply, :func:`applies`) of a verdict
-    that reads notes, on ``tables`` of true genres ``y``, under the verdict's protocol;
-    random probes are drawn ``repeats`` times, every draw and bootstrap seeded by ``seed``.
-
-    Raises:
-        ValueError: an unknown probe, a named probe that does not apply, ``repeats < 1``,
-            or ``y`` not one label per table.
-    """
+    """Every probe of ``probes`` (default: all that apply) of a verdict that reads notes,
+    on ``tables`` of genres ``y``; random probes drawn ``repeats`` times, all seeded by ``seed``."""
     y = np.asarray(y)
     if len(y) != len(tables):
         raise ValueError(f"{len(y)} labels for {len(tables)} files")
@@ -342,9 +290,8 @@ def probe_verdict(verdict: "NoteVerdict", tables: Sequence[np.ndarray], y: np.nd
 
 
 def order_and_top_attribute(results: Sequence[ProbeResult | dict], protocol: str) -> dict:
-    """What a table of one verdict's probe results says under ``protocol``: the order
-    effect (``shuffle``'s effect, None without it) and the single column whose
-    permutation costs most (``top attribute`` and its effect; None without any)."""
+    """What one verdict's probe results say under ``protocol``: the order effect
+    (``shuffle``'s) and the column whose permutation costs most, with its effect (None without)."""
     rows = [r if isinstance(r, dict) else r.to_dict() for r in results]
     rows = [r for r in rows if r["protocol"] == protocol]
     order = next((r["effect"] for r in rows if r["probe"] == "shuffle"), None)
@@ -356,12 +303,8 @@ def order_and_top_attribute(results: Sequence[ProbeResult | dict], protocol: str
 
 def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
                 repeats: int = REPEATS, seed: int = 0) -> list[ProbeResult]:
-    """:func:`probe_verdict` of every verdict (each under its own protocol), the same
-    seed for each; a named probe runs for the verdicts it applies to (:func:`applies`).
-
-    Raises:
-        ValueError: an unknown probe, or a named probe that applies to none of the verdicts.
-    """
+    """:func:`probe_verdict` of every verdict, the same seed for each; a named probe runs
+    for the verdicts it applies to (ValueError if none)."""
     if probes is not None:
         for p in probes:
             if not any(applies(v, p) for v in verdicts):
@@ -374,8 +317,8 @@ def probe_table(verdicts: Sequence, tables: Sequence[np.ndarray], y: np.ndarray,
 
 
 def not_applied(verdicts: Sequence, probes: Sequence[str] | None = None) -> dict[str, list[str]]:
-    """The probes of ``probes`` (default: all) left out for each verdict because they mean
-    nothing for it, ``{verdict name: [probes]}``; verdicts missing nothing are not listed."""
+    """``{verdict name: [probes]}`` of ``probes`` (default: all) that mean nothing for the
+    verdict; verdicts missing nothing are not listed."""
     names = list(PROBES if probes is None else probes)
     out = {v.name: [p for p in names if not applies(v, p)] for v in verdicts}
     return {k: v for k, v in out.items() if v}
@@ -383,13 +326,8 @@ def not_applied(verdicts: Sequence, probes: Sequence[str] | None = None) -> dict
 
 def probe_report(run, tables: Sequence[np.ndarray], y: np.ndarray, probes: Sequence[str] | None = None,
                  repeats: int = REPEATS, seed: int = 0) -> dict:
-    """What ``genre-lib probe`` prints: ``results`` (:func:`probe_table` of the run's RNN and
-    baseline under both protocols), ``dense_inputs`` (None without branches), ``files``,
-    ``repeats``, ``seed``, ``baseline_problem`` and ``not_applied``.
-
-    Raises:
-        ValueError: an unknown probe, or a named probe that applies to no verdict of the run.
-    """
+    """What ``genre-lib probe`` prints: :func:`probe_table` of the run's RNN and baseline
+    under both protocols, ``dense_inputs``, the settings and ``not_applied``."""
     # the combined verdict is left out: its probes would mix the two it is made of
     verdicts = [run.verdicts(p)[k] for k in range(min(2, len(run.verdicts("file")))) for p in PROTOCOLS]
     results = probe_table(verdicts, tables, y, probes, repeats, seed)
@@ -403,8 +341,7 @@ def probe_report(run, tables: Sequence[np.ndarray], y: np.ndarray, probes: Seque
 
 
 def text_table(results: Sequence[ProbeResult | dict]) -> str:
-    """A table for people: one line per verdict and probe, per protocol the accuracy
-    as is, probed, and the effect with its interval."""
+    """One line per verdict and probe: per protocol the accuracy, probed, and the effect."""
     rows = [r.to_dict() if isinstance(r, ProbeResult) else r for r in results]
     protocols = list(dict.fromkeys(r["protocol"] for r in rows))
     cells: dict = {}
@@ -419,7 +356,7 @@ def text_table(results: Sequence[ProbeResult | dict]) -> str:
 
 
 def results_frame(results: Sequence[ProbeResult]) -> "pandas.DataFrame":
-    """The results as a ``pandas.DataFrame``, one row each (columns of :class:`ProbeResult`)."""
+    """The results as a ``pandas.DataFrame``, one row each."""
     import pandas as pd
 
     return pd.DataFrame([r.to_dict() for r in results])

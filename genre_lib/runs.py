@@ -1,9 +1,7 @@
-"""Run folders: ``model.keras`` (normalization inside), ``run.json`` (genres, input,
-settings, seed, split, data, timing, machine), ``history.json``, ``metrics.json`` (every
-verdict's held-out figures under both protocols, validation, misclassified files,
-probes) and optionally ``baseline.skops`` (skops, trusting only gradient-boosting types)
-and ``plausibility.npz``.
-"""
+"""Run folders: ``model.keras``, ``run.json`` (genres, input, settings, seed, split,
+data, timing, machine), ``history.json``, ``metrics.json`` (every verdict's held-out
+figures, validation, misclassified files, probes), optionally ``baseline.skops`` and
+``plausibility.npz``."""
 
 from __future__ import annotations
 
@@ -38,11 +36,9 @@ class RunError(ValueError):
 
 @dataclass
 class Run:
-    """A loaded run folder: its ``path``, Keras ``model``, ``genres`` (output order),
-    ``features`` and ``max_notes`` (input), ``meta`` (``run.json``), ``history``,
-    ``metrics`` and the stored baseline classifier per protocol (``baselines``; None, with
-    ``baseline_problem`` saying why, when there is none usable).
-    """
+    """A loaded run folder: ``path``, Keras ``model``, ``genres`` (output order), input
+    ``features`` and ``max_notes``, ``meta`` (``run.json``), ``history``, ``metrics`` and the
+    baseline classifier per protocol (None, ``baseline_problem`` saying why)."""
 
     path: Path
     model: object
@@ -56,10 +52,8 @@ class Run:
     baseline_problem: str = ""
 
     def verdicts(self, protocol: str, file_windows: int | None = None) -> tuple:
-        """The run's judges under ``protocol`` (:mod:`genre_lib.verdicts`): its RNN (voting
-        with ``file_windows`` windows, default the run's), and where the run has a usable
-        baseline, the baseline and the two combined, in the order of
-        :data:`genre_lib.verdicts.VERDICTS`."""
+        """The run's judges under ``protocol``: its RNN (a vote of ``file_windows``, default
+        the run's) and, with a usable baseline, the baseline and the combined verdict."""
         from .verdicts import BaselineVerdict, Combined, RNNVerdict
 
         rnn = RNNVerdict(self.model, self.genres, protocol, int(file_windows or self.meta["file_windows"]))
@@ -69,11 +63,7 @@ class Run:
         return rnn, base, Combined(rnn, base)
 
     def verdict(self, name: str, protocol: str, file_windows: int | None = None):
-        """One of :meth:`verdicts` by name (``"rnn"``, ``"baseline"``, ``"combined"``).
-
-        Raises:
-            ValueError: an unknown name, or a baseline of a run without a usable one.
-        """
+        """One of :meth:`verdicts` by name (``"rnn"``, ``"baseline"``, ``"combined"``)."""
         from .verdicts import VERDICTS
 
         if name not in VERDICTS:
@@ -84,21 +74,16 @@ class Run:
         return found[name]
 
     def held_out(self, paths: list[str]) -> "np.ndarray":
-        """Indices of the run's held-out test files (``meta["split"]["test_files"]``)
-        among ``paths`` (file paths relative to the data folder, e.g. ``Dataset.paths``),
-        in the order of ``paths``: the files to explain or flip without flattering."""
+        """Indices of the run's held-out test files among ``paths`` (relative to the data
+        folder), in their order: the files to explain or flip without flattering."""
         import numpy as np
 
         test = set(self.meta["split"]["test_files"])
         return np.array([i for i, p in enumerate(paths) if p in test], dtype=int)
 
     def files_to_judge(self, paths: list[str], split: str = "all", max_files: int = 0, seed: int = 0) -> "np.ndarray":
-        """Indices among ``paths`` of every file (``split="all"``) or of the run's held-out test
-        files (``"test"``), then a seeded sample of at most ``max_files`` (0: all), sorted.
-
-        Raises:
-            ValueError: an unknown split, or none of the run's held-out files is in ``paths``.
-        """
+        """Indices among ``paths`` of every file (``split="all"``) or of the held-out ones
+        (``"test"``), a seeded sample of at most ``max_files`` (0: all), sorted."""
         import numpy as np
 
         if split not in ("all", "test"):
@@ -111,12 +96,8 @@ class Run:
         return index
 
     def split(self, data) -> "Split":
-        """The run's own train / validation / test files in a :class:`~genre_lib.dataset.Dataset`
-        of its data folder, recomputed from its split kind and seed and checked against its test files.
-
-        Raises:
-            RunError: the data cannot be split the run's way, or not into its test files.
-        """
+        """The run's train / validation / test split of a dataset of its data folder, recomputed
+        and checked against its test files (RunError if it cannot be)."""
         from .splits import make_split
 
         split = self.meta["split"]
@@ -140,12 +121,7 @@ class Run:
 
 def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, overwrite: bool = False,
              baselines: dict | None = None) -> Path:
-    """Write a run folder (:func:`genre_lib.paths.write_atomic`), ``baselines`` (a fitted
-    classifier per protocol) in :data:`BASELINE_FILE`.
-
-    Raises:
-        FileExistsError: ``out`` exists and ``overwrite`` is false.
-    """
+    """Write a run folder; ``baselines`` (a fitted classifier per protocol) go to :data:`BASELINE_FILE`."""
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: run folder exists; not replaced")
@@ -163,16 +139,12 @@ def save_run(out: str | Path, model, meta: dict, history: dict, metrics: dict, o
 
 
 def read_metrics(run_dir: str | Path) -> dict:
-    """``metrics.json`` of a run folder: blocks ``"rnn"``, ``"baseline"``, ``"combined"``, ``"val"``."""
+    """``metrics.json`` of a run folder."""
     return json.loads((Path(run_dir) / "metrics.json").read_text())
 
 
 def read_run_meta(run_dir: str | Path) -> dict:
-    """``run.json`` of a run folder, checked for this version's format (no model load).
-
-    Raises:
-        RunError: the folder or one of its files is missing, or of another version.
-    """
+    """``run.json`` of a run folder, checked for this version's format (RunError)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunError(f"{run_dir}: no such run folder")
@@ -196,8 +168,6 @@ def read_run_meta(run_dir: str | Path) -> dict:
 
 
 def _dump_baselines(baselines: dict, path: Path) -> None:
-    """Write one fitted baseline per protocol to ``path`` (skops, compressed), with the
-    scikit-learn version that fitted it."""
     import zipfile
 
     import sklearn
@@ -208,10 +178,8 @@ def _dump_baselines(baselines: dict, path: Path) -> None:
 
 
 def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
-    """``(baseline classifier per protocol, "")`` of a run folder's :data:`BASELINE_FILE`,
-    or ``(None, why)``: read with skops trusting only gradient-boosting types (anything else
-    is refused, not run), and only when written by this scikit-learn version.
-    """
+    """``(classifier per protocol, "")`` from :data:`BASELINE_FILE`, or ``(None, why)``:
+    skops trusting only gradient-boosting types, and only this scikit-learn version's."""
     import sklearn
     import skops.io as sio
 
@@ -234,12 +202,7 @@ def load_baselines(run_dir: str | Path) -> tuple[dict | None, str]:
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """Load a run folder written by :func:`genre_lib.train.train_run`.
-
-    Raises:
-        RunError: see :func:`read_run_meta`; a model Keras cannot read or whose shapes
-            disagree with ``run.json``.
-    """
+    """Load a run folder written by :func:`genre_lib.train.train_run` (RunError)."""
     import keras
 
     from . import model  # noqa: F401  (registers the project's layers for loading)
@@ -265,7 +228,7 @@ def load_run(run_dir: str | Path) -> Run:
 
 
 def find_runs(runs_dir: str | Path) -> list[Path]:
-    """Run folders (holding a ``run.json``) at or below ``runs_dir``, sorted by path."""
+    """Run folders (holding a ``run.json``) at or below ``runs_dir``, sorted."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise RunError(f"{runs_dir}: no such folder")
@@ -273,15 +236,15 @@ def find_runs(runs_dir: str | Path) -> list[Path]:
 
 
 def seed_siblings(run_dir: str | Path) -> list[Path]:
-    """Run folders beside ``run_dir`` named ``<its name>-seed<N>``: the same model trained
-    with other weight seeds on the same split (models/README.md), sorted by path."""
+    """Run folders beside ``run_dir`` named ``<its name>-seed<N>``: the same model with
+    other weight seeds on the same split."""
     run_dir = Path(run_dir)
     return sorted(p for p in run_dir.parent.glob(f"{run_dir.name}-seed*") if (p / "run.json").is_file())
 
 
 def best_by_validation(runs_dir: str | Path) -> Path | None:
-    """The run folder below ``runs_dir`` with the best validation accuracy, ties going to
-    the lower validation loss (the test files are never used to choose); None if none."""
+    """The run below ``runs_dir`` with the best validation accuracy (ties: lower loss;
+    the test files never choose), or None."""
     scored = []
     for path in find_runs(runs_dir):
         try:
@@ -293,8 +256,7 @@ def best_by_validation(runs_dir: str | Path) -> Path | None:
 
 
 #: the optional parts of a model, in the order the iterations add them
-_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine", "intervals",
-              "interval_summary", "parts", "bidirectional", "conv")
+_ADDITIONS = ("families", "pitch_classes", "drum_sounds", "summary", "augment", "cosine", "intervals", "conv")
 
 
 #: the held-out figures of the iterations table: column -> (verdict, protocol, figure)
@@ -305,10 +267,8 @@ _SCORES = {"accuracy": ("rnn", "file", "accuracy"), "loss": ("rnn", "file", "los
 
 
 def iterations_table(runs_dir: str | Path) -> "pandas.DataFrame":
-    """One row per run folder below ``runs_dir`` (sorted by path): the study's
-    iterations table, with the configuration, the held-out accuracies of every verdict
-    under both protocols, the RNN's order effect and top attribute (its probes), split
-    and timing. A folder that cannot be read is listed with its problem in ``note``."""
+    """One row per run folder below ``runs_dir``: configuration, every verdict's held-out
+    accuracies, the RNN's order effect and top attribute, split and timing (or its problem)."""
     import pandas as pd
 
     from .probes import order_and_top_attribute

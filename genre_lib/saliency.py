@@ -1,17 +1,9 @@
-"""Saliency maps: which notes and which of their features a genre decision rests on.
-
-One class per method, as Captum arranges them: ``attribute(tables, target, ...)`` with
-the method's own options, or ``explain`` for the map as shown (:class:`SaliencyMap`,
-signed, shaped like the note table). By default a map explains the target's logit minus
-the mean of the others' (two genres: its log odds), linear in the logits, so Integrated
-Gradients' completeness holds. The one-hot categories the model computes from a column
-(:func:`genre_lib.model.categorical_encodings`) are step functions no gradient sees;
-every map lists what its method cannot see (``unattributed``). Methods:
-:class:`Gradient`, :class:`GradientTimesInput` (a warning: the origin of raw MIDI units
-is arbitrary), :class:`IntegratedGradients` (from a neutral note, each note's own pitch
-and program kept), :class:`Occlusion` (the faithfulness reference) and
-:class:`SmoothGrad`; gradient maps are shown times each feature's training std.
-"""
+"""Saliency maps: which notes and features a genre decision rests on. One class per
+method (Captum's arrangement): ``attribute`` gives the raw map, ``explain`` the map as
+shown (:class:`SaliencyMap`). A map explains the target's logit minus the mean of the
+others' by default (linear in the logits, so IG's completeness holds) and lists what its
+method cannot see (``unattributed``: the one-hot categories, step functions no gradient
+crosses). Gradient maps are shown times each feature's training std."""
 
 from __future__ import annotations
 
@@ -22,7 +14,7 @@ import numpy as np
 
 from .inference import (MAX_ROWS, as_batch, check_targets, gradient, input_dtype, logits, n_genres, objective_value,
                         predict_proba)
-from .midi_io import FEATURES, STEP
+from .midi_io import FEATURES
 
 #: What a map explains (see the module docstring); the first is the default.
 OUTPUTS: tuple[str, ...] = ("logit_diff", "logit")
@@ -50,16 +42,11 @@ NEUTRAL_NOTE = "the training mean note (from the model's normalization layer)"
 
 
 class SaliencyError(ValueError):
-    """Saliency asked for something that cannot be computed (bad shape, method, output
-    or target)."""
+    """Saliency asked for what cannot be computed (shape, method, output or target)."""
 
 
 def check_output(output: str) -> str:
-    """``output`` if it is one of :data:`OUTPUTS`.
-
-    Raises:
-        SaliencyError: it is not.
-    """
+    """``output`` if it is one of :data:`OUTPUTS`, else :class:`SaliencyError`."""
     if output not in OUTPUTS:
         raise SaliencyError(f"unknown explained output {output!r}; choose one of {', '.join(OUTPUTS)}")
     return output
@@ -81,9 +68,7 @@ def describe_output(output: str, genres: Sequence[str], target: int) -> str:
 
 
 def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
-    """Mean and std per input feature over the training notes, in MIDI units
-    (:func:`genre_lib.model.raw_feature_stats`); None for a model without the project's
-    ``normalization`` layer."""
+    # None for a model without the project's normalization layer (feature_std then asks for data)
     from .model import raw_feature_stats
 
     try:
@@ -93,13 +78,8 @@ def _normalization_stats(model) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def feature_std(source, eps: float = 1e-6) -> np.ndarray:
-    """Standard deviation of each feature over the training notes: read from a Keras
-    model's ``Normalization`` layer, or computed from a data array ``(files, notes,
-    features)``; constant features get ``eps``.
-
-    Raises:
-        SaliencyError: a model without an adapted ``Normalization`` layer.
-    """
+    """Each feature's std over the training notes, from a model's ``Normalization`` layer
+    or a data array ``(files, notes, features)``; at least ``eps``."""
     if hasattr(source, "layers"):
         stats = _normalization_stats(source)
         if stats is None:
@@ -113,9 +93,8 @@ def feature_std(source, eps: float = 1e-6) -> np.ndarray:
 
 
 def mean_baseline(X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
-    """A genre-neutral table ``(notes, features)``: each feature's mean at each note
-    position over the training files ``X``, the genres weighted equally when ``y`` is given.
-    """
+    """A genre-neutral table: each feature's mean at each note position over ``X``,
+    the genres weighted equally when ``y`` is given."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 3:
         raise SaliencyError(f"mean_baseline needs files x notes x features, got shape {X.shape}")
@@ -126,9 +105,7 @@ def mean_baseline(X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
 
 
 def model_baseline(model, n_notes: int) -> np.ndarray:
-    """A neutral baseline from the model alone: the training data's mean note (its
-    ``Normalization`` layer) at every one of ``n_notes`` positions.
-    """
+    """The model's training mean note (its ``Normalization`` layer) at each of ``n_notes`` positions."""
     stats = _normalization_stats(model)
     if stats is None:
         raise SaliencyError("the model has no Normalization layer; pass baseline=mean_baseline(X_train, y_train)")
@@ -139,10 +116,8 @@ def model_baseline(model, n_notes: int) -> np.ndarray:
 
 
 def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarray:
-    """Each column of a gradient map times that feature's training std: the change of
-    the output for a typical change of the feature (the gradient with respect to the
-    network's standardized input).
-    """
+    """A gradient map times each feature's training std: the output's change for a
+    typical change of the feature."""
     a = np.asarray(attr)
     s = np.asarray(feature_std, dtype=np.float64).reshape(-1)
     if s.size != a.shape[-1]:
@@ -151,16 +126,14 @@ def scale_by_feature_std(attr: np.ndarray, feature_std: np.ndarray) -> np.ndarra
 
 
 def note_importance(attr: np.ndarray, signed: bool = False) -> np.ndarray:
-    """One number per note: the sum over features of |attr| (or, ``signed``, the plain
-    sum). Pass a comparable map (:meth:`Method.shown`).
-    """
+    """Per note, the sum over features of |attr| (``signed``: of attr) of a comparable map."""
     a = np.asarray(attr, dtype=np.float64)
     return a.sum(axis=-1) if signed else np.abs(a).sum(axis=-1)
 
 
 def top_notes(attr: np.ndarray, k: int = 10, features: Sequence[str] = FEATURES) -> list[dict]:
-    """The ``k`` most important notes of one comparable map (notes, features), each with
-    its position, |importance|, signed sum and the feature that contributes most."""
+    """The ``k`` most important notes of one map: position, |importance|, signed sum and
+    the feature contributing most."""
     a = np.asarray(attr, dtype=np.float64)
     imp = note_importance(a)
     order = np.argsort(-imp, kind="stable")[:k]
@@ -173,10 +146,9 @@ def top_notes(attr: np.ndarray, k: int = 10, features: Sequence[str] = FEATURES)
 
 @dataclass(frozen=True, eq=False)
 class Completeness:
-    """Whether attributions add up to what they explain, per file: ``total`` (each
-    file's sum), ``difference`` (``output(x) - output(path start)``), ``gap``, ``relative``
-    and ``passes`` (``|gap| <= max(tolerance * |difference|, floor)``).
-    """
+    """Whether attributions add up, per file: ``total``, ``difference`` (``output(x) -
+    output(path start)``), ``gap``, ``relative`` and ``passes`` (``|gap| <= max(tolerance *
+    |difference|, floor)``)."""
 
     total: np.ndarray
     difference: np.ndarray
@@ -189,7 +161,7 @@ class Completeness:
     @classmethod
     def of(cls, total: np.ndarray, difference: np.ndarray, tolerance: float = COMPLETENESS_TOLERANCE,
            floor: float = COMPLETENESS_FLOOR) -> "Completeness":
-        """The figures for attribution sums ``total`` against ``difference``."""
+        """The figures of sums ``total`` against ``difference``."""
         total, difference = np.asarray(total, np.float64), np.asarray(difference, np.float64)
         gap = total - difference
         passes = np.abs(gap) <= np.maximum(tolerance * np.abs(difference), floor)
@@ -215,11 +187,8 @@ class Completeness:
 
 @dataclass(frozen=True, eq=False)
 class SaliencyMap:
-    """One method's map of a file (or of each file of a batch) as shown: ``values`` (in
-    ``unit``), ``raw`` (in ``raw_unit``), ``method``, ``output``, ``target``, the model's
-    ``probs``, the ``feature_scale``, the map's ``features``, what it leaves
-    ``unattributed``, its ``reference`` and IG's ``completeness``.
-    """
+    """One method's map of a file or batch as shown (``values`` in ``unit``) and raw
+    (``raw`` in ``raw_unit``), with what it explains, the model's ``probs`` and IG's ``completeness``."""
 
     values: np.ndarray
     unit: str
@@ -241,19 +210,15 @@ class SaliencyMap:
         return None if self.completeness is None else self.completeness.complete
 
     def importance(self, signed: bool = False) -> np.ndarray:
-        """One number per note (:func:`note_importance` of ``values``)."""
+        """:func:`note_importance` of ``values``."""
         return note_importance(self.values, signed)
 
     def top_notes(self, k: int = 10) -> list[dict]:
-        """The ``k`` most important notes of a one-file map (:func:`top_notes`)."""
+        """:func:`top_notes` of a one-file map."""
         return top_notes(self.values, k, self.features)
 
     def to_dict(self, genres: Sequence[str]) -> dict:
-        """A one-file map as a JSON-able dict (what ``genre-lib saliency --json`` prints).
-
-        Raises:
-            SaliencyError: a map of several files.
-        """
+        """A one-file map as JSON (what ``genre-lib saliency --json`` prints)."""
         if np.ndim(self.target) != 0:
             raise SaliencyError("to_dict describes one file's map; index the batch first")
         t, genres = int(self.target), [str(g) for g in genres]
@@ -284,11 +249,8 @@ class SaliencyMap:
 
 
 class Method:
-    """One attribution method bound to a model and an explained output. Subclasses
-    implement :meth:`attribute` with their own options; ``name``, ``uses_baseline`` and
-    ``local`` (a gradient at the input, shown scaled by the feature std) say what a caller
-    needs to know.
-    """
+    """One attribution method bound to a model and an explained output; subclasses
+    implement :meth:`attribute`. ``local``: a gradient at the input, shown times the feature std."""
 
     name: ClassVar[str] = ""
     uses_baseline: ClassVar[bool] = False
@@ -328,15 +290,13 @@ class Method:
 
     @property
     def unattributed(self) -> tuple[str, ...]:
-        """What this method gives no attribution to: for a gradient, every one-hot
-        category the model computes from a column (:func:`genre_lib.model.categorical_encodings`)."""
+        """What gets no attribution: for a gradient, the model's one-hot categories."""
         from .model import categorical_encodings
 
         return tuple(f"{enc} (a step function of {col}: no gradient)" for col, enc in categorical_encodings(self.model))
 
     def shown(self, raw: np.ndarray, feature_scale: np.ndarray) -> np.ndarray:
-        """The map comparable across features: gradients times each feature's std,
-        contributions unchanged."""
+        """The map comparable across features: gradients times each std, contributions unchanged."""
         return scale_by_feature_std(raw, feature_scale) if self.local else np.asarray(raw)
 
     def reference(self, baseline: np.ndarray | None) -> str | None:
@@ -344,7 +304,7 @@ class Method:
         return None
 
     def completeness(self, x: np.ndarray, t: np.ndarray, raw: np.ndarray, **options) -> Completeness | None:
-        """The completeness check of a method whose attributions should add up (IG)."""
+        """The completeness check of a method whose attributions add up (IG)."""
         return None
 
     def _batch(self, tables: np.ndarray, target) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -355,28 +315,20 @@ class Method:
         return gradient(self.model, x, t, self.output)[1]
 
     def _output(self, x: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """The explained output of each row, float64."""
         return objective_value(logits(self.model, x), t, self.output)
 
     # -- per method --------------------------------------------------------------------
 
     def attribute(self, tables: np.ndarray, target) -> np.ndarray:
-        """Signed attribution of each file's explained output to its input entries, shaped
-        like ``tables`` (one table or a batch, raw MIDI units) in :attr:`raw_unit`; ``target``:
-        one genre index for all files or one per file.
-        """
+        """Signed attribution of each file's output to its input entries, shaped like
+        ``tables`` (raw MIDI units); ``target``: one genre for all files or one per file."""
         raise NotImplementedError
 
     def explain(self, tables: np.ndarray, target: int | np.ndarray | None = None, *,
                 feature_scale: np.ndarray | None = None, baseline: np.ndarray | None = None,
                 **options) -> SaliencyMap:
-        """The map as shown (:class:`SaliencyMap`) of one table or a batch, for ``target``
-        (None: the predicted genre), scaled by ``feature_scale`` (default the model's);
-        ``baseline`` goes to a method that uses one and is ignored by the others.
-
-        Raises:
-            SaliencyError: bad shape or target.
-        """
+        """The map as shown of one table or a batch, for ``target`` (None: the predicted
+        genre); ``baseline`` goes to a method that uses one."""
         x, single = as_batch(tables, input_dtype(self.model), SaliencyError)
         std = feature_std(self.model) if feature_scale is None else np.asarray(feature_scale, np.float64)
         probs = predict_proba(self.model, x)
@@ -394,33 +346,31 @@ class Method:
 
 
 class Gradient(Method):
-    """d output / d x: the local sensitivity of the explained output to each entry."""
+    """d output / d x: the output's local sensitivity to each entry."""
 
     name = "gradient"
     local = True
 
     def attribute(self, tables: np.ndarray, target) -> np.ndarray:
-        """The gradient of each file's explained output (see :meth:`Method.attribute`)."""
+        """The gradient (see :meth:`Method.attribute`)."""
         x, t, single = self._batch(tables, target)
         g = self._gradient(x, t)
         return g[0] if single else g
 
 
 class GradientTimesInput(Method):
-    """gradient * input (an arbitrary origin on raw MIDI units: see the module docs)."""
+    """gradient * input (the origin of raw MIDI units is arbitrary)."""
 
     name = "gradxinput"
 
     def attribute(self, tables: np.ndarray, target) -> np.ndarray:
-        """The gradient times the input (see :meth:`Method.attribute`)."""
+        """The gradient times the input."""
         x, t, single = self._batch(tables, target)
         a = self._gradient(x, t) * x
         return a[0] if single else a
 
 
 def _neutral(model, baseline: np.ndarray | None, x: np.ndarray) -> np.ndarray:
-    """The neutral table of every file: ``baseline`` (a note or a table) broadcast to
-    ``x``'s shape, default :func:`model_baseline`."""
     b = model_baseline(model, x.shape[1]) if baseline is None else np.asarray(baseline)
     try:
         return np.array(np.broadcast_to(b.astype(x.dtype), x.shape))
@@ -429,16 +379,14 @@ def _neutral(model, baseline: np.ndarray | None, x: np.ndarray) -> np.ndarray:
 
 
 class IntegratedGradients(Method):
-    """Integrated Gradients from a neutral baseline, with each note's own pitch and
-    program kept on the path (see the module docstring)."""
+    """Integrated Gradients from a neutral note, each note's own pitch and program kept."""
 
     name = "ig"
     uses_baseline = True
 
     @property
     def fixed_columns(self) -> tuple[str, ...]:
-        """The input columns the path keeps at the file's values: those the model turns
-        into categories (step functions a straight path would jump across)."""
+        """The columns the path keeps: those the model makes categories of."""
         from .model import categorical_encodings
 
         cols = {col for col, _ in categorical_encodings(self.model)}
@@ -455,8 +403,7 @@ class IntegratedGradients(Method):
         return start + (f", with each note's own {kept}" if kept else "")
 
     def path_start(self, baseline: np.ndarray | None, tables: np.ndarray) -> np.ndarray:
-        """The table each file's path starts from: the neutral ``baseline`` (default
-        :func:`model_baseline`) with the :attr:`fixed_columns` taken from the file."""
+        """The neutral ``baseline`` with the :attr:`fixed_columns` of the file."""
         x = np.asarray(tables)
         b = _neutral(self.model, baseline, x)
         for col in self.fixed_columns:
@@ -466,9 +413,7 @@ class IntegratedGradients(Method):
 
     def attribute(self, tables: np.ndarray, target, baseline: np.ndarray | None = None,
                   steps: int = IG_STEPS) -> np.ndarray:
-        """IG of each file's explained output from ``baseline`` (a neutral table or note;
-        default :func:`model_baseline`), with ``steps`` Gauss-Legendre points along the path.
-        """
+        """IG from ``baseline`` (default :func:`model_baseline`), ``steps`` Gauss-Legendre points."""
         x, t, single = self._batch(tables, target)
         if steps < 1:
             raise SaliencyError("Integrated Gradients needs steps >= 1")
@@ -492,8 +437,7 @@ class IntegratedGradients(Method):
 
 
 class Occlusion(Method):
-    """The drop of the explained output when one note is replaced by the neutral note,
-    for every note: ``output(x) - output(x with note i neutral)``. Positive: the note
+    """``output(x) - output(x with note i neutral)`` for every note: positive, the note
     supports the target."""
 
     name = "occlusion"
@@ -515,9 +459,7 @@ class Occlusion(Method):
         return "each note replaced by " + (NEUTRAL_NOTE if baseline is None else "the given baseline's note")
 
     def attribute(self, tables: np.ndarray, target, baseline: np.ndarray | None = None) -> np.ndarray:
-        """The drop of the explained output when each note in turn is replaced by the
-        neutral note (``baseline``, the deletion check's; default :func:`model_baseline`); one column.
-        """
+        """One column: each note's drop (``baseline`` default :func:`model_baseline`)."""
         x, t, single = self._batch(tables, target)
         n, n_notes, _ = x.shape
         neutral = _neutral(self.model, baseline, x)
@@ -533,10 +475,8 @@ class Occlusion(Method):
 
 
 class SmoothGrad(Method):
-    """Any method averaged over ``n`` noisy copies of the input; the noise of each
-    feature is ``sigma`` times its training std (``feature_scale``, default the
-    model's). One noise draw (n, notes, features), seeded, is shared by all files, so a
-    file's map does not depend on the other files of the batch."""
+    """A method averaged over ``n`` noisy copies (noise ``sigma`` x each feature's std).
+    One seeded draw is shared by all files, so a file's map does not depend on the batch."""
 
     def __init__(self, method: Method, n: int = N_SAMPLES, sigma: float = NOISE, seed: int = 0,
                  feature_scale: np.ndarray | None = None) -> None:
@@ -563,8 +503,7 @@ class SmoothGrad(Method):
         return SmoothGrad(self.method.for_model(model), self.n, self.sigma, self.seed, self.feature_scale)
 
     def attribute(self, tables: np.ndarray, target, **options) -> np.ndarray:
-        """The wrapped method's map averaged over the noisy copies; ``options`` go to
-        the wrapped method (e.g. IG's ``baseline`` and ``steps``)."""
+        """The wrapped method's map averaged; ``options`` go to it (e.g. IG's ``steps``)."""
         x, t, single = self._batch(tables, target)
         n, n_notes, n_feat = x.shape
         scale = feature_std(self.model) if self.feature_scale is None else self.feature_scale
@@ -582,11 +521,7 @@ for _name in ("uses_baseline", "local", "raw_unit", "unit", "features", "unattri
 
 
 def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) -> Method:
-    """The method a name of :data:`METHODS` stands for, with default settings.
-
-    Raises:
-        SaliencyError: an unknown name or output.
-    """
+    """The method a name of :data:`METHODS` stands for, with default settings."""
     if name == "smoothgrad":
         return SmoothGrad(Gradient(model, output), seed=seed)
     classes = {"gradient": Gradient, "gradxinput": GradientTimesInput, "ig": IntegratedGradients,
@@ -594,18 +529,3 @@ def method_named(name: str, model, output: str = DEFAULT_OUTPUT, seed: int = 0) 
     if name not in classes:
         raise SaliencyError(f"unknown saliency method {name!r}; choose one of {', '.join(METHODS)}")
     return classes[name](model, output)
-
-
-def file_attribution(method: Method, verdict, table: np.ndarray, target: int, **options) -> np.ndarray:
-    """A map of a verdict's judgement of a whole table: each window it reads explained for
-    ``target``, weighted ``1/k`` as the vote averages ``k`` windows, and added back onto the
-    notes it was cut from (:func:`genre_lib.windows.onto_table`): for :class:`Gradient`, the
-    gradient of the vote; notes no window reads get zeros. ``(notes, columns)``.
-    """
-    from .windows import cut_windows, onto_table
-
-    table = np.asarray(table)
-    starts = verdict.starts(len(table))
-    shares = np.array(method.attribute(cut_windows(table, starts, verdict.length), np.full(len(starts), int(target)),
-                                       **options), dtype=np.float64) / len(starts)
-    return onto_table(shares, starts, len(table))

@@ -1,10 +1,7 @@
-"""Is a saliency map about the model, and about the music? The checks: weight
-randomization (:func:`randomization_check`, Adebayo et al. 2018), deletion against
-chance (:func:`deletion_curve`), agreement with occlusion (:func:`agreement`), planted
-cues (:func:`planted_cue_share`), and the one report of every method on a set of files
-with paired intervals (:func:`check_methods`, :class:`MethodChecks`: stored by
-``scripts/saliency_checks.py``, printed by ``genre-lib saliency-check``).
-"""
+"""Is a saliency map about the model, and about the music? Weight randomization
+(:func:`randomization_check`, Adebayo et al. 2018), agreement with occlusion
+(:func:`agreement`), and every method's deletion against three chance levels with paired
+intervals (:func:`check_methods`; stored by ``scripts/saliency_checks.py``)."""
 
 from __future__ import annotations
 
@@ -23,8 +20,7 @@ TOP_K = 10
 
 
 def _freeze(obj, **values) -> None:
-    """Set the computed fields of a frozen dataclass; every array field becomes a
-    read-only copy (the caller's arrays stay as they were)."""
+    # every array field becomes a read-only copy: the caller's arrays stay as they were
     for name, value in values.items():
         object.__setattr__(obj, name, value)
     for name in obj.__dataclass_fields__:
@@ -56,11 +52,9 @@ def _spearman_per_file(a: np.ndarray, b: np.ndarray, absolute: bool = True) -> n
 @dataclass(frozen=True, eq=False)
 class RandomizationResult:
     """Spearman correlation of |map| between the trained model and copies with more
-    and more layers re-initialized: ``spearman`` and ``spearman_signed`` ``(stages,
-    files)``, their means per stage and at the last stage (``fully_randomized``: a
-    trustworthy method falls well below 0.5). ``mode`` is ``"cascade"`` (stage k
-    re-initializes the top k learned layers) or ``"independent"`` (layer k alone).
-    """
+    and more layers re-initialized, ``(stages, files)``, and its means (``fully_randomized``: the
+    last stage; a trustworthy method falls well below 0.5). ``mode``: ``"cascade"`` (the top k
+    layers) or ``"independent"`` (layer k alone)."""
 
     method: str
     mode: str
@@ -92,11 +86,9 @@ class RandomizationResult:
 
 def randomization_check(method: Method, X: np.ndarray, target, layers: str = "cascade", seed: int = 0,
                         feature_scale: np.ndarray | None = None, scaled: bool = True, **options) -> RandomizationResult:
-    """Model-parameter randomization (Adebayo et al. 2018): a copy of the model has its
-    learned layers re-initialized from the top (``layers="cascade"``) or one at a time, and
-    each file's map, as shown (``scaled=False``: raw), is compared with the trained model's
-    by the Spearman correlation of |attribution|; ``options`` go to ``attribute``.
-    """
+    """Model-parameter randomization: each file's map on a copy with learned layers
+    re-initialized (from the top, or one at a time) against the trained model's, by the Spearman
+    correlation of |attribution|; ``options`` go to ``attribute``."""
     from .model import clone_model, finalize_normalization, learned_layers, reinitialize_layer
 
     if layers not in ("cascade", "independent"):
@@ -140,45 +132,14 @@ def _auc(x: np.ndarray, curves: np.ndarray) -> np.ndarray:
     return ((curves[:, 1:] + curves[:, :-1]) / 2 * np.diff(x)).sum(axis=1)
 
 
-@dataclass(frozen=True, eq=False)
-class DeletionResult:
-    """The target's probability as notes are replaced by a neutral note, at fractions
-    ``x`` of the notes: ``salient`` (most important first), ``random`` (mean of random
-    orders) and ``recency`` (last notes first) ``(files, points)``, the area under each
-    curve per file (``auc_*``; lower: it fell sooner), their means and the share of files
-    whose salient AUC is below the random one.
-    """
-
-    x: np.ndarray
-    salient: np.ndarray
-    random: np.ndarray
-    recency: np.ndarray
-    auc_salient: np.ndarray = field(init=False)
-    auc_random: np.ndarray = field(init=False)
-    auc_recency: np.ndarray = field(init=False)
-    deletion_auc: float = field(init=False)
-    random_deletion_auc: float = field(init=False)
-    recency_deletion_auc: float = field(init=False)
-    salient_lower_share: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        aucs = {k: _auc(self.x, getattr(self, k)) for k in ("salient", "random", "recency")}
-        _freeze(self, **{f"auc_{k}": a for k, a in aucs.items()}, deletion_auc=float(aucs["salient"].mean()),
-                **{f"{k}_deletion_auc": float(aucs[k].mean()) for k in ("random", "recency")},
-                salient_lower_share=float((aucs["salient"] < aucs["random"]).mean()))
-
-
 def _chance_orders(n: int, n_notes: int, rng: np.random.Generator, n_random: int) -> tuple[list, np.ndarray]:
-    """The rankings a map's deletion is compared with: ``n_random`` random orders per
-    file (drawn from ``rng``, at least one) and the last notes first."""
     random = [np.argsort(rng.random((n, n_notes)), axis=1) for _ in range(max(1, n_random))]
     return random, np.tile(np.arange(n_notes)[::-1], (n, 1))
 
 
 def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neutral: np.ndarray,
                     counts: np.ndarray) -> np.ndarray:
-    """(files, points) probability of each file's target genre with the first counts[j]
-    notes of its order replaced by the neutral note (that position's row)."""
+    # a replaced note takes the neutral note's row at its position
     n, n_notes, n_feat = X.shape
     rank = np.empty_like(orders)
     rank[np.arange(n)[:, None], orders] = np.arange(n_notes)[None]
@@ -188,45 +149,13 @@ def _deletion_probs(model, X: np.ndarray, t: np.ndarray, orders: np.ndarray, neu
     return p[np.arange(n), :, t]
 
 
-def deletion_curve(model, X: np.ndarray, target, attr: np.ndarray, baseline_note: np.ndarray, n_steps: int = 20,
-                   seed: int = 0, n_random: int = 5) -> DeletionResult:
-    """Deletion curve of maps ``attr`` of files ``X`` against random orders and the last
-    notes first: at each of ``n_steps + 1`` points the first notes of each ranking
-    (:func:`~genre_lib.saliency.note_importance`) are replaced by ``baseline_note`` (a note
-    or a per-position table) and the target's probability recorded. A replaced note keeps
-    its place but takes the neutral note's step, so later onsets move too.
-    """
-    X = np.asarray(X, dtype=np.float32)
-    attr = np.asarray(attr)
-    if X.ndim == 2:
-        X, attr = X[None], attr[None]
-    if attr.shape[:2] != X.shape[:2]:
-        raise SaliencyError(f"attr shape {attr.shape} does not match X shape {X.shape}")
-    if n_steps < 1:
-        raise SaliencyError("n_steps must be at least 1")
-    n, n_notes, n_feat = X.shape
-    t = check_targets(target, n, n_genres(model), SaliencyError)
-    neutral = np.broadcast_to(np.asarray(baseline_note, dtype=np.float32), (n_notes, n_feat))
-    x = np.arange(n_steps + 1) / n_steps
-    counts = np.round(x * n_notes).astype(int)
-
-    def curves(orders: np.ndarray) -> np.ndarray:
-        return _deletion_probs(model, X, t, orders, neutral, counts)
-
-    salient = curves(np.argsort(-S.note_importance(attr), axis=1, kind="stable"))
-    random, recency = _chance_orders(n, n_notes, np.random.default_rng(seed), n_random)
-    return DeletionResult(x, salient, np.mean([curves(o) for o in random], axis=0), curves(recency))
-
-
 # --- agreement with a reference map (occlusion) ---
 
 
 @dataclass(frozen=True, eq=False)
 class AgreementResult:
-    """How a map ranks the notes against a reference's: per file the Spearman
-    correlation of note importance and the share of the reference's top ``k`` notes among
-    the map's (``chance``: ``k / notes``), and their means.
-    """
+    """Per file, the Spearman correlation of two maps' note importance and the share of
+    the reference's top ``k`` notes among the map's (``chance``: ``k / notes``), and their means."""
 
     spearman: np.ndarray
     top_overlap: np.ndarray
@@ -241,9 +170,7 @@ class AgreementResult:
 
 
 def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> AgreementResult:
-    """Do two maps of the same files (the columns may differ) rank the notes alike:
-    per-file Spearman correlation of note importance and top-``k`` overlap.
-    """
+    """Do two maps of the same files (columns may differ) rank the notes alike?"""
     a, r = S.note_importance(attr), S.note_importance(reference)
     if a.ndim == 1:
         a, r = a[None], r[None]
@@ -254,42 +181,6 @@ def agreement(attr: np.ndarray, reference: np.ndarray, k: int = TOP_K) -> Agreem
     top_r = np.argsort(-r, axis=1, kind="stable")[:, :k]
     overlap = np.array([len(np.intersect1d(u, v)) / k for u, v in zip(top_a, top_r)])
     return AgreementResult(_spearman_per_file(a, r), overlap, k, k / a.shape[1])
-
-
-# --- planted cues (demo corpus) ---
-
-
-def planted_cue_share(attr: np.ndarray, tables: np.ndarray, mask_fn: Callable[[np.ndarray], np.ndarray]) -> dict:
-    """Share of |attribution| on the notes carrying a planted cue (``mask_fn(table)``,
-    e.g. :func:`genre_lib.demo.planted_cue_mask`) against the share of such notes: per file
-    ``share`` and ``chance``, and over files with a cue ``mean_share``, ``mean_chance``,
-    their ratio ``lift`` and ``n``.
-    """
-    attr = np.asarray(attr)
-    tables = np.asarray(tables)
-    if attr.ndim == 2:
-        attr, tables = attr[None], tables[None]
-    imp = S.note_importance(attr)
-    share, chance = [], []
-    for a, table in zip(imp, tables):
-        mask = np.asarray(mask_fn(table), dtype=bool)[: len(a)]
-        if mask.shape != a.shape:
-            raise SaliencyError(f"mask_fn returned {mask.shape} for a table of {len(a)} notes")
-        total = a.sum()
-        share.append(a[mask].sum() / total if total > 0 else np.nan)
-        chance.append(mask.mean())
-    share, chance = np.array(share), np.array(chance)
-    used = (chance > 0) & np.isfinite(share)
-    mean_share = float(share[used].mean()) if used.any() else float("nan")
-    mean_chance = float(chance[used].mean()) if used.any() else float("nan")
-    return {
-        "share": share,
-        "chance": chance,
-        "mean_share": mean_share,
-        "mean_chance": mean_chance,
-        "lift": mean_share / mean_chance if used.any() and mean_chance > 0 else float("nan"),
-        "n": int(used.sum()),
-    }
 
 
 # --- every method on a set of files: per-file figures, paired intervals, a chance level that keeps
@@ -304,12 +195,8 @@ CHANCE_LABELS: dict[str, str] = {"random": "random order", "position": "position
 
 
 def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A seeded permutation ``p`` with ``p[i] != i`` and ``groups[p[i]] == groups[i]``
-    (a random cycle within each group): each file paired with another of its group.
-
-    Raises:
-        SaliencyError: a group of one file.
-    """
+    """A seeded permutation ``p`` with ``p[i] != i`` and ``groups[p[i]] == groups[i]``:
+    each file paired with another of its group (SaliencyError: a group of one)."""
     groups = np.asarray(groups)
     out = np.empty(len(groups), dtype=int)
     for g in np.unique(groups):
@@ -321,9 +208,7 @@ def derangement(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _pairing_groups(groups: np.ndarray) -> np.ndarray:
-    """``groups`` if every group has at least two files, else one group of all files (a
-    small sample can hold a single file of a genre; pairing across genres then beats
-    having no chance level)."""
+    # a small sample can hold one file of a genre: pairing across genres beats no chance level
     groups = np.asarray(groups)
     if len(groups) < 2:
         raise SaliencyError("a position-matched chance needs at least two files")
@@ -341,10 +226,9 @@ def _from_list(values) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class PairedDifference:
-    """A method's per-file figure against a chance level's on the same files: both
-    means, the mean difference with its 95 % paired bootstrap interval, the share of files
-    the method does better on (lower or higher is better, ``lower_is_better``) and ``n``.
-    """
+    """A method's per-file figure against a chance level's: both means, the mean
+    difference with its 95 % paired bootstrap interval, the share of files the method does
+    better on and ``n``."""
 
     method_mean: float
     chance_mean: float
@@ -357,7 +241,7 @@ class PairedDifference:
 
     @classmethod
     def of(cls, method: np.ndarray, chance: np.ndarray, lower_is_better: bool = True, seed: int = 0) -> "PairedDifference":
-        """The comparison of two per-file arrays (NaN entries of either are left out)."""
+        """The comparison of two per-file arrays (NaN entries left out)."""
         a, b = np.asarray(method, dtype=float), np.asarray(chance, dtype=float)
         used = np.isfinite(a) & np.isfinite(b)
         a, b = a[used], b[used]
@@ -372,8 +256,8 @@ class PairedDifference:
 
     @property
     def verdict(self) -> str:
-        """``"beats"`` (the whole interval on the method's better side of 0), ``"worse"``
-        (the whole interval on the wrong side) or ``"no difference"`` (it holds 0)."""
+        """``"beats"`` or ``"worse"`` (the whole interval on one side of 0), else
+        ``"no difference"``."""
         if not self.n:
             return "no files"
         better_low, better_high = (-self.high, -self.low) if self.lower_is_better else (self.low, self.high)
@@ -392,14 +276,10 @@ class PairedDifference:
 
 @dataclass(frozen=True, eq=False)
 class MethodCheck:
-    """One method's checks, file by file (arrays over files): deletion ``auc`` and the
-    chance rankings' (``auc_random``, ``auc_position``: another file's map, ``auc_recency``),
-    ``randomization`` (Spearman with every learned layer re-initialized),
-    ``occlusion_spearman``, the ``overlap`` of a flipped file's changed notes with the
-    method's top notes, the same with another file's map (``overlap_position``) and k /
-    notes (``overlap_naive``), IG's ``complete``; ``deletion`` and ``overlap_vs_position``
-    are the :class:`PairedDifference` of each against its chance.
-    """
+    """One method's checks, arrays over files: deletion ``auc`` and the chance rankings'
+    (random, ``position``: another file's map, recency), ``randomization``,
+    ``occlusion_spearman``, the ``overlap`` of flipped notes with the top notes and its chance
+    levels, IG's ``complete``; ``deletion`` and ``overlap_vs_position`` compare them."""
 
     method: str
     auc: np.ndarray
@@ -435,12 +315,11 @@ class MethodCheck:
 
     @property
     def randomization_mean(self) -> float:
-        """Mean randomization Spearman over files (NaN-skipping: a constant map has no ranking)."""
+        """Mean randomization Spearman over files (a constant map has none)."""
         return float(np.nanmean(self.randomization)) if np.isfinite(self.randomization).any() else float("nan")
 
     def summary(self) -> dict:
-        """JSON-able figures: means, the paired intervals against each chance level, the
-        overlap with flipped notes."""
+        """JSON-able figures: means and the paired intervals against each chance level."""
         rho = self.randomization[np.isfinite(self.randomization)]
         occ = self.occlusion_spearman[np.isfinite(self.occlusion_spearman)]
         flipped = np.isfinite(self.overlap)
@@ -457,23 +336,21 @@ class MethodCheck:
         }
 
     def to_dict(self) -> dict:
-        """Every per-file array (rounded to 6 digits, NaN as null) and :meth:`summary`."""
+        """Every per-file array (6 digits, NaN as null) and :meth:`summary`."""
         return {"method": self.method, "complete": self.complete, "seed": self.seed,
                 **{k: _nan_list(getattr(self, k)) for k in self._ARRAYS}, "summary": self.summary()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "MethodCheck":
-        """The inverse of :meth:`to_dict` (the summary is recomputed, not read)."""
+        """The inverse of :meth:`to_dict` (the summary recomputed)."""
         return cls(d["method"], **{k: _from_list(d[k]) for k in cls._ARRAYS}, complete=d["complete"], seed=d["seed"])
 
 
 @dataclass(frozen=True, eq=False)
 class MethodChecks:
-    """Every method's checks on one set of files (:func:`check_methods`): ``methods``,
-    the files' names, the genres, each file's explained genre ``y``, the flip's target (-1:
-    none tried), whether it ``flipped`` and the ``notes_changed``, the settings, and ``meta``
-    (what it was computed on).
-    """
+    """Every method's checks on one set of files (:func:`check_methods`), the files'
+    explained genres ``y``, the flips' targets (-1: none tried) and results, the settings and
+    ``meta`` (what it was computed on)."""
 
     methods: tuple[MethodCheck, ...]
     files: tuple[str, ...]
@@ -509,7 +386,7 @@ class MethodChecks:
         raise SaliencyError(f"no checks of {name!r} here; there are {', '.join(m.method for m in self.methods)}")
 
     def summary(self) -> dict:
-        """JSON-able figures of every method, and the flips they are compared with."""
+        """JSON-able figures of every method and of the flips."""
         tried = self.flip_target >= 0
         return {"n": self.n, "flips_tried": int(tried.sum()), "flipped": int(self.flipped.sum()),
                 "notes_changed_median": float(np.median(self.notes_changed[self.flipped])) if self.flipped.any() else None,
@@ -525,13 +402,13 @@ class MethodChecks:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MethodChecks":
-        """The inverse of :meth:`to_dict` (summaries recomputed from the per-file figures)."""
+        """The inverse of :meth:`to_dict` (summaries recomputed)."""
         return cls(tuple(MethodCheck.from_dict(m) for m in d["methods"]), tuple(d["files"]), tuple(d["genres"]),
                    np.array(d["y"]), np.array(d["flip_target"]), np.array(d["flipped"]), np.array(d["notes_changed"]),
                    d["n_steps"], d["n_random"], d["seed"], dict(d.get("meta", {})))
 
     def frame(self) -> "pandas.DataFrame":
-        """One row per method: the figures of :meth:`lines` as a ``pandas.DataFrame``."""
+        """The figures of :meth:`lines` as a ``pandas.DataFrame``, one row per method."""
         import pandas as pd
 
         def interval(d: PairedDifference) -> str:
@@ -552,7 +429,7 @@ class MethodChecks:
         return pd.DataFrame(rows).set_index("method")
 
     def lines(self) -> list[str]:
-        """The figures in plain text, one method per paragraph (what the script prints)."""
+        """The figures in plain text, one method per paragraph."""
         out = []
         for m in self.methods:
             out.append(f"{m.method} ({m.n} files" + ("" if m.complete is None else
@@ -573,8 +450,6 @@ class MethodChecks:
 
 
 def _top_overlap(importance: np.ndarray, changed: list[np.ndarray]) -> np.ndarray:
-    """Per file: share of the changed notes among the top-k of ``importance`` (k = the
-    number of changed notes); NaN for a file with none changed."""
     out = np.full(len(changed), np.nan)
     for i, notes in enumerate(changed):
         if len(notes):
@@ -584,8 +459,6 @@ def _top_overlap(importance: np.ndarray, changed: list[np.ndarray]) -> np.ndarra
 
 
 def _flip_all(model, X: np.ndarray, genres: tuple[str, ...], seed: int, say) -> tuple:
-    """Each file flipped (first 100 notes, default settings) to the model's runner-up
-    genre: ``(targets, flipped, notes changed, the changed notes of each flipped file)``."""
     from .changes import changed_notes
     from .flip import FlipSettings, optimize_delta
     from .verdicts import RNNVerdict
@@ -606,7 +479,6 @@ def _flip_all(model, X: np.ndarray, genres: tuple[str, ...], seed: int, say) -> 
 
 
 def _checked(model, X: np.ndarray, y: np.ndarray, methods: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """``X`` as float32 files and ``y`` as targets, checked along with the method names."""
     X = np.asarray(X, dtype=np.float32)
     y = check_targets(y, len(X), n_genres(model), SaliencyError)
     if X.ndim != 3:
@@ -622,17 +494,12 @@ def check_methods(model, X: np.ndarray, y: np.ndarray, *, ig_baseline: np.ndarra
                   methods: tuple[str, ...] = S.METHODS, output: str = S.DEFAULT_OUTPUT, files: tuple[str, ...] = (),
                   genres: tuple[str, ...] | None = None, n_steps: int = 20, n_random: int = 5, flips: bool = True,
                   seed: int = 0, log: Callable[[str], None] | None = None) -> MethodChecks:
-    """Every method of ``methods`` on files ``X`` explained for their own genres ``y``:
-    deletion against three chance levels (random, position-matched: another file's map of
-    the same genre, :func:`derangement`; last notes first), randomization, agreement with
-    occlusion and, with ``flips`` (each file flipped to the runner-up genre), the share of
-    changed notes among the top-k notes against another file's map; per file, with paired
-    bootstrap intervals. IG starts from ``ig_baseline`` (default the model's mean note),
-    occlusion and deletion put in ``neutral`` (default the same).
-
-    Raises:
-        SaliencyError: bad shapes, an unknown method, or fewer than two files.
-    """
+    """Every method of ``methods`` on files ``X`` explained for their genres ``y``, per
+    file with paired bootstrap intervals: deletion against three chance levels (random;
+    position-matched, another file's map of its genre; last notes first), randomization,
+    agreement with occlusion and, with ``flips``, the overlap of each file's flip to its
+    runner-up genre with the map's top notes. IG starts from ``ig_baseline``, occlusion and
+    deletion put in ``neutral`` (both default the model's mean note)."""
     say = log or (lambda _line: None)
     X, y = _checked(model, X, y, methods)
     n, n_notes, n_feat = X.shape
@@ -684,8 +551,7 @@ def check_methods(model, X: np.ndarray, y: np.ndarray, *, ig_baseline: np.ndarra
 
 
 def save_checks(checks: MethodChecks, path, overwrite: bool = False):
-    """Write :meth:`MethodChecks.to_dict` as JSON (:func:`genre_lib.paths.write_atomic`);
-    read it back with :func:`load_checks`."""
+    """Write :meth:`MethodChecks.to_dict` as JSON; :func:`load_checks` reads it."""
     import json
 
     from .paths import write_atomic
@@ -694,19 +560,14 @@ def save_checks(checks: MethodChecks, path, overwrite: bool = False):
 
 
 def with_meta(checks: MethodChecks, **meta) -> MethodChecks:
-    """``checks`` with ``meta`` added to what it records of its computation (run, data,
-    command), the rest unchanged."""
+    """``checks`` with ``meta`` added (run, data, command)."""
     from dataclasses import replace
 
     return replace(checks, meta={**checks.meta, **meta})
 
 
 def load_checks(path) -> MethodChecks:
-    """A :class:`MethodChecks` stored by :func:`save_checks`.
-
-    Raises:
-        SaliencyError: the file is not such a record (names the file and the cause).
-    """
+    """A :class:`MethodChecks` stored by :func:`save_checks` (SaliencyError, naming the file)."""
     import json
     from pathlib import Path
 
@@ -717,9 +578,8 @@ def load_checks(path) -> MethodChecks:
 
 
 def stored_for(checks: MethodChecks, run_path, collection_id: str, files) -> str:
-    """Why a stored :class:`MethodChecks` is *not* the computation for this run (its
-    folder, as :func:`genre_lib.paths.shown` prints it), data collection
-    (:attr:`genre_lib.data_source.Collection.id`) and list of files (``""``: it is)."""
+    """Why stored checks are *not* the computation for this run folder, data collection
+    and list of files (``""``: they are)."""
     from .paths import shown
 
     meta = checks.meta

@@ -1,7 +1,5 @@
-"""Training: seeded, class-balanced, early-stopped, on windows of the training files
-drawn afresh every epoch (one window: the study's first 100 notes), judged under both
-protocols and written to a run folder.
-"""
+"""Training: seeded, class-balanced, early-stopped, on windows of the training files drawn
+afresh every epoch, judged under both protocols and written to a run folder."""
 
 from __future__ import annotations
 
@@ -31,16 +29,14 @@ VAL_WINDOWS = 4
 
 
 def class_weights(y: np.ndarray, n_genres: int) -> dict[int, float]:
-    """Balanced class weights ``n / (k * count)``: every genre weighs the same in the
-    loss however many files it has."""
+    """Balanced class weights ``n / (k * count)``: every genre weighs the same."""
     counts = np.bincount(np.asarray(y), minlength=n_genres).astype(float)
     return {g: float(len(y) / (n_genres * c)) if c else 0.0 for g, c in enumerate(counts)}
 
 
 def training_windows(data: Dataset, index: np.ndarray, windows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """One epoch's sequences ``(X, y)``: each file's first 100 notes (``windows`` 1, the
-    study's), else the first and ``windows - 1`` seeded random windows per file.
-    """
+    """One epoch's ``(X, y)``: each file's first 100 notes and, with ``windows > 1``,
+    ``windows - 1`` seeded random windows more."""
     index = np.asarray(index, dtype=int)
     if windows == 1:
         return data.X[index], data.y[index]
@@ -49,9 +45,7 @@ def training_windows(data: Dataset, index: np.ndarray, windows: int, seed: int) 
 
 
 def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, windows: int) -> tuple[float, float]:
-    """Accuracy and loss of ``model`` on the validation files, judged the way the model
-    is meant to be used: by the first 100 notes for a model trained on them, else by a
-    vote of :data:`VAL_WINDOWS` evenly spaced windows (never windows of training files)."""
+    # judged as the model is used: first 100 notes, or a vote of VAL_WINDOWS even windows
     protocol = "first100" if windows == 1 else "file"
     probs = RNNVerdict(model, data.genres, protocol, VAL_WINDOWS).predict_proba(data.tables(val))
     m = classification_metrics(probs, data.y[val], data.genres)
@@ -61,13 +55,9 @@ def _validation_scores(model: "keras.Model", data: Dataset, val: np.ndarray, win
 def fit(
     config: ModelConfig, data: Dataset, train: np.ndarray, val: np.ndarray, seed: int = 0, verbose: int = 0,
 ) -> "tuple[keras.Model, dict]":
-    """Train a new model on the files ``train`` of ``data``, validating on ``val``; keep
-    the epoch with the best validation accuracy (ties: lower loss) and stop after
-    ``config.patience`` epochs without one (with ``config.cosine``: every epoch, the last
-    kept). Each epoch draws new seeded training windows; class weights count files; same
-    seed, data and machine: same weights. Returns ``(model, history)`` (per-epoch ``loss``,
-    ``accuracy``, ``val_loss``, ``val_accuracy`` and ``best_epoch``).
-    """
+    """Train a new model on the files ``train`` of ``data``, validating on ``val``: the best
+    validation epoch kept, early stopping after ``config.patience`` (``config.cosine``: the last
+    kept), new seeded windows each epoch. Returns ``(model, history)``."""
     import tensorflow as tf
 
     from .model import build_model
@@ -108,8 +98,8 @@ def fit(
 
 def fold_verdicts(model: "keras.Model", data: Dataset, train: np.ndarray, seed: int = 0,
                   file_windows: int = FILE_WINDOWS) -> list:
-    """The verdicts of one trained network under both protocols: the RNN, the baseline
-    fitted on the files ``train`` (seeded by ``seed``) and the two combined."""
+    """One trained network's verdicts under both protocols: the RNN, the baseline fitted on
+    ``train`` and the two combined."""
     train = np.asarray(train, dtype=int)
     out = []
     for p in PROTOCOLS:
@@ -120,11 +110,7 @@ def fold_verdicts(model: "keras.Model", data: Dataset, train: np.ndarray, seed: 
 
 
 def check_genres(data: Dataset) -> None:
-    """Refuse a dataset of fewer than two genres (checked before TensorFlow is imported).
-
-    Raises:
-        DataError: naming the data folder and the genres found.
-    """
+    """Refuse a dataset of fewer than two genres (DataError), before TensorFlow loads."""
     from .dataset import DataError
 
     if len(set(data.y.tolist())) < 2:
@@ -135,16 +121,12 @@ def train_run(data: str | Path | Dataset, out: str | Path, genres: list[str] | N
               config: ModelConfig | None = None, seed: int = 0, split: str = "group", split_seed: int | None = None,
               max_notes: int = MAX_NOTES, file_windows: int = FILE_WINDOWS, overwrite: bool = False,
               progress: bool = False, verbose: int = 0) -> Run:
-    """Train on a data folder (or a :class:`Dataset`), judge the held-out test files with
-    every verdict under both protocols (:func:`fold_verdicts`), probe the RNN
-    (:data:`genre_lib.probes.KEPT_PROBES`) and write the run folder ``out`` with its baseline;
-    returns the loaded :class:`Run`. ``seed`` also seeds the ``split`` (``"group"`` or
-    ``"stratified"``) unless ``split_seed`` is given (a seed sibling: same files, other weights).
+    """Train on a data folder or :class:`Dataset`, judge the held-out files with every
+    verdict, probe the RNN and write the run folder ``out``; returns the loaded run. ``seed``
+    seeds the ``split`` too unless ``split_seed`` is given (a seed sibling).
 
     Raises:
-        FileExistsError: ``out`` exists and ``overwrite`` is false.
-        DataError: the folder has files of fewer than two genres.
-    """
+        FileExistsError: ``out`` exists and ``overwrite`` is false."""
     config = config or ModelConfig()
     out = Path(out)
     if out.exists() and not overwrite:

@@ -1,13 +1,9 @@
-"""Who judges a file: the one interface every judge keeps, and the series' three judges.
-
-A verdict is built with its protocol and is a scikit-learn-style estimator over whole
-note tables (:class:`Verdict`, the interface a new judge implements); what it reads is
-exposed once (:meth:`NoteVerdict.reads`), so flips, probes, opinions, plausibility,
-saliency of the vote and scoring all take the same object: :class:`RNNVerdict` (a
-network's windows voting), :class:`BaselineVerdict` (gradient boosting on the 48
-statistics of the notes read) and :class:`Combined` (:func:`combine_proba`). A run gives
-its verdicts for a protocol: :meth:`genre_lib.runs.Run.verdicts`.
-"""
+"""Who judges a file: the one interface every judge keeps (:class:`Verdict`, a
+scikit-learn-style estimator over whole note tables, built with its protocol), and the
+series' judges: :class:`RNNVerdict` (a network's windows voting), :class:`BaselineVerdict`
+(gradient boosting on the 48 statistics of the notes read) and :class:`Combined`. What a
+verdict reads is exposed once (:meth:`NoteVerdict.reads`), so flips, probes, opinions,
+plausibility and scoring all take the same object."""
 
 from __future__ import annotations
 
@@ -34,9 +30,8 @@ LABELS: dict[str, str] = {"rnn": "RNN", "baseline": "baseline", "combined": "RNN
 
 @runtime_checkable
 class Verdict(Protocol):
-    """What every judge of files is: a ``name``, the ``protocol`` it reads files by,
-    ``classes_`` (genre names in output order), ``fit(tables, y) -> self`` and
-    ``predict_proba(tables) -> (files, genres)`` over whole note tables."""
+    """What every judge is: a ``name``, the ``protocol`` it reads files by, ``classes_``
+    (genre names in output order), ``fit(tables, y) -> self`` and ``predict_proba(tables)``."""
 
     name: str
     protocol: str
@@ -52,8 +47,7 @@ class Verdict(Protocol):
 
 
 class NoteVerdict:
-    """The shared half of a verdict that reads notes: subclasses give :meth:`reads` and
-    :meth:`judge_reads`; probabilities and predictions follow from them."""
+    """A verdict that reads notes: subclasses give :meth:`reads` and :meth:`judge_reads`."""
 
     name: str
     protocol: str
@@ -64,7 +58,7 @@ class NoteVerdict:
         raise NotImplementedError
 
     def judge_reads(self, reads: Sequence[np.ndarray]) -> np.ndarray:
-        """Genre probabilities ``(files, genres)`` from reads (:meth:`reads`, probed or not)."""
+        """Genre probabilities from reads (probed or not)."""
         raise NotImplementedError
 
     def predict_proba(self, tables: Sequence[np.ndarray]) -> np.ndarray:
@@ -78,11 +72,9 @@ class NoteVerdict:
 
 @dataclass(eq=False)
 class RNNVerdict(NoteVerdict):
-    """A Keras classifier of windows judging files: under ``first100`` it reads the
-    first window, under ``file`` ``file_windows`` evenly spaced windows whose logits are
-    averaged (:func:`genre_lib.protocols.vote`). Its network is trained by
-    :mod:`genre_lib.train`, so :meth:`fit` only returns it (as scikit-learn's
-    ``FrozenEstimator`` does)."""
+    """A Keras classifier of windows judging files: the first window under ``first100``,
+    ``file_windows`` evenly spaced windows voting under ``file``. Trained by
+    :mod:`genre_lib.train`, so :meth:`fit` only returns it."""
 
     model: "keras.Model"
     classes_: tuple[str, ...]
@@ -104,7 +96,7 @@ class RNNVerdict(NoteVerdict):
         return self
 
     def starts(self, n: int) -> np.ndarray:
-        """Where the windows this verdict reads start in a table of ``n`` notes."""
+        """Where the windows read start in a table of ``n`` notes."""
         if self.protocol == "first100":
             return np.zeros(1, dtype=np.int64)
         return even_starts(n, self.file_windows, self.length)
@@ -115,7 +107,7 @@ class RNNVerdict(NoteVerdict):
         return w.reshape(len(tables), -1, *w.shape[1:])
 
     def reads(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The windows of each file (:meth:`windows`)."""
+        """The windows of each file."""
         return list(self.windows(tables))
 
     def judge_reads(self, reads: Sequence[np.ndarray]) -> np.ndarray:
@@ -125,10 +117,8 @@ class RNNVerdict(NoteVerdict):
 
 @dataclass(eq=False)
 class BaselineVerdict(NoteVerdict):
-    """The non-neural baseline: a ``HistGradientBoostingClassifier`` with balanced class
-    weights on the statistics of the notes its protocol reads (the first ``first_n``
-    under ``first100``, all under ``file``). ``model`` is the fitted classifier
-    (:meth:`fit` sets it; a run folder stores it)."""
+    """The non-neural baseline: a balanced ``HistGradientBoostingClassifier`` on the
+    statistics of the notes its protocol reads; ``model`` is the fitted classifier."""
 
     classes_: tuple[str, ...]
     protocol: str = "file"
@@ -142,7 +132,7 @@ class BaselineVerdict(NoteVerdict):
         self.classes_ = tuple(self.classes_)
 
     def reads(self, tables: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """The notes read of each file, as one read: ``(1, notes, features)``."""
+        """The notes read of each file, as one read ``(1, notes, features)``."""
         return [(t[: self.first_n] if self.protocol == "first100" else t)[None] for t in tables]
 
     def statistics(self, tables: Sequence[np.ndarray]) -> np.ndarray:
@@ -150,7 +140,7 @@ class BaselineVerdict(NoteVerdict):
         return statistics([r[0] for r in self.reads(tables)])
 
     def fit(self, tables: Sequence[np.ndarray], y: np.ndarray) -> "BaselineVerdict":
-        """Fit the classifier (seeded by :attr:`seed`) on the training files' statistics."""
+        """Fit the classifier (seeded by :attr:`seed`) on the files' statistics."""
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         with _one_openmp_thread():
@@ -159,7 +149,7 @@ class BaselineVerdict(NoteVerdict):
         return self
 
     def judge_reads(self, reads: Sequence[np.ndarray]) -> np.ndarray:
-        """The classifier's probabilities of the statistics of each read."""
+        """The classifier's probabilities of each read's statistics."""
         if self.model is None:
             raise ValueError("the baseline is not fitted: call fit(tables, y) first")
         with _one_openmp_thread():
@@ -176,11 +166,8 @@ def _one_openmp_thread():
 
 @dataclass(eq=False, init=False)
 class Combined:
-    """Several verdicts of one protocol judging together (:func:`combine_proba`).
-
-    ``Combined(rnn, baseline)`` is the series' "RNN + baseline"; its gradients are not
-    the RNN's, so maps and flips of the RNN say nothing about the baseline's half.
-    """
+    """Verdicts of one protocol judging together (:func:`combine_proba`): ``Combined(rnn,
+    baseline)`` is "RNN + baseline", whose gradients are not the RNN's."""
 
     parts: tuple
     name: str
@@ -203,7 +190,7 @@ class Combined:
         return self
 
     def predict_proba(self, tables: Sequence[np.ndarray]) -> np.ndarray:
-        """The combination of the parts' probabilities ``(files, genres)``."""
+        """The combination of the parts' probabilities."""
         return combine_proba(*(p.predict_proba(tables) for p in self.parts))
 
     def predict(self, tables: Sequence[np.ndarray]) -> np.ndarray:
@@ -212,9 +199,8 @@ class Combined:
 
 
 def combine_proba(*probs: np.ndarray) -> np.ndarray:
-    """The combined verdict of several models' probabilities ``(files, genres)`` each:
-    the mean of their log-probabilities, normalised again (a normalised geometric
-    mean, the rule the ``file`` protocol's windows vote by)."""
+    """The normalised geometric mean of several ``(files, genres)`` probabilities (the
+    rule the ``file`` protocol's windows vote by)."""
     if not probs:
         raise ValueError("combine_proba needs at least one array of probabilities")
     logs = [np.log(np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0)) for p in probs]
@@ -224,12 +210,8 @@ def combine_proba(*probs: np.ndarray) -> np.ndarray:
 
 
 def predict_all(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """Every verdict's probabilities ``(files, genres)`` by name, a :class:`Combined` one
-    from its parts' when they are among ``verdicts`` (no window judged twice).
-
-    Raises:
-        ValueError: two verdicts share a name.
-    """
+    """Every verdict's probabilities by name; a :class:`Combined` one from its parts' when
+    they are among ``verdicts`` (ValueError: two verdicts share a name)."""
     names = [v.name for v in verdicts]
     if len(set(names)) != len(names):
         raise ValueError(f"verdicts need distinct names, got {names}")
@@ -245,22 +227,20 @@ def predict_all(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray]) -> di
 
 
 def score(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray], y: np.ndarray) -> dict[str, dict]:
-    """Every verdict's :func:`genre_lib.metrics.classification_metrics` on the same
-    files, by name (:func:`predict_all`)."""
+    """Every verdict's :func:`genre_lib.metrics.classification_metrics` on the same files, by name."""
     return {name: classification_metrics(p, y, v.classes_)
             for (name, p), v in zip(predict_all(verdicts, tables).items(), verdicts)}
 
 
 def judge(verdicts: Sequence[Verdict], tables: Sequence[np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
-    """:func:`predict_all` of the verdicts of each protocol among ``verdicts``:
-    ``{protocol: {name: (files, genres)}}``."""
+    """:func:`predict_all` per protocol: ``{protocol: {name: (files, genres)}}``."""
     return {p: predict_all([v for v in verdicts if v.protocol == p], tables)
             for p in dict.fromkeys(v.protocol for v in verdicts)}
 
 
 def metric_blocks(probabilities: dict, y: np.ndarray, genres: Sequence[str]) -> dict:
-    """``metrics.json``'s blocks of :func:`judge`'s probabilities: one per verdict, the
-    ``file`` protocol's figures at the top and every protocol's under ``protocols``."""
+    """``metrics.json``'s blocks: per verdict, the ``file`` protocol's figures at the top and
+    every protocol's under ``protocols``."""
     names = dict.fromkeys(n for by in probabilities.values() for n in by)
     blocks = {n: {p: classification_metrics(by[n], y, genres) for p, by in probabilities.items()} for n in names}
     return {n: {**m["file"], "protocol": "file", "protocols": m} for n, m in blocks.items()}

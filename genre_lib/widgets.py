@@ -52,8 +52,7 @@ _VIEW_CLASS: list = []
 
 
 def _view(children, label: str):
-    """A ``VBox`` whose text form is ``label``: a notebook stores a widget's ``repr`` as
-    its plain-text output, and the default one lists the dropdown's values (full paths)."""
+    # a notebook stores a widget's repr as its text output; the default lists the dropdown's full paths
     if not _VIEW_CLASS:
         import ipywidgets as w
 
@@ -68,7 +67,6 @@ def _view(children, label: str):
 
 
 def _file_dropdown(files: Sequence[str | Path], root: str | Path | None):
-    """A dropdown of MIDI files shown relative to ``root`` (or by name), valued by path."""
     import ipywidgets as w
 
     labels = [(str(Path(f).relative_to(root)) if root else Path(f).name, str(f)) for f in files]
@@ -82,7 +80,6 @@ def _frame_indices(n_frames: int, max_frames: int) -> np.ndarray:
 
 
 def _cached_flip(cache: dict, judge, path: str, target: int, settings: FlipSettings) -> FlipResult | str:
-    """The flip of a file's first notes to ``target``, computed once, or why the file cannot be flipped."""
     from .dataset import load_file
     from .flip import optimize_delta
     from .midi_io import MidiError
@@ -96,14 +93,12 @@ def _cached_flip(cache: dict, judge, path: str, target: int, settings: FlipSetti
 
 
 def _reread(res: FlipResult, genres: Sequence[str]) -> str:
-    """What the written and re-read file is called, and whether that is a flip."""
     if res.probs_reparsed is None:
         return "round trip failed"
     return f"re-read file: {genres[int(np.argmax(res.probs_reparsed))]} ({'flipped' if res.flipped else 'not flipped'})"
 
 
 def _other_genre(model, genres: Sequence[str], path: str) -> str | None:
-    """The first genre the model does not already give this file (a flip's target)."""
     from .dataset import load_file
     from .inference import n_notes, predict_proba
     from .midi_io import MidiError

@@ -63,6 +63,7 @@ import run_notebooks  # noqa: E402
 # rule, the run folders, the study's table, and the readers of committed results
 from genre_lib import paths  # noqa: E402
 from genre_lib.crossval import file_probabilities, load_cv, shared_errors  # noqa: E402
+from genre_lib.concept_study import movers  # noqa: E402
 from genre_lib.configs import ITERATIONS, MAIN_ITERATION, STUDY_COLUMNS, STUDY_REPORTED  # noqa: E402
 from genre_lib.data_source import DataChoice, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
@@ -518,7 +519,7 @@ def concepts_section(results_dir: Path, out: Path) -> str:
             T, horse = rec["table"], set(rec["horse"])
             judges = list(dict.fromkeys(r["judge"] for r in T["rows"]))
             rows = {(r["edit"], r["judge"]): r for r in T["rows"] if r["protocol"] == "file"}
-            level = {j: results_pages.horse_level([r for (e, jj), r in rows.items() if jj == j], horse) for j in judges}
+            heard = {j: {r["edit"] for r in movers(T, j, "file")[1]} for j in judges}
             answers = "".join(f"<p class='answer'><b>{_e(p)}</b>: {_e(results_pages.concept_answer(T, 'rnn', p))}</p>"
                               for p in ("file", "first100"))
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -534,8 +535,7 @@ def concepts_section(results_dir: Path, out: Path) -> str:
                     cells.append("<td class='num'>–</td>")
                     continue
                 text = _e(results_pages.share_interval(r["flipped"], r["flipped_interval"]))
-                clears = e not in horse and r["flipped_interval"][0] > level[j]
-                cells.append(f"<td class='num'>{'<b>' + text + '</b>' if clears else text}</td>")
+                cells.append(f"<td class='num'>{'<b>' + text + '</b>' if e in heard[j] else text}</td>")
             name = f"<i>{_e(e)} (horse test)</i>" if e in horse else _e(e)
             body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
         parts.append(

@@ -56,12 +56,6 @@ CANDIDATES: dict[str, tuple[str, dict]] = {
     "no-summary": ("no window statistics (6-categories with augmentation)", {"summary": False}),
     "intervals": ("no window statistics; per-part intervals, inter-onset times and their ratios "
                   "(PartIntervals) as GRU inputs", {"summary": False, "intervals": True}),
-    "intervals+isum": ("intervals, with statistics of the interval channels beside the state",
-                       {"summary": False, "intervals": True, "interval_summary": True}),
-    "parts+intervals": ("intervals, one masked GRU per part (drums, bass, the rest)",
-                        {"summary": False, "intervals": True, "parts": True}),
-    "intervals+bi": ("intervals, the GRU bidirectional",
-                     {"summary": False, "intervals": True, "bidirectional": True}),
     "intervals+conv": ("intervals, a convolution over 5 notes in front of the GRU",
                        {"summary": False, "intervals": True, "conv": 5}),
     "intervals+summary": ("intervals with the window statistics kept (MAIN_CONFIG + intervals)",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from genre_lib import paths
-from genre_lib.data_source import SITES, has_midi, identify, midi_listing, record_collection, resolve_data_dir
+from genre_lib.data_source import has_midi, identify, midi_listing, record_collection, resolve_data_dir
 from genre_lib.locations import COMMITTED_RUNS, committed_cv, committed_run, find_cv, runs_dir
 from genre_lib.dataset import DataError, find_midi_files
 from genre_lib.download import COLUMNS, read_manifest, sha1_of
@@ -172,7 +172,6 @@ def test_the_shared_collection_is_the_listed_one(tmp_path):
         cv = committed_cv(choice, sorted(genres, reverse=True))
         assert cv is not None and cv.parent == paths.RESULTS_DIR
     assert committed_cv(choice, ["rock", "country"]) is None
-    assert set(SITES) == set(choice.collection.genres)
     assert runs_dir(choice) == paths.RUNS_DIR / "midi"
     # the same files in a folder of another name (links, as data/real after `make data`)
     copy = tmp_path / "real"

@@ -112,7 +112,8 @@ def test_the_ear_is_a_verdict(tmp_path, monkeypatch):
     np.testing.assert_allclose(stored["file"].predict_proba(tables), ears["file"].predict_proba(tables))
     np.testing.assert_array_equal(stored["file"].predict(tables), ears["file"].predict_proba(tables).argmax(1))
     assert score([stored["file"]], tables, y)["ear"]["n"] == 6
-    moved = ear.ear_agreement(tables, tables, [1] * 6, ears["file"], n=100)
+    heard = ears["file"].predict_proba(tables)
+    moved = ear.agreement(heard, heard, [1] * 6, n=100)
     assert moved["rose"] == 0 and moved["agrees"] == moved["agreed_before"]
 
 

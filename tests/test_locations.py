@@ -153,9 +153,9 @@ def test_describe_run_names_the_folder_the_configuration_and_both_accuracies(tmp
 
 def test_the_committed_order_model_is_the_order_configuration():
     from genre_lib.runs import load_run
-    from genre_lib.locations import ORDER_RUN_DIR, describe_run
+    from genre_lib.locations import describe_run
 
-    run = load_run(ORDER_RUN_DIR)
+    run = load_run(PROJECT_DIR / "models" / "jazz-electronic-order")
     assert run.config == ORDER_CONFIG and run.genres == ("electronic", "jazz")
     assert {"part_intervals", "conv", "note_summary"} <= {layer.name for layer in run.model.layers}
     assert describe_run(run).startswith("The model: `models/jazz-electronic-order`, configuration `ORDER_CONFIG`")

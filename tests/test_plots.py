@@ -121,56 +121,6 @@ def test_flip_note_map_shares_one_time_axis_and_has_a_legend_of_the_changed_note
     plt.close("all")
 
 
-def _map(values: np.ndarray, method: str, unit: str):
-    from genre_lib.saliency import SaliencyMap
-
-    return SaliencyMap(values, unit, values, unit, method, "logit_diff", 0, np.array([0.5, 0.5]), np.ones(6))
-
-
-def test_method_panels_share_one_colour_scale_per_unit():
-    from genre_lib.plots import plot_saliency_methods
-
-    rng = np.random.default_rng(0)
-    maps = [_map(rng.normal(size=(100, 6)) * s, m, u) for m, u, s in (
-        ("gradient", "logit change per 1-std change", 1.0), ("gradxinput", "contribution to the logit", 5.0),
-        ("smoothgrad", "logit change per 1-std change", 0.2), ("ig", "contribution to the logit", 2.0))]
-    axes = plot_saliency_methods(maps, name="f.mid")
-    limits = [ax.get_images()[0].norm.vmax for ax in axes]
-    assert limits[0] == limits[2] == pytest.approx(np.abs(maps[0].values).max())
-    assert limits[1] == limits[3] == pytest.approx(np.abs(maps[1].values).max())
-    assert "one colour scale with smoothgrad" in axes[0].get_title()
-    assert _colorbar_labels(axes[0].figure) == [m.unit for m in maps]
-    assert all(ax.get_ylabel() == "feature" for ax in axes) and axes[-1].get_xlabel().startswith("note position")
-    plt.close("all")
-
-
-def test_deletion_plot_draws_the_three_orders_with_their_areas():
-    from genre_lib.plots import plot_deletion
-    from genre_lib.saliency_checks import DeletionResult
-
-    x = np.linspace(0, 1, 21)
-    curves = {k: np.tile(np.linspace(0.9, 0.5 - 0.1 * k, 21), (4, 1)) for k in range(3)}
-    auc = {k: ((c[:, 1:] + c[:, :-1]) / 2 * np.diff(x)).sum(1) for k, c in curves.items()}
-    result = DeletionResult(x, curves[0], curves[1], curves[2])
-    ax = plot_deletion(result)
-    assert len(ax.get_lines()) == 3
-    texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts[0] == f"most salient notes first: AUC {auc[0].mean():.3f}" and texts[2].startswith("last notes first")
-    assert ax.get_ylabel() == "p(file's own genre), mean of 4 files" and "%" in ax.get_xlabel()
-    plt.close("all")
-
-
-def test_change_positions_histogram_counts_every_changed_note():
-    from genre_lib.plots import plot_change_positions
-
-    ax = plot_change_positions([0, 1, 95, 99, 99], n_flips=2)
-    heights = [p.get_height() for p in ax.patches if p.get_height() > 0 and p.get_width() < 10]
-    assert sum(heights) == 5
-    assert ax.get_title() == "where the 5 changed notes of 2 flips sit"
-    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
-    plt.close("all")
-
-
 def test_drum_lane_has_one_drums_tick_and_no_pitch_numbers():
     import matplotlib.pyplot as plt
     import numpy as np
