@@ -121,11 +121,14 @@ def study_run(source: "DataChoice", quick: bool = False) -> Run:
 
 
 def genres_run_dir(source: "DataChoice", genres: Iterable[str]) -> Path:
-    """The model notebook 06 reads for ``genres``: the committed run, else
+    """The model notebook 06 reads for ``genres``: the committed run, else for the study's
+    genres notebook 03's quick run (the same configuration: one model, trained once), else
     ``runs/<id>/genres-quick/<genres>-seed0``."""
     committed = committed_run(source, genres)
     if committed is not None:
         return committed
+    if {g.lower() for g in genres} == set(STUDY_GENRES):
+        return study_run_dir(source, quick=True)
     return runs_dir(source) / "genres-quick" / ("-".join(sorted({g.lower() for g in genres})) + "-seed0")
 
 

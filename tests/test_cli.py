@@ -185,7 +185,7 @@ def test_evaluate_reports_the_audio_judge_beside_the_others(demo_run, demo_dir: 
         right = (e.predict_proba(six.tables()).argmax(1) == six.y).mean()
         assert report["ear"]["protocols"][p]["accuracy"] == pytest.approx(right)
     assert set(report) >= {"baseline", "combined", "ear"}
-    assert "ear (audio):" in run_cli("evaluate", str(demo_run.path), str(data), "--ear", str(stored),
+    assert "  ear:" in run_cli("evaluate", str(demo_run.path), str(data), "--ear", str(stored),
                                      env_cache=tmp_path / "cache").stdout
     stored.write_text("{}")
     _one_line_error(run_cli("evaluate", str(demo_run.path), str(data), "--ear", str(stored),

@@ -206,7 +206,7 @@ def test_cli_concepts_gives_the_table_and_its_answer(demo_run, demo_dir, tmp_pat
         assert rows["drop drums", "rnn", p]["accuracy"][0] == pytest.approx(evaluated["protocols"][p]["accuracy"])
         assert "held-out" in report["answers"][f"rnn {p}"]
     text = run_cli("concepts", str(demo_run.path), str(data))
-    assert text.returncode == 0 and "drop drums" in text.stdout and "rnn file: Judged by the rnn" in text.stdout
+    assert text.returncode == 0 and "drop drums" in text.stdout and "rnn file: Judged by the RNN" in text.stdout
     shutil.rmtree(data / "electronic")  # new files of one genre only: judged all the same
     one = json.loads(run_cli("concepts", str(demo_run.path), str(data), "--json").stdout)["table"]
     assert set(one["rows"][0]["per_genre"]) == {"jazz"} and one["genres"] == list(demo_run.genres)
