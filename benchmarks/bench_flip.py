@@ -256,13 +256,13 @@ def judges_main(args) -> None:
         # every file of it is held out
         test, unseen = np.arange(len(data)), True
     validation = {m.protocol: P.validate(m, data.tables(test), y[test]) for m in measures}
-    panel = Panel.of_run(run, list(siblings.values()), measures)
-    if args.ear:  # the audio judge, calibrated on the run's training files by scripts/ear_eval.py
-        from dataclasses import replace
-
+    # the audio judge, calibrated on the run's training files by scripts/ear_eval.py, where asked
+    ears = ()
+    if args.ear:
         from genre_lib.ear import load_ears
 
-        panel = replace(panel, verdicts=(*panel.verdicts, *load_ears(args.ear, run.genres).values()))
+        ears = tuple(load_ears(args.ear, run.genres).values())
+    panel = Panel.of_run(run, list(siblings.values()), measures, also=ears)
     verdicts = list(dict.fromkeys(v.name for v in panel.verdicts))
     wanted = {str(p) for p in held_out_files(run, args.data, args.n, args.seed,
                                              files=list(data.paths) if unseen else None)}

@@ -103,6 +103,13 @@ def bootstrap_interval(values: np.ndarray, statistic: Callable[[np.ndarray], np.
     return float(low), float(high)
 
 
+def histogram_overlap(a: np.ndarray, b: np.ndarray, bins: int = 40) -> float:
+    """The share two samples' histograms have in common, bin by bin (the same bins, each
+    histogram summing to 1): 1 for identical histograms, 0 when no bin is shared."""
+    edges = np.histogram_bin_edges(np.concatenate([a, b]), bins=bins)
+    return float(np.minimum(np.histogram(a, edges)[0] / len(a), np.histogram(b, edges)[0] / len(b)).sum())
+
+
 def mcnemar(right_a: np.ndarray, right_b: np.ndarray) -> dict:
     """McNemar's exact test of two judges on the same files: ``a_only`` (files only
     ``a`` gets right), ``b_only`` and the two-sided binomial p-value

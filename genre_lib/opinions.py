@@ -47,12 +47,13 @@ class Panel:
 
     @classmethod
     def of_run(cls, run, others: Sequence = (), plausibility: "Sequence[Plausibility]" = (),
-               file_windows: int | None = None) -> "Panel":
+               file_windows: int | None = None, also: Sequence = ()) -> "Panel":
         """A run's verdicts, then the RNN of each of ``others``, under both protocols, every
-        network voting with ``file_windows`` windows (default: the run's)."""
+        network voting with ``file_windows`` windows (default: the run's), then the verdicts
+        of ``also`` (judges of another kind, e.g. :func:`genre_lib.ear.load_ears`' ears)."""
         windows = int(file_windows or run.meta["file_windows"])
         verdicts = [v for p in PROTOCOLS for v in (*run.verdicts(p, windows), *other_rnns(run, others, p, windows))]
-        return cls(tuple(verdicts), tuple(run.genres), tuple(plausibility or ()))
+        return cls((*verdicts, *also), tuple(run.genres), tuple(plausibility or ()))
 
     def judge(self, table: np.ndarray) -> dict:
         """Every verdict's probabilities of one whole table, ``{"verdicts": {name: {protocol:

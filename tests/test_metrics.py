@@ -167,3 +167,14 @@ def test_independent_mistakes_share_about_the_chance_level_and_identical_ones_fa
     assert r["low"] < 1 < r["high"] and r["same_wrong_genre"] == 0
     same = shared_mistakes(a, a, y, n=300)
     assert same["both_wrong"] == same["a_wrong"] == same["same_wrong_genre"] and same["low"] > 3
+
+
+def test_histogram_overlap_against_counting_by_hand():
+    from genre_lib.metrics import histogram_overlap
+
+    a = np.array([0.0, 0.0, 1.0, 1.0])
+    b = np.array([0.0, 1.0, 1.0, 1.0])
+    # two bins (0 and 1): a has 1/2 and 1/2, b has 1/4 and 3/4; in common min(1/2, 1/4) + min(1/2, 3/4)
+    assert histogram_overlap(a, b, bins=2) == pytest.approx(0.25 + 0.5)
+    assert histogram_overlap(a, a) == pytest.approx(1.0)
+    assert histogram_overlap(np.zeros(5), np.ones(5), bins=2) == 0.0
