@@ -105,9 +105,10 @@ def render_audio(source, fs: int = 16000, seconds: float | None = None) -> np.nd
 LISTEN_SECONDS, LISTEN_FS = 6.0, 11025
 
 
-def listen(source, seconds: float = LISTEN_SECONDS, fs: int = LISTEN_FS):
+def listen(source, seconds: float | None = LISTEN_SECONDS, fs: int = LISTEN_FS):
     """An ``IPython.display.Audio`` player of the first ``seconds`` of notes (a note table
-    or a MIDI file's path), rendered by :func:`render_audio`: every listen of the series."""
+    or a MIDI file's path; None: all of them), rendered by :func:`render_audio`: every listen
+    of the series."""
     from IPython.display import Audio
 
     return Audio(render_audio(source, fs=fs, seconds=seconds), rate=fs)

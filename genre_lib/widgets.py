@@ -116,11 +116,13 @@ def flip_explorer(model, genres: Sequence[str], files: Sequence[str | Path], *, 
     and step through the flip with :func:`render_flip_step` (flips computed on first use
     and cached; labels of ``files`` relative to ``root``). Returns an ``ipywidgets.VBox``
     whose controls are attributes code can drive: ``.file``, ``.target``, ``.slider``,
-    and read: ``.image``, ``.text``, ``.result`` (the flip), ``.summary``."""
+    and read: ``.image``, ``.sound`` (the step's notes played, :func:`genre_lib.audio.listen`),
+    ``.text``, ``.result`` (the flip), ``.summary``."""
     import html
 
     import ipywidgets as w
 
+    from .audio import listen
     from .verdicts import RNNVerdict
 
     judge = RNNVerdict(model, genres, "first100")
@@ -128,8 +130,9 @@ def flip_explorer(model, genres: Sequence[str], files: Sequence[str | Path], *, 
     target_dd = w.Dropdown(options=list(genres), description="target", value=None)
     slider = w.IntSlider(min=0, max=0, value=0, description="step", continuous_update=False)
     image = w.Image(format="png")
+    sound = w.Audio(format="wav", autoplay=False)
     text = w.HTML()
-    box = _view([w.HBox([file_dd, target_dd]), slider, image, text],
+    box = _view([w.HBox([file_dd, target_dd]), slider, image, sound, text],
                 f"flip explorer: {len(files)} files, target genres {', '.join(genres)}")
     cache: dict[tuple[str, str], FlipResult | str] = {}
     box.result = None
@@ -141,6 +144,7 @@ def flip_explorer(model, genres: Sequence[str], files: Sequence[str | Path], *, 
             return
         fig, line = render_flip_step(res, slider.value, genres)
         image.value = figure_png(fig)
+        sound.value = listen(res.trajectory_tables[slider.value], seconds=None).data  # the whole excerpt: flips change its end
         box.summary = line
         text.value = f"<code>{html.escape(line)}</code><br>{html.escape(_reread(res, genres))}"
 
@@ -172,7 +176,7 @@ def flip_explorer(model, genres: Sequence[str], files: Sequence[str | Path], *, 
     file_dd.observe(new_file, names="value")
     target_dd.observe(refresh, names="value")
     slider.observe(redraw, names="value")
-    box.file, box.target, box.slider, box.image, box.text = file_dd, target_dd, slider, image, text
+    box.file, box.target, box.slider, box.image, box.sound, box.text = file_dd, target_dd, slider, image, sound, text
     target_dd.value = _other_genre(model, genres, file_dd.value) or genres[0]
     refresh()
     return box

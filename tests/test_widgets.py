@@ -92,6 +92,12 @@ def test_explorer_controls_redraw_the_right_frame_and_flip(explorer, tmp_path: P
     box.slider.value = box.slider.max // 2
     middle = result.trajectory_tables[box.slider.value]
     np.testing.assert_allclose(shown_probs(box.summary, genres), frame_probs(demo.model, middle, tmp_path), atol=0.006)
+    # the step's notes are heard: the sound is the listen of that step's table, and another step sounds otherwise
+    from genre_lib.audio import listen
+
+    assert box.sound.value == listen(middle, seconds=None).data
+    box.slider.value = 0
+    assert box.sound.value == listen(result.trajectory_tables[0], seconds=None).data != listen(middle, seconds=None).data
 
     # the other target genre: the file's own genre, nothing to flip, and the widget says so
     own = genres[demo.predicted[0]]
