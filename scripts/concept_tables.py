@@ -7,7 +7,12 @@ state, and the answer, written to results/concepts-<run>.json.
 One command writes both files (``--runs`` to choose): ``models/jazz-electronic`` judged
 with ``models/jazz-electronic-order`` (the ``9-order`` network, same split) beside it,
 and ``models/four-genres``. Every random choice (bootstrap, control labels) takes
-``--seed``. It prints each step's time and the two-sentence answers.
+``--seed``. It prints each step's time and the two-sentence answers. ``--ear`` asks the
+audio judge too (``genre_lib.ear``, calibrated by ``scripts/ear_eval.py``): it plays every
+edited file, so it takes most of the time; the committed tables were made by
+
+    python scripts/concept_tables.py ../shared/midi --runs jazz-electronic --ear --ear-protocols first100 file
+    python scripts/concept_tables.py ../shared/midi --runs four-genres --ear
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from genre_lib import __version__
 from genre_lib.concept_study import (answer, data_table, edit_table, judges_for, load_files, probe_table,
                                      probe_windows, render)
 from genre_lib.concepts import CONCEPTS, NAMES, measure
+from genre_lib.ear import load_ears
 from genre_lib.edits import EDITS, HORSE, SIDE_EFFECTS
 from genre_lib.paths import MODELS_DIR, PROJECT
 from genre_lib.protocols import PROTOCOLS
@@ -40,6 +46,11 @@ def main() -> int:
     ap.add_argument("--runs", nargs="+", choices=list(STUDIES), default=list(STUDIES))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=PROJECT / "results")
+    ap.add_argument("--ear", action="store_true",
+                    help="the audio judge too, calibrated in <out>/ear-<run>.json (scripts/ear_eval.py); "
+                         "it plays every edited file, so the table takes tens of minutes")
+    ap.add_argument("--ear-protocols", nargs="+", choices=PROTOCOLS, default=["first100"],
+                    help="the protocols the ear judges under (file plays 4 windows a file: four times the time)")
     args = ap.parse_args()
     clock = time.perf_counter()
 
@@ -61,7 +72,9 @@ def main() -> int:
         files = load_files(args.data_dir, run.genres, run.meta["split"]["test_files"])
         rendered = render(files)
         say(f"{name}: {len(files.paths)} held-out files read, {len(EDITS)} edits rendered")
-        table = edit_table(files, {p: judges_for(run, p, others) for p in PROTOCOLS}, rendered, args.seed)
+        ears = load_ears(args.out / f"ear-{name}.json", run.genres) if args.ear else {}
+        judges = {p: judges_for(run, p, others) + ([ears[p]] if p in ears and p in args.ear_protocols else []) for p in PROTOCOLS}
+        table = edit_table(files, judges, rendered, args.seed)
         say(f"{name}: edit table judged")
         # how far each edit moves the concepts it is not about, on the files it changed: the median
         # |change| (shares in their units, tempo and density relative to the file's value) and its side effects
@@ -75,11 +88,12 @@ def main() -> int:
         w = probe_windows(run, files)
         probes = probe_table(w["states"], w["surface"], w["values"], w["groups"], w["files"], args.seed)
         say(f"{name}: probes of {len(w['files'])} windows")
-        judges = list(dict.fromkeys(r["judge"] for r in table["rows"]))
+        judged = list(dict.fromkeys((r["judge"], r["protocol"]) for r in table["rows"]))
         result = {
             "how": {"command": "python scripts/concept_tables.py " + " ".join(sys.argv[1:]), "seed": args.seed,
                     "genre_lib": __version__, "date": datetime.date.today().isoformat(), "run": f"models/{name}",
                     "others": {k: f"models/{v}" for k, v in STUDIES[name].items()},
+                    **({"ear": f"results/ear-{name}.json (calibration), under {', '.join(args.ear_protocols)}"} if args.ear else {}),
                     "files": "the run's held-out test files (run.json split.test_files)", "skipped": files.skipped,
                     "data": "every readable file of the run's genres (per-genre concepts)"},
             "concepts": CONCEPTS, "edits": {k: e.text for k, e in EDITS.items()}, "horse": list(HORSE),
@@ -87,7 +101,7 @@ def main() -> int:
             "data": {"files": {g: int(len(collection[g])) for g in run.genres},
                      "table": data_table(values, labels, run.genres)},
             "table": table,
-            "answers": {f"{j} {p}": answer(table, j, p) for j in judges for p in PROTOCOLS},
+            "answers": {f"{j} {p}": answer(table, j, p) for j, p in judged},
             "probes": {"what": "logistic probe of the GRU's final state per 100-note window (file protocol windows), "
                                "label: concept above its median over these windows; 5-fold group CV; control: the "
                                "labels shuffled over windows; surface: the same probe on the window's 48 note statistics",

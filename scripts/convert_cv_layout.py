@@ -45,10 +45,11 @@ def convert(result: dict) -> dict:
     return result
 
 
-for path in map(Path, sys.argv[1:]):
-    result = json.loads(path.read_text())
-    if "rnn_file" not in result.get("summary", {}):
-        print(f"{path}: not the old cross-validation layout; left alone")
-        continue
-    path.write_text(json.dumps(convert(result), indent=1) + "\n")
-    print(f"{path}: converted")
+if __name__ == "__main__":
+    for path in map(Path, sys.argv[1:]):
+        result = json.loads(path.read_text())
+        if "rnn_file" not in result.get("summary", {}):
+            print(f"{path}: not the old cross-validation layout; left alone")
+            continue
+        path.write_text(json.dumps(convert(result), indent=1) + "\n")
+        print(f"{path}: converted")

@@ -517,11 +517,14 @@ def concepts_section(results_dir: Path, out: Path) -> str:
             if not results_pages.is_concepts(rec):
                 raise ValueError("not a concepts result")
             T, horse = rec["table"], set(rec["horse"])
-            judges = list(dict.fromkeys(r["judge"] for r in T["rows"]))
+            judges = list(dict.fromkeys(r["judge"] for r in T["rows"] if r["protocol"] == "file"))
             rows = {(r["edit"], r["judge"]): r for r in T["rows"] if r["protocol"] == "file"}
             heard = {j: {r["edit"] for r in movers(T, j, "file")[1]} for j in judges}
             answers = "".join(f"<p class='answer'><b>{_e(p)}</b>: {_e(results_pages.concept_answer(T, 'rnn', p))}</p>"
                               for p in ("file", "first100"))
+            # the ear, where it judged the edits (scripts/concept_tables.py --ear, --ear-protocols)
+            answers += "".join(f"<p class='answer'><b>the ear, {_e(p)}</b>: {_e(results_pages.concept_answer(T, 'ear', p))}</p>"
+                               for p in ("file", "first100") if any(r["judge"] == "ear" and r["protocol"] == p for r in T["rows"]))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             parts.append(_missing(f"<code>{_e(shown(path))}</code> could not be read: {_e(exc)}"))
             continue
@@ -540,7 +543,7 @@ def concepts_section(results_dir: Path, out: Path) -> str:
             body.append(f"<tr><td>{name}</td>{''.join(cells)}</tr>")
         parts.append(
             f"<h3><code>{_e(rec['how']['run'])}</code>: {T['files']} held-out test files, {_e(', '.join(T['genres']))}</h3>"
-            f"<p class='small'>The RNN's answer (<code>genre_lib.concept_study.answer</code>):</p>{answers}"
+            f"<p class='small'>The answer (<code>genre_lib.concept_study.answer</code>):</p>{answers}"
             f"<table class='wide'><caption>Share of verdicts each edit changes under <code>file</code> [95 % interval], "
             f"per judge; <b>bold</b>: its interval's low end is above every horse test's share; every table, both "
             f"protocols, the margins, the concepts per genre and the probes: {_results_link(path.stem, out)}</caption>"

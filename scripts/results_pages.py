@@ -737,7 +737,8 @@ def concepts_page(name: str, rec: dict) -> Page:
                  f"Files edited: {how['files']}; {T['files']} files, {len(how.get('skipped', []))} skipped",
                  "Judges: " + ", ".join(f"{judge_label(j)}" + (f" (`{how['others'][j]}`)" if j in how.get("others", {}) else "")
                                         for j in judges)
-                 + f" of `{how['run']}`, each under both protocols (" + "; ".join(PROTOCOL_WORDS[p] for p in PROTOCOLS) + ")",
+                 + f" of `{how['run']}`, each under both protocols (" + "; ".join(PROTOCOL_WORDS[p] for p in PROTOCOLS) + ")"
+                 + (f"; the ear: {how['ear']}" if "ear" in how else ""),
                  f"Margin: {T['margin']}",
                  f"Intervals: {T['bootstrap']} bootstrap resamples of the files, seed {T['seed']}",
                  f"Data per genre: {how['data']}: " + ", ".join(f"{g} {n}" for g, n in rec["data"]["files"].items())
@@ -760,6 +761,8 @@ def concepts_page(name: str, rec: dict) -> Page:
              "moves*: concepts the edit is known to move besides its own (`genre_lib.edits.SIDE_EFFECTS`).")
 
     for j in judges:
+        # the ear may judge under one protocol only (scripts/concept_tables.py --ear-protocols)
+        protocols = [p for p in PROTOCOLS[::-1] if any(r["protocol"] == p and r["judge"] == j for r in T["rows"])]
         mine = {p: [r for r in T["rows"] if r["judge"] == j and r["protocol"] == p] for p in protocols}
         level = {p: movers(T, j, p)[0] for p in protocols}
         heard = {p: {r["edit"] for r in movers(T, j, p)[1]} for p in protocols}
@@ -790,6 +793,28 @@ def concepts_page(name: str, rec: dict) -> Page:
                  + "): the rule of the answer above. *Margin change*: the mean change of log p(true genre) − max log "
                  "p(other genre) (negative: the edit moves the file away from its own genre). *Changed to*: the genres "
                  "the changed verdicts went to.")
+
+    ear_protocols = [p for p in PROTOCOLS if any(r["judge"] == "ear" and r["protocol"] == p for r in T["rows"])]
+    for p in ear_protocols:  # does the ear's genre move with the RNN's, edit by edit?
+        by = {(r["edit"], r["judge"]): r for r in T["rows"] if r["protocol"] == p}
+        heard = {j: {r["edit"] for r in movers(T, j, p)[1]} for j in ("rnn", "ear")}
+        body = [[f"*{e} (horse test)*" if e in horse else e]
+                + [share_interval(by[e, j]["flipped"], by[e, j]["flipped_interval"]) for j in ("rnn", "ear")]
+                + [value_interval(by[e, j]["margin"], by[e, j]["margin_interval"]) for j in ("rnn", "ear")]
+                for e in edits if (e, "ear") in by]
+        both = [e for e in edits if e in heard["rnn"] & heard["ear"]]
+        only = {j: [e for e in edits if e in heard[j] - heard[k]] for j, k in (("rnn", "ear"), ("ear", "rnn"))}
+        hears = {"first100": "the first 100 notes of the edited file", "file": "4 windows of the edited file"}[p]
+        page.add(f"ear-beside-rnn-{p}", f"Does the ear hear the edits the RNN hears? (`{p}`)",
+                 f"Heard by both (more verdicts changed than by any of the judge's horse tests): {', '.join(both) or 'none'}; "
+                 f"by the RNN only: {', '.join(only['rnn']) or 'none'}; by the ear only: {', '.join(only['ear']) or 'none'}.\n\n"
+                 + table(["edit", "the RNN: verdicts changed [95 %]", "the ear: verdicts changed [95 %]",
+                          "the RNN: margin change [95 %]", "the ear: margin change [95 %]"], body, right={1, 2, 3, 4})
+                 + f"\n\nThe ear (an audio tagger, `genre_lib.ear`) hears {hears} played"
+                 + (" (it judges the edits under `first100` only: under `file` it plays 4 windows a file, four times "
+                    "the time)" if ear_protocols == ["first100"] else "")
+                 + ". Its margin is a calibrated logistic regression's, the RNN's its logits': compare signs and "
+                 "intervals, not sizes.")
 
     rows = [[code(c), text] for c, text in rec["concepts"].items()]
     page.add("concepts", "The concepts", table(["concept", "what it measures (`genre_lib.concepts`)"], rows, right=set()))

@@ -214,9 +214,10 @@ def test_cli_concepts_gives_the_table_and_its_answer(demo_run, demo_dir, tmp_pat
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("name, files, judges", [("jazz-electronic", 203, {"rnn", "baseline", "combined", "9-order"}),
-                                                 ("four-genres", 428, {"rnn", "baseline", "combined"})])
-def test_stored_tables_cover_every_held_out_file_edit_and_judge_and_state_their_answer(name, files, judges):
+@pytest.mark.parametrize("name, files, judges, ear", [
+    ("jazz-electronic", 203, {"rnn", "baseline", "combined", "9-order"}, {"first100", "file"}),
+    ("four-genres", 428, {"rnn", "baseline", "combined"}, {"first100"})])
+def test_stored_tables_cover_every_held_out_file_edit_and_judge_and_state_their_answer(name, files, judges, ear):
     """results/concepts-<run>.json (scripts/concept_tables.py): all held-out files, every edit,
     judge and protocol, the answers as :func:`answer` computes them from the stored table."""
     import json
@@ -226,8 +227,9 @@ def test_stored_tables_cover_every_held_out_file_edit_and_judge_and_state_their_
     stored = json.loads((PROJECT / "results" / f"concepts-{name}.json").read_text())
     table = stored["table"]
     assert table["files"] == files and not stored["how"]["skipped"]
+    assert set(stored["how"]["ear"].split(" under ")[-1].split(", ")) == ear  # the ear: its protocols only
     assert {(r["edit"], r["judge"], r["protocol"]) for r in table["rows"]} == {
-        (e, j, p) for e in EDITS for j in judges for p in ("first100", "file")}
+        (e, j, p) for e in EDITS for j in judges for p in ("first100", "file")} | {(e, "ear", p) for e in EDITS for p in ear}
     for key, text in stored["answers"].items():
         assert text == answer(table, *key.split(" "))
     assert {r["concept"] for r in stored["probes"]["rows"]} == set(NAMES)

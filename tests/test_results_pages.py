@@ -72,7 +72,7 @@ def test_a_concepts_page_shows_the_edit_tables_answers_data_and_probes(name):
     rows = rec["table"]["rows"]
     for judge in dict.fromkeys(r["judge"] for r in rows):
         section = _section(page, f"{name}#judge-{judge}")
-        for p in ("file", "first100"):
+        for p in {r["protocol"] for r in rows if r["judge"] == judge}:  # the ear: its protocols only
             assert rec["answers"][f"{judge} {p}"] in section, (judge, p)
             mine = [r for r in rows if r["judge"] == judge and r["protocol"] == p]
             level = max(r["flipped"] for r in mine if r["edit"] in rec["horse"])
@@ -96,6 +96,31 @@ def test_a_concepts_page_shows_the_edit_tables_answers_data_and_probes(name):
             lo, hi = r["selectivity_interval"]
             assert f"| `{r['concept']}` | {r['windows']} |" in probes
             assert f"{r['selectivity']:+.3f} [{lo:+.3f}, {hi:+.3f}]" in probes
+
+
+@pytest.mark.parametrize("name, protocols", [("concepts-jazz-electronic", ("first100", "file")),
+                                             ("concepts-four-genres", ("first100",))])
+def test_a_concepts_page_sets_the_ear_beside_the_rnn(name, protocols):
+    """Per protocol the ear judged: each edit's two shares of verdicts changed, and which
+    edits each hears, checked against the JSON's rows by hand (a row's interval above the
+    largest share a horse test of the same judge changes)."""
+    rec = json.loads((RESULTS_DIR / f"{name}.json").read_text())
+    page = (RESULTS_DIR / f"{name}.md").read_text(encoding="utf-8")
+    for p in protocols:
+        section = _section(page, f"{name}#ear-beside-rnn-{p}")
+        rows = {(r["edit"], r["judge"]): r for r in rec["table"]["rows"] if r["protocol"] == p}
+        heard = {}
+        for j in ("rnn", "ear"):
+            level = max(rows[h, j]["flipped"] for h in rec["horse"])
+            heard[j] = [e for e in rec["edits"] if e not in rec["horse"] and rows[e, j]["flipped_interval"][0] > level]
+        both = [e for e in heard["rnn"] if e in heard["ear"]]
+        assert f"Heard by both (more verdicts changed than by any of the judge's horse tests): {', '.join(both) or 'none'};" in section
+        assert f"by the ear only: {', '.join(e for e in heard['ear'] if e not in both) or 'none'}." in section
+        for e in rec["edits"]:
+            line = next(ln for ln in section.splitlines() if ln.startswith((f"| {e} |", f"| *{e} (horse test)* |")))
+            cells = [f"{100 * rows[e, j]['flipped']:.1f} % [{100 * rows[e, j]['flipped_interval'][0]:.1f}, "
+                     f"{100 * rows[e, j]['flipped_interval'][1]:.1f}]" for j in ("rnn", "ear")]
+            assert f"| {cells[0]} | {cells[1]} |" in line, (p, e, line)
 
 
 @pytest.mark.parametrize("name", ["ear-jazz-electronic", "ear-four-genres"])
