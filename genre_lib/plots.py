@@ -339,7 +339,10 @@ def flip_frame_figure(base: np.ndarray, table: np.ndarray, probs: np.ndarray, pr
 
 def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str = "file", ax=None):
     """The share of verdicts each edit changes (:func:`genre_lib.concept_study.edit_table`)
-    per judge with its 95 % interval; horse tests grey, a dotted line at their most."""
+    per judge with its 95 % interval; horse tests grey, a dotted line per judge at the most
+    one of its horse tests changes (the bar :func:`~genre_lib.concept_study.movers` sets)."""
+    from matplotlib.patches import Patch
+
     from .edits import HORSE
 
     rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]
@@ -348,9 +351,11 @@ def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str
     _interval_bars(ax, edits, [(judge, {r["edit"]: (r["flipped"], *r["flipped_interval"])
                                         for r in rows if r["judge"] == judge},
                                 lambda e, j=j: "0.7" if e in HORSE else f"C{j}") for j, judge in enumerate(judges)])
-    horse = max(r["flipped"] for r in rows if r["edit"] in HORSE)
-    ax.axvline(horse, color="0.3", ls=":", lw=1, label=f"most a horse test changes ({horse:.1%})")
+    for j, judge in enumerate(judges):
+        horse = max(r["flipped"] for r in rows if r["judge"] == judge and r["edit"] in HORSE)
+        ax.axvline(horse, color=f"C{j}", ls=":", lw=1.2, label=f"{judge}: most a horse test changes ({horse:.1%})")
+    handles, _ = ax.get_legend_handles_labels()
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
     ax.set(xlabel=f"verdicts changed by the edit ({protocol}), 95 % interval")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(handles=handles + [Patch(color="0.7", label="horse tests (grey bars)")], fontsize=8, loc="lower right")
     return ax

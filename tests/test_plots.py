@@ -138,3 +138,22 @@ def test_drum_lane_has_one_drums_tick_and_no_pitch_numbers():
     # every other tick is a pitch, above the dashed line that starts the drum lane
     assert all(v >= 60 - 2 for k, v in ticks.items() if k != "drums")
     plt.close(fig)
+
+
+def test_the_edit_table_draws_each_judges_horse_bar_at_its_own_horse_tests():
+    """One dotted line per judge, at the largest share one of its own horse tests changes
+    (the bar genre_lib.concept_study.movers sets), worked out by hand from the rows."""
+    from genre_lib.plots import plot_edit_table
+
+    def row(edit, judge, flipped):
+        return {"edit": edit, "judge": judge, "protocol": "file", "flipped": flipped,
+                "flipped_interval": [flipped / 2, flipped * 1.5]}
+
+    table = {"rows": [row("drop drums", "rnn", 0.10), row("transpose +2", "rnn", 0.01), row("tempo -6%", "rnn", 0.02),
+                      row("drop drums", "9-order", 0.08), row("transpose +2", "9-order", 0.04),
+                      row("tempo -6%", "9-order", 0.03), row("drop drums", "baseline", 0.5)]}
+    ax = plot_edit_table(table, judges=("rnn", "9-order"))
+    lines = {ln.get_label(): ln.get_xdata()[0] for ln in ax.get_lines() if ln.get_linestyle() == ":"}
+    assert lines == {"rnn: most a horse test changes (2.0%)": 0.02, "9-order: most a horse test changes (4.0%)": 0.04}
+    assert "horse tests (grey bars)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(ax.figure)
