@@ -236,8 +236,7 @@ def reusable_rows(args, names: list[str], n_files: int) -> dict:
 def judges_main(args) -> None:
     """``--judges``: second opinions on flips under several settings (module docstring)."""
     from genre_lib import plausibility as P
-    from genre_lib.dataset import load_dataset
-    from genre_lib.evaluate import align_labels
+    from genre_lib.evaluate import run_data
     from genre_lib.flip import FlipSettings, optimize_delta
     from genre_lib.metrics import bootstrap_interval
     from genre_lib.opinions import Panel, ask
@@ -247,8 +246,7 @@ def judges_main(args) -> None:
     run = load_run(args.run)
     siblings = {name: load_run(args.run.parent / f"{args.run.name}-{name}") for name in SIBLINGS}
     measures = P.load(args.run)
-    data = load_dataset(args.data, list(run.genres), max_notes=run.max_notes, progress=False)
-    y = align_labels(data, run.genres)
+    data, y = run_data(run, args.data)
     try:
         test, unseen = run.split(data).test, False
     except RunError:

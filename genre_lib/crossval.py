@@ -15,7 +15,7 @@ from .configs import ModelConfig
 from .data_source import data_record
 from .dataset import Dataset
 from .metrics import classification_metrics, mean_sd, misclassified, pair_accuracy, shared_mistakes
-from .paths import write_atomic
+from .paths import write_json
 from .probes import KEPT_PROBES, order_and_top_attribute, probe_table
 from .protocols import FILE_WINDOWS, PROTOCOLS
 from .splits import group_folds
@@ -135,7 +135,7 @@ def shared_errors(result: dict, protocol: str = "file", a: str = "rnn", b: str =
 
 def save_cv(result: dict, path: str | Path, overwrite: bool = False) -> Path:
     """Write a :func:`cross_validate` result as JSON (:func:`load_cv` reads it)."""
-    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(result, indent=1) + "\n"), overwrite)
+    return write_json(path, result, overwrite)
 
 
 def load_cv(path: str | Path) -> dict:

@@ -3,6 +3,7 @@ the report ``genre-lib evaluate`` prints."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -35,6 +36,15 @@ def align_labels(data: "Dataset", model_genres: Sequence[str]) -> np.ndarray:
         )
     order = np.array([model_genres.index(g.lower()) for g in data.genres], dtype=np.int64)
     return order[data.y]
+
+
+def run_data(run: "Run", root: str | Path, progress: bool = False) -> tuple["Dataset", np.ndarray]:
+    """The files of ``run``'s genres under ``root``, cut as the run reads them (its
+    ``max_notes``), and their labels in the run's genre order (:func:`align_labels`)."""
+    from .dataset import load_dataset
+
+    data = load_dataset(root, list(run.genres), max_notes=run.max_notes, progress=progress)
+    return data, align_labels(data, run.genres)
 
 
 def evaluate_run(run: "Run", data: "Dataset", protocol: str = "file", file_windows: int | None = None,

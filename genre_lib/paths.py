@@ -87,3 +87,12 @@ def write_atomic(path: str | Path, write: Callable[[Path], object], overwrite: b
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)
     return path
+
+
+def write_json(path: str | Path, obj: object, overwrite: bool = False, **dumps) -> Path:
+    """``obj`` as indented JSON (``json.dumps(obj, indent=1, **dumps)`` and a newline) at
+    ``path`` by :func:`write_atomic`: whole or absent, refused if there unless ``overwrite``."""
+    import json
+
+    text = json.dumps(obj, **{"indent": 1, **dumps}) + "\n"
+    return write_atomic(path, lambda tmp: tmp.write_text(text), overwrite)

@@ -552,11 +552,9 @@ def check_methods(model, X: np.ndarray, y: np.ndarray, *, ig_baseline: np.ndarra
 
 def save_checks(checks: MethodChecks, path, overwrite: bool = False):
     """Write :meth:`MethodChecks.to_dict` as JSON; :func:`load_checks` reads it."""
-    import json
+    from .paths import write_json
 
-    from .paths import write_atomic
-
-    return write_atomic(path, lambda tmp: tmp.write_text(json.dumps(checks.to_dict(), indent=1) + "\n"), overwrite)
+    return write_json(path, checks.to_dict(), overwrite)
 
 
 def with_meta(checks: MethodChecks, **meta) -> MethodChecks:

@@ -23,7 +23,6 @@ and its mean change, with 95 % bootstrap intervals over files).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -34,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from genre_lib.paths import PROJECT, SHARED_MIDI  # noqa: E402
+from genre_lib.paths import PROJECT, SHARED_MIDI, write_json  # noqa: E402
 
 sys.path.insert(0, str(PROJECT / "benchmarks"))
 from bench_flip import held_out_files  # noqa: E402  (the flip benchmark's sample of files)
@@ -67,41 +66,43 @@ def main() -> None:
     if args.json and args.json.exists() and not args.overwrite:
         sys.exit(f"ear_edits: {args.json} exists; not replaced (pass --overwrite)")
 
-    from genre_lib.dataset import load_dataset
     from genre_lib.ear import agreement, load_ears
-    from genre_lib.evaluate import align_labels
+    from genre_lib.evaluate import run_data
     from genre_lib.runs import load_run
+    from genre_lib.verdicts import predict_all
 
     run = load_run(args.run)
     genres = tuple(run.genres)
     ear = load_ears(args.ear, genres)["first100"]
-    data = load_dataset(args.data, list(genres), max_notes=run.max_notes, progress=False)
-    y = align_labels(data, genres)
+    data, y = run_data(run, args.data)
     train = run.split(data).train
     where = {p: i for i, p in enumerate(data.paths)}
     files = [where[p.relative_to(args.data).as_posix()] for p in held_out_files(run, args.data, args.n, args.seed)]
     rng = np.random.default_rng(args.seed)
     before = [data.table(i) for i in files]
     other = np.array([1 - y[i] if len(genres) == 2 else (y[i] + 1) % len(genres) for i in files])
-    judges = {"ear": lambda t: ear.predict_proba(t)}
-    for v in run.verdicts():
-        judges[v.name] = lambda t, v=v: v.predict_proba(t, "first100")
+    verdicts = run.verdicts("first100")
+
+    def judge(tables: list) -> dict:  # every judge's probabilities; the combined verdict from its parts'
+        return {"ear": ear.predict_proba(tables), **predict_all(verdicts, tables)}
+
+    p_before = judge(before)
     report = {"run": args.run.name, "command": "python scripts/ear_edits.py " + " ".join(sys.argv[1:]),
               "files": len(files), "sample_seed": args.seed, "protocol": "first100",
               "target": "the other genre (the flip benchmark's target)", "edits": {}}
     for edit, donor_genre in (("instruments of the other genre", other), ("instruments of the own genre", y[files])):
         donors = [rng.choice(train[(y[train] == g) & (train != i)]) for g, i in zip(donor_genre, files)]
         after = [swap_programs(t, data.table(d)) for t, d in zip(before, donors)]
+        p_after = judge(after)
         report["edits"][edit] = {"donors": [data.paths[d] for d in donors], "judges": {
-            name: agreement(judge(before), judge(after), other, seed=args.seed) for name, judge in judges.items()}}
+            name: agreement(p_before[name], p_after[name], other, seed=args.seed) for name in p_before}}
         print(f"\n{edit}: the {len(files)} files' first 100 notes (judged first100)")
         for name, a in report["edits"][edit]["judges"].items():
             print(f"  {name:10s} other genre after {a['agrees']:.2f} {np.round(a['agrees_95'], 2).tolist()} "
                   f"(before {a['agreed_before']:.2f}); p(other) rose for {a['rose']:.2f}, mean change "
                   f"{a['p_change']:+.3f} {np.round(a['p_change_95'], 3).tolist()}")
     if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.json}")
+        print(f"wrote {write_json(args.json, report, args.overwrite)}")
 
 
 if __name__ == "__main__":

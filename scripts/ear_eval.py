@@ -38,7 +38,6 @@ import dataclasses
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -48,18 +47,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 
-from genre_lib.paths import SHARED_MIDI, shown  # noqa: E402
+from genre_lib.paths import SHARED_MIDI, shown, write_json  # noqa: E402
+from genre_lib.protocols import PROTOCOLS  # noqa: E402
 
-PROTOCOLS = ("first100", "file")
 
 
-def auc(score: np.ndarray, positive: np.ndarray) -> float:
-    """The area under the ROC curve of ``score`` for ``positive`` (Mann-Whitney, ties halved)."""
+def pair_auc(rows: np.ndarray) -> np.ndarray:
+    """The ROC AUC of ``rows[..., 0]`` (a score) for ``rows[..., 1] > 0``, over the last
+    file axis (Mann-Whitney, ties halved): one value, or one per bootstrap resample; NaN
+    where a resample holds one class only."""
     from scipy.stats import rankdata
 
-    pos = np.asarray(positive, dtype=bool)
-    n1, n0 = pos.sum(), (~pos).sum()
-    return float((rankdata(score)[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)) if n1 and n0 else float("nan")
+    ranks, positive = rankdata(rows[..., 0], axis=-1), rows[..., 1] > 0
+    n1 = positive.sum(axis=-1)
+    n0 = positive.shape[-1] - n1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n1 * n0 > 0, ((ranks * positive).sum(axis=-1) - n1 * (n1 + 1) / 2) / (n1 * n0), np.nan)
 
 
 def judged(proba: np.ndarray, y: np.ndarray, genres: tuple, seed: int, pair_score=None) -> dict:
@@ -74,8 +77,7 @@ def judged(proba: np.ndarray, y: np.ndarray, genres: tuple, seed: int, pair_scor
             keep = (y == a) | (y == b)
             rows = np.stack([logp[keep, a] - logp[keep, b], y[keep] == a], axis=1)
             pairs[f"{genres[a]} vs {genres[b]}"] = {
-                "auc": auc(rows[:, 0], rows[:, 1] > 0),
-                "auc_95": bootstrap_interval(rows, lambda r: auc(r[:, 0], r[:, 1] > 0), seed=seed)}
+                "auc": float(pair_auc(rows)), "auc_95": bootstrap_interval(rows, pair_auc, seed=seed)}
     return {"accuracy": float(right.mean()), "accuracy_95": bootstrap_interval(right, seed=seed),
             "recall": {g: float(right[y == k].mean()) for k, g in enumerate(genres)}, "pair_auc": pairs,
             "confusion": [[int(((y == t) & (proba.argmax(1) == p)).sum()) for p in range(len(genres))]
@@ -195,16 +197,14 @@ def main() -> None:
     if args.json and args.json.exists() and not args.overwrite:
         sys.exit(f"ear_eval: {args.json} exists; not replaced (pass --overwrite)")
 
-    from genre_lib.dataset import load_dataset
     from genre_lib.ear import EarVerdict
-    from genre_lib.evaluate import align_labels
+    from genre_lib.evaluate import run_data
     from genre_lib.runs import load_run
-    from genre_lib.verdicts import score
+    from genre_lib.verdicts import judge
 
     run = load_run(args.run)
     genres = tuple(run.genres)
-    data = load_dataset(args.data, list(genres), max_notes=run.max_notes, progress=False)
-    y = align_labels(data, genres)
+    data, y = run_data(run, args.data)
     split = run.split(data)
     train, test = split.train, split.test
     need = np.arange(len(data)) if args.cv else np.concatenate([train, test])
@@ -216,8 +216,7 @@ def main() -> None:
         if k % 200 == 0:
             print(f"  heard {k} of {len(need)} files ({time.time() - t0:.0f} s)", flush=True)
 
-    tables = data.tables(test)
-    base = score(run.verdicts(), tables, y[test], genres)
+    base = judge([v for p in PROTOCOLS for v in run.verdicts(p)], data.tables(test))  # {protocol: {name: probabilities}}
     report = {"run": args.run.name, "command": "python scripts/ear_eval.py " + " ".join(sys.argv[1:]),
               "data": args.data.name, "genres": list(genres),
               "how": {"render": "genre_lib.audio: tinysoundfont 0.3.7 playing pretty_midi's TimGM6mb.sf2, 16 kHz",
@@ -227,7 +226,7 @@ def main() -> None:
                       "tagger": "musicnn 0.1.0 MSD_musicnn, ported to TensorFlow 2 (tests/test_ear.py)",
                       "calibration": f"logistic regression (C=1) on the standardised logits of the tags "
                                      f"{list(genres)}, fitted on the run's {len(train)} training files",
-                      "rnn_baseline": "the run's own, on the same files (genre_lib.verdicts.score)"},
+                      "rnn_baseline": "the run's own, on the same files (genre_lib.verdicts.judge)"},
               "n_train": int(len(train)), "n_test": int(len(test)),
               "chance": 1 / len(genres), "majority_share": float(np.bincount(y[test]).max() / len(test)),
               "calibration": {}, "test": {}, "ear_minus_rnn": {}, "test_files": {}}
@@ -237,8 +236,7 @@ def main() -> None:
         ear = EarVerdict(genres, p).fit([], y[train], scores=scores[p][train])
         report["calibration"][p] = dataclasses.asdict(ear)
         s = scores[p][test]
-        probs = {"rnn": base.probabilities["rnn"][p], "baseline": base.probabilities["baseline"][p],
-                 "combined": base.probabilities["combined"][p], "ear": ear.predict_proba([], scores=s),
+        probs = {**base[p], "ear": ear.predict_proba([], scores=s),
                  "ear tags-all": all_tags(scores[p][train], y[train], s, genres)}
         raw, logit = tags_argmax(s, genres)
         report["test"][p] = {who: judged(pr, y[test], genres, args.seed) for who, pr in probs.items()}
@@ -253,9 +251,7 @@ def main() -> None:
     if args.cv:
         report["cv_shared_mistakes"] = cv_shared(args.cv, data, scores, genres, args.seed)
     rng = np.random.default_rng(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
-        os.environ["GENRE_CACHE"] = tmp  # heard afresh
-        report["cost_per_file"] = cost([data.table(i) for i in rng.choice(test, 20, replace=False)], args.seed)
+    report["cost_per_file"] = cost([data.table(i) for i in rng.choice(test, 20, replace=False)], args.seed)
 
     for p in PROTOCOLS:
         print(f"\n{p}: {len(test)} held-out test files (chance {report['chance']:.2f}, majority "
@@ -273,9 +269,7 @@ def main() -> None:
                   f"both get wrong {c['ear_right_where_both_wrong']['share_95']}")
     print("\ncost per file:", report["cost_per_file"])
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.json}")
+        print(f"wrote {write_json(args.json, report, args.overwrite)}")
 
 
 if __name__ == "__main__":

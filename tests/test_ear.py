@@ -16,7 +16,7 @@ import pytest
 
 from genre_lib import ear
 from genre_lib.verdicts import Verdict, score
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, needs_shared
 
 sys.path.insert(0, str(PROJECT / "scripts"))
 from musicnn_reference import test_clip as reference_clip  # noqa: E402
@@ -134,3 +134,50 @@ def test_the_committed_ear_results_hold_together(run):
         assert np.mean(right) == pytest.approx(result["test"][p]["ear"]["accuracy"])
         assert result["test"][p]["ear"]["accuracy_95"][0] < np.mean(right) < result["test"][p]["ear"]["accuracy_95"][1]
     assert result["port_check"]["max_abs_tag_difference"] < 1e-4
+
+
+def test_the_ear_evaluation_scores_pairs_like_mann_whitney(monkeypatch):
+    """scripts/ear_eval.py's per-pair AUC (log p(a) - log p(b) over the pair's files) equals
+    the Mann-Whitney U statistic over the product of the pair's sizes (scipy), and its
+    bootstrap interval, each resample scored on its own, brackets it."""
+    from scipy.stats import mannwhitneyu
+
+    for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.setenv(k, __import__("os").environ.get(k, "0"))  # the script's import sets defaults: not here
+    import ear_eval
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 120)
+    proba = rng.dirichlet(np.ones(3), 120) + np.eye(3)[y] * 0.3
+    proba /= proba.sum(axis=1, keepdims=True)
+    got = ear_eval.judged(proba, y, ("a", "b", "c"), seed=0)
+    logp = np.log(proba)
+    for i, j in ((0, 1), (0, 2), (1, 2)):
+        score = logp[:, i] - logp[:, j]
+        u = mannwhitneyu(score[y == i], score[y == j]).statistic
+        pair = got["pair_auc"][f"{'abc'[i]} vs {'abc'[j]}"]
+        assert pair["auc"] == pytest.approx(u / ((y == i).sum() * (y == j).sum()))
+        assert pair["auc_95"][0] < pair["auc"] < pair["auc_95"][1] and pair["auc_95"][1] - pair["auc_95"][0] < 0.5
+    assert got["accuracy"] == pytest.approx(np.mean(proba.argmax(1) == y))
+
+
+@pytest.mark.slow  # plays and tags 40 files' first notes (TensorFlow), reads the real collection
+@needs_shared
+def test_ear_edits_remakes_its_committed_result(tmp_path):
+    """scripts/ear_edits.py run as results/ear-edits-jazz-electronic.json says it was made
+    gives that file's figures again: the script runs on today's genre_lib."""
+    import subprocess
+
+    committed = json.loads((PROJECT / "results" / "ear-edits-jazz-electronic.json").read_text())
+    out = tmp_path / "ear-edits.json"
+    args = committed["command"].split()[2:]
+    args[args.index("--json") + 1] = str(out)
+    subprocess.run([sys.executable, str(PROJECT / "scripts" / "ear_edits.py"), *args], cwd=PROJECT, check=True,
+                   capture_output=True)
+    again = json.loads(out.read_text())
+    assert again["edits"].keys() == committed["edits"].keys()
+    for edit, block in committed["edits"].items():
+        assert again["edits"][edit]["donors"] == block["donors"]
+        for who, a in block["judges"].items():
+            for key, value in a.items():
+                assert again["edits"][edit]["judges"][who][key] == pytest.approx(value, abs=1e-9), (edit, who, key)
