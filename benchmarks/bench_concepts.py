@@ -52,7 +52,6 @@ def main() -> None:
     judges = {p: [timed(j, p) for j in judges_for(run, p, others)] for p in PROTOCOLS}
     clock = time.perf_counter()
     files = load_files(args.data_dir, run.genres, run.meta["split"]["test_files"])
-    spent["read files"] = time.perf_counter() - clock
     t = time.perf_counter()
     for js in judges.values():  # the first call of a network traces it: set-up, not the table
         for j in js:

@@ -72,19 +72,21 @@ def load_files(root: str | Path, genres: Sequence[str], paths: Sequence[str] | N
 
 
 def _margin(p: np.ndarray, y: np.ndarray) -> np.ndarray:
-    logp = np.log(np.maximum(p, 1e-300))
-    return logp[np.arange(len(y)), y] - np.where(np.eye(p.shape[1], dtype=bool)[y], -np.inf, logp).max(1)
+    from .inference import objective_value
+
+    return objective_value(np.log(np.maximum(p, 1e-300)), y, "margin")
 
 
 def render(files: Files, edits: Sequence[str] = tuple(EDITS), shift: bool = True) -> dict:
-    """Each edit of each file, rendered once: ``{edit: {"index", "tables", "shift"}}``
-    (tables None under 100 notes; ``shift=False``: concepts not measured)."""
+    """Each edit of each file, rendered once: ``{edit: {"index", "tables", "before", "shift"}}``
+    (tables None under 100 notes; ``before``: the changed files' concepts before the edit;
+    ``shift=False``: concepts not measured)."""
     base, out = np.array([measure(p) if shift else np.full(len(NAMES), np.nan) for p in files.pieces]), {}
     for name in edits:
         done = [(i, q) for i, p in enumerate(files.pieces) for q in [edit(p, name)] if q is not p]
         index = np.array([i for i, _ in done], dtype=np.int64)
         after = np.array([measure(q) if shift else base[i] for i, q in done]).reshape(-1, len(NAMES))
-        out[name] = {"index": index, "shift": after - base[index], "tables": [
+        out[name] = {"index": index, "before": base[index], "shift": after - base[index], "tables": [
             t if len(t) >= FIRST_N and (t[:, DRUM] < 0.5).any() else None for t in (to_table(q)[0] for _, q in done)]}
     return out
 
@@ -209,13 +211,13 @@ def probe_table(states: np.ndarray, surface: np.ndarray, values: np.ndarray, gro
 
 def probe_windows(run: "Run", files: Files) -> dict:
     """The ``file`` protocol's windows of every file: the RNN's states, statistics, concepts."""
-    from .note_statistics import note_statistics
+    from .note_statistics import statistics
     from .windows import even_starts, even_windows
 
     k, n = int(run.meta["file_windows"]), run.max_notes
     windows, owner = even_windows(files.tables, k, n)
     values = np.array([measure(p, r[s:s + n]) for p, r in zip(files.pieces, files.rows) for s in even_starts(len(r), k, n)])
-    return {"states": hidden_states(run, windows), "surface": np.array([note_statistics(w) for w in windows]),
+    return {"states": hidden_states(run, windows), "surface": statistics(windows),
             "values": values, "groups": np.array(files.groups)[owner], "files": owner}
 
 

@@ -41,6 +41,8 @@ NAMES: tuple[str, ...] = tuple(CONCEPTS)
 #: the GM program range [low, high) of each instrument share
 FAMILIES: dict[str, tuple[int, int]] = {"piano": (0, 8), "organ": (16, 24), "guitar": (24, 32), "strings": (40, 56),
                                         "brass_reeds": (56, 80), "synth": (80, 104)}
+#: the GM program range [low, high) of the bass
+BASS: tuple[int, int] = (32, 40)
 #: a note is "on" a beat position within this share of a beat (a 32nd triplet: 42 ms at 120 bpm)
 TOL = 1 / 12
 #: where an off-beat eighth counts as straight, [low, high), and as swung, [high, top] (beat fractions)
@@ -198,7 +200,7 @@ def measure(piece: Piece, rows: np.ndarray | None = None) -> np.ndarray:
     out["four_on_floor"] = _bar_hits(piece, drum & np.isin(pitch, KICKS), grid, (0, 1, 2, 3))
     mask = chords(start[pitched], pitch[pitched], tpq)[1]
     out["sevenths"] = SEVENTH[mask[CLASSES[mask] >= 3]].mean() if (CLASSES[mask] >= 3).any() else np.nan
-    bass = pitched & (program >= 32) & (program < 40)
+    bass = pitched & (program >= BASS[0]) & (program < BASS[1])
     out["walking_bass"] = _walking(start[bass], pitch[bass], tpq) / beats
     for name, (lo, hi) in FAMILIES.items():
         out[name] = ((program >= lo) & (program < hi))[pitched].mean()

@@ -12,7 +12,8 @@ from typing import Callable
 
 import numpy as np
 
-from .concepts import CLASSES, GRID, KICKS, ROOTS, SEVENTH, SNARES, STRAIGHT, SWUNG, TOP, Piece, beat_hits, chords
+from .concepts import (BASS, CLASSES, FAMILIES, GRID, KICKS, ROOTS, SEVENTH, SNARES, STRAIGHT, SWUNG, TOP, Piece, beat_hits,
+                       chords)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ _SEVENTH_UP = _seventh_moves()
 def drop_sevenths(p: Piece) -> Piece:
     """Each chord's seventh moved up to its root, bass notes untouched."""
     n, pitched = p.notes, ~p.notes["drum"]
-    move, pitch = pitched & ~((n["program"] >= 32) & (n["program"] < 40)), n["pitch"].copy()
+    move, pitch = pitched & ~((n["program"] >= BASS[0]) & (n["program"] < BASS[1])), n["pitch"].copy()
     for _ in range(3):
         chord, mask = chords(n["start"][pitched], pitch[pitched], p.tpq)
         up = np.where(CLASSES[mask][chord] >= 3, _SEVENTH_UP[mask[chord], pitch[pitched] % 12], 0) * move[pitched]
@@ -129,9 +130,9 @@ EDITS: dict[str, Edit] = {
     "drop four-on-the-floor": Edit(lambda p: _drop_hits(p, KICKS, (1, 3), all_beats=True), ("four_on_floor",),
                                    "in bars with a kick on every beat, the kicks on 2 and 4 removed", False),
     "drop sevenths": Edit(drop_sevenths, ("sevenths",), "each chord's seventh moved up to its root (a triad)"),
-    "guitar to piano": Edit(lambda p: programs(p, 24, 32, 0), ("guitar", "piano"), "guitars played on a piano", False),
-    "piano to guitar": Edit(lambda p: programs(p, 0, 8, 24), ("piano", "guitar"), "pianos played on a nylon guitar", False),
-    "synth to piano": Edit(lambda p: programs(p, 80, 104, 0), ("synth", "piano"), "synth leads, pads, effects on a piano", False),
+    "guitar to piano": Edit(lambda p: programs(p, *FAMILIES["guitar"], 0), ("guitar", "piano"), "guitars played on a piano", False),
+    "piano to guitar": Edit(lambda p: programs(p, *FAMILIES["piano"], 24), ("piano", "guitar"), "pianos played on a nylon guitar", False),
+    "synth to piano": Edit(lambda p: programs(p, *FAMILIES["synth"], 0), ("synth", "piano"), "synth leads, pads, effects on a piano", False),
     "drop drums": Edit(lambda p: p.select(~p.notes["drum"]) if p.notes["drum"].any() else p,
                        ("drums", "backbeat", "four_on_floor"), "every drum note removed", False),
     "quantize": Edit(quantize, ("looseness",), "every onset on the nearest sixteenth or eighth-note triplet"),
@@ -164,9 +165,11 @@ def write_piece(piece: Piece, path: str | Path, overwrite: bool = False) -> Path
     original track (FileExistsError without ``overwrite``)."""
     import symusic
 
+    from .paths import write_atomic
+
     path, n = Path(path), piece.notes
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists (pass overwrite=True to replace it)")
+    if path.exists() and not overwrite:  # before the other checks, as write_atomic would
+        raise FileExistsError(f"{path}: already exists; not replaced (pass overwrite=True to replace it)")
     if len(n["start"]) and n["start"].min() < 0:
         raise ValueError(f"{path}: a note starts before the file does (tick {n['start'].min()})")
     score = symusic.Score(piece.tpq)
@@ -179,6 +182,4 @@ def write_piece(piece: Piece, path: str | Path, overwrite: bool = False) -> Path
         tr.notes = symusic.Note.from_numpy(n["start"][i].astype(np.int32), (n["end"] - n["start"])[i].astype(np.int32),
                                            n["pitch"][i].astype(np.int8), n["velocity"][i].astype(np.int8))
         score.tracks.append(tr)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    score.dump_midi(str(path))
-    return path
+    return write_atomic(path, lambda tmp: score.dump_midi(str(tmp)), overwrite)

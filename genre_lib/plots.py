@@ -343,6 +343,7 @@ def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str
     one of its horse tests changes (the bar :func:`~genre_lib.concept_study.movers` sets)."""
     from matplotlib.patches import Patch
 
+    from .concept_study import movers
     from .edits import HORSE
 
     rows = [r for r in table["rows"] if r["protocol"] == protocol and r["judge"] in judges]
@@ -352,7 +353,7 @@ def plot_edit_table(table: dict, judges: Sequence[str] = ("rnn",), protocol: str
                                         for r in rows if r["judge"] == judge},
                                 lambda e, j=j: "0.7" if e in HORSE else f"C{j}") for j, judge in enumerate(judges)])
     for j, judge in enumerate(judges):
-        horse = max(r["flipped"] for r in rows if r["judge"] == judge and r["edit"] in HORSE)
+        horse = movers(table, judge, protocol)[0]
         ax.axvline(horse, color=f"C{j}", ls=":", lw=1.2, label=f"{judge}: most a horse test changes ({horse:.1%})")
     handles, _ = ax.get_legend_handles_labels()
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from genre_lib.concept_study import (answer, data_table, edit_table, judges_for,
 from genre_lib.concepts import CONCEPTS, NAMES, measure
 from genre_lib.ear import load_ears
 from genre_lib.edits import EDITS, HORSE, SIDE_EFFECTS
-from genre_lib.paths import MODELS_DIR, PROJECT
+from genre_lib.paths import MODELS_DIR, PROJECT, write_json
 from genre_lib.protocols import PROTOCOLS
 from genre_lib.runs import load_run
 
@@ -51,7 +50,11 @@ def main() -> int:
                          "it plays every edited file, so the table takes tens of minutes")
     ap.add_argument("--ear-protocols", nargs="+", choices=PROTOCOLS, default=["first100"],
                     help="the protocols the ear judges under (file plays 4 windows a file: four times the time)")
+    ap.add_argument("--overwrite", action="store_true", help="replace existing results/concepts-<run>.json files")
     args = ap.parse_args()
+    there = [str(args.out / f"concepts-{name}.json") for name in args.runs if (args.out / f"concepts-{name}.json").exists()]
+    if there and not args.overwrite:  # before minutes of work, not after
+        sys.exit(f"concept_tables: {', '.join(there)} exist; not replaced (pass --overwrite)")
     clock = time.perf_counter()
 
     def say(text: str) -> None:
@@ -78,11 +81,10 @@ def main() -> int:
         say(f"{name}: edit table judged")
         # how far each edit moves the concepts it is not about, on the files it changed: the median
         # |change| (shares in their units, tempo and density relative to the file's value) and its side effects
-        base = np.array([measure(p) for p in files.pieces])
         relative = np.isin(NAMES, ["tempo", "density"])
         off_target = {}
         for edit_name, r in rendered.items():
-            moved = np.abs(r["shift"]) / np.where(relative, np.maximum(np.abs(base[r["index"]]), 1), 1)
+            moved = np.abs(r["shift"]) / np.where(relative, np.maximum(np.abs(r["before"]), 1), 1)
             off_target[edit_name] = {c: float(np.nanmedian(moved[:, i])) for i, c in enumerate(NAMES)
                                      if c not in EDITS[edit_name].moves and np.isfinite(moved[:, i]).any()}
         w = probe_windows(run, files)
@@ -107,8 +109,7 @@ def main() -> int:
                                "labels shuffled over windows; surface: the same probe on the window's 48 note statistics",
                        "rows": probes},
         }
-        out = args.out / f"concepts-{name}.json"
-        out.write_text(json.dumps(result, indent=1, default=float) + "\n")
+        out = write_json(args.out / f"concepts-{name}.json", result, args.overwrite, default=float)
         say(f"wrote {out.relative_to(PROJECT) if out.is_relative_to(PROJECT) else out}")
         print(result["answers"]["rnn file"])
     return 0
