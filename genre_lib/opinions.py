@@ -12,7 +12,7 @@ import numpy as np
 
 from .midi_io import length_seconds, project_to_midi, read_back
 from .protocols import PROTOCOLS
-from .verdicts import RNNVerdict
+from .verdicts import RNNVerdict, judge
 
 if TYPE_CHECKING:
     from .flip import FlipResult
@@ -59,8 +59,9 @@ class Panel:
         """Every verdict's probabilities of one whole table, ``{"verdicts": {name: {protocol:
         (genres,)}}}``, and the plausibility ``score`` and ``typicality`` when there are measures."""
         out: dict = {"verdicts": {}}
-        for v in self.verdicts:
-            out["verdicts"].setdefault(v.name, {})[v.protocol] = v.predict_proba([table])[0]
+        for protocol, by_name in judge(self.verdicts, [table]).items():  # a combined verdict from its parts'
+            for name, p in by_name.items():
+                out["verdicts"].setdefault(name, {})[protocol] = p[0]
         if self.plausibility:
             out["score"] = {m.protocol: m.score([table])[0] for m in self.plausibility}
             out["typicality"] = {m.protocol: m.typicality([table])[0] for m in self.plausibility}

@@ -63,7 +63,7 @@ import run_notebooks  # noqa: E402
 # rule, the run folders, the study's table, and the readers of committed results
 from genre_lib import paths  # noqa: E402
 from genre_lib.crossval import file_probabilities, load_cv, shared_errors  # noqa: E402
-from genre_lib.concept_study import movers  # noqa: E402
+from genre_lib.concept_study import answer, movers  # noqa: E402
 from genre_lib.configs import ITERATIONS, MAIN_ITERATION, STUDY_COLUMNS, STUDY_REPORTED  # noqa: E402
 from genre_lib.data_source import DataChoice, resolve_data_dir  # noqa: E402
 from genre_lib.dataset import DataError  # noqa: E402
@@ -520,11 +520,8 @@ def concepts_section(results_dir: Path, out: Path) -> str:
             judges = list(dict.fromkeys(r["judge"] for r in T["rows"] if r["protocol"] == "file"))
             rows = {(r["edit"], r["judge"]): r for r in T["rows"] if r["protocol"] == "file"}
             heard = {j: {r["edit"] for r in movers(T, j, "file")[1]} for j in judges}
-            answers = "".join(f"<p class='answer'><b>{_e(p)}</b>: {_e(results_pages.concept_answer(T, 'rnn', p))}</p>"
-                              for p in ("file", "first100"))
-            # the ear, where it judged the edits (scripts/concept_tables.py --ear, --ear-protocols)
-            answers += "".join(f"<p class='answer'><b>the ear, {_e(p)}</b>: {_e(results_pages.concept_answer(T, 'ear', p))}</p>"
-                               for p in ("file", "first100") if any(r["judge"] == "ear" and r["protocol"] == p for r in T["rows"]))
+            answers = "".join(f"<p class='answer'><b>{who}{_e(p)}</b>: {_e(answer(T, j, p))}</p>"
+                              for j, who in (("rnn", ""), ("ear", "the ear, ")) for p in results_pages.judge_protocols(T, j))
         except (OSError, ValueError, KeyError, TypeError) as exc:
             parts.append(_missing(f"<code>{_e(shown(path))}</code> could not be read: {_e(exc)}"))
             continue
@@ -735,8 +732,8 @@ TARGETS_TWO = {"file": (0.90, "the study's target of 90 %, which this project ap
                "first100": (0.82, "set by this project for the study's protocol; not the study's")}
 #: four genres: (file accuracy, every recall) for the RNN alone
 TARGETS_FOUR = (0.83, 0.75)
-_LABELS = {"rnn": "RNN", "baseline": "baseline", "combined": "RNN + baseline"}
-_PROTOCOLS = ("first100", "file")
+_LABELS = results_pages.LABELS
+_PROTOCOLS = results_pages.PROTOCOLS
 
 
 def _figures_03() -> tuple[list, list[str]]:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import nbformat
 
-PROJECT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = PROJECT / "notebooks"
+from genre_lib.paths import NOTEBOOKS_DIR as NOTEBOOKS
+
 GLOSSARY = NOTEBOOKS / "glossary.md"
 
 #: what one notebook of the lesson may hold
