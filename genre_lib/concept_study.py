@@ -223,9 +223,16 @@ def probe_windows(run: "Run", files: Files) -> dict:
 
 def concept_report(run: "Run", root: str | Path, split: str = "all", others: dict | None = None, seed: int = 0) -> dict:
     """What ``genre-lib concepts`` prints: the edit table of ``run`` (and ``others``) on
-    ``root``'s files (``split="test"``: the held-out ones) and its answers."""
+    ``root``'s files (``split="test"``: the held-out ones) and its answers (DataError: no
+    file to edit)."""
+    from .dataset import DataError
+
     paths = [p for p in run.meta["split"]["test_files"] if (Path(root) / p).is_file()] if split == "test" else None
+    if paths == []:
+        raise DataError(f"{root}: none of the run's {len(run.meta['split']['test_files'])} held-out test files is here")
     files = load_files(root, run.genres, paths)  # a genre without its folder: a DataError naming it
+    if not files.paths:
+        raise DataError(f"{root}: no usable file of {', '.join(run.genres)} ({len(files.skipped)} skipped)")
     table = edit_table(files, {p: judges_for(run, p, others) for p in PROTOCOLS}, seed=seed)
     judges = dict.fromkeys(r["judge"] for r in table["rows"])
     return {"run": str(run.path), "data": str(root), "split": split, "skipped": [list(s) for s in files.skipped],

@@ -212,6 +212,11 @@ def test_cli_concepts_gives_the_table_and_its_answer(demo_run, demo_dir, tmp_pat
     assert set(one["rows"][0]["per_genre"]) == {"jazz"} and one["genres"] == list(demo_run.genres)
     missing = run_cli("concepts", str(tmp_path / "absent"), str(data))
     assert missing.returncode == 2 and len(missing.stderr.strip().splitlines()) == 1
+    other = tmp_path / "other" / "jazz"  # files the run never split: none of its held-out ones
+    other.mkdir(parents=True)
+    shutil.copy(sorted((demo_dir / "jazz").glob("*.mid"))[0], other / "renamed.mid")
+    none = run_cli("concepts", str(demo_run.path), str(other.parent), "--split", "test")
+    assert none.returncode == 2 and none.stderr.strip().count("\n") == 0 and "held-out test files" in none.stderr
 
 
 @pytest.mark.parametrize("name, files, judges, ear", [
